@@ -1,0 +1,18 @@
+// streamnest's N-API addon: tensors, the ATen operator dispatcher, autograd and runtime settings.
+#include <napi.h>
+
+#include "dispatch.h"
+#include "generator.h"
+#include "runtime.h"
+#include "tensor.h"
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new streamnest::AddonData());
+  exports.Set("NativeTensor", streamnest::TensorWrap::Init(env));
+  exports.Set("NativeGenerator", streamnest::GeneratorWrap::Init(env));
+  streamnest::InitDispatch(env, exports);
+  streamnest::InitRuntime(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(streamnest, Init)

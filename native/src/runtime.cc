@@ -1,0 +1,300 @@
+// Process-wide runtime: tensor creation from bytes, grad mode, seeding, threads, BLAS,
+// autograd.grad, the fused optimizer steps and gradient clipping.
+#include "runtime.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+
+#include "tensor.h"
+
+namespace streamnest {
+
+namespace {
+
+std::vector<at::Tensor> TensorList(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected an array of tensors");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(TensorWrap::FromValue(a.Get(i), what));
+  return out;
+}
+
+Napi::Array WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  Napi::Array out = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); i++) out.Set(i, TensorWrap::Wrap(env, ts[i]));
+  return out;
+}
+
+double Num(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+
+template <typename F>
+auto Guard(Napi::Env env, const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, std::string(what) + ": " + e.what_without_backtrace());
+  }
+}
+
+// fromBuffer(bytes: ArrayBuffer | TypedArray, dtype, shape) -> tensor (a copy).
+Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (info[0].IsArrayBuffer()) {
+    auto ab = info[0].As<Napi::ArrayBuffer>();
+    data = static_cast<const uint8_t*>(ab.Data());
+    len = ab.ByteLength();
+  } else if (info[0].IsTypedArray()) {
+    auto ta = info[0].As<Napi::TypedArray>();
+    data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    len = ta.ByteLength();
+  } else if (info[0].IsDataView()) {
+    auto dv = info[0].As<Napi::DataView>();
+    data = static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
+    len = dv.ByteLength();
+  } else {
+    throw Napi::TypeError::New(env, "fromBuffer: expected an ArrayBuffer or typed array");
+  }
+  at::ScalarType dt = ParseDtype(env, info[1].As<Napi::String>().Utf8Value());
+  Napi::Array shapeArr = info[2].As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < shapeArr.Length(); i++) {
+    double d = shapeArr.Get(i).As<Napi::Number>().DoubleValue();
+    if (d < 0 || d != static_cast<double>(static_cast<int64_t>(d))) {
+      throw Napi::RangeError::New(env, "fromBuffer: shape entries must be non-negative integers");
+    }
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt));
+  if (t.nbytes() != len) {
+    throw Napi::RangeError::New(env, "fromBuffer: " + std::to_string(len) + " bytes given, shape and dtype " +
+                                         DtypeName(dt) + " need " + std::to_string(t.nbytes()));
+  }
+  if (len > 0) std::memcpy(t.data_ptr(), data, len);
+  return TensorWrap::Wrap(env, t);
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool prev = at::GradMode::is_enabled();
+  at::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
+}
+
+Napi::Value DefaultGeneratorState(const Napi::CallbackInfo& info) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return TensorWrap::Wrap(info.Env(), gen.get_state());
+}
+
+Napi::Value SetDefaultGeneratorState(const Napi::CallbackInfo& info) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  at::Tensor& st = TensorWrap::FromValue(info[0], "setDefaultGeneratorState");
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(st);
+  return info.Env().Undefined();
+}
+
+using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
+using GetConfigFn = char* (*)();
+
+// One setting governs libtorch's intra-op pool and OpenBLAS's pool.
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "setNumThreads: need at least 1 thread");
+  at::set_num_threads(n);
+  if (auto f = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+// Which library provides sgemm_ (the BLAS libtorch calls), and OpenBLAS's own config if it is OpenBLAS.
+Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info dl;
+  if (sym && dladdr(sym, &dl) && dl.dli_fname) {
+    out.Set("library", Napi::String::New(env, dl.dli_fname));
+  } else {
+    out.Set("library", env.Null());
+  }
+  if (auto f = reinterpret_cast<GetConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+    out.Set("openblasConfig", Napi::String::New(env, f()));
+  } else {
+    out.Set("openblasConfig", env.Null());
+  }
+  if (auto f = reinterpret_cast<GetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
+    out.Set("openblasThreads", Napi::Number::New(env, f()));
+  }
+  out.Set("torchConfig", Napi::String::New(env, at::show_config()));
+  return out;
+}
+
+Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g_live_tensors.load()));
+}
+
+Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("available", Napi::Boolean::New(info.Env(), torch::cuda::is_available()));
+  out.Set("deviceCount", Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count())));
+  return out;
+}
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), TORCH_VERSION);
+}
+
+// autogradGrad(outputs[], inputs[], gradOutputs[]|null, retainGraph, createGraph, allowUnused) -> grads[] (null where unused)
+Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto outputs = TensorList(info[0], "grad(outputs)");
+  auto inputs = TensorList(info[1], "grad(inputs)");
+  std::vector<at::Tensor> gradOutputs;
+  if (info[2].IsArray()) gradOutputs = TensorList(info[2], "grad(gradOutputs)");
+  bool retain = info[3].ToBoolean().Value();
+  bool create = info[4].ToBoolean().Value();
+  bool allowUnused = info[5].ToBoolean().Value();
+  auto grads = Guard(env, "grad", [&] {
+    return torch::autograd::grad(outputs, inputs, gradOutputs, retain ? c10::optional<bool>(true) : c10::nullopt,
+                                 create, allowUnused);
+  });
+  return WrapList(env, grads);
+}
+
+// adamwStep(params[], expAvg[], expAvgSq[], steps[], lr, beta1, beta2, eps, weightDecay):
+// PyTorch's torch.optim.AdamW single-tensor update, op for op. Parameters without a gradient are skipped
+// (their step count is not advanced, as in PyTorch). Steps are updated in the passed array.
+Napi::Value AdamWStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto params = TensorList(info[0], "adamw(params)");
+  auto expAvg = TensorList(info[1], "adamw(expAvg)");
+  auto expAvgSq = TensorList(info[2], "adamw(expAvgSq)");
+  Napi::Array steps = info[3].As<Napi::Array>();
+  double lr = Num(info[4]), beta1 = Num(info[5]), beta2 = Num(info[6]), eps = Num(info[7]), wd = Num(info[8]);
+  if (expAvg.size() != params.size() || expAvgSq.size() != params.size() || steps.Length() != params.size()) {
+    throw Napi::RangeError::New(env, "adamw: state lists must match the parameter list");
+  }
+  Guard(env, "adamw", [&] {
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < params.size(); i++) {
+      at::Tensor& p = params[i];
+      const at::Tensor& g = p.grad();
+      if (!g.defined()) continue;
+      double step = steps.Get(static_cast<uint32_t>(i)).As<Napi::Number>().DoubleValue() + 1;
+      steps.Set(static_cast<uint32_t>(i), Napi::Number::New(env, step));
+      p.mul_(1 - lr * wd);
+      expAvg[i].mul_(beta1).add_(g, 1 - beta1);
+      expAvgSq[i].mul_(beta2).addcmul_(g, g, 1 - beta2);
+      double bc1 = 1 - std::pow(beta1, step);
+      double bc2 = 1 - std::pow(beta2, step);
+      double stepSize = lr / bc1;
+      at::Tensor denom = (expAvgSq[i].sqrt() / std::sqrt(bc2)).add_(eps);
+      p.addcdiv_(expAvg[i], denom, -stepSize);
+    }
+    return 0;
+  });
+  return env.Undefined();
+}
+
+// sgdStep(params[], momentumBuffers[] (null entries allowed), lr, momentum, dampening, weightDecay, nesterov)
+// -> momentumBuffers[]: torch.optim.SGD's update.
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto params = TensorList(info[0], "sgd(params)");
+  Napi::Array bufsIn = info[1].As<Napi::Array>();
+  double lr = Num(info[2]), momentum = Num(info[3]), dampening = Num(info[4]), wd = Num(info[5]);
+  bool nesterov = info[6].ToBoolean().Value();
+  std::vector<at::Tensor> bufs(params.size());
+  Guard(env, "sgd", [&] {
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < params.size(); i++) {
+      Napi::Value b = bufsIn.Get(static_cast<uint32_t>(i));
+      if (!b.IsNull() && !b.IsUndefined()) bufs[i] = TensorWrap::FromValue(b, "sgd(momentumBuffers)");
+      at::Tensor& p = params[i];
+      const at::Tensor& g = p.grad();
+      if (!g.defined()) continue;
+      at::Tensor d = g;
+      if (wd != 0) d = d.add(p, wd);
+      if (momentum != 0) {
+        if (!bufs[i].defined()) {
+          bufs[i] = d.clone().detach();
+        } else {
+          bufs[i].mul_(momentum).add_(d, 1 - dampening);
+        }
+        d = nesterov ? d.add(bufs[i], momentum) : bufs[i];
+      }
+      p.add_(d, -lr);
+    }
+    return 0;
+  });
+  return WrapList(env, bufs);
+}
+
+// clipGradNorm(params[], maxNorm, normType) -> total norm (torch.nn.utils.clip_grad_norm_).
+Napi::Value ClipGradNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto params = TensorList(info[0], "clipGradNorm(params)");
+  double maxNorm = Num(info[1]);
+  double normType = info.Length() > 2 ? Num(info[2]) : 2.0;
+  double total = Guard(env, "clipGradNorm", [&] {
+    at::NoGradGuard ng;
+    std::vector<at::Tensor> grads;
+    for (auto& p : params)
+      if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return 0.0;
+    at::Tensor totalNorm;
+    if (std::isinf(normType)) {
+      std::vector<at::Tensor> norms;
+      for (auto& g : grads) norms.push_back(g.detach().abs().max());
+      totalNorm = norms.size() == 1 ? norms[0] : at::stack(norms).max();
+    } else {
+      std::vector<at::Tensor> norms;
+      for (auto& g : grads) norms.push_back(at::norm(g.detach(), normType));
+      totalNorm = at::norm(at::stack(norms), normType);
+    }
+    at::Tensor coef = at::clamp(maxNorm / (totalNorm + 1e-6), c10::nullopt, 1.0);
+    for (auto& g : grads) g.detach().mul_(coef);
+    return totalNorm.item<double>();
+  });
+  return Napi::Number::New(env, total);
+}
+
+}  // namespace
+
+void InitRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer));
+  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
+  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("defaultGeneratorState", Napi::Function::New(env, DefaultGeneratorState));
+  exports.Set("setDefaultGeneratorState", Napi::Function::New(env, SetDefaultGeneratorState));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("blasInfo", Napi::Function::New(env, BlasInfo));
+  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
+  exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo));
+  exports.Set("version", Napi::Function::New(env, Version));
+  exports.Set("autogradGrad", Napi::Function::New(env, AutogradGrad));
+  exports.Set("adamwStep", Napi::Function::New(env, AdamWStep));
+  exports.Set("sgdStep", Napi::Function::New(env, SgdStep));
+  exports.Set("clipGradNorm", Napi::Function::New(env, ClipGradNorm));
+}
+
+}  // namespace streamnest
