@@ -1,0 +1,107 @@
+// Loads the N-API addon (build/Release/streamnest.node) and types its surface.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeTensor {
+  dispose(): void;
+  isDisposed(): boolean;
+  shape(): number[];
+  strides(): number[];
+  dtype(): string;
+  device(): string;
+  numel(): number;
+  nbytes(): number;
+  requiresGrad(): boolean;
+  setRequiresGrad(on: boolean): void;
+  isLeaf(): boolean;
+  grad(): NativeTensor | null;
+  setGrad(g: NativeTensor | null): void;
+  backward(gradient?: NativeTensor | null, retainGraph?: boolean): void;
+  item(): number | boolean;
+  toBuffer(): ArrayBuffer;
+  sameStorage(other: NativeTensor): boolean;
+}
+
+export interface NativeGenerator {
+  seed(seed: number): void;
+  getState(): NativeTensor;
+  setState(state: NativeTensor): void;
+}
+
+export type NativeValue = NativeTensor | NativeGenerator | number | boolean | string | null | undefined | NativeValue[];
+export type NativeResult = NativeTensor | number | boolean | string | null | NativeResult[];
+
+export interface BlasInfo {
+  library: string | null;
+  openblasConfig: string | null;
+  openblasThreads?: number;
+  torchConfig: string;
+}
+
+export interface NativeAddon {
+  NativeTensor: unknown;
+  NativeGenerator: new (seed: number) => NativeGenerator;
+  findOp(name: string, overload: string): number;
+  opSchema(handle: number): string;
+  callOp(handle: number, args: NativeValue[]): NativeResult;
+  fromBuffer(bytes: ArrayBufferView | ArrayBuffer, dtype: string, shape: readonly number[]): NativeTensor;
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  defaultGeneratorState(): NativeTensor;
+  setDefaultGeneratorState(state: NativeTensor): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  blasInfo(): BlasInfo;
+  liveTensors(): number;
+  cudaInfo(): { available: boolean; deviceCount: number };
+  version(): string;
+  autogradGrad(
+    outputs: NativeTensor[],
+    inputs: NativeTensor[],
+    gradOutputs: NativeTensor[] | null,
+    retainGraph: boolean,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (NativeTensor | null)[];
+  adamwStep(
+    params: NativeTensor[],
+    expAvg: NativeTensor[],
+    expAvgSq: NativeTensor[],
+    steps: number[],
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+  ): void;
+  sgdStep(
+    params: NativeTensor[],
+    momentumBuffers: (NativeTensor | null)[],
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+  ): (NativeTensor | null)[];
+  clipGradNorm(params: NativeTensor[], maxNorm: number, normType: number): number;
+}
+
+function findAddon(): string {
+  // dist/src/torch/native.js or src/torch/native.ts: the package root is three or two levels up.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'streamnest.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    'streamnest: the native addon build/Release/streamnest.node is missing. Build it with `npm ci` ' +
+      '(needs libtorch: `sudo apt-get install -y libtorch-dev libopenblas0-pthread`, or LIBTORCH=/path).',
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeAddon = require(findAddon()) as NativeAddon;

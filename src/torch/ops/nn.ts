@@ -1,0 +1,86 @@
+// Neural-network functions: products, convolutions, normalisations, dropout, softmax, embedding.
+import { call, op } from '../dispatch.js';
+import type { Tensor } from '../tensor.js';
+import type { Generator } from '../random.js';
+
+const OPS = {
+  matmul: op('matmul'),
+  mm: op('mm'),
+  bmm: op('bmm'),
+  linear: op('linear'),
+  conv1d: op('conv1d'),
+  conv2d: op('conv2d'),
+  layerNorm: op('layer_norm'),
+  batchNorm: op('batch_norm'),
+  groupNorm: op('group_norm'),
+  dropout: op('dropout'),
+  softmax: op('softmax', 'int'),
+  logSoftmax: op('log_softmax', 'int'),
+  embedding: op('embedding'),
+  bernoulliP: op('bernoulli', 'p'),
+  emptyLike: op('empty_like'),
+  mulT: op('mul', 'Tensor'),
+  divS: op('div', 'Scalar'),
+  einsum: op('einsum'),
+  baddbmm: op('baddbmm'),
+};
+
+export const matmul = (a: Tensor, b: Tensor): Tensor => call(OPS.matmul, a, b);
+export const mm = (a: Tensor, b: Tensor): Tensor => call(OPS.mm, a, b);
+export const bmm = (a: Tensor, b: Tensor): Tensor => call(OPS.bmm, a, b);
+/** y = x W^T + b */
+export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => call(OPS.linear, x, weight, bias ?? null);
+export const einsum = (equation: string, operands: readonly Tensor[]): Tensor => call(OPS.einsum, equation, operands);
+/** beta * x + alpha * (a @ b), batched. */
+export const baddbmm = (x: Tensor, a: Tensor, b: Tensor, beta = 1, alpha = 1): Tensor => call(OPS.baddbmm, x, a, b, beta, alpha);
+
+export interface ConvOptions {
+  stride?: number | readonly number[];
+  padding?: number | readonly number[];
+  dilation?: number | readonly number[];
+  groups?: number;
+}
+export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvOptions = {}): Tensor {
+  return call(OPS.conv1d, x, weight, bias, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1);
+}
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvOptions = {}): Tensor {
+  return call(OPS.conv2d, x, weight, bias, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1);
+}
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  return call(OPS.layerNorm, x, normalizedShape, weight, bias, eps, true);
+}
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+/** Updates runningMean/runningVar in place when training (PyTorch's unbiased running variance). */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions): Tensor {
+  return call(OPS.batchNorm, x, o.weight ?? null, o.bias ?? null, runningMean, runningVar, o.training, o.momentum ?? 0.1, o.eps ?? 1e-5, true);
+}
+export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  return call(OPS.groupNorm, x, numGroups, weight, bias, eps, true);
+}
+/**
+ * Inverted dropout. With a generator, the mask is drawn from it (reproducible, resumable);
+ * without, from libtorch's default generator (as torch.nn.functional.dropout).
+ */
+export function dropout(x: Tensor, p: number, training: boolean, generator?: Generator): Tensor {
+  if (p < 0 || p > 1) throw new RangeError(`dropout probability must be in [0, 1], got ${p}`);
+  if (!training || p === 0) return x.alias();
+  if (generator === undefined) return call(OPS.dropout, x, p, training);
+  const empty = call(OPS.emptyLike, x);
+  const keepMask = call(OPS.bernoulliP, empty, 1 - p, generator);
+  empty.dispose();
+  const scaled = call(OPS.divS, keepMask, 1 - p);
+  keepMask.dispose();
+  const y = call(OPS.mulT, x, scaled);
+  scaled.dispose();
+  return y;
+}
+export const softmax = (x: Tensor, dim: number): Tensor => call(OPS.softmax, x, dim, null);
+export const logSoftmax = (x: Tensor, dim: number): Tensor => call(OPS.logSoftmax, x, dim, null);
+export const embedding = (weight: Tensor, indices: Tensor, paddingIdx = -1): Tensor => call(OPS.embedding, weight, indices, paddingIdx, false, false);
+

@@ -1,0 +1,73 @@
+// Threads, BLAS detection, CUDA and live-tensor counts.
+import { realpathSync } from 'node:fs';
+import { native } from './native.js';
+
+/** Number of native tensor handles alive in this process (for leak tests). */
+export function liveTensorCount(): number {
+  return native.liveTensors();
+}
+
+/** Sets libtorch's intra-op threads and OpenBLAS's threads together (one knob, no oversubscription). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be a positive integer, got ${n}`);
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+export interface BlasReport {
+  library: string | null;
+  kind: 'openblas' | 'reference' | 'mkl' | 'other' | 'unknown';
+  threads?: number;
+}
+
+export function blasReport(): BlasReport {
+  const info = native.blasInfo();
+  let lib = info.library;
+  if (lib) {
+    try {
+      lib = realpathSync(lib);
+    } catch {
+      // keep the path as given
+    }
+  }
+  let kind: BlasReport['kind'] = 'unknown';
+  if (info.openblasConfig || (lib && /openblas/i.test(lib))) kind = 'openblas';
+  else if (lib && /mkl/i.test(lib)) kind = 'mkl';
+  else if (lib && /\/blas\/libblas\.so/.test(lib)) kind = 'reference';
+  else if (lib) kind = 'other';
+  return { library: lib, kind, threads: info.openblasThreads };
+}
+
+let warned = false;
+/** Warns loudly (once) when libtorch's matrix products go through the reference BLAS. */
+export function checkBlas(log: (msg: string) => void = (m) => process.stderr.write(m + '\n')): BlasReport {
+  const r = blasReport();
+  if (r.kind === 'reference' && !warned) {
+    warned = true;
+    log(
+      '\n*** streamnest WARNING: libtorch is using the reference BLAS (' +
+        r.library +
+        '), about 20x slower than OpenBLAS.\n*** Install it: sudo apt-get install -y libopenblas0-pthread\n',
+    );
+  }
+  return r;
+}
+
+export function cudaAvailable(): boolean {
+  return native.cudaInfo().available;
+}
+
+export function libtorchVersion(): string {
+  return native.version();
+}
+
+/** Applies STREAMNEST_THREADS (default: all cores, as PyTorch does) to both thread pools. */
+export function applyThreadSetting(threads?: number): number {
+  const env = process.env.STREAMNEST_THREADS;
+  const n = threads ?? (env ? Number(env) : native.getNumThreads());
+  setNumThreads(n);
+  return n;
+}
