@@ -1,14 +1,15 @@
 // Shared test assertions: closeness of tensors and arrays with a report of where they differ most.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../src/torch/index.js';
 
-/** The repository root (tests run from dist/test/...). */
+/** The repository root (tests run from dist/test/... or another outDir inside the repository). */
 export const REPO_ROOT = (() => {
   let d = dirname(fileURLToPath(import.meta.url));
-  while (!d.endsWith('/dist') && d !== '/') d = dirname(d);
-  return dirname(d);
+  while (!existsSync(join(d, 'package.json')) && d !== '/') d = dirname(d);
+  return d;
 })();
 
 export const GOLDEN = join(REPO_ROOT, 'test', 'fixtures', 'golden');
