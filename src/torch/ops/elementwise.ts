@@ -168,6 +168,8 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   return call(OPS.whereScalar, cond, a, b);
 }
 export function maskedFill(x: Tensor, mask: Tensor, value: Operand): Tensor {
+  // libtorch 1.13 accepts a non-bool mask and silently fills nothing (float) or warns (uint8): refuse it.
+  if (mask.dtype !== 'bool') throw new TypeError(`maskedFill: the mask must be a bool tensor, got ${mask.dtype}`);
   return typeof value === 'number' ? call(OPS.maskedFillS, x, mask, value) : call(OPS.maskedFillT, x, mask, value);
 }
 export const isnan = (x: Tensor): Tensor => call(OPS.isnan, x);
