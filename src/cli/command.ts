@@ -1,0 +1,60 @@
+// The command registry. To add a command:
+//   1. write src/cli/commands/<name>.ts exporting `name`, `summary`, `usage` and `run(argv)` (the Command shape below);
+//      keep its top-level imports light and import heavy modules (src/torch, models, data) inside run();
+//   2. append ONE entry to COMMANDS below: `{ name: '<name>', load: () => import('./commands/<name>.js') }`.
+// The lazy import() means that a command's modules load only when it runs (or when --help lists summaries).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What every module in src/cli/commands/ exports. */
+export interface Command {
+  /** The word typed after `streamnest`. */
+  readonly name: string;
+  /** One line for `streamnest --help`. */
+  readonly summary: string;
+  /** Full help for `streamnest <name> --help`: synopsis, options, examples. */
+  readonly usage: string;
+  /** Runs the command with the arguments after its name; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+export interface CommandEntry {
+  readonly name: string;
+  readonly load: () => Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'info', load: () => import('./commands/info.js') },
+  // append new commands here, one line each
+];
+
+export function findCommand(name: string): CommandEntry | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** Loads a command and checks that the module's shape matches its registry entry. */
+export async function loadCommand(entry: CommandEntry): Promise<Command> {
+  const cmd = await entry.load();
+  if (cmd.name !== entry.name || typeof cmd.run !== 'function' || typeof cmd.summary !== 'string' || typeof cmd.usage !== 'string') {
+    throw new Error(`command module for '${entry.name}' does not export { name: '${entry.name}', summary, usage, run }`);
+  }
+  return cmd;
+}
+
+let version: string | undefined;
+/** streamnest's version, from the package.json above this file (src/cli or dist/src/cli). */
+export function packageVersion(): string {
+  if (version !== undefined) return version;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) {
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'streamnest' && pkg.version) return (version = pkg.version);
+    }
+    dir = dirname(dir);
+  }
+  return (version = 'unknown');
+}
