@@ -13,3 +13,4 @@ export * as init from './nn/init.js';
 export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { SGD, type SgdOptions } from './optim/sgd.js';
 export { clipGradNorm } from './optim/clip.js';
+export * from './serialize/index.js';

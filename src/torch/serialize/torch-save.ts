@@ -1,0 +1,364 @@
+// torch.save / torch.load zip format (ports torch/serialization.py's _save and _load with a weights-only
+// unpickler): tensors, state dicts and nested checkpoint dicts, without executing any pickled code.
+import { readFileSync } from 'node:fs';
+import { native } from '../native.js';
+import { Tensor } from '../tensor.js';
+import { call, op } from '../dispatch.js';
+import { isFloatingDtype, type DType } from '../dtype.js';
+import { tidy } from '../scope.js';
+import { PickleError, PickleWriter, unpickle, type PickleCallable, type UnpickleHooks } from './pickle.js';
+import { ZipArchive, ZipError, writeZip, type ZipWriteEntry } from './zip.js';
+import { writeFileAtomic } from './atomic-file.js';
+
+export type PickleValue = Tensor | number | bigint | string | boolean | null | PickleValue[] | Map<string | number, PickleValue>;
+
+export class TorchSaveError extends Error {
+  constructor(msg: string, options?: { cause?: unknown }) {
+    super(msg, options);
+    this.name = 'TorchSaveError';
+  }
+}
+
+const STORAGE_DTYPES: Record<string, DType> = {
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+};
+const DTYPE_STORAGES = Object.fromEntries(Object.entries(STORAGE_DTYPES).map(([k, v]) => [v, k])) as Record<DType, string>;
+const ITEM_SIZE: Record<DType, number> = {
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
+const AS_STRIDED = op('as_strided');
+const CLONE = op('clone');
+const MEMORY_FORMAT_CONTIGUOUS = 0;
+
+/** A storage type named by a GLOBAL (torch.FloatStorage, ...). */
+class StorageType implements PickleCallable {
+  constructor(
+    readonly qualifiedName: string,
+    readonly dtype: DType,
+  ) {}
+  call(): unknown {
+    throw new Error(`${this.qualifiedName} may only appear inside a persistent id`);
+  }
+}
+
+/** One storage: a flat tensor over the bytes of `<top>/data/<key>`. */
+class StorageRef {
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly flat: Tensor,
+  ) {}
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isIntList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
+
+function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride: unknown, requiresGrad: unknown, fail: (m: string) => never): Tensor {
+  if (!(storage instanceof StorageRef)) fail('_rebuild_tensor_v2: first argument is not a storage');
+  const s = storage as StorageRef;
+  if (!isInt(offset) || offset < 0) fail(`_rebuild_tensor_v2: bad storage offset ${String(offset)}`);
+  if (!isIntList(size) || size.some((d) => d < 0)) fail(`_rebuild_tensor_v2: bad size ${JSON.stringify(size)}`);
+  if (!isIntList(stride) || stride.length !== (size as number[]).length || stride.some((d) => d < 0)) fail(`_rebuild_tensor_v2: bad stride ${JSON.stringify(stride)}`);
+  const sz = size as number[];
+  const st = stride as number[];
+  const off = offset as number;
+  if (sz.every((d) => d > 0)) {
+    const last = off + sz.reduce((a, d, i) => a + (d - 1) * st[i]!, 0);
+    if (last >= s.numel) fail(`_rebuild_tensor_v2: size [${sz}] stride [${st}] offset ${off} reach element ${last} of storage '${s.key}' holding ${s.numel}`);
+  }
+  const view = call(AS_STRIDED, s.flat, sz, st, off);
+  const owned = call(CLONE, view, MEMORY_FORMAT_CONTIGUOUS); // compact memory of its own
+  view.dispose();
+  if (requiresGrad === true) {
+    if (!isFloatingDtype(owned.dtype)) fail(`_rebuild_tensor_v2: requires_grad on a ${owned.dtype} tensor`);
+    owned.requiresGrad = true;
+  }
+  return owned;
+}
+
+function findTopFolder(zip: ZipArchive, where: string): string {
+  const pkls = [...zip.entries.keys()].filter((n) => n.endsWith('data.pkl') && /^[^/]*\/?data\.pkl$/.test(n));
+  if (pkls.length === 0) throw new TorchSaveError(`${where}: zip archive has no <folder>/data.pkl; is it a torch.save file?`);
+  if (pkls.length > 1) throw new TorchSaveError(`${where}: zip archive has several data.pkl entries (${pkls.join(', ')})`);
+  return pkls[0]!.slice(0, -'data.pkl'.length);
+}
+
+function isLegacyOrForeign(bytes: Uint8Array): string | null {
+  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5) {
+    return 'this is the legacy (pre-1.6, non-zip) torch.save format, which is not supported: re-save it with torch>=1.6 (torch.save(obj, path))';
+  }
+  if (bytes.length >= 262 && String.fromCharCode(...bytes.subarray(257, 262)) === 'ustar') {
+    return 'this is a tar archive (the legacy tar torch.save format or a .nemo file), not a torch.save zip; use readNemoArchive for .nemo files or re-save with torch>=1.6';
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return 'this is gzip data, not a torch.save zip (a .nemo archive? use readNemoArchive)';
+  return null;
+}
+
+/** Reads torch.save bytes (zip format). `where` names the source in errors. Tensors come back on the CPU. */
+export function loadTorchSave(bytes: Uint8Array, where = '<torch.save>'): PickleValue {
+  const foreign = isLegacyOrForeign(bytes);
+  if (foreign !== null) throw new TorchSaveError(`${where}: ${foreign}`);
+  try {
+    const zip = new ZipArchive(bytes, where);
+    const top = findTopFolder(zip, where);
+    const pkl = zip.read(`${top}data.pkl`);
+    return tidy(() => unpickleTorch(zip, top, pkl, where));
+  } catch (e) {
+    if (e instanceof ZipError || e instanceof PickleError) throw new TorchSaveError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: string): PickleValue {
+  const pklWhere = `${where}: ${top}data.pkl`;
+  const fail = (msg: string): never => {
+    throw new PickleError(pklWhere, msg);
+  };
+  const storages = new Map<string, StorageRef>();
+  const fn = (qualifiedName: string, f: (args: unknown[]) => unknown): PickleCallable => ({ qualifiedName, call: f });
+  const orderedDict = fn('collections.OrderedDict', (args) => {
+    const m = new Map<string | number, unknown>();
+    if (args.length === 0) return m;
+    if (args.length === 1 && Array.isArray(args[0])) {
+      for (const kv of args[0] as unknown[]) {
+        if (!Array.isArray(kv) || kv.length !== 2 || (typeof kv[0] !== 'string' && typeof kv[0] !== 'number')) fail('OrderedDict: items are not (key, value) pairs');
+        m.set((kv as [string | number, unknown])[0], (kv as unknown[])[1]);
+      }
+      return m;
+    }
+    return fail('OrderedDict: unsupported arguments');
+  });
+  const globals: Record<string, PickleCallable> = {
+    'collections.OrderedDict': orderedDict,
+    'torch._utils._rebuild_tensor_v2': fn('torch._utils._rebuild_tensor_v2', (a) => {
+      if (a.length < 6 || a.length > 7) fail(`_rebuild_tensor_v2: ${a.length} arguments, expected 6 or 7`);
+      return rebuildTensor(a[0], a[1], a[2], a[3], a[4], fail);
+    }),
+    'torch._utils._rebuild_parameter': fn('torch._utils._rebuild_parameter', (a) => {
+      if (a.length !== 3 || !(a[0] instanceof Tensor)) fail('_rebuild_parameter: expected (tensor, requires_grad, hooks)');
+      const t = a[0] as Tensor;
+      if (a[1] === true && !t.requiresGrad) t.requiresGrad = true;
+      if (a[1] === false && t.requiresGrad) t.requiresGrad = false;
+      return t;
+    }),
+    'torch.Size': fn('torch.Size', (a) => {
+      if (a.length !== 1 || !isIntList(a[0])) fail('torch.Size: expected a tuple of ints');
+      return [...(a[0] as number[])];
+    }),
+  };
+  for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) globals[`torch.${name}`] = new StorageType(`torch.${name}`, dtype);
+
+  const hooks: UnpickleHooks = {
+    findClass(module, name) {
+      const g = globals[`${module}.${name}`];
+      if (g === undefined) {
+        return fail(`refused global '${module}.${name}': only tensors, storages and OrderedDict may be loaded (nothing is executed)`);
+      }
+      return g;
+    },
+    persistentLoad(pid) {
+      if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') fail(`unsupported persistent id ${JSON.stringify(pid)}`);
+      const [, type, key, , numel] = pid as unknown[];
+      if (!(type instanceof StorageType)) return fail('persistent id does not name a storage type');
+      if (typeof key !== 'string' || !isInt(numel) || numel < 0) return fail(`bad storage persistent id (key ${String(key)}, numel ${String(numel)})`);
+      const cached = storages.get(key);
+      if (cached) {
+        if (cached.dtype !== type.dtype) fail(`storage '${key}' is used as both ${cached.dtype} and ${type.dtype}`);
+        return cached;
+      }
+      const entry = `${top}data/${key}`;
+      if (!zip.has(entry)) fail(`storage '${key}' has no entry ${entry}`);
+      const raw = zip.read(entry);
+      const nbytes = numel * ITEM_SIZE[type.dtype];
+      if (raw.length < nbytes) fail(`storage entry ${entry} has ${raw.length} bytes, but ${numel} ${type.dtype} elements need ${nbytes}`);
+      const flat = new Tensor(native.fromBuffer(raw.subarray(0, nbytes), type.dtype, [numel]));
+      const ref = new StorageRef(key, type.dtype, numel, flat);
+      storages.set(key, ref);
+      return ref;
+    },
+    build(obj, state) {
+      // state_dict()'s OrderedDict carries `_metadata` (module versions) as instance state: accepted and dropped
+      if (obj instanceof Map && (state === null || state instanceof Map)) return;
+      fail('BUILD is only allowed on an OrderedDict');
+    },
+  };
+  const value = unpickle(pkl, hooks, pklWhere);
+  return checkResult(value, pklWhere);
+}
+
+/** Confirms the result holds only PickleValue kinds (no storages or globals left over). */
+function checkResult(v: unknown, where: string): PickleValue {
+  const seen = new Set<unknown>();
+  const visit = (x: unknown, path: string): void => {
+    if (x === null || typeof x === 'number' || typeof x === 'bigint' || typeof x === 'string' || typeof x === 'boolean' || x instanceof Tensor) return;
+    if (seen.has(x)) return;
+    seen.add(x);
+    if (Array.isArray(x)) x.forEach((it, i) => visit(it, `${path}[${i}]`));
+    else if (x instanceof Map) for (const [k, it] of x) visit(it, `${path}[${JSON.stringify(k)}]`);
+    else throw new PickleError(where, `value at ${path || 'top level'} is a ${x instanceof StorageRef ? 'bare storage' : 'global reference'}, which is not supported`);
+  };
+  visit(v, '');
+  return v as PickleValue;
+}
+
+/** Every tensor inside a value. */
+function tensorsIn(v: PickleValue, out: Set<Tensor> = new Set()): Set<Tensor> {
+  if (v instanceof Tensor) out.add(v);
+  else if (Array.isArray(v)) for (const x of v) tensorsIn(x, out);
+  else if (v instanceof Map) for (const x of v.values()) tensorsIn(x, out);
+  return out;
+}
+
+/**
+ * Loads a state dict: a file path or torch.save bytes holding either the bare `{name: tensor}` dict or a
+ * Lightning-style checkpoint whose `state_dict` entry is one. Other tensors in the file are released.
+ */
+export function loadStateDict(source: string | Uint8Array, where = typeof source === 'string' ? source : '<state dict bytes>'): Map<string, Tensor> {
+  const bytes = typeof source === 'string' ? readFileSync(source) : source;
+  const value = loadTorchSave(bytes, where);
+  let sd: PickleValue = value;
+  if (value instanceof Map && value.get('state_dict') instanceof Map) sd = value.get('state_dict')!;
+  const fail = (msg: string): never => {
+    for (const t of tensorsIn(value)) t.dispose();
+    throw new TorchSaveError(`${where}: ${msg}`);
+  };
+  if (!(sd instanceof Map)) return fail('holds neither a state dict nor a checkpoint with a state_dict entry');
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of sd as Map<string | number, PickleValue>) {
+    if (typeof k !== 'string') return fail(`state dict key ${k} is not a string`);
+    if (!(v instanceof Tensor)) return fail(`state dict entry '${k}' is not a tensor`);
+    out.set(k, v);
+  }
+  const kept = new Set(out.values());
+  for (const t of tensorsIn(value)) if (!kept.has(t)) t.dispose();
+  return out;
+}
+
+/**
+ * torch.save bytes for `obj`. Maps become dicts (a non-empty Map whose values are all tensors becomes a
+ * collections.OrderedDict, as state_dict() returns), arrays become lists, integral numbers become ints and
+ * the others floats. Each distinct tensor is written once as its own contiguous CPU storage.
+ */
+export function saveTorchSave(obj: PickleValue): Uint8Array {
+  const w = new PickleWriter();
+  const storageKeys = new Map<Tensor, string>();
+  const storages: ZipWriteEntry[] = [];
+  const active = new Set<unknown>();
+
+  const writeOrderedDictCtor = (): void => {
+    w.global('collections', 'OrderedDict');
+    w.emptyTuple();
+    w.reduce();
+  };
+  const writeTensor = (t: Tensor): void => {
+    if (t.isDisposed) throw new TorchSaveError('saveTorchSave: a tensor in the object has been disposed');
+    const dtype = t.dtype;
+    const storageType = DTYPE_STORAGES[dtype];
+    if (storageType === undefined) throw new TorchSaveError(`saveTorchSave: cannot save dtype ${dtype}`);
+    let key = storageKeys.get(t);
+    if (key === undefined) {
+      key = String(storageKeys.size);
+      storageKeys.set(t, key);
+      storages.push({ name: `archive/data/${key}`, data: new Uint8Array(t.toBuffer()) });
+    }
+    const shape = t.shape;
+    const stride: number[] = new Array<number>(shape.length);
+    let acc = 1;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      stride[i] = acc;
+      acc *= Math.max(shape[i]!, 1);
+    }
+    w.global('torch._utils', '_rebuild_tensor_v2');
+    w.mark();
+    w.mark();
+    w.str('storage');
+    w.global('torch', storageType);
+    w.str(key);
+    w.str('cpu');
+    w.int(t.numel);
+    w.tupleFromMark();
+    w.binpersid();
+    w.int(0);
+    w.mark();
+    for (const d of shape) w.int(d);
+    w.tupleFromMark();
+    w.mark();
+    for (const s of stride) w.int(s);
+    w.tupleFromMark();
+    w.bool(t.requiresGrad);
+    writeOrderedDictCtor();
+    w.tupleFromMark();
+    w.reduce();
+  };
+  const write = (v: PickleValue, path: string): void => {
+    if (v === null) w.none();
+    else if (typeof v === 'boolean') w.bool(v);
+    else if (typeof v === 'bigint') w.int(v);
+    else if (typeof v === 'number') {
+      if (Number.isSafeInteger(v) && !Object.is(v, -0)) w.int(v);
+      else w.float(v);
+    } else if (typeof v === 'string') w.str(v);
+    else if (v instanceof Tensor) writeTensor(v);
+    else if (Array.isArray(v) || v instanceof Map) {
+      if (active.has(v)) throw new TorchSaveError(`saveTorchSave: ${path || 'the object'} contains itself`);
+      active.add(v);
+      if (Array.isArray(v)) {
+        w.emptyList();
+        for (let i = 0; i < v.length; i += 1000) {
+          w.mark();
+          v.slice(i, i + 1000).forEach((x, j) => write(x, `${path}[${i + j}]`));
+          w.appends();
+        }
+      } else {
+        const ordered = v.size > 0 && [...v.values()].every((x) => x instanceof Tensor);
+        if (ordered) writeOrderedDictCtor();
+        else w.emptyDict();
+        const items = [...v];
+        for (let i = 0; i < items.length; i += 1000) {
+          w.mark();
+          for (const [k, x] of items.slice(i, i + 1000)) {
+            if (typeof k === 'string') w.str(k);
+            else if (Number.isSafeInteger(k)) w.int(k);
+            else throw new TorchSaveError(`saveTorchSave: key ${k} at ${path || 'top level'} is not a string or integer`);
+            write(x, `${path}[${JSON.stringify(k)}]`);
+          }
+          w.setitems();
+        }
+      }
+      active.delete(v);
+    } else {
+      throw new TorchSaveError(`saveTorchSave: value at ${path || 'top level'} cannot be pickled (${typeof v})`);
+    }
+  };
+  write(obj, '');
+  const pkl = w.finish();
+  return writeZip([{ name: 'archive/data.pkl', data: pkl }, ...storages, { name: 'archive/version', data: new TextEncoder().encode('3\n') }]);
+}
+
+/** Writes a state dict as a torch.save file (an OrderedDict), atomically. */
+export function saveStateDict(path: string, sd: Map<string, Tensor>): void {
+  for (const [k, v] of sd) {
+    if (!(v instanceof Tensor)) throw new TorchSaveError(`saveStateDict(${path}): entry '${k}' is not a tensor`);
+  }
+  writeFileAtomic(path, saveTorchSave(sd));
+}
