@@ -1,0 +1,148 @@
+// Multi-head self-attention: plain (abs_pos) and Transformer-XL relative-position attention (rel_pos).
+// Provenance: nemo.collections.asr.parts.submodules.multi_head_attention.RelPositionMultiHeadAttention (and MultiHeadAttention)
+import * as t from '../torch/index.js';
+import type { Generator, LayerInit, Tensor } from '../torch/index.js';
+
+/** Score given to blocked positions before the softmax (NeMo's INF_VAL; finite, not -inf). */
+export const MASK_FILL = -10000.0;
+
+export interface AttentionOptions {
+  nHeads: number;
+  dModel: number;
+  dropoutAtt: number;
+  useBias: boolean;
+  init?: LayerInit;
+  generator?: Generator;
+}
+
+/**
+ * Streaming cache of one attention layer (NeMo's cache_last_channel for one layer): the last frames of the
+ * layer's (normalised) attention input, [B, cacheSize, d]. Left-padded with zeros until filled.
+ */
+export interface AttentionCache {
+  keys: Tensor;
+}
+
+// Provenance: nemo.collections.asr.parts.submodules.multi_head_attention.MultiHeadAttention
+export class MultiHeadAttention extends t.Module {
+  readonly h: number;
+  readonly dK: number;
+  readonly linear_q: t.Linear;
+  readonly linear_k: t.Linear;
+  readonly linear_v: t.Linear;
+  readonly linear_out: t.Linear;
+  protected readonly dropout: t.Dropout;
+
+  constructor(readonly options: AttentionOptions) {
+    super();
+    const { nHeads, dModel, useBias, init } = options;
+    if (dModel % nHeads !== 0) throw new RangeError(`d_model ${dModel} is not divisible by n_heads ${nHeads}`);
+    this.h = nHeads;
+    this.dK = dModel / nHeads;
+    this.linear_q = this.registerModule('linear_q', new t.Linear(dModel, dModel, useBias, init));
+    this.linear_k = this.registerModule('linear_k', new t.Linear(dModel, dModel, useBias, init));
+    this.linear_v = this.registerModule('linear_v', new t.Linear(dModel, dModel, useBias, init));
+    this.linear_out = this.registerModule('linear_out', new t.Linear(dModel, dModel, useBias, init));
+    this.dropout = this.registerModule('dropout', new t.Dropout(options.dropoutAtt, options.generator));
+  }
+
+  /** Splits the projection of x [B, T, d] into heads: -> [B, T, h, d_k]. */
+  protected heads(lin: t.Linear, x: Tensor): Tensor {
+    const [b, tt] = x.shape as [number, number];
+    return lin.forward(x).view([b, tt, this.h, this.dK]); // [B, T, d] -> [B, T, h, d_k]
+  }
+
+  /** Masked softmax over keys, dropout, weighted sum of values and the output projection. */
+  protected attend(v: Tensor, scores: Tensor, mask: Tensor | null): Tensor {
+    const [b, , tq] = scores.shape as [number, number, number];
+    let attn: Tensor;
+    if (mask) {
+      const m = mask.unsqueeze(1); // [B, Tq, Tk] -> [B, 1, Tq, Tk]
+      attn = t.softmax(scores.maskedFill(m, MASK_FILL), -1).maskedFill(m, 0.0); // [B, h, Tq, Tk]
+    } else {
+      attn = t.softmax(scores, -1);
+    }
+    const o = t.matmul(this.dropout.forward(attn), v); // [B, h, Tq, Tk] @ [B, h, Tk, d_k] -> [B, h, Tq, d_k]
+    const merged = o.transpose(1, 2).reshape([b, tq, this.h * this.dK]); // [B, h, Tq, d_k] -> [B, Tq, d]
+    return this.linear_out.forward(merged); // [B, Tq, d]
+  }
+
+  /**
+   * query [B, Tq, d] attends over kv [B, Tk, d] (kv = query offline; concat(cache, query) when streaming).
+   * mask [B, Tq, Tk] bool, true = blocked. posEmb is ignored (absolute positions were added to the input).
+   */
+  attendOver(query: Tensor, kv: Tensor, mask: Tensor | null, _posEmb?: Tensor | null): Tensor {
+    return t.tidy(() => {
+      const q = this.heads(this.linear_q, query).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
+      const k = this.heads(this.linear_k, kv).transpose(1, 2); // [B, h, Tk, d_k]
+      const v = this.heads(this.linear_v, kv).transpose(1, 2); // [B, h, Tk, d_k]
+      const scores = t.matmul(q, k.transpose(-2, -1)).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
+      return this.attend(v, scores, mask);
+    });
+  }
+
+  /** Offline self-attention: x [B, T, d], mask [B, T, T] (true = blocked) -> [B, T, d]. */
+  forward(x: Tensor, mask: Tensor | null, posEmb?: Tensor | null): Tensor {
+    return this.attendOver(x, x, mask, posEmb);
+  }
+
+  /**
+   * Streaming self-attention over [cache, x]: x [B, T, d], mask [B, T, C+T], cache.keys [B, C, d].
+   * The next cache keeps the last C frames of [cache, x[:, :T-cacheDropSize]] (NeMo's update_cache).
+   */
+  step(x: Tensor, mask: Tensor | null, posEmb: Tensor | null, cache: AttentionCache, cacheDropSize: number): { y: Tensor; cache: AttentionCache } {
+    return t.tidy(() => {
+      const kv = t.cat([cache.keys, x], 1); // [B, C, d] + [B, T, d] -> [B, C+T, d]
+      const y = this.attendOver(x, kv, mask, posEmb);
+      const keep = x.size(1) - cacheDropSize;
+      const c = cache.keys.size(1);
+      const next = t.cat([cache.keys.narrow(1, keep, c - keep), x.narrow(1, 0, keep)], 1); // -> [B, C, d]
+      return { y, cache: { keys: next } };
+    });
+  }
+}
+
+// Provenance: nemo.collections.asr.parts.submodules.multi_head_attention.RelPositionMultiHeadAttention
+export class RelPositionMultiHeadAttention extends MultiHeadAttention {
+  readonly linear_pos: t.Linear;
+  readonly pos_bias_u: Tensor; // [h, d_k]
+  readonly pos_bias_v: Tensor; // [h, d_k]
+
+  /** shared: the encoder-level (pos_bias_u, pos_bias_v) pair when untie_biases is false. */
+  constructor(options: AttentionOptions, shared?: { u: Tensor; v: Tensor }) {
+    super(options);
+    const dtype = options.init?.dtype;
+    this.pos_bias_u = this.registerParameter('pos_bias_u', shared?.u ?? t.zeros([this.h, this.dK], { dtype }));
+    this.pos_bias_v = this.registerParameter('pos_bias_v', shared?.v ?? t.zeros([this.h, this.dK], { dtype }));
+    this.linear_pos = this.registerModule('linear_pos', new t.Linear(options.dModel, options.dModel, false, options.init));
+  }
+
+  /**
+   * NeMo's rel_shift: x [B, h, Tq, P] (P = 2Tk-1 relative positions, +(Tk-1) first) -> [B, h, Tq, P] where
+   * out[i][j] = x[i][j + Tq - 1 - i] for the key columns j < Tk that are later kept.
+   */
+  static relShift(x: Tensor): Tensor {
+    const [b, h, qlen, posLen] = x.shape as [number, number, number, number];
+    const padded = t.pad(x, [1, 0]); // [B, h, Tq, P] -> [B, h, Tq, P+1]
+    const folded = padded.view([b, h, -1, qlen]); // -> [B, h, P+1, Tq]
+    return folded.narrow(2, 1, posLen).view([b, h, qlen, posLen]); // drop the first row -> [B, h, Tq, P]
+  }
+
+  override attendOver(query: Tensor, kv: Tensor, mask: Tensor | null, posEmb?: Tensor | null): Tensor {
+    if (!posEmb) throw new Error('RelPositionMultiHeadAttention needs the relative positional matrix posEmb');
+    return t.tidy(() => {
+      const [bp] = posEmb.shape as [number];
+      const q = this.heads(this.linear_q, query); // [B, Tq, h, d_k]
+      const k = this.heads(this.linear_k, kv).transpose(1, 2); // [B, h, Tk, d_k]
+      const v = this.heads(this.linear_v, kv).transpose(1, 2); // [B, h, Tk, d_k]
+      const p = this.linear_pos.forward(posEmb).view([bp, -1, this.h, this.dK]).transpose(1, 2); // [1, P, d] -> [1, h, P, d_k]
+      const qU = q.add(this.pos_bias_u).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
+      const qV = q.add(this.pos_bias_v).transpose(1, 2); // [B, h, Tq, d_k]
+      const bdFull = RelPositionMultiHeadAttention.relShift(t.matmul(qV, p.transpose(-2, -1))); // [B, h, Tq, P]
+      const ac = t.matmul(qU, k.transpose(-2, -1)); // [B, h, Tq, Tk]
+      const bd = bdFull.narrow(3, 0, ac.size(3)); // [B, h, Tq, P] -> [B, h, Tq, Tk]
+      const scores = ac.add(bd).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
+      return this.attend(v, scores, mask);
+    });
+  }
+}

@@ -1,0 +1,90 @@
+// The Conformer convolution module: pointwise conv + GLU, depthwise conv with explicit (left, right) padding,
+// normalisation, swish, pointwise conv.
+// Provenance: nemo.collections.asr.parts.submodules.conformer_modules.ConformerConvolution (+ causal_convs.CausalConv1D)
+import * as t from '../torch/index.js';
+import type { LayerInit, Tensor } from '../torch/index.js';
+
+/** 'batch_norm' | 'layer_norm' | 'group_normN' (N groups, e.g. 'group_norm8'). */
+export type ConvNormType = 'batch_norm' | 'layer_norm' | `group_norm${number}`;
+
+export interface ConvolutionOptions {
+  dModel: number;
+  kernelSize: number;
+  normType: ConvNormType;
+  /** [left, right] frames of the depthwise conv; left + right = kernelSize - 1. */
+  convContextSize: [number, number];
+  useBias: boolean;
+  init?: LayerInit;
+}
+
+/** Streaming cache of one conv module (NeMo's cache_last_time for one layer): the last `left` GLU outputs, [B, d, left]. */
+export interface ConvCache {
+  frames: Tensor;
+}
+
+export class ConformerConvolution extends t.Module {
+  readonly pointwise_conv1: t.Conv1d;
+  readonly depthwise_conv: t.Conv1d;
+  /** Named batch_norm for every norm type, as in NeMo's state dict. */
+  readonly batch_norm: t.BatchNorm1d | t.LayerNorm | t.GroupNorm;
+  readonly pointwise_conv2: t.Conv1d;
+  readonly padLeft: number;
+  readonly padRight: number;
+
+  constructor(readonly options: ConvolutionOptions) {
+    super();
+    const { dModel: d, kernelSize: k, normType, useBias, init } = options;
+    const [lc, rc] = options.convContextSize;
+    if ((k - 1) % 2 !== 0) throw new RangeError(`conv_kernel_size must be odd, got ${k}`);
+    if (lc + rc !== k - 1 || lc < 0 || rc < 0) throw new RangeError(`conv_context_size [${lc}, ${rc}] must sum to kernel_size - 1 = ${k - 1}`);
+    this.padLeft = lc;
+    this.padRight = rc;
+    this.pointwise_conv1 = this.registerModule('pointwise_conv1', new t.Conv1d(d, 2 * d, 1, { bias: useBias }, init));
+    this.depthwise_conv = this.registerModule('depthwise_conv', new t.Conv1d(d, d, k, { groups: d, bias: useBias }, init));
+    let norm: t.BatchNorm1d | t.LayerNorm | t.GroupNorm;
+    if (normType === 'batch_norm') norm = new t.BatchNorm1d(d, 1e-5, 0.1, init);
+    else if (normType === 'layer_norm') norm = new t.LayerNorm(d, 1e-5, init);
+    else if (/^group_norm\d+$/.test(normType)) norm = new t.GroupNorm(Number(normType.slice('group_norm'.length)), d, 1e-5, init);
+    else throw new RangeError(`conv_norm_type '${String(normType)}' is not supported (batch_norm, layer_norm, group_normN)`);
+    this.batch_norm = this.registerModule('batch_norm', norm);
+    this.pointwise_conv2 = this.registerModule('pointwise_conv2', new t.Conv1d(d, d, 1, { bias: useBias }, init));
+  }
+
+  /** pointwise_conv1 + GLU + zeroing of padded frames: x [B, T, d] -> [B, d, T]. */
+  private gated(x: Tensor, padMask: Tensor | null): Tensor {
+    const z = t.glu(this.pointwise_conv1.forward(x.transpose(1, 2)), 1); // [B, d, T] -> [B, 2d, T] -> [B, d, T]
+    return padMask ? z.maskedFill(padMask.unsqueeze(1), 0.0) : z; // padMask [B, T] -> [B, 1, T]
+  }
+
+  /** depthwise output (already padded input) -> norm -> swish -> pointwise_conv2: [B, d, T] -> [B, T, d]. */
+  private tail(zPadded: Tensor): Tensor {
+    let z = this.depthwise_conv.forward(zPadded); // [B, d, T + lc + rc] -> [B, d, T]
+    if (this.batch_norm instanceof t.LayerNorm) z = this.batch_norm.forward(z.transpose(1, 2)).transpose(1, 2); // over channels per frame
+    else z = this.batch_norm.forward(z); // [B, d, T]
+    return this.pointwise_conv2.forward(t.silu(z)).transpose(1, 2); // [B, d, T] -> [B, T, d]
+  }
+
+  /** x [B, T, d], padMask [B, T] (true = padding) -> [B, T, d]. */
+  forward(x: Tensor, padMask: Tensor | null): Tensor {
+    return t.tidy(() => this.tail(t.pad(this.gated(x, padMask), [this.padLeft, this.padRight]))); // [B, d, T] -> [B, d, lc + T + rc]
+  }
+
+  /** Zero cache for `batch` streams. */
+  initCache(batch: number, dtype: 'float32' | 'float64' = 'float32'): ConvCache {
+    return { frames: t.zeros([batch, this.options.dModel, this.padLeft], { dtype }) };
+  }
+
+  /**
+   * Streaming step: the cache replaces the left zero padding. x [B, T, d] -> y [B, T, d]; the next cache holds the
+   * last `left` frames of [cache, z, right zeros] before the last cacheDropSize frames (NeMo's CausalConv1D.update_cache).
+   */
+  step(x: Tensor, padMask: Tensor | null, cache: ConvCache, cacheDropSize: number): { y: Tensor; cache: ConvCache } {
+    return t.tidy(() => {
+      const z = t.pad(this.gated(x, padMask), [0, this.padRight]); // [B, d, T] -> [B, d, T + rc]
+      const full = t.cat([cache.frames, z], 2); // [B, d, lc + T + rc]
+      const kept = cacheDropSize > 0 ? full.narrow(2, 0, full.size(2) - cacheDropSize) : full;
+      const next = kept.narrow(2, kept.size(2) - this.padLeft, this.padLeft); // [B, d, lc]
+      return { y: this.tail(full), cache: { frames: next } };
+    });
+  }
+}

@@ -1,0 +1,258 @@
+// The (Fast)Conformer encoder: conv subsampling, x-scaling + positional encoding, masks, a stack of Conformer layers.
+// Provenance: nemo.collections.asr.modules.ConformerEncoder
+import * as t from '../torch/index.js';
+import type { Generator, LayerInit, Tensor } from '../torch/index.js';
+import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextSize, type AttContextStyle } from './attention-context.js';
+import type { ConvNormType } from './conformer-convolution.js';
+import { ConformerLayer, type SelfAttentionModel } from './conformer-layer.js';
+import { AbsPositionalEncoding, RelPositionalEncoding } from './positional-encoding.js';
+import { ConvSubsampling, type SubsamplingKind } from './subsampling.js';
+
+/** The encoder's configuration with NeMo's key names (model_config.yaml `encoder:` section). Omitted keys take NeMo's defaults. */
+export interface ConformerEncoderConfig {
+  _target_?: string;
+  feat_in: number;
+  n_layers: number;
+  d_model: number;
+  feat_out?: number;
+  causal_downsampling?: boolean;
+  subsampling?: SubsamplingKind;
+  subsampling_factor?: number;
+  /** Accepted and ignored: NeMo's large-input chunking is numerically identical (spec 04 §2.5). */
+  subsampling_conv_chunking_factor?: number;
+  subsampling_conv_channels?: number;
+  ff_expansion_factor?: number;
+  self_attention_model?: SelfAttentionModel;
+  n_heads?: number;
+  att_context_size?: AttContextSize | AttContextSize[] | null;
+  att_context_probs?: number[] | null;
+  att_context_style?: AttContextStyle;
+  xscaling?: boolean;
+  untie_biases?: boolean;
+  pos_emb_max_len?: number;
+  conv_kernel_size?: number;
+  conv_norm_type?: ConvNormType;
+  conv_context_size?: [number, number] | 'causal' | null;
+  use_bias?: boolean;
+  dropout?: number;
+  dropout_pre_encoder?: number;
+  dropout_emb?: number;
+  dropout_att?: number;
+  stochastic_depth_drop_prob?: number;
+  stochastic_depth_mode?: 'linear' | 'uniform';
+  stochastic_depth_start_layer?: number;
+  // Features of NeMo's encoder that are not implemented; only their neutral values are accepted.
+  reduction?: null;
+  global_tokens?: 0;
+  use_pytorch_sdpa?: false;
+}
+
+/** Every key resolved to a value (NeMo's constructor defaults for omitted keys). */
+export type ResolvedEncoderConfig = Required<Omit<ConformerEncoderConfig, '_target_' | 'reduction' | 'global_tokens' | 'use_pytorch_sdpa' | 'subsampling_conv_chunking_factor'>>;
+
+export function resolveEncoderConfig(c: ConformerEncoderConfig): ResolvedEncoderConfig {
+  if (c.reduction) throw new RangeError('ConformerEncoder: reduction is not supported');
+  if (c.global_tokens) throw new RangeError('ConformerEncoder: global_tokens is not supported');
+  if (c.use_pytorch_sdpa) throw new RangeError('ConformerEncoder: use_pytorch_sdpa is not supported (the manual attention path is used)');
+  return {
+    feat_in: c.feat_in,
+    n_layers: c.n_layers,
+    d_model: c.d_model,
+    feat_out: c.feat_out ?? -1,
+    causal_downsampling: c.causal_downsampling ?? false,
+    subsampling: c.subsampling ?? 'striding',
+    subsampling_factor: c.subsampling_factor ?? 4,
+    subsampling_conv_channels: c.subsampling_conv_channels ?? -1,
+    ff_expansion_factor: c.ff_expansion_factor ?? 4,
+    self_attention_model: c.self_attention_model ?? 'rel_pos',
+    n_heads: c.n_heads ?? 4,
+    att_context_size: c.att_context_size ?? null,
+    att_context_probs: c.att_context_probs ?? null,
+    att_context_style: c.att_context_style ?? 'regular',
+    xscaling: c.xscaling ?? true,
+    untie_biases: c.untie_biases ?? true,
+    pos_emb_max_len: c.pos_emb_max_len ?? 5000,
+    conv_kernel_size: c.conv_kernel_size ?? 31,
+    conv_norm_type: c.conv_norm_type ?? 'batch_norm',
+    conv_context_size: c.conv_context_size ?? null,
+    use_bias: c.use_bias ?? true,
+    dropout: c.dropout ?? 0.1,
+    dropout_pre_encoder: c.dropout_pre_encoder ?? 0.1,
+    dropout_emb: c.dropout_emb ?? 0.1,
+    dropout_att: c.dropout_att ?? 0.0,
+    stochastic_depth_drop_prob: c.stochastic_depth_drop_prob ?? 0.0,
+    stochastic_depth_mode: c.stochastic_depth_mode ?? 'linear',
+    stochastic_depth_start_layer: c.stochastic_depth_start_layer ?? 1,
+  };
+}
+
+/** Per-layer drop probabilities (regularization_utils.compute_stochastic_depth_drop_probs). */
+export function stochasticDepthDropProbs(numLayers: number, p = 0, mode: 'linear' | 'uniform' = 'linear', startLayer = 1): number[] {
+  if (!(p >= 0 && p < 1)) throw new RangeError('stochastic_depth_drop_prob has to be in [0, 1).');
+  if (!(startLayer >= 1 && startLayer <= numLayers)) throw new RangeError('stochastic_depth_start_layer has to be in [1, num layers].');
+  const probs = new Array<number>(startLayer).fill(0);
+  const m = numLayers - startLayer;
+  for (let l = 1; l <= m; l++) {
+    if (mode === 'linear') probs.push((l / m) * p);
+    else if (mode === 'uniform') probs.push(p);
+    else throw new RangeError(`stochastic_depth_mode has to be one of ["linear", "uniform"]. Current value: ${String(mode)}`);
+  }
+  return probs;
+}
+
+/** Construction options that are not part of NeMo's config. */
+export interface EncoderBuildOptions {
+  /** NeMo <= 2.4 subsampling without per-layer time masking (spec 04 §2.4). */
+  legacyFrontEnd?: boolean;
+  /** dtype and generator for the PyTorch-default initialisation of the parameters. */
+  init?: LayerInit;
+  /** Generator of every dropout mask (libtorch's default generator when omitted). */
+  dropoutGenerator?: Generator;
+}
+
+export interface EncoderForwardOptions {
+  /** Draws the multi-lookahead context and the stochastic-depth decisions in training. */
+  rng?: Generator;
+  /** Overrides the context pair for this call (e.g. to evaluate one lookahead of a multi-lookahead model). */
+  attContextSize?: AttContextSize;
+}
+
+// Provenance: torch.nn.ModuleList (children named 0, 1, ...)
+export class ModuleList<M extends t.Module> extends t.Module {
+  readonly items: M[] = [];
+  constructor(items: M[]) {
+    super();
+    for (const m of items) this.items.push(this.registerModule(String(this.items.length), m));
+  }
+}
+
+export class ConformerEncoder extends t.Module {
+  readonly config: ResolvedEncoderConfig;
+  readonly pre_encode: ConvSubsampling | t.Linear;
+  readonly pos_enc: RelPositionalEncoding | AbsPositionalEncoding;
+  readonly layers: ModuleList<ConformerLayer>;
+  readonly out_proj: t.Linear | null;
+  readonly context: AttentionContextPolicy;
+  readonly layerDropProbs: number[];
+  readonly xscale: number | null;
+  /** The resolved [left, right] of the depthwise convolutions. */
+  readonly convContextSize: [number, number];
+
+  constructor(config: ConformerEncoderConfig, build: EncoderBuildOptions = {}) {
+    super();
+    const c = resolveEncoderConfig(config);
+    this.config = c;
+    const init = build.init;
+    const generator = build.dropoutGenerator;
+    const sizes = calcContextSizes({
+      attContextSize: c.att_context_size,
+      attContextProbs: c.att_context_probs,
+      attContextStyle: c.att_context_style,
+      convContextSize: c.conv_context_size,
+      convKernelSize: c.conv_kernel_size,
+    });
+    this.context = new AttentionContextPolicy(sizes);
+    this.convContextSize = sizes.convContextSize;
+    this.xscale = c.xscaling ? Math.sqrt(c.d_model) : null;
+
+    if (c.subsampling && c.subsampling_factor > 1) {
+      this.pre_encode = this.registerModule(
+        'pre_encode',
+        new ConvSubsampling({
+          subsampling: c.subsampling,
+          subsamplingFactor: c.subsampling_factor,
+          featIn: c.feat_in,
+          featOut: c.d_model,
+          convChannels: c.subsampling_conv_channels === -1 ? c.d_model : c.subsampling_conv_channels,
+          isCausal: c.causal_downsampling,
+          legacyFrontEnd: build.legacyFrontEnd,
+          init,
+        }),
+      );
+    } else {
+      this.pre_encode = this.registerModule('pre_encode', new t.Linear(c.feat_in, c.d_model, true, init));
+    }
+
+    let shared: { u: Tensor; v: Tensor } | undefined;
+    if (!c.untie_biases && c.self_attention_model === 'rel_pos') {
+      const dK = c.d_model / c.n_heads;
+      shared = { u: t.keep(t.zeros([c.n_heads, dK], { dtype: init?.dtype })), v: t.keep(t.zeros([c.n_heads, dK], { dtype: init?.dtype })) };
+    }
+    const PosEnc = c.self_attention_model === 'rel_pos' ? RelPositionalEncoding : AbsPositionalEncoding;
+    this.pos_enc = this.registerModule('pos_enc', new PosEnc(c.d_model, this.xscale, c.dropout_pre_encoder, c.dropout_emb, generator));
+
+    const layers: ConformerLayer[] = [];
+    for (let i = 0; i < c.n_layers; i++) {
+      layers.push(
+        new ConformerLayer({
+          dModel: c.d_model,
+          dFf: c.d_model * c.ff_expansion_factor,
+          selfAttentionModel: c.self_attention_model,
+          nHeads: c.n_heads,
+          convKernelSize: c.conv_kernel_size,
+          convNormType: c.conv_norm_type,
+          convContextSize: sizes.convContextSize,
+          dropout: c.dropout,
+          dropoutAtt: c.dropout_att,
+          useBias: c.use_bias,
+          sharedPosBias: shared,
+          init,
+          generator,
+        }),
+      );
+    }
+    this.layers = this.registerModule('layers', new ModuleList(layers));
+    this.out_proj = c.feat_out > 0 && c.feat_out !== c.d_model ? this.registerModule('out_proj', new t.Linear(c.d_model, c.feat_out, true, init)) : null;
+    this.layerDropProbs = stochasticDepthDropProbs(c.n_layers, c.stochastic_depth_drop_prob, c.stochastic_depth_mode, c.stochastic_depth_start_layer);
+  }
+
+  /** Output channels (feat_out when projected, else d_model). */
+  get featOut(): number {
+    return this.out_proj ? this.out_proj.outFeatures : this.config.d_model;
+  }
+
+  /** Chooses the context pair used at inference (and for streaming); NeMo's set_default_att_context_size. */
+  setDefaultAttContextSize(pair: AttContextSize): { known: boolean } {
+    return this.context.setDefault(pair);
+  }
+
+  /** Subsampling (or the plain Linear pre-encoder): features [B, T, F] -> [B, T', d] with lengths. */
+  preEncode(x: Tensor, lengths: Tensor): { x: Tensor; lengths: Tensor } {
+    if (this.pre_encode instanceof ConvSubsampling) return this.pre_encode.forward(x, lengths);
+    return { x: this.pre_encode.forward(x), lengths: lengths.alias() };
+  }
+
+  /** Stochastic depth around one layer (training only): drop -> identity, keep -> rescaled residual. */
+  private applyStochasticDepth(out: Tensor, input: Tensor, p: number, rng: Generator | undefined): Tensor {
+    if (!this.training || p <= 0) return out;
+    if (!rng) throw new Error('stochastic depth draws from an RNG: pass one to forward()');
+    const u = t.rand([1], { generator: rng }).item();
+    if (u < p) return out.mul(0.0).add(input); // zero times the output keeps every parameter in the graph
+    return out.sub(input).div(1.0 - p).add(input);
+  }
+
+  /**
+   * features [B, feat_in, T], lengths int64 [B] -> {encoded [B, featOut, T'], lengths int64 [B]}.
+   * Frames t >= lengths[b] of `encoded` hold meaningless values (as in NeMo).
+   */
+  forward(features: Tensor, lengths: Tensor, opts: EncoderForwardOptions = {}): { encoded: Tensor; lengths: Tensor } {
+    if (features.size(1) !== this.config.feat_in) {
+      throw new RangeError(`ConformerEncoder: features must be [B, ${this.config.feat_in}, T], got [${features.shape.join(', ')}]`);
+    }
+    const ctx = opts.attContextSize ?? this.context.choose(this.training, opts.rng);
+    return t.tidy(() => {
+      const pre = this.preEncode(features.transpose(1, 2), lengths); // [B, F, T] -> [B, T, F] -> [B, T', d]
+      const len = pre.lengths.to({ dtype: 'int64' });
+      const { x: scaled, posEmb } = this.pos_enc.forward(pre.x); // x * xscale, dropout; posEmb [1, 2T'-1, d]
+      const maxLen = scaled.size(1);
+      const { padMask, attMask } = createMasks(ctx, this.config.att_context_style, len, maxLen);
+      let x = scaled;
+      for (const [l, layer] of this.layers.items.entries()) {
+        const y = layer.forward(x, attMask, this.config.self_attention_model === 'rel_pos' ? posEmb : null, padMask); // [B, T', d]
+        x = this.applyStochasticDepth(y, x, this.layerDropProbs[l]!, opts.rng);
+      }
+      if (this.out_proj) x = this.out_proj.forward(x); // [B, T', d] -> [B, T', feat_out]
+      return { encoded: x.transpose(1, 2), lengths: len }; // [B, T', D] -> [B, D, T']
+    });
+  }
+}

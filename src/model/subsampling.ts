@@ -1,0 +1,156 @@
+// Convolutional subsampling (dw_striding / striding) with NeMo's per-layer time masking (MaskedConvSequential).
+// Provenance: nemo.collections.asr.parts.submodules.subsampling.ConvSubsampling (+ MaskedConvSequential, calc_length,
+//             causal_convs.CausalConv2D for causal_downsampling)
+import * as t from '../torch/index.js';
+import type { Tensor, LayerInit } from '../torch/index.js';
+
+export type SubsamplingKind = 'dw_striding' | 'striding';
+
+export interface ConvSubsamplingOptions {
+  subsampling: SubsamplingKind;
+  /** Power of two (2, 4, 8, 16, ...): the number of stride-2 stages is log2 of it. */
+  subsamplingFactor: number;
+  featIn: number;
+  featOut: number;
+  /** Channels of the 2-D convolutions (NeMo's subsampling_conv_channels; -1 is resolved by the caller). */
+  convChannels: number;
+  /** causal_downsampling: pad (k-1, stride-1) on both axes instead of (1, 1). */
+  isCausal: boolean;
+  /** NeMo <= 2.4 behaviour: no time masking between the convolutions (spec 04 §2.4). */
+  legacyFrontEnd?: boolean;
+  init?: LayerInit;
+}
+
+const KERNEL = 3;
+const STRIDE = 2;
+
+/** Output length of one stride-2 stage as calc_length computes it: floor((m + padL + padR - k) / s) + 1. */
+export function stageLength(m: number, isCausal: boolean): number {
+  const pads = isCausal ? KERNEL - 1 + (STRIDE - 1) : 2 * ((KERNEL - 1) >> 1);
+  return Math.floor((m + pads - KERNEL) / STRIDE) + 1;
+}
+
+/** NeMo's calc_length over all stages (the encoder's output length for an input of `m` feature frames). */
+export function subsampledLength(m: number, subsamplingFactor: number, isCausal: boolean): number {
+  let len = m;
+  for (let i = 0; i < Math.log2(subsamplingFactor); i++) len = stageLength(len, isCausal);
+  return len;
+}
+
+/** One convolution of the stack with its explicit padding (left/top, right/bottom) on both axes. */
+interface ConvStage {
+  kind: 'conv';
+  conv: t.Conv2d;
+  padLeft: number;
+  padRight: number;
+  stride: number;
+  /** Non-causal 3x3 convs use the convolution's own symmetric padding (as torch.nn.Conv2d(padding=1)). */
+  nativePadding: number;
+}
+type Stage = ConvStage | { kind: 'relu' };
+
+// Provenance: nemo.collections.asr.parts.submodules.subsampling.MaskedConvSequential
+/** The conv stack; children are named by their index in NeMo's nn.Sequential (ReLUs hold no state). */
+export class MaskedConvSequential extends t.Module {
+  readonly stages: Stage[] = [];
+  constructor(readonly masking: boolean) {
+    super();
+  }
+  addConv(conv: t.Conv2d, o: { padLeft: number; padRight: number; stride: number; nativePadding: number }): void {
+    this.registerModule(String(this.stages.length), conv);
+    this.stages.push({ kind: 'conv', conv, ...o });
+  }
+  addRelu(): void {
+    this.stages.push({ kind: 'relu' });
+  }
+
+  /** x [B, T, F], lengths int64 [B] -> {x [B, C, T', F'], lengths int64 [B]}. */
+  forward(x: Tensor, lengths: Tensor): { x: Tensor; lengths: Tensor } {
+    return t.tidy(() => {
+      let h = x.unsqueeze(1); // [B, T, F] -> [B, 1, T, F]
+      let len = lengths.to({ dtype: 'float32' }); // NeMo keeps the running length as float
+      const timeMask = (time: number): Tensor =>
+        t
+          .arange(time)
+          .unsqueeze(0)
+          .lt(len.unsqueeze(1)) // [B, T]: t < len_b
+          .to({ dtype: h.dtype })
+          .unsqueeze(1)
+          .unsqueeze(-1); // [B, T] -> [B, 1, T, 1]
+      let mask = this.masking ? timeMask(h.size(2)) : null;
+      for (const s of this.stages) {
+        if (mask) h = h.mul(mask); // zero t >= len before every layer
+        if (s.kind === 'relu') {
+          h = h.relu();
+          continue;
+        }
+        if (s.padLeft !== s.nativePadding || s.padRight !== s.nativePadding) {
+          h = t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]); // CausalConv2D: F.pad then a padding-free conv
+        }
+        h = s.conv.forward(h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
+        if (s.stride !== 1) {
+          len = t.floor(len.add(s.padLeft + s.padRight - s.conv.weight.size(2)).div(s.stride)).add(1);
+          if (this.masking) mask = timeMask(h.size(2));
+        }
+      }
+      if (mask) h = h.mul(mask); // final mask
+      return { x: h, lengths: len.to({ dtype: 'int64' }) };
+    });
+  }
+}
+
+// Provenance: nemo.collections.asr.parts.submodules.subsampling.ConvSubsampling
+export class ConvSubsampling extends t.Module {
+  readonly out: t.Linear;
+  readonly conv: MaskedConvSequential;
+  readonly numStages: number;
+  /** Frequency bins after the stack (F'). */
+  readonly freqOut: number;
+
+  constructor(readonly options: ConvSubsamplingOptions) {
+    super();
+    const { subsampling, subsamplingFactor, featIn, featOut, convChannels: cc, isCausal, init } = options;
+    const n = Math.log2(subsamplingFactor);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`subsampling_factor must be a power of two >= 2, got ${subsamplingFactor}`);
+    this.numStages = n;
+    const padLeft = isCausal ? KERNEL - 1 : (KERNEL - 1) >> 1;
+    const padRight = isCausal ? STRIDE - 1 : (KERNEL - 1) >> 1;
+    const nativePadding = isCausal ? 0 : padLeft;
+    const strided = { padLeft, padRight, stride: STRIDE, nativePadding };
+    const pointwise = { padLeft: 0, padRight: 0, stride: 1, nativePadding: 0 };
+    const conv = new MaskedConvSequential(!(options.legacyFrontEnd ?? false));
+
+    if (subsampling === 'dw_striding') {
+      conv.addConv(new t.Conv2d(1, cc, KERNEL, { stride: STRIDE, padding: nativePadding }, init), strided);
+      conv.addRelu();
+      for (let i = 0; i < n - 1; i++) {
+        conv.addConv(new t.Conv2d(cc, cc, KERNEL, { stride: STRIDE, padding: nativePadding, groups: cc }, init), strided);
+        conv.addConv(new t.Conv2d(cc, cc, 1, {}, init), pointwise);
+        conv.addRelu();
+      }
+    } else if (subsampling === 'striding') {
+      for (let i = 0; i < n; i++) {
+        conv.addConv(new t.Conv2d(i === 0 ? 1 : cc, cc, KERNEL, { stride: STRIDE, padding: nativePadding }, init), strided);
+        conv.addRelu();
+      }
+    } else {
+      throw new RangeError(`subsampling '${String(subsampling)}' is not supported (dw_striding, striding)`);
+    }
+    let f = featIn;
+    for (let i = 0; i < n; i++) f = stageLength(f, isCausal);
+    this.freqOut = f;
+    // NeMo assigns `out` before `conv`, so the state dict lists pre_encode.out.* first.
+    this.out = this.registerModule('out', new t.Linear(cc * f, featOut, true, init));
+    this.conv = this.registerModule('conv', conv);
+  }
+
+  /** x [B, T, F] (time-major features), lengths int64 [B] -> {x [B, T', featOut], lengths int64 [B]}. */
+  forward(x: Tensor, lengths: Tensor): { x: Tensor; lengths: Tensor } {
+    return t.tidy(() => {
+      const r = this.conv.forward(x, lengths); // [B, T, F] -> [B, C, T', F']
+      const [b, c, tt, f] = r.x.shape as [number, number, number, number];
+      const flat = r.x.transpose(1, 2).reshape([b, tt, c * f]); // [B, C, T', F'] -> [B, T', C*F'] (channel-major)
+      return { x: this.out.forward(flat), lengths: r.lengths }; // [B, T', C*F'] -> [B, T', d]
+    });
+  }
+}
