@@ -27,6 +27,7 @@ export interface CommandEntry {
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'info', load: () => import('./commands/info.js') },
+  { name: 'make-corpus', load: () => import('./commands/make-corpus.js') },
   // append new commands here, one line each
 ];
 
