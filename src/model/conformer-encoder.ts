@@ -4,7 +4,7 @@ import * as t from '../torch/index.js';
 import type { Generator, LayerInit, Tensor } from '../torch/index.js';
 import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextSize, type AttContextStyle } from './attention-context.js';
 import type { ConvNormType } from './conformer-convolution.js';
-import { ConformerLayer, type SelfAttentionModel } from './conformer-layer.js';
+import { ConformerLayer, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
 import { AbsPositionalEncoding, RelPositionalEncoding } from './positional-encoding.js';
 import { ConvSubsampling, type SubsamplingKind } from './subsampling.js';
 
@@ -115,6 +115,45 @@ export interface EncoderForwardOptions {
   rng?: Generator;
   /** Overrides the context pair for this call (e.g. to evaluate one lookahead of a multi-lookahead model). */
   attContextSize?: AttContextSize;
+}
+
+/**
+ * Cache-aware streaming parameters (NeMo's CacheAwareStreamingConfig). chunkSize / shiftSize / preEncodeCacheSize are
+ * in feature frames ([first step, later steps]); the rest in encoder frames.
+ */
+export interface StreamingConfig {
+  chunkSize: [number, number];
+  shiftSize: [number, number];
+  cacheDropSize: number;
+  lastChannelCacheSize: number;
+  validOutLen: number;
+  preEncodeCacheSize: [number, number];
+  dropExtraPreEncoded: number;
+}
+
+export interface StreamingOverrides {
+  /** Encoder frames per chunk (overrides the value derived from the context). */
+  chunkSize?: number;
+  shiftSize?: number;
+  leftChunks?: number;
+  /** Attention cache size used when the left context is unlimited (NeMo's max_context, default 10000). */
+  maxContext?: number;
+  attContextSize?: AttContextSize;
+}
+
+/** Every layer's caches plus how many trailing attention-cache slots hold real frames (cache_last_channel_len). */
+export interface EncoderCache {
+  layers: LayerCache[];
+  /** int64 [B] */
+  channelLen: Tensor;
+}
+
+export interface StreamStepOptions {
+  streaming: StreamingConfig;
+  /** Encoder frames dropped from the front of the pre-encoded chunk (0 at the first step, else streaming.dropExtraPreEncoded). */
+  dropExtraPreEncoded: number;
+  /** Keep every output frame of this (last) chunk instead of the first validOutLen (chunked_limited only). */
+  keepAllOutputs: boolean;
 }
 
 // Provenance: torch.nn.ModuleList (children named 0, 1, ...)
@@ -253,6 +292,96 @@ export class ConformerEncoder extends t.Module {
       }
       if (this.out_proj) x = this.out_proj.forward(x); // [B, T', d] -> [B, T', feat_out]
       return { encoded: x.transpose(1, 2), lengths: len }; // [B, T', D] -> [B, D, T']
+    });
+  }
+
+  /** NeMo's setup_streaming_params for the default (or given) context pair: a pure function of the configuration. */
+  streamingConfig(o: StreamingOverrides = {}): StreamingConfig {
+    const [left, right] = o.attContextSize ?? this.context.default;
+    const n = this.config.n_layers;
+    const s = this.config.subsampling_factor;
+    const maxContext = o.maxContext ?? 10000;
+    let lookahead: number;
+    let cacheDropSize: number;
+    if (o.chunkSize !== undefined) {
+      if (o.chunkSize < 1) throw new RangeError('chunk_size needs to be a number larger or equal to one.');
+      lookahead = o.chunkSize - 1;
+      cacheDropSize = o.chunkSize - (o.shiftSize ?? o.chunkSize);
+    } else if (this.config.att_context_style === 'chunked_limited') {
+      lookahead = right;
+      cacheDropSize = 0;
+    } else {
+      lookahead = right * n + this.convContextSize[1] * n;
+      cacheDropSize = lookahead;
+    }
+    const lastChannelCacheSize = o.chunkSize !== undefined && o.leftChunks !== undefined ? o.leftChunks * o.chunkSize : left >= 0 ? left : maxContext;
+    const frames: [number, number] = [1, s]; // ConvSubsampling.get_sampling_frames
+    const chunkSize: [number, number] = [frames[0] + s * lookahead, frames[1] + s * lookahead];
+    const shiftSize: [number, number] = [frames[0] + frames[1] * (lookahead - cacheDropSize), frames[1] + frames[1] * (lookahead - cacheDropSize)];
+    const preEncodeCacheSize: [number, number] = [0, s + 1]; // ConvSubsampling.get_streaming_cache_size
+    return {
+      chunkSize,
+      shiftSize,
+      cacheDropSize,
+      lastChannelCacheSize,
+      validOutLen: Math.floor((shiftSize[1] - frames[1]) / s) + 1,
+      preEncodeCacheSize,
+      dropExtraPreEncoded: preEncodeCacheSize[1] >= 1 ? 1 + Math.floor((preEncodeCacheSize[1] - 1) / s) : 0,
+    };
+  }
+
+  /** Zero caches for `batch` streams (NeMo's get_initial_cache_state). */
+  initCache(batch: number, streaming: StreamingConfig, dtype: 'float32' | 'float64' = 'float32'): EncoderCache {
+    const d = this.config.d_model;
+    return {
+      layers: this.layers.items.map((layer) => ({
+        attention: { keys: t.zeros([batch, streaming.lastChannelCacheSize, d], { dtype }) },
+        conv: layer.conv.initCache(batch, dtype),
+      })),
+      channelLen: t.zeros([batch], { dtype: 'int64' }),
+    };
+  }
+
+  /**
+   * One cache-aware streaming step (NeMo's cache_aware_stream_step = forward with caches + streaming_post_process).
+   * features [B, feat_in, Tc] (pre-encode cache frames already prepended), lengths int64 [B].
+   * Returns the chunk's output [B, featOut, T_out], its lengths, and the next caches (the old ones are not disposed).
+   */
+  streamStep(features: Tensor, lengths: Tensor, cache: EncoderCache, o: StreamStepOptions): { encoded: Tensor; lengths: Tensor; cache: EncoderCache } {
+    if (this.training) throw new Error('streamStep runs in eval mode');
+    const ctx = this.context.default;
+    const st = o.streaming;
+    return t.tidy(() => {
+      let { x, lengths: len } = this.preEncode(features.transpose(1, 2), lengths); // [B, Tc, F] -> [B, T, d]
+      len = len.to({ dtype: 'int64' });
+      if (o.dropExtraPreEncoded > 0) {
+        x = x.narrow(1, o.dropExtraPreEncoded, x.size(1) - o.dropExtraPreEncoded); // drop frames whose receptive field lacks history
+        len = t.clamp(len.sub(o.dropExtraPreEncoded), 0);
+      }
+      const tt = x.size(1);
+      const c = st.lastChannelCacheSize;
+      const keep = tt - st.cacheDropSize;
+      const offset = cache.channelLen.neg().add(c); // first valid cache slot per stream
+      const { x: scaled, posEmb } = this.pos_enc.forward(x, c); // posEmb [1, 2(C+T)-1, d]
+      const masks = createMasks(ctx, this.config.att_context_style, len.add(c), c + tt, offset); // over [cache slots, chunk]
+      const padMask = masks.padMask.narrow(1, c, tt); // [B, C+T] -> [B, T]
+      const attMask = masks.attMask.narrow(1, c, tt); // [B, C+T, C+T] -> [B, T, C+T]
+      let h = scaled;
+      const next: LayerCache[] = [];
+      for (const [l, layer] of this.layers.items.entries()) {
+        const r = layer.step(h, attMask, this.config.self_attention_model === 'rel_pos' ? posEmb : null, padMask, cache.layers[l]!, st.cacheDropSize);
+        h = r.y;
+        next.push(r.cache);
+      }
+      if (this.out_proj) h = this.out_proj.forward(h);
+      let encoded = h.transpose(1, 2); // [B, T, D] -> [B, D, T]
+      const channelLen = t.clamp(cache.channelLen.add(keep), null, c);
+      // streaming_post_process
+      if (st.validOutLen > 0 && (!o.keepAllOutputs || this.config.att_context_style === 'regular')) {
+        encoded = encoded.narrow(2, 0, Math.min(st.validOutLen, encoded.size(2)));
+        len = t.clamp(len, null, st.validOutLen);
+      }
+      return { encoded, lengths: len, cache: { layers: next, channelLen } };
     });
   }
 }
