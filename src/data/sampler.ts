@@ -1,0 +1,152 @@
+// Batch sampler: weighted epoch pool, seeded shuffling, duration bucketing and drop_last, with a state
+// (epoch, position in the epoch, RNG state at the epoch's start) that is a plain JSON object: restoring it
+// replays exactly the batches an uninterrupted run would have produced.
+//
+// Bucketing: the shuffled pool is cut into chunks of batchSize * bucketChunk items, each chunk is sorted by
+// duration and cut into batches, and the batch order is shuffled. Neighbours in a sorted chunk have similar
+// durations, so padding stays small while every epoch still mixes all durations.
+import { Rng, type RngState } from './rng.js';
+
+export interface SamplerItem {
+  /** Seconds; null (unknown) sorts as 0 and defeats bucketing for that item. */
+  duration: number | null;
+  /** Which manifest the item came from (index into `weights`). */
+  source: number;
+}
+
+export interface SamplerOptions {
+  batchSize: number;
+  seed: number;
+  shuffle?: boolean;
+  dropLast?: boolean;
+  /** Sort by duration within chunks (default true). */
+  bucketing?: boolean;
+  /** Chunk size in batches for bucketing (default 64). */
+  bucketChunk?: number;
+  /** Per-manifest sampling multipliers (default 1 each): 2 = every entry twice per epoch, 0.5 = a random half. */
+  weights?: readonly number[];
+}
+
+/** Everything needed to resume; JSON-serialisable. */
+export interface SamplerState {
+  epoch: number;
+  /** Batches of this epoch already drawn. */
+  position: number;
+  /** RNG state at the start of this epoch (the epoch's plan is recomputed from it). */
+  rng: RngState;
+}
+
+export class BatchSampler {
+  private readonly items: readonly SamplerItem[];
+  private readonly opts: Required<Omit<SamplerOptions, 'weights'>> & { weights: readonly number[] | null };
+  private epoch = 0;
+  private position = 0;
+  private epochStart: RngState;
+  private plan: number[][];
+  private nextEpochStart: RngState;
+
+  constructor(items: readonly SamplerItem[], opts: SamplerOptions, state?: SamplerState) {
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`sampler: batch_size must be a positive integer, got ${opts.batchSize}`);
+    if (items.length === 0) throw new Error('sampler: no items (empty manifest, or everything was filtered out)');
+    this.items = items;
+    this.opts = {
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      shuffle: opts.shuffle ?? true,
+      dropLast: opts.dropLast ?? false,
+      bucketing: opts.bucketing ?? true,
+      bucketChunk: opts.bucketChunk ?? 64,
+      weights: opts.weights ?? null,
+    };
+    this.epochStart = new Rng(opts.seed).getState();
+    ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
+    if (this.plan.length === 0) {
+      throw new Error(`sampler: an epoch has no batches (${items.length} items, batch_size ${opts.batchSize}, drop_last ${this.opts.dropLast})`);
+    }
+    if (state) this.setState(state);
+  }
+
+  /** The batches of the epoch that starts from `start`, and the RNG state after planning it. */
+  private planEpoch(start: RngState): { plan: number[][]; after: RngState } {
+    const rng = Rng.fromState(start);
+    const { batchSize, shuffle, dropLast, bucketing, bucketChunk, weights } = this.opts;
+    let pool: number[] = [];
+    if (weights === null) {
+      pool = this.items.map((_, i) => i);
+    } else {
+      const bySource = new Map<number, number[]>();
+      this.items.forEach((it, i) => {
+        const l = bySource.get(it.source) ?? [];
+        l.push(i);
+        bySource.set(it.source, l);
+      });
+      for (const [src, idx] of [...bySource.entries()].sort((a, b) => a[0] - b[0])) {
+        const w = weights[src];
+        if (w === undefined) throw new Error(`sampler: no weight for manifest ${src}`);
+        for (let k = 0; k < Math.floor(w); k++) pool.push(...idx);
+        const extra = Math.round((w - Math.floor(w)) * idx.length);
+        if (extra > 0) pool.push(...rng.sample(idx, extra));
+      }
+    }
+    if (shuffle) rng.shuffle(pool);
+    let batches: number[][] = [];
+    if (bucketing) {
+      const chunk = batchSize * bucketChunk;
+      for (let c = 0; c < pool.length; c += chunk) {
+        const part = pool.slice(c, c + chunk).sort((a, b) => (this.items[a]!.duration ?? 0) - (this.items[b]!.duration ?? 0) || a - b);
+        for (let b = 0; b < part.length; b += batchSize) batches.push(part.slice(b, b + batchSize));
+      }
+    } else {
+      for (let b = 0; b < pool.length; b += batchSize) batches.push(pool.slice(b, b + batchSize));
+    }
+    if (dropLast) batches = batches.filter((b) => b.length === batchSize);
+    if (shuffle && bucketing) rng.shuffle(batches);
+    return { plan: batches, after: rng.getState() };
+  }
+
+  get batchesPerEpoch(): number {
+    return this.plan.length;
+  }
+
+  /** A copy of the current state (JSON-serialisable). */
+  state(): SamplerState {
+    return { epoch: this.epoch, position: this.position, rng: { s: [...this.epochStart.s] } };
+  }
+
+  setState(s: SamplerState): void {
+    if (!s || !Number.isInteger(s.epoch) || s.epoch < 0 || !Number.isInteger(s.position) || s.position < 0) {
+      throw new Error(`sampler state: expected {epoch, position, rng}, got ${JSON.stringify(s)}`);
+    }
+    const r = Rng.fromState(s.rng); // validates
+    this.epoch = s.epoch;
+    this.epochStart = r.getState();
+    ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
+    if (s.position > this.plan.length) throw new Error(`sampler state: position ${s.position} > ${this.plan.length} batches in the epoch (different data or batch size?)`);
+    this.position = s.position;
+  }
+
+  /** The next batch of item indices with its epoch and index in the epoch; rolls over to the next epoch. */
+  next(): { indices: number[]; epoch: number; batchInEpoch: number } {
+    if (this.position >= this.plan.length) {
+      this.epoch++;
+      this.position = 0;
+      this.epochStart = this.nextEpochStart;
+      ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
+    }
+    const batchInEpoch = this.position++;
+    return { indices: this.plan[batchInEpoch]!.slice(), epoch: this.epoch, batchInEpoch };
+  }
+}
+
+/** Padding share of a set of batches: Σ(B·max − Σlen) / Σ(B·max). */
+export function paddingFraction(batches: readonly (readonly number[])[], durationOf: (i: number) => number): number {
+  let padded = 0;
+  let real = 0;
+  for (const b of batches) {
+    const d = b.map(durationOf);
+    const mx = Math.max(...d);
+    padded += mx * d.length;
+    real += d.reduce((a, x) => a + x, 0);
+  }
+  return padded === 0 ? 0 : (padded - real) / padded;
+}
