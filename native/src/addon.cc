@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "dispatch.h"
+#include "distributed.h"
 #include "generator.h"
 #include "runtime.h"
 #include "tensor.h"
@@ -12,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeGenerator", streamnest::GeneratorWrap::Init(env));
   streamnest::InitDispatch(env, exports);
   streamnest::InitRuntime(env, exports);
+  streamnest::InitDistributed(env, exports);
   return exports;
 }
 

@@ -13,4 +13,5 @@ export * as init from './nn/init.js';
 export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { SGD, type SgdOptions } from './optim/sgd.js';
 export { clipGradNorm } from './optim/clip.js';
+export { ProcessGroup, type ProcessGroupOptions } from './distributed.js';
 export * from './serialize/index.js';

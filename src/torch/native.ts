@@ -40,7 +40,16 @@ export interface BlasInfo {
   torchConfig: string;
 }
 
+export interface NativeProcessGroup {
+  allreduce(tensors: NativeTensor[], op: 'sum' | 'max' | 'min' | 'product'): void;
+  broadcast(tensors: NativeTensor[], root: number): void;
+  barrier(): void;
+  rank(): number;
+  size(): number;
+}
+
 export interface NativeAddon {
+  NativeProcessGroup: new (host: string, port: number, rank: number, worldSize: number, timeoutMs: number) => NativeProcessGroup;
   NativeTensor: unknown;
   NativeGenerator: new (seed: number) => NativeGenerator;
   findOp(name: string, overload: string): number;
