@@ -1,0 +1,135 @@
+// model.train_ds / model.validation_ds — NeMo's AudioNoiseDataset config (spec 03, 06 §6) and the
+// NEST batch augmentor MultiSpeakerNoiseAugmentation (spec 03 §2).
+
+import type { SectionReader } from '../section-reader.js';
+import { REQUIRED, describeValue } from '../section-reader.js';
+
+export interface BatchAugmentorConfig {
+  readonly prob: number;
+  readonly noise_ratio: number;
+  readonly min_r_speech: number;
+  readonly max_r_speech: number;
+  readonly min_r_noise: number;
+  readonly max_r_noise: number;
+  readonly min_mix_rate: number;
+  readonly max_mix_rate: number;
+  readonly min_num_segments: number;
+  readonly max_num_segments: number;
+  readonly min_num_speakers: number;
+  readonly max_num_speakers: number;
+}
+
+export interface DatasetConfig {
+  /** One manifest, a comma-separated list, or a list of manifests (JSON lines). */
+  readonly manifest_filepath: string | readonly string[];
+  readonly noise_manifest: string | readonly string[] | null;
+  readonly sample_rate: number;
+  readonly batch_size: number;
+  readonly shuffle: boolean;
+  readonly num_workers: number;
+  readonly min_duration: number | null;
+  readonly max_duration: number | null;
+  readonly drop_last: boolean;
+  /** streamnest: skip unreadable audio instead of failing. */
+  readonly skip_bad_audio: boolean;
+  /** null: no batch augmentation (noisy audio = audio + noise). */
+  readonly batch_augmentor: BatchAugmentorConfig | null;
+}
+
+function readPaths(r: SectionReader, key: string, required: boolean): string | string[] | null {
+  const v = r.value(key);
+  if (v === undefined || v === null) {
+    if (required && !r.has(key)) r.problem(key, 'required key is missing (a manifest path or a list of them)');
+    else if (required && v === null) r.problem(key, 'a manifest path is required; got null');
+    return null;
+  }
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return v as string[];
+  r.problem(key, `expected a path or a list of paths; got ${describeValue(v)}`);
+  return null;
+}
+
+function readBatchAugmentor(r: SectionReader): BatchAugmentorConfig {
+  r.target('MultiSpeakerNoiseAugmentation');
+  const unit = { min: 0, max: 1 } as const;
+  const c: BatchAugmentorConfig = {
+    prob: r.number('prob', 0.0, unit),
+    noise_ratio: r.number('noise_ratio', 0.0, unit),
+    min_r_speech: r.number('min_r_speech', -5.0),
+    max_r_speech: r.number('max_r_speech', 5.0),
+    min_r_noise: r.number('min_r_noise', -5.0),
+    max_r_noise: r.number('max_r_noise', 20.0),
+    min_mix_rate: r.number('min_mix_rate', 0.0, unit),
+    max_mix_rate: r.number('max_mix_rate', 1.0, unit),
+    min_num_segments: r.int('min_num_segments', 1, { min: 1 }),
+    max_num_segments: r.int('max_num_segments', 5, { min: 1 }),
+    min_num_speakers: r.int('min_num_speakers', 1, { min: 1 }),
+    max_num_speakers: r.int('max_num_speakers', 4, { min: 1 }),
+  };
+  const ordered: [keyof BatchAugmentorConfig, keyof BatchAugmentorConfig][] = [
+    ['min_r_speech', 'max_r_speech'],
+    ['min_r_noise', 'max_r_noise'],
+    ['min_mix_rate', 'max_mix_rate'],
+    ['min_num_segments', 'max_num_segments'],
+    ['min_num_speakers', 'max_num_speakers'],
+  ];
+  for (const [lo, hi] of ordered) {
+    if (c[lo] > c[hi]) r.problem(hi, `must be >= ${lo} (${c[lo]}); got ${c[hi]}`);
+  }
+  r.finish();
+  return c;
+}
+
+export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): DatasetConfig {
+  r.ignore(
+    'pin_memory',
+    'use_start_end_token',
+    'trim_silence',
+    'is_concat',
+    'concat_sampling_technique',
+    'concat_sampling_temperature',
+    'concat_sampling_scale',
+    'concat_sampling_probabilities',
+    'concat_shuffle',
+    'concat_sampling_seed',
+    'tarred_audio_filepaths',
+    'tarred_shard_strategy',
+    'shuffle_n',
+    'bucketing_strategy',
+    'bucketing_batch_size',
+    'bucketing_weights',
+    'labels',
+    'int_values',
+    'channel_selector',
+    'max_utts',
+    'augmentor',
+    'return_sample_id',
+    'use_lhotse',
+    'parser',
+  );
+  if (r.value('is_tarred') === true) r.problem('is_tarred', 'tarred datasets are not supported by streamnest; use JSON-lines manifests');
+  const manifest_filepath = readPaths(r, 'manifest_filepath', true) ?? '';
+  const noise_manifest = readPaths(r, 'noise_manifest', false);
+  const aug = r.value('batch_augmentor');
+  const batch_augmentor = aug === undefined || aug === null ? null : readBatchAugmentor(r.section('batch_augmentor', false));
+  const min_duration = r.nullableNumber('min_duration', null, { min: 0 });
+  const max_duration = r.nullableNumber('max_duration', null, { min: 0, minExclusive: true });
+  if (min_duration !== null && max_duration !== null && min_duration > max_duration) {
+    r.problem('max_duration', `must be >= min_duration (${min_duration}); got ${max_duration}`);
+  }
+  const config: DatasetConfig = {
+    manifest_filepath,
+    noise_manifest,
+    sample_rate: r.int('sample_rate', defaultSampleRate, { min: 1 }),
+    batch_size: r.int('batch_size', REQUIRED, { min: 1 }),
+    shuffle: r.bool('shuffle', false),
+    num_workers: r.int('num_workers', 0, { min: 0 }),
+    min_duration,
+    max_duration,
+    drop_last: r.bool('drop_last', false),
+    skip_bad_audio: r.bool('skip_bad_audio', false),
+    batch_augmentor,
+  };
+  r.finish();
+  return config;
+}

@@ -1,0 +1,200 @@
+// model.encoder — NeMo's ConformerEncoder (spec 04). Defaults are the class defaults; the checks are
+// the ones NeMo's constructor makes (_calc_context_sizes), so a config refused here is refused by NeMo.
+
+import type { ConfigValue } from '../config-tree.js';
+import type { SectionReader } from '../section-reader.js';
+import { REQUIRED, describeValue } from '../section-reader.js';
+
+/** `[left, right]` in encoder frames; -1 = unlimited. */
+export type AttContextSize = readonly [number, number];
+
+export type SubsamplingName = 'vggnet' | 'striding' | 'dw_striding' | 'stacking' | 'stacking_norm';
+export type SelfAttentionModel = 'rel_pos' | 'rel_pos_local_attn' | 'abs_pos';
+/** `batch_norm`, `layer_norm`, `instance_norm`, `fused_batch_norm` or `group_normN` (N groups). */
+export type ConvNormType = string;
+
+export interface EncoderConfig {
+  readonly feat_in: number;
+  /** -1 → d_model. */
+  readonly feat_out: number;
+  readonly n_layers: number;
+  readonly d_model: number;
+  readonly subsampling: SubsamplingName;
+  readonly subsampling_factor: number;
+  /** -1 → d_model. */
+  readonly subsampling_conv_channels: number;
+  readonly subsampling_conv_chunking_factor: number;
+  readonly causal_downsampling: boolean;
+  readonly ff_expansion_factor: number;
+  readonly self_attention_model: SelfAttentionModel;
+  readonly n_heads: number;
+  /**
+   * Always a list of pairs (NeMo accepts one pair or a list of them): the first pair is the default,
+   * several pairs mean multi-lookahead training. `null`/absent in the YAML becomes `[[-1, -1]]`.
+   */
+  readonly att_context_size: readonly AttContextSize[];
+  /** One probability per pair (uniform when null in the YAML). */
+  readonly att_context_probs: readonly number[];
+  readonly att_context_style: 'regular' | 'chunked_limited';
+  readonly xscaling: boolean;
+  readonly untie_biases: boolean;
+  readonly pos_emb_max_len: number;
+  readonly conv_kernel_size: number;
+  readonly conv_norm_type: ConvNormType;
+  /** As written: null (symmetric), 'causal', or `[left, right]`; see `convContextOf`. */
+  readonly conv_context_size: null | 'causal' | readonly [number, number];
+  readonly use_bias: boolean;
+  readonly dropout: number;
+  readonly dropout_pre_encoder: number;
+  readonly dropout_emb: number;
+  readonly dropout_att: number;
+  readonly stochastic_depth_drop_prob: number;
+  readonly stochastic_depth_mode: 'linear' | 'uniform';
+  readonly stochastic_depth_start_layer: number;
+}
+
+/** The depthwise-conv context `[left, right]` implied by `conv_context_size` and the kernel size. */
+export function convContextOf(e: Pick<EncoderConfig, 'conv_context_size' | 'conv_kernel_size'>): [number, number] {
+  const k = e.conv_kernel_size;
+  if (e.conv_context_size === null) return [(k - 1) >> 1, (k - 1) >> 1];
+  if (e.conv_context_size === 'causal') return [k - 1, 0];
+  return [e.conv_context_size[0], e.conv_context_size[1]];
+}
+
+const NORMS = ['batch_norm', 'layer_norm', 'instance_norm', 'fused_batch_norm'];
+
+function isPair(v: ConfigValue): v is [number, number] {
+  return Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isInteger(x));
+}
+
+function readAttContextSize(r: SectionReader): AttContextSize[] {
+  const v = r.value('att_context_size');
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return [[-1, -1]];
+  const pairs: ConfigValue[] = Array.isArray(v) && v.length > 0 && typeof v[0] === 'number' ? [v] : Array.isArray(v) ? v : [v];
+  const out: AttContextSize[] = [];
+  pairs.forEach((p, i) => {
+    const at = pairs.length === 1 && Array.isArray(v) && typeof v[0] === 'number' ? r.keyPath('att_context_size') : r.keyPath('att_context_size', i);
+    if (!isPair(p)) {
+      r.problem(at, `expected [left, right] (two integers, -1 = unlimited) or a list of such pairs; got ${describeValue(p)}`);
+      return;
+    }
+    if (p[0] < -1 || p[1] < -1) r.problem(at, `context sizes must be >= -1 (-1 = unlimited); got [${p[0]}, ${p[1]}]`);
+    out.push([p[0], p[1]]);
+  });
+  return out.length > 0 ? out : [[-1, -1]];
+}
+
+function readAttContextProbs(r: SectionReader, n: number): number[] {
+  const v = r.value('att_context_probs');
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return Array.from({ length: n }, () => 1 / n);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && x >= 0)) {
+    r.problem('att_context_probs', `expected a list of probabilities; got ${describeValue(v)}`);
+    return Array.from({ length: n }, () => 1 / n);
+  }
+  const probs = v as number[];
+  if (probs.length !== n) {
+    r.problem('att_context_probs', `needs one probability per att_context_size pair (${n}); got ${probs.length}`);
+  } else if (Math.abs(probs.reduce((a, b) => a + b, 0) - 1) > 1e-6) {
+    r.problem('att_context_probs', `must sum to 1; got ${JSON.stringify(probs)}`);
+  }
+  return probs;
+}
+
+export function readEncoderConfig(r: SectionReader): EncoderConfig {
+  r.target('ConformerEncoder');
+  r.ignore(
+    'reduction',
+    'reduction_position',
+    'reduction_factor',
+    'global_tokens',
+    'global_tokens_spacing',
+    'global_attn_separate',
+    'use_pytorch_sdpa',
+    'use_pytorch_sdpa_backends',
+    'sync_max_audio_length',
+  );
+  const n_layers = r.int('n_layers', REQUIRED, { min: 1 });
+  const d_model = r.int('d_model', REQUIRED, { min: 1 });
+  const subsampling = r.oneOf('subsampling', ['vggnet', 'striding', 'dw_striding', 'stacking', 'stacking_norm'] as const, 'striding');
+  const subsampling_factor = r.int('subsampling_factor', 4, { min: 1 });
+  if (['vggnet', 'striding', 'dw_striding'].includes(subsampling) && (subsampling_factor & (subsampling_factor - 1)) !== 0) {
+    r.problem('subsampling_factor', `must be a power of 2 for ${subsampling} subsampling; got ${subsampling_factor}`);
+  }
+  const n_heads = r.int('n_heads', 4, { min: 1 });
+  if (d_model > 0 && n_heads > 0 && d_model % n_heads !== 0) {
+    r.problem('n_heads', `d_model (${d_model}) must be divisible by n_heads (${n_heads})`);
+  }
+  const att_context_style = r.oneOf('att_context_style', ['regular', 'chunked_limited'] as const, 'regular');
+  const att_context_size = readAttContextSize(r);
+  if (att_context_style === 'chunked_limited') {
+    att_context_size.forEach(([left, right], i) => {
+      if (left > 0 && left % (right + 1) !== 0) {
+        r.problem(r.keyPath('att_context_size', i), `chunked_limited needs left % (right + 1) == 0; got [${left}, ${right}]`);
+      }
+      if (right < 0 && att_context_size.length <= 1) {
+        r.problem('att_context_size', 'right context cannot be unlimited (-1) with chunked_limited style');
+      }
+    });
+  }
+  const att_context_probs = readAttContextProbs(r, att_context_size.length);
+
+  const conv_kernel_size = r.int('conv_kernel_size', 31, { min: 1 });
+  if (conv_kernel_size % 2 === 0) r.problem('conv_kernel_size', `must be odd; got ${conv_kernel_size}`);
+
+  let conv_norm_type = r.string('conv_norm_type', 'batch_norm');
+  if (!NORMS.includes(conv_norm_type) && !/^group_norm[1-9]\d*$/.test(conv_norm_type)) {
+    const hint = /^groupnorm\d+$/.test(conv_norm_type)
+      ? ` (NeMo spells it '${conv_norm_type.replace('groupnorm', 'group_norm')}'; the 'groupnormN' in its YAML comment is a typo)`
+      : '';
+    r.problem('conv_norm_type', `must be one of 'batch_norm', 'layer_norm', 'instance_norm', 'fused_batch_norm', 'group_normN'; got ${JSON.stringify(conv_norm_type)}${hint}`);
+    conv_norm_type = 'batch_norm';
+  }
+
+  let conv_context_size: EncoderConfig['conv_context_size'] = null;
+  const cc = r.value('conv_context_size');
+  if (cc === 'causal') conv_context_size = 'causal';
+  else if (isPair(cc as ConfigValue)) {
+    const [lc, rc] = cc as [number, number];
+    if (lc < 0 || rc < 0 || lc + rc + 1 !== conv_kernel_size) {
+      r.problem('conv_context_size', `[left, right] must be >= 0 with left + right + 1 == conv_kernel_size (${conv_kernel_size}); got [${lc}, ${rc}]`);
+    }
+    conv_context_size = [lc, rc];
+  } else if (cc !== undefined && cc !== null) {
+    r.problem('conv_context_size', `must be null, 'causal' or [left, right]; got ${describeValue(cc)}`);
+  }
+
+  const rate = { min: 0, max: 1, maxExclusive: true } as const;
+  const config: EncoderConfig = {
+    feat_in: r.int('feat_in', REQUIRED, { min: 1 }),
+    feat_out: r.int('feat_out', -1, { min: -1 }),
+    n_layers,
+    d_model,
+    subsampling,
+    subsampling_factor,
+    subsampling_conv_channels: r.int('subsampling_conv_channels', -1, { min: -1 }),
+    subsampling_conv_chunking_factor: r.int('subsampling_conv_chunking_factor', 1, { min: -1 }),
+    causal_downsampling: r.bool('causal_downsampling', false),
+    ff_expansion_factor: r.number('ff_expansion_factor', 4, { min: 0, minExclusive: true }),
+    self_attention_model: r.oneOf('self_attention_model', ['rel_pos', 'rel_pos_local_attn', 'abs_pos'] as const, 'rel_pos'),
+    n_heads,
+    att_context_size,
+    att_context_probs,
+    att_context_style,
+    xscaling: r.bool('xscaling', true),
+    untie_biases: r.bool('untie_biases', true),
+    pos_emb_max_len: r.int('pos_emb_max_len', 5000, { min: 1 }),
+    conv_kernel_size,
+    conv_norm_type,
+    conv_context_size,
+    use_bias: r.bool('use_bias', true),
+    dropout: r.number('dropout', 0.1, rate),
+    dropout_pre_encoder: r.number('dropout_pre_encoder', 0.1, rate),
+    dropout_emb: r.number('dropout_emb', 0.1, rate),
+    dropout_att: r.number('dropout_att', 0.0, rate),
+    stochastic_depth_drop_prob: r.number('stochastic_depth_drop_prob', 0.0, rate),
+    stochastic_depth_mode: r.oneOf('stochastic_depth_mode', ['linear', 'uniform'] as const, 'linear'),
+    stochastic_depth_start_layer: r.int('stochastic_depth_start_layer', 1, { min: 1, ...(n_layers > 0 ? { max: n_layers } : {}) }),
+  };
+  r.finish();
+  return config;
+}

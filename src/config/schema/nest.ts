@@ -1,0 +1,152 @@
+// The whole NEST training configuration (NeMo's nest_fast-conformer.yaml layout) and its validation.
+
+import { ConfigError } from '../config-error.js';
+import type { ConfigMap } from '../config-tree.js';
+import { resolveInterpolations } from '../interpolation.js';
+import { SectionReader, newValidationContext } from '../section-reader.js';
+import type { ConfigSourceMap } from '../source-map.js';
+import { readDatasetConfig } from './dataset.js';
+import type { DatasetConfig } from './dataset.js';
+import { readDecoderConfig } from './decoder.js';
+import type { DecoderConfig } from './decoder.js';
+import { readEncoderConfig } from './encoder.js';
+import type { EncoderConfig } from './encoder.js';
+import { readExpManagerConfig } from './exp-manager.js';
+import type { ExpManagerConfig } from './exp-manager.js';
+import { readLossConfig } from './loss.js';
+import type { LossConfig } from './loss.js';
+import { readMaskingConfig } from './masking.js';
+import type { MaskingConfig } from './masking.js';
+import { readOptimConfig } from './optim.js';
+import type { OptimConfig } from './optim.js';
+import { readPreprocessorConfig } from './preprocessor.js';
+import type { PreprocessorConfig } from './preprocessor.js';
+import { readQuantizerConfig } from './quantizer.js';
+import type { QuantizerConfig } from './quantizer.js';
+import { readTrainerConfig } from './trainer.js';
+import type { TrainerConfig } from './trainer.js';
+
+export interface NestModelConfig {
+  readonly sample_rate: number;
+  /** Shared values the sections interpolate (`${model.num_classes}`, ...); null when absent. */
+  readonly num_classes: number | null;
+  readonly num_books: number | null;
+  readonly code_dim: number | null;
+  readonly squeeze_single: boolean;
+  readonly mask_position: 'pre_conv' | 'post_conv';
+  readonly train_ds: DatasetConfig;
+  /** null when the configuration has no validation set. */
+  readonly validation_ds: DatasetConfig | null;
+  readonly preprocessor: PreprocessorConfig;
+  readonly masking: MaskingConfig;
+  readonly quantizer: QuantizerConfig;
+  readonly encoder: EncoderConfig;
+  readonly decoder: DecoderConfig;
+  readonly loss: LossConfig;
+  readonly optim: OptimConfig;
+}
+
+export interface NestConfig {
+  readonly name: string;
+  /**
+   * streamnest: the configuration declares itself streaming (`streaming: true`) or not (`false`);
+   * null when it does not say. Streaming safety is checked elsewhere.
+   */
+  readonly streaming: boolean | null;
+  readonly model: NestModelConfig;
+  readonly trainer: TrainerConfig;
+  readonly exp_manager: ExpManagerConfig;
+}
+
+export interface ValidateOptions {
+  /** File named in messages. */
+  readonly file: string;
+  /** Where each key came from (YAML lines, overrides). */
+  readonly sources?: ConfigSourceMap;
+}
+
+export interface ValidatedConfig {
+  readonly config: NestConfig;
+  /** Accepted-but-unused NeMo keys and other non-fatal remarks. */
+  readonly warnings: string[];
+  /** The configuration tree with every interpolation resolved (what NeMo dumps to model_config.yaml). */
+  readonly resolved: ConfigMap;
+}
+
+function checkConsistency(m: NestModelConfig, r: SectionReader): void {
+  const features = m.preprocessor.features;
+  const width = m.encoder.feat_out > 0 ? m.encoder.feat_out : m.encoder.d_model;
+  const must = (ok: boolean, section: string, key: string, message: string): void => {
+    if (!ok) r.problem(['model', section, key], message);
+  };
+  must(m.encoder.feat_in === features * m.preprocessor.frame_splicing, 'encoder', 'feat_in', `must equal preprocessor.features (${features}); got ${m.encoder.feat_in}`);
+  if (m.mask_position === 'pre_conv') {
+    // post_conv: NeMo rewrites these at construction (spec 00 §1.1), so they are not checked then.
+    must(m.masking.feat_in === features, 'masking', 'feat_in', `must equal preprocessor.features (${features}) for pre_conv masking; got ${m.masking.feat_in}`);
+    must(m.quantizer.feat_in === features, 'quantizer', 'feat_in', `must equal preprocessor.features (${features}) for pre_conv; got ${m.quantizer.feat_in}`);
+    const s = m.encoder.subsampling_factor;
+    must(m.quantizer.combine_time_steps === s, 'quantizer', 'combine_time_steps', `must equal encoder.subsampling_factor (${s}) for pre_conv; got ${m.quantizer.combine_time_steps}`);
+    must(m.loss.combine_time_steps === s, 'loss', 'combine_time_steps', `must equal encoder.subsampling_factor (${s}) for pre_conv; got ${m.loss.combine_time_steps}`);
+  }
+  must(m.decoder.feat_in === width, 'decoder', 'feat_in', `must equal the encoder output width (${width}); got ${m.decoder.feat_in}`);
+  must(m.decoder.num_classes === m.quantizer.num_classes, 'decoder', 'num_classes', `must equal quantizer.num_classes (${m.quantizer.num_classes}); got ${m.decoder.num_classes}`);
+  must(m.decoder.num_decoders === m.quantizer.num_books, 'decoder', 'num_decoders', `must equal quantizer.num_books (${m.quantizer.num_books}); got ${m.decoder.num_decoders}`);
+  must(m.loss.num_decoders === m.quantizer.num_books, 'loss', 'num_decoders', `must equal quantizer.num_books (${m.quantizer.num_books}); got ${m.loss.num_decoders}`);
+  if (!m.masking.causal && m.masking.left_context_size !== -1) {
+    r.ctx.warnings.push('model.masking.left_context_size only applies with model.masking.causal: true; it is ignored');
+  }
+}
+
+function readModel(r: SectionReader): NestModelConfig {
+  r.ignore('spec_augment', 'test_ds', 'target', 'nemo_version', 'labels', 'tokenizer', 'compute_eval_loss', 'log_prediction');
+  const sample_rate = r.int('sample_rate', 16000, { min: 1 });
+  const valRaw = r.value('validation_ds');
+  const m: NestModelConfig = {
+    sample_rate,
+    num_classes: r.nullableInt('num_classes', null, { min: 2 }),
+    num_books: r.nullableInt('num_books', null, { min: 1 }),
+    code_dim: r.nullableInt('code_dim', null, { min: 1 }),
+    squeeze_single: r.bool('squeeze_single', false),
+    mask_position: r.oneOf('mask_position', ['pre_conv', 'post_conv'] as const, 'pre_conv'),
+    train_ds: readDatasetConfig(r.section('train_ds', true), sample_rate),
+    validation_ds: valRaw === undefined || valRaw === null ? null : readDatasetConfig(r.section('validation_ds', false), sample_rate),
+    preprocessor: readPreprocessorConfig(r.section('preprocessor', true)),
+    masking: readMaskingConfig(r.section('masking', true)),
+    quantizer: readQuantizerConfig(r.section('quantizer', true)),
+    encoder: readEncoderConfig(r.section('encoder', true)),
+    decoder: readDecoderConfig(r.section('decoder', true)),
+    loss: readLossConfig(r.section('loss', true)),
+    optim: readOptimConfig(r.section('optim', true)),
+  };
+  r.finish();
+  return m;
+}
+
+/**
+ * Resolves interpolations in `raw` and validates it as a NEST configuration. Throws a `ConfigError`
+ * listing every problem (each with its key path, and line or override when known).
+ */
+export function validateNestConfig(raw: ConfigMap, opts: ValidateOptions): ValidatedConfig {
+  const resolved = resolveInterpolations(raw, opts);
+  const ctx = newValidationContext(opts.file, opts.sources);
+  const top = SectionReader.open(ctx, [], resolved, true);
+  top.ignore('hydra', 'defaults', 'init_from_nemo_model', 'init_from_pretrained_model', 'init_from_ptl_ckpt', 'init_strict');
+  const name = top.string('name', 'streamnest');
+  const s = top.value('streaming');
+  let streaming: boolean | null = null;
+  if (typeof s === 'boolean') streaming = s;
+  else if (s !== undefined && s !== null) top.problem('streaming', `expected true or false; got ${JSON.stringify(s)}`);
+  const modelReader = top.section('model', true);
+  const model = readModel(modelReader);
+  const config: NestConfig = {
+    name,
+    streaming,
+    model,
+    trainer: readTrainerConfig(top.section('trainer', false)),
+    exp_manager: readExpManagerConfig(top.section('exp_manager', false)),
+  };
+  top.finish();
+  if (ctx.issues.length === 0) checkConsistency(model, top);
+  if (ctx.issues.length > 0) throw new ConfigError(opts.file, ctx.issues);
+  return { config, warnings: ctx.warnings, resolved };
+}

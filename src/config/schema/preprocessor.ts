@@ -1,0 +1,94 @@
+// model.preprocessor — NeMo's AudioToMelSpectrogramPreprocessor (spec 01). Defaults are the class defaults.
+
+import type { SectionReader } from '../section-reader.js';
+
+export type WindowName = 'hann' | 'hamming' | 'blackman' | 'bartlett' | 'none';
+
+export interface PreprocessorConfig {
+  readonly sample_rate: number;
+  /** Seconds; `n_window_size` (samples) is the alternative. */
+  readonly window_size: number | null;
+  readonly window_stride: number | null;
+  readonly n_window_size: number | null;
+  readonly n_window_stride: number | null;
+  readonly window: WindowName;
+  /** `per_feature`, `all_features`; anything else (e.g. `NA`) or null means no normalisation. */
+  readonly normalize: string | null;
+  readonly n_fft: number | null;
+  readonly preemph: number | null;
+  readonly features: number;
+  readonly lowfreq: number;
+  readonly highfreq: number | null;
+  readonly log: boolean;
+  readonly log_zero_guard_type: 'add' | 'clamp';
+  readonly log_zero_guard_value: number | 'tiny' | 'eps';
+  readonly dither: number;
+  readonly pad_to: number | 'max';
+  readonly frame_splicing: number;
+  readonly exact_pad: boolean;
+  readonly pad_value: number;
+  readonly mag_power: number;
+  readonly mel_norm: 'slaney' | null;
+}
+
+export function readPreprocessorConfig(r: SectionReader): PreprocessorConfig {
+  r.target('AudioToMelSpectrogramPreprocessor');
+  r.ignore('rng', 'nb_augmentation_prob', 'nb_max_freq', 'use_torchaudio', 'stft_exact_pad', 'stft_conv', 'use_grads');
+  const window_size = r.nullableNumber('window_size', 0.02, { min: 0, minExclusive: true });
+  const n_window_size = r.nullableInt('n_window_size', null, { min: 1 });
+  const window_stride = r.nullableNumber('window_stride', 0.01, { min: 0, minExclusive: true });
+  const n_window_stride = r.nullableInt('n_window_stride', null, { min: 1 });
+  if (window_size !== null && n_window_size !== null) {
+    r.problem('n_window_size', 'set either window_size (seconds) or n_window_size (samples), not both');
+  }
+  if (window_stride !== null && n_window_stride !== null) {
+    r.problem('n_window_stride', 'set either window_stride (seconds) or n_window_stride (samples), not both');
+  }
+  let normalize: string | null = null;
+  const n = r.value('normalize');
+  if (n === undefined) normalize = 'per_feature';
+  else if (n === null || typeof n === 'string') normalize = n;
+  else r.problem('normalize', `expected 'per_feature', 'all_features' or another text meaning none; got ${JSON.stringify(n)}`);
+
+  let guard: number | 'tiny' | 'eps' = 2 ** -24;
+  const g = r.value('log_zero_guard_value');
+  if (g === 'tiny' || g === 'eps') guard = g;
+  else if (g !== undefined) guard = r.checkNumber('log_zero_guard_value', g, false, { min: 0, minExclusive: true }) ?? guard;
+
+  let pad_to: number | 'max' = 16;
+  const p = r.value('pad_to');
+  if (p === 'max') pad_to = 'max';
+  else if (p !== undefined) pad_to = r.checkNumber('pad_to', p, true, { min: 0 }) ?? pad_to;
+
+  const mel = r.value('mel_norm');
+  let mel_norm: 'slaney' | null = 'slaney';
+  if (mel === null) mel_norm = null;
+  else if (mel !== undefined && mel !== 'slaney') r.problem('mel_norm', `must be 'slaney' or null; got ${JSON.stringify(mel)}`);
+
+  const config: PreprocessorConfig = {
+    sample_rate: r.int('sample_rate', 16000, { min: 1 }),
+    window_size,
+    window_stride,
+    n_window_size,
+    n_window_stride,
+    window: r.oneOf('window', ['hann', 'hamming', 'blackman', 'bartlett', 'none'] as const, 'hann'),
+    normalize,
+    n_fft: r.nullableInt('n_fft', null, { min: 1 }),
+    preemph: r.nullableNumber('preemph', 0.97, { min: 0, max: 1 }),
+    features: r.int('features', 64, { min: 1 }),
+    lowfreq: r.number('lowfreq', 0, { min: 0 }),
+    highfreq: r.nullableNumber('highfreq', null, { min: 0 }),
+    log: r.bool('log', true),
+    log_zero_guard_type: r.oneOf('log_zero_guard_type', ['add', 'clamp'] as const, 'add'),
+    log_zero_guard_value: guard,
+    dither: r.number('dither', 1e-5, { min: 0 }),
+    pad_to,
+    frame_splicing: r.int('frame_splicing', 1, { min: 1 }),
+    exact_pad: r.bool('exact_pad', false),
+    pad_value: r.number('pad_value', 0),
+    mag_power: r.number('mag_power', 2.0, { min: 0, minExclusive: true }),
+    mel_norm,
+  };
+  r.finish();
+  return config;
+}
