@@ -1,0 +1,205 @@
+// Provenance: NeMo nemo/collections/asr/modules/ssl_modules/masking.py RandomBlockMasking (+ the project's causal extension, spec 02 §2).
+//
+// Random draws are NeMo's exactly: per item, overlap mode calls torch.binomial(count, p) then torch.randperm(count);
+// no-overlap mode calls torch.randint(0, block_size, (1,)) then torch.randperm(m - 1). NeMo uses the global generator;
+// here the generator is passed in, so `new Generator(s)` reproduces NeMo's masks after `torch.manual_seed(s)`.
+import * as t from '../torch/index.js';
+import type { Tensor, Generator } from '../torch/index.js';
+
+export interface RandomBlockMaskingConfig {
+  /** Size of the mask embedding (80 feature bins pre_conv, d_model post_conv). */
+  featIn: number;
+  /** Overlap mode: probability that a block starts at a position. No-overlap mode: target masked fraction. */
+  maskProb?: number;
+  /** Block length in frames. */
+  blockSize?: number;
+  /** null: a random N(0, 0.1^2) embedding; a number: a constant vector of that value (never trainable). */
+  maskValue?: number | null;
+  /** Embedding not trainable (requiresGrad false). */
+  freeze?: boolean;
+  allowOverlap?: boolean;
+  /** Items with blockSize >= L * maxMaskRatio get one short block at their start instead. */
+  maxMaskRatio?: number;
+  /** Causal extension: never mask a frame after the item's current frame. */
+  causal?: boolean;
+  /** Causal extension: -1 = unlimited; n >= 0 restricts masking to [currentFrame - n, currentFrame]. */
+  leftContextSize?: number;
+}
+
+export interface MaskingCall {
+  /**
+   * Causal mode only: the newest frame each item may have seen (one number for all items, or one per item).
+   * Default: the last valid frame, lengths[i] - 1.
+   */
+  currentFrame?: number | readonly number[];
+}
+
+export interface MaskingResult {
+  /** (B, D, T): input features with every masked frame replaced by mask_embedding. */
+  masked: Tensor;
+  /** (B, D, T) float32: 1 on masked frames (all D rows), else 0. */
+  mask: Tensor;
+}
+
+const SHORT_BLOCK = 8; // NeMo's block length for items too short for a regular block
+
+export class RandomBlockMasking extends t.Module {
+  readonly featIn: number;
+  readonly maskProb: number;
+  readonly blockSize: number;
+  readonly allowOverlap: boolean;
+  readonly maxMaskRatio: number;
+  readonly causal: boolean;
+  readonly leftContextSize: number;
+  readonly maskEmbedding: Tensor; // (featIn,)
+
+  constructor(cfg: RandomBlockMaskingConfig, init: { generator?: Generator } = {}) {
+    super();
+    this.featIn = cfg.featIn;
+    this.maskProb = cfg.maskProb ?? 0.5;
+    this.blockSize = cfg.blockSize ?? 48;
+    this.allowOverlap = cfg.allowOverlap ?? false;
+    this.maxMaskRatio = cfg.maxMaskRatio ?? 0.8;
+    this.causal = cfg.causal ?? false;
+    this.leftContextSize = cfg.leftContextSize ?? -1;
+    if (!Number.isInteger(this.featIn) || this.featIn <= 0) throw new RangeError(`RandomBlockMasking: featIn must be a positive integer, got ${cfg.featIn}`);
+    if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) throw new RangeError(`RandomBlockMasking: blockSize must be a positive integer, got ${cfg.blockSize}`);
+    if (!(this.maskProb >= 0 && this.maskProb <= 1)) throw new RangeError(`RandomBlockMasking: maskProb must lie in [0, 1], got ${cfg.maskProb}`);
+    if (!Number.isInteger(this.leftContextSize) || this.leftContextSize < -1) {
+      throw new RangeError(`RandomBlockMasking: leftContextSize must be -1 (unlimited) or an integer >= 0, got ${cfg.leftContextSize}`);
+    }
+    const maskValue = cfg.maskValue ?? null;
+    if (maskValue === null) {
+      // NeMo: nn.Parameter(torch.FloatTensor(feat_in)); nn.init.normal_(mean=0, std=0.1)
+      this.maskEmbedding = this.registerParameter('mask_embedding', t.init.normal_(t.empty([this.featIn]), 0, 0.1, init.generator));
+      if (cfg.freeze ?? true) this.maskEmbedding.requiresGrad = false;
+    } else {
+      // NeMo: nn.Parameter(torch.ones(feat_in) * mask_value, requires_grad=False), never trainable
+      this.maskEmbedding = this.registerParameter('mask_embedding', t.full([this.featIn], maskValue));
+      this.maskEmbedding.requiresGrad = false;
+    }
+  }
+
+  /**
+   * Draws the masked frames of every item (sorted, distinct frame indices in [0, T)).
+   * `T` is the padded time length; `lengths` are valid frame counts.
+   */
+  selectFrames(lengths: readonly number[], T: number, generator: Generator, call: MaskingCall = {}): number[][] {
+    const out: number[][] = [];
+    for (let i = 0; i < lengths.length; i++) {
+      const L = lengths[i]!;
+      if (!Number.isInteger(L) || L < 0) throw new RangeError(`RandomBlockMasking: lengths[${i}] must be a non-negative integer, got ${L}`);
+      let lo = 0;
+      let hi = L - 1;
+      if (this.causal) {
+        const cf = this.currentFrameOf(call.currentFrame, i, L);
+        hi = Math.min(cf, L - 1);
+        lo = this.leftContextSize < 0 ? 0 : Math.max(0, cf - this.leftContextSize);
+      } else if (call.currentFrame !== undefined) {
+        throw new Error('RandomBlockMasking: currentFrame is only meaningful with causal: true');
+      }
+      const Lw = hi - lo + 1; // window length; the whole item when not causal
+      const frames = new Set<number>();
+      // not causal: always run NeMo's algorithm (even for L = 0, where no-overlap mode masks [0, 8) of padding)
+      if (Lw > 0 || !this.causal) {
+        const local = this.allowOverlap ? this.overlapFrames(Lw, generator) : this.noOverlapFrames(Lw, generator);
+        // shift the window to [lo, hi]; NeMo itself clips only to T (causal: also to the window)
+        const top = this.causal ? Math.min(hi + 1, T) : T;
+        for (const f of local) {
+          const g = f + lo;
+          if (g >= lo && g < top) frames.add(g);
+        }
+      }
+      out.push([...frames].sort((a, b) => a - b));
+    }
+    return out;
+  }
+
+  private currentFrameOf(cf: number | readonly number[] | undefined, i: number, L: number): number {
+    if (cf === undefined) return L - 1;
+    const v = typeof cf === 'number' ? cf : cf[i];
+    if (v === undefined || !Number.isInteger(v)) throw new RangeError(`RandomBlockMasking: currentFrame for item ${i} must be an integer, got ${v}`);
+    return v;
+  }
+
+  /** forward_with_overlap for one item of length L: frame indices relative to the item start. */
+  private overlapFrames(L: number, generator: Generator): number[] {
+    const frames: number[] = [];
+    if (this.blockSize >= L * this.maxMaskRatio) {
+      // too short: one block [0, min(8, L))
+      for (let f = 0; f < Math.min(SHORT_BLOCK, L); f++) frames.push(f);
+      return frames;
+    }
+    const count = Math.max(0, L - this.blockSize);
+    const starts = t.tidy(() => {
+      // torch.binomial(torch.tensor(count).float(), torch.tensor(mask_prob)).long(), then torch.randperm(count)[:n]
+      const n = t.call(t.op('binomial'), t.scalar(count), t.scalar(this.maskProb), generator).item();
+      return t.randperm(count, { generator }).toArray().slice(0, n);
+    });
+    for (const s of starts) {
+      const e = Math.min(s + this.blockSize, L);
+      for (let f = s; f < e; f++) frames.push(f);
+    }
+    return frames;
+  }
+
+  /** forward_without_overlap for one item of length L (blocks are not clipped to L, as in NeMo). */
+  private noOverlapFrames(L: number, generator: Generator): number[] {
+    const f32 = Math.fround;
+    const frames: number[] = [];
+    // NeMo compares tensors here: float32(L * max_mask_ratio)
+    if (this.blockSize >= f32(f32(L) * f32(this.maxMaskRatio))) {
+      for (let f = 0; f < SHORT_BLOCK; f++) frames.push(f); // [0, 8), not clipped to L
+      return frames;
+    }
+    // num_patches = ceil(L * mask_prob / block_size) in float32
+    const numPatches = Math.ceil(f32(f32(f32(L) * f32(this.maskProb)) / this.blockSize));
+    const { offset, idx } = t.tidy(() => {
+      const offset = t.randint(0, this.blockSize, [1], { generator }).item();
+      let b = this.blockSize;
+      if ((numPatches + 1) * this.blockSize > L) b = Math.trunc(L / (numPatches + 1));
+      if (b <= 0) throw new Error(`RandomBlockMasking: item of length ${L} is too short for ${numPatches} blocks`);
+      const cells = Math.trunc(L / b);
+      const perm = t.randperm(Math.max(0, cells - 1), { generator }).toArray();
+      return { offset: { off: offset, b }, idx: perm.slice(0, numPatches) };
+    });
+    for (const j of idx) {
+      const s = j * offset.b + offset.off;
+      for (let f = s; f < s + offset.b; f++) frames.push(f);
+    }
+    return frames;
+  }
+
+  /**
+   * Masks `feats` (B, D, T) given valid lengths (B,) — the NeMo forward. The input is not modified.
+   */
+  forward(feats: Tensor, lengths: Tensor | readonly number[], generator: Generator, call: MaskingCall = {}): MaskingResult {
+    const [B, D, T] = feats.shape as [number, number, number];
+    if (feats.ndim !== 3) throw new RangeError(`RandomBlockMasking: feats must be (B, D, T), got [${feats.shape}]`);
+    if (D !== this.featIn) throw new RangeError(`RandomBlockMasking: feats have ${D} features, the mask embedding has ${this.featIn}`);
+    const lens = Array.isArray(lengths) ? [...(lengths as readonly number[])] : (lengths as Tensor).toArray();
+    if (lens.length !== B) throw new RangeError(`RandomBlockMasking: ${lens.length} lengths for a batch of ${B}`);
+    const frames = this.selectFrames(lens, T, generator, call);
+    return this.applyFrames(feats, frames);
+  }
+
+  /** The deterministic part: marks the given frames of each item and replaces them by the mask embedding. */
+  applyFrames(feats: Tensor, frames: readonly (readonly number[])[]): MaskingResult {
+    const [B, D, T] = feats.shape as [number, number, number];
+    if (frames.length !== B) throw new RangeError(`RandomBlockMasking: frame lists for ${frames.length} items, batch of ${B}`);
+    const bt = new Float32Array(B * T);
+    frames.forEach((fs, b) => {
+      for (const f of fs) {
+        if (!(f >= 0 && f < T)) throw new RangeError(`RandomBlockMasking: frame ${f} of item ${b} outside [0, ${T})`);
+        bt[b * T + f] = 1;
+      }
+    });
+    return t.tidy(() => {
+      const m = t.tensor(bt, [B, 1, T]); // (B, 1, T)
+      const mask = m.expand([B, D, T]).contiguous(); // (B, D, T)
+      const emb = this.maskEmbedding.to({ dtype: feats.dtype }).reshape([1, D, 1]); // (1, D, 1)
+      const masked = t.where(m.gt(0), emb, feats); // (B, D, T)
+      return { masked, mask };
+    });
+  }
+}

@@ -1,0 +1,215 @@
+// RandomBlockMasking: NeMo's masks from the same seeds (golden), the causal window contract over many seeds, masked-fraction statistics.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as t from '../../src/torch/index.js';
+import { readNpy } from '../../src/torch/serialize/npy.js';
+import { RandomBlockMasking, type RandomBlockMaskingConfig } from '../../src/ssl/random-block-masking.js';
+import { GOLDEN } from '../helpers/assert.js';
+
+const scoped = (fn: () => void) => () => {
+  const before = t.liveTensorCount();
+  t.tidy(fn);
+  assert.equal(t.liveTensorCount(), before, 'the test leaked tensors');
+};
+
+const NEST: RandomBlockMaskingConfig = { featIn: 80, blockSize: 40, maskProb: 0.01, allowOverlap: true, maxMaskRatio: 0.8, freeze: true };
+
+/** Checks masked == emb where mask == 1, masked == feats elsewhere, and mask constant over D. */
+function checkApplied(feats: t.Tensor, masked: t.Tensor, mask: t.Tensor, emb: t.Tensor): void {
+  const [B, D, T] = feats.shape as [number, number, number];
+  assert.deepEqual(masked.shape, [B, D, T]);
+  assert.deepEqual(mask.shape, [B, D, T]);
+  assert.equal(mask.dtype, 'float32');
+  const f = feats.data() as Float32Array;
+  const x = masked.data() as Float32Array;
+  const m = mask.data() as Float32Array;
+  const e = emb.data() as Float32Array;
+  for (let b = 0; b < B; b++) {
+    for (let d = 0; d < D; d++) {
+      for (let k = 0; k < T; k++) {
+        const i = (b * D + d) * T + k;
+        assert.equal(m[i], m[b * D * T + k], 'mask must be constant over D');
+        assert.equal(x[i], m[i] === 1 ? e[d] : f[i], `masked[${b},${d},${k}]`);
+      }
+    }
+  }
+}
+
+function maskRows(mask: t.Tensor): number[][] {
+  const [B, , T] = mask.shape as [number, number, number];
+  const row = mask.select(1, 0).toArray(); // (B, T)
+  return Array.from({ length: B }, (_, b) => row.slice(b * T, (b + 1) * T));
+}
+
+test('golden ssl/random_block_masking_nest: embedding from seed 21, masks from seed 22 (torch.manual_seed streams)', scoped(() => {
+  const dir = join(GOLDEN, 'ssl', 'random_block_masking_nest');
+  const masking = new RandomBlockMasking(NEST, { generator: new t.Generator(21) });
+  try {
+    const goldEmb = readNpy(join(dir, 'mask_embedding.npy'));
+    assert.deepEqual(masking.maskEmbedding.toArray(), goldEmb.toArray(), 'mask_embedding init = torch.manual_seed(21); normal_(0, 0.1)');
+    assert.equal(masking.maskEmbedding.requiresGrad, false, 'frozen');
+    assert.deepEqual([...masking.stateDict().keys()], ['mask_embedding']);
+    const feats = readNpy(join(GOLDEN, 'e2e', 'processed_signal.npy')); // (2, 80, 304)
+    const lengths = readNpy(join(GOLDEN, 'e2e', 'processed_signal_length.npy'));
+    const { masked, mask } = masking.forward(feats, lengths, new t.Generator(22));
+    const gold = readNpy(join(dir, 'masks_BT.npy')); // (2, 304)
+    assert.deepEqual(mask.select(1, 0).toArray(), gold.toArray(), 'masks exact');
+    checkApplied(feats, masked, mask, masking.maskEmbedding);
+    // the recorded draws: starts [137, 188, 193] (L=297) and [50, 65, 131, 172] (L=235), blocks of 40 clipped to L
+    const rows = maskRows(mask);
+    const expectRow = (L: number, starts: number[]): number[] => {
+      const r = new Array<number>(304).fill(0);
+      for (const s of starts) for (let f = s; f < Math.min(s + 40, L); f++) r[f] = 1;
+      return r;
+    };
+    assert.deepEqual(rows[0], expectRow(297, [137, 188, 193]));
+    assert.deepEqual(rows[1], expectRow(235, [50, 65, 131, 172]));
+  } finally {
+    masking.dispose();
+  }
+}));
+
+test('golden e2e/*: masks of the NEST forward after torch.manual_seed(777) are reproduced', scoped(() => {
+  const masking = new RandomBlockMasking(NEST, { generator: new t.Generator(0) });
+  try {
+    const feats = readNpy(join(GOLDEN, 'e2e', 'processed_noisy_signal.npy'));
+    const lengths = readNpy(join(GOLDEN, 'e2e', 'processed_noisy_signal_length.npy'));
+    const { mask } = masking.forward(feats, lengths, new t.Generator(777));
+    for (const c of ['a_bidirectional', 'b_fully_causal', 'c_lookahead_regular', 'd_limited_context', 'e_chunked_limited', 'f_multi_lookahead']) {
+      assert.deepEqual(mask.select(1, 0).toArray(), readNpy(join(GOLDEN, 'e2e', c, 'masks_BT.npy')).toArray(), c);
+    }
+  } finally {
+    masking.dispose();
+  }
+}));
+
+test('causal with the default current frame and unlimited left context draws exactly what NeMo draws', scoped(() => {
+  for (const allowOverlap of [true, false]) {
+    const cfg = { featIn: 4, blockSize: 10, maskProb: allowOverlap ? 0.05 : 0.3, allowOverlap };
+    const a = new RandomBlockMasking(cfg, { generator: new t.Generator(1) });
+    const c = new RandomBlockMasking({ ...cfg, causal: true }, { generator: new t.Generator(1) });
+    try {
+      for (let seed = 0; seed < 20; seed++) {
+        const lengths = [200, 37, 120, 9, 8]; // >= 8: NeMo's unclipped short block [0, 8) stays inside the item
+        assert.deepEqual(
+          c.selectFrames(lengths, 220, new t.Generator(seed)),
+          a.selectFrames(lengths, 220, new t.Generator(seed)),
+          `allowOverlap=${allowOverlap} seed ${seed}`,
+        );
+      }
+      // NeMo quirk kept when not causal: an empty item gets [0, 8) in no-overlap mode; causal never masks past L - 1
+      assert.deepEqual(a.selectFrames([0], 20, new t.Generator(0)), [allowOverlap ? [] : [0, 1, 2, 3, 4, 5, 6, 7]]);
+      assert.deepEqual(c.selectFrames([0], 20, new t.Generator(0)), [[]]);
+    } finally {
+      a.dispose();
+      c.dispose();
+    }
+  }
+}));
+
+test('causal window: over many seeds no masked frame outside [current - left, min(current, L - 1)], masked == feats elsewhere', scoped(() => {
+  const T = 96;
+  let maskedSomething = 0;
+  for (const allowOverlap of [true, false]) {
+    for (const left of [-1, 0, 5, 17, 40]) {
+      const m = new RandomBlockMasking(
+        { featIn: 3, blockSize: 8, maskProb: allowOverlap ? 0.1 : 0.4, allowOverlap, causal: true, leftContextSize: left },
+        { generator: new t.Generator(3) },
+      );
+      try {
+        for (let seed = 0; seed < 40; seed++) {
+          t.tidy(() => {
+            const g = new t.Generator(seed);
+            const lengths = [T, 1 + ((seed * 37) % T), 50, (seed * 11) % 20];
+            const current = [(seed * 13) % (T + 10), 30, -1 + (seed % 3) * 60, 7];
+            const feats = t.randn([4, 3, T], { generator: g });
+            const { masked, mask } = m.forward(feats, lengths, g, { currentFrame: current });
+            checkApplied(feats, masked, mask, m.maskEmbedding);
+            maskRows(mask).forEach((row, b) => {
+              const hi = Math.min(current[b]!, lengths[b]! - 1);
+              const lo = left < 0 ? 0 : Math.max(0, current[b]! - left);
+              row.forEach((v, k) => {
+                if (v === 1) {
+                  maskedSomething++;
+                  assert.ok(k >= lo && k <= hi, `overlap=${allowOverlap} left=${left} seed=${seed} item ${b}: frame ${k} masked outside [${lo}, ${hi}]`);
+                }
+              });
+            });
+          });
+        }
+      } finally {
+        m.dispose();
+      }
+    }
+  }
+  assert.ok(maskedSomething > 1000, 'the property test must actually mask frames');
+}));
+
+test('a scalar current frame applies to every item; currentFrame without causal is rejected', scoped(() => {
+  const m = new RandomBlockMasking({ featIn: 2, blockSize: 4, maskProb: 0.5, allowOverlap: true, causal: true }, { generator: new t.Generator(0) });
+  const n = new RandomBlockMasking({ featIn: 2, blockSize: 4, maskProb: 0.5, allowOverlap: true }, { generator: new t.Generator(0) });
+  try {
+    const frames = m.selectFrames([50, 50, 50], 50, new t.Generator(5), { currentFrame: 20 });
+    for (const fs of frames) for (const f of fs) assert.ok(f <= 20);
+    assert.ok(frames.some((fs) => fs.length > 0));
+    assert.throws(() => n.selectFrames([50], 50, new t.Generator(5), { currentFrame: 20 }), /only meaningful with causal/);
+  } finally {
+    m.dispose();
+    n.dispose();
+  }
+}));
+
+test('overlap mode: mean masked fraction matches the exact expectation (independent Bernoulli starts)', scoped(() => {
+  // Binomial(count, p) starts chosen uniformly without replacement = independent Bernoulli(p) per start position,
+  // so frame f is masked with probability 1 - (1-p)^m_f, m_f = number of starts s in [0, count) with s <= f < s + bs.
+  const L = 400;
+  const bs = 12;
+  const p = 0.03;
+  const count = L - bs;
+  let expected = 0;
+  for (let f = 0; f < L; f++) {
+    const m = Math.min(f, count - 1) - Math.max(0, f - bs + 1) + 1;
+    expected += 1 - Math.pow(1 - p, Math.max(0, m));
+  }
+  expected /= L;
+  const masking = new RandomBlockMasking({ featIn: 1, blockSize: bs, maskProb: p, allowOverlap: true }, { generator: new t.Generator(0) });
+  try {
+    const g = new t.Generator(1234);
+    const N = 300;
+    const fr = masking.selectFrames(new Array<number>(N).fill(L), L, g).map((fs) => fs.length / L);
+    const mean = fr.reduce((a, b) => a + b, 0) / N;
+    const sd = Math.sqrt(fr.reduce((a, b) => a + (b - mean) ** 2, 0) / (N - 1));
+    assert.ok(Math.abs(mean - expected) < 5 * (sd / Math.sqrt(N)), `mean fraction ${mean} vs expected ${expected} (sd ${sd})`);
+  } finally {
+    masking.dispose();
+  }
+}));
+
+test('no-overlap mode: exactly ceil(L p / bs) disjoint blocks of bs frames, fraction ~ mask_prob; short items get [0, 8)', scoped(() => {
+  const masking = new RandomBlockMasking({ featIn: 1, blockSize: 20, maskProb: 0.2, allowOverlap: false }, { generator: new t.Generator(0) });
+  try {
+    for (let seed = 0; seed < 30; seed++) {
+      const [a, short] = masking.selectFrames([1000, 24], 1100, new t.Generator(seed));
+      assert.equal(a!.length, 200, 'k = ceil(1000*0.2/20) = 10 blocks of 20 frames');
+      assert.deepEqual(short, [0, 1, 2, 3, 4, 5, 6, 7], '20 >= 24*0.8: one block [0, 8)');
+    }
+  } finally {
+    masking.dispose();
+  }
+}));
+
+test('constant mask value: a non-trainable vector named mask_embedding; freeze=false makes the random one trainable', scoped(() => {
+  const c = new RandomBlockMasking({ featIn: 5, maskValue: -2 });
+  const r = new RandomBlockMasking({ featIn: 5, freeze: false }, { generator: new t.Generator(0) });
+  try {
+    assert.deepEqual(c.maskEmbedding.toArray(), [-2, -2, -2, -2, -2]);
+    assert.equal(c.maskEmbedding.requiresGrad, false);
+    assert.equal(r.maskEmbedding.requiresGrad, true);
+    assert.deepEqual([...r.stateDict().keys()], ['mask_embedding']);
+    assert.throws(() => new RandomBlockMasking({ featIn: 5, leftContextSize: -2 }), /leftContextSize/);
+  } finally {
+    c.dispose();
+    r.dispose();
+  }
+}));
