@@ -20,6 +20,7 @@ const OPS = {
   bernoulliP: op('bernoulli', 'p'),
   emptyLike: op('empty_like'),
   mulT: op('mul', 'Tensor'),
+  mulS: op('mul', 'Scalar'),
   divS: op('div', 'Scalar'),
   einsum: op('einsum'),
   baddbmm: op('baddbmm'),
@@ -58,6 +59,13 @@ export interface BatchNormOptions {
 }
 /** Updates runningMean/runningVar in place when training (PyTorch's unbiased running variance). */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions): Tensor {
+  // As torch.nn.functional.batch_norm's _verify_batch_size: aten would silently write NaN into running_var.
+  if (o.training) {
+    const s = x.shape;
+    if (s.length >= 2 && s[0]! * s.slice(2).reduce((a, b) => a * b, 1) === 1) {
+      throw new RangeError(`batchNorm: expected more than 1 value per channel when training, got input of shape [${s.join(', ')}]`);
+    }
+  }
   return call(OPS.batchNorm, x, o.weight ?? null, o.bias ?? null, runningMean, runningVar, o.training, o.momentum ?? 0.1, o.eps ?? 1e-5, true);
 }
 export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
@@ -70,6 +78,8 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
 export function dropout(x: Tensor, p: number, training: boolean, generator?: Generator): Tensor {
   if (p < 0 || p > 1) throw new RangeError(`dropout probability must be in [0, 1], got ${p}`);
   if (!training || p === 0) return x.alias();
+  // p = 1: everything dropped (as ATen: input * 0); the generator path would scale by 1/0 and give NaN.
+  if (p === 1) return call(OPS.mulS, x, 0);
   if (generator === undefined) return call(OPS.dropout, x, p, training);
   const empty = call(OPS.emptyLike, x);
   const keepMask = call(OPS.bernoulliP, empty, 1 - p, generator);
