@@ -1,0 +1,7 @@
+// Every benchmark workload, in the order `node dist/bench/run.js` runs them. Add one line per workload.
+import type { Workload } from '../workload.js';
+import { linear } from './linear.js';
+import { transformerStep } from './transformer_step.js';
+import { opOverhead } from './op_overhead.js';
+
+export const WORKLOADS: readonly Workload[] = [linear, transformerStep, opOverhead];
