@@ -94,9 +94,9 @@ export class MultiHeadAttention extends t.Module {
     return t.tidy(() => {
       const kv = t.cat([cache.keys, x], 1); // [B, C, d] + [B, T, d] -> [B, C+T, d]
       const y = this.attendOver(x, kv, mask, posEmb);
+      // Python slicing as in NeMo: keep <= 0 (a short last chunk) shrinks the cache exactly as NeMo does.
       const keep = x.size(1) - cacheDropSize;
-      const c = cache.keys.size(1);
-      const next = t.cat([cache.keys.narrow(1, keep, c - keep), x.narrow(1, 0, keep)], 1); // -> [B, C, d]
+      const next = t.cat([t.slice(cache.keys, 1, keep, null), t.slice(x, 1, 0, keep)], 1); // -> [B, C, d] (when keep >= 0)
       return { y, cache: { keys: next } };
     });
   }

@@ -82,8 +82,9 @@ export class ConformerConvolution extends t.Module {
     return t.tidy(() => {
       const z = t.pad(this.gated(x, padMask), [0, this.padRight]); // [B, d, T] -> [B, d, T + rc]
       const full = t.cat([cache.frames, z], 2); // [B, d, lc + T + rc]
-      const kept = cacheDropSize > 0 ? full.narrow(2, 0, full.size(2) - cacheDropSize) : full;
-      const next = kept.narrow(2, kept.size(2) - this.padLeft, this.padLeft); // [B, d, lc]
+      // Python slicing as in NeMo (a chunk shorter than cacheDropSize leaves a shorter cache, as NeMo does).
+      const kept = cacheDropSize > 0 ? t.slice(full, 2, 0, -cacheDropSize) : full;
+      const next = this.padLeft > 0 ? t.slice(kept, 2, -this.padLeft, null) : kept.narrow(2, 0, 0); // [B, d, lc]
       return { y: this.tail(full), cache: { frames: next } };
     });
   }
