@@ -22,7 +22,11 @@ export interface RandomBlockMaskingConfig {
   maxMaskRatio?: number;
   /** Causal extension: never mask a frame after the item's current frame. */
   causal?: boolean;
-  /** Causal extension: -1 = unlimited; n >= 0 restricts masking to [currentFrame - n, currentFrame]. */
+  /**
+   * Causal extension: -1 = unlimited; n >= 0 restricts masking to [currentFrame - n, currentFrame] (spec 02 §2's
+   * formula, so 0 = only the current frame; the seed sketch's `> 0` test would treat 0 as unlimited). Frame units
+   * are the mask's: feature frames pre_conv (c encoder frames = c * S feature frames), encoder frames post_conv.
+   */
   leftContextSize?: number;
 }
 

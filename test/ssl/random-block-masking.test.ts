@@ -160,29 +160,39 @@ test('a scalar current frame applies to every item; currentFrame without causal 
   }
 }));
 
-test('overlap mode: mean masked fraction matches the exact expectation (independent Bernoulli starts)', scoped(() => {
-  // Binomial(count, p) starts chosen uniformly without replacement = independent Bernoulli(p) per start position,
-  // so frame f is masked with probability 1 - (1-p)^m_f, m_f = number of starts s in [0, count) with s <= f < s + bs.
-  const L = 400;
-  const bs = 12;
-  const p = 0.03;
-  const count = L - bs;
+/** Exact expected masked fraction of an overlap-mode window of Lw frames (see the test below). */
+function expectedOverlapFraction(Lw: number, bs: number, p: number): number {
+  const count = Lw - bs;
   let expected = 0;
-  for (let f = 0; f < L; f++) {
+  for (let f = 0; f < Lw; f++) {
     const m = Math.min(f, count - 1) - Math.max(0, f - bs + 1) + 1;
     expected += 1 - Math.pow(1 - p, Math.max(0, m));
   }
-  expected /= L;
-  const masking = new RandomBlockMasking({ featIn: 1, blockSize: bs, maskProb: p, allowOverlap: true }, { generator: new t.Generator(0) });
-  try {
-    const g = new t.Generator(1234);
-    const N = 300;
-    const fr = masking.selectFrames(new Array<number>(N).fill(L), L, g).map((fs) => fs.length / L);
-    const mean = fr.reduce((a, b) => a + b, 0) / N;
-    const sd = Math.sqrt(fr.reduce((a, b) => a + (b - mean) ** 2, 0) / (N - 1));
-    assert.ok(Math.abs(mean - expected) < 5 * (sd / Math.sqrt(N)), `mean fraction ${mean} vs expected ${expected} (sd ${sd})`);
-  } finally {
-    masking.dispose();
+  return expected / Lw;
+}
+
+test('overlap mode: mean masked fraction matches the exact expectation (independent Bernoulli starts), causal window too', scoped(() => {
+  // Binomial(count, p) starts chosen uniformly without replacement = independent Bernoulli(p) per start position,
+  // so frame f is masked with probability 1 - (1-p)^m_f, m_f = number of starts s in [0, count) with s <= f < s + bs.
+  const bs = 12;
+  const p = 0.03;
+  const N = 300;
+  for (const causal of [false, true]) {
+    const masking = new RandomBlockMasking({ featIn: 1, blockSize: bs, maskProb: p, allowOverlap: true, causal, leftContextSize: 199 }, { generator: new t.Generator(0) });
+    try {
+      const L = 400;
+      // causal: current frame 300, left context 199 -> window [101, 300] of 200 frames, nothing outside it
+      const Lw = causal ? 200 : L;
+      const frames = masking.selectFrames(new Array<number>(N).fill(L), L, new t.Generator(causal ? 99 : 1234), causal ? { currentFrame: 300 } : {});
+      if (causal) for (const fs of frames) assert.ok(fs.every((f) => f >= 101 && f <= 300));
+      const fr = frames.map((fs) => fs.length / Lw);
+      const mean = fr.reduce((a, b) => a + b, 0) / N;
+      const sd = Math.sqrt(fr.reduce((a, b) => a + (b - mean) ** 2, 0) / (N - 1));
+      const expected = expectedOverlapFraction(Lw, bs, p);
+      assert.ok(Math.abs(mean - expected) < 5 * (sd / Math.sqrt(N)), `causal=${causal}: mean fraction ${mean} vs expected ${expected} (sd ${sd})`);
+    } finally {
+      masking.dispose();
+    }
   }
 }));
 
