@@ -3,7 +3,8 @@
 expected.json (shapes, dtypes, sums, first values) so the TypeScript tests check the numbers without Python,
 and hostile files the restricted unpickler must refuse. Run once from the repository root:
     /usr/bin/python3 tools/make_torch_save_fixtures.py"""
-import io
+import argparse
+import enum
 import json
 import os
 import zipfile
@@ -47,6 +48,18 @@ def describe(value, path, out):
         out.append({"path": path, "value": value})
     else:
         raise TypeError(f"cannot describe {type(value)} at {path}")
+
+
+class Config:
+    """Stands in for an OmegaConf container: pickled by class reference plus instance state."""
+
+    def __init__(self):
+        self.content = {}
+        self.parent = None
+
+
+class Mode(enum.Enum):
+    TRAIN = "train"
 
 
 def tiny_model():
@@ -119,6 +132,18 @@ def main():
         "hyper_parameters": {"lr": 0.001, "name": "tiny", "layers": [4, 3], "dropout": 0.0},
     }
     torch.save(ckpt, os.path.join(OUT, "lightning.ckpt"))
+
+    # 3b. a checkpoint whose hyper_parameters hold objects of classes outside the whitelist (as Lightning's
+    # OmegaConf DictConfig): a plain class with a parent cycle, argparse.Namespace, an Enum, bytes
+    cfg = Config()
+    cfg.content = {"lr": 0.001, "child": Config()}
+    cfg.content["child"].parent = cfg  # a reference cycle, as OmegaConf nodes have
+    opaque = {
+        "state_dict": model.state_dict(),
+        "hyper_parameters": {"cfg": cfg, "ns": argparse.Namespace(a=1, b="x"), "mode": Mode.TRAIN, "raw": b"\x00\xffab"},
+        "epoch": 1,
+    }
+    torch.save(opaque, os.path.join(OUT, "lightning_opaque.ckpt"))
 
     # 4. the same tensors.pt re-zipped with deflate and a different top folder (readers must cope)
     with zipfile.ZipFile(os.path.join(OUT, "tensors.pt")) as src, zipfile.ZipFile(os.path.join(OUT, "deflated.pt"), "w", zipfile.ZIP_DEFLATED) as dst:

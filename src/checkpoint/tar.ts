@@ -1,5 +1,5 @@
-// POSIX tar (ustar + PAX extended headers, as Python's tarfile writes them for NeMo's save_to): a reader that
-// refuses unsafe members and a writer of plain ustar archives.
+// POSIX tar (ports the subset of Python's tarfile.TarFile that NeMo's save_to / restore_from use: ustar + PAX
+// extended headers): a reader that refuses unsafe members and a writer of plain ustar archives.
 
 export class TarError extends Error {
   constructor(where: string, msg: string) {

@@ -137,8 +137,14 @@ test('hostile pickles are refused at the GLOBAL, naming the global and the file,
   const before = t.liveTensorCount();
   for (const [name, re] of cases) {
     assert.throws(() => t.loadTorchSave(fixture(name), name), (e: Error) => e instanceof t.TorchSaveError && re.test(e.message), name);
-    assert.throws(() => t.loadStateDict(join(DIR, name)), t.TorchSaveError);
   }
+  // loadStateDict keeps unknown classes as inert placeholders, so it refuses later, still naming the class
+  assert.throws(() => t.loadStateDict(join(DIR, 'malicious_system.ckpt')), /malicious_system\.ckpt: the top-level object is a 'posix\.system' \(not loaded, nothing was executed\)/);
+  assert.throws(() => t.loadStateDict(join(DIR, 'malicious_eval.ckpt')), /the top-level object is a 'builtins\.eval'/);
+  assert.throws(() => t.loadStateDict(join(DIR, 'malicious_nested.ckpt')), /state dict entry 'a' is a 'subprocess\.Popen' \(not loaded/);
+  const placeholder = t.loadTorchSave(fixture('malicious_system.ckpt'), 'm', { unknownGlobals: 'placeholder' }) as Map<string, t.PickleValue>;
+  assert.equal(placeholder.get('__class__'), 'posix.system');
+  assert.deepEqual(placeholder.get('__args__'), [`touch ${marker}`]);
   assert.equal(existsSync(marker), false, 'the hostile command never ran');
   assert.equal(t.liveTensorCount(), before);
 });
@@ -271,4 +277,32 @@ test('saveStateDict writes atomically and loadStateDict reads it back', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('unknown classes in a checkpoint: refused by default, inert placeholders on request, skipped by loadStateDict', () => {
+  const before = t.liveTensorCount();
+  assert.throws(() => t.loadTorchSave(fixture('lightning_opaque.ckpt'), 'opaque.ckpt'), /opaque\.ckpt: .*refused global '__main__\.Config'/);
+  assert.equal(t.liveTensorCount(), before, 'tensors made before the refusal are released');
+
+  const v = t.loadTorchSave(fixture('lightning_opaque.ckpt'), 'opaque.ckpt', { unknownGlobals: 'placeholder' }) as Map<string, t.PickleValue>;
+  const hp = v.get('hyper_parameters') as Map<string, t.PickleValue>;
+  const cfg = hp.get('cfg') as Map<string, t.PickleValue>;
+  assert.equal(cfg.get('__class__'), '__main__.Config');
+  const cfgState = cfg.get('__state__') as Map<string, t.PickleValue>;
+  const content = cfgState.get('content') as Map<string, t.PickleValue>;
+  assert.equal(content.get('lr'), 0.001);
+  const child = content.get('child') as Map<string, t.PickleValue>;
+  assert.equal((child.get('__state__') as Map<string, t.PickleValue>).get('parent'), cfg, 'the reference cycle is kept');
+  const ns = hp.get('ns') as Map<string, t.PickleValue>;
+  assert.equal(ns.get('__class__'), 'argparse.Namespace');
+  assert.deepEqual([...(ns.get('__state__') as Map<string, t.PickleValue>)], [['a', 1], ['b', 'x']]);
+  assert.equal((hp.get('mode') as Map<string, t.PickleValue>).get('__class__'), '__builtin__.getattr');
+  assert.equal(v.get('epoch'), 1);
+  for (const x of tensorsIn(v.get('state_dict')!)) x.dispose();
+  assert.equal(t.liveTensorCount(), before);
+
+  const sd = t.loadStateDict(join(DIR, 'lightning_opaque.ckpt'));
+  assert.equal(sd.size, 11);
+  assert.equal(t.liveTensorCount() - before, 11);
+  for (const x of sd.values()) x.dispose();
 });

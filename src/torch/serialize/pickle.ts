@@ -204,6 +204,15 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where = '<pickl
       case 0x8d: // BINUNICODE8
         stack.push(utf8.decode(bytes(u64())));
         break;
+      case 0x43: // SHORT_BINBYTES (a copy, as a Uint8Array)
+        stack.push(Uint8Array.from(bytes(u8())));
+        break;
+      case 0x42: // BINBYTES
+        stack.push(Uint8Array.from(bytes(u32())));
+        break;
+      case 0x8e: // BINBYTES8
+        stack.push(Uint8Array.from(bytes(u64())));
+        break;
       case 0x4a: // BININT
         need(4);
         stack.push(view.getInt32(pos, true));

@@ -60,6 +60,37 @@ class StorageType implements PickleCallable {
   }
 }
 
+/** How to treat a GLOBAL outside the whitelist. */
+export type UnknownGlobals = 'refuse' | 'placeholder';
+
+export interface LoadTorchSaveOptions {
+  /**
+   * 'refuse' (default): any GLOBAL outside the whitelist aborts the load, naming it.
+   * 'placeholder': it becomes an inert placeholder (nothing is imported or executed); instances built from it
+   * come back as `Map { '__class__' => 'module.Name', '__args__' => [...], '__state__' => ... }` and a bare
+   * reference as `Map { '__global__' => 'module.Name' }`. Needed for Lightning checkpoints, whose
+   * hyper_parameters hold OmegaConf objects.
+   */
+  unknownGlobals?: UnknownGlobals;
+}
+
+/** A GLOBAL outside the whitelist, loaded in placeholder mode. */
+class OpaqueGlobal implements PickleCallable {
+  constructor(readonly qualifiedName: string) {}
+  call(args: unknown[]): unknown {
+    return new OpaqueObject(this.qualifiedName, args);
+  }
+}
+
+/** What REDUCE/NEWOBJ of an OpaqueGlobal made: the class name, the arguments and any BUILD state. */
+class OpaqueObject {
+  state: unknown = undefined;
+  constructor(
+    readonly qualifiedName: string,
+    readonly args: unknown[],
+  ) {}
+}
+
 /** One storage: a flat tensor over the bytes of `<top>/data/<key>`. */
 class StorageRef {
   constructor(
@@ -86,8 +117,8 @@ function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride:
     const last = off + sz.reduce((a, d, i) => a + (d - 1) * st[i]!, 0);
     if (last >= s.numel) fail(`_rebuild_tensor_v2: size [${sz}] stride [${st}] offset ${off} reach element ${last} of storage '${s.key}' holding ${s.numel}`);
   }
-  const view = call(AS_STRIDED, s.flat, sz, st, off);
-  const owned = call(CLONE, view, MEMORY_FORMAT_CONTIGUOUS); // compact memory of its own
+  const view = call(AS_STRIDED, s.flat, sz, st, off); // [numel] -> size, with the file's strides
+  const owned = call(CLONE, view, MEMORY_FORMAT_CONTIGUOUS); // size, row-major compact memory of its own
   view.dispose();
   if (requiresGrad === true) {
     if (!isFloatingDtype(owned.dtype)) fail(`_rebuild_tensor_v2: requires_grad on a ${owned.dtype} tensor`);
@@ -115,21 +146,21 @@ function isLegacyOrForeign(bytes: Uint8Array): string | null {
 }
 
 /** Reads torch.save bytes (zip format). `where` names the source in errors. Tensors come back on the CPU. */
-export function loadTorchSave(bytes: Uint8Array, where = '<torch.save>'): PickleValue {
+export function loadTorchSave(bytes: Uint8Array, where = '<torch.save>', options: LoadTorchSaveOptions = {}): PickleValue {
   const foreign = isLegacyOrForeign(bytes);
   if (foreign !== null) throw new TorchSaveError(`${where}: ${foreign}`);
   try {
     const zip = new ZipArchive(bytes, where);
     const top = findTopFolder(zip, where);
     const pkl = zip.read(`${top}data.pkl`);
-    return tidy(() => unpickleTorch(zip, top, pkl, where));
+    return tidy(() => unpickleTorch(zip, top, pkl, where, options.unknownGlobals ?? 'refuse'));
   } catch (e) {
     if (e instanceof ZipError || e instanceof PickleError) throw new TorchSaveError(e.message, { cause: e });
     throw e;
   }
 }
 
-function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: string): PickleValue {
+function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: string, unknownGlobals: UnknownGlobals): PickleValue {
   const pklWhere = `${where}: ${top}data.pkl`;
   const fail = (msg: string): never => {
     throw new PickleError(pklWhere, msg);
@@ -171,6 +202,7 @@ function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: str
   const hooks: UnpickleHooks = {
     findClass(module, name) {
       const g = globals[`${module}.${name}`];
+      if (g === undefined && unknownGlobals === 'placeholder') return new OpaqueGlobal(`${module}.${name}`);
       if (g === undefined) {
         return fail(`refused global '${module}.${name}': only tensors, storages and OrderedDict may be loaded (nothing is executed)`);
       }
@@ -199,54 +231,108 @@ function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: str
     build(obj, state) {
       // state_dict()'s OrderedDict carries `_metadata` (module versions) as instance state: accepted and dropped
       if (obj instanceof Map && (state === null || state instanceof Map)) return;
+      if (obj instanceof OpaqueObject) {
+        obj.state = state;
+        return;
+      }
+      if (unknownGlobals === 'placeholder') return; // state of a whitelisted object that does not use it
       fail('BUILD is only allowed on an OrderedDict');
     },
   };
   const value = unpickle(pkl, hooks, pklWhere);
-  return checkResult(value, pklWhere);
+  return finalize(value, pklWhere);
 }
 
-/** Confirms the result holds only PickleValue kinds (no storages or globals left over). */
-function checkResult(v: unknown, where: string): PickleValue {
-  const seen = new Set<unknown>();
-  const visit = (x: unknown, path: string): void => {
-    if (x === null || typeof x === 'number' || typeof x === 'bigint' || typeof x === 'string' || typeof x === 'boolean' || x instanceof Tensor) return;
-    if (seen.has(x)) return;
-    seen.add(x);
-    if (Array.isArray(x)) x.forEach((it, i) => visit(it, `${path}[${i}]`));
-    else if (x instanceof Map) for (const [k, it] of x) visit(it, `${path}[${JSON.stringify(k)}]`);
-    else throw new PickleError(where, `value at ${path || 'top level'} is a ${x instanceof StorageRef ? 'bare storage' : 'global reference'}, which is not supported`);
+/**
+ * Turns the unpickled graph into PickleValues in place (shared references and cycles are kept): placeholders
+ * become Maps, bytes become `Map { '__class__' => 'builtins.bytes', 'hex' => ... }`; a bare storage is refused.
+ */
+function finalize(root: unknown, where: string): PickleValue {
+  const done = new Map<object, PickleValue>();
+  const convert = (x: unknown, path: string): PickleValue => {
+    if (x === null || typeof x === 'number' || typeof x === 'bigint' || typeof x === 'string' || typeof x === 'boolean' || x instanceof Tensor) return x;
+    if (typeof x !== 'object') throw new PickleError(where, `value at ${path || 'top level'} has unsupported type ${typeof x}`);
+    const prior = done.get(x);
+    if (prior !== undefined) return prior;
+    if (Array.isArray(x)) {
+      done.set(x, x as PickleValue[]);
+      for (let i = 0; i < x.length; i++) x[i] = convert(x[i], `${path}[${i}]`);
+      return x as PickleValue[];
+    }
+    if (x instanceof Map) {
+      done.set(x, x as Map<string | number, PickleValue>);
+      for (const [k, v] of x) x.set(k, convert(v, `${path}[${JSON.stringify(k)}]`));
+      return x as Map<string | number, PickleValue>;
+    }
+    if (x instanceof OpaqueObject) {
+      const m = new Map<string | number, PickleValue>([['__class__', x.qualifiedName]]);
+      done.set(x, m);
+      m.set('__args__', convert(x.args, `${path}.__args__`));
+      if (x.state !== undefined) m.set('__state__', convert(x.state, `${path}.__state__`));
+      return m;
+    }
+    if (x instanceof Uint8Array) {
+      const m = new Map<string | number, PickleValue>([
+        ['__class__', 'builtins.bytes'],
+        ['hex', Buffer.from(x).toString('hex')],
+      ]);
+      done.set(x, m);
+      return m;
+    }
+    if (x instanceof StorageRef) throw new PickleError(where, `value at ${path || 'top level'} is a bare storage, which is not supported`);
+    const name = (x as Partial<PickleCallable>).qualifiedName;
+    if (typeof name === 'string') {
+      const m = new Map<string | number, PickleValue>([['__global__', name]]);
+      done.set(x, m);
+      return m;
+    }
+    throw new PickleError(where, `value at ${path || 'top level'} cannot be represented`);
   };
-  visit(v, '');
-  return v as PickleValue;
+  return convert(root, '');
 }
 
 /** Every tensor inside a value. */
-function tensorsIn(v: PickleValue, out: Set<Tensor> = new Set()): Set<Tensor> {
+function tensorsIn(v: PickleValue, out: Set<Tensor> = new Set(), seen: Set<object> = new Set()): Set<Tensor> {
   if (v instanceof Tensor) out.add(v);
-  else if (Array.isArray(v)) for (const x of v) tensorsIn(x, out);
-  else if (v instanceof Map) for (const x of v.values()) tensorsIn(x, out);
+  else if ((Array.isArray(v) || v instanceof Map) && !seen.has(v)) {
+    seen.add(v);
+    for (const x of v.values()) tensorsIn(x, out, seen);
+  }
   return out;
+}
+
+/** The class name when `v` is a placeholder Map made in 'placeholder' mode. */
+function placeholderClass(v: PickleValue): string | null {
+  if (!(v instanceof Map)) return null;
+  const c = v.get('__class__') ?? v.get('__global__');
+  return typeof c === 'string' ? c : null;
 }
 
 /**
  * Loads a state dict: a file path or torch.save bytes holding either the bare `{name: tensor}` dict or a
- * Lightning-style checkpoint whose `state_dict` entry is one. Other tensors in the file are released.
+ * Lightning-style checkpoint whose `state_dict` entry is one. Objects of other classes elsewhere in a checkpoint
+ * (OmegaConf hyper-parameters, ...) are skipped as inert placeholders; nothing is executed. Other tensors in
+ * the file are released.
  */
 export function loadStateDict(source: string | Uint8Array, where = typeof source === 'string' ? source : '<state dict bytes>'): Map<string, Tensor> {
   const bytes = typeof source === 'string' ? readFileSync(source) : source;
-  const value = loadTorchSave(bytes, where);
+  const value = loadTorchSave(bytes, where, { unknownGlobals: 'placeholder' });
   let sd: PickleValue = value;
   if (value instanceof Map && value.get('state_dict') instanceof Map) sd = value.get('state_dict')!;
   const fail = (msg: string): never => {
     for (const t of tensorsIn(value)) t.dispose();
     throw new TorchSaveError(`${where}: ${msg}`);
   };
+  const cls = placeholderClass(sd);
+  if (cls !== null) return fail(`the ${sd === value ? 'top-level object' : 'state_dict entry'} is a '${cls}' (not loaded, nothing was executed), not a state dict`);
   if (!(sd instanceof Map)) return fail('holds neither a state dict nor a checkpoint with a state_dict entry');
   const out = new Map<string, Tensor>();
   for (const [k, v] of sd as Map<string | number, PickleValue>) {
     if (typeof k !== 'string') return fail(`state dict key ${k} is not a string`);
-    if (!(v instanceof Tensor)) return fail(`state dict entry '${k}' is not a tensor`);
+    if (!(v instanceof Tensor)) {
+      const c = placeholderClass(v);
+      return fail(`state dict entry '${k}' is ${c !== null ? `a '${c}' (not loaded, nothing was executed)` : 'not a tensor'}`);
+    }
     out.set(k, v);
   }
   const kept = new Set(out.values());
