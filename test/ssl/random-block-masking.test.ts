@@ -223,3 +223,29 @@ test('constant mask value: a non-trainable vector named mask_embedding; freeze=f
     r.dispose();
   }
 }));
+
+// NeMo's forward_without_overlap run after torch.manual_seed(seed) (RandomBlockMasking(block_size=20, mask_prob=p),
+// T = 1000), frames as [start, end) runs; recorded once with torch 1.13. Covers the shrunken-block path (L=55, p=0.6).
+const NO_OVERLAP_NEMO: Record<string, number[][][]> = {"0.3/0": [[[24, 84], [224, 244], [264, 284]], [[38, 78]], [[8, 28]], [[54, 74], [174, 194], [314, 334], [354, 374], [394, 414], [434, 454], [474, 494], [574, 594], [674, 694], [774, 834], [854, 874], [934, 954], [974, 994]]], "0.3/1": [[[65, 105], [125, 165], [205, 225]], [[13, 53]], [[1, 21]], [[82, 142], [382, 422], [542, 582], [602, 642], [702, 722], [762, 802], [822, 842], [862, 882], [942, 962]]], "0.3/2": [[[8, 28], [48, 88], [188, 208], [268, 288]], [[5, 25], [45, 65]], [[7, 27]], [[6, 66], [106, 126], [226, 246], [306, 326], [426, 466], [506, 526], [566, 626], [706, 746], [786, 806]]], "0.6/0": [[[4, 40]], [[13, 73], [93, 113]], [[3, 63], [103, 123], [143, 183], [203, 263]]], "0.6/1": [[[5, 41]], [[4, 44], [64, 104]], [[21, 61], [81, 101], [141, 181], [201, 281]]], "0.6/2": [[[8, 44]], [[21, 101]], [[55, 115], [135, 155], [175, 215], [235, 295]]]};
+
+test('no-overlap mode reproduces NeMo\'s draws and blocks for the same seed', scoped(() => {
+  for (const [p, lengths] of [[0.3, [300, 97, 45, 1000]], [0.6, [55, 120, 300]]] as const) {
+    const m = new RandomBlockMasking({ featIn: 1, blockSize: 20, maskProb: p, allowOverlap: false });
+    try {
+      for (let seed = 0; seed < 3; seed++) {
+        const runs = m.selectFrames(lengths, 1000, new t.Generator(seed)).map((fs) => {
+          const r: number[][] = [];
+          for (const f of fs) {
+            const last = r[r.length - 1];
+            if (last && last[1] === f) last[1] = f + 1;
+            else r.push([f, f + 1]);
+          }
+          return r;
+        });
+        assert.deepEqual(runs, NO_OVERLAP_NEMO[`${p}/${seed}`], `p=${p} seed=${seed}`);
+      }
+    } finally {
+      m.dispose();
+    }
+  }
+}));
