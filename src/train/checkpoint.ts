@@ -1,0 +1,215 @@
+// Training checkpoints: the .nemo layout (model_config.yaml, model_weights.ckpt) plus
+//   trainer_state.ckpt  torch.save of {optimizer_states: [AdamW state_dict in PyTorch's layout], rng_states: {name: uint8}}
+//   trainer_state.json  {global_step, epoch, lr_scheduler: {last_step}, sampler, best, nan_skips, ...}
+// written atomically (temporary file, fsync, rename), so a kill mid-write leaves the previous file intact.
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { loadTorchSave, saveTorchSave, type PickleValue, type Tensor, type AdamWState } from '../torch/index.js';
+import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
+
+export const TRAINER_STATE_CKPT = 'trainer_state.ckpt';
+export const TRAINER_STATE_JSON = 'trainer_state.json';
+
+export interface TrainerProgress {
+  globalStep: number;
+  epoch: number;
+  nanSkips: number;
+  /** Sampler/loader state (plain JSON) so that a resumed run sees the same batches. */
+  sampler: unknown;
+  /** Saved top-k checkpoints and their monitored scores. */
+  best: { path: string; score: number }[];
+  /** Anything else the task wants back (e.g. multi-lookahead RNG draws), plain JSON. */
+  extra?: Record<string, unknown>;
+}
+
+export interface TrainingCheckpoint {
+  configYaml: string;
+  stateDict: Map<string, Tensor>;
+  optimizer: AdamWState;
+  rngStates: Map<string, Tensor>;
+  progress: TrainerProgress;
+}
+
+function optimizerToPickle(o: AdamWState): PickleValue {
+  const state = new Map<string | number, PickleValue>();
+  for (const [i, s] of o.state) {
+    state.set(
+      i,
+      new Map<string | number, PickleValue>([
+        ['step', s.step],
+        ['exp_avg', s.exp_avg],
+        ['exp_avg_sq', s.exp_avg_sq],
+      ]),
+    );
+  }
+  const groups: PickleValue[] = o.param_groups.map(
+    (g) =>
+      new Map<string | number, PickleValue>([
+        ['lr', g.lr],
+        ['betas', [g.betas[0], g.betas[1]]],
+        ['eps', g.eps],
+        ['weight_decay', g.weight_decay],
+        ['amsgrad', g.amsgrad],
+        ['maximize', g.maximize],
+        ['foreach', null],
+        ['capturable', false],
+        ['params', g.params],
+      ]),
+  );
+  return new Map<string | number, PickleValue>([
+    ['state', state],
+    ['param_groups', groups],
+  ]);
+}
+
+function asMap(v: PickleValue | undefined, what: string): Map<string | number, PickleValue> {
+  if (!(v instanceof Map)) throw new Error(`training checkpoint: ${what} is missing or not a dict`);
+  return v;
+}
+
+function pickleToOptimizer(v: PickleValue | undefined): AdamWState {
+  const root = asMap(v, 'optimizer state');
+  const state: AdamWState['state'] = new Map();
+  for (const [k, s] of asMap(root.get('state'), 'optimizer state.state')) {
+    const m = asMap(s, `optimizer state of parameter ${k}`);
+    state.set(Number(k), { step: m.get('step') as Tensor, exp_avg: m.get('exp_avg') as Tensor, exp_avg_sq: m.get('exp_avg_sq') as Tensor });
+  }
+  const groups = root.get('param_groups');
+  if (!Array.isArray(groups)) throw new Error('training checkpoint: optimizer param_groups missing');
+  return {
+    state,
+    param_groups: groups.map((g) => {
+      const m = asMap(g, 'param group');
+      const betas = m.get('betas') as number[];
+      return {
+        lr: Number(m.get('lr')),
+        betas: [Number(betas[0]), Number(betas[1])] as [number, number],
+        eps: Number(m.get('eps')),
+        weight_decay: Number(m.get('weight_decay')),
+        amsgrad: Boolean(m.get('amsgrad')),
+        maximize: Boolean(m.get('maximize')),
+        params: (m.get('params') as (number | bigint)[]).map(Number),
+      };
+    }),
+  };
+}
+
+export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): void {
+  const trainerState = new Map<string | number, PickleValue>([
+    ['optimizer_states', [optimizerToPickle(c.optimizer)]],
+    ['rng_states', new Map<string | number, PickleValue>([...c.rngStates])],
+  ]);
+  const json = JSON.stringify(
+    {
+      format: 'streamnest-training-checkpoint',
+      version: 1,
+      global_step: c.progress.globalStep,
+      epoch: c.progress.epoch,
+      nan_skips: c.progress.nanSkips,
+      lr_scheduler: { last_step: c.progress.globalStep },
+      sampler: c.progress.sampler,
+      best: c.progress.best,
+      extra: c.progress.extra ?? {},
+    },
+    null,
+    1,
+  );
+  writeNemoArchive(path, {
+    configYaml: c.configYaml,
+    stateDict: c.stateDict,
+    extra: new Map([
+      [TRAINER_STATE_CKPT, saveTorchSave(trainerState)],
+      [TRAINER_STATE_JSON, new TextEncoder().encode(json)],
+    ]),
+  });
+}
+
+export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
+  const a = readNemoArchive(path);
+  const stateBytes = a.extra.get(TRAINER_STATE_CKPT);
+  const jsonBytes = a.extra.get(TRAINER_STATE_JSON);
+  if (!stateBytes || !jsonBytes) {
+    for (const t of a.stateDict.values()) t.dispose();
+    throw new Error(`${path}: not a streamnest training checkpoint (no ${TRAINER_STATE_CKPT}/${TRAINER_STATE_JSON}); a plain .nemo can initialise a model but not resume training`);
+  }
+  const root = asMap(loadTorchSave(stateBytes, `${path}: ${TRAINER_STATE_CKPT}`), TRAINER_STATE_CKPT);
+  const opts = root.get('optimizer_states');
+  if (!Array.isArray(opts) || opts.length !== 1) throw new Error(`${path}: expected one optimizer state`);
+  const rngStates = new Map<string, Tensor>();
+  for (const [k, v] of asMap(root.get('rng_states'), 'rng_states')) rngStates.set(String(k), v as Tensor);
+  const j = JSON.parse(new TextDecoder().decode(jsonBytes)) as Record<string, unknown>;
+  if (j.format !== 'streamnest-training-checkpoint') throw new Error(`${path}: ${TRAINER_STATE_JSON} has an unknown format`);
+  return {
+    configYaml: a.configYaml,
+    stateDict: a.stateDict,
+    optimizer: pickleToOptimizer(opts[0]),
+    rngStates,
+    progress: {
+      globalStep: Number(j.global_step),
+      epoch: Number(j.epoch),
+      nanSkips: Number(j.nan_skips ?? 0),
+      sampler: j.sampler,
+      best: (j.best as { path: string; score: number }[]) ?? [],
+      extra: (j.extra as Record<string, unknown>) ?? {},
+    },
+  };
+}
+
+/** Top-k by a monitored score (mode min) plus `<name>-last.ckpt`, in `<exp>/checkpoints/`. */
+export class CheckpointManager {
+  constructor(
+    readonly dir: string,
+    readonly name: string,
+    readonly saveTopK: number,
+  ) {}
+
+  get lastPath(): string {
+    return join(this.dir, `${this.name}--last.ckpt`);
+  }
+
+  findLast(): string | null {
+    return existsSync(this.lastPath) ? this.lastPath : null;
+  }
+
+  /** Writes the last checkpoint; with a score, also keeps it among the top-k (deleting the one that falls out). */
+  save(c: TrainingCheckpoint, score?: number): { last: string; kept?: string; best: { path: string; score: number }[] } {
+    mkdirSync(this.dir, { recursive: true });
+    const best = [...c.progress.best];
+    let kept: string | undefined;
+    if (score !== undefined && Number.isFinite(score) && this.saveTopK !== 0) {
+      const path = join(this.dir, `${this.name}--val_loss=${score.toFixed(4)}-step=${c.progress.globalStep}.ckpt`);
+      const worst = best.length ? Math.max(...best.map((b) => b.score)) : Infinity;
+      if (this.saveTopK < 0 || best.length < this.saveTopK || score < worst) {
+        best.push({ path: basename(path), score });
+        best.sort((a, b) => a.score - b.score);
+        while (this.saveTopK > 0 && best.length > this.saveTopK) {
+          const drop = best.pop()!;
+          rmSync(join(this.dir, drop.path), { force: true });
+        }
+        kept = path;
+      }
+    }
+    const withBest: TrainingCheckpoint = { ...c, progress: { ...c.progress, best } };
+    if (kept) saveTrainingCheckpoint(kept, withBest);
+    saveTrainingCheckpoint(this.lastPath, withBest);
+    return { last: this.lastPath, kept, best };
+  }
+
+  /** The best checkpoint's path (for writing the final .nemo), or the last. */
+  bestPath(best: { path: string; score: number }[]): string {
+    const b = [...best].sort((x, y) => x.score - y.score)[0];
+    return b && existsSync(join(this.dir, b.path)) ? join(this.dir, b.path) : this.lastPath;
+  }
+
+  /** Removes temporary files left by a killed write. */
+  cleanStaleTemporaries(): void {
+    if (!existsSync(this.dir)) return;
+    for (const f of readdirSync(this.dir)) {
+      if (/\.tmp[-.]/.test(f) || f.endsWith('.tmp')) {
+        const p = join(this.dir, f);
+        if (statSync(p).isFile()) rmSync(p, { force: true });
+      }
+    }
+  }
+}
+

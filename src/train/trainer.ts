@@ -1,0 +1,339 @@
+// The training loop: AdamW + LR schedule, gradient accumulation and clipping, NaN/Inf guard, validation,
+// atomic checkpoints with exact resume, progress bar, TensorBoard + CSV logs, a loss plot, signals.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import * as t from '../torch/index.js';
+import { linePlot } from '../plot/index.js';
+import { CheckpointManager, loadTrainingCheckpoint, type TrainerProgress } from './checkpoint.js';
+import type { LrScheduler } from './lr-scheduler.js';
+import { CsvLog, MetricsLogger } from './metrics-log.js';
+import { ProgressBar } from './progress.js';
+
+/** What the trainer needs from a model (the NEST model, a CTC model, ...). */
+export interface TrainTask<B> {
+  /** The whole model: its state dict is what checkpoints hold; train()/eval() switch modes. */
+  readonly module: t.Module;
+  /** The model's config as NeMo-layout YAML (the `model:` section), stored in checkpoints. */
+  configYaml(): string;
+  /** Parameters the optimizer updates (frozen ones excluded). */
+  trainableParameters(): t.Tensor[];
+  /** Forward pass in training mode; the returned loss keeps its graph. Called inside a tidy scope. */
+  trainingLoss(batch: B): { loss: t.Tensor; metrics: Record<string, number> };
+  /** Forward pass in eval mode without gradients. */
+  validationLoss(batch: B): { loss: number; metrics: Record<string, number> };
+  /** Named generators whose state is saved and restored with checkpoints. */
+  generators(): Map<string, t.Generator>;
+  /** Frees tensors a batch holds. */
+  disposeBatch(batch: B): void;
+}
+
+/** An endless stream of training batches with a resumable position. */
+export interface BatchStream<B> {
+  next(): Promise<{ batch: B; epoch: number }>;
+  state(): unknown;
+  restore(state: unknown): void;
+}
+
+export interface TrainerOptions {
+  maxSteps: number;
+  maxEpochs?: number | null;
+  logEveryNSteps: number;
+  valCheckInterval: number;
+  gradientClipVal: number;
+  accumulateGradBatches: number;
+  /** Stop after this many consecutive steps with a non-finite loss (each such step is skipped). */
+  maxConsecutiveNonFinite: number;
+  expDir: string;
+  name: string;
+  resumeIfExists: boolean;
+  saveTopK: number;
+  optimizer: t.AdamWOptions;
+  scheduler: LrScheduler;
+  processGroup?: t.ProcessGroup | null;
+  /** Print a progress bar (rank 0 only). */
+  progress?: boolean;
+  /** Handle SIGINT/SIGTERM: checkpoint and exit cleanly; a second signal exits at once. */
+  handleSignals?: boolean;
+}
+
+export interface TrainResult {
+  globalStep: number;
+  stoppedBy: 'max_steps' | 'max_epochs' | 'signal' | 'non_finite';
+  lastCheckpoint: string | null;
+  bestCheckpoint: string | null;
+  trainLoss: { step: number; loss: number }[];
+  valLoss: { step: number; loss: number }[];
+  logDir: string;
+  plot: string | null;
+}
+
+export class NonFiniteLossError extends Error {}
+
+export class Trainer<B> {
+  readonly logDir: string;
+  readonly checkpoints: CheckpointManager;
+  private readonly optimizer: t.AdamW;
+  private progress: TrainerProgress;
+  private stopRequested = false;
+  private readonly rank: number;
+
+  constructor(
+    readonly task: TrainTask<B>,
+    readonly train: BatchStream<B>,
+    readonly validation: (() => AsyncIterable<B>) | null,
+    readonly o: TrainerOptions,
+  ) {
+    this.rank = o.processGroup?.rank ?? 0;
+    this.logDir = join(o.expDir, o.name);
+    this.checkpoints = new CheckpointManager(join(this.logDir, 'checkpoints'), o.name, o.saveTopK);
+    this.optimizer = new t.AdamW(task.trainableParameters(), o.optimizer);
+    this.progress = { globalStep: 0, epoch: 0, nanSkips: 0, sampler: null, best: [] };
+    if (o.accumulateGradBatches < 1) throw new RangeError('trainer.accumulate_grad_batches must be at least 1');
+  }
+
+  /** Frees the optimizer state (the model belongs to the task). */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
+  private get isMain(): boolean {
+    return this.rank === 0;
+  }
+
+  /** Restores model, optimizer, RNGs, sampler and counters from a training checkpoint. */
+  resumeFrom(path: string): void {
+    const c = loadTrainingCheckpoint(path);
+    try {
+      this.task.module.loadStateDict(c.stateDict);
+      this.optimizer.loadStateDict(c.optimizer);
+      const gens = this.task.generators();
+      for (const [name, g] of gens) {
+        const s = c.rngStates.get(name);
+        if (!s) throw new Error(`${path}: no saved state for generator '${name}'`);
+        g.setState(s);
+      }
+      const def = c.rngStates.get('__default__');
+      if (def) t.setDefaultGeneratorState(def);
+      this.train.restore(c.progress.sampler);
+      this.progress = c.progress;
+    } finally {
+      for (const x of c.stateDict.values()) x.dispose();
+      for (const s of c.optimizer.state.values()) {
+        s.step.dispose();
+        s.exp_avg.dispose();
+        s.exp_avg_sq.dispose();
+      }
+      for (const x of c.rngStates.values()) x.dispose();
+    }
+  }
+
+  private saveCheckpoint(score?: number): string | null {
+    if (!this.isMain) return null;
+    const rng = new Map<string, t.Tensor>();
+    for (const [name, g] of this.task.generators()) rng.set(name, g.getState());
+    rng.set('__default__', t.defaultGeneratorState());
+    const opt = this.optimizer.stateDict();
+    try {
+      const { last, best } = this.checkpoints.save(
+        {
+          configYaml: this.task.configYaml(),
+          stateDict: this.task.module.stateDict(),
+          optimizer: opt,
+          rngStates: rng,
+          progress: { ...this.progress, sampler: this.train.state() },
+        },
+        score,
+      );
+      this.progress.best = best;
+      return last;
+    } finally {
+      for (const x of rng.values()) x.dispose();
+      for (const s of opt.state.values()) s.step.dispose();
+    }
+  }
+
+  private async validate(): Promise<number> {
+    if (!this.validation) return NaN;
+    this.task.module.eval();
+    let sum = 0;
+    let n = 0;
+    try {
+      for await (const batch of this.validation()) {
+        const r = t.noGrad(() => t.tidy(() => this.task.validationLoss(batch)));
+        this.task.disposeBatch(batch);
+        if (Number.isFinite(r.loss)) {
+          sum += r.loss;
+          n++;
+        }
+      }
+    } finally {
+      this.task.module.train();
+    }
+    let mean = n ? sum / n : NaN;
+    if (this.o.processGroup && this.o.processGroup.worldSize > 1) {
+      const x = t.tensor([sum, n], [2], { dtype: 'float64' });
+      this.o.processGroup.allreduce([x]);
+      const [s, c] = x.toArray();
+      x.dispose();
+      mean = c! > 0 ? s! / c! : NaN;
+    }
+    return mean;
+  }
+
+  async fit(): Promise<TrainResult> {
+    const o = this.o;
+    mkdirSync(this.logDir, { recursive: true });
+    if (o.resumeIfExists) {
+      this.checkpoints.cleanStaleTemporaries();
+      const last = this.checkpoints.findLast();
+      if (last) {
+        this.resumeFrom(last);
+        if (this.isMain) process.stderr.write(`streamnest: resumed from ${last} at step ${this.progress.globalStep}\n`);
+      }
+    }
+    if (o.processGroup && o.processGroup.worldSize > 1 && this.progress.globalStep === 0) {
+      o.processGroup.broadcastParameters([...this.task.module.stateDict().values()]);
+    }
+    const logger = this.isMain ? new MetricsLogger(this.logDir) : null;
+    const bar = this.isMain && o.progress !== false ? new ProgressBar('pretrain') : null;
+    const trainLoss: { step: number; loss: number }[] = [];
+    const valLoss: { step: number; loss: number }[] = [];
+    let stoppedBy: TrainResult['stoppedBy'] = 'max_steps';
+    let consecutiveNonFinite = 0;
+    const onSignal = (sig: string): void => {
+      if (this.stopRequested) {
+        process.stderr.write(`\nstreamnest: second ${sig}, exiting now\n`);
+        process.exit(130);
+      }
+      this.stopRequested = true;
+      process.stderr.write(`\nstreamnest: ${sig} received, writing a checkpoint and stopping (send again to exit at once)\n`);
+    };
+    if (o.handleSignals !== false) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+    this.task.module.train();
+    const params = this.optimizer.params;
+    try {
+      while (this.progress.globalStep < o.maxSteps) {
+        if (this.stopRequested) {
+          stoppedBy = 'signal';
+          break;
+        }
+        const step = this.progress.globalStep;
+        const lr = o.scheduler.lrAt(step);
+        this.optimizer.lr = lr;
+        let lossSum = 0;
+        let metrics: Record<string, number> = {};
+        let epochEnded = false;
+        for (let micro = 0; micro < o.accumulateGradBatches; micro++) {
+          const { batch, epoch } = await this.train.next();
+          if (epoch !== this.progress.epoch) {
+            this.progress.epoch = epoch;
+            if (o.maxEpochs !== undefined && o.maxEpochs !== null && o.maxEpochs > 0 && epoch >= o.maxEpochs) epochEnded = true;
+          }
+          const r = t.tidy(() => {
+            const { loss, metrics: m } = this.task.trainingLoss(batch);
+            const scaled = o.accumulateGradBatches > 1 ? loss.div(o.accumulateGradBatches) : loss;
+            const value = loss.item();
+            if (Number.isFinite(value)) scaled.backward();
+            return { value, m };
+          });
+          this.task.disposeBatch(batch);
+          lossSum += r.value;
+          metrics = r.m;
+        }
+        if (epochEnded) {
+          this.optimizer.zeroGrad();
+          stoppedBy = 'max_epochs';
+          break;
+        }
+        const loss = lossSum / o.accumulateGradBatches;
+        let finite = Number.isFinite(loss);
+        if (o.processGroup && o.processGroup.worldSize > 1) {
+          // every rank must agree to skip, or the collectives diverge
+          const flag = t.tensor([finite ? 0 : 1]);
+          o.processGroup.allreduce([flag], 'max');
+          finite = flag.item() === 0;
+          flag.dispose();
+        }
+        if (!finite) {
+          this.optimizer.zeroGrad();
+          this.progress.nanSkips++;
+          consecutiveNonFinite++;
+          process.stderr.write(`\nstreamnest: non-finite loss (${loss}) at step ${step}; step skipped (${consecutiveNonFinite} in a row)\n`);
+          if (consecutiveNonFinite >= o.maxConsecutiveNonFinite) {
+            stoppedBy = 'non_finite';
+            this.saveCheckpoint();
+            throw new NonFiniteLossError(
+              `training stopped: ${consecutiveNonFinite} consecutive steps had a non-finite loss (last at step ${step}). ` +
+                'Lower the learning rate, check the data (skip_bad_audio), or enable gradient clipping.',
+            );
+          }
+          this.progress.globalStep++;
+          continue;
+        }
+        consecutiveNonFinite = 0;
+        if (o.processGroup && o.processGroup.worldSize > 1) o.processGroup.averageGradients(params);
+        let gradNorm = NaN;
+        if (o.gradientClipVal > 0) gradNorm = t.clipGradNorm(params, o.gradientClipVal);
+        this.optimizer.step();
+        this.optimizer.zeroGrad();
+        this.progress.globalStep++;
+        const gs = this.progress.globalStep;
+        trainLoss.push({ step: gs, loss });
+        if (logger && (gs % o.logEveryNSteps === 0 || gs === 1)) {
+          logger.log(gs, { train_loss: loss, learning_rate: lr, global_step: gs, epoch: this.progress.epoch, ...metrics, ...(Number.isFinite(gradNorm) ? { grad_norm: gradNorm } : {}) });
+        }
+        bar?.update({ step: gs, total: o.maxSteps, loss, lr, extra: { epoch: this.progress.epoch } }, o.logEveryNSteps);
+        const atEnd = gs >= o.maxSteps;
+        if (gs % o.valCheckInterval === 0 || atEnd) {
+          const v = await this.validate();
+          if (Number.isFinite(v)) {
+            valLoss.push({ step: gs, loss: v });
+            logger?.log(gs, { val_loss: v });
+          }
+          this.saveCheckpoint(Number.isFinite(v) ? v : undefined);
+        }
+      }
+      if (stoppedBy !== 'max_steps' || trainLoss.length === 0 || this.progress.globalStep % o.valCheckInterval !== 0) this.saveCheckpoint();
+    } finally {
+      if (o.handleSignals !== false) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      logger?.close();
+    }
+    bar?.done(`streamnest: stopped at step ${this.progress.globalStep} (${stoppedBy}); logs in ${this.logDir}`);
+    let plot: string | null = null;
+    if (this.isMain) plot = writeLossPlot(this.logDir, this.o.name);
+    return {
+      globalStep: this.progress.globalStep,
+      stoppedBy,
+      lastCheckpoint: this.isMain ? this.checkpoints.lastPath : null,
+      bestCheckpoint: this.isMain ? this.checkpoints.bestPath(this.progress.best) : null,
+      trainLoss,
+      valLoss,
+      logDir: this.logDir,
+      plot,
+    };
+  }
+}
+
+/** Draws train_loss and val_loss from the run's metrics.csv (whole history, resumed runs included). */
+export function writeLossPlot(logDir: string, name: string): string | null {
+  let rows: Record<string, number>[];
+  try {
+    rows = CsvLog.read(join(logDir, 'metrics.csv'));
+  } catch {
+    return null;
+  }
+  const train = rows.filter((r) => Number.isFinite(r.train_loss));
+  const val = rows.filter((r) => Number.isFinite(r.val_loss));
+  if (!train.length) return null;
+  const series = [{ name: 'train_loss', x: train.map((r) => r.step!), y: train.map((r) => r.train_loss!) }];
+  if (val.length) series.push({ name: 'val_loss', x: val.map((r) => r.step!), y: val.map((r) => r.val_loss!) });
+  const path = join(logDir, 'loss.png');
+  linePlot(series, { title: `${name}: loss`, xLabel: 'step', yLabel: 'loss' }).save(path);
+  return path;
+}
