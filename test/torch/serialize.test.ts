@@ -306,3 +306,27 @@ test('unknown classes in a checkpoint: refused by default, inert placeholders on
   assert.equal(t.liveTensorCount() - before, 11);
   for (const x of sd.values()) x.dispose();
 });
+
+test('zip64 records (as written past 4 GiB) are read, and big-endian storages are refused', () => {
+  const data = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+  const entries = [
+    { name: 'z64/data.pkl', data: t.saveTorchSave(null).subarray(0, 0) },
+    { name: 'z64/data/0', data },
+  ];
+  const bytes = t.writeZip(entries, { forceZip64: true });
+  const zip = new t.ZipArchive(bytes, 'z64.zip');
+  assert.deepEqual([...zip.entries.keys()], ['z64/data.pkl', 'z64/data/0']);
+  assert.deepEqual(zip.read('z64/data/0'), data);
+  assert.equal((zip.read('z64/data/0').byteOffset - bytes.byteOffset) % 64, 0);
+
+  // a whole torch.save file in zip64 form loads like the plain one
+  const plain = t.tidy(() => t.saveTorchSave(new Map([['w', t.arange(5).float()]])));
+  const src = new t.ZipArchive(plain);
+  const z64 = t.writeZip([...src.entries.keys()].map((name) => ({ name, data: src.read(name) })), { forceZip64: true });
+  const back = t.loadTorchSave(z64, 'z64.pt') as Map<string, t.Tensor>;
+  assert.deepEqual(back.get('w')!.toArray(), [0, 1, 2, 3, 4]);
+  back.get('w')!.dispose();
+
+  const big = t.writeZip([...src.entries.keys()].map((name) => ({ name, data: name.endsWith('byteorder') ? new TextEncoder().encode('big') : src.read(name) })));
+  assert.throws(() => t.loadTorchSave(big, 'big.pt'), /big\.pt: storages are in 'big' byte order/);
+});

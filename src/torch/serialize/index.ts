@@ -2,5 +2,5 @@
 export { loadTorchSave, saveTorchSave, loadStateDict, saveStateDict, TorchSaveError, type PickleValue, type LoadTorchSaveOptions, type UnknownGlobals } from './torch-save.js';
 export { parseNpy, readNpy, toNpy, writeNpy, NpyError } from './npy.js';
 export { writeFileAtomic } from './atomic-file.js';
-export { ZipArchive, ZipError, writeZip, type ZipEntry, type ZipWriteEntry } from './zip.js';
+export { ZipArchive, ZipError, writeZip, type ZipEntry, type ZipWriteEntry, type ZipWriteOptions } from './zip.js';
 export { PickleError } from './pickle.js';

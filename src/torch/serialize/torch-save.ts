@@ -153,6 +153,10 @@ export function loadTorchSave(bytes: Uint8Array, where = '<torch.save>', options
     const zip = new ZipArchive(bytes, where);
     const top = findTopFolder(zip, where);
     const pkl = zip.read(`${top}data.pkl`);
+    if (zip.has(`${top}byteorder`)) {
+      const order = new TextDecoder().decode(zip.read(`${top}byteorder`)).trim();
+      if (order !== 'little') throw new TorchSaveError(`${where}: storages are in '${order}' byte order; only little-endian files are supported`);
+    }
     return tidy(() => unpickleTorch(zip, top, pkl, where, options.unknownGlobals ?? 'refuse'));
   } catch (e) {
     if (e instanceof ZipError || e instanceof PickleError) throw new TorchSaveError(e.message, { cause: e });
@@ -438,7 +442,14 @@ export function saveTorchSave(obj: PickleValue): Uint8Array {
   };
   write(obj, '');
   const pkl = w.finish();
-  return writeZip([{ name: 'archive/data.pkl', data: pkl }, ...storages, { name: 'archive/version', data: new TextEncoder().encode('3\n') }]);
+  const enc = new TextEncoder();
+  // record order as torch >= 2 writes it: data.pkl, byteorder, data/<n>..., version
+  return writeZip([
+    { name: 'archive/data.pkl', data: pkl },
+    { name: 'archive/byteorder', data: enc.encode('little') },
+    ...storages,
+    { name: 'archive/version', data: enc.encode('3\n') },
+  ]);
 }
 
 /** Writes a state dict as a torch.save file (an OrderedDict), atomically. */

@@ -180,12 +180,21 @@ export interface ZipWriteEntry {
   data: Uint8Array;
 }
 
+export interface ZipWriteOptions {
+  /** Data alignment in bytes (torch: 64). */
+  align?: number;
+  /** Write zip64 fields and records even where 32 bits suffice (they are always written past 4 GiB). */
+  forceZip64?: boolean;
+}
+
 /**
  * Writes a zip of stored (uncompressed) entries whose data start on `align`-byte boundaries, padding the
  * local header's extra field as PyTorchStreamWriter does ('FB' field filled with 'Z'); zip64 records
  * are used when an offset or size needs them.
  */
-export function writeZip(entries: readonly ZipWriteEntry[], align = 64): Uint8Array {
+export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOptions = {}): Uint8Array {
+  const align = options.align ?? 64;
+  const force = options.forceZip64 === true;
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];
   let offset = 0;
@@ -199,7 +208,7 @@ export function writeZip(entries: readonly ZipWriteEntry[], align = 64): Uint8Ar
     const crc = crc32(entry.data);
     const size = entry.data.length;
     const headerOffset = offset;
-    const big = size >= U32_MAX || headerOffset >= U32_MAX;
+    const big = force || size >= U32_MAX || headerOffset >= U32_MAX;
     const zip64Local = big ? 20 : 0; // id, len, usize, csize
     // padding extra field 'FB' so that the data begin on an aligned offset
     const base = headerOffset + 30 + name.length + zip64Local + 4;
@@ -233,8 +242,8 @@ export function writeZip(entries: readonly ZipWriteEntry[], align = 64): Uint8Ar
     push(local);
     push(entry.data);
 
-    const needSize = size >= U32_MAX;
-    const needOffset = headerOffset >= U32_MAX;
+    const needSize = force || size >= U32_MAX;
+    const needOffset = force || headerOffset >= U32_MAX;
     const z64Len = (needSize ? 16 : 0) + (needOffset ? 8 : 0);
     const cExtra = z64Len > 0 ? 4 + z64Len : 0;
     const c = new Uint8Array(46 + name.length + cExtra);
@@ -271,7 +280,7 @@ export function writeZip(entries: readonly ZipWriteEntry[], align = 64): Uint8Ar
   for (const c of central) push(c);
   const cdSize = offset - cdOffset;
   const count = entries.length;
-  const needZip64 = count >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
+  const needZip64 = force || count >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
   if (needZip64) {
     const rec = new Uint8Array(56 + 20);
     const rv = new DataView(rec.buffer);
