@@ -245,6 +245,14 @@ export class ConformerEncoder extends t.Module {
     this.layerDropProbs = stochasticDepthDropProbs(c.n_layers, c.stochastic_depth_drop_prob, c.stochastic_depth_mode, c.stochastic_depth_start_layer);
   }
 
+  /**
+   * Trainable tensors, each once: with untie_biases false the shared pos_bias_u/v appear under every layer's
+   * state-dict key (as in NeMo) but must be handed to an optimiser only once.
+   */
+  override parameters(): Tensor[] {
+    return [...new Set(super.parameters())];
+  }
+
   /** Output channels (feat_out when projected, else d_model). */
   get featOut(): number {
     return this.out_proj ? this.out_proj.outFeatures : this.config.d_model;

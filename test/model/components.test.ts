@@ -176,6 +176,7 @@ test('configuration variants: use_bias false, shared pos biases, group_norm, abs
   const tied = new ConformerEncoder({ ...NEST_LIKE, untie_biases: false });
   const sd = tied.stateDict();
   assert.equal(sd.get('layers.0.self_attn.pos_bias_u'), sd.get('layers.1.self_attn.pos_bias_u'), 'one tensor under every layer key');
+  assert.equal(tied.parameters().filter((p) => p === sd.get('layers.0.self_attn.pos_bias_u')).length, 1, 'handed to an optimiser once');
   tied.dispose();
 
   for (const cfg of [

@@ -1,0 +1,23 @@
+// The encoder model: public surface for the layers above (streaming, ssl, train, checkpoint, cli).
+export {
+  ConformerEncoder,
+  ModuleList,
+  resolveEncoderConfig,
+  stochasticDepthDropProbs,
+  type ConformerEncoderConfig,
+  type ResolvedEncoderConfig,
+  type EncoderBuildOptions,
+  type EncoderForwardOptions,
+  type EncoderCache,
+  type StreamingConfig,
+  type StreamingOverrides,
+  type StreamStepOptions,
+} from './conformer-encoder.js';
+export { AttentionContextPolicy, calcContextSizes, contextAllowed, createMasks, type AttContextSize, type AttContextStyle, type ContextSizes, type Masks } from './attention-context.js';
+export { ConvSubsampling, MaskedConvSequential, subsampledLength, stageLength, type ConvSubsamplingOptions, type SubsamplingKind } from './subsampling.js';
+export { RelPositionalEncoding, AbsPositionalEncoding, sinusoidTable } from './positional-encoding.js';
+export { MultiHeadAttention, RelPositionMultiHeadAttention, MASK_FILL, type AttentionCache, type AttentionOptions } from './attention.js';
+export { ConformerLayer, type ConformerLayerOptions, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
+export { ConformerConvolution, type ConvCache, type ConvNormType, type ConvolutionOptions } from './conformer-convolution.js';
+export { ConformerFeedForward, type FeedForwardOptions } from './conformer-feed-forward.js';
+export { outputReach, subsamplingReach, attentionReach } from './receptive-field.js';
