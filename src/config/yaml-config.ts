@@ -43,13 +43,13 @@ function recordLines(
 /** Parses YAML text; `file` is only used in messages. */
 export function parseYamlConfig(text: string, file: string): ConfigDocument {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        const message = `invalid YAML: ${e.message.split('\n')[0]}`;
+        const message = `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
         return pos ? { path: '', message, where: `line ${pos.line}, column ${pos.col}` } : { path: '', message };
       }),
     );
