@@ -19,7 +19,7 @@ export interface SamplerOptions {
   seed: number;
   shuffle?: boolean;
   dropLast?: boolean;
-  /** Sort by duration within chunks (default true). */
+  /** Sort by duration within chunks (default: on when shuffling, off otherwise so that order is the manifest's). */
   bucketing?: boolean;
   /** Chunk size in batches for bucketing (default 64). */
   bucketChunk?: number;
@@ -54,7 +54,7 @@ export class BatchSampler {
       seed: opts.seed,
       shuffle: opts.shuffle ?? true,
       dropLast: opts.dropLast ?? false,
-      bucketing: opts.bucketing ?? true,
+      bucketing: opts.bucketing ?? (opts.shuffle ?? true),
       bucketChunk: opts.bucketChunk ?? 64,
       weights: opts.weights ?? null,
     };
