@@ -1,7 +1,7 @@
 // Decoding one manifest entry to mono float32 at the target rate, with bad audio turned into DataErrors
-// that name the file and the manifest line. Uses src/audio (WAV reader, resampler).
-import { AudioFileError, readWav } from '../audio/wav.js';
-import { resample } from '../audio/resample.js';
+// that name the file and the manifest line. Uses src/audio's loadAudio (WAV or FLAC, mono mean, resampling).
+import { AudioFileError } from '../audio/wav.js';
+import { loadAudio } from '../audio/load-audio.js';
 import { DataError, type BadDataReason } from './data-error.js';
 
 export interface AudioRef {
@@ -30,7 +30,7 @@ function reasonOf(e: AudioFileError): BadDataReason {
 export function decodeAudio(ref: AudioRef, o: DecodeOptions): Float32Array {
   let decoded: { sampleRate: number; samples: Float32Array };
   try {
-    decoded = readWav(ref.path, { offset: ref.offset, duration: ref.duration ?? 0 });
+    decoded = loadAudio(ref.path, { offset: ref.offset, duration: ref.duration ?? 0, targetSampleRate: o.sampleRate });
   } catch (e) {
     if (e instanceof AudioFileError) throw new DataError(reasonOf(e), ref.where, e.message);
     if (e instanceof DataError) throw e;
@@ -52,5 +52,5 @@ export function decodeAudio(ref: AudioRef, o: DecodeOptions): Float32Array {
   for (let i = 0; i < samples.length; i++) {
     if (!Number.isFinite(samples[i]!)) throw new DataError('bad_audio', ref.where, `${ref.path}: non-finite sample at ${i}`);
   }
-  return sr === o.sampleRate ? samples : resample(samples, sr, o.sampleRate);
+  return samples;
 }
