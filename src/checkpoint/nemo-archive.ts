@@ -65,12 +65,11 @@ export function readNemoArchive(path: string): NemoArchive {
 }
 
 /**
- * Writes an uncompressed .nemo tar with NeMo's save_to layout ('./', ./model_config.yaml, ./model_weights.ckpt,
- * then any extra files), atomically (temporary file in the same folder, fsync, rename).
+ * Writes an uncompressed .nemo tar with NeMo's save_to layout ('./', then ./model_config.yaml,
+ * ./model_weights.ckpt and any extra files sorted by name), atomically (temporary file in the same folder, fsync, rename).
  */
 export function writeNemoArchive(path: string, a: { configYaml: string; stateDict: Map<string, Tensor>; extra?: Map<string, Uint8Array> }): void {
-  const members: TarWriteMember[] = [
-    { name: './', type: 'dir' },
+  const files: TarWriteMember[] = [
     { name: `./${NEMO_CONFIG_MEMBER}`, data: new TextEncoder().encode(a.configYaml) },
     { name: `./${NEMO_WEIGHTS_MEMBER}`, data: saveTorchSave(a.stateDict) },
   ];
@@ -79,7 +78,10 @@ export function writeNemoArchive(path: string, a: { configYaml: string; stateDic
     if (name.startsWith('/') || parts.length === 0 || parts.includes('..')) throw new NemoArchiveError(`${path}: extra member name '${name}' is not a safe relative path`);
     const norm = parts.join('/');
     if (norm === NEMO_CONFIG_MEMBER || norm === NEMO_WEIGHTS_MEMBER) throw new NemoArchiveError(`${path}: extra member '${name}' would replace the archive's own ${norm}`);
-    members.push({ name: `./${norm}`, data });
+    if (files.some((f) => f.name === `./${norm}`)) throw new NemoArchiveError(`${path}: extra member '${name}' is given twice`);
+    files.push({ name: `./${norm}`, data });
   }
-  writeFileAtomic(path, writeTar(members));
+  // tarfile.add of the folder: the './' entry first, then the files sorted by name
+  files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  writeFileAtomic(path, writeTar([{ name: './', type: 'dir' }, ...files]));
 }

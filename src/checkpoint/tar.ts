@@ -196,7 +196,8 @@ export interface TarWriteMember {
 }
 
 /**
- * An uncompressed ustar archive of `members` (names longer than 100 bytes get a PAX 'path' record), ending
+ * An uncompressed ustar archive of `members` (names longer than 100 bytes and sizes of 8 GiB or more get PAX
+ * records), ending
  * with the two zero blocks. Returns the archive as chunks in order (no single large copy).
  */
 export function writeTar(members: readonly TarWriteMember[], mtime = Math.floor(Date.now() / 1000)): Uint8Array[] {
@@ -205,12 +206,14 @@ export function writeTar(members: readonly TarWriteMember[], mtime = Math.floor(
     const isDir = m.type === 'dir';
     const size = isDir ? 0 : (m.data?.length ?? 0);
     let name = isDir && !m.name.endsWith('/') ? `${m.name}/` : m.name;
-    if (Buffer.byteLength(name) > 100) {
-      const rec = Buffer.from(paxRecord('path', name), 'utf8');
+    const longName = Buffer.byteLength(name) > 100;
+    const hugeSize = size > 0o77777777777; // more than 11 octal digits (8 GiB): size goes in a PAX record
+    if (longName || hugeSize) {
+      const rec = Buffer.from((longName ? paxRecord('path', name) : '') + (hugeSize ? paxRecord('size', String(size)) : ''), 'utf8');
       out.push(header('././@PaxHeader', 'x', rec.length, 0o644, mtime), rec, new Uint8Array((BLOCK - (rec.length % BLOCK)) % BLOCK));
-      name = name.slice(0, 99);
+      if (longName) name = name.slice(0, 99);
     }
-    out.push(header(name, isDir ? '5' : '0', size, isDir ? 0o755 : 0o644, mtime));
+    out.push(header(name, isDir ? '5' : '0', hugeSize ? 0 : size, isDir ? 0o755 : 0o644, mtime));
     if (!isDir && m.data) {
       out.push(m.data);
       const pad = (BLOCK - (size % BLOCK)) % BLOCK;

@@ -49,18 +49,22 @@ test('writeNemoArchive → readNemoArchive is bit-exact, in NeMo save_to layout,
   const dir = mkdtempSync(join(tmpdir(), 'streamnest-nemo-'));
   try {
     const src = readNemoArchive(join(GOLDEN, INDEX.archives[0]!.file));
-    const extra = new Map([['tokenizer/vocab.txt', new TextEncoder().encode('a\nb\n')]]);
+    const extra = new Map([
+      ['tokenizer/vocab.txt', new TextEncoder().encode('a\nb\n')],
+      ['a_first.txt', new TextEncoder().encode('sorted before the config')],
+      [`z/${'long'.repeat(30)}.txt`, new TextEncoder().encode('a name past ustar\'s 100 bytes (PAX path)')],
+    ]);
     const out = join(dir, 'model.nemo');
     writeNemoArchive(out, { configYaml: src.configYaml, stateDict: src.stateDict, extra });
     assert.deepEqual(readdirSync(dir), ['model.nemo'], 'no temporary files left behind');
     const back = readNemoArchive(out);
     assert.deepEqual(
       back.members.map((m) => m.name),
-      ['.', './model_config.yaml', './model_weights.ckpt', './tokenizer/vocab.txt'],
+      ['.', './a_first.txt', './model_config.yaml', './model_weights.ckpt', './tokenizer/vocab.txt', `./z/${'long'.repeat(30)}.txt`],
     );
     assert.equal(back.configYaml, src.configYaml);
-    assert.deepEqual([...back.extra.keys()], ['tokenizer/vocab.txt']);
-    assert.deepEqual(back.extra.get('tokenizer/vocab.txt'), extra.get('tokenizer/vocab.txt'));
+    assert.deepEqual([...back.extra.keys()], ['a_first.txt', 'tokenizer/vocab.txt', `z/${'long'.repeat(30)}.txt`]);
+    for (const [k, v] of extra) assert.deepEqual(back.extra.get(k), v, k);
     assert.deepEqual([...back.stateDict.keys()], [...src.stateDict.keys()]);
     for (const [k, x] of src.stateDict) {
       const y = back.stateDict.get(k)!;
