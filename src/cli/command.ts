@@ -28,6 +28,7 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'info', load: () => import('./commands/info.js') },
   { name: 'make-corpus', load: () => import('./commands/make-corpus.js') },
+  { name: 'features', load: () => import('./commands/features.js') },
   // append new commands here, one line each
 ];
 
