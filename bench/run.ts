@@ -54,16 +54,27 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Times one workload in streamnest at the current thread setting: median ms per iteration. */
-export function timeStreamnest(w: Workload, warmup: number, repeat: number): number {
+/** Lets Node's event loop turn: N-API runs the finalizers of garbage-collected tensor wrappers only then. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Times one workload in streamnest at the current thread setting: median ms per iteration. The event loop turns
+ * between iterations (outside the timed region), as it does between steps of a real training loop that awaits
+ * its data; without that, the finalizers of every wrapper made during the whole run pile up (see BENCHMARKS.md).
+ */
+export async function timeStreamnest(w: Workload, warmup: number, repeat: number): Promise<number> {
   const inst = w.setup();
   try {
-    for (let i = 0; i < warmup; i++) inst.step();
+    for (let i = 0; i < warmup; i++) {
+      inst.step();
+      await turn();
+    }
     const times: number[] = [];
     for (let i = 0; i < repeat; i++) {
       const t0 = performance.now();
       inst.step();
       times.push(performance.now() - t0);
+      await turn();
     }
     return median(times);
   } finally {
@@ -154,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
       const sn: number[] = [];
       const py: number[] = [];
       for (let r = 0; r < options.rounds; r++) {
-        if (doSn) sn.push(timeStreamnest(w, warmup, repeat));
+        if (doSn) sn.push(await timeStreamnest(w, warmup, repeat));
         if (doPy) py.push(timePytorch(python, w, n, warmup, repeat));
       }
       const snMs = sn.length ? median(sn) : null;
