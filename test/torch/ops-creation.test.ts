@@ -172,3 +172,24 @@ test('to(): dtype conversions; item() of bools', scoped(() => {
   assert.equal(x.to({ dtype: 'int32' }).dtype, 'int32');
   assert.equal(t.tensor([true]).item(), 1);
 }));
+
+test('thread-count control: setNumThreads/getNumThreads round trip; invalid counts refused; results do not depend on threads', scoped(() => {
+  const prev = t.getNumThreads();
+  assert.ok(Number.isInteger(prev) && prev >= 1);
+  try {
+    const a = t.randn([64, 64], { generator: new t.Generator(1), dtype: 'float64' });
+    t.setNumThreads(2);
+    assert.equal(t.getNumThreads(), 2);
+    const two = t.matmul(a, a).sum().item();
+    t.setNumThreads(1);
+    assert.equal(t.getNumThreads(), 1);
+    const one = t.matmul(a, a).sum().item();
+    assert.ok(Math.abs(two - one) <= 1e-9 * Math.abs(one), `1 thread ${one} vs 2 threads ${two}`);
+    assert.throws(() => t.setNumThreads(0), /threads must be a positive integer, got 0/);
+    assert.throws(() => t.setNumThreads(1.5), /threads must be a positive integer, got 1.5/);
+    assert.equal(t.getNumThreads(), 1, 'a refused setting changes nothing');
+  } finally {
+    t.setNumThreads(prev);
+  }
+  assert.equal(t.getNumThreads(), prev);
+}));
