@@ -21,7 +21,8 @@ export interface BatchAugmentorConfig {
 
 export interface DatasetConfig {
   /** One manifest, a comma-separated list, or a list of manifests (JSON lines). */
-  readonly manifest_filepath: string | readonly string[];
+  /** null as NeMo stores it in .nemo archives (datasets are not needed to load a model); training then asks for one. */
+  readonly manifest_filepath: string | readonly string[] | null;
   readonly noise_manifest: string | readonly string[] | null;
   readonly sample_rate: number;
   readonly batch_size: number;
@@ -40,7 +41,6 @@ function readPaths(r: SectionReader, key: string, required: boolean): string | s
   const v = r.value(key);
   if (v === undefined || v === null) {
     if (required && !r.has(key)) r.problem(key, 'required key is missing (a manifest path or a list of them)');
-    else if (required && v === null) r.problem(key, 'a manifest path is required; got null');
     return null;
   }
   if (typeof v === 'string') return v;
@@ -108,7 +108,7 @@ export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): 
     'parser',
   );
   if (r.value('is_tarred') === true) r.problem('is_tarred', 'tarred datasets are not supported by streamnest; use JSON-lines manifests');
-  const manifest_filepath = readPaths(r, 'manifest_filepath', true) ?? '';
+  const manifest_filepath = readPaths(r, 'manifest_filepath', true);
   const noise_manifest = readPaths(r, 'noise_manifest', false);
   const aug = r.value('batch_augmentor');
   const batch_augmentor = aug === undefined || aug === null ? null : readBatchAugmentor(r.section('batch_augmentor', false));

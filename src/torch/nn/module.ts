@@ -153,10 +153,10 @@ export abstract class Module {
   }
   /** Frees every parameter and buffer of this module tree. */
   dispose(): void {
-    for (const [, m] of this.namedModules()) {
-      for (const p of m.params.values()) p?.dispose();
-      for (const b of m.buffers.values()) b.tensor?.dispose();
-    }
+    for (const p of this.params.values()) p?.dispose();
+    for (const b of this.buffers.values()) b.tensor?.dispose();
+    // children dispose themselves, so that a subclass's own state (e.g. a cached table) is freed too
+    for (const [, c] of this.namedChildren()) c.dispose();
   }
 }
 

@@ -1,0 +1,91 @@
+// The factory from a validated NeMo-layout config (model.*) to the NEST model's explicit constructor arguments.
+import type { NestModelConfig } from '../config/schema.js';
+import type { ConformerEncoderConfig } from '../model/conformer-encoder.js';
+import { NestModel, type NestModelArgs } from './nest-model.js';
+
+export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
+  if (m.mask_position !== 'pre_conv') {
+    throw new Error(`model.mask_position: '${m.mask_position}' is not supported yet (use pre_conv, NeMo's default for NEST)`);
+  }
+  const e = m.encoder;
+  if (e.self_attention_model === 'rel_pos_local_attn') {
+    throw new Error("model.encoder.self_attention_model: 'rel_pos_local_attn' is not supported (use rel_pos or abs_pos)");
+  }
+  if (m.quantizer.dist_fn !== 'l2') throw new Error(`model.quantizer.dist_fn: '${m.quantizer.dist_fn}' is not supported (NeMo's cosine path fails at run time); use l2`);
+  const encoder: ConformerEncoderConfig = {
+    feat_in: e.feat_in,
+    feat_out: e.feat_out,
+    n_layers: e.n_layers,
+    d_model: e.d_model,
+    subsampling: e.subsampling as ConformerEncoderConfig['subsampling'],
+    subsampling_factor: e.subsampling_factor,
+    subsampling_conv_channels: e.subsampling_conv_channels,
+    causal_downsampling: e.causal_downsampling,
+    ff_expansion_factor: e.ff_expansion_factor,
+    self_attention_model: e.self_attention_model as ConformerEncoderConfig['self_attention_model'],
+    n_heads: e.n_heads,
+    att_context_size: e.att_context_size.length === 1 ? [...e.att_context_size[0]!] : e.att_context_size.map((p) => [...p]),
+    att_context_probs: e.att_context_size.length > 1 ? [...e.att_context_probs] : null,
+    att_context_style: e.att_context_style,
+    xscaling: e.xscaling,
+    untie_biases: e.untie_biases,
+    pos_emb_max_len: e.pos_emb_max_len,
+    conv_kernel_size: e.conv_kernel_size,
+    conv_norm_type: e.conv_norm_type,
+    conv_context_size: e.conv_context_size === null || e.conv_context_size === 'causal' ? e.conv_context_size : [...e.conv_context_size],
+    use_bias: e.use_bias,
+    dropout: e.dropout,
+    dropout_pre_encoder: e.dropout_pre_encoder,
+    dropout_emb: e.dropout_emb,
+    dropout_att: e.dropout_att,
+    stochastic_depth_drop_prob: e.stochastic_depth_drop_prob,
+    stochastic_depth_mode: e.stochastic_depth_mode,
+    stochastic_depth_start_layer: e.stochastic_depth_start_layer,
+  } as ConformerEncoderConfig;
+  return {
+    preprocessor: { ...m.preprocessor },
+    encoder,
+    masking: {
+      featIn: m.masking.feat_in,
+      maskProb: m.masking.mask_prob,
+      blockSize: m.masking.block_size,
+      maskValue: m.masking.mask_value,
+      freeze: m.masking.freeze,
+      allowOverlap: m.masking.allow_overlap,
+      maxMaskRatio: m.masking.max_mask_ratio,
+      causal: m.masking.causal,
+      leftContextSize: m.masking.left_context_size,
+    },
+    quantizer: {
+      featIn: m.quantizer.feat_in,
+      codeDim: m.quantizer.code_dim,
+      numClasses: m.quantizer.num_classes,
+      numBooks: m.quantizer.num_books,
+      distFn: 'l2',
+      timeAhead: m.quantizer.time_ahead,
+      freeze: m.quantizer.freeze,
+      squeezeSingle: m.quantizer.squeeze_single,
+      combineTimeSteps: m.quantizer.combine_time_steps,
+    },
+    decoder: {
+      featIn: m.decoder.feat_in,
+      numClasses: m.decoder.num_classes,
+      numDecoders: m.decoder.num_decoders,
+      initMode: m.decoder.init_mode,
+      useBias: m.decoder.use_bias,
+      squeezeSingle: m.decoder.squeeze_single,
+    },
+    loss: {
+      combineTimeSteps: m.loss.combine_time_steps,
+      maskThreshold: m.loss.mask_threshold,
+      numDecoders: m.loss.num_decoders,
+      squeezeSingle: m.loss.squeeze_single,
+      causalDownsampling: e.causal_downsampling,
+    },
+    seed,
+  };
+}
+
+export function buildNestModel(m: NestModelConfig, seed: number): NestModel {
+  return new NestModel(nestModelArgs(m, seed));
+}
