@@ -308,6 +308,7 @@ export class FilterbankFeatures extends t.Module {
     const g = this.geometry;
     const batch = input.shape[0]!;
     const seqLen = this.featureLengths(nIn);
+    const device = input.device;
     let x = input.dtype === 'float32' ? input : input.float(); // [B, N]
     if (g.stftPadAmount !== null) {
       const p = g.stftPadAmount;
@@ -316,7 +317,8 @@ export class FilterbankFeatures extends t.Module {
     const gen = o.generator ?? this.generator;
     if (this.training && c.dither > 0) {
       if (!gen) throw new Error('src/audio/preprocessor.ts: dither in training mode needs a Generator (forward option or constructor)');
-      x = x.add(t.randn(x.shape, { generator: gen }).mul(c.dither));
+      const noise = t.randn(x.shape, { generator: gen }); // CPU generator; moved to x's device
+      x = x.add((device === 'cpu' ? noise : noise.to({ device })).mul(c.dither));
     }
     if (this.training && c.nb_augmentation_prob > 0 && !gen) throw new Error('src/audio/preprocessor.ts: narrow-band augmentation needs a Generator');
     const n = x.shape[1]!;
@@ -326,8 +328,8 @@ export class FilterbankFeatures extends t.Module {
       x = t.cat([head, tail], 1); // [B, N]
       if (!c.legacy) {
         // NeMo compares with the unpadded sample counts, even when exact_pad has padded x.
-        const lens = t.tensor(nIn, [batch, 1], { dtype: 'int64' });
-        const timemask = t.arange(n).unsqueeze(0).lt(lens); // [B, N]
+        const lens = t.tensor(nIn, [batch, 1], { dtype: 'int64', device });
+        const timemask = t.arange(0, n, 1, { device }).unsqueeze(0).lt(lens); // [B, N]
         x = x.maskedFill(t.logicalNot(timemask), 0.0);
       }
     }
@@ -337,9 +339,9 @@ export class FilterbankFeatures extends t.Module {
     }
     let m = this.spectralFrames(x, this.training ? gen : null); // [B, F, T]
     const frames = m.shape[2]!;
-    const lensT = t.tensor(seqLen, [batch], { dtype: 'int64' });
+    const lensT = t.tensor(seqLen, [batch], { dtype: 'int64', device });
     m = normalizeBatch(m, lensT, c.normalize, c.legacy);
-    const padMask = t.arange(frames).unsqueeze(0).ge(lensT.unsqueeze(1)); // [B, T]
+    const padMask = t.arange(0, frames, 1, { device }).unsqueeze(0).ge(lensT.unsqueeze(1)); // [B, T]
     m = m.maskedFill(padMask.unsqueeze(1), c.pad_value);
     if (c.pad_to === 'max') {
       // F.pad with a negative amount crops, as in NeMo.
@@ -361,18 +363,20 @@ export class FilterbankFeatures extends t.Module {
     const g = this.geometry;
     return t.tidy(() => {
       const batch = x.shape[0]!;
-      const spec = t.stft(x, { nFft: g.nFft, hopLength: g.hopLength, winLength: g.winLength, window: this.window, center: false }); // [B, nBins, T, 2]
+      const device = x.device;
+      const window = this.window && this.window.device !== device ? this.window.to({ device }) : this.window;
+      const spec = t.stft(x, { nFft: g.nFft, hopLength: g.hopLength, winLength: g.winLength, window, center: false }); // [B, nBins, T, 2]
       let s = spec.pow(2).sum(-1); // [B, nBins, T]
       s = (c.use_grads ? s.add(1e-5) : s).sqrt();
       if (augment && c.nb_augmentation_prob > 0 && c.nb_max_freq < c.sample_rate / 2) {
         const nbBin = Math.trunc((c.nb_max_freq / c.sample_rate) * g.nFft);
         const draws = t.rand([batch], { generator: augment }).toArray();
-        const keepBins = t.arange(s.shape[1]!).lt(nbBin).to({ dtype: 'float32' }).view([1, -1, 1]); // [1, nBins, 1]
-        const hit = t.tensor(draws.map((d) => (d < c.nb_augmentation_prob ? 1 : 0)), [batch, 1, 1]); // [B, 1, 1]
+        const keepBins = t.arange(0, s.shape[1]!, 1, { device }).lt(nbBin).to({ dtype: 'float32' }).view([1, -1, 1]); // [1, nBins, 1]
+        const hit = t.tensor(draws.map((d) => (d < c.nb_augmentation_prob ? 1 : 0)), [batch, 1, 1], { device }); // [B, 1, 1]
         s = s.mul(t.sub(1, hit.mul(t.sub(1, keepBins)))); // [B, nBins, T]
       }
       if (c.mag_power !== 1.0) s = s.pow(c.mag_power);
-      let m = this.fb.to({ dtype: s.dtype }).matmul(s); // [B, F, T]
+      let m = this.fb.to({ dtype: s.dtype, device }).matmul(s); // [B, F, T]
       if (c.log) {
         const guard = logGuardValue(c.log_zero_guard_value);
         m = c.log_zero_guard_type === 'add' ? m.add(guard).log() : m.clamp(guard).log();
@@ -388,8 +392,9 @@ export function normalizeBatch(x: t.Tensor, seqLen: t.Tensor, type: NormalizeTyp
   if (!type) return x;
   return t.tidy(() => {
     const [batch, feats, time] = x.shape as [number, number, number];
+    const device = x.device;
     if (type === 'per_feature') {
-      const valid = t.arange(time).unsqueeze(0).expand([batch, time]).lt(seqLen.unsqueeze(1)); // [B, T]
+      const valid = t.arange(0, time, 1, { device }).unsqueeze(0).expand([batch, time]).lt(seqLen.unsqueeze(1)); // [B, T]
       const v3 = valid.unsqueeze(1); // [B, 1, T]
       const num = t.where(v3, x, 0.0).sum(2); // [B, F]
       const den = valid.sum(1); // [B] int64
@@ -419,8 +424,8 @@ export function normalizeBatch(x: t.Tensor, seqLen: t.Tensor, type: NormalizeTyp
         throw new RangeError(`src/audio/preprocessor.ts: fixed statistics hold ${k} values, need ${feats} (or ${batch * feats})`);
       }
       const shape = k === feats ? [1, feats, 1] : [batch, feats, 1];
-      const mean = t.tensor(type.fixed_mean, shape, { dtype: 'float32' });
-      const std = t.tensor(type.fixed_std, shape, { dtype: 'float32' });
+      const mean = t.tensor(type.fixed_mean, shape, { dtype: 'float32', device });
+      const std = t.tensor(type.fixed_std, shape, { dtype: 'float32', device });
       return x.sub(mean).div(std);
     }
     return x; // 'NA', 'None' and any other string: identity

@@ -182,3 +182,104 @@ test('normalize all_features and fixed statistics', () => {
     for (const m of [na, all, fixed]) m.dispose();
   });
 });
+
+/**
+ * Independent float64 reference of spec §3-§5 by direct DFT (no torch.stft): log-mel of frames `taus` of one clip.
+ * mode 'current': zero centre padding; 'legacy': reflect centre padding; 'exact': exact_pad (176 zeros each side,
+ * no centring) with NeMo's time mask applied in padded coordinates (it zeroes the clip's last 176 samples).
+ */
+function referenceLogMel(x: Float32Array, taus: number[], mode: 'current' | 'legacy' | 'exact'): number[][] {
+  const n = x.length;
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) y[i] = i === 0 ? x[0]! : x[i]! - 0.97 * x[i - 1]!;
+  let xp: Float64Array;
+  if (mode === 'exact') {
+    xp = new Float64Array(n + 352);
+    xp.set(y, 176);
+    for (let i = n; i < xp.length; i++) xp[i] = 0; // NeMo's timemask: padded index >= n
+  } else {
+    xp = new Float64Array(n + 512);
+    xp.set(y, 256);
+    if (mode === 'legacy') {
+      for (let j = 0; j < 256; j++) {
+        xp[255 - j] = y[j + 1]!;
+        xp[256 + n + j] = y[n - 2 - j]!;
+      }
+    }
+  }
+  const w512 = new Float64Array(512);
+  for (let j = 0; j < 400; j++) w512[56 + j] = 0.5 - 0.5 * Math.cos((2 * Math.PI * j) / 399);
+  const fb = melFilterbank({ sampleRate: 16000, nFft: 512, nMels: 80 });
+  const cos = Float64Array.from({ length: 512 }, (_, i) => Math.cos((2 * Math.PI * i) / 512));
+  const sin = Float64Array.from({ length: 512 }, (_, i) => Math.sin((2 * Math.PI * i) / 512));
+  return taus.map((tau) => {
+    const p = new Float64Array(257);
+    for (let k = 0; k < 257; k++) {
+      let re = 0;
+      let im = 0;
+      for (let u = 56; u < 456; u++) {
+        const v = xp[160 * tau + u]! * w512[u]!;
+        const idx = (k * u) % 512;
+        re += v * cos[idx]!;
+        im -= v * sin[idx]!;
+      }
+      p[k] = re * re + im * im;
+    }
+    return Array.from({ length: 80 }, (_, m) => {
+      let s = 0;
+      for (let k = 0; k < 257; k++) s += fb[m * 257 + k]! * p[k]!;
+      return Math.log(s + 2 ** -24);
+    });
+  });
+}
+
+test('STFT padding modes against a direct float64 DFT: zero centring, legacy reflect, exact_pad', () => {
+  const n = 2345;
+  const g = new t.Generator(11);
+  const x = Float32Array.from(t.tidy(() => t.randn([n], { generator: g }).mul(0.05).toArray()), (v, i) => v + 0.3 * Math.sin(i * 0.07));
+  const base = { window_size: 0.025, features: 80, n_fft: 512, dither: 0, pad_to: 0, normalize: 'NA' };
+  const cases: { mode: 'current' | 'legacy' | 'exact'; cfg: Record<string, unknown>; frames: number; length: number }[] = [
+    { mode: 'current', cfg: base, frames: 15, length: 14 },
+    { mode: 'legacy', cfg: { ...base, legacy: true }, frames: 15, length: 15 },
+    // exact_pad: STFT frames floor(n / hop); NeMo (current) lengths are one fewer (get_seq_len lost its +1 for every mode).
+    { mode: 'exact', cfg: { ...base, exact_pad: true }, frames: 14, length: 13 },
+  ];
+  for (const c of cases) {
+    const pre = new AudioToMelSpectrogramPreprocessor(c.cfg).eval();
+    t.tidy(() => {
+      const out = pre.forward(t.tensor(x, [1, n]), [n]);
+      assert.deepEqual(out.features.shape, [1, 80, c.frames], c.mode);
+      assert.deepEqual(out.lengths.toArray(), [c.length], c.mode);
+      const taus = [0, 1, 7, c.length - 1];
+      const ref = referenceLogMel(x, taus, c.mode);
+      const v = out.features.toArray();
+      taus.forEach((tau, i) => {
+        for (let m = 0; m < 80; m++) {
+          const d = Math.abs(v[m * c.frames + tau]! - ref[i]![m]!);
+          assert.ok(d < 2e-3, `${c.mode}: frame ${tau} mel ${m} differs by ${d}`);
+        }
+      });
+      for (let m = 0; m < 80; m++) for (let tau = c.length; tau < c.frames; tau++) assert.equal(v[m * c.frames + tau], 0);
+    });
+    pre.dispose();
+  }
+});
+
+test('legacy mode keeps the samples past each length (no time mask), current mode makes items padding-invariant', () => {
+  const g = new t.Generator(5);
+  t.tidy(() => {
+    const clip = t.randn([1, 1000], { generator: g }).mul(0.1);
+    const padded = t.cat([clip, t.randn([1, 600], { generator: g }).mul(0.1)], 1); // junk after the valid 1000 samples
+    const base = { window_size: 0.025, features: 80, n_fft: 512, dither: 0, pad_to: 0, normalize: 'NA' };
+    const cur = new AudioToMelSpectrogramPreprocessor(base).eval();
+    const a = cur.forward(clip, [1000]).features.narrow(2, 0, 6);
+    const b = cur.forward(padded, [1000]).features.narrow(2, 0, 6);
+    assert.ok(a.sub(b).abs().max().item() < 1e-5, 'current NeMo: features ignore samples past the length');
+    const leg = new AudioToMelSpectrogramPreprocessor({ ...base, legacy: true }).eval();
+    const c2 = leg.forward(padded, [1000]).features.narrow(2, 6, 1); // frame 6 is valid in legacy (L = 7) and spans samples 760..1159
+    const d2 = leg.forward(clip, [1000]).features.narrow(2, 6, 1);
+    assert.ok(c2.sub(d2).abs().max().item() > 1e-3, 'legacy NeMo: the last valid frame sees the junk');
+    cur.dispose();
+    leg.dispose();
+  });
+});
