@@ -30,6 +30,8 @@ test('reshape / view / flatten: values in row-major order, -1 inferred; view of 
   assert.deepEqual(tr.reshape([6]).toArray(), [0, 3, 1, 4, 2, 5]);
   assert.throws(() => x.reshape([4, -1]), /aten::reshape: shape '\[4, -1\]' is invalid for input of size 6/);
   gradcheck((v) => v.reshape([3, 2]).mul(f64([1, 2, 3, 4, 5, 6], [3, 2])), [rnd([2, 3], 1)], { name: 'reshape' });
+  gradcheck((v) => v.view([3, 2]).mul(f64([1, 2, 3, 4, 5, 6], [3, 2])), [rnd([2, 3], 1)], { name: 'view' });
+  gradcheck((v) => v.flatten().mul(f64([1, -2, 3, -4, 5, -6])), [rnd([2, 3], 1)], { name: 'flatten' });
 }));
 
 test('permute / transpose / contiguous: strides, values, gradients', scoped(() => {
