@@ -146,3 +146,16 @@ test('short inputs, frame timing and misuse', () => {
   assert.throws(() => fs.flush(s), /twice/);
   pre.dispose();
 });
+
+test('a 30-second chunk in one push (several STFT calls) equals the offline features', () => {
+  const n = 16000 * 30 + 123;
+  const g = new t.Generator(2);
+  const x = t.tidy(() => t.randn([n], { generator: g }).mul(0.05).data() as Float32Array);
+  const pre = new AudioToMelSpectrogramPreprocessor(STREAM_CFG).eval();
+  const ref = offline(pre, x);
+  const got = streamAll(new FeatureStream(pre), x, [n]);
+  assert.equal(got[0]!.length, ref.length);
+  assert.equal(ref.length, 3000);
+  assert.ok(maxDiff(got, ref.feats, ref.length) <= 1e-5);
+  pre.dispose();
+});
