@@ -15,3 +15,4 @@ export * from './schema.js';
 export { ConfigSourceMap } from './source-map.js';
 export { parseYamlConfig, readYamlConfigFile } from './yaml-config.js';
 export type { ConfigDocument } from './yaml-config.js';
+export { checkStreamingSafety, formatSafetyReport, type SafetyProblem } from './streaming-safety.js';

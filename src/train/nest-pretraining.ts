@@ -1,0 +1,188 @@
+// NEST pretraining from a validated config: the model, the data streams (sharded by rank), the trainer, the final .nemo.
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import * as t from '../torch/index.js';
+import type { ConfigMap, NestConfig } from '../config/index.js';
+import { buildNestModel } from '../ssl/nest-factory.js';
+import type { NestBatch, NestModel } from '../ssl/nest-model.js';
+import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
+import { batchToTensors } from '../data/batch-tensors.js';
+import type { SamplerState } from '../data/sampler.js';
+import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
+import { Trainer, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
+import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
+
+export const NEST_TARGET = 'nemo.collections.asr.models.ssl_models.EncDecDenoiseMaskedTokenPredModel';
+export const NEMO_VERSION_WRITTEN = '2.6.0rc0';
+
+export interface PretrainOptions {
+  config: NestConfig;
+  /** The resolved configuration tree (what NeMo dumps to model_config.yaml under `model`). */
+  resolved: ConfigMap;
+  /** Folder relative manifest paths and exp_dir are resolved against. */
+  baseDir: string;
+  seed: number;
+  progress?: boolean;
+  processGroup?: t.ProcessGroup | null;
+  log?: (line: string) => void;
+}
+
+export interface PretrainResult extends TrainResult {
+  nemoPath: string | null;
+}
+
+/** The `model:` section as NeMo's model_config.yaml, with target and nemo_version. */
+export function modelConfigYaml(resolved: ConfigMap): string {
+  const model = (resolved as Record<string, unknown>).model as Record<string, unknown>;
+  return stringify({ ...model, target: NEST_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
+}
+
+function toNestBatch(b: Parameters<typeof batchToTensors>[0]): NestBatch {
+  const x = batchToTensors(b);
+  return { audio: x.audio, audioLen: x.audioLen, noisy: x.noisyAudio, noisyLen: x.noisyAudioLen };
+}
+
+function disposeNestBatch(b: NestBatch): void {
+  for (const x of [b.audio, b.audioLen, b.noisy, b.noisyLen]) x.dispose();
+}
+
+/** Training batches; with several ranks, rank r takes every W-th batch of the common seeded sequence. */
+class NestTrainStream implements BatchStream<NestBatch> {
+  private data: DatasetLoader;
+  private taken = 0;
+  constructor(
+    private readonly make: (state?: SamplerState) => DatasetLoader,
+    private readonly rank: number,
+    private readonly world: number,
+  ) {
+    this.data = make();
+  }
+  async next(): Promise<{ batch: NestBatch; epoch: number }> {
+    for (;;) {
+      const b = await this.data.loader.next();
+      const mine = this.taken % this.world === this.rank;
+      this.taken++;
+      if (mine) return { batch: toNestBatch(b), epoch: b.epoch };
+    }
+  }
+  state(): unknown {
+    return { sampler: this.data.loader.state(), taken: this.taken };
+  }
+  restore(state: unknown): void {
+    const s = state as { sampler: SamplerState; taken: number };
+    void this.data.loader.close();
+    this.data = this.make(s.sampler);
+    this.taken = s.taken;
+  }
+  async close(): Promise<void> {
+    await this.data.loader.close();
+  }
+  describe(): string {
+    return this.data.describe();
+  }
+}
+
+export function schedulerFor(c: NestConfig): LrScheduler {
+  const o = c.model.optim;
+  const s = o.sched;
+  if (!s) return new ConstantLr(o.lr);
+  const maxSteps = s.max_steps ?? (c.trainer.max_steps > 0 ? c.trainer.max_steps : null);
+  if (s.name === 'NoamAnnealing') {
+    return new NoamAnnealing(o.lr, s.d_model ?? c.model.encoder.d_model, { warmupSteps: s.warmup_steps, warmupRatio: s.warmup_ratio, maxSteps, minLr: s.min_lr });
+  }
+  if (maxSteps === null) throw new Error('model.optim.sched: CosineAnnealing needs trainer.max_steps');
+  return new CosineAnnealing(o.lr, { warmupSteps: s.warmup_steps, warmupRatio: s.warmup_ratio, maxSteps, minLr: s.min_lr });
+}
+
+export function nestTask(model: NestModel, configYaml: string): TrainTask<NestBatch> {
+  return {
+    module: model,
+    configYaml: () => configYaml,
+    trainableParameters: () => model.trainableParameters(),
+    trainingLoss: (b) => {
+      const f = model.forward(b);
+      const loss = model.lossOf(f);
+      const m = model.metricsOf(f);
+      return { loss, metrics: { masked_accuracy: m.maskedAccuracy, codebook_usage: m.codebookUsage, target_perplexity: m.targetPerplexity } };
+    },
+    validationLoss: (b) => {
+      const f = model.forward(b);
+      return { loss: model.lossOf(f).item(), metrics: {} };
+    },
+    generators: () => new Map(Object.entries(model.rng)),
+    disposeBatch: disposeNestBatch,
+  };
+}
+
+export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> {
+  const c = o.config;
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const rank = o.processGroup?.rank ?? 0;
+  const world = o.processGroup?.worldSize ?? 1;
+  if (c.model.train_ds.manifest_filepath === null) throw new Error('model.train_ds.manifest_filepath is null: set it, e.g. model.train_ds.manifest_filepath=/data/train.json');
+  const model = buildNestModel(c.model, o.seed);
+  const configYaml = modelConfigYaml(o.resolved);
+  const train = new NestTrainStream(
+    (state) => createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }),
+    rank,
+    world,
+  );
+  if (rank === 0) log(train.describe());
+  const val = c.model.validation_ds;
+  const validation =
+    val && val.manifest_filepath !== null
+      ? async function* (): AsyncIterable<NestBatch> {
+          const d = createDatasetLoader(val as unknown as Record<string, unknown>, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
+          try {
+            const n = d.sampler.batchesPerEpoch;
+            for (let i = 0; i < n; i++) {
+              const b = await d.loader.next();
+              if (i % world === rank) yield toNestBatch(b);
+            }
+          } finally {
+            await d.loader.close();
+          }
+        }
+      : null;
+  const em = c.exp_manager;
+  const expDir = resolve(o.baseDir, em.exp_dir ?? 'nemo_experiments');
+  const name = em.name ?? c.name;
+  const trainer = new Trainer(nestTask(model, configYaml), train, validation, {
+    maxSteps: c.trainer.max_steps > 0 ? c.trainer.max_steps : Number.MAX_SAFE_INTEGER,
+    maxEpochs: c.trainer.max_epochs > 0 ? c.trainer.max_epochs : null,
+    logEveryNSteps: c.trainer.log_every_n_steps,
+    valCheckInterval: c.trainer.val_check_interval >= 1 ? Math.floor(c.trainer.val_check_interval) : Math.max(1, Math.round(c.trainer.val_check_interval * 1000)),
+    gradientClipVal: c.trainer.gradient_clip_val,
+    accumulateGradBatches: c.trainer.accumulate_grad_batches,
+    maxConsecutiveNonFinite: 10,
+    expDir,
+    name,
+    resumeIfExists: em.resume_if_exists,
+    saveTopK: em.checkpoint_callback_params?.save_top_k ?? 1,
+    optimizer: { lr: c.model.optim.lr, betas: [c.model.optim.betas[0], c.model.optim.betas[1]], eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
+    scheduler: schedulerFor(c),
+    processGroup: o.processGroup ?? null,
+    progress: o.progress ?? true,
+  });
+  let result: TrainResult;
+  try {
+    result = await trainer.fit();
+  } finally {
+    await train.close();
+    trainer.dispose();
+  }
+  let nemoPath: string | null = null;
+  if (rank === 0 && result.bestCheckpoint) {
+    // NeMo's always_save_nemo: the best checkpoint's weights as a plain .nemo (model_config.yaml + model_weights.ckpt)
+    nemoPath = join(trainer.checkpoints.dir, `${name}.nemo`);
+    const best = readNemoArchive(result.bestCheckpoint);
+    try {
+      writeNemoArchive(nemoPath, { configYaml: best.configYaml, stateDict: best.stateDict });
+    } finally {
+      for (const x of best.stateDict.values()) x.dispose();
+    }
+    log(`streamnest: wrote ${nemoPath}`);
+  }
+  model.dispose();
+  return { ...result, nemoPath };
+}
