@@ -1,0 +1,307 @@
+// Cache-aware streaming from raw audio: FeatureStream (chunk-exact log-mel) -> pre-encode cache -> encoder.streamStep,
+// for many independent streams at once. State is plain typed data plus tensors, passed in and returned, never hidden.
+// Provenance: nemo.collections.asr.parts.utils.streaming_utils.CacheAwareStreamingAudioBuffer (chunking, pre-encode
+// cache) + nemo.collections.asr.parts.mixins.streaming.StreamingEncoder.cache_aware_stream_step (one step), driven as
+// examples/asr/asr_cache_aware_streaming/speech_to_text_cache_aware_streaming_infer.py drives them; made incremental.
+//
+// Ownership: every function here CONSUMES the state it is given (its tensors are disposed or moved into the returned
+// state) and returns a new one; output tensors belong to the caller.
+import * as t from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { FeatureStream, type AudioToMelSpectrogramPreprocessor, type FeatureStreamState } from '../audio/index.js';
+import { subsampledLength, type ConformerEncoder, type EncoderCache, type StreamingConfig } from '../model/index.js';
+import { advanceCursor, planChunk, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
+import type { StreamingGeometry, StreamingMode } from './geometry.js';
+
+/** One stream's state. */
+export interface StreamSlot {
+  /** The log-mel front end's state (null when features are pushed directly). */
+  readonly features: FeatureStreamState | null;
+  /** [F, n] float32: feature frames bufferStart .. bufferStart + n - 1 (the pre-encode cache and frames not yet fed). */
+  readonly buffer: Tensor;
+  readonly bufferStart: number;
+  /** Feature frames received so far. */
+  readonly framesIn: number;
+  /** The stream's final feature count once its input has ended (finishStream), else null. */
+  readonly total: number | null;
+  readonly cursor: ChunkCursor;
+  /** The encoder's caches for this stream (batch 1): attention inputs, conv inputs, valid cache length. */
+  readonly encoder: EncoderCache;
+}
+
+export interface StreamState {
+  readonly streams: readonly StreamSlot[];
+}
+
+export interface StreamResult {
+  /** Per stream, the new encoder output frames [featOut, k] (k may be 0). */
+  encoded: Tensor[];
+  state: StreamState;
+}
+
+/** Per-step timing reported to an observer (the CLI's latency statistics). */
+export interface StepEvent {
+  streams: number;
+  plan: ChunkPlan;
+  frames: number[];
+}
+
+export interface StreamingEncoderOptions {
+  geometry: StreamingGeometry;
+  mode?: StreamingMode;
+  /** The model's preprocessor (normalize NA or fixed statistics); needed for pushAudio. */
+  preprocessor?: AudioToMelSpectrogramPreprocessor;
+}
+
+function disposeCache(c: EncoderCache): void {
+  for (const l of c.layers) {
+    l.attention.keys.dispose();
+    l.conv.frames.dispose();
+  }
+  c.channelLen.dispose();
+}
+
+/** Caches of several streams (batch 1 each) stacked along the batch axis. */
+export function stackCaches(caches: readonly EncoderCache[]): EncoderCache {
+  if (caches.length === 1) return caches[0]!;
+  const n = caches[0]!.layers.length;
+  const layers = [];
+  for (let l = 0; l < n; l++) {
+    layers.push({
+      attention: { keys: t.cat(caches.map((c) => c.layers[l]!.attention.keys), 0) }, // [B, C, d]
+      conv: { frames: t.cat(caches.map((c) => c.layers[l]!.conv.frames), 0) }, // [B, d, cl]
+    });
+  }
+  return { layers, channelLen: t.cat(caches.map((c) => c.channelLen), 0) };
+}
+
+/** Stream b's caches (batch 1), as new contiguous tensors. */
+export function unstackCache(c: EncoderCache, b: number): EncoderCache {
+  const pick = (x: Tensor): Tensor => x.narrow(0, b, 1).contiguous();
+  return {
+    layers: c.layers.map((l) => ({ attention: { keys: pick(l.attention.keys) }, conv: { frames: pick(l.conv.frames) } })),
+    channelLen: pick(c.channelLen),
+  };
+}
+
+function keepCache(c: EncoderCache): EncoderCache {
+  for (const l of c.layers) {
+    t.keep(l.attention.keys);
+    t.keep(l.conv.frames);
+  }
+  t.keep(c.channelLen);
+  return c;
+}
+
+export class StreamingEncoder {
+  readonly encoder: ConformerEncoder;
+  readonly geometry: StreamingGeometry;
+  readonly mode: StreamingMode;
+  readonly featureStream: FeatureStream | null;
+  readonly numFeatures: number;
+  /** Called after every batched step (for latency accounting). */
+  onStep: ((e: StepEvent) => void) | null = null;
+
+  constructor(encoder: ConformerEncoder, o: StreamingEncoderOptions) {
+    if (encoder.training) throw new Error('streaming: put the encoder in eval mode first');
+    this.encoder = encoder;
+    this.geometry = o.geometry;
+    this.mode = o.mode ?? 'exact';
+    this.featureStream = o.preprocessor ? new FeatureStream(o.preprocessor) : null;
+    this.numFeatures = encoder.config.feat_in;
+    if (this.featureStream && this.featureStream.numFeatures !== this.numFeatures) {
+      throw new Error(`streaming: the preprocessor makes ${this.featureStream.numFeatures} features but the encoder takes ${this.numFeatures}`);
+    }
+  }
+
+  /** Encoder frames the offline pass produces for `frames` feature frames. */
+  offlineFrames(frames: number): number {
+    const c = this.encoder.config;
+    return c.subsampling && c.subsampling_factor > 1 ? subsampledLength(frames, c.subsampling_factor, c.causal_downsampling) : frames;
+  }
+
+  /** A fresh stream. */
+  initStream(): StreamSlot {
+    return {
+      features: this.featureStream ? this.featureStream.initState() : null,
+      buffer: t.keep(t.zeros([this.numFeatures, 0])),
+      bufferStart: 0,
+      framesIn: 0,
+      total: null,
+      cursor: START_CURSOR,
+      encoder: keepCache(this.encoder.initCache(1, this.geometry.cfg)),
+    };
+  }
+
+  /** `batch` fresh, independent streams. */
+  initStreamState(batch: number): StreamState {
+    return { streams: Array.from({ length: batch }, () => this.initStream()) };
+  }
+
+  /** Appends audio (float32 at the preprocessor's rate; one array per stream, any lengths) and runs every ready step. */
+  pushAudio(samples: readonly Float32Array[], state: StreamState): StreamResult {
+    return this.run(this.feedAudio(samples, state));
+  }
+
+  /** Appends audio to the streams' feature buffers without running any step (see run). */
+  feedAudio(samples: readonly Float32Array[], state: StreamState): StreamState {
+    const fs = this.featureStream;
+    if (!fs) throw new Error('streaming: pushAudio needs the preprocessor (StreamingEncoderOptions.preprocessor)');
+    if (samples.length !== state.streams.length) throw new RangeError(`streaming: ${samples.length} sample arrays for ${state.streams.length} streams`);
+    const streams = state.streams.map((s, i) => {
+      if (s.total !== null) {
+        if (samples[i]!.length > 0) throw new Error(`streaming: stream ${i} has ended; it takes no more audio`);
+        return s;
+      }
+      const r = fs.push(samples[i]!, s.features!);
+      return this.appendFrames({ ...s, features: r.state }, r.frames);
+    });
+    return { streams };
+  }
+
+  /** Appends feature frames ([F, k] per stream, or null for none; not consumed) and runs every ready step. */
+  pushFeatures(frames: readonly (Tensor | null)[], state: StreamState): StreamResult {
+    if (frames.length !== state.streams.length) throw new RangeError(`streaming: ${frames.length} frame tensors for ${state.streams.length} streams`);
+    const streams = state.streams.map((s, i) => {
+      const f = frames[i];
+      if (!f || f.size(1) === 0) return s;
+      if (s.total !== null) throw new Error(`streaming: stream ${i} has ended; it takes no more frames`);
+      if (f.ndim !== 2 || f.size(0) !== this.numFeatures) throw new RangeError(`streaming: frames must be [${this.numFeatures}, k], got [${f.shape.join(', ')}]`);
+      return this.appendFrames(s, f.alias());
+    });
+    return this.run({ streams });
+  }
+
+  /** Ends the input of the streams whose index is listed (their tail runs on the next run/push/finish). */
+  endStreams(state: StreamState, which: readonly number[]): StreamState {
+    const set = new Set(which);
+    const streams = state.streams.map((s, i) => {
+      if (!set.has(i) || s.total !== null) return s;
+      let slot = s;
+      if (s.features && this.featureStream) {
+        const r = this.featureStream.flush(s.features);
+        slot = this.appendFrames({ ...s, features: r.state }, r.frames);
+      }
+      // NeMo's buffer also holds the frame past the valid length (masked to 0 by the preprocessor) and treats it as data.
+      if (this.mode === 'nemo') slot = this.appendFrames(slot, t.zeros([this.numFeatures, 1]));
+      return { ...slot, total: slot.framesIn };
+    });
+    return { streams };
+  }
+
+  /** Ends every stream, runs their last steps and frees the state. Returns the remaining frames per stream. */
+  finish(state: StreamState): { encoded: Tensor[] } {
+    const ended = this.endStreams(state, state.streams.map((_, i) => i));
+    const r = this.run(ended);
+    this.disposeState(r.state);
+    return { encoded: r.encoded };
+  }
+
+  /** True once a stream has emitted everything (after its input ended). */
+  isDone(slot: StreamSlot): boolean {
+    return slot.cursor.done || (slot.total !== null && this.plan(slot) === null);
+  }
+
+  disposeState(state: StreamState): void {
+    for (const s of state.streams) this.disposeStream(s);
+  }
+
+  disposeStream(s: StreamSlot): void {
+    s.buffer.dispose();
+    disposeCache(s.encoder);
+  }
+
+  /** Runs steps, batching the streams whose next chunks have the same shape, until none is ready. */
+  run(state: StreamState): StreamResult {
+    let streams = [...state.streams];
+    const outs: Tensor[][] = streams.map(() => []);
+    for (;;) {
+      const plans = streams.map((s) => this.plan(s));
+      const groups = new Map<string, number[]>();
+      for (const [i, p] of plans.entries()) {
+        if (!p) continue;
+        const key = `${p.zeroPad + p.end - p.start}/${p.drop}/${p.keepAll}/${this.mode === 'exact' && p.last}`;
+        const g = groups.get(key);
+        if (g) g.push(i);
+        else groups.set(key, [i]);
+      }
+      if (groups.size === 0) break;
+      for (const idx of groups.values()) {
+        const r = this.stepGroup(
+          idx.map((i) => streams[i]!),
+          idx.map((i) => plans[i]!),
+        );
+        for (const [k, i] of idx.entries()) {
+          outs[i]!.push(r.encoded[k]!);
+          streams[i] = r.slots[k]!;
+        }
+      }
+    }
+    const encoded = outs.map((o) => {
+      if (o.length === 1) return o[0]!;
+      const cat = o.length === 0 ? t.zeros([this.encoder.featOut, 0]) : t.cat(o, 1); // [D, k]
+      for (const x of o) x.dispose();
+      return cat;
+    });
+    return { encoded, state: { streams } };
+  }
+
+  private plan(s: StreamSlot): ChunkPlan | null {
+    return planChunk(this.mode, s.cursor, s.framesIn, s.total, s.total === null ? null : this.offlineFrames(s.total), this.geometry);
+  }
+
+  /** Appends frames (consumed) to a stream's buffer; the old buffer is disposed. */
+  private appendFrames(s: StreamSlot, frames: Tensor): StreamSlot {
+    const k = frames.size(1);
+    if (k === 0) {
+      frames.dispose();
+      return s;
+    }
+    const buffer = t.keep(s.buffer.size(1) === 0 ? frames.contiguous() : t.cat([s.buffer, frames], 1)); // [F, n + k]
+    s.buffer.dispose();
+    if (buffer !== frames) frames.dispose();
+    return { ...s, buffer, framesIn: s.framesIn + k };
+  }
+
+  /** One encoder step for streams whose chunks share a shape: stack inputs and caches, step, unstack. */
+  private stepGroup(slots: StreamSlot[], plans: ChunkPlan[]): { slots: StreamSlot[]; encoded: Tensor[] } {
+    const p0 = plans[0]!;
+    const st: StreamingConfig = this.mode === 'exact' && p0.last ? { ...this.geometry.cfg, cacheDropSize: 0, validOutLen: 0 } : this.geometry.cfg;
+    const cacheSize = this.geometry.cfg.preEncodeCacheSize[1];
+    const r = t.tidy(() =>
+      t.noGrad(() => {
+        const chunks = slots.map((s, i) => {
+          const p = plans[i]!;
+          const x = s.buffer.narrow(1, p.start - s.bufferStart, p.end - p.start); // [F, end - start]
+          return p.zeroPad > 0 ? t.cat([t.zeros([this.numFeatures, p.zeroPad]), x], 1) : x; // [F, Tc]
+        });
+        const feats = t.stack(chunks, 0); // [B, F, Tc]
+        const lens = t.tensor(
+          plans.map((p) => p.validFrames),
+          [plans.length],
+          { dtype: 'int64' },
+        );
+        const cache = stackCaches(slots.map((s) => s.encoder));
+        const out = this.encoder.streamStep(feats, lens, cache, { streaming: st, dropExtraPreEncoded: p0.drop, keepAllOutputs: p0.keepAll });
+        const lengths = out.lengths.toArray();
+        const encoded: Tensor[] = [];
+        const next: StreamSlot[] = [];
+        for (const [b, s] of slots.entries()) {
+          const p = plans[b]!;
+          const n = Math.min(lengths[b]!, p.maxOut ?? Number.POSITIVE_INFINITY, out.encoded.size(2));
+          encoded.push(t.keep(out.encoded.select(0, b).narrow(1, 0, n).contiguous())); // [D, n]
+          const cursor = advanceCursor(s.cursor, p, n);
+          // Keep the frames the next step reads: its pre-encode cache onward.
+          const from = Math.min(s.framesIn, Math.max(s.bufferStart, cursor.idx - cacheSize));
+          const buffer = t.keep(s.buffer.narrow(1, from - s.bufferStart, s.bufferStart + s.buffer.size(1) - from).contiguous());
+          const enc = keepCache(slots.length === 1 ? out.cache : unstackCache(out.cache, b));
+          next.push({ ...s, buffer, bufferStart: from, cursor, encoder: enc });
+        }
+        return { encoded, next, lengths };
+      }),
+    );
+    for (const s of slots) this.disposeStream(s);
+    this.onStep?.({ streams: slots.length, plan: p0, frames: r.encoded.map((e) => e.size(1)) });
+    return { slots: r.next, encoded: r.encoded };
+  }
+}
