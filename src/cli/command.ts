@@ -30,6 +30,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'make-corpus', load: () => import('./commands/make-corpus.js') },
   { name: 'features', load: () => import('./commands/features.js') },
   { name: 'pretrain', load: () => import('./commands/pretrain.js') },
+  { name: 'encode', load: () => import('./commands/encode.js') },
+  { name: 'inspect', load: () => import('./commands/inspect.js') },
+  { name: 'convert', load: () => import('./commands/convert.js') },
+  { name: 'check-config', load: () => import('./commands/check-config.js') },
+  { name: 'show-attention', load: () => import('./commands/show-attention.js') },
   // append new commands here, one line each
 ];
 

@@ -1,0 +1,165 @@
+// Model import from a .nemo archive (or a streamnest training checkpoint, which has the same layout):
+//   NEST SSL archives load whole (preprocessor buffers, encoder, quantizer, mask embedding, decoder), strictly;
+//   FastConformer ASR archives (CTC / RNNT / hybrid) load their preprocessor and encoder strictly, and list
+//   what was left out (decoder / joint / CTC-head tensors by prefix, tokenizer and other files by name).
+// Provenance: nemo.core.connectors.save_restore_connector.SaveRestoreConnector.restore_from (+ load_state_dict strict).
+import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
+import type { EncoderConfig, NestModelConfig, PreprocessorConfig } from '../config/index.js';
+import { ConformerEncoder } from '../model/index.js';
+import { nestModelConfigFromYaml } from '../ssl/nest-config.js';
+import { buildNestModel } from '../ssl/nest-factory.js';
+import type { NestModel } from '../ssl/nest-model.js';
+import type { Tensor } from '../torch/index.js';
+import { conformerEncoderArgs, modelFamily, parseModelConfig, readEncoderSections, type AsrFamily } from './model-config.js';
+import { readNemoArchive, type NemoArchive } from './nemo-archive.js';
+
+/** A group of state-dict tensors (or archive files) that the import did not use. */
+export interface IgnoredPart {
+  /** `decoder.*`, `joint.*` for tensors; a member path for files. */
+  what: string;
+  kind: 'tensors' | 'file';
+  /** Tensors in the group (1 for a file). */
+  count: number;
+  /** Values in the tensors; bytes for a file. */
+  size: number;
+}
+
+interface Common {
+  file: string;
+  /** `target` from model_config.yaml (null when absent: the family was guessed from the sections). */
+  target: string | null;
+  configYaml: string;
+  encoder: ConformerEncoder;
+  preprocessor: AudioToMelSpectrogramPreprocessor;
+  encoderConfig: EncoderConfig;
+  preprocessorConfig: PreprocessorConfig;
+  /** Every tensor of the archive's state dict: key, shape, dtype (the tensors themselves are released). */
+  tensors: { key: string; shape: number[]; dtype: string }[];
+  members: { name: string; size: number }[];
+  ignored: IgnoredPart[];
+  warnings: string[];
+  /** Frees every tensor of the loaded model. */
+  dispose(): void;
+}
+
+export type LoadedNemoModel = (Common & { kind: 'nest'; model: NestModel; nestConfig: NestModelConfig }) | (Common & { kind: 'asr'; family: AsrFamily });
+
+export class NemoModelError extends Error {
+  constructor(msg: string, options?: { cause?: unknown }) {
+    super(msg, options);
+    this.name = 'NemoModelError';
+  }
+}
+
+const disposeAll = (sd: Map<string, Tensor>): void => {
+  for (const x of sd.values()) x.dispose();
+};
+
+/** Tensors under `prefix.` with the prefix removed (the same tensor objects). */
+function subDict(sd: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of sd) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
+  return out;
+}
+
+/** Groups the keys outside `used` by their first component (`decoder.*`), in first-seen order. */
+function ignoredTensors(sd: Map<string, Tensor>, used: readonly string[]): IgnoredPart[] {
+  const groups = new Map<string, IgnoredPart>();
+  for (const [k, v] of sd) {
+    const head = k.split('.')[0]!;
+    if (used.includes(head)) continue;
+    const what = k.includes('.') ? `${head}.*` : head;
+    const g = groups.get(what) ?? { what, kind: 'tensors' as const, count: 0, size: 0 };
+    g.count += 1;
+    g.size += v.numel;
+    groups.set(what, g);
+  }
+  return [...groups.values()];
+}
+
+function ignoredFiles(a: NemoArchive): IgnoredPart[] {
+  return [...a.extra].map(([name, data]) => ({ what: name, kind: 'file' as const, count: 1, size: data.length }));
+}
+
+/** Loads `prefix.*` of `sd` into `module` strictly, naming the archive and the prefix in errors. */
+function loadPart(module: { loadStateDict(sd: Map<string, Tensor>): unknown }, sd: Map<string, Tensor>, prefix: string, file: string): void {
+  try {
+    module.loadStateDict(subDict(sd, prefix));
+  } catch (e) {
+    throw new NemoModelError(`${file}: the '${prefix}.*' weights do not fit the configured ${prefix}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Reads a .nemo (tar or tar.gz; a streamnest training checkpoint too) and builds the model it holds, in eval mode.
+ * Nothing in the file is executed (restricted unpickler). The result's tensors belong to the caller: call dispose().
+ */
+export function loadNemoModel(path: string): LoadedNemoModel {
+  const archive = readNemoArchive(path);
+  const sd = archive.stateDict;
+  try {
+    const cfg = parseModelConfig(archive.configYaml, path);
+    const { family, target, guessed } = modelFamily(cfg, path);
+    const sections = readEncoderSections(cfg, path);
+    const warnings = [...sections.warnings];
+    if (guessed) warnings.push(`model_config.yaml has no 'target'; read as a ${family.kind === 'nest' ? 'NEST SSL' : `${family.family} ASR`} model from its sections`);
+    const base = {
+      file: path,
+      target,
+      configYaml: archive.configYaml,
+      encoderConfig: sections.encoder,
+      preprocessorConfig: sections.preprocessor,
+      tensors: [...sd].map(([key, v]) => ({ key, shape: v.shape, dtype: v.dtype })),
+      members: archive.members,
+      warnings,
+    };
+    if (family.kind === 'nest') {
+      const { model: nestConfig, warnings: w } = nestModelConfigFromYaml(archive.configYaml, path);
+      const model = buildNestModel(nestConfig, 0);
+      try {
+        model.loadStateDict(sd);
+      } catch (e) {
+        model.dispose();
+        throw new NemoModelError(`${path}: the weights do not fit the NEST model its config describes: ${(e as Error).message}`, { cause: e });
+      }
+      model.eval();
+      return {
+        ...base,
+        kind: 'nest',
+        model,
+        nestConfig,
+        encoder: model.encoder,
+        preprocessor: model.preprocessor,
+        ignored: ignoredFiles(archive),
+        warnings: [...warnings, ...w.filter((x) => !warnings.includes(x))],
+        dispose: () => model.dispose(),
+      };
+    }
+    const preprocessor = new AudioToMelSpectrogramPreprocessor({ ...sections.preprocessor });
+    const encoder = new ConformerEncoder(conformerEncoderArgs(sections.encoder));
+    try {
+      loadPart(preprocessor, sd, 'preprocessor', path);
+      loadPart(encoder, sd, 'encoder', path);
+    } catch (e) {
+      preprocessor.dispose();
+      encoder.dispose();
+      throw e;
+    }
+    preprocessor.eval();
+    encoder.eval();
+    return {
+      ...base,
+      kind: 'asr',
+      family: family.family,
+      encoder,
+      preprocessor,
+      ignored: [...ignoredTensors(sd, ['preprocessor', 'encoder']), ...ignoredFiles(archive)],
+      dispose: () => {
+        preprocessor.dispose();
+        encoder.dispose();
+      },
+    };
+  } finally {
+    disposeAll(sd);
+  }
+}
