@@ -1,0 +1,238 @@
+// `streamnest stream`: cache-aware streaming of one audio file through a .nemo model's encoder, chunk by chunk,
+// with per-chunk latency, real-time factor, algorithmic latency and (--compare-modes) the difference from offline.
+// The seeds' streaming_inference_example.py (simulate_streaming_inference + compare_streaming_vs_offline).
+import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
+import type { Tensor } from '../../torch/index.js';
+import type { ConformerEncoder } from '../../model/index.js';
+import type { AudioToMelSpectrogramPreprocessor } from '../../audio/index.js';
+import type { MultiSoftmaxDecoder } from '../../ssl/index.js';
+
+export const name = 'stream';
+export const summary = 'Stream an audio file through a .nemo encoder chunk by chunk (cache-aware); latency, RTF, offline comparison';
+
+const spec = {
+  model: { type: 'string', metavar: 'FILE.nemo', help: 'NEST SSL archive or any archive with encoder + preprocessor' },
+  audio: { type: 'string', metavar: 'FILE', help: 'WAV or FLAC (mixed to mono, resampled to the model rate)' },
+  chunkSize: { type: 'number', metavar: 'SECONDS', help: 'chunk length (whole encoder frames); default: from the attention context' },
+  attContextSize: { type: 'string', metavar: 'L,R', help: "attention context to stream with (e.g. one of a multi-lookahead model's pairs)" },
+  compareModes: { type: 'boolean', help: 'also run the offline pass (and NeMo-compatible streaming) and report max |difference|' },
+  nemoCompatible: { type: 'boolean', help: "chunk exactly as NeMo's CacheAwareStreamingAudioBuffer (not exact; for parity)" },
+  json: { type: 'boolean', help: 'print one JSON object' },
+  out: { type: 'string', metavar: 'FILE.npy', help: 'write the streaming encoder output, float32 [d_model, frames_out]' },
+  plot: { type: 'string', metavar: 'FILE.png', help: 'plot per-chunk latency over time with the real-time budget' },
+  threads: { type: 'integer', default: 1, help: 'intra-op threads' },
+  maxContext: { type: 'integer', help: "attention cache size when the left context is unlimited (NeMo's max_context, default 10000)" },
+} satisfies OptionsSpec;
+
+export const usage = `Usage: streamnest stream --model FILE.nemo --audio FILE [--chunk-size 0.32] [--att-context-size L,R]
+                        [--compare-modes] [--json] [--out FILE.npy] [--plot FILE.png] [--nemo-compatible]
+
+${summary}.
+Audio is pushed in pieces of one chunk (the new audio a step consumes); each push's wall time is one chunk latency.
+The default driver is exact: for causal subsampling + causal convs (chunked_limited or regular style) the
+concatenated output equals the offline encoder output. --nemo-compatible reproduces NeMo's driver instead.
+
+Options:
+${formatOptions(spec)}
+
+Examples:
+  streamnest stream --model exp/tiny/checkpoints/tiny.nemo --audio clip.wav --compare-modes
+  streamnest stream --model model.nemo --audio long.flac --chunk-size 0.32 --json --plot latency.png`;
+
+/** What a .nemo archive yields for streaming and analysis. */
+export interface LoadedModel {
+  encoder: ConformerEncoder;
+  preprocessor: AudioToMelSpectrogramPreprocessor;
+  /** The NEST decoder when the archive is a NEST SSL model (else null). */
+  decoder: MultiSoftmaxDecoder | null;
+  /** The whole NEST model (quantizer, masking) when the archive is one. */
+  nest: import('../../ssl/nest-model.js').NestModel | null;
+  dispose(): void;
+}
+
+/** Loads a .nemo: a NEST SSL model (encoder, preprocessor, quantizer, decoder) or a plain encoder archive. */
+export async function loadModel(path: string): Promise<LoadedModel> {
+  const { readNemoArchive } = await import('../../checkpoint/nemo-archive.js');
+  const { parse } = await import('yaml');
+  const a = readNemoArchive(path);
+  const cfg = parse(a.configYaml) as Record<string, unknown>;
+  if (!cfg || typeof cfg !== 'object' || !cfg.encoder || !cfg.preprocessor) {
+    for (const v of a.stateDict.values()) v.dispose();
+    throw new ArgError(`${path}: model_config.yaml has no encoder and preprocessor sections`);
+  }
+  const isNest = 'quantizer' in cfg && 'decoder' in cfg && 'masking' in cfg;
+  try {
+    if (isNest) {
+      const { nestModelConfigFromYaml } = await import('../../ssl/nest-config.js');
+      const { buildNestModel } = await import('../../ssl/nest-factory.js');
+      const { model } = nestModelConfigFromYaml(a.configYaml, path);
+      const nest = buildNestModel(model, 0);
+      nest.loadStateDict(a.stateDict, false);
+      nest.eval();
+      return { encoder: nest.encoder, preprocessor: nest.preprocessor, decoder: nest.decoder, nest, dispose: () => nest.dispose() };
+    }
+    const { ConformerEncoder } = await import('../../model/index.js');
+    const { AudioToMelSpectrogramPreprocessor } = await import('../../audio/index.js');
+    const pcfg = { ...(cfg.preprocessor as Record<string, unknown>) };
+    delete pcfg._target_;
+    if (typeof pcfg.sample_rate === 'string') pcfg.sample_rate = cfg.sample_rate ?? 16000;
+    const ecfg = { ...(cfg.encoder as Record<string, unknown>) };
+    if (typeof ecfg.feat_in === 'string') ecfg.feat_in = pcfg.features ?? 80;
+    const encoder = new ConformerEncoder(ecfg as never);
+    const preprocessor = new AudioToMelSpectrogramPreprocessor(pcfg);
+    const enc = new Map<string, Tensor>();
+    for (const [k, v] of a.stateDict) if (k.startsWith('encoder.')) enc.set(k.slice('encoder.'.length), v);
+    if (enc.size === 0) throw new ArgError(`${path}: no encoder.* weights in model_weights.ckpt`);
+    encoder.loadStateDict(enc, true);
+    encoder.eval();
+    preprocessor.eval();
+    return { encoder, preprocessor, decoder: null, nest: null, dispose: () => (encoder.dispose(), preprocessor.dispose()) };
+  } finally {
+    for (const v of a.stateDict.values()) v.dispose();
+  }
+}
+
+export function parsePair(s: string | undefined, what: string): [number, number] | undefined {
+  if (s === undefined) return undefined;
+  const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(s);
+  if (!m) throw new ArgError(`${what}: expected L,R (e.g. 70,13), got '${s}'`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
+  if (!options.model || !options.audio) throw new ArgError(`stream: --model FILE.nemo and --audio FILE are required\n\n${usage}`);
+  const t = await import('../../torch/index.js');
+  const { loadAudio } = await import('../../audio/index.js');
+  const { configureStreaming, StreamingEncoder, StreamingConfigError } = await import('../../streaming/index.js');
+  t.setNumThreads(options.threads);
+
+  const m = await loadModel(options.model);
+  try {
+    const pre = m.preprocessor;
+    const hop = pre.featurizer.geometry.hopLength / pre.cfg.sample_rate;
+    let geo;
+    try {
+      geo = configureStreaming(m.encoder, { chunkSeconds: options.chunkSize, attContextSize: parsePair(options.attContextSize, '--att-context-size'), hopSeconds: hop, maxContext: options.maxContext });
+    } catch (e) {
+      if (e instanceof StreamingConfigError) throw new ArgError(e.message);
+      throw e;
+    }
+    const audio = loadAudio(options.audio, { targetSampleRate: pre.cfg.sample_rate });
+    const sr = pre.cfg.sample_rate;
+    const se = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: options.nemoCompatible ? 'nemo' : 'exact' });
+    const piece = Math.max(1, Math.round(geo.chunkSeconds * sr));
+    const latencies: number[] = [];
+    const times: number[] = [];
+    const parts: Tensor[] = [];
+    let state = se.initStreamState(1);
+    const t0 = performance.now();
+    for (let pos = 0; pos < audio.samples.length; pos += piece) {
+      const s = performance.now();
+      const r = se.pushAudio([audio.samples.subarray(pos, pos + piece)], state);
+      latencies.push(performance.now() - s);
+      times.push(Math.min(audio.samples.length, pos + piece) / sr);
+      state = r.state;
+      parts.push(r.encoded[0]!);
+      await new Promise((res) => setImmediate(res)); // let N-API finalizers run between chunks
+    }
+    const sFin = performance.now();
+    parts.push(se.finish(state).encoded[0]!);
+    latencies.push(performance.now() - sFin);
+    times.push(audio.samples.length / sr);
+    const total = performance.now() - t0;
+    const encoded = t.cat(parts, 1).contiguous(); // [D, T]
+    for (const p of parts) p.dispose();
+    const duration = audio.samples.length / sr;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const result: Record<string, unknown> = {
+      model: options.model,
+      audio: options.audio,
+      mode: se.mode,
+      duration_s: duration,
+      att_context_size: geo.attContextSize,
+      att_context_style: geo.style,
+      chunk_size_s: geo.chunkSeconds,
+      chunk_frames: geo.chunkFrames,
+      lookahead_ms: geo.lookaheadSeconds * 1000,
+      algorithmic_latency_ms: geo.algorithmicLatencySeconds * 1000,
+      streaming_cfg: geo.cfg,
+      chunks: latencies.length,
+      latency_ms: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
+      rtf: total / 1000 / duration,
+      frames_out: encoded.size(1),
+      threads: options.threads,
+      exactness_issues: geo.exactnessIssues,
+    };
+    if (options.compareModes) {
+      const off = t.tidy(() =>
+        t.noGrad(() => {
+          const f = pre.forward(t.tensor(audio.samples, [1, audio.samples.length]), [audio.samples.length]);
+          const L = f.lengths.toArray()[0]!;
+          const o = m.encoder.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }));
+          return o.encoded.select(0, 0).narrow(1, 0, o.lengths.toArray()[0]!).contiguous(); // [D, T']
+        }),
+      );
+      const diff = (x: Tensor): number => {
+        const n = Math.min(x.size(1), off.size(1));
+        return n === 0 ? 0 : t.tidy(() => x.narrow(1, 0, n).sub(off.narrow(1, 0, n)).abs().max().item());
+      };
+      result.offline_frames_out = off.size(1);
+      result.max_abs_diff = diff(encoded);
+      const other = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: se.mode === 'exact' ? 'nemo' : 'exact' });
+      const a = other.pushAudio([audio.samples], other.initStreamState(1));
+      const b = other.finish(a.state);
+      const o2 = t.cat([a.encoded[0]!, b.encoded[0]!], 1);
+      a.encoded[0]!.dispose();
+      b.encoded[0]!.dispose();
+      result[`${other.mode}_max_abs_diff`] = diff(o2);
+      result[`${other.mode}_frames_out`] = o2.size(1);
+      o2.dispose();
+      off.dispose();
+    }
+    if (options.out) {
+      const { writeNpy } = await import('../../torch/serialize/npy.js');
+      writeNpy(options.out, encoded);
+      result.out = options.out;
+    }
+    encoded.dispose();
+    if (options.plot) {
+      const { linePlot } = await import('../../plot/index.js');
+      const budget = geo.chunkSeconds * 1000;
+      linePlot([{ name: 'chunk latency', x: times, y: latencies }], {
+        title: `stream: ${(geo.chunkSeconds * 1000).toFixed(0)} ms chunks, att ${geo.attContextSize.join(',')}, RTF ${(result.rtf as number).toFixed(3)}`,
+        xLabel: 'audio time (s)',
+        yLabel: 'latency per chunk (ms)',
+        hLines: [{ y: budget, label: `real-time budget ${budget.toFixed(0)} ms` }],
+      }).save(options.plot);
+      result.plot = options.plot;
+    }
+    if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else {
+      const l = result.latency_ms as Record<string, number>;
+      const lines = [
+        `streamed ${duration.toFixed(2)} s of ${options.audio} (${se.mode} mode) through ${options.model}`,
+        `  context [${geo.attContextSize.join(', ')}] ${geo.style}; chunk ${(geo.chunkSeconds * 1000).toFixed(0)} ms (${geo.chunkFrames} encoder frames), look-ahead ${(geo.lookaheadSeconds * 1000).toFixed(0)} ms, algorithmic latency ${(geo.algorithmicLatencySeconds * 1000).toFixed(0)} ms`,
+        `  ${latencies.length} chunks: latency p50 ${l.p50!.toFixed(2)} ms, p90 ${l.p90!.toFixed(2)} ms, p99 ${l.p99!.toFixed(2)} ms, max ${l.max!.toFixed(2)} ms; RTF ${(result.rtf as number).toFixed(4)} (${options.threads} thread${options.threads === 1 ? '' : 's'})`,
+        `  frames out: ${String(result.frames_out)}`,
+      ];
+      if (geo.exactnessIssues.length) lines.push(`  not exact: ${geo.exactnessIssues.join('; ')}`);
+      if (options.compareModes) {
+        lines.push(`  offline frames: ${String(result.offline_frames_out)}; max |streaming - offline| = ${(result.max_abs_diff as number).toExponential(3)}`);
+        for (const k of ['nemo', 'exact']) if (result[`${k}_max_abs_diff`] !== undefined) lines.push(`  ${k} mode: max |diff| = ${(result[`${k}_max_abs_diff`] as number).toExponential(3)}, ${String(result[`${k}_frames_out`])} frames`);
+      }
+      if (options.out) lines.push(`  wrote ${options.out}`);
+      if (options.plot) lines.push(`  wrote ${options.plot}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+  } finally {
+    m.dispose();
+  }
+  return 0;
+}
