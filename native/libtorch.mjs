@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const INSTALL_HINT =
-  'streamnest needs libtorch (PyTorch C++). On Debian/Ubuntu: sudo apt-get install -y libtorch-dev libopenblas0-pthread\n' +
+  'streamnest needs libtorch (PyTorch C++). On Debian/Ubuntu: sudo apt-get install -y libtorch-dev libgloo-dev libopenblas0-pthread\n' +
   'Or point LIBTORCH at a LibTorch download or a pip torch folder: LIBTORCH=/path/to/libtorch npm ci';
 
 function debianLayout() {
@@ -34,6 +34,10 @@ export function findLibtorch() {
   if (!found) {
     const where = env ? `LIBTORCH=${env} holds no include/torch/csrc/api/include/torch/torch.h and lib/` : 'libtorch was not found';
     throw new Error(`${where}.\n${INSTALL_HINT}`);
+  }
+  // c10d's Gloo headers: shipped inside LibTorch/pip folders, a separate package (libgloo-dev) on Debian.
+  if (!found.includes.some((d) => existsSync(join(d, 'gloo', 'algorithm.h')))) {
+    throw new Error(`the Gloo headers (gloo/algorithm.h) are missing next to libtorch's headers.\n${INSTALL_HINT}`);
   }
   // The C++ ABI flag libtorch was built with (pip wheels before 2.7 use the old ABI).
   let abi = 1;
