@@ -3,5 +3,19 @@ import type { Workload } from '../workload.js';
 import { linear } from './linear.js';
 import { transformerStep } from './transformer_step.js';
 import { opOverhead } from './op_overhead.js';
+import { encoderSmallFwd, encoderSmallFwdBwd, encoderMediumFwd, encoderMediumFwdBwd } from './encoder.js';
+import { nestTrainSmall } from './nest_train.js';
+import { featuresB1, featuresB8 } from './features.js';
 
-export const WORKLOADS: readonly Workload[] = [linear, transformerStep, opOverhead];
+export const WORKLOADS: readonly Workload[] = [
+  linear,
+  transformerStep,
+  opOverhead,
+  encoderSmallFwd,
+  encoderSmallFwdBwd,
+  encoderMediumFwd,
+  encoderMediumFwdBwd,
+  nestTrainSmall,
+  featuresB1,
+  featuresB8,
+];

@@ -1,0 +1,6 @@
+"""PyTorch twin of encoder_small_fwdbwd (bench/workloads/encoder.ts)."""
+from common import main
+from encoder_bench import setup_encoder
+
+if __name__ == "__main__":
+    main(setup_encoder("small", "fwdbwd"))
