@@ -1,0 +1,51 @@
+// Test helper: a FastConformer CTC-BPE .nemo made from a golden NEST archive, as NeMo's EncDecCTCModelBPE.save_to
+// lays one out: the SSL parts (quantizer, mask embedding, MultiSoftmaxDecoder) replaced by a ConvASRDecoder
+// (decoder.decoder_layers.0.weight [vocabulary + 1, d_model, 1] and its bias) and a tokenizer file in the archive.
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import * as t from '../../src/torch/index.js';
+import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import { GOLDEN } from '../helpers/assert.js';
+
+export const CTC_TARGET = 'nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE';
+export const VOCAB = 31;
+
+export interface AsrArchiveOptions {
+  /** Golden archive name (default b_fully_causal). */
+  from?: string;
+  /** Changes to the config (a parsed model_config.yaml) before it is written. */
+  edit?: (cfg: Record<string, unknown>) => void;
+  /** Drop these state-dict keys (to test strict loading). */
+  dropKeys?: string[];
+}
+
+export function writeCtcArchive(path: string, o: AsrArchiveOptions = {}): void {
+  const src = readNemoArchive(join(GOLDEN, 'nemo', `${o.from ?? 'b_fully_causal'}.nemo`));
+  const cfg = parse(src.configYaml) as Record<string, unknown>;
+  const d = (cfg.encoder as { d_model: number }).d_model;
+  for (const k of ['quantizer', 'masking', 'loss', 'train_ds', 'validation_ds', 'num_classes', 'num_books', 'code_dim', 'squeeze_single', 'mask_position']) delete cfg[k];
+  cfg.decoder = { _target_: 'nemo.collections.asr.modules.ConvASRDecoder', feat_in: d, num_classes: VOCAB, vocabulary: [] };
+  cfg.tokenizer = { dir: null, type: 'bpe', model_path: 'nemo:tokenizer.model' };
+  cfg.target = CTC_TARGET;
+  o.edit?.(cfg);
+  const sd = new Map<string, t.Tensor>();
+  for (const [k, v] of src.stateDict) {
+    if (k.startsWith('preprocessor.') || k.startsWith('encoder.')) {
+      if (!(o.dropKeys ?? []).includes(k)) sd.set(k, v);
+    } else v.dispose();
+  }
+  const g = new t.Generator(7);
+  sd.set('decoder.decoder_layers.0.weight', t.randn([VOCAB + 1, d, 1], { generator: g }));
+  sd.set('decoder.decoder_layers.0.bias', t.zeros([VOCAB + 1]));
+  try {
+    writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: sd, extra: new Map([['tokenizer.model', new TextEncoder().encode('not a real sentencepiece model')]]) });
+  } finally {
+    for (const v of sd.values()) v.dispose();
+  }
+}
+
+/** Bit-for-bit equality of two tensors (dtype, shape and raw bytes). */
+export function sameBits(a: t.Tensor, b: t.Tensor): boolean {
+  if (a.dtype !== b.dtype || a.shape.join() !== b.shape.join()) return false;
+  return t.tidy(() => Buffer.from(a.contiguous().toBuffer()).equals(Buffer.from(b.contiguous().toBuffer())));
+}
