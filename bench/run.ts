@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArgError, closest, formatOptions, parseArgs, type OptionsSpec } from '../src/cli/args.js';
 import * as t from '../src/torch/index.js';
+import { collectDisposedHandles } from '../src/torch/startup.js';
 import { WORKLOADS } from './workloads/index.js';
 import type { Workload } from './workload.js';
 
@@ -23,6 +24,7 @@ const spec = {
   rounds: { type: 'integer', default: 1, help: 'alternate streamnest/PyTorch this many times; report the median' },
   python: { type: 'string', help: 'Python with torch (default: $STREAMNEST_BENCH_PYTHON or /usr/bin/python3)' },
   only: { type: 'string', choices: ['both', 'streamnest', 'pytorch'], default: 'both' },
+  gc: { type: 'boolean', help: 'streamnest: a minor GC after each step, inside the timed region (collectDisposedHandles)' },
   json: { type: 'boolean', help: 'print the results as JSON lines as well' },
   help: { type: 'boolean', short: 'h' },
 } satisfies OptionsSpec;
@@ -62,8 +64,17 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * between iterations (outside the timed region), as it does between steps of a real training loop that awaits
  * its data; without that, the finalizers of every wrapper made during the whole run pile up (see BENCHMARKS.md).
  */
-export async function timeStreamnest(w: Workload, warmup: number, repeat: number): Promise<number> {
-  const inst = w.setup();
+export async function timeStreamnest(w: Workload, warmup: number, repeat: number, gc = false): Promise<number> {
+  const setup = w.setup();
+  const inst = gc
+    ? {
+        step: () => {
+          setup.step();
+          collectDisposedHandles();
+        },
+        dispose: () => setup.dispose(),
+      }
+    : setup;
   try {
     for (let i = 0; i < warmup; i++) {
       inst.step();
@@ -149,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
 
   t.checkBlas();
   console.log(machineReport(python));
-  console.log(`date: ${new Date().toISOString()}; repeat ${options.repeat ?? 'per workload'}, rounds ${options.rounds}\n`);
+  console.log(`date: ${new Date().toISOString()}; repeat ${options.repeat ?? 'per workload'}, rounds ${options.rounds}${options.gc ? ', streamnest with a minor GC per step' : ''}\n`);
 
   const results: Result[] = [];
   const header = ['workload', 'threads', 'streamnest ms', 'pytorch ms', 'ratio'];
@@ -165,7 +176,7 @@ async function main(argv: string[]): Promise<number> {
       const sn: number[] = [];
       const py: number[] = [];
       for (let r = 0; r < options.rounds; r++) {
-        if (doSn) sn.push(await timeStreamnest(w, warmup, repeat));
+        if (doSn) sn.push(await timeStreamnest(w, warmup, repeat, options.gc));
         if (doPy) py.push(timePytorch(python, w, n, warmup, repeat));
       }
       const snMs = sn.length ? median(sn) : null;

@@ -1,6 +1,7 @@
 """PyTorch twin of bench/phases.ts: transformer_step timed phase by phase (median ms per phase, JSON)."""
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -42,4 +43,6 @@ def step(record):
 
 for i in range(a.warmup + a.repeat):
     step(i >= a.warmup)
-print(json.dumps({k: statistics.median(v) for k, v in times.items()}))
+out = {k: statistics.median(v) for k, v in times.items()}
+out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1000
+print(json.dumps(out))

@@ -1,0 +1,90 @@
+// `streamnest check-config` through the built CLI: exit status, report text, JSON, overrides, declared look-ahead.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../helpers/assert.js';
+
+// This file compiles to <outDir>/test/cli/; the CLI to <outDir>/src/cli/main.js.
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'check-config', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, STREAMNEST_DEBUG: '' },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('a safe preset exits 0 and says so', () => {
+  const r = cli(['tiny']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /tiny\.yaml: streaming-safe/);
+  assert.match(r.stdout, /look-ahead \[-1,0\] 0 frame\(s\) = 0 ms/);
+});
+
+test("NeMo's bidirectional recipe exits 1 with six errors and their fixes (its ??? manifests do not matter)", () => {
+  const r = cli(['nest_fast-conformer']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /6 error\(s\), 0 warning\(s\)/);
+  for (const key of ['preprocessor.normalize', 'encoder.causal_downsampling', 'encoder.conv_context_size', 'encoder.conv_norm_type', 'encoder.att_context_size', 'masking.causal']) {
+    assert.match(r.stdout, new RegExp(`ERROR {3}model\\.${key.replace('.', '\\.')}:`), key);
+  }
+  assert.match(r.stdout, /does not declare streaming: true/);
+});
+
+test('warnings alone exit 0 (limited_context: masking window units)', () => {
+  const r = cli(['limited_context']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /0 error\(s\), 2 warning\(s\)/);
+  assert.match(r.stdout, /left_context_size=2560/);
+});
+
+test('overrides apply before the check; --json gives the problems', () => {
+  const r = cli(['streaming', 'model.encoder.conv_norm_type=batch_norm', '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const j = JSON.parse(r.stdout) as { safe: boolean; errors: number; problems: { key: string; severity: string; fix: string }[]; encoder_frame_ms: number };
+  assert.equal(j.safe, false);
+  assert.equal(j.errors, 1);
+  assert.equal(j.encoder_frame_ms, 80);
+  assert.deepEqual(j.problems.map((p) => [p.key, p.severity]), [['model.encoder.conv_norm_type', 'error']]);
+  assert.match(j.problems[0]!.fix, /layer_norm/);
+});
+
+test('--fully-causal and --max-lookahead declare the intended look-ahead', () => {
+  assert.equal(cli(['lookahead']).code, 0);
+  const r = cli(['lookahead', '--fully-causal']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /declared fully causal/);
+  assert.equal(cli(['lookahead', '--max-lookahead', '4']).code, 0);
+  assert.equal(cli(['lookahead', '--max-lookahead=3']).code, 1);
+  assert.equal(cli(['lookahead', '--max-lookahead', '-1']).code, 2);
+});
+
+test('a YAML file path works; a missing file, a bad value and a missing argument are reported', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'check-config-'));
+  try {
+    const yaml = readFileSync(join(REPO_ROOT, 'configs', 'tiny.yaml'), 'utf8')
+      .replace('conv_context_size: causal', 'conv_context_size: null')
+      .replace(/train_manifest\.json|val_manifest\.json|noise_manifest\.json/g, (m) => join(REPO_ROOT, 'data', 'corpus', m));
+    const file = join(dir, 'mine.yaml');
+    writeFileSync(file, yaml);
+    const r = cli([file]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /mine\.yaml: 1 error\(s\)/);
+    assert.match(r.stdout, /conv_context_size=causal/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const missing = cli(['no/such/file.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /not found/);
+  const bad = cli(['tiny', 'model.encoder.att_context_style=chunked_limited', 'model.encoder.att_context_size=[5,1]']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /left % \(right \+ 1\)/);
+  assert.equal(cli([]).code, 2);
+});

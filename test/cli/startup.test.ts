@@ -1,0 +1,30 @@
+// src/torch/startup.ts: thread parsing, the start-up report, and the minor GC that finalises disposed handles.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { collectDisposedHandles, parseThreads, startup } from '../../src/torch/startup.js';
+import { getNumThreads } from '../../src/torch/runtime.js';
+
+test('parseThreads accepts positive integers only, naming the source in the error', () => {
+  assert.equal(parseThreads('3', 'X'), 3);
+  for (const bad of ['', '0', '-1', '1.5', 'two']) assert.throws(() => parseThreads(bad, 'STREAMNEST_THREADS'), /STREAMNEST_THREADS must be a positive integer/);
+});
+
+test('startup applies an explicit thread count and reports the BLAS', () => {
+  const before = getNumThreads();
+  try {
+    const r = startup({ threads: 1, log: () => {} });
+    assert.equal(r.threads, 1);
+    assert.equal(r.threadSource, 'option');
+    assert.equal(getNumThreads(), 1);
+    assert.ok(['openblas', 'reference', 'mkl', 'other', 'unknown'].includes(r.blas.kind));
+  } finally {
+    startup({ threads: before, log: () => {} });
+  }
+});
+
+test('collectDisposedHandles runs a minor GC (and is cheap enough to call every step)', () => {
+  assert.equal(collectDisposedHandles(), true);
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) collectDisposedHandles();
+  assert.ok(performance.now() - t0 < 2000);
+});
