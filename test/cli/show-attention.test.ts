@@ -1,0 +1,191 @@
+// `streamnest show-attention`: the mask grid equals the spec's rule and worked examples; the PNG written by the
+// built CLI decodes and its cells are coloured exactly where the mask allows attention.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { attentionGrid, defaultFrames, encoderLookahead } from '../../src/model/attention-mask-picture.js';
+import { describeAttention } from '../../src/cli/commands/show-attention.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const ON = [31, 119, 180];
+const PAD = [252, 228, 214];
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'show-attention', ...args], { encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function decodeRgbPng(png: Buffer): { width: number; height: number; rgb: Uint8Array } {
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  let off = 8;
+  let width = 0;
+  let height = 0;
+  const idat: Buffer[] = [];
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.subarray(off + 4, off + 8).toString('latin1');
+    const data = png.subarray(off + 8, off + 8 + len);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.equal(data[8], 8, 'bit depth 8');
+      assert.equal(data[9], 2, 'RGB');
+    }
+    if (type === 'IDAT') idat.push(data);
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const row = raw.subarray(y * (width * 3 + 1), (y + 1) * (width * 3 + 1));
+    assert.equal(row[0], 0, 'filter type 0 (none), as the encoder writes');
+    rgb.set(row.subarray(1), y * width * 3);
+  }
+  return { width, height, rgb };
+}
+
+/** The mask read back from the picture: origin = first ON pixel, pitch from column 0 (frames 0 and 1 both ON there). */
+function readGrid(png: Buffer, n: number): { grid: (boolean | 'pad')[][]; cell: number } {
+  const { width, height, rgb } = decodeRgbPng(png);
+  const px = (x: number, y: number): number[] => [...rgb.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)];
+  const is = (x: number, y: number, c: number[]): boolean => px(x, y).every((v, i) => v === c[i]);
+  let x0 = -1;
+  let y0 = -1;
+  for (let y = 0; y < height && y0 < 0; y++) {
+    for (let x = 0; x < width; x++) {
+      if (is(x, y, ON) && is(x + 1, y, ON) && is(x, y + 1, ON)) {
+        x0 = x;
+        y0 = y;
+        break;
+      }
+    }
+  }
+  assert.ok(x0 >= 0, 'no allowed cell found');
+  let y = y0;
+  while (is(x0, y, ON)) y++;
+  while (!is(x0, y, ON)) y++;
+  const cell = y - y0; // rows 0 and 1 of column 0 are both allowed in the tested masks
+  const grid = Array.from({ length: n }, (_, q) =>
+    Array.from({ length: n }, (_, k) => {
+      const cx = x0 + k * cell + Math.floor((cell - 1) / 2);
+      const cy = y0 + q * cell + Math.floor((cell - 1) / 2);
+      return is(cx, cy, ON) ? true : is(cx, cy, PAD) ? ('pad' as const) : false;
+    }),
+  );
+  return { grid, cell };
+}
+
+const rows = (g: boolean[][]): string[] => g.map((r) => r.map((b) => (b ? '1' : '.')).join(''));
+
+test("attentionGrid follows createMasks and the spec's worked examples (04 §4.3)", () => {
+  assert.deepEqual(rows(attentionGrid({ size: [-1, 0], style: 'regular', frames: 4 })), ['1...', '11..', '111.', '1111']);
+  assert.deepEqual(rows(attentionGrid({ size: [5, 0], style: 'regular', frames: 8 })).slice(5), ['111111..', '.111111.', '..111111']);
+  assert.deepEqual(rows(attentionGrid({ size: [4, 1], style: 'chunked_limited', frames: 8 })), [
+    '11......',
+    '11......',
+    '1111....',
+    '1111....',
+    '111111..',
+    '111111..',
+    '..111111',
+    '..111111',
+  ]);
+  assert.deepEqual(rows(attentionGrid({ size: [3, 2], style: 'chunked_limited', frames: 9, validFrames: 8 })), [
+    '111......',
+    '111......',
+    '111......',
+    '111111...',
+    '111111...',
+    '111111...',
+    '...11111.',
+    '...11111.',
+    '.........',
+  ]);
+  assert.deepEqual(rows(attentionGrid({ size: [2, 1], style: 'regular', frames: 8, validFrames: 6 })), [
+    '11......',
+    '111.....',
+    '1111....',
+    '.1111...',
+    '..1111..',
+    '...111..',
+    '........',
+    '........',
+  ]);
+  assert.throws(() => attentionGrid({ size: [-1, 0], style: 'regular', frames: 0 }), /frames/);
+});
+
+test('default frame counts show the left limit; look-ahead follows NeMo', () => {
+  assert.equal(defaultFrames([-1, 0], 'regular'), 16);
+  assert.equal(defaultFrames([320, 0], 'regular'), 400);
+  assert.equal(defaultFrames([-1, 4], 'chunked_limited'), 20);
+  assert.equal(encoderLookahead([-1, 4], 'chunked_limited', 17), 4);
+  assert.equal(encoderLookahead([-1, 4], 'regular', 17), 68);
+  assert.equal(encoderLookahead([70, 2], 'regular', 17), 34);
+  assert.equal(encoderLookahead([-1, -1], 'regular', 17), Infinity);
+  const d = describeAttention({ pair: [-1, 4], style: 'chunked_limited', frameMs: 80, nLayers: 17, convRight: 0, frames: 20, pairs: 1 });
+  assert.equal(d.chunk, 5);
+  assert.match(d.title, /\[-1, 4\]\s+chunked_limited/);
+  assert.ok(d.lines.some((l) => /look-ahead: 4 frames x 80 ms = 320 ms/.test(l)));
+  const r = describeAttention({ pair: [-1, 4], style: 'regular', frameMs: 80, nLayers: 17, convRight: 0, frames: 20, pairs: 1 });
+  assert.ok(r.lines.some((l) => /adding up over 17 layers: 68 frames x 80 ms = 5\.44 s/.test(l)));
+});
+
+test('the CLI draws [-1,0] as the lower triangle, pixel for pixel per cell', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'show-attention-'));
+  try {
+    const out = join(dir, 'causal.png');
+    const r = cli(['--config', 'tiny', '--out', out, '--frames', '12']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /12x12 frames, att_context_size \[-1, 0\]\s+regular/);
+    assert.match(r.stdout, /look-ahead: 0 frames \(fully causal\)/);
+    const { grid, cell } = readGrid(readFileSync(out), 12);
+    assert.ok(cell >= 6);
+    for (let q = 0; q < 12; q++) for (let k = 0; k < 12; k++) assert.equal(grid[q]![k], k <= q, `cell (${q}, ${k})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the CLI draws a chunked_limited mask (with padding) exactly as the chunk rule says', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'show-attention-'));
+  try {
+    const out = join(dir, 'chunked.png');
+    const r = cli([
+      '--config',
+      'streaming',
+      'model.encoder.att_context_style=chunked_limited',
+      '--att-context-size',
+      '4,1',
+      '--frames',
+      '10',
+      '--valid-frames',
+      '9',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /chunks of 2 frames \(160 ms\)/);
+    assert.match(r.stdout, /left context: 2 earlier chunks/);
+    const { grid } = readGrid(readFileSync(out), 10);
+    for (let q = 0; q < 10; q++) {
+      for (let k = 0; k < 10; k++) {
+        const d = Math.floor(q / 2) - Math.floor(k / 2);
+        const allowed = q < 9 && k < 9 && d >= 0 && d <= 2;
+        assert.equal(grid[q]![k], allowed ? true : q >= 9 || k >= 9 ? 'pad' : false, `cell (${q}, ${k})`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('usage errors: no --out, a malformed pair, a pair chunked_limited refuses', () => {
+  assert.equal(cli(['--config', 'tiny']).code, 2);
+  assert.equal(cli(['--out', '/tmp/x.png', '--att-context-size', 'a,b']).code, 2);
+  assert.equal(cli(['--config', 'lookahead', '--att-context-size', '5,1', '--out', '/tmp/x.png']).code, 2);
+});
