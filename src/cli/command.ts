@@ -35,8 +35,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'convert', load: () => import('./commands/convert.js') },
   { name: 'check-config', load: () => import('./commands/check-config.js') },
   { name: 'show-attention', load: () => import('./commands/show-attention.js') },
-  { name: 'check-config', load: () => import('./commands/check-config.js') },
-  { name: 'show-attention', load: () => import('./commands/show-attention.js') },
   // append new commands here, one line each
 ];
 
