@@ -120,6 +120,9 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
   const rank = o.processGroup?.rank ?? 0;
   const world = o.processGroup?.worldSize ?? 1;
   if (c.model.train_ds.manifest_filepath === null) throw new Error('model.train_ds.manifest_filepath is null: set it, e.g. model.train_ds.manifest_filepath=/data/train.json');
+  // seed libtorch's default generator too (Lightning's seed_everything): otherwise each process starts it from a
+  // random seed, so runs differ in any draw that names no generator and checkpoints hold an arbitrary default state
+  t.manualSeed(o.seed);
   const model = buildNestModel(c.model, o.seed);
   const configYaml = modelConfigYaml(o.resolved);
   const train = new NestTrainStream(
