@@ -60,7 +60,7 @@ export class Tensor {
     return this.native.requiresGrad();
   }
   set requiresGrad(on: boolean) {
-    if (on && !isFloatingDtype(this.dtype)) throw new TypeError(`only floating-point tensors can require gradients (this one is ${this.dtype})`);
+    if (on && !isFloatingDtype(this.dtype)) throw new TypeError(`requiresGrad: only floating-point tensors can require gradients (this one is ${this.dtype})`);
     this.native.setRequiresGrad(on);
   }
   get isLeaf(): boolean {

@@ -105,7 +105,7 @@ test('requiresGrad: int tensors refuse with a clear message; toggling off works'
     const i = t.tensor([1, 2], undefined, { dtype: 'int64' });
     assert.throws(() => {
       i.requiresGrad = true;
-    }, /only floating-point tensors can require gradients \(this one is int64\)/);
+    }, /requiresGrad: only floating-point tensors can require gradients \(this one is int64\)/);
     assert.throws(() => t.zeros([2], { dtype: 'int32', requiresGrad: true }), /int32/);
     const x = t.ones([2], { requiresGrad: true });
     x.requiresGrad = false;
