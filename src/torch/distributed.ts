@@ -4,7 +4,7 @@ import { native, type NativeProcessGroup } from './native.js';
 import type { Tensor } from './tensor.js';
 import { noGrad } from './autograd.js';
 import { tidy } from './scope.js';
-import { cat, split, zerosLike } from './ops/index.js';
+import { cat, split, tensor, zerosLike } from './ops/index.js';
 
 export interface ProcessGroupOptions {
   host: string;
@@ -15,13 +15,25 @@ export interface ProcessGroupOptions {
   timeoutMs?: number;
 }
 
+/** libtorch's errors carry a C++ stack trace after the message: keep the message. */
+function collective<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const err = e as Error;
+    const i = err.message.indexOf('\nException raised from');
+    if (i >= 0) err.message = err.message.slice(0, i).trimEnd();
+    throw err;
+  }
+}
+
 export class ProcessGroup {
   private readonly pg: NativeProcessGroup;
   readonly rank: number;
   readonly worldSize: number;
   constructor(o: ProcessGroupOptions) {
     if (!Number.isInteger(o.worldSize) || o.worldSize < 1) throw new RangeError(`world size must be a positive integer, got ${o.worldSize}`);
-    this.pg = new native.NativeProcessGroup(o.host, o.port, o.rank, o.worldSize, o.timeoutMs ?? 120_000);
+    this.pg = collective(() => new native.NativeProcessGroup(o.host, o.port, o.rank, o.worldSize, o.timeoutMs ?? 120_000));
     this.rank = o.rank;
     this.worldSize = o.worldSize;
   }
@@ -42,19 +54,45 @@ export class ProcessGroup {
   }
 
   allreduce(tensors: Tensor[], op: 'sum' | 'max' | 'min' | 'product' = 'sum'): void {
-    this.pg.allreduce(
+    collective(() => this.pg.allreduce(
       tensors.map((t) => t.native),
       op,
-    );
+    ));
   }
   broadcast(tensors: Tensor[], root = 0): void {
-    this.pg.broadcast(
+    collective(() => this.pg.broadcast(
       tensors.map((t) => t.native),
       root,
-    );
+    ));
   }
   barrier(): void {
-    this.pg.barrier();
+    collective(() => this.pg.barrier());
+  }
+
+  /** Every rank's bytes, in rank order (an all-gather made of two all-reduces: lengths, then zero-padded slots). */
+  allgatherBytes(data: Uint8Array): Uint8Array[] {
+    if (this.worldSize === 1) return [data.slice()];
+    const w = this.worldSize;
+    const lens = new Float64Array(w);
+    lens[this.rank] = data.length;
+    const lt = tensor(lens, [w], { dtype: 'float64' });
+    this.allreduce([lt]);
+    const all = Array.from(lt.data() as Float64Array);
+    lt.dispose();
+    const slot = Math.max(1, ...all);
+    const buf = new Uint8Array(w * slot);
+    buf.set(data, this.rank * slot);
+    const bt = tensor(buf, [w * slot], { dtype: 'uint8' });
+    this.allreduce([bt]);
+    const out = new Uint8Array(bt.data() as Uint8Array);
+    bt.dispose();
+    return all.map((n, r) => out.slice(r * slot, r * slot + n));
+  }
+
+  /** Every rank's JSON-serialisable value, in rank order. */
+  allgatherJson<T>(value: T): T[] {
+    const bytes = this.allgatherBytes(new TextEncoder().encode(JSON.stringify(value)));
+    return bytes.map((b) => JSON.parse(new TextDecoder().decode(b)) as T);
   }
 
   /** Makes every rank start from rank `root`'s parameters and buffers. */
@@ -65,14 +103,26 @@ export class ProcessGroup {
   /**
    * Averages gradients across ranks (DistributedDataParallel's result): gradients are flattened into
    * buckets of about `bucketBytes`, each bucket all-reduced once, then divided by the world size.
-   * Parameters without a gradient contribute zeros so that every rank reduces the same layout.
+   * A parameter without a gradient on some ranks contributes zeros there so that every rank reduces the same
+   * layout; one without a gradient on every rank keeps none (as DDP leaves unused parameters' .grad None).
    */
   averageGradients(params: Tensor[], bucketBytes = 25 * 1024 * 1024): void {
     if (this.worldSize === 1) return;
+    const has = new Float32Array(params.length);
+    params.forEach((p, i) => {
+      const g = p.grad;
+      has[i] = g ? 1 : 0;
+      g?.dispose();
+    });
+    const ht = tensor(has, [params.length], { dtype: 'float32' });
+    this.allreduce([ht], 'max');
+    const used = Array.from(ht.data() as Float32Array);
+    ht.dispose();
     const buckets: Tensor[][] = [];
     let current: Tensor[] = [];
     let bytes = 0;
-    for (const p of params) {
+    for (const [i, p] of params.entries()) {
+      if (used[i] === 0) continue;
       current.push(p);
       bytes += p.numel * 4;
       if (bytes >= bucketBytes) {

@@ -1,0 +1,189 @@
+// Shared pieces of the data-parallel tests: a small real model (Linear -> LayerNorm -> dropout -> Linear
+// regression, as in the trainer test), a synthetic batch sequence sharded by rank, and the process launcher.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as t from '../../src/torch/index.js';
+import type { BatchStream, TrainTask } from '../../src/train/trainer.js';
+import { ConstantLr } from '../../src/train/lr-scheduler.js';
+
+export interface Batch {
+  x: t.Tensor;
+  y: t.Tensor;
+}
+
+export class Regressor extends t.Module {
+  readonly l1: t.Linear;
+  readonly norm: t.LayerNorm;
+  readonly l2: t.Linear;
+  constructor(g: t.Generator) {
+    super();
+    this.l1 = this.registerModule('l1', new t.Linear(6, 16, true, { generator: g }));
+    this.norm = this.registerModule('norm', new t.LayerNorm(16));
+    this.l2 = this.registerModule('l2', new t.Linear(16, 2, true, { generator: g }));
+  }
+}
+
+/** MSE (a mean over equal-sized items), so the mean of two ranks' losses is the loss of their concatenation. */
+export class RegressionTask implements TrainTask<Batch> {
+  readonly module: Regressor;
+  readonly dropoutGen: t.Generator;
+  constructor(
+    seed: number,
+    readonly dropoutP = 0,
+    dropoutSeed = 7,
+  ) {
+    this.module = new Regressor(new t.Generator(seed));
+    this.dropoutGen = new t.Generator(dropoutSeed);
+  }
+  configYaml(): string {
+    return 'target: test.Regressor\n';
+  }
+  trainableParameters(): t.Tensor[] {
+    return this.module.parameters();
+  }
+  private forward(b: Batch): t.Tensor {
+    const h = t.dropout(t.silu(this.module.norm.forward(this.module.l1.forward(b.x))), this.dropoutP, this.module.training, this.dropoutGen);
+    return t.mseLoss(this.module.l2.forward(h), b.y);
+  }
+  trainingLoss(b: Batch): { loss: t.Tensor; metrics: Record<string, number> } {
+    return { loss: this.forward(b), metrics: {} };
+  }
+  validationLoss(b: Batch): { loss: number; metrics: Record<string, number> } {
+    return { loss: this.forward(b).item(), metrics: {} };
+  }
+  generators(): Map<string, t.Generator> {
+    return new Map([['dropout', this.dropoutGen]]);
+  }
+  disposeBatch(b: Batch): void {
+    b.x.dispose();
+    b.y.dispose();
+  }
+}
+
+/**
+ * The common seeded sequence of 8-item batches; rank r of W takes every W-th batch (starting at r), and
+ * `group` > 1 concatenates that many consecutive ones (the single-process run with the multiplied batch).
+ */
+export class ShardedStream implements BatchStream<Batch> {
+  private gen = new t.Generator(99);
+  private index = 0;
+  constructor(
+    readonly rank = 0,
+    readonly world = 1,
+    readonly group = 1,
+  ) {}
+  private draw(): Batch {
+    const x = t.randn([8, 6], { generator: this.gen });
+    const y = t.tidy(() => t.stack([x.sum(1), x.narrow(1, 0, 3).mean(1)], 1).tanh());
+    this.index++;
+    return { x, y };
+  }
+  async next(): Promise<{ batch: Batch; epoch: number }> {
+    const parts: Batch[] = [];
+    while (parts.length < this.group) {
+      const mine = this.index % this.world === this.rank;
+      const b = this.draw();
+      if (mine) parts.push(b);
+      else {
+        b.x.dispose();
+        b.y.dispose();
+      }
+    }
+    if (parts.length === 1) return { batch: parts[0]!, epoch: 0 };
+    const batch = { x: t.cat(parts.map((p) => p.x)), y: t.cat(parts.map((p) => p.y)) };
+    for (const p of parts) {
+      p.x.dispose();
+      p.y.dispose();
+    }
+    return { batch, epoch: 0 };
+  }
+  state(): unknown {
+    const s = this.gen.getState();
+    const out = { index: this.index, gen: Buffer.from(s.data() as Uint8Array).toString('base64') };
+    s.dispose();
+    return out;
+  }
+  restore(state: unknown): void {
+    const s = state as { index: number; gen: string };
+    this.index = s.index;
+    const bytes = Buffer.from(s.gen, 'base64');
+    const st = t.tensor(new Uint8Array(bytes), [bytes.length], { dtype: 'uint8' });
+    this.gen.setState(st);
+    st.dispose();
+  }
+}
+
+export async function* validationBatches(): AsyncIterable<Batch> {
+  const g = new t.Generator(5);
+  for (let i = 0; i < 2; i++) {
+    const x = t.randn([8, 6], { generator: g });
+    const y = t.tidy(() => t.stack([x.sum(1), x.narrow(1, 0, 3).mean(1)], 1).tanh());
+    yield { x, y };
+  }
+}
+
+export function trainerOptions(expDir: string, maxSteps: number, pg: t.ProcessGroup | null) {
+  return {
+    maxSteps,
+    logEveryNSteps: 1,
+    valCheckInterval: 3,
+    gradientClipVal: 1.0,
+    accumulateGradBatches: 1,
+    maxConsecutiveNonFinite: 3,
+    expDir,
+    name: 'reg',
+    resumeIfExists: true,
+    saveTopK: 1,
+    optimizer: { lr: 0.05, betas: [0.9, 0.98] as [number, number], weightDecay: 1e-3 },
+    scheduler: new ConstantLr(0.05),
+    processGroup: pg,
+    progress: false,
+    handleSignals: false,
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface WorkerRun {
+  rank: number;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal), stdout and stderr. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>;
+}
+
+/** Starts `world` processes of worker.js (compiled next to this file) with torchrun's variables set. */
+export function startWorkers(world: number, port: number, args: string[], env: Record<string, string> = {}): WorkerRun[] {
+  const script = fileURLToPath(new URL('./worker.js', import.meta.url));
+  return [...Array(world).keys()].map((rank) => {
+    const start = Date.now();
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), RANK: String(rank), WORLD_SIZE: String(world), STREAMNEST_THREADS: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - start })),
+    );
+    return { rank, child, done };
+  });
+}
+
+/** The JSON a worker printed on its `RESULT ` line. */
+export function resultOf(stdout: string): unknown {
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`no RESULT line in worker output:\n${stdout}`);
+  return JSON.parse(line.slice('RESULT '.length));
+}

@@ -1,0 +1,62 @@
+// ProcessGroup across real processes (c10d TCPStore + Gloo on 127.0.0.1): all-gather built from all-reduces,
+// and the fault cases: a hung peer (SIGSTOP) or a killed one (SIGKILL) makes the survivor fail within its
+// timeout with a message naming its rank, never an endless hang.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, resultOf, startWorkers } from './fixtures.js';
+
+test('collectives across 2 processes: all-reduce sum/max, broadcast, barrier, all-gather of unequal bytes and JSON', async () => {
+  const runs = startWorkers(2, await freePort(), ['collectives']);
+  const res = await Promise.all(runs.map((r) => r.done));
+  for (const r of res) assert.equal(r.code, 0, r.stderr);
+  const [a, b] = res.map((r) => resultOf(r.stdout)) as { gathered: number[][]; json: unknown[]; sum: number[]; max: number[]; bcast: number[] }[];
+  const expect = [0, 1].map((rank) => Array.from({ length: 3 + rank * 5 }, (_, i) => (i * 37 + rank * 101) % 256));
+  assert.deepEqual(a!.gathered, expect);
+  assert.deepEqual(b!.gathered, expect);
+  assert.deepEqual(a!.json, [{ rank: 0, text: 'é' }, { rank: 1, text: 'éé' }]);
+  assert.deepEqual(b!.json, a!.json);
+  assert.deepEqual(a!.sum, [3, 30]);
+  assert.deepEqual(b!.max, [1]);
+  assert.deepEqual(b!.bcast, [42]);
+});
+
+test('a hung peer: the other rank fails within its timeout, naming its rank', async () => {
+  const runs = startWorkers(2, await freePort(), ['hang'], { PG_TIMEOUT_MS: '3000' });
+  // wait until rank 1 has joined, then freeze it
+  await new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      if (d.toString().includes('RESULT')) {
+        runs[1]!.child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    runs[1]!.child.stdout!.on('data', onData);
+  });
+  runs[1]!.child.kill('SIGSTOP');
+  const t0 = Date.now();
+  const r0 = await runs[0]!.done;
+  const waited = Date.now() - t0;
+  runs[1]!.child.kill('SIGKILL');
+  await runs[1]!.done;
+  assert.equal(r0.code, 3, r0.stdout + r0.stderr);
+  assert.match(r0.stderr, /allreduce failed on rank 0 of 2/);
+  assert.ok(waited < 15_000, `failed after ${waited} ms (timeout 3 s)`);
+});
+
+test('a killed peer: the other rank fails promptly, naming its rank', async () => {
+  const runs = startWorkers(2, await freePort(), ['die-after-join'], { PG_TIMEOUT_MS: '20000' });
+  await new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      if (d.toString().includes('RESULT')) resolve();
+    };
+    runs[1]!.child.stdout!.on('data', onData);
+  });
+  const t0 = Date.now();
+  runs[1]!.child.kill('SIGKILL');
+  const r0 = await runs[0]!.done;
+  const waited = Date.now() - t0;
+  assert.equal(r0.code, 3, r0.stdout + r0.stderr);
+  assert.match(r0.stderr, /allreduce failed on rank 0 of 2 \(a peer died, hung or timed out\)/);
+  assert.ok(waited < 25_000, `failed after ${waited} ms`);
+  process.stderr.write(`# killed peer detected after ${waited} ms\n`);
+});

@@ -1,0 +1,97 @@
+// One rank of the data-parallel tests (started by the tests with MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE set).
+// Modes: collectives | train <expDir> <maxSteps> <initSeed> <dropoutP> | syncbn | hang | die-after-join.
+// Prints `RESULT <json>` on success.
+import * as t from '../../src/torch/index.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { RegressionTask, ShardedStream, trainerOptions, validationBatches } from './fixtures.js';
+import { syncBnInput, syncBnWeights } from './syncbn-data.js';
+
+t.applyThreadSetting();
+const [mode, ...args] = process.argv.slice(2);
+const timeoutMs = Number(process.env.PG_TIMEOUT_MS ?? 60_000);
+const pg = t.ProcessGroup.fromEnv(process.env, timeoutMs);
+const out = (v: unknown): void => {
+  process.stdout.write(`RESULT ${JSON.stringify(v)}\n`);
+};
+
+async function main(): Promise<void> {
+  if (mode === 'collectives') {
+    const mine = new Uint8Array(3 + pg.rank * 5).map((_, i) => (i * 37 + pg.rank * 101) % 256);
+    const gathered = pg.allgatherBytes(mine).map((b) => Array.from(b));
+    const json = pg.allgatherJson({ rank: pg.rank, text: 'é'.repeat(pg.rank + 1) });
+    const x = t.tensor([pg.rank + 1, 10 * (pg.rank + 1)], [2], { dtype: 'float32' });
+    pg.allreduce([x]);
+    const mx = t.tensor([pg.rank], [1], { dtype: 'float32' });
+    pg.allreduce([mx], 'max');
+    const b = t.tensor([pg.rank === 0 ? 42 : -1], [1], { dtype: 'float32' });
+    pg.broadcast([b], 0);
+    pg.barrier();
+    out({ gathered, json, sum: x.toArray(), max: mx.toArray(), bcast: b.toArray() });
+  } else if (mode === 'train') {
+    const [expDir, maxSteps, initSeed, dropoutP] = args;
+    // rank-dependent dropout seeds: each rank's generator state is its own and must be saved per rank
+    const task = new RegressionTask(Number(initSeed), Number(dropoutP), 7 + pg.rank);
+    const trainer = new Trainer(task, new ShardedStream(pg.rank, pg.worldSize), validationBatches, trainerOptions(expDir!, Number(maxSteps), pg));
+    const r = await trainer.fit();
+    out({ params: task.module.parameters().map((p) => p.toArray()), losses: r.trainLoss.map((l) => l.loss), globalStep: r.globalStep, lastCheckpoint: r.lastCheckpoint });
+  } else if (mode === 'syncbn') {
+    const [trainSteps] = args;
+    const bn = new t.SyncBatchNorm1d(4, 1e-5, 0.1, {}, pg);
+    const outputs: number[][] = [];
+    const grads: number[][] = [];
+    for (let s = 0; s < Number(trainSteps); s++) {
+      const x = syncBnInput(s, pg.rank);
+      const y = bn.forward(x);
+      // rank r's part of the global loss sum(y * w) / N (N over all ranks); DDP's averaging divides by W again
+      const n = pg.allgatherJson(y.numel).reduce((a, b) => a + b, 0);
+      const w = syncBnWeights();
+      const loss = t.tidy(() => y.mul(w).sum().mul(pg.worldSize / n));
+      loss.backward();
+      outputs.push(y.toArray());
+      for (const x2 of [x, y, w, loss]) x2.dispose();
+    }
+    pg.averageGradients(bn.parameters());
+    grads.push(bn.weight.grad!.toArray(), bn.bias.grad!.toArray());
+    bn.eval();
+    const ev = syncBnInput(99, pg.rank);
+    const evalOut = bn.forward(ev).toArray();
+    out({ outputs, grads, runningMean: bn.runningMean.toArray(), runningVar: bn.runningVar.toArray(), evalOut, state: [...bn.stateDict().keys()] });
+  } else if (mode === 'hang') {
+    // rank 1 joins and then stops answering (the test SIGSTOPs it); rank 0's collective must time out
+    pg.barrier();
+    if (pg.rank === 1) {
+      out({ joined: true });
+      setInterval(() => undefined, 1000);
+      return;
+    }
+    const x = t.ones([4]);
+    await new Promise((r) => setTimeout(r, 300));
+    pg.allreduce([x]);
+    out({ unexpected: 'allreduce returned' });
+  } else if (mode === 'die-after-join') {
+    // rank 1 joins, then is SIGKILLed by the test; rank 0 keeps reducing until the collective fails
+    pg.barrier();
+    out({ joined: true });
+    if (pg.rank === 1) {
+      setInterval(() => undefined, 1000);
+      return;
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const x = t.ones([4]);
+      pg.allreduce([x]);
+      x.dispose();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    out({ unexpected: 'allreduce kept working' });
+  } else throw new Error(`unknown mode ${mode}`);
+}
+
+main().then(
+  () => {
+    if (mode !== 'hang' && mode !== 'die-after-join') process.exit(0);
+  },
+  (e: unknown) => {
+    process.stderr.write(`worker rank ${pg.rank} error: ${(e as Error).message}\n`);
+    process.exit(3);
+  },
+);
