@@ -116,6 +116,16 @@ function planExact(cur: ChunkCursor, available: number, total: number | null, of
   return { idx: cur.idx, start, end: total, zeroPad: 0, validFrames: total - start, drop, keepAll: true, last: true, maxOut: left, nextIdx: total };
 }
 
+/**
+ * A step whose chunk yields fewer pre-encoded frames than cache_drop_size gets a negative cache keep in NeMo
+ * (MultiHeadAttention.update_cache shrinks the caches; regular style with look-ahead at the end of a buffer, spec 05
+ * §8 item 2) and NeMo's loop raises on the step after it. The 'nemo' driver runs such a step and stops there.
+ * preEncoded: the encoder frames of a chunk of that many features.
+ */
+export function nemoStepFails(p: ChunkPlan, geo: StreamingGeometry, preEncoded: (featureFrames: number) => number): boolean {
+  return geo.cfg.cacheDropSize > 0 && preEncoded(p.zeroPad + p.end - p.start) - p.drop < geo.cfg.cacheDropSize;
+}
+
 /** The cursor after running `plan` and emitting `emitted` frames. */
 export function advanceCursor(cur: ChunkCursor, plan: ChunkPlan, emitted: number): ChunkCursor {
   return { step: cur.step + 1, idx: plan.nextIdx, emitted: cur.emitted + emitted, done: plan.last };

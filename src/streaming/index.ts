@@ -3,3 +3,4 @@ export { configureStreaming, exactnessIssues, StreamingConfigError, type Streami
 export { planChunk, advanceCursor, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
 export { StreamingEncoder, stackCaches, unstackCache, type StreamSlot, type StreamState, type StreamResult, type StepEvent, type StreamingEncoderOptions } from './streaming-encoder.js';
 export { StreamBatcher } from './stream-batcher.js';
+export { runNemoBuffer, nemoBufferPlans, nemoChunkLength, type NemoBufferStep } from './nemo-buffer.js';

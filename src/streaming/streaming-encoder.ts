@@ -10,7 +10,7 @@ import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { FeatureStream, type AudioToMelSpectrogramPreprocessor, type FeatureStreamState } from '../audio/index.js';
 import { subsampledLength, type ConformerEncoder, type EncoderCache, type StreamingConfig } from '../model/index.js';
-import { advanceCursor, planChunk, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
+import { advanceCursor, nemoStepFails, planChunk, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
 import type { StreamingGeometry, StreamingMode } from './geometry.js';
 
 /** One stream's state. */
@@ -182,8 +182,9 @@ export class StreamingEncoder {
         const r = this.featureStream.flush(s.features);
         slot = this.appendFrames({ ...s, features: r.state }, r.frames);
       }
-      // NeMo's buffer also holds the frame past the valid length (masked to 0 by the preprocessor) and treats it as data.
-      if (this.mode === 'nemo') slot = this.appendFrames(slot, t.zeros([this.numFeatures, 1]));
+      // NeMo's buffer also holds the frame past the valid length (masked to 0 by the preprocessor) and treats it as
+      // data; pushed features are taken as NeMo's buffer already (golden buffer_features include that frame).
+      if (this.mode === 'nemo' && s.features) slot = this.appendFrames(slot, t.zeros([this.numFeatures, 1]));
       return { ...slot, total: slot.framesIn };
     });
     return { streams };
@@ -247,7 +248,9 @@ export class StreamingEncoder {
   }
 
   private plan(s: StreamSlot): ChunkPlan | null {
-    return planChunk(this.mode, s.cursor, s.framesIn, s.total, s.total === null ? null : this.offlineFrames(s.total), this.geometry);
+    const p = planChunk(this.mode, s.cursor, s.framesIn, s.total, s.total === null ? null : this.offlineFrames(s.total), this.geometry);
+    if (p && this.mode === 'nemo' && nemoStepFails(p, this.geometry, (n) => this.offlineFrames(n))) return { ...p, last: true };
+    return p;
   }
 
   /** Appends frames (consumed) to a stream's buffer; the old buffer is disposed. */
