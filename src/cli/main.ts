@@ -11,7 +11,7 @@ import { ArgError, closest } from './args.js';
 import { COMMANDS, findCommand, loadCommand, packageVersion, type Command } from './command.js';
 
 const GLOBAL_HELP = `Global options:
-  --threads N    threads for libtorch and OpenBLAS (default: STREAMNEST_THREADS, else all cores)
+  --threads N    threads for libtorch and OpenBLAS (default: STREAMNEST_THREADS, else libtorch's default, as PyTorch)
   -h, --help     show help (after a command: that command's help)
   --version      print streamnest's version
 
