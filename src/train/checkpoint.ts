@@ -4,7 +4,7 @@
 // written atomically (temporary file, fsync, rename), so a kill mid-write leaves the previous file intact.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadTorchSave, saveTorchSave, type PickleValue, type Tensor, type AdamWState } from '../torch/index.js';
+import { loadTorchSave, saveTorchSave, scalar, type PickleValue, type Tensor, type AdamWState } from '../torch/index.js';
 import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
 
 export const TRAINER_STATE_CKPT = 'trainer_state.ckpt';
@@ -30,13 +30,16 @@ export interface TrainingCheckpoint {
   progress: TrainerProgress;
 }
 
-function optimizerToPickle(o: AdamWState): PickleValue {
+/** PyTorch's layout (step as a float32 0-d tensor, as torch 1.13 stores it); the step tensors made here go to `owned`. */
+function optimizerToPickle(o: AdamWState, owned: Tensor[]): PickleValue {
   const state = new Map<string | number, PickleValue>();
   for (const [i, s] of o.state) {
+    const step = scalar(s.step, { dtype: 'float32' });
+    owned.push(step);
     state.set(
       i,
       new Map<string | number, PickleValue>([
-        ['step', s.step],
+        ['step', step],
         ['exp_avg', s.exp_avg],
         ['exp_avg_sq', s.exp_avg_sq],
       ]),
@@ -72,7 +75,10 @@ function pickleToOptimizer(v: PickleValue | undefined): AdamWState {
   const state: AdamWState['state'] = new Map();
   for (const [k, s] of asMap(root.get('state'), 'optimizer state.state')) {
     const m = asMap(s, `optimizer state of parameter ${k}`);
-    state.set(Number(k), { step: m.get('step') as Tensor, exp_avg: m.get('exp_avg') as Tensor, exp_avg_sq: m.get('exp_avg_sq') as Tensor });
+    const step = m.get('step');
+    const stepValue = typeof step === 'number' ? step : (step as Tensor).item();
+    if (typeof step !== 'number') (step as Tensor).dispose();
+    state.set(Number(k), { step: stepValue, exp_avg: m.get('exp_avg') as Tensor, exp_avg_sq: m.get('exp_avg_sq') as Tensor });
   }
   const groups = root.get('param_groups');
   if (!Array.isArray(groups)) throw new Error('training checkpoint: optimizer param_groups missing');
@@ -95,8 +101,9 @@ function pickleToOptimizer(v: PickleValue | undefined): AdamWState {
 }
 
 export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): void {
+  const owned: Tensor[] = [];
   const trainerState = new Map<string | number, PickleValue>([
-    ['optimizer_states', [optimizerToPickle(c.optimizer)]],
+    ['optimizer_states', [optimizerToPickle(c.optimizer, owned)]],
     ['rng_states', new Map<string | number, PickleValue>([...c.rngStates])],
   ]);
   const json = JSON.stringify(
@@ -114,14 +121,18 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
     null,
     1,
   );
-  writeNemoArchive(path, {
-    configYaml: c.configYaml,
-    stateDict: c.stateDict,
-    extra: new Map([
-      [TRAINER_STATE_CKPT, saveTorchSave(trainerState)],
-      [TRAINER_STATE_JSON, new TextEncoder().encode(json)],
-    ]),
-  });
+  try {
+    writeNemoArchive(path, {
+      configYaml: c.configYaml,
+      stateDict: c.stateDict,
+      extra: new Map([
+        [TRAINER_STATE_CKPT, saveTorchSave(trainerState)],
+        [TRAINER_STATE_JSON, new TextEncoder().encode(json)],
+      ]),
+    });
+  } finally {
+    for (const x of owned) x.dispose();
+  }
 }
 
 export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
@@ -155,6 +166,14 @@ export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
   };
 }
 
+/** A checkpoint could not be written; training stops (the previous checkpoints are untouched). */
+export class CheckpointWriteError extends Error {
+  constructor(msg: string, options?: { cause?: unknown }) {
+    super(msg, options);
+    this.name = 'CheckpointWriteError';
+  }
+}
+
 /** Top-k by a monitored score (mode min) plus `<name>-last.ckpt`, in `<exp>/checkpoints/`. */
 export class CheckpointManager {
   constructor(
@@ -173,25 +192,39 @@ export class CheckpointManager {
 
   /** Writes the last checkpoint; with a score, also keeps it among the top-k (deleting the one that falls out). */
   save(c: TrainingCheckpoint, score?: number): { last: string; kept?: string; best: { path: string; score: number }[] } {
-    mkdirSync(this.dir, { recursive: true });
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      throw new CheckpointWriteError(`cannot create the checkpoint folder ${this.dir}: ${(e as Error).message}`, { cause: e });
+    }
     const best = [...c.progress.best];
     let kept: string | undefined;
+    const dropped: string[] = [];
     if (score !== undefined && Number.isFinite(score) && this.saveTopK !== 0) {
       const path = join(this.dir, `${this.name}--val_loss=${score.toFixed(4)}-step=${c.progress.globalStep}.ckpt`);
       const worst = best.length ? Math.max(...best.map((b) => b.score)) : Infinity;
       if (this.saveTopK < 0 || best.length < this.saveTopK || score < worst) {
         best.push({ path: basename(path), score });
         best.sort((a, b) => a.score - b.score);
-        while (this.saveTopK > 0 && best.length > this.saveTopK) {
-          const drop = best.pop()!;
-          rmSync(join(this.dir, drop.path), { force: true });
-        }
+        while (this.saveTopK > 0 && best.length > this.saveTopK) dropped.push(best.pop()!.path);
         kept = path;
       }
     }
     const withBest: TrainingCheckpoint = { ...c, progress: { ...c.progress, best } };
-    if (kept) saveTrainingCheckpoint(kept, withBest);
-    saveTrainingCheckpoint(this.lastPath, withBest);
+    // write first, delete what falls out of the top-k only after both writes succeeded: a failed write (disk full,
+    // file size limit, read-only folder) or a kill leaves every earlier checkpoint in place
+    for (const p of kept ? [kept, this.lastPath] : [this.lastPath]) {
+      try {
+        saveTrainingCheckpoint(p, withBest);
+      } catch (e) {
+        throw new CheckpointWriteError(
+          `cannot write the checkpoint ${p}: ${(e as Error).message}. The previous checkpoints in ${this.dir} are kept; ` +
+            'free space or fix the folder, then resume with exp_manager.resume_if_exists=true',
+          { cause: e },
+        );
+      }
+    }
+    for (const d of dropped) if (d !== (kept && basename(kept))) rmSync(join(this.dir, d), { force: true });
     return { last: this.lastPath, kept, best };
   }
 
