@@ -17,8 +17,8 @@ export interface TrainTask<B> {
   configYaml(): string;
   /** Parameters the optimizer updates (frozen ones excluded). */
   trainableParameters(): t.Tensor[];
-  /** Forward pass in training mode; the returned loss keeps its graph. Called inside a tidy scope. */
-  trainingLoss(batch: B): { loss: t.Tensor; metrics: Record<string, number> };
+  /** Forward pass in training mode; the returned loss keeps its graph. Called inside a tidy scope. `step`: optimizer steps taken so far. */
+  trainingLoss(batch: B, step: number): { loss: t.Tensor; metrics: Record<string, number> };
   /** Forward pass in eval mode without gradients. */
   validationLoss(batch: B): { loss: number; metrics: Record<string, number> };
   /** Named generators whose state is saved and restored with checkpoints. */
@@ -69,6 +69,13 @@ export interface TrainResult {
 
 export class NonFiniteLossError extends Error {}
 
+/** One rank's own resumable position (data stream + generators), kept in checkpoints as progress.extra.ranks[rank]. */
+interface RankState {
+  sampler: unknown;
+  /** Generator states (task generators and '__default__'), base64 bytes. */
+  rng: Record<string, string>;
+}
+
 export class Trainer<B> {
   readonly logDir: string;
   readonly checkpoints: CheckpointManager;
@@ -116,10 +123,10 @@ export class Trainer<B> {
       if (def) t.setDefaultGeneratorState(def);
       this.train.restore(c.progress.sampler);
       this.progress = c.progress;
+      this.restoreRankState(path, gens);
     } finally {
       for (const x of c.stateDict.values()) x.dispose();
       for (const s of c.optimizer.state.values()) {
-        s.step.dispose();
         s.exp_avg.dispose();
         s.exp_avg_sq.dispose();
       }
@@ -127,7 +134,59 @@ export class Trainer<B> {
     }
   }
 
+  private get world(): number {
+    return this.o.processGroup?.worldSize ?? 1;
+  }
+
+  /**
+   * With several ranks, each rank's data-stream position and generator states differ (its own shard, its own
+   * random draws); all of them are gathered to rank 0 and saved so that every rank resumes exactly. Collective.
+   */
+  private gatherRankStates(): RankState[] | null {
+    const pg = this.o.processGroup;
+    if (!pg || pg.worldSize === 1) return null;
+    const rng: Record<string, string> = {};
+    const gens: [string, t.Tensor][] = [...this.task.generators()].map(([n, g]) => [n, g.getState()]);
+    gens.push(['__default__', t.defaultGeneratorState()]);
+    for (const [n, st] of gens) {
+      rng[n] = Buffer.from(st.data() as Uint8Array).toString('base64');
+      st.dispose();
+    }
+    return pg.allgatherJson<RankState>({ sampler: this.train.state(), rng });
+  }
+
+  private restoreRankState(path: string, gens: Map<string, t.Generator>): void {
+    if (this.world === 1) return;
+    const ranks = this.progress.extra?.ranks as RankState[] | undefined;
+    if (!Array.isArray(ranks) || ranks.length !== this.world) {
+      if (this.isMain) {
+        process.stderr.write(
+          `streamnest: WARNING: ${path} holds per-rank data/RNG positions for ${Array.isArray(ranks) ? ranks.length : 1} rank(s), this run has ${this.world}: ` +
+            `every rank resumes from rank 0's position (the run continues, but not exactly as an uninterrupted one)\n`,
+        );
+      }
+      return;
+    }
+    const mine = ranks[this.rank]!;
+    this.train.restore(mine.sampler);
+    for (const [name, b64] of Object.entries(mine.rng)) {
+      const bytes = Buffer.from(b64, 'base64');
+      const st = t.tensor(new Uint8Array(bytes), [bytes.length], { dtype: 'uint8' });
+      try {
+        if (name === '__default__') t.setDefaultGeneratorState(st);
+        else {
+          const g = gens.get(name);
+          if (!g) throw new Error(`${path}: rank ${this.rank} has a saved state for unknown generator '${name}'`);
+          g.setState(st);
+        }
+      } finally {
+        st.dispose();
+      }
+    }
+  }
+
   private saveCheckpoint(score?: number): string | null {
+    const ranks = this.gatherRankStates();
     if (!this.isMain) return null;
     const rng = new Map<string, t.Tensor>();
     for (const [name, g] of this.task.generators()) rng.set(name, g.getState());
@@ -140,7 +199,7 @@ export class Trainer<B> {
           stateDict: this.task.module.stateDict(),
           optimizer: opt,
           rngStates: rng,
-          progress: { ...this.progress, sampler: this.train.state() },
+          progress: { ...this.progress, sampler: this.train.state(), ...(ranks ? { extra: { ...this.progress.extra, ranks } } : {}) },
         },
         score,
       );
@@ -148,7 +207,6 @@ export class Trainer<B> {
       return last;
     } finally {
       for (const x of rng.values()) x.dispose();
-      for (const s of opt.state.values()) s.step.dispose();
     }
   }
 
@@ -184,15 +242,23 @@ export class Trainer<B> {
     const o = this.o;
     mkdirSync(this.logDir, { recursive: true });
     if (o.resumeIfExists) {
-      this.checkpoints.cleanStaleTemporaries();
+      if (this.isMain) this.checkpoints.cleanStaleTemporaries();
       const last = this.checkpoints.findLast();
       if (last) {
         this.resumeFrom(last);
         if (this.isMain) process.stderr.write(`streamnest: resumed from ${last} at step ${this.progress.globalStep}\n`);
       }
     }
-    if (o.processGroup && o.processGroup.worldSize > 1 && this.progress.globalStep === 0) {
-      o.processGroup.broadcastParameters([...this.task.module.stateDict().values()]);
+    if (o.processGroup && o.processGroup.worldSize > 1) {
+      // every rank must resume from the same step (a rank that cannot see rank 0's checkpoint folder would start over)
+      const steps = o.processGroup.allgatherJson(this.progress.globalStep);
+      if (steps.some((s) => s !== steps[0])) {
+        throw new Error(
+          `distributed resume: the ranks start from different steps (${steps.map((s, r) => `rank ${r}: ${s}`).join(', ')}); ` +
+            `every rank must see the same checkpoint folder ${this.checkpoints.dir} (a shared file system)`,
+        );
+      }
+      if (this.progress.globalStep === 0) o.processGroup.broadcastParameters([...this.task.module.stateDict().values()]);
     }
     const logger = this.isMain ? new MetricsLogger(this.logDir) : null;
     const bar = this.isMain && o.progress !== false ? new ProgressBar('pretrain') : null;
@@ -233,7 +299,7 @@ export class Trainer<B> {
             if (o.maxEpochs !== undefined && o.maxEpochs !== null && o.maxEpochs > 0 && epoch >= o.maxEpochs) epochEnded = true;
           }
           const r = t.tidy(() => {
-            const { loss, metrics: m } = this.task.trainingLoss(batch);
+            const { loss, metrics: m } = this.task.trainingLoss(batch, step);
             const scaled = o.accumulateGradBatches > 1 ? loss.div(o.accumulateGradBatches) : loss;
             const value = loss.item();
             if (Number.isFinite(value)) scaled.backward();
@@ -243,19 +309,23 @@ export class Trainer<B> {
           lossSum += r.value;
           metrics = r.m;
         }
+        const loss = lossSum / o.accumulateGradBatches;
+        let finite = Number.isFinite(loss);
+        if (o.processGroup && o.processGroup.worldSize > 1) {
+          // every rank must agree to skip (or the collectives diverge), to end at an epoch limit reached by any
+          // rank's shard, and to stop after this step on a signal
+          const flag = t.tensor([finite ? 0 : 1, this.stopRequested ? 1 : 0, epochEnded ? 1 : 0]);
+          o.processGroup.allreduce([flag], 'max');
+          const [nonFinite, stop, ended] = flag.toArray();
+          finite = nonFinite === 0;
+          if (stop === 1) this.stopRequested = true;
+          epochEnded = ended === 1;
+          flag.dispose();
+        }
         if (epochEnded) {
           this.optimizer.zeroGrad();
           stoppedBy = 'max_epochs';
           break;
-        }
-        const loss = lossSum / o.accumulateGradBatches;
-        let finite = Number.isFinite(loss);
-        if (o.processGroup && o.processGroup.worldSize > 1) {
-          // every rank must agree to skip, or the collectives diverge
-          const flag = t.tensor([finite ? 0 : 1]);
-          o.processGroup.allreduce([flag], 'max');
-          finite = flag.item() === 0;
-          flag.dispose();
         }
         if (!finite) {
           this.optimizer.zeroGrad();

@@ -45,10 +45,9 @@ for (const name of ['adamw_default', 'adamw_custom']) {
     const sd = opt.stateDict();
     fx.state_after.forEach((st, i) => {
       const mine = sd.state.get(i)!;
-      assert.equal(mine.step.item(), st!.step, `param ${i} step count`);
+      assert.equal(mine.step, st!.step, `param ${i} step count`);
       assertClose(mine.exp_avg, st!.exp_avg as number[], TOL, TOL, `exp_avg ${i}`);
       assertClose(mine.exp_avg_sq, st!.exp_avg_sq as number[], TOL, TOL, `exp_avg_sq ${i}`);
-      mine.step.dispose();
     });
     assert.deepEqual(sd.param_groups[0]!.params, [0, 1]);
     opt.dispose();
@@ -68,13 +67,12 @@ test('AdamW state dict round trip: a fresh optimizer loaded mid-run continues id
   }
   const sd = optA.stateDict();
   assert.deepEqual([...sd.state.keys()], [0, 1]);
-  assert.deepEqual([sd.state.get(0)!.step.item(), sd.state.get(1)!.step.item()], [3, 2]);
+  assert.deepEqual([sd.state.get(0)!.step, sd.state.get(1)!.step], [3, 2]);
   const b = a.map((p) => t.keep(t.noGrad(() => p.clone())));
   b.forEach((p) => (p.requiresGrad = true));
   const optB = new t.AdamW(b, { ...adamwOptions(fx), lr: 0.5 });
   optB.loadStateDict(sd);
   assert.equal(optB.lr, fx.options.lr as number, 'the learning rate comes from the state dict');
-  for (const s of sd.state.values()) s.step.dispose();
   for (let k = k0; k < fx.steps.length; k++) {
     setGrads(a, fx.steps[k]!.grads);
     setGrads(b, fx.steps[k]!.grads);
@@ -96,7 +94,6 @@ test('AdamW state dict round trip: a fresh optimizer loaded mid-run continues id
   // an empty state resets
   optB.loadStateDict({ state: new Map(), param_groups: sdA.param_groups });
   assert.equal(optB.stateDict().state.size, 0);
-  for (const s of sdA.state.values()) s.step.dispose();
   for (const o of [optA, optB, wrongCount, wrongShape]) o.dispose();
   for (const p of [...a, ...b, ...one, ...two]) p.dispose();
   assert.throws(() => new t.AdamW([], { lr: -1 }), /AdamW: invalid learning rate -1/);

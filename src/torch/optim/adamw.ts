@@ -1,6 +1,6 @@
 // Provenance: torch.optim.AdamW (single-tensor path, amsgrad=False), fused into one native call per step.
 import { native } from '../native.js';
-import { zerosLike, scalar } from '../ops/creation.js';
+import { zerosLike } from '../ops/creation.js';
 import { keep } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd.js';
@@ -14,7 +14,8 @@ export interface AdamWOptions {
 
 /** The optimizer state in torch.optim's state_dict layout (state keyed by parameter index). */
 export interface AdamWState {
-  state: Map<number, { step: Tensor; exp_avg: Tensor; exp_avg_sq: Tensor }>;
+  /** Per parameter index: the step count and the moment estimates (the optimizer's own tensors: do not dispose). */
+  state: Map<number, { step: number; exp_avg: Tensor; exp_avg_sq: Tensor }>;
   param_groups: { lr: number; betas: [number, number]; eps: number; weight_decay: number; amsgrad: boolean; maximize: boolean; params: number[] }[];
 }
 
@@ -65,7 +66,7 @@ export class AdamW {
     const state: AdamWState['state'] = new Map();
     this.params.forEach((_, i) => {
       if (this.steps[i]! > 0) {
-        state.set(i, { step: keep(scalar(this.steps[i]!, { dtype: 'float32' })), exp_avg: this.expAvg[i]!, exp_avg_sq: this.expAvgSq[i]! });
+        state.set(i, { step: this.steps[i]!, exp_avg: this.expAvg[i]!, exp_avg_sq: this.expAvgSq[i]! });
       }
     });
     return {
@@ -103,7 +104,7 @@ export class AdamW {
         if (s.exp_avg.shape.join(',') !== shape || s.exp_avg_sq.shape.join(',') !== shape) {
           throw new Error(`AdamW.loadStateDict: state of parameter ${i} has shape [${s.exp_avg.shape}], parameter [${p.shape}]`);
         }
-        this.steps[i] = s.step.item();
+        this.steps[i] = s.step;
         this.expAvg[i]!.copy_(s.exp_avg);
         this.expAvgSq[i]!.copy_(s.exp_avg_sq);
       });
