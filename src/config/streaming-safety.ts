@@ -27,13 +27,14 @@ export interface SafetyOptions {
 /** Duration of one feature frame (the preprocessor hop) in milliseconds. */
 export function featureFrameMs(c: NestConfig): number {
   const p = c.model.preprocessor;
-  if (p.n_window_stride !== null) return (1000 * p.n_window_stride) / p.sample_rate;
-  return 1000 * (p.window_stride ?? 0.01);
+  // typeof checks: callers such as checkpoint/describe.ts pass sections read from .nemo files, not validated configs
+  if (typeof p.n_window_stride === 'number') return (1000 * p.n_window_stride) / p.sample_rate;
+  return 1000 * (typeof p.window_stride === 'number' ? p.window_stride : 0.01);
 }
 
 /** Feature frames per encoder frame (the subsampling factor; 1 without subsampling). */
 export function subsamplingFactor(c: NestConfig): number {
-  return Math.max(1, c.model.encoder.subsampling_factor);
+  return Math.max(1, c.model.encoder.subsampling_factor || 1);
 }
 
 /** Duration of one encoder frame in milliseconds (subsampling_factor x hop: 80 ms for NEST). */
@@ -161,7 +162,7 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
       add(
         key,
         'warning',
-        `[${l}, ${r}]${which} with att_context_style regular: the ${r}-frame look-ahead applies in every layer, so the output waits ${la} encoder frames (${fmtMs(la * encMs)}), not ${r}; NeMo's cache-aware streaming then recomputes ${la} frames per step, emits one frame per step and mishandles the last chunk (spec 05 §8.2).`,
+        `[${l}, ${r}]${which} with att_context_style regular: the ${r}-frame look-ahead applies in every layer, so the output waits ${la} encoder frames (${fmtMs(la * encMs)}), not ${r}; NeMo's cache-aware streaming then recomputes ${la} frames per step, emits one frame per step and can mishandle the last chunk.`,
         `set model.encoder.att_context_style=chunked_limited (a fixed look-ahead of at most ${r} frames = ${fmtMs(r * encMs)}, exact chunk-by-chunk streaming${l > 0 && l % (r + 1) !== 0 ? `; the left context must then be a multiple of ${r + 1}, e.g. ${Math.ceil(l / (r + 1)) * (r + 1)}` : ''}), or a right context of 0.`,
       );
     }
@@ -201,12 +202,12 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
     add(
       'model.masking.causal',
       'error',
-      `block masking is NeMo's unrestricted algorithm: it has no current frame, so it can place masks after the newest frame a stream has seen and it ignores left_context_size${mk.left_context_size >= 0 ? ` (${mk.left_context_size} here)` : ''} (spec 02 §2).`,
+      `block masking is NeMo's unrestricted algorithm: it has no current frame, so it can place masks after the newest frame a stream has seen and it ignores left_context_size${mk.left_context_size >= 0 ? ` (${mk.left_context_size} here)` : ''}.`,
       'set model.masking.causal=true (model.masking.left_context_size=-1 keeps masking over the whole utterance in pretraining).',
     );
   } else if (mk.left_context_size >= 0) {
     const n = mk.left_context_size;
-    const maxDur = m.train_ds.max_duration;
+    const maxDur = m.train_ds?.max_duration;
     add(
       'model.masking.left_context_size',
       'warning',
