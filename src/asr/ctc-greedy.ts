@@ -1,0 +1,79 @@
+// Greedy CTC decoding with frame indices and word timestamps.
+// Provenance: NeMo GreedyCTCInfer (parts/submodules/ctc_greedy_decoding.py: argmax per frame) followed by
+// CTCDecoding's decode_tokens_to_str path (merge repeated ids, then drop blanks); word offsets as NeMo's
+// compute_timestamps (frame index x window_stride x subsampling_factor).
+import type { CharVocabulary } from './text.js';
+
+/** One emitted label and the encoder frame it was first emitted at. */
+export interface CtcToken {
+  id: number;
+  frame: number;
+}
+
+export interface WordTiming {
+  word: string;
+  /** Seconds: first frame of the word's first character. */
+  start: number;
+  /** Seconds: end of the frame of the word's last character. */
+  end: number;
+}
+
+/** Running state of the greedy decoder, so that chunks decode exactly like one whole utterance. */
+export interface GreedyState {
+  /** Argmax of the last frame seen (-1 before the first frame). */
+  prev: number;
+  /** Frames consumed so far. */
+  frames: number;
+  tokens: CtcToken[];
+}
+
+export function initGreedyState(): GreedyState {
+  return { prev: -1, frames: 0, tokens: [] };
+}
+
+/** Consumes per-frame argmax ids (valid frames only); returns the new state (the input state is not changed). */
+export function greedyStep(argmax: ArrayLike<number>, blank: number, state: GreedyState): GreedyState {
+  let prev = state.prev;
+  const tokens = state.tokens.slice();
+  for (let i = 0; i < argmax.length; i++) {
+    const id = argmax[i]!;
+    if (id !== prev && id !== blank) tokens.push({ id, frame: state.frames + i });
+    prev = id;
+  }
+  return { prev, frames: state.frames + argmax.length, tokens };
+}
+
+/** Whole-utterance greedy decoding of per-frame argmax ids. */
+export function greedyDecode(argmax: ArrayLike<number>, blank: number): CtcToken[] {
+  return greedyStep(argmax, blank, initGreedyState()).tokens;
+}
+
+export function tokensToText(tokens: readonly CtcToken[], vocab: CharVocabulary): string {
+  return vocab.decode(tokens.map((t) => t.id)).replace(/\s+/g, ' ').trim();
+}
+
+/** Words and their times from the emitted tokens (the space label separates words); frameSeconds = 0.08 for 8x subsampling of 10 ms frames. */
+export function wordTimings(tokens: readonly CtcToken[], vocab: CharVocabulary, frameSeconds: number): WordTiming[] {
+  const words: WordTiming[] = [];
+  let cur: { chars: string[]; first: number; last: number } | null = null;
+  const flush = (): void => {
+    if (cur && cur.chars.length) words.push({ word: cur.chars.join(''), start: round(cur.first * frameSeconds), end: round((cur.last + 1) * frameSeconds) });
+    cur = null;
+  };
+  for (const t of tokens) {
+    const c = vocab.labels[t.id] ?? '';
+    if (c === ' ') {
+      flush();
+      continue;
+    }
+    if (!cur) cur = { chars: [], first: t.frame, last: t.frame };
+    cur.chars.push(c);
+    cur.last = t.frame;
+  }
+  flush();
+  return words;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}

@@ -1,0 +1,187 @@
+// Provenance: nemo.collections.asr.models.ctc_models.EncDecCTCModel — preprocessor -> (SpectrogramAugmentation in
+// training) -> ConformerEncoder -> ConvASRDecoder -> CTCLoss(blank = num_classes, zero_infinity = True,
+// reduction = 'mean_batch'). NeMo's 'mean_batch' is torch's reduction 'none' (each utterance's negative
+// log-likelihood, NOT divided by its target length) followed by a plain mean over the batch.
+// State-dict order and names as NeMo: preprocessor.*, encoder.*, decoder.decoder_layers.0.*.
+import * as t from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
+import { ConformerEncoder, type ConformerEncoderConfig } from '../model/conformer-encoder.js';
+import { ConvAsrDecoder } from './conv-asr-decoder.js';
+import { SpecAugment, readSpecAugmentConfig, type SpecAugmentConfig } from './spec-augment.js';
+import { CharVocabulary } from './text.js';
+import { greedyDecode, tokensToText, wordTimings, type CtcToken, type WordTiming } from './ctc-greedy.js';
+
+export const CTC_TARGET = 'nemo.collections.asr.models.EncDecCTCModel';
+
+/** A padded labelled batch. */
+export interface CtcBatch {
+  audio: Tensor; // [B, N] float32
+  audioLen: Tensor; // [B] int64 samples
+  targets: Tensor; // [B, S] int64 label ids (padded with 0)
+  targetLen: Tensor; // [B] int64
+  /** Reference transcripts (for WER). */
+  texts: string[];
+}
+
+export interface CtcModelArgs {
+  preprocessor: Record<string, unknown>;
+  encoder: ConformerEncoderConfig;
+  labels: readonly string[];
+  specAugment: SpecAugmentConfig | null;
+  /** Seeds the decoder's (and, from scratch, the encoder's) initialisation and the training generators. */
+  seed: number;
+}
+
+export interface CtcForward {
+  logProbs: Tensor; // [B, T', C+1]
+  encodedLen: Tensor; // [B] int64
+}
+
+export interface Transcript {
+  text: string;
+  tokens: CtcToken[];
+  words: WordTiming[];
+}
+
+/** The `model:` sections a CTC model is built from (NeMo layout, interpolations resolved). */
+export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: number): CtcModelArgs {
+  const need = (k: string): Record<string, unknown> => {
+    const v = model[k];
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`model.${k}: required section is missing`);
+    return v as Record<string, unknown>;
+  };
+  const labels = model.labels;
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error('model.labels: expected a list of single characters');
+  const dec = need('decoder');
+  const enc = need('encoder');
+  const vocab = new CharVocabulary(labels as string[]);
+  if (dec.num_classes !== undefined && dec.num_classes !== null && dec.num_classes !== -1 && dec.num_classes !== vocab.size) {
+    throw new Error(`model.decoder.num_classes is ${String(dec.num_classes)} but model.labels has ${vocab.size} labels`);
+  }
+  const d = (enc.feat_out as number | undefined) !== undefined && (enc.feat_out as number) > 0 ? (enc.feat_out as number) : (enc.d_model as number);
+  if (dec.feat_in !== undefined && dec.feat_in !== null && dec.feat_in !== d) throw new Error(`model.decoder.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
+  const sa = model.spec_augment;
+  return {
+    preprocessor: { ...need('preprocessor') },
+    encoder: { ...enc } as unknown as ConformerEncoderConfig,
+    labels: vocab.labels,
+    specAugment: sa && typeof sa === 'object' ? readSpecAugmentConfig(sa as Record<string, unknown>) : null,
+    seed,
+  };
+}
+
+export class CtcModel extends t.Module {
+  readonly preprocessor: AudioToMelSpectrogramPreprocessor;
+  readonly encoder: ConformerEncoder;
+  readonly decoder: ConvAsrDecoder;
+  readonly specAugment: SpecAugment | null;
+  readonly vocab: CharVocabulary;
+  readonly rng: { dither: t.Generator; specAugment: t.Generator; dropout: t.Generator; context: t.Generator };
+
+  constructor(readonly args: CtcModelArgs) {
+    super();
+    const s = args.seed;
+    this.rng = { dither: new t.Generator(s + 1), specAugment: new t.Generator(s + 2), dropout: new t.Generator(s + 3), context: new t.Generator(s + 4) };
+    const init = new t.Generator(s);
+    this.vocab = new CharVocabulary(args.labels);
+    this.preprocessor = this.registerModule('preprocessor', new AudioToMelSpectrogramPreprocessor(args.preprocessor, this.rng.dither));
+    this.encoder = this.registerModule('encoder', new ConformerEncoder(args.encoder, { init: { generator: init }, dropoutGenerator: this.rng.dropout }));
+    const d = this.encoder.config.feat_out > 0 ? this.encoder.config.feat_out : this.encoder.config.d_model;
+    this.decoder = this.registerModule('decoder', new ConvAsrDecoder({ feat_in: d, num_classes: this.vocab.size, vocabulary: this.vocab.labels }, { generator: init }));
+    this.specAugment = args.specAugment ? new SpecAugment(args.specAugment) : null;
+  }
+
+  /** Seconds per encoder frame (window_stride x subsampling_factor: 0.08 for 10 ms and 8x). */
+  get frameSeconds(): number {
+    return this.preprocessor.geometry.hopLength / this.preprocessor.cfg.sample_rate * this.encoder.config.subsampling_factor;
+  }
+
+  /** Copies the encoder and preprocessor weights of a pretrained model (e.g. NEST); returns how many tensors were copied. */
+  loadEncoderFrom(sd: t.StateDict): number {
+    const own = this.stateDict();
+    const picked = new Map<string, Tensor>();
+    for (const [k, v] of sd) {
+      if (!k.startsWith('encoder.') && !k.startsWith('preprocessor.')) continue;
+      const mine = own.get(k);
+      if (!mine) throw new Error(`init checkpoint has ${k}, which this model's encoder/preprocessor does not have (different architecture?)`);
+      if (mine.shape.join() !== v.shape.join()) throw new Error(`init checkpoint ${k} has shape [${v.shape}] but the model expects [${mine.shape}]`);
+      picked.set(k, v);
+    }
+    for (const k of own.keys()) if ((k.startsWith('encoder.') || k.startsWith('preprocessor.')) && !picked.has(k)) throw new Error(`init checkpoint lacks ${k}`);
+    this.loadStateDict(picked, false);
+    return picked.size;
+  }
+
+  /** Encoder parameters (for freezing). */
+  encoderParameters(): Tensor[] {
+    return this.encoder.parameters();
+  }
+
+  trainableParameters(): Tensor[] {
+    return this.parameters().filter((p) => p.requiresGrad);
+  }
+
+  /** audio [B, N], lengths [B] -> log-probabilities [B, T', C+1] and encoded lengths. Spec augment only in training mode. */
+  forward(audio: Tensor, audioLen: Tensor, o: { freezeEncoder?: boolean } = {}): CtcForward {
+    const pre = this.preprocessor.forward(audio, audioLen); // [B, F, T]
+    let feats = pre.features;
+    if (this.training && this.specAugment) feats = this.specAugment.forward(feats, pre.lengths, this.rng.specAugment);
+    let enc: { encoded: Tensor; lengths: Tensor };
+    if (o.freezeEncoder) {
+      // NeMo's encoder.freeze(): no gradients and eval mode (no dropout) while frozen
+      const was = this.encoder.training;
+      this.encoder.eval();
+      try {
+        enc = t.noGrad(() => this.encoder.forward(feats, pre.lengths));
+      } finally {
+        this.encoder.train(was);
+      }
+    } else {
+      enc = this.encoder.forward(feats, pre.lengths, { rng: this.rng.context }); // [B, d, T']
+    }
+    return { logProbs: this.decoder.forward(enc.encoded), encodedLen: enc.lengths.to({ dtype: 'int64' }) };
+  }
+
+  /** NeMo's CTCLoss with reduction 'mean_batch': mean over the batch of each utterance's CTC loss (zero_infinity). */
+  lossOf(f: CtcForward, targets: Tensor, targetLen: Tensor): Tensor {
+    const perUtt = t.ctcLoss(f.logProbs.transpose(0, 1), targets, f.encodedLen, targetLen, { blank: this.vocab.blank, reduction: 'none', zeroInfinity: true }); // [B]
+    return perUtt.mean();
+  }
+
+  /** Greedy transcripts of a forward pass (one per batch row). */
+  decode(f: CtcForward): Transcript[] {
+    return t.noGrad(() =>
+      t.tidy(() => {
+        const ids = f.logProbs.argmax(-1).toArray(); // [B, T']
+        const lens = f.encodedLen.toArray();
+        const T = f.logProbs.size(1);
+        return lens.map((len, b) => {
+          const tokens = greedyDecode(ids.slice(b * T, b * T + len), this.vocab.blank);
+          return { text: tokensToText(tokens, this.vocab), tokens, words: wordTimings(tokens, this.vocab, this.frameSeconds) };
+        });
+      }),
+    );
+  }
+
+  /** Offline transcription of mono float32 clips at the preprocessor's rate. */
+  transcribe(clips: readonly Float32Array[]): Transcript[] {
+    if (clips.length === 0) return [];
+    const was = this.training;
+    this.eval();
+    try {
+      return t.noGrad(() =>
+        t.tidy(() => {
+          const n = Math.max(...clips.map((c) => c.length));
+          const buf = new Float32Array(clips.length * n);
+          clips.forEach((c, i) => buf.set(c, i * n));
+          const audio = t.tensor(buf, [clips.length, n]);
+          const len = t.tensor(BigInt64Array.from(clips, (c) => BigInt(c.length)), [clips.length]);
+          return this.decode(this.forward(audio, len));
+        }),
+      );
+    } finally {
+      this.train(was);
+    }
+  }
+}
