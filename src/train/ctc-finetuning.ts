@@ -1,0 +1,292 @@
+// CTC fine-tuning (NeMo's speech_to_text_ctc.py with EncDecCTCModel, init from a pretrained SSL .nemo):
+// the config (NeMo layout, the init model's encoder/preprocessor sections reused unless given), the labelled
+// data stream, the TrainTask for the shared Trainer (checkpoints, exact resume, logs, plot), the final .nemo,
+// and loading a fine-tuned .nemo back for transcription.
+import { join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import * as t from '../torch/index.js';
+import { applyOverrides, readYamlConfigFile, resolveInterpolations, resolveConfigSource, type ConfigMap, type ConfigValue } from '../config/index.js';
+import { CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
+import { CharVocabulary } from '../asr/text.js';
+import { corpusWer, utteranceWer } from '../asr/wer.js';
+import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
+import type { LoadedBatch } from '../data/batch-builder.js';
+import type { SamplerState } from '../data/sampler.js';
+import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
+import { Trainer, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
+import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
+import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
+
+/** The typed view of a fine-tuning config (only what streamnest uses; other NeMo keys are carried along). */
+export interface FinetuneConfig {
+  name: string;
+  model: {
+    labels: string[] | null;
+    train_ds: Record<string, unknown>;
+    validation_ds: Record<string, unknown> | null;
+    /** streamnest key: steps during which the encoder is frozen (no gradients, eval mode), as NeMo's encoder.freeze(). */
+    freeze_encoder_steps: number;
+    optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; sched: Record<string, unknown> | null };
+  };
+  trainer: { max_steps: number; max_epochs: number; val_check_interval: number; log_every_n_steps: number; gradient_clip_val: number; accumulate_grad_batches: number };
+  exp_manager: { exp_dir: string; name: string; resume_if_exists: boolean; save_top_k: number };
+}
+
+export interface LoadedFinetuneConfig {
+  config: FinetuneConfig;
+  /** The whole resolved tree (model: is what the .nemo stores). */
+  tree: ConfigMap;
+  file: string;
+}
+
+function section(tree: ConfigMap, key: string): ConfigMap {
+  const v = tree[key];
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${key}: required section is missing`);
+  return v as ConfigMap;
+}
+function num(m: ConfigMap, key: string, where: string, dflt?: number): number {
+  const v = m[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}.${key}: expected a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Reads a CTC config file, fills model.preprocessor / model.encoder from the init model's config when the file
+ * leaves them out (or null), applies the key=value overrides, resolves interpolations and checks the keys used.
+ */
+export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | null, overrides: readonly string[]): LoadedFinetuneConfig {
+  const file = resolveConfigSource(nameOrPath);
+  const doc = readYamlConfigFile(file);
+  const tree = structuredClone(doc.tree) as ConfigMap;
+  const model = section(tree, 'model');
+  if (initConfigYaml) {
+    const init = parse(initConfigYaml) as Record<string, ConfigValue>;
+    for (const k of ['preprocessor', 'encoder', 'sample_rate'] as const) {
+      if ((model[k] === undefined || model[k] === null) && init[k] !== undefined) model[k] = structuredClone(init[k]!);
+    }
+  }
+  const resolved = resolveInterpolations(applyOverrides(tree, overrides, { file, sources: doc.sources }), { file, sources: doc.sources });
+  const m = section(resolved, 'model');
+  for (const k of ['preprocessor', 'encoder', 'decoder', 'train_ds', 'optim']) section(m, k);
+  const o = section(m, 'optim');
+  if (o.name !== undefined && String(o.name).toLowerCase() !== 'adamw') throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
+  const betas = (o.betas ?? [0.9, 0.98]) as number[];
+  const tr = section(resolved, 'trainer');
+  const em = section(resolved, 'exp_manager');
+  const labels = m.labels;
+  if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
+  const name = String(resolved.name ?? 'CTC');
+  const val = m.validation_ds;
+  const config: FinetuneConfig = {
+    name,
+    model: {
+      labels: (labels as string[] | null | undefined) ?? null,
+      train_ds: section(m, 'train_ds') as Record<string, unknown>,
+      validation_ds: val && typeof val === 'object' && !Array.isArray(val) && (val as ConfigMap).manifest_filepath ? (val as Record<string, unknown>) : null,
+      freeze_encoder_steps: num(m, 'freeze_encoder_steps', 'model', 0),
+      optim: {
+        lr: num(o, 'lr', 'model.optim'),
+        betas: [betas[0]!, betas[1]!],
+        eps: num(o, 'eps', 'model.optim', 1e-8),
+        weight_decay: num(o, 'weight_decay', 'model.optim', 0),
+        sched: o.sched && typeof o.sched === 'object' ? (o.sched as Record<string, unknown>) : null,
+      },
+    },
+    trainer: {
+      max_steps: num(tr, 'max_steps', 'trainer'),
+      max_epochs: num(tr, 'max_epochs', 'trainer', -1),
+      val_check_interval: num(tr, 'val_check_interval', 'trainer', 1000),
+      log_every_n_steps: num(tr, 'log_every_n_steps', 'trainer', 10),
+      gradient_clip_val: num(tr, 'gradient_clip_val', 'trainer', 0),
+      accumulate_grad_batches: num(tr, 'accumulate_grad_batches', 'trainer', 1),
+    },
+    exp_manager: {
+      exp_dir: String(em.exp_dir ?? 'nemo_experiments'),
+      name: String(em.name ?? name),
+      resume_if_exists: em.resume_if_exists === true,
+      save_top_k: Number((em.checkpoint_callback_params as ConfigMap | undefined)?.save_top_k ?? 1),
+    },
+  };
+  return { config, tree: resolved, file };
+}
+
+export function ctcScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
+  const s = c.model.optim.sched;
+  const lr = c.model.optim.lr;
+  if (!s) return new ConstantLr(lr);
+  const warm = { warmupSteps: (s.warmup_steps as number | null) ?? undefined, warmupRatio: (s.warmup_ratio as number | null) ?? undefined, minLr: (s.min_lr as number | undefined) ?? 0 };
+  const maxSteps = (s.max_steps as number | undefined) ?? c.trainer.max_steps;
+  if (s.name === 'NoamAnnealing') return new NoamAnnealing(lr, (s.d_model as number | undefined) ?? dModel, { ...warm, maxSteps });
+  if (s.name === 'CosineAnnealing') return new CosineAnnealing(lr, { ...warm, maxSteps });
+  throw new Error(`model.optim.sched.name: ${JSON.stringify(s.name)} is not supported (NoamAnnealing, CosineAnnealing)`);
+}
+
+/** A loaded batch with its transcripts as CTC targets. */
+export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CharVocabulary): CtcBatch {
+  const rows = b.indices.map((i) => texts[i] ?? '');
+  const enc = rows.map((r) => vocab.encode(r).ids);
+  const S = Math.max(1, ...enc.map((e) => e.length));
+  const tg = new BigInt64Array(enc.length * S);
+  enc.forEach((e, i) => e.forEach((id, j) => (tg[i * S + j] = BigInt(id))));
+  return {
+    audio: t.tensor(b.audio, [b.batchSize, b.maxLen]),
+    audioLen: t.tensor(BigInt64Array.from(b.audioLens, (v) => BigInt(v)), [b.batchSize]),
+    targets: t.tensor(tg, [enc.length, S]),
+    targetLen: t.tensor(BigInt64Array.from(enc, (e) => BigInt(e.length)), [enc.length]),
+    texts: rows,
+  };
+}
+
+export function disposeCtcBatch(b: CtcBatch): void {
+  for (const x of [b.audio, b.audioLen, b.targets, b.targetLen]) x.dispose();
+}
+
+class CtcTrainStream implements BatchStream<CtcBatch> {
+  private data: DatasetLoader;
+  constructor(
+    private readonly make: (state?: SamplerState) => DatasetLoader,
+    private readonly vocab: CharVocabulary,
+  ) {
+    this.data = make();
+  }
+  async next(): Promise<{ batch: CtcBatch; epoch: number }> {
+    const b = await this.data.loader.next();
+    return { batch: toCtcBatch(b, this.data.manifests.entries.map((e) => e.text), this.vocab), epoch: b.epoch };
+  }
+  state(): unknown {
+    return this.data.loader.state();
+  }
+  restore(state: unknown): void {
+    void this.data.loader.close();
+    this.data = this.make(state as SamplerState);
+  }
+  async close(): Promise<void> {
+    await this.data.loader.close();
+  }
+  describe(): string {
+    return this.data.describe();
+  }
+}
+
+/** The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint monitor. */
+export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps: number): TrainTask<CtcBatch> {
+  return {
+    module: model,
+    configYaml: () => configYaml,
+    trainableParameters: () => model.trainableParameters(),
+    trainingLoss: (b, step) => {
+      const f = model.forward(b.audio, b.audioLen, { freezeEncoder: step < freezeEncoderSteps });
+      return { loss: model.lossOf(f, b.targets, b.targetLen), metrics: {} };
+    },
+    validationLoss: (b) => {
+      const hyp = model.decode(model.forward(b.audio, b.audioLen));
+      const w = corpusWer(hyp.map((h, i) => utteranceWer(b.texts[i]!, h.text)));
+      return { loss: w.wer, metrics: {} };
+    },
+    generators: () => new Map(Object.entries(model.rng)),
+    disposeBatch: disposeCtcBatch,
+  };
+}
+
+export interface FinetuneOptions {
+  loaded: LoadedFinetuneConfig;
+  /** Pretrained .nemo whose encoder + preprocessor weights initialise the model (null: from scratch). */
+  initWeights: t.StateDict | null;
+  baseDir: string;
+  seed: number;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface FinetuneResult extends TrainResult {
+  nemoPath: string | null;
+  labels: string[];
+}
+
+export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
+  const c = o.loaded.config;
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const trainDs = { ...c.model.train_ds, batch_augmentor: null, noise_manifest: null };
+  const probe = createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds' });
+  await probe.loader.close();
+  const vocab = c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text));
+  const modelTree = { ...(o.loaded.tree.model as ConfigMap), labels: [...vocab.labels] } as ConfigMap;
+  const dec = modelTree.decoder as ConfigMap;
+  modelTree.decoder = { ...dec, num_classes: vocab.size, vocabulary: [...vocab.labels] };
+  const model = new CtcModel(ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed));
+  if (o.initWeights) log(`streamnest: initialised ${model.loadEncoderFrom(o.initWeights)} encoder/preprocessor tensors from the pretrained model`);
+  else log('streamnest: training from scratch (no pretrained weights)');
+  log(`streamnest: ${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
+  const configYaml = stringify({ ...modelTree, target: CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
+  const train = new CtcTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
+  log(train.describe());
+  const val = c.model.validation_ds ? { ...c.model.validation_ds, batch_augmentor: null, noise_manifest: null, shuffle: false } : null;
+  const validation = val
+    ? async function* (): AsyncIterable<CtcBatch> {
+        const d = createDatasetLoader(val, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
+        const texts = d.manifests.entries.map((e) => e.text);
+        try {
+          for (let i = 0; i < d.sampler.batchesPerEpoch; i++) yield toCtcBatch(await d.loader.next(), texts, vocab);
+        } finally {
+          await d.loader.close();
+        }
+      }
+    : null;
+  const em = c.exp_manager;
+  const expDir = resolve(o.baseDir, em.exp_dir);
+  const tr = c.trainer;
+  const trainer = new Trainer(ctcTask(model, configYaml, c.model.freeze_encoder_steps), train, validation, {
+    maxSteps: tr.max_steps > 0 ? tr.max_steps : Number.MAX_SAFE_INTEGER,
+    maxEpochs: tr.max_epochs > 0 ? tr.max_epochs : null,
+    logEveryNSteps: tr.log_every_n_steps,
+    valCheckInterval: Math.max(1, Math.floor(tr.val_check_interval)),
+    gradientClipVal: tr.gradient_clip_val,
+    accumulateGradBatches: tr.accumulate_grad_batches,
+    maxConsecutiveNonFinite: 10,
+    expDir,
+    name: em.name,
+    resumeIfExists: em.resume_if_exists,
+    saveTopK: em.save_top_k,
+    optimizer: { lr: c.model.optim.lr, betas: c.model.optim.betas, eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
+    scheduler: ctcScheduler(c, model.encoder.config.d_model),
+    progress: o.progress ?? true,
+  });
+  let result: TrainResult;
+  try {
+    result = await trainer.fit();
+  } finally {
+    await train.close();
+    trainer.dispose();
+  }
+  let nemoPath: string | null = null;
+  const src = result.bestCheckpoint ?? result.lastCheckpoint;
+  if (src) {
+    nemoPath = join(trainer.checkpoints.dir, `${em.name}.nemo`);
+    const best = readNemoArchive(src);
+    try {
+      writeNemoArchive(nemoPath, { configYaml: best.configYaml, stateDict: best.stateDict });
+    } finally {
+      for (const x of best.stateDict.values()) x.dispose();
+    }
+    log(`streamnest: wrote ${nemoPath}`);
+  }
+  model.dispose();
+  return { ...result, nemoPath, labels: [...vocab.labels] };
+}
+
+/** Loads a fine-tuned CTC .nemo (EncDecCTCModel layout) in eval mode. */
+export function loadCtcModel(path: string, seed = 0): CtcModel {
+  const a = readNemoArchive(path);
+  try {
+    const cfg = parse(a.configYaml) as Record<string, unknown>;
+    if (!Array.isArray(cfg.labels) || !cfg.decoder) {
+      throw new Error(`${path}: not a CTC model (no labels/decoder in model_config.yaml${cfg.target ? `; target ${String(cfg.target)}` : ''}); fine-tune it first with streamnest finetune --init ${path}`);
+    }
+    const model = new CtcModel(ctcModelArgsFromConfig(cfg, seed));
+    model.loadStateDict(a.stateDict);
+    model.eval();
+    return model;
+  } finally {
+    for (const x of a.stateDict.values()) x.dispose();
+  }
+}
