@@ -53,17 +53,16 @@ export class ProcessGroup {
     return new ProcessGroup({ host: need('MASTER_ADDR'), port: num('MASTER_PORT'), rank: num('RANK'), worldSize: num('WORLD_SIZE'), timeoutMs });
   }
 
+  /**
+   * All-reduces each tensor in place, one collective per tensor (c10d's tensor list means one tensor per device
+   * of the same shape, so tensors are never passed together; flatten many small ones into one first).
+   */
   allreduce(tensors: Tensor[], op: 'sum' | 'max' | 'min' | 'product' = 'sum'): void {
-    collective(() => this.pg.allreduce(
-      tensors.map((t) => t.native),
-      op,
-    ));
+    for (const x of tensors) collective(() => this.pg.allreduce([x.native], op));
   }
+  /** Broadcasts each tensor from `root` in place, one collective per tensor. */
   broadcast(tensors: Tensor[], root = 0): void {
-    collective(() => this.pg.broadcast(
-      tensors.map((t) => t.native),
-      root,
-    ));
+    for (const x of tensors) collective(() => this.pg.broadcast([x.native], root));
   }
   barrier(): void {
     collective(() => this.pg.barrier());
@@ -97,7 +96,23 @@ export class ProcessGroup {
 
   /** Makes every rank start from rank `root`'s parameters and buffers. */
   broadcastParameters(tensors: Tensor[], root = 0): void {
-    noGrad(() => this.broadcast(tensors, root));
+    if (this.worldSize === 1) return;
+    // one flattened broadcast per dtype (float parameters and buffers, int64 counters)
+    const byDtype = new Map<string, Tensor[]>();
+    for (const x of tensors) byDtype.set(x.dtype, [...(byDtype.get(x.dtype) ?? []), x]);
+    noGrad(() => {
+      for (const group of byDtype.values()) {
+        tidy(() => {
+          const flat = cat(group.map((x) => x.reshape([-1])));
+          this.broadcast([flat], root);
+          const pieces = split(
+            flat,
+            group.map((x) => x.numel),
+          );
+          group.forEach((x, i) => x.copy_(pieces[i]!.view(x.shape)));
+        });
+      }
+    });
   }
 
   /**
