@@ -141,6 +141,9 @@ def main():
 
     sd = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     print(f"  torch.load(weights_only=True): {type(sd).__name__} with {len(sd)} tensors")
+    rg = [k for k, v in sd.items() if v.requires_grad]
+    if rg:
+        print(f"  note: {len(rg)} tensors load with requires_grad=True (NeMo's state_dict() saves detached tensors; load_state_dict ignores the flag)")
     want, ref = reference_keys(cfg)
     missing = [k for k in want if k not in sd]
     unexpected = [k for k in sd if k not in set(want)]
@@ -169,7 +172,7 @@ def main():
             if d is None:
                 fail(f"{k}: not in the streamnest dump")
                 continue
-            b = v.contiguous().numpy().tobytes()
+            b = v.detach().contiguous().numpy().tobytes()
             dt = str(v.dtype).replace("torch.", "")
             if dt != d["dtype"] or list(v.shape) != d["shape"]:
                 fail(f"{k}: torch {dt} {list(v.shape)} vs streamnest {d['dtype']} {d['shape']}")
