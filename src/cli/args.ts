@@ -67,7 +67,8 @@ export class ArgError extends Error {
 
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
-const OVERRIDE_RE = /^[A-Za-z_][\w.\-[\]]*=/;
+// `key=value`, and Hydra's `+key=value` (add), `++key=value` (add or set), `~key=value` (delete if equal)
+const OVERRIDE_RE = /^(?:\+\+|\+|~)?[A-Za-z_][\w.\-[\]]*=/;
 
 function convert(flag: string, spec: OptionSpec, raw: string): string | number | boolean {
   switch (spec.type) {

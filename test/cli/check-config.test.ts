@@ -88,3 +88,22 @@ test('a YAML file path works; a missing file, a bad value and a missing argument
   assert.match(bad.stderr, /left % \(right \+ 1\)/);
   assert.equal(cli([]).code, 2);
 });
+
+test("the guide's overrides turn NeMo's recipe into a streaming-safe config (+key adds a key)", () => {
+  const base = [
+    'nest_fast-conformer',
+    'model.preprocessor.normalize=NA',
+    'model.encoder.causal_downsampling=true',
+    'model.encoder.conv_context_size=causal',
+    'model.encoder.conv_norm_type=layer_norm',
+    '+model.masking.causal=true',
+    '+streaming=true',
+  ];
+  const causal = cli([...base, 'model.encoder.att_context_size=[-1,0]', '--fully-causal']);
+  assert.equal(causal.code, 0, causal.stdout + causal.stderr);
+  assert.match(causal.stdout, /streaming-safe/);
+  assert.doesNotMatch(causal.stdout, /does not declare streaming/);
+  const lookahead = cli([...base, 'model.encoder.att_context_size=[-1,4]', 'model.encoder.att_context_style=chunked_limited']);
+  assert.equal(lookahead.code, 0, lookahead.stdout + lookahead.stderr);
+  assert.match(lookahead.stdout, /look-ahead \[-1,4\] 4 frame\(s\) = 320 ms/);
+});
