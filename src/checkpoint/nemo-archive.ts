@@ -71,7 +71,7 @@ export function readNemoArchive(path: string): NemoArchive {
 export function writeNemoArchive(path: string, a: { configYaml: string; stateDict: Map<string, Tensor>; extra?: Map<string, Uint8Array> }): void {
   const files: TarWriteMember[] = [
     { name: `./${NEMO_CONFIG_MEMBER}`, data: new TextEncoder().encode(a.configYaml) },
-    { name: `./${NEMO_WEIGHTS_MEMBER}`, data: saveTorchSave(a.stateDict) },
+    { name: `./${NEMO_WEIGHTS_MEMBER}`, data: saveTorchSave(a.stateDict, { keepRequiresGrad: false }) },
   ];
   for (const [name, data] of a.extra ?? []) {
     const parts = name.split('/').filter((p) => p !== '' && p !== '.');

@@ -344,12 +344,21 @@ export function loadStateDict(source: string | Uint8Array, where = typeof source
   return out;
 }
 
+export interface SaveOptions {
+  /**
+   * Record each tensor's requires_grad (default true, as torch.save of live tensors). State dicts pass false:
+   * torch.save(model.state_dict()) stores detached tensors, so NeMo's files say requires_grad=False.
+   */
+  keepRequiresGrad?: boolean;
+}
+
 /**
  * torch.save bytes for `obj`. Maps become dicts (a non-empty Map whose values are all tensors becomes a
  * collections.OrderedDict, as state_dict() returns), arrays become lists, integral numbers become ints and
  * the others floats. Each distinct tensor is written once as its own contiguous CPU storage.
  */
-export function saveTorchSave(obj: PickleValue): Uint8Array {
+export function saveTorchSave(obj: PickleValue, options: SaveOptions = {}): Uint8Array {
+  const keepRequiresGrad = options.keepRequiresGrad ?? true;
   const w = new PickleWriter();
   const storageKeys = new Map<Tensor, string>();
   const storages: ZipWriteEntry[] = [];
@@ -395,7 +404,7 @@ export function saveTorchSave(obj: PickleValue): Uint8Array {
     w.mark();
     for (const s of stride) w.int(s);
     w.tupleFromMark();
-    w.bool(t.requiresGrad);
+    w.bool(keepRequiresGrad && t.requiresGrad);
     writeOrderedDictCtor();
     w.tupleFromMark();
     w.reduce();
@@ -457,5 +466,5 @@ export function saveStateDict(path: string, sd: Map<string, Tensor>): void {
   for (const [k, v] of sd) {
     if (!(v instanceof Tensor)) throw new TorchSaveError(`saveStateDict(${path}): entry '${k}' is not a tensor`);
   }
-  writeFileAtomic(path, saveTorchSave(sd));
+  writeFileAtomic(path, saveTorchSave(sd, { keepRequiresGrad: false }));
 }
