@@ -282,6 +282,9 @@ export class Trainer<B> {
     const params = this.optimizer.params;
     try {
       while (this.progress.globalStep < o.maxSteps) {
+        // let the event loop turn once per step: signal handlers run only then, and a loader whose batches are
+        // ready resolves next() through microtasks alone, so without this a SIGINT/SIGTERM was never seen
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.stopRequested) {
           stoppedBy = 'signal';
           break;

@@ -46,7 +46,9 @@ export function digestCheckpoint(path: string): CheckpointDigest {
   };
   for (const [k, x] of c.stateDict) take(`model.${k}`, x);
   for (const [i, s] of c.optimizer.state) {
-    take(`optim.${i}.step`, s.step);
+    const st = s.step as unknown as number | Tensor; // a number or a tensor, depending on the optimizer's version
+    if (typeof st === 'number') tensors.set(`optim.${i}.step`, Buffer.from(Float64Array.of(st).buffer));
+    else take(`optim.${i}.step`, st);
     take(`optim.${i}.exp_avg`, s.exp_avg);
     take(`optim.${i}.exp_avg_sq`, s.exp_avg_sq);
   }
@@ -89,7 +91,8 @@ export function checkAllReadable(dir: string): { checked: string[]; problems: st
         const c = loadTrainingCheckpoint(p);
         for (const x of c.stateDict.values()) x.dispose();
         for (const s of c.optimizer.state.values()) {
-          s.step.dispose();
+          const st = s.step as unknown;
+          if (st && typeof st === 'object' && 'dispose' in st) (st as Tensor).dispose();
           s.exp_avg.dispose();
           s.exp_avg_sq.dispose();
         }
