@@ -48,6 +48,16 @@ export interface Result {
   streamnestMs: number | null;
   pytorchMs: number | null;
   ratio: number | null;
+  /** Process CPU time per iteration (all threads): steadier than wall time on a loaded machine. */
+  streamnestCpuMs: number | null;
+  pytorchCpuMs: number | null;
+  cpuRatio: number | null;
+}
+
+/** Median wall-clock and CPU milliseconds per iteration. */
+export interface Timing {
+  ms: number;
+  cpuMs: number;
 }
 
 function median(xs: number[]): number {
@@ -64,7 +74,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * between iterations (outside the timed region), as it does between steps of a real training loop that awaits
  * its data; without that, the finalizers of every wrapper made during the whole run pile up (see BENCHMARKS.md).
  */
-export async function timeStreamnest(w: Workload, warmup: number, repeat: number, gc = false): Promise<number> {
+export async function timeStreamnest(w: Workload, warmup: number, repeat: number, gc = false): Promise<Timing> {
   const setup = w.setup();
   const inst = gc
     ? {
@@ -81,19 +91,23 @@ export async function timeStreamnest(w: Workload, warmup: number, repeat: number
       await turn();
     }
     const times: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < repeat; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       inst.step();
       times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       await turn();
     }
-    return median(times);
+    return { ms: median(times), cpuMs: median(cpu) };
   } finally {
     inst.dispose();
   }
 }
 
-function timePytorch(python: string, w: Workload, threads: number, warmup: number, repeat: number): number {
+function timePytorch(python: string, w: Workload, threads: number, warmup: number, repeat: number): Timing {
   const script = join(REPO_ROOT, 'bench', 'pytorch', `${w.name}.py`);
   if (!existsSync(script)) throw new Error(`no PyTorch twin for ${w.name}: ${script}`);
   const r = spawnSync(python, [script, '--threads', String(threads), '--warmup', String(warmup), '--repeat', String(repeat)], {
@@ -106,9 +120,9 @@ function timePytorch(python: string, w: Workload, threads: number, warmup: numbe
   if (r.error) throw new Error(`cannot run ${python}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${python} ${script} failed (exit ${r.status}):\n${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop() ?? '';
-  const parsed = JSON.parse(last) as { ms_per_iter: number; threads: number };
+  const parsed = JSON.parse(last) as { ms_per_iter: number; cpu_ms_per_iter?: number; threads: number };
   if (parsed.threads !== threads) throw new Error(`${w.name}: PyTorch ran with ${parsed.threads} threads, asked for ${threads}`);
-  return parsed.ms_per_iter;
+  return { ms: parsed.ms_per_iter, cpuMs: parsed.cpu_ms_per_iter ?? NaN };
 }
 
 function fmt(x: number | null, digits = 2): string {
@@ -163,8 +177,8 @@ async function main(argv: string[]): Promise<number> {
   console.log(`date: ${new Date().toISOString()}; repeat ${options.repeat ?? 'per workload'}, rounds ${options.rounds}${options.gc ? ', streamnest with a minor GC per step' : ''}\n`);
 
   const results: Result[] = [];
-  const header = ['workload', 'threads', 'streamnest ms', 'pytorch ms', 'ratio'];
-  const widths = [18, 7, 13, 10, 6];
+  const header = ['workload', 'threads', 'streamnest ms', 'pytorch ms', 'ratio', 'sn cpu ms', 'pt cpu ms', 'cpu ratio'];
+  const widths = [18, 7, 13, 10, 6, 9, 9, 9];
   const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(row(header));
   console.log(row(widths.map((w) => '-'.repeat(w))));
@@ -173,17 +187,31 @@ async function main(argv: string[]): Promise<number> {
       t.setNumThreads(n);
       const warmup = options.warmup ?? w.warmup;
       const repeat = options.repeat ?? w.repeat;
-      const sn: number[] = [];
-      const py: number[] = [];
+      const sn: Timing[] = [];
+      const py: Timing[] = [];
       for (let r = 0; r < options.rounds; r++) {
         if (doSn) sn.push(await timeStreamnest(w, warmup, repeat, options.gc));
         if (doPy) py.push(timePytorch(python, w, n, warmup, repeat));
       }
-      const snMs = sn.length ? median(sn) : null;
-      const pyMs = py.length ? median(py) : null;
-      const res: Result = { workload: w.name, threads: n, streamnestMs: snMs, pytorchMs: pyMs, ratio: snMs !== null && pyMs !== null ? snMs / pyMs : null };
+      const med = (xs: Timing[], k: keyof Timing): number | null => (xs.length ? median(xs.map((x) => x[k])) : null);
+      const snMs = med(sn, 'ms');
+      const pyMs = med(py, 'ms');
+      const snCpu = med(sn, 'cpuMs');
+      const pyCpu = med(py, 'cpuMs');
+      const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && Number.isFinite(a / b) ? a / b : null);
+      const res: Result = {
+        workload: w.name,
+        threads: n,
+        streamnestMs: snMs,
+        pytorchMs: pyMs,
+        ratio: ratio(snMs, pyMs),
+        streamnestCpuMs: snCpu,
+        pytorchCpuMs: pyCpu,
+        cpuRatio: ratio(snCpu, pyCpu),
+      };
       results.push(res);
-      console.log(row([w.name, String(n), fmt(snMs), fmt(pyMs), res.ratio === null ? '-' : res.ratio.toFixed(2) + 'x']));
+      const x = (r: number | null): string => (r === null ? '-' : r.toFixed(2) + 'x');
+      console.log(row([w.name, String(n), fmt(snMs), fmt(pyMs), x(res.ratio), fmt(snCpu), fmt(pyCpu), x(res.cpuRatio)]));
     }
   }
   console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
