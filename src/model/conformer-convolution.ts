@@ -15,6 +15,8 @@ export interface ConvolutionOptions {
   convContextSize: [number, number];
   useBias: boolean;
   init?: LayerInit;
+  /** With batch_norm: synchronise its training statistics across this data-parallel group (trainer.sync_batchnorm). */
+  syncBatchNorm?: t.ProcessGroup | null;
 }
 
 /** Streaming cache of one conv module (NeMo's cache_last_time for one layer): the last `left` GLU outputs, [B, d, left]. */
@@ -42,7 +44,7 @@ export class ConformerConvolution extends t.Module {
     this.pointwise_conv1 = this.registerModule('pointwise_conv1', new t.Conv1d(d, 2 * d, 1, { bias: useBias }, init));
     this.depthwise_conv = this.registerModule('depthwise_conv', new t.Conv1d(d, d, k, { groups: d, bias: useBias }, init));
     let norm: t.BatchNorm1d | t.LayerNorm | t.GroupNorm;
-    if (normType === 'batch_norm') norm = new t.BatchNorm1d(d, 1e-5, 0.1, init);
+    if (normType === 'batch_norm') norm = options.syncBatchNorm ? new t.SyncBatchNorm1d(d, 1e-5, 0.1, init, options.syncBatchNorm) : new t.BatchNorm1d(d, 1e-5, 0.1, init);
     else if (normType === 'layer_norm') norm = new t.LayerNorm(d, 1e-5, init);
     else if (/^group_norm\d+$/.test(normType)) norm = new t.GroupNorm(Number(normType.slice('group_norm'.length)), d, 1e-5, init);
     else throw new RangeError(`conv_norm_type '${String(normType)}' is not supported (batch_norm, layer_norm, group_normN)`);

@@ -108,6 +108,8 @@ export interface EncoderBuildOptions {
   init?: LayerInit;
   /** Generator of every dropout mask (libtorch's default generator when omitted). */
   dropoutGenerator?: Generator;
+  /** Synchronise the conv modules' batch_norm statistics across this data-parallel group (trainer.sync_batchnorm). */
+  syncBatchNorm?: t.ProcessGroup | null;
 }
 
 export interface EncoderForwardOptions {
@@ -237,6 +239,7 @@ export class ConformerEncoder extends t.Module {
           sharedPosBias: shared,
           init,
           generator,
+          syncBatchNorm: build.syncBatchNorm ?? null,
         }),
       );
     }

@@ -23,6 +23,8 @@ export interface ConformerLayerOptions {
   sharedPosBias?: { u: Tensor; v: Tensor };
   init?: LayerInit;
   generator?: Generator;
+  /** Synchronised batch_norm in the conv module (trainer.sync_batchnorm with several ranks). */
+  syncBatchNorm?: t.ProcessGroup | null;
 }
 
 /** Both streaming caches of one layer. */
@@ -56,7 +58,7 @@ export class ConformerLayer extends t.Module {
     this.norm_conv = this.registerModule('norm_conv', new t.LayerNorm(d, 1e-5, o.init));
     this.conv = this.registerModule(
       'conv',
-      new ConformerConvolution({ dModel: d, kernelSize: o.convKernelSize, normType: o.convNormType, convContextSize: o.convContextSize, useBias: o.useBias, init: o.init }),
+      new ConformerConvolution({ dModel: d, kernelSize: o.convKernelSize, normType: o.convNormType, convContextSize: o.convContextSize, useBias: o.useBias, init: o.init, syncBatchNorm: o.syncBatchNorm }),
     );
     this.norm_self_att = this.registerModule('norm_self_att', new t.LayerNorm(d, 1e-5, o.init));
     const att = { nHeads: o.nHeads, dModel: d, dropoutAtt: o.dropoutAtt, useBias: o.useBias, init: o.init, generator: o.generator };

@@ -1,6 +1,7 @@
 // The factory from a validated NeMo-layout config (model.*) to the NEST model's explicit constructor arguments.
 import type { NestModelConfig } from '../config/schema.js';
 import type { ConformerEncoderConfig } from '../model/conformer-encoder.js';
+import type { ProcessGroup } from '../torch/index.js';
 import { NestModel, type NestModelArgs } from './nest-model.js';
 
 export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
@@ -86,6 +87,7 @@ export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
   };
 }
 
-export function buildNestModel(m: NestModelConfig, seed: number): NestModel {
-  return new NestModel(nestModelArgs(m, seed));
+/** `syncBatchNorm`: the data-parallel group for trainer.sync_batchnorm (batch_norm statistics synchronised across ranks). */
+export function buildNestModel(m: NestModelConfig, seed: number, runtime: { syncBatchNorm?: ProcessGroup | null } = {}): NestModel {
+  return new NestModel({ ...nestModelArgs(m, seed), syncBatchNorm: runtime.syncBatchNorm ?? null });
 }

@@ -123,7 +123,8 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
   // seed libtorch's default generator too (Lightning's seed_everything): otherwise each process starts it from a
   // random seed, so runs differ in any draw that names no generator and checkpoints hold an arbitrary default state
   t.manualSeed(o.seed);
-  const model = buildNestModel(c.model, o.seed);
+  // trainer.sync_batchnorm: the conv modules' batch_norm (bidirectional recipe) normalises with global batch statistics
+  const model = buildNestModel(c.model, o.seed, { syncBatchNorm: c.trainer.sync_batchnorm && world > 1 ? (o.processGroup ?? null) : null });
   const configYaml = modelConfigYaml(o.resolved);
   const train = new NestTrainStream(
     (state) => createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }),

@@ -59,3 +59,17 @@ test('without a group (or with one rank) SyncBatchNorm1d is BatchNorm1d', () => 
   b.dispose();
   x.dispose();
 });
+
+test('the conformer conv module builds SyncBatchNorm1d from a constructor option, with NeMo state-dict names', async () => {
+  const { ConformerConvolution } = await import('../../src/model/conformer-convolution.js');
+  const { freePort: fp } = await import('./fixtures.js');
+  const pg = new t.ProcessGroup({ host: '127.0.0.1', port: await fp(), rank: 0, worldSize: 1, timeoutMs: 10_000 });
+  const opts = { dModel: 4, kernelSize: 3, normType: 'batch_norm' as const, convContextSize: [2, 0] as [number, number], useBias: true };
+  const synced = new ConformerConvolution({ ...opts, syncBatchNorm: pg });
+  const plain = new ConformerConvolution(opts);
+  assert.ok(synced.batch_norm instanceof t.SyncBatchNorm1d);
+  assert.ok(!(plain.batch_norm instanceof t.SyncBatchNorm1d));
+  assert.deepEqual([...synced.stateDict().keys()], [...plain.stateDict().keys()]);
+  synced.dispose();
+  plain.dispose();
+});

@@ -45,7 +45,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `devices` workers of this same command with RANK/WORLD_SIZE set; a failing worker stops the others. */
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+
+/**
+ * Starts `devices` workers of this same command with RANK/WORLD_SIZE set. A failing worker stops the others:
+ * they get SIGTERM (a worker blocked in a collective fails on its own once the dead peer's connection drops, or
+ * after STREAMNEST_DIST_TIMEOUT_S), then SIGKILL after STREAMNEST_KILL_GRACE_S (default 20) if still alive.
+ * Workers run in their own process group so that a terminal's Ctrl-C reaches them once, through this launcher,
+ * and they stop by themselves if the launcher dies. Exit status: 0, or the first failing worker's.
+ */
 async function launchWorkers(devices: number, numNodes: number): Promise<number> {
   const nodeRank = Number(process.env.NODE_RANK ?? process.env.GROUP_RANK ?? 0);
   if (numNodes > 1 && (!process.env.MASTER_ADDR || !process.env.MASTER_PORT)) {
@@ -59,29 +67,73 @@ async function launchWorkers(devices: number, numNodes: number): Promise<number>
     const rank = nodeRank * devices + local;
     const child = spawn(process.execPath, process.argv.slice(1), {
       stdio: 'inherit',
-      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(world), MASTER_ADDR: addr, MASTER_PORT: port, STREAMNEST_THREADS: threads },
+      detached: true,
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(local),
+        WORLD_SIZE: String(world),
+        MASTER_ADDR: addr,
+        MASTER_PORT: port,
+        STREAMNEST_THREADS: threads,
+        STREAMNEST_LAUNCHER_PID: String(process.pid),
+      },
     });
-    return { rank, child };
+    return { rank, child, exited: false };
   });
-  const forward = (sig: NodeJS.Signals) => () => children.forEach((c) => c.child.kill(sig));
-  process.on('SIGINT', forward('SIGINT'));
-  process.on('SIGTERM', forward('SIGTERM'));
+  const forward = (sig: NodeJS.Signals) => () => children.forEach((c) => !c.exited && c.child.kill(sig));
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const grace = 1000 * Number(process.env.STREAMNEST_KILL_GRACE_S ?? 20);
+  let first: { rank: number; how: string; code: number } | null = null;
+  let killTimer: NodeJS.Timeout | null = null;
   const codes = await Promise.all(
     children.map(
-      ({ rank, child }) =>
+      (w) =>
         new Promise<number>((resolve) =>
-          child.on('exit', (code, signal) => {
-            const c = code ?? (signal ? 128 : 1);
-            if (c !== 0) {
-              process.stderr.write(`streamnest: worker rank ${rank} exited with ${signal ?? `code ${code}`}; stopping the other workers\n`);
-              for (const o of children) if (o.child.exitCode === null) o.child.kill('SIGTERM');
+          w.child.on('exit', (code, signal) => {
+            w.exited = true;
+            const c = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : 1);
+            if (c !== 0 && first === null) {
+              first = { rank: w.rank, how: signal ? `was killed by ${signal}` : `exited with code ${code}`, code: c };
+              process.stderr.write(`streamnest: worker rank ${w.rank} ${first.how}; stopping the other workers\n`);
+              for (const o of children) if (!o.exited) o.child.kill('SIGTERM');
+              killTimer = setTimeout(() => {
+                for (const o of children) {
+                  if (o.exited) continue;
+                  process.stderr.write(`streamnest: worker rank ${o.rank} still running ${grace / 1000} s after SIGTERM; sending SIGKILL\n`);
+                  o.child.kill('SIGKILL');
+                }
+              }, grace);
             }
             resolve(c);
           }),
         ),
     ),
   );
+  if (killTimer) clearTimeout(killTimer);
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
+  const f = first as { rank: number; how: string; code: number } | null;
+  if (f) {
+    process.stderr.write(`streamnest: distributed run failed: worker rank ${f.rank} ${f.how} first (the last complete checkpoint is kept; resume with exp_manager.resume_if_exists=true)\n`);
+    return f.code;
+  }
   return codes.find((c) => c !== 0) ?? 0;
+}
+
+/** A worker started by launchWorkers stops (exit 1) if the launcher disappears, instead of training on alone. */
+function watchLauncher(): void {
+  const launcher = Number(process.env.STREAMNEST_LAUNCHER_PID ?? NaN);
+  if (!Number.isInteger(launcher)) return;
+  setInterval(() => {
+    if (process.ppid !== launcher) {
+      process.stderr.write(`streamnest: worker rank ${process.env.RANK}: the launcher (pid ${launcher}) is gone; stopping\n`);
+      process.exit(1);
+    }
+  }, 2000).unref();
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -108,7 +160,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   const t = await import('../../torch/index.js');
   const { pretrainNest } = await import('../../train/nest-pretraining.js');
-  const pg = isWorker ? t.ProcessGroup.fromEnv(process.env, 300_000) : null;
+  if (isWorker) watchLauncher();
+  // a dead or hung peer makes every collective fail after this long (a killed one usually much sooner)
+  const timeoutS = Number(process.env.STREAMNEST_DIST_TIMEOUT_S ?? 300);
+  if (!(timeoutS > 0)) throw new Error(`STREAMNEST_DIST_TIMEOUT_S=${process.env.STREAMNEST_DIST_TIMEOUT_S} is not a positive number of seconds`);
+  const pg = isWorker ? t.ProcessGroup.fromEnv(process.env, timeoutS * 1000) : null;
   const r = await pretrainNest({
     config: c,
     resolved: loaded.raw,
