@@ -35,6 +35,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'convert', load: () => import('./commands/convert.js') },
   { name: 'check-config', load: () => import('./commands/check-config.js') },
   { name: 'show-attention', load: () => import('./commands/show-attention.js') },
+  { name: 'stream', load: () => import('./commands/stream.js') },
   // append new commands here, one line each
 ];
 

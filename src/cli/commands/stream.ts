@@ -21,7 +21,7 @@ const spec = {
   out: { type: 'string', metavar: 'FILE.npy', help: 'write the streaming encoder output, float32 [d_model, frames_out]' },
   plot: { type: 'string', metavar: 'FILE.png', help: 'plot per-chunk latency over time with the real-time budget' },
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
-  maxContext: { type: 'integer', help: "attention cache size when the left context is unlimited (NeMo's max_context, default 10000)" },
+  maxContext: { type: 'integer', help: "attention cache size when the left context is unlimited (NeMo's max_context; default: the file's length, at most 10000)" },
 } satisfies OptionsSpec;
 
 export const usage = `Usage: streamnest stream --model FILE.nemo --audio FILE [--chunk-size 0.32] [--att-context-size L,R]
@@ -117,14 +117,19 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const pre = m.preprocessor;
     const hop = pre.featurizer.geometry.hopLength / pre.cfg.sample_rate;
+    const audio = loadAudio(options.audio, { targetSampleRate: pre.cfg.sample_rate });
+    const attContextSize = parsePair(options.attContextSize, '--att-context-size');
+    // Unlimited left context: NeMo's 10000-slot attention cache makes every step attend over 10000 slots; a file's
+    // length is known here, so by default the cache holds just the whole file (the same outputs, far faster).
+    const fileFrames = Math.ceil(audio.samples.length / pre.featurizer.geometry.hopLength / Math.max(1, m.encoder.config.subsampling_factor)) + 1;
+    const maxContext = options.maxContext ?? Math.min(10000, fileFrames);
     let geo;
     try {
-      geo = configureStreaming(m.encoder, { chunkSeconds: options.chunkSize, attContextSize: parsePair(options.attContextSize, '--att-context-size'), hopSeconds: hop, maxContext: options.maxContext });
+      geo = configureStreaming(m.encoder, { chunkSeconds: options.chunkSize, attContextSize, hopSeconds: hop, maxContext });
     } catch (e) {
       if (e instanceof StreamingConfigError) throw new ArgError(e.message);
       throw e;
     }
-    const audio = loadAudio(options.audio, { targetSampleRate: pre.cfg.sample_rate });
     const sr = pre.cfg.sample_rate;
     const se = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: options.nemoCompatible ? 'nemo' : 'exact' });
     const piece = Math.max(1, Math.round(geo.chunkSeconds * sr));
@@ -163,6 +168,7 @@ export async function run(argv: string[]): Promise<number> {
       lookahead_ms: geo.lookaheadSeconds * 1000,
       algorithmic_latency_ms: geo.algorithmicLatencySeconds * 1000,
       streaming_cfg: geo.cfg,
+      max_context: geo.attContextSize[0] < 0 ? geo.cfg.lastChannelCacheSize : null,
       chunks: latencies.length,
       latency_ms: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
       rtf: total / 1000 / duration,

@@ -1,0 +1,98 @@
+// Many independent streams: joining and leaving at any time, pushed in random pieces, batched into shared encoder
+// steps (caches stacked / unstacked) — each stream's output equals its own offline pass.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as t from '../../src/torch/index.js';
+import type { Tensor } from '../../src/torch/index.js';
+import { configureStreaming, StreamBatcher, StreamingEncoder, stackCaches, unstackCache } from '../../src/streaming/index.js';
+import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
+
+test('stack / unstack of caches round-trips', () => {
+  const enc = buildEncoder();
+  const geo = configureStreaming(enc, { hopSeconds: 0.01 });
+  const a = enc.initCache(1, geo.cfg);
+  const b = enc.initCache(1, geo.cfg);
+  t.tidy(() => {
+    const s = stackCaches([a, b]);
+    assert.deepEqual(s.layers[0]!.attention.keys.shape, [2, geo.cfg.lastChannelCacheSize, 32]);
+    assert.deepEqual(unstackCache(s, 1).layers[1]!.conv.frames.shape, b.layers[1]!.conv.frames.shape);
+  });
+  for (const c of [a, b]) t.tidy(() => [c.channelLen, ...c.layers.flatMap((l) => [l.attention.keys, l.conv.frames])].forEach((x) => x.dispose()));
+  enc.dispose();
+});
+
+test('StreamBatcher: 4 streams joining and leaving at random times equal their offline outputs', () => {
+  const before = t.liveTensorCount();
+  const enc = buildEncoder({ att_context_size: [8, 1] });
+  const pre = buildPreprocessor();
+  const geo = configureStreaming(enc, { hopSeconds: 0.01 });
+  const se = new StreamingEncoder(enc, { geometry: geo, preprocessor: pre });
+  let batched = 0;
+  se.onStep = (e) => {
+    if (e.streams > 1) batched++;
+  };
+  const audios = [7.3, 4.1, 9.0, 2.25].map((s, i) => longAudio(s, i + 2));
+  const joinAt = [0, 3, 8, 20]; // rounds
+  const rnd = randomInts(99);
+  const bat = new StreamBatcher(se);
+  const pos = audios.map(() => 0);
+  const outs: Tensor[][] = audios.map(() => []);
+  const left = audios.map(() => false);
+  for (let round = 0; left.some((l) => !l); round++) {
+    for (const [i, a] of audios.entries()) {
+      if (round === joinAt[i]) bat.join(`s${i}`);
+      if (round < joinAt[i]! || left[i]) continue;
+      if (pos[i]! < a.length) {
+        const n = Math.min(a.length - pos[i]!, rnd(500, 6000));
+        bat.push(`s${i}`, a.subarray(pos[i]!, pos[i]! + n));
+        pos[i]! += n;
+      } else if (bat.active.includes(`s${i}`)) {
+        bat.leave(`s${i}`);
+        left[i] = true;
+      }
+    }
+    for (const [id, e] of bat.step()) outs[Number(id.slice(1))]!.push(e);
+  }
+  for (const [id, e] of bat.step()) outs[Number(id.slice(1))]!.push(e);
+  assert.equal(bat.active.length, 0, 'every stream left');
+  assert.ok(batched > 10, `steps shared by several streams: ${batched}`);
+  for (const [i, a] of audios.entries()) {
+    const s = t.cat(outs[i]!, 1);
+    const o = offlineEncode(pre, enc, a);
+    assert.equal(s.size(1), o.size(1), `stream ${i} frames`);
+    const d = maxAbsDiff(s, o);
+    assert.ok(d <= 1e-5, `stream ${i}: max |diff| ${d}`);
+    for (const x of [s, o, ...outs[i]!]) x.dispose();
+  }
+  bat.dispose();
+  enc.dispose();
+  pre.dispose();
+  assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
+});
+
+test('initStreamState(3): streams of different lengths pushed together, finish() ends them all', () => {
+  const enc = buildEncoder({ att_context_style: 'regular', att_context_size: [16, 0] });
+  const pre = buildPreprocessor();
+  const se = new StreamingEncoder(enc, { geometry: configureStreaming(enc, { hopSeconds: 0.01, chunkFrames: 3 }), preprocessor: pre });
+  const audios = [3.1, 1.7, 2.4].map((s, i) => longAudio(s, i));
+  let state = se.initStreamState(3);
+  const outs: Tensor[][] = [[], [], []];
+  for (let p = 0; p < 3.2 * 16000; p += 4000) {
+    const r = se.pushAudio(
+      audios.map((a) => a.subarray(Math.min(p, a.length), Math.min(p + 4000, a.length))),
+      state,
+    );
+    r.encoded.forEach((e, i) => outs[i]!.push(e));
+    state = r.state;
+  }
+  se.finish(state).encoded.forEach((e, i) => outs[i]!.push(e));
+  for (const [i, a] of audios.entries()) {
+    const s = t.cat(outs[i]!, 1);
+    const o = offlineEncode(pre, enc, a);
+    assert.equal(s.size(1), o.size(1));
+    assert.ok(maxAbsDiff(s, o) <= 1e-5);
+    for (const x of [s, o, ...outs[i]!]) x.dispose();
+  }
+  enc.dispose();
+  pre.dispose();
+});
