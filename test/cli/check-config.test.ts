@@ -11,6 +11,25 @@ import { REPO_ROOT } from '../helpers/assert.js';
 // This file compiles to <outDir>/test/cli/; the CLI to <outDir>/src/cli/main.js.
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/** In-process run of the command (a CLI start costs seconds): exit code as main.ts maps it, stdout, error text. */
+async function runIn(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { run } = await import('../../src/cli/commands/check-config.js');
+  const { ArgError } = await import('../../src/cli/args.js');
+  let stdout = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
+    stdout += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { code: await run(args), stdout, stderr: '' };
+  } catch (err) {
+    return { code: err instanceof ArgError ? 2 : 1, stdout, stderr: (err as Error).message };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'check-config', ...args], {
     encoding: 'utf8',
@@ -37,15 +56,15 @@ test("NeMo's bidirectional recipe exits 1 with six errors and their fixes (its ?
   assert.match(r.stdout, /does not declare streaming: true/);
 });
 
-test('warnings alone exit 0 (limited_context: masking window units)', () => {
-  const r = cli(['limited_context']);
+test('warnings alone exit 0 (limited_context: masking window units)', async () => {
+  const r = await runIn(['limited_context']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /0 error\(s\), 2 warning\(s\)/);
   assert.match(r.stdout, /left_context_size=2560/);
 });
 
-test('overrides apply before the check; --json gives the problems', () => {
-  const r = cli(['streaming', 'model.encoder.conv_norm_type=batch_norm', '--json']);
+test('overrides apply before the check; --json gives the problems', async () => {
+  const r = await runIn(['streaming', 'model.encoder.conv_norm_type=batch_norm', '--json']);
   assert.equal(r.code, 1, r.stderr);
   const j = JSON.parse(r.stdout) as { safe: boolean; errors: number; problems: { key: string; severity: string; fix: string }[]; encoder_frame_ms: number };
   assert.equal(j.safe, false);
@@ -55,17 +74,17 @@ test('overrides apply before the check; --json gives the problems', () => {
   assert.match(j.problems[0]!.fix, /layer_norm/);
 });
 
-test('--fully-causal and --max-lookahead declare the intended look-ahead', () => {
-  assert.equal(cli(['lookahead']).code, 0);
-  const r = cli(['lookahead', '--fully-causal']);
+test('--fully-causal and --max-lookahead declare the intended look-ahead', async () => {
+  assert.equal((await runIn(['lookahead'])).code, 0);
+  const r = await runIn(['lookahead', '--fully-causal']);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /declared fully causal/);
-  assert.equal(cli(['lookahead', '--max-lookahead', '4']).code, 0);
-  assert.equal(cli(['lookahead', '--max-lookahead=3']).code, 1);
-  assert.equal(cli(['lookahead', '--max-lookahead', '-1']).code, 2);
+  assert.equal((await runIn(['lookahead', '--max-lookahead', '4'])).code, 0);
+  assert.equal((await runIn(['lookahead', '--max-lookahead=3'])).code, 1);
+  assert.equal((await runIn(['lookahead', '--max-lookahead', '-1'])).code, 2);
 });
 
-test('a YAML file path works; a missing file, a bad value and a missing argument are reported', () => {
+test('a YAML file path works; a missing file, a bad value and a missing argument are reported', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'check-config-'));
   try {
     const yaml = readFileSync(join(REPO_ROOT, 'configs', 'tiny.yaml'), 'utf8')
@@ -73,23 +92,23 @@ test('a YAML file path works; a missing file, a bad value and a missing argument
       .replace(/train_manifest\.json|val_manifest\.json|noise_manifest\.json/g, (m) => join(REPO_ROOT, 'data', 'corpus', m));
     const file = join(dir, 'mine.yaml');
     writeFileSync(file, yaml);
-    const r = cli([file]);
+    const r = await runIn([file]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /mine\.yaml: 1 error\(s\)/);
     assert.match(r.stdout, /conv_context_size=causal/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const missing = cli(['no/such/file.yaml']);
+  const missing = await runIn(['no/such/file.yaml']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /not found/);
-  const bad = cli(['tiny', 'model.encoder.att_context_style=chunked_limited', 'model.encoder.att_context_size=[5,1]']);
+  const bad = await runIn(['tiny', 'model.encoder.att_context_style=chunked_limited', 'model.encoder.att_context_size=[5,1]']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /left % \(right \+ 1\)/);
-  assert.equal(cli([]).code, 2);
+  assert.equal(cli([]).code, 2); // through the CLI: usage errors exit 2
 });
 
-test("the guide's overrides turn NeMo's recipe into a streaming-safe config (+key adds a key)", () => {
+test("the guide's overrides turn NeMo's recipe into a streaming-safe config (+key adds a key)", async () => {
   const base = [
     'nest_fast-conformer',
     'model.preprocessor.normalize=NA',
@@ -99,11 +118,11 @@ test("the guide's overrides turn NeMo's recipe into a streaming-safe config (+ke
     '+model.masking.causal=true',
     '+streaming=true',
   ];
-  const causal = cli([...base, 'model.encoder.att_context_size=[-1,0]', '--fully-causal']);
+  const causal = await runIn([...base, 'model.encoder.att_context_size=[-1,0]', '--fully-causal']);
   assert.equal(causal.code, 0, causal.stdout + causal.stderr);
   assert.match(causal.stdout, /streaming-safe/);
   assert.doesNotMatch(causal.stdout, /does not declare streaming/);
-  const lookahead = cli([...base, 'model.encoder.att_context_size=[-1,4]', 'model.encoder.att_context_style=chunked_limited']);
+  const lookahead = await runIn([...base, 'model.encoder.att_context_size=[-1,4]', 'model.encoder.att_context_style=chunked_limited']);
   assert.equal(lookahead.code, 0, lookahead.stdout + lookahead.stderr);
   assert.match(lookahead.stdout, /look-ahead \[-1,4\] 4 frame\(s\) = 320 ms/);
 });

@@ -15,6 +15,17 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ON = [31, 119, 180];
 const PAD = [252, 228, 214];
 
+/** In-process run (a CLI start costs seconds): the exit code as main.ts maps it. */
+async function runIn(args: string[]): Promise<number> {
+  const { run } = await import('../../src/cli/commands/show-attention.js');
+  const { ArgError } = await import('../../src/cli/args.js');
+  try {
+    return await run(args);
+  } catch (err) {
+    return err instanceof ArgError ? 2 : 1;
+  }
+}
+
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'show-attention', ...args], { encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' }, timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -184,8 +195,10 @@ test('the CLI draws a chunked_limited mask (with padding) exactly as the chunk r
   }
 });
 
-test('usage errors: no --out, a malformed pair, a pair chunked_limited refuses', () => {
-  assert.equal(cli(['--config', 'tiny']).code, 2);
-  assert.equal(cli(['--out', '/tmp/x.png', '--att-context-size', 'a,b']).code, 2);
-  assert.equal(cli(['--config', 'lookahead', '--att-context-size', '5,1', '--out', '/tmp/x.png']).code, 2);
+test('usage errors: no --out, a malformed pair, a pair chunked_limited refuses, too many frames', async () => {
+  assert.equal(await runIn(['--config', 'tiny']), 2);
+  assert.equal(await runIn(['--out', '/tmp/x.png', '--att-context-size', 'a,b']), 2);
+  assert.equal(await runIn(['--config', 'lookahead', '--att-context-size', '5,1', '--out', '/tmp/x.png']), 2);
+  assert.equal(await runIn(['--config', 'tiny', '--frames', '5000', '--out', '/tmp/x.png']), 2);
+  assert.equal(await runIn(['--config', 'tiny', '--frames', '8', '--valid-frames', '9', '--out', '/tmp/x.png']), 2);
 });
