@@ -1,0 +1,69 @@
+// Data-parallel scaling of NEST pretraining on this machine: `streamnest pretrain` on the tiny preset with
+// trainer.devices=1 and 2 (1 libtorch thread per process, Gloo on 127.0.0.1). The time of each step is taken
+// from when rank 0 appends it to metrics.csv; the first `--skip` steps (start-up, warm-up) are left out.
+// Throughput = steps/s x devices x batch_size (utterances/s) and seconds of audio/s (from the corpus' mean
+// duration); scaling efficiency = throughput(2) / (2 x throughput(1)). The global batch doubles with 2 devices.
+//
+//   node dist/bench/distributed/scaling.js [--steps 40] [--skip 5] [--devices 1,2]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MAIN_JS = join(here, '..', '..', 'src', 'cli', 'main.js');
+let root = here;
+while (!existsSync(join(root, 'package.json'))) root = dirname(root);
+const RUN = 'SSL-NEST-FastConformer-Tiny';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+}
+const steps = Number(arg('steps', '40'));
+const skip = Number(arg('skip', '5'));
+const devicesList = arg('devices', '1,2').split(',').map(Number);
+
+function meanDuration(manifest: string): number {
+  const lines = readFileSync(manifest, 'utf8').trim().split('\n');
+  return lines.reduce((a, l) => a + (JSON.parse(l) as { duration: number }).duration, 0) / lines.length;
+}
+
+async function run(devices: number): Promise<{ stepTimes: number[]; wall: number }> {
+  const exp = mkdtempSync(join(tmpdir(), `sn-scaling-${devices}-`));
+  const csv = join(exp, RUN, 'metrics.csv');
+  const t0 = Date.now();
+  const child = spawn(
+    process.execPath,
+    [MAIN_JS, 'pretrain', '--quiet', `trainer.devices=${devices}`, `trainer.max_steps=${steps}`, 'trainer.val_check_interval=100000', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${exp}`],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1' } },
+  );
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const seen: number[] = [];
+  const poll = setInterval(() => {
+    if (!existsSync(csv)) return;
+    const n = readFileSync(csv, 'utf8').trim().split('\n').length - 1;
+    while (seen.length < n) seen.push(performance.now());
+  }, 10);
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  clearInterval(poll);
+  if (code !== 0) throw new Error(`devices=${devices}: exit ${code}\n${err}`);
+  return { stepTimes: seen, wall: (Date.now() - t0) / 1000 };
+}
+
+const batch = 4;
+const audio = meanDuration(join(root, 'data', 'corpus', 'train_manifest.json'));
+console.log(`# NEST tiny preset, ${steps} steps (first ${skip} skipped), batch_size ${batch} per process, 1 thread per process`);
+console.log(`# ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+const results: { devices: number; stepsPerS: number; uttPerS: number; audioPerS: number }[] = [];
+for (const d of devicesList) {
+  const r = await run(d);
+  const ts = r.stepTimes.slice(skip);
+  const sps = (ts.length - 1) / ((ts[ts.length - 1]! - ts[0]!) / 1000);
+  results.push({ devices: d, stepsPerS: sps, uttPerS: sps * d * batch, audioPerS: sps * d * batch * audio });
+  console.log(`devices=${d}: ${sps.toFixed(2)} steps/s, ${(sps * d * batch).toFixed(1)} utterances/s, ${(sps * d * batch * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`);
+}
+const one = results.find((r) => r.devices === 1);
+for (const r of results) if (one && r.devices > 1) console.log(`scaling efficiency ${r.devices} vs 1: ${((100 * r.audioPerS) / (r.devices * one.audioPerS)).toFixed(0)}%`);
