@@ -46,7 +46,11 @@ function disposeNestBatch(b: NestBatch): void {
   for (const x of [b.audio, b.audioLen, b.noisy, b.noisyLen]) x.dispose();
 }
 
-/** Training batches; with several ranks, rank r takes every W-th batch of the common seeded sequence. */
+/**
+ * Training batches; with several ranks, rank r takes every W-th non-empty batch of the common seeded sequence
+ * (deterministic; every rank decodes every batch, so data loading does not shrink with W). Each rank's state
+ * differs (its `taken` count), so the Trainer saves all ranks' states in checkpoints and each resumes its own.
+ */
 class NestTrainStream implements BatchStream<NestBatch> {
   private data: DatasetLoader;
   private taken = 0;
