@@ -43,8 +43,10 @@ export type ParsedOptions<S extends OptionsSpec> = {
 export interface Override {
   /** Dotted key, e.g. `model.encoder.d_model`. */
   key: string;
-  /** The raw string after the first `=` (typing is the consumer's job). */
+  /** The raw string after the first `=` (typing is the consumer's job); '' for a bare `~key`. */
   value: string;
+  /** The argument as typed (`key=value`, `+key=value`, `~key`): what the config loader parses. */
+  text: string;
 }
 
 export interface ParsedArgs<S extends OptionsSpec> {
@@ -68,7 +70,7 @@ export class ArgError extends Error {
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 // `key=value`, and Hydra's `+key=value` (add), `++key=value` (add or set), `~key=value` (delete if equal)
-const OVERRIDE_RE = /^(?:\+\+|\+|~)?[A-Za-z_][\w.\-[\]]*=/;
+const OVERRIDE_RE = /^(?:(?:\+\+|\+|~)?[A-Za-z_][\w.\-[\]]*=|~[A-Za-z_][\w.\-[\]]*$)/;
 
 function convert(flag: string, spec: OptionSpec, raw: string): string | number | boolean {
   switch (spec.type) {
@@ -126,7 +128,7 @@ export function parseArgs<S extends OptionsSpec>(argv: readonly string[], spec: 
   const positional = (a: string): void => {
     if (config.overrides && OVERRIDE_RE.test(a)) {
       const i = a.indexOf('=');
-      overrides.push({ key: a.slice(0, i), value: a.slice(i + 1) });
+      overrides.push(i < 0 ? { key: a, value: '', text: a } : { key: a.slice(0, i), value: a.slice(i + 1), text: a });
       return;
     }
     positionals.push(a);

@@ -31,14 +31,19 @@ test('repeated options and key=value overrides', () => {
   const a = parseArgs(['--tag', 'a', 'model.d_model=256', '--tag=b', 'trainer.max_steps=3', 'plain'], spec, { overrides: true });
   assert.deepEqual(a.options.tag, ['a', 'b']);
   assert.deepEqual(a.overrides, [
-    { key: 'model.d_model', value: '256' },
-    { key: 'trainer.max_steps', value: '3' },
+    { key: 'model.d_model', value: '256', text: 'model.d_model=256' },
+    { key: 'trainer.max_steps', value: '3', text: 'trainer.max_steps=3' },
   ]);
   assert.deepEqual(a.positionals, ['plain']);
   // without `overrides`, key=value stays a positional
   assert.deepEqual(parseArgs(['a=b'], spec).positionals, ['a=b']);
   // values with '=' inside keep everything after the first '='
-  assert.deepEqual(parseArgs(['x.y=a=b'], spec, { overrides: true }).overrides, [{ key: 'x.y', value: 'a=b' }]);
+  assert.deepEqual(parseArgs(['x.y=a=b'], spec, { overrides: true }).overrides, [{ key: 'x.y', value: 'a=b', text: 'x.y=a=b' }]);
+  // Hydra's add / force-add / delete forms, including a bare ~key
+  assert.deepEqual(
+    parseArgs(['+a.b=1', '++c=2', '~d.e', '~f=3'], spec, { overrides: true }).overrides.map((o) => o.text),
+    ['+a.b=1', '++c=2', '~d.e', '~f=3'],
+  );
   // `--` ends options; negative numbers are values
   const c = parseArgs(['--lr', '-0.5', '--', '--dry-run'], spec);
   assert.equal(c.options.lr, -0.5);

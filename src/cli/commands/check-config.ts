@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   const { checkStreamingSafety, formatSafetyReport, encoderFrameMs, lookaheadFrames } = await import('../../config/streaming-safety.js');
   const loaded = await loadConfigForCheck(
     source,
-    overrides.map((o) => `${o.key}=${o.value}`),
+    overrides.map((o) => o.text),
   );
   const c = loaded.config;
   const problems = checkStreamingSafety(c, maxLookahead === undefined ? {} : { maxLookahead });

@@ -139,7 +139,7 @@ function watchLauncher(): void {
 export async function run(argv: string[]): Promise<number> {
   const { options, overrides } = parseArgs(argv, spec, { overrides: true, maxPositionals: 0 });
   const { loadConfig } = await import('../../config/index.js');
-  const loaded = loadConfig(options.config, overrides.map((o) => `${o.key}=${o.value}`));
+  const loaded = loadConfig(options.config, overrides.map((o) => o.text));
   const c = loaded.config;
   const devices = typeof c.trainer.devices === 'number' ? c.trainer.devices : Array.isArray(c.trainer.devices) ? c.trainer.devices.length : 1;
   const isWorker = process.env.RANK !== undefined && process.env.WORLD_SIZE !== undefined;

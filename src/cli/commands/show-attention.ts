@@ -163,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
   const { attentionGrid, defaultFrames } = await import('../../model/attention-mask-picture.js');
   const loaded = await loadConfigForCheck(
     options.config,
-    overrides.map((o) => `${o.key}=${o.value}`),
+    overrides.map((o) => o.text),
   );
   const c = loaded.config;
   const e = c.model.encoder;
