@@ -3,6 +3,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 
 /** A decoding error that always names the file. */
+/** The highest sample rate accepted (768 kHz, the top of common audio hardware). */
+export const MAX_WAV_SAMPLE_RATE = 768_000;
+
 export class AudioFileError extends Error {
   constructor(
     readonly path: string,
@@ -112,6 +115,8 @@ function describe(path: string, fmt: Buffer, dataOffset: number, dataSize: numbe
   else throw new AudioFileError(path, 'unsupported', `unsupported encoding (format tag 0x${format.toString(16)}, ${bitsPerSample} bits)`);
   if (numChannels < 1) throw new AudioFileError(path, 'format', 'zero channels');
   if (sampleRate < 1) throw new AudioFileError(path, 'format', 'sample rate 0');
+  // (a corrupt rate in the GHz would also make resampling to the model's rate build a filter bank of gigabytes)
+  if (sampleRate > MAX_WAV_SAMPLE_RATE) throw new AudioFileError(path, 'format', `sample rate ${sampleRate} Hz is above ${MAX_WAV_SAMPLE_RATE} Hz (corrupt header?)`);
   if (blockAlign !== numChannels * (bitsPerSample / 8)) {
     throw new AudioFileError(path, 'unsupported', `block align ${blockAlign} does not match ${numChannels} x ${bitsPerSample}-bit samples`);
   }

@@ -67,7 +67,16 @@ function encodeLong(v: bigint): Uint8Array {
 /** Runs the pickle program in `data` under `hooks`; returns the value STOP leaves on the stack. */
 export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where = '<pickle>'): unknown {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+  const utf8 = {
+    decode: (b: Uint8Array): string => {
+      try {
+        return utf8Decoder.decode(b);
+      } catch {
+        return fail(`a string of ${b.length} bytes is not valid UTF-8`);
+      }
+    },
+  };
   let stack: unknown[] = [];
   const marks: unknown[][] = [];
   const memo = new Map<number, unknown>();

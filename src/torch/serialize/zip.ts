@@ -111,7 +111,12 @@ export class ZipArchive {
       const commentLen = v.getUint16(p + 32, true);
       let localHeaderOffset = v.getUint32(p + 42, true);
       this.need(p + 46, nameLen + extraLen + commentLen, `central directory entry ${i} name/extra`);
-      const name = decoder.decode(this.bytes.subarray(p + 46, p + 46 + nameLen));
+      let name: string;
+      try {
+        name = decoder.decode(this.bytes.subarray(p + 46, p + 46 + nameLen));
+      } catch {
+        throw new ZipError(this.where, `central directory entry ${i}: the name is not valid UTF-8`);
+      }
       // zip64 extended information: only the fields whose 32-bit value is saturated are present, in this order.
       let e = p + 46 + nameLen;
       const extraEnd = e + extraLen;
