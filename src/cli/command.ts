@@ -36,6 +36,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'check-config', load: () => import('./commands/check-config.js') },
   { name: 'show-attention', load: () => import('./commands/show-attention.js') },
   { name: 'stream', load: () => import('./commands/stream.js') },
+  { name: 'analyze', load: () => import('./commands/analyze.js') },
   // append new commands here, one line each
 ];
 
