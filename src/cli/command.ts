@@ -37,6 +37,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'show-attention', load: () => import('./commands/show-attention.js') },
   { name: 'stream', load: () => import('./commands/stream.js') },
   { name: 'analyze', load: () => import('./commands/analyze.js') },
+  { name: 'finetune', load: () => import('./commands/finetune.js') },
+  { name: 'transcribe', load: () => import('./commands/transcribe.js') },
+  { name: 'eval', load: () => import('./commands/eval.js') },
   // append new commands here, one line each
 ];
 

@@ -170,12 +170,25 @@ class CtcTrainStream implements BatchStream<CtcBatch> {
 
 /** The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint monitor. */
 export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps: number): TrainTask<CtcBatch> {
+  let warned = false;
   return {
     module: model,
     configYaml: () => configYaml,
     trainableParameters: () => model.trainableParameters(),
     trainingLoss: (b, step) => {
       const f = model.forward(b.audio, b.audioLen, { freezeEncoder: step < freezeEncoderSteps });
+      if (!warned) {
+        const enc = f.encodedLen.toArray();
+        const tl = b.targetLen.toArray();
+        const short = enc.filter((n, i) => n < tl[i]!).length;
+        if (short > 0) {
+          warned = true;
+          process.stderr.write(
+            `\nstreamnest: WARNING: ${short} of ${enc.length} utterances have fewer encoder frames than characters (e.g. ${enc[0]} frames for ${tl[0]} labels); ` +
+              'CTC cannot align them and zero_infinity zeroes their loss. Use a smaller subsampling_factor (4 for characters) or sub-word labels.\n',
+          );
+        }
+      }
       return { loss: model.lossOf(f, b.targets, b.targetLen), metrics: {} };
     },
     validationLoss: (b) => {

@@ -1,0 +1,73 @@
+// `streamnest transcribe`: greedy CTC transcription of one audio file, offline or cache-aware streaming
+// (partial results printed as chunks arrive), with word timestamps.
+import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
+
+export const name = 'transcribe';
+export const summary = 'Transcribe an audio file with a fine-tuned CTC .nemo (offline or streaming, word timestamps)';
+
+const spec = {
+  model: { type: 'string', short: 'm', metavar: 'MODEL.nemo', help: 'a model written by streamnest finetune' },
+  audio: { type: 'string', short: 'a', metavar: 'FILE', help: 'WAV or FLAC (any rate; mixed to mono and resampled)' },
+  streaming: { type: 'boolean', help: 'cache-aware streaming: audio pushed chunk by chunk, partial results on stderr' },
+  chunkSize: { type: 'number', default: 0.32, metavar: 'SECONDS', help: 'audio per push in streaming mode (and the encoder chunk of fully causal models)' },
+  maxContext: { type: 'integer', default: 1000, metavar: 'FRAMES', help: 'attention cache of unlimited-left-context models (80 ms frames)' },
+  json: { type: 'boolean', help: 'print one JSON object (text, words with start/end seconds, timing)' },
+} satisfies OptionsSpec;
+
+export const usage = `Usage: streamnest transcribe --model MODEL.nemo --audio FILE [--streaming [--chunk-size 0.32]] [--json]
+
+${summary}.
+
+Options:
+${formatOptions(spec)}
+
+Fully causal models stream in chunks of --chunk-size (whole 80 ms frames, at least 2); chunked_limited models use
+their own chunk (right context + 1 frames). For both, the streaming transcript equals the offline one.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
+  if (!options.model || !options.audio) throw new Error('transcribe needs --model MODEL.nemo and --audio FILE');
+  const { loadCtcModel } = await import('../../train/ctc-finetuning.js');
+  const { loadAudio } = await import('../../audio/index.js');
+  const { planStreaming, transcribeStreaming } = await import('../../asr/index.js');
+  const model = loadCtcModel(options.model);
+  try {
+    const audio = loadAudio(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate }).samples;
+    const seconds = audio.length / model.preprocessor.cfg.sample_rate;
+    const t0 = performance.now();
+    let out: { text: string; words: { word: string; start: number; end: number }[] };
+    let extra: Record<string, unknown> = {};
+    if (options.streaming) {
+      const plan = planStreaming(model, options.chunkSize, options.maxContext);
+      if (!options.json) process.stderr.write(`streamnest: streaming (${plan.description}; algorithmic latency ${(plan.algorithmicLatency * 1000).toFixed(0)} ms)\n`);
+      let shown = '';
+      const r = transcribeStreaming(model, audio, {
+        plan,
+        pushSeconds: options.chunkSize,
+        onUpdate: (u) => {
+          if (!options.json && u.text !== shown) {
+            process.stderr.write(`  [${(u.frames * model.frameSeconds).toFixed(2)} s] ${u.text}\n`);
+            shown = u.text;
+          }
+        },
+      });
+      out = r;
+      const sorted = [...r.stepTimes].sort((a, b) => a - b);
+      extra = {
+        streaming: { chunk: plan.description, algorithmicLatencyMs: plan.algorithmicLatency * 1000, exact: plan.exact, steps: r.stepTimes.length, stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0 },
+      };
+    } else {
+      out = model.transcribe([audio])[0]!;
+    }
+    const ms = performance.now() - t0;
+    if (options.json) {
+      process.stdout.write(JSON.stringify({ audio: options.audio, durationSeconds: seconds, mode: options.streaming ? 'streaming' : 'offline', text: out.text, words: out.words, elapsedMs: ms, ...extra }, null, 2) + '\n');
+    } else {
+      process.stdout.write(out.text + '\n');
+      for (const w of out.words) process.stdout.write(`  ${w.start.toFixed(2)}-${w.end.toFixed(2)}  ${w.word}\n`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

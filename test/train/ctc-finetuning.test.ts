@@ -1,0 +1,83 @@
+// CTC fine-tuning end to end on the built-in corpus: init from a pretrained .nemo (encoder + preprocessor weights
+// copied, decoder new), a few steps with validation WER, the final .nemo loads back and transcribes, exact resume,
+// and the eval / transcribe commands (JSON report).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import * as t from '../../src/torch/index.js';
+import { CharVocabulary, CtcModel, type CtcModelArgs } from '../../src/asr/index.js';
+import { writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import { finetuneCtc, loadCtcModel, loadFinetuneConfig } from '../../src/train/ctc-finetuning.js';
+import { repoRoot } from '../../src/data/corpus.js';
+
+const root = repoRoot();
+const encoder = {
+  _target_: 'nemo.collections.asr.modules.ConformerEncoder', feat_in: 80, feat_out: -1, n_layers: 1, d_model: 32, n_heads: 2,
+  subsampling: 'dw_striding', subsampling_factor: 4, subsampling_conv_channels: 16, causal_downsampling: true, conv_kernel_size: 5,
+  conv_norm_type: 'layer_norm', conv_context_size: 'causal', att_context_size: [-1, 0], att_context_style: 'regular',
+};
+const preprocessor = { _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor', sample_rate: 16000, normalize: 'NA', features: 80, dither: 0.00001, pad_to: 16 };
+
+test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact resume, eval/transcribe commands', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'streamnest-ctc-'));
+  const before = t.liveTensorCount();
+  try {
+    // a "pretrained" model: any .nemo whose config has preprocessor + encoder sections and whose weights have encoder.*
+    const pre = new CtcModel({ preprocessor, encoder: encoder as CtcModelArgs['encoder'], labels: CharVocabulary.english().labels, specAugment: null, seed: 99 });
+    const initPath = join(dir, 'pretrained.nemo');
+    writeNemoArchive(initPath, { configYaml: stringify({ sample_rate: 16000, preprocessor, encoder }), stateDict: pre.stateDict() });
+    const preEnc = t.keep(t.tidy(() => pre.stateDict().get('encoder.layers.0.self_attn.linear_q.weight')!.clone()));
+    pre.dispose();
+
+    const overrides = (steps: number, resume: boolean): string[] => [
+      `trainer.max_steps=${steps}`, 'trainer.val_check_interval=2', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${dir}/exp`, `exp_manager.resume_if_exists=${resume}`,
+      'model.validation_ds.batch_size=5', 'model.freeze_encoder_steps=1',
+    ];
+    const { readNemoArchive } = await import('../../src/checkpoint/nemo-archive.js');
+    const init = readNemoArchive(initPath);
+    const loaded = loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(4, false));
+    assert.equal((loaded.tree.model as Record<string, Record<string, unknown>>).encoder!.d_model, 32, 'encoder section taken from the init model');
+    const r = await finetuneCtc({ loaded, initWeights: init.stateDict, baseDir: root, seed: 5, progress: false, log: () => {} });
+    assert.equal(r.globalStep, 4);
+    assert.equal(r.valLoss.length, 2);
+    for (const v of r.valLoss) assert.ok(v.loss >= 0 && Number.isFinite(v.loss), `val WER ${v.loss}`);
+    assert.ok(r.nemoPath);
+    assert.equal(r.labels[0], ' ');
+
+    const m = loadCtcModel(r.nemoPath);
+    assert.deepEqual([...m.vocab.labels], r.labels);
+    // step 0 ran with the encoder frozen, steps 1-3 trained it: weights moved away from the pretrained ones
+    t.tidy(() => assert.ok(m.stateDict().get('encoder.layers.0.self_attn.linear_q.weight')!.sub(preEnc).abs().max().item() > 0));
+    const clip = new Float32Array(16000).map((_, i) => 0.1 * Math.sin(i / 10));
+    const out = m.transcribe([clip])[0]!;
+    assert.equal(typeof out.text, 'string');
+    m.dispose();
+
+    // exact resume: continue the same run to 6 steps
+    const r2 = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, true)), initWeights: init.stateDict, baseDir: root, seed: 5, progress: false, log: () => {} });
+    assert.equal(r2.globalStep, 6);
+    assert.equal(r2.trainLoss[0]!.step, 5, 'resumed at step 4');
+    for (const x of init.stateDict.values()) x.dispose();
+    preEnc.dispose();
+
+    // the commands
+    const evalCmd = await import('../../src/cli/commands/eval.js');
+    const report = join(dir, 'report.json');
+    const code = await evalCmd.run(['--model', r2.nemoPath!, '--manifest', join(root, 'data/corpus/val_manifest.json'), '--streaming', '--out', report, '--limit', '2']);
+    assert.equal(code, 0);
+    const rep = JSON.parse(readFileSync(report, 'utf8'));
+    assert.equal(rep.mode, 'streaming');
+    assert.equal(rep.utterances.length, 2);
+    assert.equal(rep.totals.words, rep.utterances[0].words + rep.utterances[1].words);
+    assert.ok(rep.streaming.stepMsMean > 0);
+    const tr = await import('../../src/cli/commands/transcribe.js');
+    assert.equal(await tr.run(['--model', r2.nemoPath!, '--audio', join(root, 'data/corpus/val/val-00000.wav'), '--streaming', '--json']), 0);
+    await assert.rejects(tr.run(['--model', initPath, '--audio', join(root, 'data/corpus/val/val-00000.wav')]), /not a CTC model/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(t.liveTensorCount(), before, 'leaked tensors');
+});
