@@ -43,10 +43,13 @@ async function main(): Promise<void> {
     return s;
   };
   for (let i = 0; i < 4; i++) await take();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let seconds = 0;
   for (let i = 0; i < options.batches; i++) seconds += await take();
   const wall = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpu = (cu.user + cu.system) / 1e6; // s, all threads of the process (main + decode workers)
   await ds.loader.close();
   const res = {
     workers: options.workers,
@@ -57,6 +60,9 @@ async function main(): Promise<void> {
     audio_s_per_batch: seconds / options.batches,
     hours_audio_per_s: seconds / 3600 / wall,
     x_real_time: seconds / wall,
+    cpu_s: cpu,
+    // audio seconds per CPU second: what the loader costs a core, independent of the machine's load
+    x_real_time_per_cpu_s: seconds / cpu,
     load_average: loadavg().map((x) => +x.toFixed(2)),
   };
   console.log(JSON.stringify(res));
