@@ -78,22 +78,35 @@ export class MaskedConvSequential extends t.Module {
           .unsqueeze(1)
           .unsqueeze(-1); // [B, T] -> [B, 1, T, 1]
       let mask = this.masking ? timeMask(h.size(2)) : null;
+      // True while h is already zero at t >= len for the current mask: the mask NeMo applies after a ReLU of a
+      // masked tensor is then a no-op (ReLU keeps zeros; its backward zeroes the gradient there too), so it is
+      // skipped — exact, and it saves full passes over the largest activations ([B, C, T/2, F/2] first).
+      let isMasked = false;
+      // True when h is a convolution output made here: masked in place (never the caller's input; a convolution's
+      // backward keeps its input, not its output, so autograd is unaffected), saving a full-size allocation.
+      let ownsH = false;
       for (const s of this.stages) {
-        if (mask) h = h.mul(mask); // zero t >= len before every layer
+        if (mask && !isMasked) {
+          h = ownsH ? h.mul_(mask) : h.mul(mask); // zero t >= len before every layer
+          isMasked = true;
+        }
         if (s.kind === 'relu') {
           h = h.relu();
+          ownsH = false; // ReLU's backward keeps its output: never modify it in place
           continue;
         }
+        isMasked = false; // a convolution mixes time steps and adds its bias
         if (s.padLeft !== s.nativePadding || s.padRight !== s.nativePadding) {
           h = t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]); // CausalConv2D: F.pad then a padding-free conv
         }
         h = s.conv.forward(h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
+        ownsH = true;
         if (s.stride !== 1) {
           len = t.floor(len.add(s.padLeft + s.padRight - s.conv.weight.size(2)).div(s.stride)).add(1);
           if (this.masking) mask = timeMask(h.size(2));
         }
       }
-      if (mask) h = h.mul(mask); // final mask
+      if (mask && !isMasked) h = h.mul(mask); // final mask
       return { x: h, lengths: len.to({ dtype: 'int64' }) };
     });
   }
