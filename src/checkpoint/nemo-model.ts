@@ -10,7 +10,8 @@ import { nestModelConfigFromYaml } from '../ssl/nest-config.js';
 import { buildNestModel } from '../ssl/nest-factory.js';
 import type { NestModel } from '../ssl/nest-model.js';
 import type { Tensor } from '../torch/index.js';
-import { conformerEncoderArgs, modelFamily, parseModelConfig, readEncoderSections, type AsrFamily } from './model-config.js';
+import { modelFamily, parseModelConfig, readEncoderSections, type AsrFamily } from './model-config.js';
+import { conformerEncoderArgs } from '../model/encoder-config.js';
 import { readNemoArchive, type NemoArchive } from './nemo-archive.js';
 
 /** A group of state-dict tensors (or archive files) that the import did not use. */

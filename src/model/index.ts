@@ -21,3 +21,4 @@ export { ConformerLayer, type ConformerLayerOptions, type LayerCache, type SelfA
 export { ConformerConvolution, type ConvCache, type ConvNormType, type ConvolutionOptions } from './conformer-convolution.js';
 export { ConformerFeedForward, type FeedForwardOptions } from './conformer-feed-forward.js';
 export { outputReach, subsamplingReach, attentionReach } from './receptive-field.js';
+export { conformerEncoderArgs } from './encoder-config.js';

@@ -1,6 +1,6 @@
 // The factory from a validated NeMo-layout config (model.*) to the NEST model's explicit constructor arguments.
 import type { NestModelConfig } from '../config/schema.js';
-import type { ConformerEncoderConfig } from '../model/conformer-encoder.js';
+import { conformerEncoderArgs } from '../model/encoder-config.js';
 import type { ProcessGroup } from '../torch/index.js';
 import { NestModel, type NestModelArgs } from './nest-model.js';
 
@@ -13,36 +13,7 @@ export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
     throw new Error("model.encoder.self_attention_model: 'rel_pos_local_attn' is not supported (use rel_pos or abs_pos)");
   }
   if (m.quantizer.dist_fn !== 'l2') throw new Error(`model.quantizer.dist_fn: '${m.quantizer.dist_fn}' is not supported (NeMo's cosine path fails at run time); use l2`);
-  const encoder: ConformerEncoderConfig = {
-    feat_in: e.feat_in,
-    feat_out: e.feat_out,
-    n_layers: e.n_layers,
-    d_model: e.d_model,
-    subsampling: e.subsampling as ConformerEncoderConfig['subsampling'],
-    subsampling_factor: e.subsampling_factor,
-    subsampling_conv_channels: e.subsampling_conv_channels,
-    causal_downsampling: e.causal_downsampling,
-    ff_expansion_factor: e.ff_expansion_factor,
-    self_attention_model: e.self_attention_model as ConformerEncoderConfig['self_attention_model'],
-    n_heads: e.n_heads,
-    att_context_size: e.att_context_size.length === 1 ? [...e.att_context_size[0]!] : e.att_context_size.map((p) => [...p]),
-    att_context_probs: e.att_context_size.length > 1 ? [...e.att_context_probs] : null,
-    att_context_style: e.att_context_style,
-    xscaling: e.xscaling,
-    untie_biases: e.untie_biases,
-    pos_emb_max_len: e.pos_emb_max_len,
-    conv_kernel_size: e.conv_kernel_size,
-    conv_norm_type: e.conv_norm_type,
-    conv_context_size: e.conv_context_size === null || e.conv_context_size === 'causal' ? e.conv_context_size : [...e.conv_context_size],
-    use_bias: e.use_bias,
-    dropout: e.dropout,
-    dropout_pre_encoder: e.dropout_pre_encoder,
-    dropout_emb: e.dropout_emb,
-    dropout_att: e.dropout_att,
-    stochastic_depth_drop_prob: e.stochastic_depth_drop_prob,
-    stochastic_depth_mode: e.stochastic_depth_mode,
-    stochastic_depth_start_layer: e.stochastic_depth_start_layer,
-  } as ConformerEncoderConfig;
+  const encoder = conformerEncoderArgs(e);
   return {
     preprocessor: { ...m.preprocessor },
     encoder,

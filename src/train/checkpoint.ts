@@ -135,6 +135,16 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
   }
 }
 
+/** NeMo's always_save_nemo: a training checkpoint's model as a plain .nemo (model_config.yaml + model_weights.ckpt). */
+export function exportNemoFromCheckpoint(checkpointPath: string, nemoPath: string): void {
+  const a = readNemoArchive(checkpointPath);
+  try {
+    writeNemoArchive(nemoPath, { configYaml: a.configYaml, stateDict: a.stateDict });
+  } finally {
+    for (const x of a.stateDict.values()) x.dispose();
+  }
+}
+
 export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
   const a = readNemoArchive(path);
   const stateBytes = a.extra.get(TRAINER_STATE_CKPT);

@@ -12,7 +12,8 @@ import { corpusWer, utteranceWer } from '../asr/wer.js';
 import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import type { LoadedBatch } from '../data/batch-builder.js';
 import type { SamplerState } from '../data/sampler.js';
-import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
+import { readNemoArchive } from '../checkpoint/nemo-archive.js';
+import { exportNemoFromCheckpoint } from './checkpoint.js';
 import { Trainer, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
 import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
 import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
@@ -275,12 +276,7 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
   const src = result.bestCheckpoint ?? result.lastCheckpoint;
   if (src) {
     nemoPath = join(trainer.checkpoints.dir, `${em.name}.nemo`);
-    const best = readNemoArchive(src);
-    try {
-      writeNemoArchive(nemoPath, { configYaml: best.configYaml, stateDict: best.stateDict });
-    } finally {
-      for (const x of best.stateDict.values()) x.dispose();
-    }
+    exportNemoFromCheckpoint(src, nemoPath);
     log(`streamnest: wrote ${nemoPath}`);
   }
   model.dispose();

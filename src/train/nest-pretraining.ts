@@ -8,7 +8,7 @@ import type { NestBatch, NestModel } from '../ssl/nest-model.js';
 import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import { batchToTensors } from '../data/batch-tensors.js';
 import type { SamplerState } from '../data/sampler.js';
-import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
+import { exportNemoFromCheckpoint } from './checkpoint.js';
 import { Trainer, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
 import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
 
@@ -183,12 +183,7 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
   if (rank === 0 && result.bestCheckpoint) {
     // NeMo's always_save_nemo: the best checkpoint's weights as a plain .nemo (model_config.yaml + model_weights.ckpt)
     nemoPath = join(trainer.checkpoints.dir, `${name}.nemo`);
-    const best = readNemoArchive(result.bestCheckpoint);
-    try {
-      writeNemoArchive(nemoPath, { configYaml: best.configYaml, stateDict: best.stateDict });
-    } finally {
-      for (const x of best.stateDict.values()) x.dispose();
-    }
+    exportNemoFromCheckpoint(result.bestCheckpoint, nemoPath);
     log(`streamnest: wrote ${nemoPath}`);
   }
   model.dispose();
