@@ -81,7 +81,8 @@ test('a second signal exits at once with code 130', { timeout: 120_000 }, async 
   try {
     const e = await interrupt(dir, ['SIGINT', 'SIGTERM'], 3, 0);
     assert.equal(e.code, 130, e.stderr);
-    assert.match(e.stderr, /second SIGTERM, exiting now/);
+    // two different signals sent back to back may be handled in either order
+    assert.match(e.stderr, /(SIGINT|SIGTERM) received, writing a checkpoint[\s\S]*second (SIGINT|SIGTERM), exiting now/);
     assert.ok(e.afterLastSignalMs < 5_000, `exited ${e.afterLastSignalMs} ms after the second signal`);
     // whatever is on disk still opens (writes are atomic; no checkpoint had been written yet)
     assert.deepEqual(checkAllReadable(checkpointsDir(dir)).problems, []);
