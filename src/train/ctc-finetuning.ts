@@ -14,7 +14,7 @@ import type { LoadedBatch } from '../data/batch-builder.js';
 import type { SamplerState } from '../data/sampler.js';
 import { readNemoArchive } from '../checkpoint/nemo-archive.js';
 import { exportNemoFromCheckpoint } from './checkpoint.js';
-import { Trainer, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
+import { Trainer, trainerLoopOptions, type BatchStream, type TrainResult, type TrainTask, type TrainerSection } from './trainer.js';
 import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
 import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
 
@@ -29,7 +29,7 @@ export interface FinetuneConfig {
     freeze_encoder_steps: number;
     optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; sched: Record<string, unknown> | null };
   };
-  trainer: { max_steps: number; max_epochs: number; val_check_interval: number; log_every_n_steps: number; gradient_clip_val: number; accumulate_grad_batches: number };
+  trainer: TrainerSection;
   exp_manager: { exp_dir: string; name: string; resume_if_exists: boolean; save_top_k: number };
 }
 
@@ -167,6 +167,9 @@ class CtcTrainStream implements BatchStream<CtcBatch> {
   describe(): string {
     return this.data.describe();
   }
+  get batchesPerEpoch(): number {
+    return this.data.sampler.batchesPerEpoch;
+  }
 }
 
 /** The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint monitor. */
@@ -248,15 +251,8 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
     : null;
   const em = c.exp_manager;
   const expDir = resolve(o.baseDir, em.exp_dir);
-  const tr = c.trainer;
   const trainer = new Trainer(ctcTask(model, configYaml, c.model.freeze_encoder_steps), train, validation, {
-    maxSteps: tr.max_steps > 0 ? tr.max_steps : Number.MAX_SAFE_INTEGER,
-    maxEpochs: tr.max_epochs > 0 ? tr.max_epochs : null,
-    logEveryNSteps: tr.log_every_n_steps,
-    valCheckInterval: Math.max(1, Math.floor(tr.val_check_interval)),
-    gradientClipVal: tr.gradient_clip_val,
-    accumulateGradBatches: tr.accumulate_grad_batches,
-    maxConsecutiveNonFinite: 10,
+    ...trainerLoopOptions(c.trainer, train.batchesPerEpoch),
     expDir,
     name: em.name,
     resumeIfExists: em.resume_if_exists,

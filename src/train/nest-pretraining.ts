@@ -9,7 +9,7 @@ import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import { batchToTensors } from '../data/batch-tensors.js';
 import type { SamplerState } from '../data/sampler.js';
 import { exportNemoFromCheckpoint } from './checkpoint.js';
-import { Trainer, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
+import { Trainer, trainerLoopOptions, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
 import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
 
 export const NEST_TARGET = 'nemo.collections.asr.models.ssl_models.EncDecDenoiseMaskedTokenPredModel';
@@ -84,6 +84,9 @@ class NestTrainStream implements BatchStream<NestBatch> {
   describe(): string {
     return this.data.describe();
   }
+  get batchesPerEpoch(): number {
+    return this.data.sampler.batchesPerEpoch;
+  }
 }
 
 export function schedulerFor(c: NestConfig): LrScheduler {
@@ -156,13 +159,7 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
   const expDir = resolve(o.baseDir, em.exp_dir ?? 'nemo_experiments');
   const name = em.name ?? c.name;
   const trainer = new Trainer(nestTask(model, configYaml), train, validation, {
-    maxSteps: c.trainer.max_steps > 0 ? c.trainer.max_steps : Number.MAX_SAFE_INTEGER,
-    maxEpochs: c.trainer.max_epochs > 0 ? c.trainer.max_epochs : null,
-    logEveryNSteps: c.trainer.log_every_n_steps,
-    valCheckInterval: c.trainer.val_check_interval >= 1 ? Math.floor(c.trainer.val_check_interval) : Math.max(1, Math.round(c.trainer.val_check_interval * 1000)),
-    gradientClipVal: c.trainer.gradient_clip_val,
-    accumulateGradBatches: c.trainer.accumulate_grad_batches,
-    maxConsecutiveNonFinite: 10,
+    ...trainerLoopOptions(c.trainer, train.batchesPerEpoch),
     expDir,
     name,
     resumeIfExists: em.resume_if_exists,

@@ -57,6 +57,35 @@ export interface TrainerOptions {
   handleSignals?: boolean;
 }
 
+/** NeMo/Lightning `trainer:` keys the training loop reads (shared by the NEST and CTC configs). */
+export interface TrainerSection {
+  max_steps: number;
+  max_epochs: number;
+  val_check_interval: number;
+  log_every_n_steps: number;
+  gradient_clip_val: number;
+  accumulate_grad_batches: number;
+}
+
+/**
+ * The loop options a `trainer:` section gives. As in Lightning, max_steps/max_epochs <= 0 mean unlimited, and
+ * a val_check_interval below 1 is a fraction of a training epoch (`batchesPerEpoch` batches), at least 1 step.
+ */
+export function trainerLoopOptions(
+  tr: TrainerSection,
+  batchesPerEpoch: number,
+): Pick<TrainerOptions, 'maxSteps' | 'maxEpochs' | 'logEveryNSteps' | 'valCheckInterval' | 'gradientClipVal' | 'accumulateGradBatches' | 'maxConsecutiveNonFinite'> {
+  return {
+    maxSteps: tr.max_steps > 0 ? tr.max_steps : Number.MAX_SAFE_INTEGER,
+    maxEpochs: tr.max_epochs > 0 ? tr.max_epochs : null,
+    logEveryNSteps: tr.log_every_n_steps,
+    valCheckInterval: tr.val_check_interval >= 1 ? Math.floor(tr.val_check_interval) : Math.max(1, Math.round(tr.val_check_interval * batchesPerEpoch)),
+    gradientClipVal: tr.gradient_clip_val,
+    accumulateGradBatches: tr.accumulate_grad_batches,
+    maxConsecutiveNonFinite: 10,
+  };
+}
+
 export interface TrainResult {
   globalStep: number;
   stoppedBy: 'max_steps' | 'max_epochs' | 'signal' | 'non_finite';

@@ -177,3 +177,16 @@ test('non-finite losses skip the step; too many in a row stop with a clear error
   skipOne.module.dispose();
   bad.module.dispose();
 });
+
+test('trainer: section -> loop options (Lightning semantics: <= 0 unlimited, val_check_interval < 1 is a fraction of an epoch)', async () => {
+  const { trainerLoopOptions } = await import('../../src/train/trainer.js');
+  const base = { max_steps: 200, max_epochs: -1, val_check_interval: 50, log_every_n_steps: 10, gradient_clip_val: 0, accumulate_grad_batches: 1 };
+  const a = trainerLoopOptions(base, 8);
+  assert.equal(a.maxSteps, 200);
+  assert.equal(a.maxEpochs, null);
+  assert.equal(a.valCheckInterval, 50);
+  assert.equal(trainerLoopOptions({ ...base, max_steps: -1, max_epochs: 3 }, 8).maxSteps, Number.MAX_SAFE_INTEGER);
+  assert.equal(trainerLoopOptions({ ...base, max_steps: -1, max_epochs: 3 }, 8).maxEpochs, 3);
+  assert.equal(trainerLoopOptions({ ...base, val_check_interval: 0.5 }, 8).valCheckInterval, 4);
+  assert.equal(trainerLoopOptions({ ...base, val_check_interval: 0.01 }, 8).valCheckInterval, 1);
+});
