@@ -15,7 +15,7 @@ import type { SamplerState } from '../data/sampler.js';
 import { readNemoArchive } from '../checkpoint/nemo-archive.js';
 import { exportNemoFromCheckpoint } from './checkpoint.js';
 import { Trainer, trainerLoopOptions, type BatchStream, type TrainResult, type TrainTask, type TrainerSection } from './trainer.js';
-import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
+import { schedulerFromSection, type LrScheduler, type SchedSection } from './lr-scheduler.js';
 import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
 
 /** The typed view of a fine-tuning config (only what streamnest uses; other NeMo keys are carried along). */
@@ -112,14 +112,7 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
 }
 
 export function ctcScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
-  const s = c.model.optim.sched;
-  const lr = c.model.optim.lr;
-  if (!s) return new ConstantLr(lr);
-  const warm = { warmupSteps: (s.warmup_steps as number | null) ?? undefined, warmupRatio: (s.warmup_ratio as number | null) ?? undefined, minLr: (s.min_lr as number | undefined) ?? 0 };
-  const maxSteps = (s.max_steps as number | undefined) ?? c.trainer.max_steps;
-  if (s.name === 'NoamAnnealing') return new NoamAnnealing(lr, (s.d_model as number | undefined) ?? dModel, { ...warm, maxSteps });
-  if (s.name === 'CosineAnnealing') return new CosineAnnealing(lr, { ...warm, maxSteps });
-  throw new Error(`model.optim.sched.name: ${JSON.stringify(s.name)} is not supported (NoamAnnealing, CosineAnnealing)`);
+  return schedulerFromSection(c.model.optim.lr, c.model.optim.sched as SchedSection | null, c.trainer.max_steps, dModel);
 }
 
 /** A loaded batch with its transcripts as CTC targets. */

@@ -86,3 +86,29 @@ export class ConstantLr implements LrScheduler {
     return this.lr;
   }
 }
+
+/** The keys of NeMo's `model.optim.sched` section that streamnest reads. */
+export interface SchedSection {
+  name: string;
+  d_model?: number | null;
+  warmup_steps?: number | null;
+  warmup_ratio?: number | null;
+  min_lr?: number | null;
+  max_steps?: number | null;
+}
+
+/**
+ * The scheduler for `model.optim` (`lr` plus an optional `sched` section): constant without one; max_steps comes
+ * from the section or else `trainer.max_steps` (when positive); Noam's d_model defaults to the encoder's.
+ */
+export function schedulerFromSection(lr: number, s: SchedSection | null, trainerMaxSteps: number, encoderDModel: number): LrScheduler {
+  if (!s) return new ConstantLr(lr);
+  const maxSteps = s.max_steps ?? (trainerMaxSteps > 0 ? trainerMaxSteps : null);
+  const warm = { warmupSteps: s.warmup_steps ?? null, warmupRatio: s.warmup_ratio ?? null, maxSteps, minLr: s.min_lr ?? 0 };
+  if (s.name === 'NoamAnnealing') return new NoamAnnealing(lr, s.d_model ?? encoderDModel, warm);
+  if (s.name === 'CosineAnnealing') {
+    if (maxSteps === null) throw new Error('model.optim.sched: CosineAnnealing needs trainer.max_steps');
+    return new CosineAnnealing(lr, { ...warm, maxSteps });
+  }
+  throw new Error(`model.optim.sched.name: ${JSON.stringify(s.name)} is not supported (NoamAnnealing, CosineAnnealing)`);
+}

@@ -10,7 +10,7 @@ import { batchToTensors } from '../data/batch-tensors.js';
 import type { SamplerState } from '../data/sampler.js';
 import { exportNemoFromCheckpoint } from './checkpoint.js';
 import { Trainer, trainerLoopOptions, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
-import { ConstantLr, CosineAnnealing, NoamAnnealing, type LrScheduler } from './lr-scheduler.js';
+import { schedulerFromSection, type LrScheduler } from './lr-scheduler.js';
 
 export const NEST_TARGET = 'nemo.collections.asr.models.ssl_models.EncDecDenoiseMaskedTokenPredModel';
 export const NEMO_VERSION_WRITTEN = '2.6.0rc0';
@@ -90,15 +90,7 @@ class NestTrainStream implements BatchStream<NestBatch> {
 }
 
 export function schedulerFor(c: NestConfig): LrScheduler {
-  const o = c.model.optim;
-  const s = o.sched;
-  if (!s) return new ConstantLr(o.lr);
-  const maxSteps = s.max_steps ?? (c.trainer.max_steps > 0 ? c.trainer.max_steps : null);
-  if (s.name === 'NoamAnnealing') {
-    return new NoamAnnealing(o.lr, s.d_model ?? c.model.encoder.d_model, { warmupSteps: s.warmup_steps, warmupRatio: s.warmup_ratio, maxSteps, minLr: s.min_lr });
-  }
-  if (maxSteps === null) throw new Error('model.optim.sched: CosineAnnealing needs trainer.max_steps');
-  return new CosineAnnealing(o.lr, { warmupSteps: s.warmup_steps, warmupRatio: s.warmup_ratio, maxSteps, minLr: s.min_lr });
+  return schedulerFromSection(c.model.optim.lr, c.model.optim.sched, c.trainer.max_steps, c.model.encoder.d_model);
 }
 
 export function nestTask(model: NestModel, configYaml: string): TrainTask<NestBatch> {
