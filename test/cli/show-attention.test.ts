@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { attentionGrid, defaultFrames, encoderLookahead } from '../../src/model/attention-mask-picture.js';
 import { describeAttention } from '../../src/cli/commands/show-attention.js';
+import { decodeRgbPng } from '../helpers/png.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ON = [31, 119, 180];
@@ -31,34 +31,6 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function decodeRgbPng(png: Buffer): { width: number; height: number; rgb: Uint8Array } {
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  let off = 8;
-  let width = 0;
-  let height = 0;
-  const idat: Buffer[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.subarray(off + 4, off + 8).toString('latin1');
-    const data = png.subarray(off + 8, off + 8 + len);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      assert.equal(data[8], 8, 'bit depth 8');
-      assert.equal(data[9], 2, 'RGB');
-    }
-    if (type === 'IDAT') idat.push(data);
-    off += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const rgb = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const row = raw.subarray(y * (width * 3 + 1), (y + 1) * (width * 3 + 1));
-    assert.equal(row[0], 0, 'filter type 0 (none), as the encoder writes');
-    rgb.set(row.subarray(1), y * width * 3);
-  }
-  return { width, height, rgb };
-}
 
 /** The mask read back from the picture: origin = first ON pixel, pitch from column 0 (frames 0 and 1 both ON there). */
 function readGrid(png: Buffer, n: number): { grid: (boolean | 'pad')[][]; cell: number } {
