@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs, type OptionsSpec } from '../../src/cli/args.js';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { ConformerEncoder, subsampledLength, type EncoderCache } from '../../src/model/index.js';
+import { ConformerEncoder, disposeEncoderCache, subsampledLength, type EncoderCache } from '../../src/model/index.js';
 import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.js';
 import { nestArgs, REPO_ROOT, writeHandoff, type NestSize } from '../workloads/nest-shapes.js';
 
@@ -57,13 +57,6 @@ interface Side {
 /** Feature frames of a stream of about `seconds` that the k-frame chunk plan cuts into whole chunks. */
 export const streamFrames = (seconds: number, k: number): number => S * k * Math.floor((seconds / HOP + 7) / (S * k)) - 7;
 
-function disposeCache(c: EncoderCache): void {
-  for (const l of c.layers) {
-    l.attention.keys.dispose();
-    l.conv.frames.dispose();
-  }
-  c.channelLen.dispose();
-}
 
 function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: number): Side {
   const geo = configureStreaming(enc, { chunkFrames: k, hopSeconds: HOP, maxContext });
@@ -74,6 +67,7 @@ function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: nu
   const pre = (n: number): number => subsampledLength(n, S, true);
   const plans = nemoBufferPlans(T, geo, pre);
   let cache: EncoderCache = enc.initCache(1, geo.cfg);
+  const positions = enc.positionProjections(); // linear_pos(posEmb) once per key length, as StreamingEncoder does
   const walls: number[] = [];
   const cpus: number[] = [];
   let total = 0;
@@ -86,11 +80,11 @@ function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: nu
         let x: Tensor = feats.narrow(2, p.start, p.end - p.start); // [1, F, Tc]
         if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
         const lens = t.tensor([x.size(2)], [1], { dtype: 'int64' });
-        return enc.streamStep(x, lens, cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll });
+        return enc.streamStep(x, lens, cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll, positions });
       });
       const wall = performance.now() - t0;
       const cpu = cpuMs() - c0;
-      disposeCache(cache);
+      disposeEncoderCache(cache);
       cache = r.cache;
       frames += r.encoded.size(2);
       r.encoded.dispose();
@@ -102,7 +96,8 @@ function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: nu
       }
     }
   });
-  disposeCache(cache);
+  disposeEncoderCache(cache);
+  positions.dispose();
   feats.dispose();
   if (frames !== subsampledLength(T, S, true)) throw new Error(`streamed ${frames} frames, offline has ${subsampledLength(T, S, true)}`);
   return { p50: quant(walls, 0.5), p90: quant(walls, 0.9), cpu50: quant(cpus, 0.5), cpu90: quant(cpus, 0.9), total, steps: walls.length };

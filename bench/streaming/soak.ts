@@ -48,6 +48,7 @@ for (let i = 0; i < chunks; i++) {
   }
 }
 se.finish(state).encoded[0]!.dispose();
+se.dispose();
 const tenth = Math.floor(lat.length / 10);
 const first = median(lat.slice(50, 50 + tenth));
 const last = median(lat.slice(-tenth));

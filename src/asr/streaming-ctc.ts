@@ -9,7 +9,7 @@
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { FeatureStream, type FeatureStreamState } from '../audio/feature-stream.js';
-import type { EncoderCache, StreamingConfig } from '../model/conformer-encoder.js';
+import { encoderCacheTensors, type EncoderCache, type RelativePositionProjections, type StreamingConfig } from '../model/index.js';
 import type { CtcModel, Transcript } from './ctc-model.js';
 import { greedyStep, initGreedyState, tokensToText, wordTimings, type GreedyState } from './ctc-greedy.js';
 
@@ -90,6 +90,8 @@ export class StreamingCtcSession {
   private pos = 0;
   private step = 0;
   private cache: EncoderCache;
+  /** linear_pos(posEmb) per key length, computed once for the session. */
+  private readonly positions: RelativePositionProjections;
   private greedy: GreedyState = initGreedyState();
   private done = false;
   /** Milliseconds of every encoder step so far. */
@@ -104,11 +106,8 @@ export class StreamingCtcSession {
     this.fsState = this.fs.initState();
     this.buf = t.keep(t.zeros([this.fs.numFeatures, 0]));
     this.cache = model.encoder.initCache(1, plan.streaming);
-    for (const x of this.cacheTensors(this.cache)) t.keep(x);
-  }
-
-  private cacheTensors(c: EncoderCache): Tensor[] {
-    return [...c.layers.flatMap((l) => [l.attention.keys, l.conv.frames]), c.channelLen];
+    for (const x of encoderCacheTensors(this.cache)) t.keep(x);
+    this.positions = model.encoder.positionProjections();
   }
 
   /** Appends audio (float32 at the model's sample rate) and runs every encoder step that is now possible. */
@@ -144,7 +143,8 @@ export class StreamingCtcSession {
     if (this.done) return;
     this.done = true;
     this.buf.dispose();
-    for (const x of this.cacheTensors(this.cache)) x.dispose();
+    for (const x of encoderCacheTensors(this.cache)) x.dispose();
+    this.positions.dispose();
   }
 
   private append(frames: Tensor): void {
@@ -180,14 +180,14 @@ export class StreamingCtcSession {
           parts.push(this.buf.narrow(1, this.pos - realCache - this.bufStart, realCache + n));
           const chunk = t.cat(parts, 1).unsqueeze(0); // [1, F, nCache + n]
           const len = t.tensor(BigInt64Array.of(BigInt(nCache + n)), [1]);
-          const r = this.model.encoder.streamStep(chunk, len, this.cache, { streaming: st, dropExtraPreEncoded: first ? 0 : st.dropExtraPreEncoded, keepAllOutputs: last });
+          const r = this.model.encoder.streamStep(chunk, len, this.cache, { streaming: st, dropExtraPreEncoded: first ? 0 : st.dropExtraPreEncoded, keepAllOutputs: last, positions: this.positions });
           const valid = r.lengths.toArray()[0]!;
           const ids = valid > 0 ? this.model.decoder.logits(r.encoded.narrow(2, 0, valid)).argmax(-1).toArray() : [];
           this.greedy = greedyStep(ids, this.model.vocab.blank, this.greedy);
           const old = this.cache;
           this.cache = r.cache;
-          for (const x of this.cacheTensors(r.cache)) t.keep(x);
-          for (const x of this.cacheTensors(old)) x.dispose();
+          for (const x of encoderCacheTensors(r.cache)) t.keep(x);
+          for (const x of encoderCacheTensors(old)) x.dispose();
         }),
       );
       times.push(performance.now() - t0);

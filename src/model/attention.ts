@@ -16,11 +16,34 @@ export interface AttentionOptions {
 }
 
 /**
- * Streaming cache of one attention layer (NeMo's cache_last_channel for one layer): the last frames of the
- * layer's (normalised) attention input, [B, cacheSize, d]. Left-padded with zeros until filled.
+ * Streaming cache of one attention layer. `inputs` is NeMo's cache_last_channel for the layer: the last C frames of
+ * the layer's (normalised) attention input, [B, C, d], left-padded with zeros until filled. `keys` and `values` are
+ * linear_k / linear_v of those same frames ([B, C, d] each), carried so that a step projects only its new frames
+ * (NeMo re-projects all C + T frames at every step; the two agree up to float rounding).
  */
 export interface AttentionCache {
+  inputs: Tensor;
   keys: Tensor;
+  values: Tensor;
+}
+
+/** The cache's tensors, in a fixed order (for dispose and keep). */
+export function attentionCacheTensors(c: AttentionCache): Tensor[] {
+  return [c.inputs, c.keys, c.values];
+}
+
+/** Applies f to every tensor of the cache (each has the batch on axis 0). */
+export function mapAttentionCache(c: AttentionCache, f: (x: Tensor) => Tensor): AttentionCache {
+  return { inputs: f(c.inputs), keys: f(c.keys), values: f(c.values) };
+}
+
+/** Joins the caches of several stream groups along the batch axis. */
+export function catAttentionCaches(cs: readonly AttentionCache[]): AttentionCache {
+  return {
+    inputs: t.cat(cs.map((c) => c.inputs), 0), // [B, C, d]
+    keys: t.cat(cs.map((c) => c.keys), 0), // [B, C, d]
+    values: t.cat(cs.map((c) => c.values), 0), // [B, C, d]
+  };
 }
 
 // Provenance: nemo.collections.asr.parts.submodules.multi_head_attention.MultiHeadAttention
@@ -46,10 +69,10 @@ export class MultiHeadAttention extends t.Module {
     this.dropout = this.registerModule('dropout', new t.Dropout(options.dropoutAtt, options.generator));
   }
 
-  /** Splits the projection of x [B, T, d] into heads: -> [B, T, h, d_k]. */
-  protected heads(lin: t.Linear, x: Tensor): Tensor {
+  /** Splits x [B, T, d] into heads: -> [B, T, h, d_k]. */
+  protected splitHeads(x: Tensor): Tensor {
     const [b, tt] = x.shape as [number, number];
-    return lin.forward(x).view([b, tt, this.h, this.dK]); // [B, T, d] -> [B, T, h, d_k]
+    return x.view([b, tt, this.h, this.dK]); // [B, T, d] -> [B, T, h, d_k]
   }
 
   /** Masked softmax over keys, dropout, weighted sum of values and the output projection. */
@@ -68,17 +91,34 @@ export class MultiHeadAttention extends t.Module {
   }
 
   /**
-   * query [B, Tq, d] attends over kv [B, Tk, d] (kv = query offline; concat(cache, query) when streaming).
-   * mask [B, Tq, Tk] bool, true = blocked. posEmb is ignored (absolute positions were added to the input).
+   * The positional keys of relative-position attention, linear_pos(posEmb) split into heads ([1, P, d] ->
+   * [1, h, P, d_k]); null for absolute positions (added to the input instead). Depends on the weights only, so a
+   * stream may compute it once per key length (see RelativePositionProjections).
    */
-  attendOver(query: Tensor, kv: Tensor, mask: Tensor | null, _posEmb?: Tensor | null): Tensor {
+  projectPositions(_posEmb: Tensor | null): Tensor | null {
+    return null;
+  }
+
+  /**
+   * query [B, Tq, d] attends over keys / values already projected by linear_k / linear_v ([B, Tk, d] each).
+   * mask [B, Tq, Tk] bool, true = blocked; pos = projectPositions(posEmb).
+   */
+  protected attendProjected(query: Tensor, keys: Tensor, values: Tensor, mask: Tensor | null, _pos: Tensor | null): Tensor {
     return t.tidy(() => {
-      const q = this.heads(this.linear_q, query).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
-      const k = this.heads(this.linear_k, kv).transpose(1, 2); // [B, h, Tk, d_k]
-      const v = this.heads(this.linear_v, kv).transpose(1, 2); // [B, h, Tk, d_k]
+      const q = this.splitHeads(this.linear_q.forward(query)).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
+      const k = this.splitHeads(keys).transpose(1, 2); // [B, h, Tk, d_k]
+      const v = this.splitHeads(values).transpose(1, 2); // [B, h, Tk, d_k]
       const scores = t.matmul(q, k.transpose(-2, -1)).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
       return this.attend(v, scores, mask);
     });
+  }
+
+  /**
+   * query [B, Tq, d] attends over kv [B, Tk, d] (kv = query offline). mask [B, Tq, Tk] bool, true = blocked.
+   * posEmb: the relative positional matrix for rel_pos (ignored for abs_pos).
+   */
+  attendOver(query: Tensor, kv: Tensor, mask: Tensor | null, posEmb?: Tensor | null): Tensor {
+    return t.tidy(() => this.attendProjected(query, this.linear_k.forward(kv), this.linear_v.forward(kv), mask, this.projectPositions(posEmb ?? null)));
   }
 
   /** Offline self-attention: x [B, T, d], mask [B, T, T] (true = blocked) -> [B, T, d]. */
@@ -86,18 +126,32 @@ export class MultiHeadAttention extends t.Module {
     return this.attendOver(x, x, mask, posEmb);
   }
 
+  /** The cache holding the given attention inputs [B, C, d] (e.g. one layer of NeMo's cache_last_channel); takes `inputs`. */
+  cacheOf(inputs: Tensor): AttentionCache {
+    return t.noGrad(() => ({ inputs, keys: this.linear_k.forward(inputs), values: this.linear_v.forward(inputs) }));
+  }
+
+  /** A zero cache of C slots for `batch` streams (with the projections of those zeros, as NeMo computes them). */
+  initCache(batch: number, cacheSize: number, dtype: 'float32' | 'float64' = 'float32'): AttentionCache {
+    return this.cacheOf(t.zeros([batch, cacheSize, this.options.dModel], { dtype }));
+  }
+
   /**
-   * Streaming self-attention over [cache, x]: x [B, T, d], mask [B, T, C+T], cache.keys [B, C, d].
-   * The next cache keeps the last C frames of [cache, x[:, :T-cacheDropSize]] (NeMo's update_cache).
+   * Streaming self-attention over [cache, x]: x [B, T, d], mask [B, T, C+T], pos = projectPositions(posEmb) with
+   * posEmb [1, 2(C+T)-1, d]. Only the T new frames are projected. The next cache keeps the last C frames of
+   * [cache, x[:, :T-cacheDropSize]] (NeMo's update_cache), for the inputs and their projections alike.
    */
-  step(x: Tensor, mask: Tensor | null, posEmb: Tensor | null, cache: AttentionCache, cacheDropSize: number): { y: Tensor; cache: AttentionCache } {
+  step(x: Tensor, mask: Tensor | null, pos: Tensor | null, cache: AttentionCache, cacheDropSize: number): { y: Tensor; cache: AttentionCache } {
     return t.tidy(() => {
-      const kv = t.cat([cache.keys, x], 1); // [B, C, d] + [B, T, d] -> [B, C+T, d]
-      const y = this.attendOver(x, kv, mask, posEmb);
+      const kNew = this.linear_k.forward(x); // [B, T, d]
+      const vNew = this.linear_v.forward(x); // [B, T, d]
+      const keys = t.cat([cache.keys, kNew], 1); // [B, C, d] + [B, T, d] -> [B, C+T, d]
+      const values = t.cat([cache.values, vNew], 1); // [B, C+T, d]
+      const y = this.attendProjected(x, keys, values, mask, pos); // [B, T, d]
       // Python slicing as in NeMo: keep <= 0 (a short last chunk) shrinks the cache exactly as NeMo does.
       const keep = x.size(1) - cacheDropSize;
-      const next = t.cat([t.slice(cache.keys, 1, keep, null), t.slice(x, 1, 0, keep)], 1); // -> [B, C, d] (when keep >= 0)
-      return { y, cache: { keys: next } };
+      const roll = (old: Tensor, fresh: Tensor): Tensor => t.cat([t.slice(old, 1, keep, null), t.slice(fresh, 1, 0, keep)], 1); // -> [B, C, d] (keep >= 0)
+      return { y, cache: { inputs: roll(cache.inputs, x), keys: roll(cache.keys, kNew), values: roll(cache.values, vNew) } };
     });
   }
 }
@@ -128,17 +182,21 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
     return folded.narrow(2, 1, posLen).view([b, h, qlen, posLen]); // drop the first row -> [B, h, Tq, P]
   }
 
-  override attendOver(query: Tensor, kv: Tensor, mask: Tensor | null, posEmb?: Tensor | null): Tensor {
+  override projectPositions(posEmb: Tensor | null): Tensor {
     if (!posEmb) throw new Error('RelPositionMultiHeadAttention needs the relative positional matrix posEmb');
+    const [bp] = posEmb.shape as [number];
+    return this.linear_pos.forward(posEmb).view([bp, -1, this.h, this.dK]).transpose(1, 2); // [1, P, d] -> [1, h, P, d_k]
+  }
+
+  protected override attendProjected(query: Tensor, keys: Tensor, values: Tensor, mask: Tensor | null, pos: Tensor | null): Tensor {
+    if (!pos) throw new Error('RelPositionMultiHeadAttention needs the projected relative positions');
     return t.tidy(() => {
-      const [bp] = posEmb.shape as [number];
-      const q = this.heads(this.linear_q, query); // [B, Tq, h, d_k]
-      const k = this.heads(this.linear_k, kv).transpose(1, 2); // [B, h, Tk, d_k]
-      const v = this.heads(this.linear_v, kv).transpose(1, 2); // [B, h, Tk, d_k]
-      const p = this.linear_pos.forward(posEmb).view([bp, -1, this.h, this.dK]).transpose(1, 2); // [1, P, d] -> [1, h, P, d_k]
+      const q = this.splitHeads(this.linear_q.forward(query)); // [B, Tq, h, d_k]
+      const k = this.splitHeads(keys).transpose(1, 2); // [B, h, Tk, d_k]
+      const v = this.splitHeads(values).transpose(1, 2); // [B, h, Tk, d_k]
       const qU = q.add(this.pos_bias_u).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
       const qV = q.add(this.pos_bias_v).transpose(1, 2); // [B, h, Tq, d_k]
-      const bdFull = RelPositionMultiHeadAttention.relShift(t.matmul(qV, p.transpose(-2, -1))); // [B, h, Tq, P]
+      const bdFull = RelPositionMultiHeadAttention.relShift(t.matmul(qV, pos.transpose(-2, -1))); // [B, h, Tq, P]
       const ac = t.matmul(qU, k.transpose(-2, -1)); // [B, h, Tq, Tk]
       const bd = bdFull.narrow(3, 0, ac.size(3)); // [B, h, Tq, P] -> [B, h, Tq, Tk]
       const scores = ac.add(bd).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]

@@ -5,6 +5,8 @@ import type { Generator, LayerInit, Tensor } from '../torch/index.js';
 import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextSize, type AttContextStyle } from './attention-context.js';
 import type { ConvNormType } from './conformer-convolution.js';
 import { ConformerLayer, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
+import type { EncoderCache } from './encoder-cache.js';
+import { RelativePositionProjections } from './position-projections.js';
 import { AbsPositionalEncoding, RelPositionalEncoding } from './positional-encoding.js';
 import { ConvSubsampling, type SubsamplingKind } from './subsampling.js';
 
@@ -143,19 +145,14 @@ export interface StreamingOverrides {
   attContextSize?: AttContextSize;
 }
 
-/** Every layer's caches plus how many trailing attention-cache slots hold real frames (cache_last_channel_len). */
-export interface EncoderCache {
-  layers: LayerCache[];
-  /** int64 [B] */
-  channelLen: Tensor;
-}
-
 export interface StreamStepOptions {
   streaming: StreamingConfig;
   /** Encoder frames dropped from the front of the pre-encoded chunk (0 at the first step, else streaming.dropExtraPreEncoded). */
   dropExtraPreEncoded: number;
   /** Keep every output frame of this (last) chunk instead of the first validOutLen (chunked_limited only). */
   keepAllOutputs: boolean;
+  /** linear_pos(posEmb) per key length, reused across the steps of a stream (computed per step when absent). */
+  positions?: RelativePositionProjections;
 }
 
 // Provenance: torch.nn.ModuleList (children named 0, 1, ...)
@@ -341,12 +338,19 @@ export class ConformerEncoder extends t.Module {
     };
   }
 
+  /**
+   * A store of the projected relative positions for streamStep's `positions` option (rel_pos only): computed once per
+   * key length instead of at every step. Valid while the weights do not change; the caller disposes it.
+   */
+  positionProjections(): RelativePositionProjections {
+    return new RelativePositionProjections(this.layers.items);
+  }
+
   /** Zero caches for `batch` streams (NeMo's get_initial_cache_state). */
   initCache(batch: number, streaming: StreamingConfig, dtype: 'float32' | 'float64' = 'float32'): EncoderCache {
-    const d = this.config.d_model;
     return {
       layers: this.layers.items.map((layer) => ({
-        attention: { keys: t.zeros([batch, streaming.lastChannelCacheSize, d], { dtype }) },
+        attention: layer.self_attn.initCache(batch, streaming.lastChannelCacheSize, dtype),
         conv: layer.conv.initCache(batch, dtype),
       })),
       channelLen: t.zeros([batch], { dtype: 'int64' }),
@@ -377,10 +381,12 @@ export class ConformerEncoder extends t.Module {
       const masks = createMasks(ctx, this.config.att_context_style, len.add(c), c + tt, offset); // over [cache slots, chunk]
       const padMask = masks.padMask.narrow(1, c, tt); // [B, C+T] -> [B, T]
       const attMask = masks.attMask.narrow(1, c, tt); // [B, C+T, C+T] -> [B, T, C+T]
+      const relPos = this.config.self_attention_model === 'rel_pos';
+      const pos = !relPos ? null : o.positions ? o.positions.forKeyLength(c + tt, posEmb) : this.layers.items.map((layer) => layer.self_attn.projectPositions(posEmb));
       let h = scaled;
       const next: LayerCache[] = [];
       for (const [l, layer] of this.layers.items.entries()) {
-        const r = layer.step(h, attMask, this.config.self_attention_model === 'rel_pos' ? posEmb : null, padMask, cache.layers[l]!, st.cacheDropSize);
+        const r = layer.step(h, attMask, pos ? pos[l]! : null, padMask, cache.layers[l]!, st.cacheDropSize);
         h = r.y;
         next.push(r.cache);
       }

@@ -89,13 +89,14 @@ export class ConformerLayer extends t.Module {
   }
 
   /**
-   * Streaming step over a chunk: x [B, T, d]; attMask [B, T, C+T] over [cache, chunk]; posEmb [1, 2(C+T)-1, d];
-   * padMask [B, T] for the chunk. Returns the chunk's output and the updated caches.
+   * Streaming step over a chunk: x [B, T, d]; attMask [B, T, C+T] over [cache, chunk]; pos = this layer's
+   * self_attn.projectPositions(posEmb) with posEmb [1, 2(C+T)-1, d] (null for abs_pos); padMask [B, T] for the chunk.
+   * Returns the chunk's output and the updated caches.
    */
-  step(x: Tensor, attMask: Tensor | null, posEmb: Tensor | null, padMask: Tensor | null, cache: LayerCache, cacheDropSize: number): { y: Tensor; cache: LayerCache } {
+  step(x: Tensor, attMask: Tensor | null, pos: Tensor | null, padMask: Tensor | null, cache: LayerCache, cacheDropSize: number): { y: Tensor; cache: LayerCache } {
     return t.tidy(() => {
       let r = this.halfFeedForward(x, this.norm_feed_forward1, this.feed_forward1);
-      const a = this.self_attn.step(this.norm_self_att.forward(r), attMask, posEmb, cache.attention, cacheDropSize);
+      const a = this.self_attn.step(this.norm_self_att.forward(r), attMask, pos, cache.attention, cacheDropSize);
       r = r.add(this.dropout.forward(a.y));
       const c = this.conv.step(this.norm_conv.forward(r), padMask, cache.conv, cacheDropSize);
       r = r.add(this.dropout.forward(c.y));

@@ -8,7 +8,6 @@ export {
   type ResolvedEncoderConfig,
   type EncoderBuildOptions,
   type EncoderForwardOptions,
-  type EncoderCache,
   type StreamingConfig,
   type StreamingOverrides,
   type StreamStepOptions,
@@ -16,7 +15,9 @@ export {
 export { AttentionContextPolicy, calcContextSizes, contextAllowed, createMasks, type AttContextSize, type AttContextStyle, type ContextSizes, type Masks } from './attention-context.js';
 export { ConvSubsampling, MaskedConvSequential, subsampledLength, stageLength, type ConvSubsamplingOptions, type SubsamplingKind } from './subsampling.js';
 export { RelPositionalEncoding, AbsPositionalEncoding, sinusoidTable } from './positional-encoding.js';
-export { MultiHeadAttention, RelPositionMultiHeadAttention, MASK_FILL, type AttentionCache, type AttentionOptions } from './attention.js';
+export { MultiHeadAttention, RelPositionMultiHeadAttention, MASK_FILL, attentionCacheTensors, type AttentionCache, type AttentionOptions } from './attention.js';
+export { cacheLastChannel, catEncoderCaches, disposeEncoderCache, encoderCacheTensors, keepEncoderCache, mapEncoderCache, type EncoderCache } from './encoder-cache.js';
+export { RelativePositionProjections } from './position-projections.js';
 export { ConformerLayer, type ConformerLayerOptions, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
 export { ConformerConvolution, type ConvCache, type ConvNormType, type ConvolutionOptions } from './conformer-convolution.js';
 export { ConformerFeedForward, type FeedForwardOptions } from './conformer-feed-forward.js';

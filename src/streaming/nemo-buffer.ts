@@ -4,7 +4,7 @@
 // Provenance: nemo.collections.asr.parts.utils.streaming_utils.CacheAwareStreamingAudioBuffer (+ the example's loop).
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import type { ConformerEncoder, EncoderCache } from '../model/index.js';
+import { disposeEncoderCache, type ConformerEncoder, type EncoderCache } from '../model/index.js';
 import { advanceCursor, nemoStepFails, planChunk, START_CURSOR, type ChunkPlan } from './chunk-plan.js';
 import { subsampledLength } from '../model/index.js';
 import type { StreamingGeometry } from './geometry.js';
@@ -44,6 +44,7 @@ export function nemoChunkLength(p: ChunkPlan, streamLength: number): number {
 export function runNemoBuffer(encoder: ConformerEncoder, geo: StreamingGeometry, features: Tensor, streamLengths: readonly number[]): { steps: NemoBufferStep[]; streams: Tensor[] } {
   const [B, F, Tb] = features.shape as [number, number, number];
   let cache: EncoderCache = encoder.initCache(B, geo.cfg);
+  const positions = encoder.positionProjections(); // computed once per key length, freed at the end
   const steps: NemoBufferStep[] = [];
   const pieces: Tensor[][] = Array.from({ length: B }, () => []);
   const c = encoder.config;
@@ -55,25 +56,18 @@ export function runNemoBuffer(encoder: ConformerEncoder, geo: StreamingGeometry,
         let x = features.narrow(2, p.start, p.end - p.start); // [B, F, end - start]
         if (p.zeroPad > 0) x = t.cat([t.zeros([B, F, p.zeroPad]), x], 2); // [B, F, Tc]
         const lens = t.tensor(chunkLengths, [B], { dtype: 'int64' });
-        return encoder.streamStep(x, lens, cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll });
+        return encoder.streamStep(x, lens, cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll, positions });
       }),
     );
-    for (const l of cache.layers) {
-      l.attention.keys.dispose();
-      l.conv.frames.dispose();
-    }
-    cache.channelLen.dispose();
+    disposeEncoderCache(cache);
     cache = r.cache;
     const lengths = r.lengths.toArray();
     r.lengths.dispose();
     for (let b = 0; b < B; b++) if (lengths[b]! > 0) pieces[b]!.push(t.tidy(() => r.encoded.select(0, b).narrow(1, 0, lengths[b]!).contiguous()));
     steps.push({ plan: p, chunkLengths, encoded: r.encoded, lengths });
   }
-  for (const l of cache.layers) {
-    l.attention.keys.dispose();
-    l.conv.frames.dispose();
-  }
-  cache.channelLen.dispose();
+  disposeEncoderCache(cache);
+  positions.dispose();
   const streams = pieces.map((ps) => {
     const out = ps.length ? t.cat(ps, 1) : t.zeros([encoder.featOut, 0]); // [D, n_b]
     for (const x of ps) x.dispose();

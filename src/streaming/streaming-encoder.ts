@@ -9,7 +9,17 @@
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { FeatureStream, type AudioToMelSpectrogramPreprocessor, type FeatureStreamState } from '../audio/index.js';
-import { subsampledLength, type ConformerEncoder, type EncoderCache, type StreamingConfig } from '../model/index.js';
+import {
+  catEncoderCaches,
+  disposeEncoderCache,
+  keepEncoderCache,
+  mapEncoderCache,
+  subsampledLength,
+  type ConformerEncoder,
+  type EncoderCache,
+  type RelativePositionProjections,
+  type StreamingConfig,
+} from '../model/index.js';
 import { advanceCursor, nemoStepFails, planChunk, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
 import type { StreamingGeometry, StreamingMode } from './geometry.js';
 
@@ -53,44 +63,14 @@ export interface StreamingEncoderOptions {
   preprocessor?: AudioToMelSpectrogramPreprocessor;
 }
 
-function disposeCache(c: EncoderCache): void {
-  for (const l of c.layers) {
-    l.attention.keys.dispose();
-    l.conv.frames.dispose();
-  }
-  c.channelLen.dispose();
-}
-
 /** Caches of several streams (batch 1 each) stacked along the batch axis. */
 export function stackCaches(caches: readonly EncoderCache[]): EncoderCache {
-  if (caches.length === 1) return caches[0]!;
-  const n = caches[0]!.layers.length;
-  const layers = [];
-  for (let l = 0; l < n; l++) {
-    layers.push({
-      attention: { keys: t.cat(caches.map((c) => c.layers[l]!.attention.keys), 0) }, // [B, C, d]
-      conv: { frames: t.cat(caches.map((c) => c.layers[l]!.conv.frames), 0) }, // [B, d, cl]
-    });
-  }
-  return { layers, channelLen: t.cat(caches.map((c) => c.channelLen), 0) };
+  return caches.length === 1 ? caches[0]! : catEncoderCaches(caches);
 }
 
 /** Stream b's caches (batch 1), as new contiguous tensors. */
 export function unstackCache(c: EncoderCache, b: number): EncoderCache {
-  const pick = (x: Tensor): Tensor => x.narrow(0, b, 1).contiguous();
-  return {
-    layers: c.layers.map((l) => ({ attention: { keys: pick(l.attention.keys) }, conv: { frames: pick(l.conv.frames) } })),
-    channelLen: pick(c.channelLen),
-  };
-}
-
-function keepCache(c: EncoderCache): EncoderCache {
-  for (const l of c.layers) {
-    t.keep(l.attention.keys);
-    t.keep(l.conv.frames);
-  }
-  t.keep(c.channelLen);
-  return c;
+  return mapEncoderCache(c, (x) => x.narrow(0, b, 1).contiguous());
 }
 
 export class StreamingEncoder {
@@ -99,6 +79,8 @@ export class StreamingEncoder {
   readonly mode: StreamingMode;
   readonly featureStream: FeatureStream | null;
   readonly numFeatures: number;
+  /** linear_pos(posEmb) per key length, shared by every step and stream (the weights are fixed while streaming). */
+  private readonly positions: RelativePositionProjections;
   /** Called after every batched step (for latency accounting). */
   onStep: ((e: StepEvent) => void) | null = null;
 
@@ -109,6 +91,7 @@ export class StreamingEncoder {
     this.mode = o.mode ?? 'exact';
     this.featureStream = o.preprocessor ? new FeatureStream(o.preprocessor) : null;
     this.numFeatures = encoder.config.feat_in;
+    this.positions = encoder.positionProjections();
     if (this.featureStream && this.featureStream.numFeatures !== this.numFeatures) {
       throw new Error(`streaming: the preprocessor makes ${this.featureStream.numFeatures} features but the encoder takes ${this.numFeatures}`);
     }
@@ -129,7 +112,7 @@ export class StreamingEncoder {
       framesIn: 0,
       total: null,
       cursor: START_CURSOR,
-      encoder: keepCache(this.encoder.initCache(1, this.geometry.cfg)),
+      encoder: keepEncoderCache(this.encoder.initCache(1, this.geometry.cfg)),
     };
   }
 
@@ -207,9 +190,14 @@ export class StreamingEncoder {
     for (const s of state.streams) this.disposeStream(s);
   }
 
+  /** Frees what the encoder-side helper holds (the projected positions); the streams' states are freed separately. */
+  dispose(): void {
+    this.positions.dispose();
+  }
+
   disposeStream(s: StreamSlot): void {
     s.buffer.dispose();
-    disposeCache(s.encoder);
+    disposeEncoderCache(s.encoder);
   }
 
   /** Runs steps, batching the streams whose next chunks have the same shape, until none is ready. */
@@ -285,7 +273,7 @@ export class StreamingEncoder {
           { dtype: 'int64' },
         );
         const cache = stackCaches(slots.map((s) => s.encoder));
-        const out = this.encoder.streamStep(feats, lens, cache, { streaming: st, dropExtraPreEncoded: p0.drop, keepAllOutputs: p0.keepAll });
+        const out = this.encoder.streamStep(feats, lens, cache, { streaming: st, dropExtraPreEncoded: p0.drop, keepAllOutputs: p0.keepAll, positions: this.positions });
         const lengths = out.lengths.toArray();
         const encoded: Tensor[] = [];
         const next: StreamSlot[] = [];
@@ -297,7 +285,7 @@ export class StreamingEncoder {
           // Keep the frames the next step reads: its pre-encode cache onward.
           const from = Math.min(s.framesIn, Math.max(s.bufferStart, cursor.idx - cacheSize));
           const buffer = t.keep(s.buffer.narrow(1, from - s.bufferStart, s.bufferStart + s.buffer.size(1) - from).contiguous());
-          const enc = keepCache(slots.length === 1 ? out.cache : unstackCache(out.cache, b));
+          const enc = keepEncoderCache(slots.length === 1 ? out.cache : unstackCache(out.cache, b));
           next.push({ ...s, buffer, bufferStart: from, cursor, encoder: enc });
         }
         return { encoded, next, lengths };

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import type { EncoderCache, StreamingConfig } from '../../src/model/conformer-encoder.js';
+import { cacheLastChannel, disposeEncoderCache, keepEncoderCache, type EncoderCache, type StreamingConfig } from '../../src/model/index.js';
 import { assertClose } from '../helpers/assert.js';
 import { buildGoldenEncoder, golden, goldenCases, type GoldenFile } from './encoder-fixtures.js';
 
@@ -42,9 +42,6 @@ function chunkOf(buf: Tensor, s: Step): Tensor {
   return t.cat(parts, 2); // [B, F, chunk_frames]
 }
 
-function stackChannel(c: EncoderCache): Tensor {
-  return t.stack(c.layers.map((l) => l.attention.keys), 0); // [n, B, C, d]
-}
 function stackTime(c: EncoderCache): Tensor {
   return t.stack(c.layers.map((l) => l.conv.frames), 0); // [n, B, d, cl]
 }
@@ -105,18 +102,14 @@ for (const c of cases) {
           if (at !== i || !outs[key]) continue;
           const ref = outs[key] as Record<string, GoldenFile>;
           const tail = golden(ref.cache_last_channel_tail!.file);
-          const ch = stackChannel(r.cache);
+          const ch = cacheLastChannel(r.cache);
           assertClose(ch.narrow(2, ch.size(2) - tail.size(2), tail.size(2)).contiguous(), tail, tol.atol, tol.rtol, `${key} cache_last_channel (tail)`);
           assertClose(stackTime(r.cache).contiguous(), golden(ref.cache_last_time!.file), tol.atol, tol.rtol, `${key} cache_last_time`);
           assert.deepEqual(r.cache.channelLen.toArray(), golden(ref.cache_last_channel_len!.file).toArray(), `${key} cache_last_channel_len`);
         }
         const old = cache;
-        cache = { layers: r.cache.layers.map((l) => ({ attention: { keys: t.keep(l.attention.keys) }, conv: { frames: t.keep(l.conv.frames) } })), channelLen: t.keep(r.cache.channelLen) };
-        for (const l of old.layers) {
-          l.attention.keys.dispose();
-          l.conv.frames.dispose();
-        }
-        old.channelLen.dispose();
+        cache = keepEncoderCache(r.cache);
+        disposeEncoderCache(old);
       });
     }
     t.tidy(() => {
@@ -127,11 +120,7 @@ for (const c of cases) {
       }
     });
     for (const p of perStream.flat()) p.dispose();
-    for (const l of cache.layers) {
-      l.attention.keys.dispose();
-      l.conv.frames.dispose();
-    }
-    cache.channelLen.dispose();
+    disposeEncoderCache(cache);
     enc.dispose();
   });
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { configureStreaming, StreamBatcher, StreamingEncoder, stackCaches, unstackCache } from '../../src/streaming/index.js';
+import { disposeEncoderCache } from '../../src/model/index.js';
 import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
 
 test('stack / unstack of caches round-trips', () => {
@@ -14,10 +15,10 @@ test('stack / unstack of caches round-trips', () => {
   const b = enc.initCache(1, geo.cfg);
   t.tidy(() => {
     const s = stackCaches([a, b]);
-    assert.deepEqual(s.layers[0]!.attention.keys.shape, [2, geo.cfg.lastChannelCacheSize, 32]);
+    assert.deepEqual(s.layers[0]!.attention.inputs.shape, [2, geo.cfg.lastChannelCacheSize, 32]);
     assert.deepEqual(unstackCache(s, 1).layers[1]!.conv.frames.shape, b.layers[1]!.conv.frames.shape);
   });
-  for (const c of [a, b]) t.tidy(() => [c.channelLen, ...c.layers.flatMap((l) => [l.attention.keys, l.conv.frames])].forEach((x) => x.dispose()));
+  for (const c of [a, b]) disposeEncoderCache(c);
   enc.dispose();
 });
 
@@ -65,6 +66,7 @@ test('StreamBatcher: 4 streams joining and leaving at random times equal their o
     for (const x of [s, o, ...outs[i]!]) x.dispose();
   }
   bat.dispose();
+  se.dispose();
   enc.dispose();
   pre.dispose();
   assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
@@ -93,6 +95,7 @@ test('initStreamState(3): streams of different lengths pushed together, finish()
     assert.ok(maxAbsDiff(s, o) <= 1e-5);
     for (const x of [s, o, ...outs[i]!]) x.dispose();
   }
+  se.dispose();
   enc.dispose();
   pre.dispose();
 });

@@ -50,6 +50,7 @@ test('5 minutes of streaming: constant live tensors, small RSS growth, no latenc
   assert.ok(growth < 24, `RSS grew ${growth.toFixed(1)} MiB`);
   // 10% is the target; the bound is loose because the suite shares 2 cores with other work.
   assert.ok(last <= first * 2 + 1, `latency drift: first 10% median ${first.toFixed(2)} ms, last 10% ${last.toFixed(2)} ms`);
+  se.dispose();
   enc.dispose();
   pre.dispose();
 });

@@ -61,6 +61,7 @@ for (const v of variants) {
     }
     off.dispose();
     str.dispose();
+    se.dispose();
     enc.dispose();
     pre.dispose();
     assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
@@ -79,6 +80,7 @@ test('nemo mode differs where NeMo does (zero-padded early pre-encode cache, ful
   const d = maxAbsDiff(s.narrow(1, 0, n), off.narrow(1, 0, n));
   assert.ok(d > 1e-4, `NeMo's zero-padded cache should perturb frame 1 onward, diff ${d}`);
   for (const x of [off, s]) x.dispose();
+  nemo.dispose();
   enc.dispose();
   pre.dispose();
 });

@@ -80,6 +80,7 @@ for (const c of cases) {
     const inc = t.cat(parts, 1);
     assertClose(inc, golden((outs.stream0_concat as GoldenFile).file), tol.atol, tol.rtol, 'incremental stream 0');
     for (const x of [...owned, ...parts, inc, s0, ...run.streams, ...run.steps.map((s) => s.encoded)]) x.dispose();
+    se.dispose();
     enc.dispose(); // (also frees the positional table the encoder grows lazily)
     assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
   });

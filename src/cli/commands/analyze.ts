@@ -117,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
         }),
       );
       for (const p of parts) p.dispose();
+      se.dispose();
       let a = 0;
       for (let i = 0; i < u.sp.length; i++) if (u.sp[i] === r.offPred[i]) a++;
       agree += a;

@@ -150,6 +150,7 @@ export async function run(argv: string[]): Promise<number> {
     const sFin = performance.now();
     parts.push(se.finish(state).encoded[0]!);
     latencies.push(performance.now() - sFin);
+    se.dispose();
     times.push(audio.samples.length / sr);
     const total = performance.now() - t0;
     const encoded = t.cat(parts, 1).contiguous(); // [D, T]
@@ -200,6 +201,7 @@ export async function run(argv: string[]): Promise<number> {
       result[`${other.mode}_max_abs_diff`] = diff(o2);
       result[`${other.mode}_frames_out`] = o2.size(1);
       o2.dispose();
+      other.dispose();
       off.dispose();
     }
     if (options.out) {

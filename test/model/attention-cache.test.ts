@@ -1,0 +1,67 @@
+// The attention cache carries projected keys / values (each step projects only its new frames) and a stream reuses
+// linear_pos(posEmb) per key length: both must give what re-projecting everything at every step (NeMo) gives.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as t from '../../src/torch/index.js';
+import type { Tensor } from '../../src/torch/index.js';
+import { disposeEncoderCache, keepEncoderCache, type EncoderCache, type RelativePositionProjections } from '../../src/model/index.js';
+import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.js';
+import { subsampledLength } from '../../src/model/index.js';
+import { buildEncoder, maxAbsDiff } from '../streaming/helpers.js';
+
+/** Streams random features through streamStep; returns the concatenated output and the final cache. */
+function stream(enc: ReturnType<typeof buildEncoder>, frames: number, positions: RelativePositionProjections | undefined): { out: Tensor; cache: EncoderCache } {
+  const geo = configureStreaming(enc, { hopSeconds: 0.01 });
+  const F = enc.config.feat_in;
+  const feats = t.randn([1, F, frames], { generator: new t.Generator(5) });
+  const plans = nemoBufferPlans(frames, geo, (n) => subsampledLength(n, enc.config.subsampling_factor, true));
+  let cache = enc.initCache(1, geo.cfg);
+  const parts: Tensor[] = [];
+  t.noGrad(() => {
+    for (const p of plans) {
+      const r = t.tidy(() => {
+        let x = feats.narrow(2, p.start, p.end - p.start);
+        if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
+        const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll, positions });
+        return { encoded: r.encoded.narrow(2, 0, r.lengths.toArray()[0]!).contiguous(), cache: keepEncoderCache(r.cache) };
+      });
+      disposeEncoderCache(cache);
+      cache = r.cache;
+      parts.push(r.encoded);
+    }
+  });
+  const out = t.cat(parts, 2);
+  for (const x of [feats, ...parts]) x.dispose();
+  return { out, cache };
+}
+
+for (const style of ['regular', 'chunked_limited'] as const) {
+  test(`attention cache (${style}): carried keys/values equal linear_k/linear_v of the carried inputs; positions reused`, () => {
+    const before = t.liveTensorCount();
+    const enc = buildEncoder({ att_context_style: style, att_context_size: style === 'regular' ? [16, 0] : [8, 1] });
+    const positions = enc.positionProjections();
+    const a = stream(enc, 400, positions);
+    const b = stream(enc, 400, undefined);
+    // Reusing linear_pos(posEmb) changes nothing: the same numbers as computing it at every step.
+    assert.equal(maxAbsDiff(a.out, b.out), 0, 'positions store changes the output');
+    assert.ok(positions.keyLengths.length >= 1 && positions.keyLengths.length <= 3, `key lengths held: ${positions.keyLengths.join(', ')}`);
+    t.tidy(() =>
+      t.noGrad(() => {
+        for (const [l, layer] of enc.layers.items.entries()) {
+          const c = a.cache.layers[l]!.attention;
+          assert.deepEqual(c.keys.shape, c.inputs.shape);
+          const k = maxAbsDiff(c.keys, layer.self_attn.linear_k.forward(c.inputs));
+          const v = maxAbsDiff(c.values, layer.self_attn.linear_v.forward(c.inputs));
+          assert.ok(k <= 1e-5 && v <= 1e-5, `layer ${l}: carried projections differ from the projected inputs by ${k} / ${v}`);
+        }
+      }),
+    );
+    for (const r of [a, b]) {
+      r.out.dispose();
+      disposeEncoderCache(r.cache);
+    }
+    positions.dispose();
+    enc.dispose();
+    assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
+  });
+}
