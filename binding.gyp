@@ -8,7 +8,8 @@
         "native/src/generator.cc",
         "native/src/dispatch.cc",
         "native/src/runtime.cc",
-        "native/src/distributed.cc"
+        "native/src/distributed.cc",
+        "native/src/cpu-allocator.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,6 +1,7 @@
 // streamnest's N-API addon: tensors, the ATen operator dispatcher, autograd and runtime settings.
 #include <napi.h>
 
+#include "cpu-allocator.h"
 #include "dispatch.h"
 #include "distributed.h"
 #include "generator.h"
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeGenerator", streamnest::GeneratorWrap::Init(env));
   streamnest::InitDispatch(env, exports);
   streamnest::InitRuntime(env, exports);
+  streamnest::InitCpuAllocator(env, exports);
   streamnest::InitDistributed(env, exports);
   return exports;
 }

@@ -65,6 +65,8 @@ export interface NativeAddon {
   getNumThreads(): number;
   blasInfo(): BlasInfo;
   liveTensors(): number;
+  cpuAllocatorStats(): CpuAllocatorStats;
+  cpuAllocatorTrim(): void;
   cudaInfo(): { available: boolean; deviceCount: number };
   version(): string;
   autogradGrad(
@@ -113,4 +115,13 @@ function findAddon(): string {
 }
 
 const require = createRequire(import.meta.url);
+/** The caching CPU allocator's counters (enabled: false when STREAMNEST_CPU_CACHE_MB=0). */
+export interface CpuAllocatorStats {
+  enabled: boolean;
+  cachedBytes?: number;
+  limitBytes?: number;
+  hits?: number;
+  misses?: number;
+}
+
 export const native: NativeAddon = require(findAddon()) as NativeAddon;

@@ -1,10 +1,24 @@
 // Threads, BLAS detection, CUDA and live-tensor counts.
 import { realpathSync } from 'node:fs';
-import { native } from './native.js';
+import { native, type CpuAllocatorStats } from './native.js';
 
 /** Number of native tensor handles alive in this process (for leak tests). */
 export function liveTensorCount(): number {
   return native.liveTensors();
+}
+
+/**
+ * Counters of the caching CPU allocator in the addon: freed blocks of 64 KiB and more are kept by size class
+ * (at most STREAMNEST_CPU_CACHE_MB, default 512; 0 turns the cache off) and reused, so that repeated steps do not
+ * fault in fresh pages (see native/src/cpu-allocator.cc).
+ */
+export function cpuAllocatorStats(): CpuAllocatorStats {
+  return native.cpuAllocatorStats();
+}
+
+/** Frees every block the CPU allocator holds in its cache (they are reallocated on demand). */
+export function cpuAllocatorTrim(): void {
+  native.cpuAllocatorTrim();
 }
 
 /** Sets libtorch's intra-op threads and OpenBLAS's threads together (one knob, no oversubscription). */

@@ -253,6 +253,7 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
     optimizer: { lr: c.model.optim.lr, betas: c.model.optim.betas, eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
     scheduler: ctcScheduler(c, model.encoder.config.d_model),
     progress: o.progress ?? true,
+    progressLabel: 'finetune',
   });
   let result: TrainResult;
   try {

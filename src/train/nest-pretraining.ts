@@ -160,6 +160,7 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
     scheduler: schedulerFor(c),
     processGroup: o.processGroup ?? null,
     progress: o.progress ?? true,
+    progressLabel: 'pretrain',
   });
   let result: TrainResult;
   try {

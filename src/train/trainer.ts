@@ -53,6 +53,8 @@ export interface TrainerOptions {
   processGroup?: t.ProcessGroup | null;
   /** Print a progress bar (rank 0 only). */
   progress?: boolean;
+  /** The progress bar's label (e.g. 'pretrain', 'finetune'). */
+  progressLabel?: string;
   /** Handle SIGINT/SIGTERM: checkpoint and exit cleanly; a second signal exits at once. */
   handleSignals?: boolean;
 }
@@ -291,7 +293,7 @@ export class Trainer<B> {
       if (this.progress.globalStep === 0) o.processGroup.broadcastParameters([...this.task.module.stateDict().values()]);
     }
     const logger = this.isMain ? new MetricsLogger(this.logDir) : null;
-    const bar = this.isMain && o.progress !== false ? new ProgressBar('pretrain') : null;
+    const bar = this.isMain && o.progress !== false ? new ProgressBar(o.progressLabel ?? 'train') : null;
     const trainLoss: { step: number; loss: number }[] = [];
     const valLoss: { step: number; loss: number }[] = [];
     let stoppedBy: TrainResult['stoppedBy'] = 'max_steps';
