@@ -110,12 +110,12 @@ export class AttentionContextPolicy {
  * regular: (left < 0 or i - j <= left) and (right < 0 or j - i <= right).
  * chunked_limited (right >= 0): chunk = right + 1, 0 <= floor(i/chunk) - floor(j/chunk) <= floor(left/chunk) (left < 0: 10000).
  */
-export function contextAllowed(size: AttContextSize, style: AttContextStyle, length: number): Tensor {
+export function contextAllowed(size: AttContextSize, style: AttContextStyle, length: number, queryFrom = 0): Tensor {
   return t.tidy(() => {
     const [left, right] = size;
-    const i = t.arange(length).unsqueeze(1); // [T, 1]
+    const i = t.arange(queryFrom, length).unsqueeze(1); // [Tq, 1] (query rows queryFrom .. length-1)
     const j = t.arange(length).unsqueeze(0); // [1, T]
-    let ok = t.ones([length, length], { dtype: 'bool' });
+    let ok = t.ones([length - queryFrom, length], { dtype: 'bool' });
     if (style === 'regular' || right < 0) {
       if (left >= 0) ok = t.logicalAnd(ok, i.sub(j).le(left)); // triu(diagonal=-left)
       if (style === 'regular' && right >= 0) ok = t.logicalAnd(ok, j.sub(i).le(right)); // tril(diagonal=right)
@@ -125,7 +125,7 @@ export function contextAllowed(size: AttContextSize, style: AttContextStyle, len
     const leftChunks = left >= 0 ? Math.floor(left / chunk) : 10000;
     const ci = t.floor(t.div(i, chunk)); // chunk index of the query [T, 1]
     const cj = t.floor(t.div(j, chunk)); // [1, T]
-    const diff = ci.sub(cj); // [T, T]
+    const diff = ci.sub(cj); // [Tq, T]
     return t.logicalAnd(diff.le(leftChunks), diff.ge(0));
   });
 }
@@ -140,15 +140,17 @@ export interface Masks {
 /**
  * NeMo's _create_masks over `maxLength` positions: valid[b][t] = t < paddingLength[b] (and t >= offset[b] when
  * streaming); attMask = not (allowed and valid[query] and valid[key]); padMask = not valid.
- * paddingLength / offset: int64 [B].
+ * paddingLength / offset: int64 [B]. queryFrom > 0 builds only the query rows queryFrom .. maxLength-1 of attMask
+ * ([B, maxLength - queryFrom, maxLength]: a streaming step's chunk rows after its cache slots).
  */
-export function createMasks(size: AttContextSize, style: AttContextStyle, paddingLength: Tensor, maxLength: number, offset: Tensor | null = null): Masks {
+export function createMasks(size: AttContextSize, style: AttContextStyle, paddingLength: Tensor, maxLength: number, offset: Tensor | null = null, queryFrom = 0): Masks {
   return t.tidy(() => {
     const pos = t.arange(maxLength).unsqueeze(0); // [1, T]
     let valid = pos.lt(paddingLength.unsqueeze(1)); // [B, T]
     if (offset) valid = t.logicalAnd(valid, pos.ge(offset.unsqueeze(1)));
-    const pair = t.logicalAnd(valid.unsqueeze(1), valid.unsqueeze(2)); // [B, 1, T] & [B, T, 1] -> [B, T, T]
-    const ok = t.logicalAnd(pair, contextAllowed(size, style, maxLength).unsqueeze(0)); // [B, T, T]
+    const validQ = queryFrom > 0 ? valid.narrow(1, queryFrom, maxLength - queryFrom) : valid; // [B, Tq]
+    const pair = t.logicalAnd(valid.unsqueeze(1), validQ.unsqueeze(2)); // [B, 1, T] & [B, Tq, 1] -> [B, Tq, T]
+    const ok = t.logicalAnd(pair, contextAllowed(size, style, maxLength, queryFrom).unsqueeze(0)); // [B, Tq, T]
     return { padMask: t.logicalNot(valid), attMask: t.logicalNot(ok) };
   });
 }

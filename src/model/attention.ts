@@ -148,10 +148,13 @@ export class MultiHeadAttention extends t.Module {
       const keys = t.cat([cache.keys, kNew], 1); // [B, C, d] + [B, T, d] -> [B, C+T, d]
       const values = t.cat([cache.values, vNew], 1); // [B, C+T, d]
       const y = this.attendProjected(x, keys, values, mask, pos); // [B, T, d]
-      // Python slicing as in NeMo: keep <= 0 (a short last chunk) shrinks the cache exactly as NeMo does.
+      // next = old[:, keep:] ++ fresh[:, :keep] with Python slicing, as NeMo's update_cache: for 0 <= keep <= T that is
+      // the window [keep, keep + C) of [old, fresh] (a view, no copy); keep < 0 (a short last chunk) shrinks the cache.
       const keep = x.size(1) - cacheDropSize;
-      const roll = (old: Tensor, fresh: Tensor): Tensor => t.cat([t.slice(old, 1, keep, null), t.slice(fresh, 1, 0, keep)], 1); // -> [B, C, d] (keep >= 0)
-      return { y, cache: { inputs: roll(cache.inputs, x), keys: roll(cache.keys, kNew), values: roll(cache.values, vNew) } };
+      const next = (joined: Tensor, old: Tensor, fresh: Tensor): Tensor =>
+        keep >= 0 && keep <= fresh.size(1) ? joined.narrow(1, keep, old.size(1)) : t.cat([t.slice(old, 1, keep, null), t.slice(fresh, 1, 0, keep)], 1); // -> [B, C, d]
+      const inputs = t.cat([cache.inputs, x], 1); // [B, C+T, d]
+      return { y, cache: { inputs: next(inputs, cache.inputs, x), keys: next(keys, cache.keys, kNew), values: next(values, cache.values, vNew) } };
     });
   }
 }

@@ -378,9 +378,9 @@ export class ConformerEncoder extends t.Module {
       const keep = tt - st.cacheDropSize;
       const offset = cache.channelLen.neg().add(c); // first valid cache slot per stream
       const { x: scaled, posEmb } = this.pos_enc.forward(x, c); // posEmb [1, 2(C+T)-1, d]
-      const masks = createMasks(ctx, this.config.att_context_style, len.add(c), c + tt, offset); // over [cache slots, chunk]
+      const masks = createMasks(ctx, this.config.att_context_style, len.add(c), c + tt, offset, c); // chunk rows over [cache slots, chunk]
       const padMask = masks.padMask.narrow(1, c, tt); // [B, C+T] -> [B, T]
-      const attMask = masks.attMask.narrow(1, c, tt); // [B, C+T, C+T] -> [B, T, C+T]
+      const attMask = masks.attMask; // [B, T, C+T]
       const relPos = this.config.self_attention_model === 'rel_pos';
       const pos = !relPos ? null : o.positions ? o.positions.forKeyLength(c + tt, posEmb) : this.layers.items.map((layer) => layer.self_attn.projectPositions(posEmb));
       let h = scaled;
