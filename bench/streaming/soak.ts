@@ -27,6 +27,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const report = Math.round(300 / geo.chunkSeconds);
 let live0 = -1;
 let rss0 = 0;
+/** RSS at the first report (after 5 minutes of audio): the baseline of the growth bar. */
+let rssWarm = 0;
 for (let i = 0; i < chunks; i++) {
   for (let k = 0; k < piece; k++) {
     seed = (seed * 1103515245 + 12345) >>> 0;
@@ -43,8 +45,13 @@ for (let i = 0; i < chunks; i++) {
     rss0 = process.memoryUsage().rss;
   }
   if (i > 50 && (i % report === 0 || i === chunks - 1)) {
-    const rss = process.memoryUsage().rss;
-    console.log(`${((i * piece) / sr / 60).toFixed(1)} min: live tensors ${t.liveTensorCount()} (at start ${live0}), RSS ${(rss / 2 ** 20).toFixed(0)} MiB (+${((rss - rss0) / 2 ** 20).toFixed(1)}), median chunk latency ${median(lat.slice(-report)).toFixed(2)} ms`);
+    const m = process.memoryUsage();
+    if (rssWarm === 0) rssWarm = m.rss;
+    const cached = t.cpuAllocatorStats().cachedBytes ?? 0;
+    console.log(
+      `${((i * piece) / sr / 60).toFixed(1)} min: live tensors ${t.liveTensorCount()} (at start ${live0}), RSS ${(m.rss / 2 ** 20).toFixed(0)} MiB (+${((m.rss - rss0) / 2 ** 20).toFixed(1)}), ` +
+        `V8 heap ${(m.heapTotal / 2 ** 20).toFixed(0)} MiB, allocator cache ${(cached / 2 ** 20).toFixed(1)} MiB, median chunk latency ${median(lat.slice(-report)).toFixed(2)} ms`,
+    );
   }
 }
 se.finish(state).encoded[0]!.dispose();
@@ -52,4 +59,4 @@ se.dispose();
 const tenth = Math.floor(lat.length / 10);
 const first = median(lat.slice(50, 50 + tenth));
 const last = median(lat.slice(-tenth));
-console.log(JSON.stringify({ seconds, chunks, chunk_ms: geo.chunkSeconds * 1000, median_first_10pct_ms: first, median_last_10pct_ms: last, drift: last / first - 1, rss_growth_mib: (process.memoryUsage().rss - rss0) / 2 ** 20, live_tensors: t.liveTensorCount(), live_tensors_at_start: live0 }));
+console.log(JSON.stringify({ seconds, chunks, chunk_ms: geo.chunkSeconds * 1000, median_first_10pct_ms: first, median_last_10pct_ms: last, drift: last / first - 1, rss_growth_mib: (process.memoryUsage().rss - rss0) / 2 ** 20, rss_growth_after_5min_pct: (process.memoryUsage().rss / rssWarm - 1) * 100, live_tensors: t.liveTensorCount(), live_tensors_at_start: live0 }));
