@@ -1,8 +1,9 @@
 // Greedy CTC decoding with frame indices and word timestamps.
 // Provenance: NeMo GreedyCTCInfer (parts/submodules/ctc_greedy_decoding.py: argmax per frame) followed by
 // CTCDecoding's decode_tokens_to_str path (merge repeated ids, then drop blanks); word offsets as NeMo's
-// compute_timestamps (frame index x window_stride x subsampling_factor).
-import type { CharVocabulary } from './text.js';
+// compute_timestamps (frame index x window_stride x subsampling_factor). Works for any label set (./vocabulary.ts):
+// characters (words between space labels) and SentencePiece pieces (words starting at '▁' pieces).
+import type { CtcVocabulary } from './vocabulary.js';
 
 /** One emitted label and the encoder frame it was first emitted at. */
 export interface CtcToken {
@@ -12,9 +13,9 @@ export interface CtcToken {
 
 export interface WordTiming {
   word: string;
-  /** Seconds: first frame of the word's first character. */
+  /** Seconds: first frame of the word's first label (character or piece). */
   start: number;
-  /** Seconds: end of the frame of the word's last character. */
+  /** Seconds: end of the frame of the word's last label. */
   end: number;
 }
 
@@ -48,29 +49,21 @@ export function greedyDecode(argmax: ArrayLike<number>, blank: number): CtcToken
   return greedyStep(argmax, blank, initGreedyState()).tokens;
 }
 
-export function tokensToText(tokens: readonly CtcToken[], vocab: CharVocabulary): string {
+export function tokensToText(tokens: readonly CtcToken[], vocab: CtcVocabulary): string {
   return vocab.decode(tokens.map((t) => t.id)).replace(/\s+/g, ' ').trim();
 }
 
-/** Words and their times from the emitted tokens (the space label separates words); frameSeconds = 0.08 for 8x subsampling of 10 ms frames. */
-export function wordTimings(tokens: readonly CtcToken[], vocab: CharVocabulary, frameSeconds: number): WordTiming[] {
+/**
+ * Words and their times from the emitted tokens (the vocabulary says where words start and end): start = first frame
+ * of the word's first label, end = end of the frame of its last label; frameSeconds = 0.08 for 8x subsampling of 10 ms frames.
+ */
+export function wordTimings(tokens: readonly CtcToken[], vocab: CtcVocabulary, frameSeconds: number): WordTiming[] {
+  const ids = tokens.map((t) => t.id);
   const words: WordTiming[] = [];
-  let cur: { chars: string[]; first: number; last: number } | null = null;
-  const flush = (): void => {
-    if (cur && cur.chars.length) words.push({ word: cur.chars.join(''), start: round(cur.first * frameSeconds), end: round((cur.last + 1) * frameSeconds) });
-    cur = null;
-  };
-  for (const t of tokens) {
-    const c = vocab.labels[t.id] ?? '';
-    if (c === ' ') {
-      flush();
-      continue;
-    }
-    if (!cur) cur = { chars: [], first: t.frame, last: t.frame };
-    cur.chars.push(c);
-    cur.last = t.frame;
+  for (const { start, end } of vocab.wordSpans(ids)) {
+    const word = vocab.decode(ids.slice(start, end)).replace(/\s+/g, ' ').trim();
+    if (word) words.push({ word, start: round(tokens[start]!.frame * frameSeconds), end: round((tokens[end - 1]!.frame + 1) * frameSeconds) });
   }
-  flush();
   return words;
 }
 

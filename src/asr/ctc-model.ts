@@ -1,4 +1,5 @@
-// Provenance: nemo.collections.asr.models.ctc_models.EncDecCTCModel — preprocessor -> (SpectrogramAugmentation in
+// Provenance: nemo.collections.asr.models.ctc_models.EncDecCTCModel (characters; EncDecCTCModelBPE for SentencePiece
+// sub-words: the same network, labels = the tokenizer's pieces) — preprocessor -> (SpectrogramAugmentation in
 // training) -> ConformerEncoder -> ConvASRDecoder -> CTCLoss(blank = num_classes, zero_infinity = True,
 // reduction = 'mean_batch'). NeMo's 'mean_batch' is torch's reduction 'none' (each utterance's negative
 // log-likelihood, NOT divided by its target length) followed by a plain mean over the batch.
@@ -10,9 +11,14 @@ import { ConformerEncoder, type ConformerEncoderConfig } from '../model/conforme
 import { ConvAsrDecoder } from './conv-asr-decoder.js';
 import { SpecAugment, readSpecAugmentConfig, type SpecAugmentConfig } from './spec-augment.js';
 import { CharVocabulary } from './text.js';
+import type { CtcVocabulary } from './vocabulary.js';
+import type { SentencePieceTokenizer } from './sentencepiece-tokenizer.js';
+import { readTokenizerSection } from './tokenizer-config.js';
 import { greedyDecode, tokensToText, wordTimings, type CtcToken, type WordTiming } from './ctc-greedy.js';
 
 export const CTC_TARGET = 'nemo.collections.asr.models.EncDecCTCModel';
+/** The class NeMo writes for a sub-word (SentencePiece) CTC model. */
+export const CTC_BPE_TARGET = 'nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE';
 
 /** A padded labelled batch. */
 export interface CtcBatch {
@@ -27,7 +33,10 @@ export interface CtcBatch {
 export interface CtcModelArgs {
   preprocessor: Record<string, unknown>;
   encoder: ConformerEncoderConfig;
+  /** The CTC labels in id order (blank excluded). */
   labels: readonly string[];
+  /** The label set when it is not characters (a SentencePieceTokenizer; its labels must equal `labels`). Default: characters. */
+  vocabulary?: CtcVocabulary;
   specAugment: SpecAugmentConfig | null;
   /** Seeds the decoder's (and, from scratch, the encoder's) initialisation and the training generators. */
   seed: number;
@@ -44,20 +53,39 @@ export interface Transcript {
   words: WordTiming[];
 }
 
-/** The `model:` sections a CTC model is built from (NeMo layout, interpolations resolved). */
-export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: number): CtcModelArgs {
+/**
+ * The `model:` sections a CTC model is built from (NeMo layout, interpolations resolved). With an active
+ * model.tokenizer section, `tokenizer` is the SentencePiece model it names (loaded by the caller: loading is async).
+ */
+export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: number, tokenizer: SentencePieceTokenizer | null = null): CtcModelArgs {
   const need = (k: string): Record<string, unknown> => {
     const v = model[k];
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`model.${k}: required section is missing`);
     return v as Record<string, unknown>;
   };
   const labels = model.labels;
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error('model.labels: expected a list of single characters');
   const dec = need('decoder');
   const enc = need('encoder');
-  const vocab = new CharVocabulary(labels as string[]);
+  let vocab: CtcVocabulary;
+  if (readTokenizerSection(model.tokenizer, 'model.tokenizer')) {
+    if (labels !== null && labels !== undefined) throw new Error('model.labels must be null when model.tokenizer is set (the labels are the tokenizer\'s pieces)');
+    if (!tokenizer) throw new Error('model.tokenizer is set: load its SentencePiece model and pass it to ctcModelArgsFromConfig');
+    vocab = tokenizer;
+    const v = dec.vocabulary;
+    if (Array.isArray(v) && v.length > 0) {
+      const i = tokenizer.labels.findIndex((p, k) => v[k] !== p);
+      if (v.length !== tokenizer.size || i >= 0) {
+        throw new Error(`model.decoder.vocabulary does not match the tokenizer ${tokenizer.source} (${v.length} vs ${tokenizer.size} pieces${i >= 0 ? `; piece ${i} is ${JSON.stringify(v[i])} vs ${JSON.stringify(tokenizer.labels[i])}` : ''})`);
+      }
+    }
+  } else {
+    if (tokenizer) throw new Error('a tokenizer was given but model.tokenizer is not set');
+    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error('model.labels: expected a list of single characters');
+    vocab = new CharVocabulary(labels as string[]);
+  }
+  const what = tokenizer ? `the tokenizer ${tokenizer.source} has` : 'model.labels has';
   if (dec.num_classes !== undefined && dec.num_classes !== null && dec.num_classes !== -1 && dec.num_classes !== vocab.size) {
-    throw new Error(`model.decoder.num_classes is ${String(dec.num_classes)} but model.labels has ${vocab.size} labels`);
+    throw new Error(`model.decoder.num_classes is ${String(dec.num_classes)} but ${what} ${vocab.size} labels`);
   }
   const d = (enc.feat_out as number | undefined) !== undefined && (enc.feat_out as number) > 0 ? (enc.feat_out as number) : (enc.d_model as number);
   if (dec.feat_in !== undefined && dec.feat_in !== null && dec.feat_in !== d) throw new Error(`model.decoder.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
@@ -66,6 +94,7 @@ export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: num
     preprocessor: { ...need('preprocessor') },
     encoder: { ...enc } as unknown as ConformerEncoderConfig,
     labels: vocab.labels,
+    ...(tokenizer ? { vocabulary: tokenizer } : {}),
     specAugment: sa && typeof sa === 'object' ? readSpecAugmentConfig(sa as Record<string, unknown>) : null,
     seed,
   };
@@ -76,7 +105,7 @@ export class CtcModel extends t.Module {
   readonly encoder: ConformerEncoder;
   readonly decoder: ConvAsrDecoder;
   readonly specAugment: SpecAugment | null;
-  readonly vocab: CharVocabulary;
+  readonly vocab: CtcVocabulary;
   readonly rng: { dither: t.Generator; specAugment: t.Generator; dropout: t.Generator; context: t.Generator };
 
   constructor(readonly args: CtcModelArgs) {
@@ -84,7 +113,10 @@ export class CtcModel extends t.Module {
     const s = args.seed;
     this.rng = { dither: new t.Generator(s + 1), specAugment: new t.Generator(s + 2), dropout: new t.Generator(s + 3), context: new t.Generator(s + 4) };
     const init = new t.Generator(s);
-    this.vocab = new CharVocabulary(args.labels);
+    this.vocab = args.vocabulary ?? new CharVocabulary(args.labels);
+    if (args.vocabulary && (args.labels.length !== args.vocabulary.size || args.labels.some((l, i) => l !== args.vocabulary!.labels[i]))) {
+      throw new Error('CtcModel: labels differ from the vocabulary\'s labels');
+    }
     this.preprocessor = this.registerModule('preprocessor', new AudioToMelSpectrogramPreprocessor(args.preprocessor, this.rng.dither));
     this.encoder = this.registerModule('encoder', new ConformerEncoder(args.encoder, { init: { generator: init }, dropoutGenerator: this.rng.dropout }));
     const d = this.encoder.config.feat_out > 0 ? this.encoder.config.feat_out : this.encoder.config.d_model;

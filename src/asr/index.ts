@@ -1,5 +1,10 @@
-// Downstream ASR: character CTC fine-tuning of the (streaming) FastConformer, greedy decoding, WER.
+// Downstream ASR: CTC fine-tuning (characters or SentencePiece sub-words) of the (streaming) FastConformer, greedy
+// decoding, WER.
+export * from './vocabulary.js';
 export * from './text.js';
+export * from './sentencepiece-model.js';
+export * from './sentencepiece-tokenizer.js';
+export * from './tokenizer-config.js';
 export * from './wer.js';
 export * from './ctc-greedy.js';
 export * from './conv-asr-decoder.js';

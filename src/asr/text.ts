@@ -1,6 +1,7 @@
 // Text normalisation and the character vocabulary of the CTC model.
 // Provenance: NeMo's character CTC models (EncDecCTCModel with `labels`, ConvASRDecoder with blank = len(labels))
 // and the usual WER normalisation (lowercase, punctuation removed, whitespace collapsed).
+import type { CtcVocabulary, EncodedText, WordSpan } from './vocabulary.js';
 
 /** Lowercase, apostrophes kept, every other non-letter/digit becomes a space, spaces collapsed, trimmed. */
 export function normalizeText(s: string): string {
@@ -18,7 +19,8 @@ export function normalizeText(s: string): string {
 export class VocabularyError extends Error {}
 
 /** The CTC labels: index i is labels[i]; the blank is index labels.length (NeMo's ConvASRDecoder adds it last). */
-export class CharVocabulary {
+export class CharVocabulary implements CtcVocabulary {
+  readonly kind = 'characters';
   private readonly index: Map<string, number>;
   constructor(readonly labels: readonly string[]) {
     if (labels.length === 0) throw new VocabularyError('model.labels: the vocabulary is empty');
@@ -50,7 +52,7 @@ export class CharVocabulary {
   }
 
   /** Normalised text -> label ids; characters outside the vocabulary are dropped (counted in `dropped`). */
-  encode(text: string): { ids: number[]; dropped: number } {
+  encode(text: string): EncodedText {
     const ids: number[] = [];
     let dropped = 0;
     for (const c of normalizeText(text)) {
@@ -63,5 +65,19 @@ export class CharVocabulary {
 
   decode(ids: readonly number[]): string {
     return ids.map((i) => this.labels[i] ?? '').join('');
+  }
+
+  /** Words are the runs of labels between space labels. */
+  wordSpans(ids: readonly number[]): WordSpan[] {
+    const spans: WordSpan[] = [];
+    let start = -1;
+    for (let i = 0; i <= ids.length; i++) {
+      const sep = i === ids.length || this.labels[ids[i]!] === ' ';
+      if (sep && start >= 0) {
+        spans.push({ start, end: i });
+        start = -1;
+      } else if (!sep && start < 0) start = i;
+    }
+    return spans;
   }
 }
