@@ -1,4 +1,5 @@
-// Training checkpoints: the .nemo layout (model_config.yaml, model_weights.ckpt) plus
+// Training checkpoints: the .nemo layout (model_config.yaml, model_weights.ckpt, the model's own files such as a
+// tokenizer) plus
 //   trainer_state.ckpt  torch.save of {optimizer_states: [AdamW state_dict in PyTorch's layout], rng_states: {name: uint8}}
 //   trainer_state.json  {global_step, epoch, lr_scheduler: {last_step}, sampler, best, nan_skips, ...}
 // written atomically (temporary file, fsync, rename), so a kill mid-write leaves the previous file intact.
@@ -25,6 +26,8 @@ export interface TrainerProgress {
 export interface TrainingCheckpoint {
   configYaml: string;
   stateDict: Map<string, Tensor>;
+  /** Files the model needs besides its weights (NeMo's artifacts, e.g. the tokenizer), by archive member name; kept in the exported .nemo. */
+  artifacts?: Map<string, Uint8Array>;
   optimizer: AdamWState;
   rngStates: Map<string, Tensor>;
   progress: TrainerProgress;
@@ -126,6 +129,7 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
       configYaml: c.configYaml,
       stateDict: c.stateDict,
       extra: new Map([
+        ...(c.artifacts ?? []),
         [TRAINER_STATE_CKPT, saveTorchSave(trainerState)],
         [TRAINER_STATE_JSON, new TextEncoder().encode(json)],
       ]),
@@ -135,11 +139,12 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
   }
 }
 
-/** NeMo's always_save_nemo: a training checkpoint's model as a plain .nemo (model_config.yaml + model_weights.ckpt). */
+/** NeMo's always_save_nemo: a training checkpoint's model as a plain .nemo (model_config.yaml + model_weights.ckpt + artifacts). */
 export function exportNemoFromCheckpoint(checkpointPath: string, nemoPath: string): void {
   const a = readNemoArchive(checkpointPath);
   try {
-    writeNemoArchive(nemoPath, { configYaml: a.configYaml, stateDict: a.stateDict });
+    const artifacts = new Map([...a.extra].filter(([name]) => name !== TRAINER_STATE_CKPT && name !== TRAINER_STATE_JSON));
+    writeNemoArchive(nemoPath, { configYaml: a.configYaml, stateDict: a.stateDict, extra: artifacts });
   } finally {
     for (const x of a.stateDict.values()) x.dispose();
   }
@@ -163,6 +168,7 @@ export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
   return {
     configYaml: a.configYaml,
     stateDict: a.stateDict,
+    artifacts: new Map([...a.extra].filter(([name]) => name !== TRAINER_STATE_CKPT && name !== TRAINER_STATE_JSON)),
     optimizer: pickleToOptimizer(opts[0]),
     rngStates,
     progress: {

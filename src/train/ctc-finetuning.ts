@@ -1,13 +1,16 @@
-// CTC fine-tuning (NeMo's speech_to_text_ctc.py with EncDecCTCModel, init from a pretrained SSL .nemo):
+// CTC fine-tuning (NeMo's speech_to_text_ctc.py with EncDecCTCModel, or speech_to_text_ctc_bpe.py with
+// EncDecCTCModelBPE when model.tokenizer names a SentencePiece tokenizer; init from a pretrained SSL .nemo):
 // the config (NeMo layout, the init model's encoder/preprocessor sections reused unless given), the labelled
-// data stream, the TrainTask for the shared Trainer (checkpoints, exact resume, logs, plot), the final .nemo,
-// and loading a fine-tuned .nemo back for transcription.
+// data stream, the TrainTask for the shared Trainer (checkpoints, exact resume, logs, plot), the final .nemo
+// (with the tokenizer files for sub-word models), and loading a fine-tuned .nemo back for transcription.
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../torch/index.js';
 import { applyOverrides, readYamlConfigFile, resolveInterpolations, resolveConfigSource, type ConfigMap, type ConfigValue } from '../config/index.js';
-import { CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
+import { CTC_BPE_TARGET, CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
 import { CharVocabulary } from '../asr/text.js';
+import type { CtcVocabulary } from '../asr/vocabulary.js';
+import { loadTrainingTokenizer, readTokenizerSection, tokenizerArtifacts, tokenizerFromArchive, type TokenizerSection } from '../asr/tokenizer-config.js';
 import { corpusWer, utteranceWer } from '../asr/wer.js';
 import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import type { LoadedBatch } from '../data/batch-builder.js';
@@ -23,6 +26,8 @@ export interface FinetuneConfig {
   name: string;
   model: {
     labels: string[] | null;
+    /** model.tokenizer with dir (or model_path) set: SentencePiece sub-word labels instead of characters. */
+    tokenizer: TokenizerSection | null;
     train_ds: Record<string, unknown>;
     validation_ds: Record<string, unknown> | null;
     /** streamnest key: steps during which the encoder is frozen (no gradients, eval mode), as NeMo's encoder.freeze(). */
@@ -76,12 +81,15 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
   const em = section(resolved, 'exp_manager');
   const labels = m.labels;
   if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
+  const tokenizer = readTokenizerSection(m.tokenizer, 'model.tokenizer');
+  if (tokenizer && labels !== null && labels !== undefined) throw new Error('model.labels must be null when model.tokenizer is set (the labels are then the tokenizer\'s pieces)');
   const name = String(resolved.name ?? 'CTC');
   const val = m.validation_ds;
   const config: FinetuneConfig = {
     name,
     model: {
       labels: (labels as string[] | null | undefined) ?? null,
+      tokenizer,
       train_ds: section(m, 'train_ds') as Record<string, unknown>,
       validation_ds: val && typeof val === 'object' && !Array.isArray(val) && (val as ConfigMap).manifest_filepath ? (val as Record<string, unknown>) : null,
       freeze_encoder_steps: num(m, 'freeze_encoder_steps', 'model', 0),
@@ -116,7 +124,7 @@ export function ctcScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
 }
 
 /** A loaded batch with its transcripts as CTC targets. */
-export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CharVocabulary): CtcBatch {
+export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CtcVocabulary): CtcBatch {
   const rows = b.indices.map((i) => texts[i] ?? '');
   const enc = rows.map((r) => vocab.encode(r).ids);
   const S = Math.max(1, ...enc.map((e) => e.length));
@@ -139,7 +147,7 @@ class CtcTrainStream implements BatchStream<CtcBatch> {
   private data: DatasetLoader;
   constructor(
     private readonly make: (state?: SamplerState) => DatasetLoader,
-    private readonly vocab: CharVocabulary,
+    private readonly vocab: CtcVocabulary,
   ) {
     this.data = make();
   }
@@ -166,11 +174,13 @@ class CtcTrainStream implements BatchStream<CtcBatch> {
 }
 
 /** The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint monitor. */
-export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps: number): TrainTask<CtcBatch> {
+export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps: number, artifacts: Map<string, Uint8Array> = new Map()): TrainTask<CtcBatch> {
   let warned = false;
+  const unit = model.vocab.kind === 'characters' ? 'characters' : 'sub-word tokens';
   return {
     module: model,
     configYaml: () => configYaml,
+    artifacts: () => artifacts,
     trainableParameters: () => model.trainableParameters(),
     trainingLoss: (b, step) => {
       const f = model.forward(b.audio, b.audioLen, { freezeEncoder: step < freezeEncoderSteps });
@@ -181,8 +191,8 @@ export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps:
         if (short > 0) {
           warned = true;
           process.stderr.write(
-            `\nstreamnest: WARNING: ${short} of ${enc.length} utterances have fewer encoder frames than characters (e.g. ${enc[0]} frames for ${tl[0]} labels); ` +
-              'CTC cannot align them and zero_infinity zeroes their loss. Use a smaller subsampling_factor (4 for characters) or sub-word labels.\n',
+            `\nstreamnest: WARNING: ${short} of ${enc.length} utterances have fewer encoder frames than ${unit} (e.g. ${enc[0]} frames for ${tl[0]} labels); ` +
+              `CTC cannot align them and zero_infinity zeroes their loss. Use a smaller subsampling_factor (4 for characters) or ${unit === 'characters' ? 'sub-word labels' : 'a larger vocabulary'}.\n`,
           );
         }
       }
@@ -210,6 +220,7 @@ export interface FinetuneOptions {
 
 export interface FinetuneResult extends TrainResult {
   nemoPath: string | null;
+  /** The CTC labels (characters, or the tokenizer's pieces), blank excluded. */
   labels: string[];
 }
 
@@ -219,15 +230,26 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
   const trainDs = { ...c.model.train_ds, batch_augmentor: null, noise_manifest: null };
   const probe = createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds' });
   await probe.loader.close();
-  const vocab = c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text));
-  const modelTree = { ...(o.loaded.tree.model as ConfigMap), labels: [...vocab.labels] } as ConfigMap;
+  const tok = c.model.tokenizer ? await loadTrainingTokenizer(c.model.tokenizer, o.baseDir, 'model.tokenizer') : null;
+  const vocab: CtcVocabulary = tok?.tokenizer ?? (c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
+  const modelTree = { ...(o.loaded.tree.model as ConfigMap) } as ConfigMap;
   const dec = modelTree.decoder as ConfigMap;
   modelTree.decoder = { ...dec, num_classes: vocab.size, vocabulary: [...vocab.labels] };
-  const model = new CtcModel(ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed));
+  // sub-word models are written as NeMo's EncDecCTCModelBPE: no labels, the tokenizer section pointing into the archive
+  const artifacts = tok ? tokenizerArtifacts(tok) : null;
+  if (artifacts) {
+    delete modelTree.labels;
+    modelTree.tokenizer = artifacts.section;
+  } else {
+    modelTree.labels = [...vocab.labels];
+    delete modelTree.tokenizer; // an unused {dir: null, type: bpe}
+  }
+  const model = new CtcModel(ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed, tok?.tokenizer ?? null));
   if (o.initWeights) log(`streamnest: initialised ${model.loadEncoderFrom(o.initWeights)} encoder/preprocessor tensors from the pretrained model`);
   else log('streamnest: training from scratch (no pretrained weights)');
-  log(`streamnest: ${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
-  const configYaml = stringify({ ...modelTree, target: CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
+  const labelsText = tok ? `SentencePiece tokenizer ${tok.tokenizer.source}: ${vocab.size} pieces` : `${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))}`;
+  log(`streamnest: ${labelsText} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
+  const configYaml = stringify({ ...modelTree, target: artifacts ? CTC_BPE_TARGET : CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
   const train = new CtcTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
   log(train.describe());
   const val = c.model.validation_ds ? { ...c.model.validation_ds, batch_augmentor: null, noise_manifest: null, shuffle: false } : null;
@@ -244,7 +266,7 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
     : null;
   const em = c.exp_manager;
   const expDir = resolve(o.baseDir, em.exp_dir);
-  const trainer = new Trainer(ctcTask(model, configYaml, c.model.freeze_encoder_steps), train, validation, {
+  const trainer = new Trainer(ctcTask(model, configYaml, c.model.freeze_encoder_steps, artifacts?.files), train, validation, {
     ...trainerLoopOptions(c.trainer, train.batchesPerEpoch),
     expDir,
     name: em.name,
@@ -273,15 +295,21 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
   return { ...result, nemoPath, labels: [...vocab.labels] };
 }
 
-/** Loads a fine-tuned CTC .nemo (EncDecCTCModel layout) in eval mode. */
-export function loadCtcModel(path: string, seed = 0): CtcModel {
+/**
+ * Loads a fine-tuned CTC .nemo in eval mode: EncDecCTCModel (labels) or EncDecCTCModelBPE (tokenizer.model_path
+ * 'nemo:NAME' read from the archive's member NAME). Async because the SentencePiece WebAssembly module loads so.
+ */
+export async function loadCtcModel(path: string, seed = 0): Promise<CtcModel> {
   const a = readNemoArchive(path);
   try {
     const cfg = parse(a.configYaml) as Record<string, unknown>;
-    if (!Array.isArray(cfg.labels) || !cfg.decoder) {
-      throw new Error(`${path}: not a CTC model (no labels/decoder in model_config.yaml${cfg.target ? `; target ${String(cfg.target)}` : ''}); fine-tune it first with streamnest finetune --init ${path}`);
+    const where = `${path}: model_config.yaml tokenizer`;
+    const tokSection = readTokenizerSection(cfg.tokenizer, where);
+    if ((!Array.isArray(cfg.labels) && !tokSection) || !cfg.decoder) {
+      throw new Error(`${path}: not a CTC model (no labels or tokenizer, or no decoder, in model_config.yaml${cfg.target ? `; target ${String(cfg.target)}` : ''}); fine-tune it first with streamnest finetune --init ${path}`);
     }
-    const model = new CtcModel(ctcModelArgsFromConfig(cfg, seed));
+    const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, a.extra, path, 'tokenizer') : null;
+    const model = new CtcModel(ctcModelArgsFromConfig(cfg, seed, tokenizer));
     model.loadStateDict(a.stateDict);
     model.eval();
     return model;

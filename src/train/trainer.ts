@@ -16,6 +16,8 @@ export interface TrainTask<B> {
   readonly module: t.Module;
   /** The model's config as NeMo-layout YAML (the `model:` section), stored in checkpoints. */
   configYaml(): string;
+  /** Files stored beside the weights in checkpoints and the final .nemo (NeMo's artifacts, e.g. a tokenizer), by member name. */
+  artifacts?(): Map<string, Uint8Array>;
   /** Parameters the optimizer updates (frozen ones excluded). */
   trainableParameters(): t.Tensor[];
   /** Forward pass in training mode; the returned loss keeps its graph. Called inside a tidy scope. `step`: optimizer steps taken so far. */
@@ -229,6 +231,7 @@ export class Trainer<B> {
         {
           configYaml: this.task.configYaml(),
           stateDict: this.task.module.stateDict(),
+          artifacts: this.task.artifacts?.(),
           optimizer: opt,
           rngStates: rng,
           progress: { ...this.progress, sampler: this.train.state(), ...(ranks ? { extra: { ...this.progress.extra, ranks } } : {}) },

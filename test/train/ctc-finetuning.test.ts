@@ -47,7 +47,7 @@ test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact r
     assert.ok(r.nemoPath);
     assert.equal(r.labels[0], ' ');
 
-    const m = loadCtcModel(r.nemoPath);
+    const m = await loadCtcModel(r.nemoPath);
     assert.deepEqual([...m.vocab.labels], r.labels);
     // step 0 ran with the encoder frozen, steps 1-3 trained it: weights moved away from the pretrained ones
     t.tidy(() => assert.ok(m.stateDict().get('encoder.layers.0.self_attn.linear_q.weight')!.sub(preEnc).abs().max().item() > 0));

@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const { loadAudio } = await import('../../audio/index.js');
   const { readManifests } = await import('../../data/manifest.js');
   const { planStreaming, transcribeStreaming, utteranceWer, corpusWer } = await import('../../asr/index.js');
-  const model = loadCtcModel(options.model);
+  const model = await loadCtcModel(options.model);
   try {
     let entries = readManifests(options.manifest).entries;
     if (options.limit > 0) entries = entries.slice(0, options.limit);

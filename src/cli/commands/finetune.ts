@@ -1,9 +1,10 @@
-// `streamnest finetune`: character CTC fine-tuning of a pretrained encoder (NeMo's speech_to_text_ctc.py with
-// init_from_nemo_model), on the shared Trainer: checkpoints, exact resume, logs, loss plot, final .nemo.
+// `streamnest finetune`: CTC fine-tuning of a pretrained encoder, characters or SentencePiece sub-words (NeMo's
+// speech_to_text_ctc.py / speech_to_text_ctc_bpe.py with init_from_nemo_model), on the shared Trainer: checkpoints,
+// exact resume, logs, loss plot, final .nemo.
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'finetune';
-export const summary = 'Fine-tune a pretrained (NEST) encoder for character CTC speech recognition';
+export const summary = 'Fine-tune a pretrained (NEST) encoder for CTC speech recognition (characters or SentencePiece sub-words)';
 
 const spec = {
   init: { type: 'string', metavar: 'MODEL.nemo', help: 'pretrained .nemo: its preprocessor and encoder (config and weights) start the model' },
@@ -22,6 +23,8 @@ ${formatOptions(spec)}
 
 Overrides (NeMo key layout): model.train_ds.manifest_filepath=train.json  model.labels=null
   trainer.max_steps=2000  model.freeze_encoder_steps=200  model.spec_augment.time_masks=0
+  model.tokenizer.dir=DIR model.tokenizer.type=bpe  (sub-words: DIR/tokenizer.model from NeMo's
+  process_asr_text_tokenizer.py or spm_train; the .nemo is an EncDecCTCModelBPE holding the tokenizer)
 
 Outputs under exp_manager.exp_dir/<name>/: checkpoints/ (top-k by validation WER, <name>--last.ckpt,
 <name>.nemo), metrics.csv (val_loss holds the validation WER), TensorBoard events, loss.png.

@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   const { loadCtcModel } = await import('../../train/ctc-finetuning.js');
   const { loadAudio } = await import('../../audio/index.js');
   const { planStreaming, transcribeStreaming } = await import('../../asr/index.js');
-  const model = loadCtcModel(options.model);
+  const model = await loadCtcModel(options.model);
   try {
     const audio = loadAudio(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate }).samples;
     const seconds = audio.length / model.preprocessor.cfg.sample_rate;
