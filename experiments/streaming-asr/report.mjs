@@ -8,6 +8,15 @@ const [out, dist] = process.argv.slice(2);
 const { linePlot } = await import(pathToFileURL(join(dist, 'src/plot/index.js')).href);
 const read = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
 const pct = (r) => (r ? `${(100 * r.totals.wer).toFixed(1)}%` : 'n/a');
+/** Best dev WER (val_loss column of the fine-tuning metrics.csv), as a percentage string. */
+const bestDev = (name, init) => {
+  const f = join(out, 'finetune', `${name}-${init}`, 'metrics.csv');
+  if (!existsSync(f)) return 'n/a';
+  const lines = readFileSync(f, 'utf8').trim().split('\n');
+  const vi = lines[0].split(',').indexOf('val_loss');
+  const v = lines.slice(1).map((l) => l.split(',')[vi]).filter((x) => x !== undefined && x !== '').map(Number);
+  return v.length ? `${(100 * Math.min(...v)).toFixed(1)}%` : 'n/a';
+};
 const rows = [];
 for (const name of ['bidirectional', 'lookahead', 'causal']) {
   const off = read(join(out, `eval-${name}-nest-offline.json`));
@@ -16,10 +25,10 @@ for (const name of ['bidirectional', 'lookahead', 'causal']) {
   const scratchStr = read(join(out, `eval-${name}-scratch-streaming.json`));
   const latency = str ? `${str.streaming.algorithmicLatencyMs.toFixed(0)} ms` : 'whole utterance';
   const perChunk = str ? `${str.streaming.stepMsMean.toFixed(2)} ms (p90 ${str.streaming.stepMsP90.toFixed(2)})` : 'n/a';
-  rows.push(`| ${name} | ${latency} | ${perChunk} | ${pct(off)} | ${pct(str)} | ${pct(scratch)} / ${pct(scratchStr)} |`);
+  rows.push(`| ${name} | ${latency} | ${perChunk} | ${pct(off)} | ${pct(str)} | ${pct(scratch)} / ${pct(scratchStr)} | ${bestDev(name, 'nest')} / ${bestDev(name, 'scratch')} |`);
 }
-console.log('| configuration | algorithmic latency | measured per-chunk compute | offline WER | streaming WER | from scratch (offline / streaming) |');
-console.log('| --- | --- | --- | --- | --- | --- |');
+console.log('| configuration | algorithmic latency | measured per-chunk compute | offline WER | streaming WER | from scratch (offline / streaming) | dev WER, held-in voices (NEST / scratch) |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
 const series = [];
 for (const name of ['bidirectional', 'lookahead', 'causal']) {
