@@ -9,7 +9,7 @@
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { FeatureStream, type FeatureStreamState } from '../audio/feature-stream.js';
-import { encoderCacheTensors, type EncoderCache, type RelativePositionProjections, type StreamingConfig } from '../model/index.js';
+import { disposeEncoderCache, keepEncoderCache, type EncoderCache, type RelativePositionProjections, type StreamingConfig } from '../model/index.js';
 import type { CtcModel, Transcript } from './ctc-model.js';
 import { greedyStep, initGreedyState, tokensToText, wordTimings, type GreedyState } from './ctc-greedy.js';
 
@@ -106,7 +106,7 @@ export class StreamingCtcSession {
     this.fsState = this.fs.initState();
     this.buf = t.keep(t.zeros([this.fs.numFeatures, 0]));
     this.cache = model.encoder.initCache(1, plan.streaming);
-    for (const x of encoderCacheTensors(this.cache)) t.keep(x);
+    keepEncoderCache(this.cache);
     this.positions = model.encoder.positionProjections();
   }
 
@@ -143,7 +143,7 @@ export class StreamingCtcSession {
     if (this.done) return;
     this.done = true;
     this.buf.dispose();
-    for (const x of encoderCacheTensors(this.cache)) x.dispose();
+    disposeEncoderCache(this.cache);
     this.positions.dispose();
   }
 
@@ -185,9 +185,8 @@ export class StreamingCtcSession {
           const ids = valid > 0 ? this.model.decoder.logits(r.encoded.narrow(2, 0, valid)).argmax(-1).toArray() : [];
           this.greedy = greedyStep(ids, this.model.vocab.blank, this.greedy);
           const old = this.cache;
-          this.cache = r.cache;
-          for (const x of encoderCacheTensors(r.cache)) t.keep(x);
-          for (const x of encoderCacheTensors(old)) x.dispose();
+          this.cache = keepEncoderCache(r.cache);
+          disposeEncoderCache(old);
         }),
       );
       times.push(performance.now() - t0);

@@ -2,7 +2,7 @@
 // Provenance: nemo.collections.asr.modules.ConformerEncoder
 import * as t from '../torch/index.js';
 import type { Generator, LayerInit, Tensor } from '../torch/index.js';
-import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextSize, type AttContextStyle } from './attention-context.js';
+import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextSize, type AttContextStyle, type ContextSizes } from './attention-context.js';
 import type { ConvNormType } from './conformer-convolution.js';
 import { ConformerLayer, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
 import type { EncoderCache } from './encoder-cache.js';
@@ -89,6 +89,17 @@ export function resolveEncoderConfig(c: ConformerEncoderConfig): ResolvedEncoder
 }
 
 /** Per-layer drop probabilities (regularization_utils.compute_stochastic_depth_drop_probs). */
+/** The attention / conv context sizes of a resolved encoder config (NeMo's _calc_context_sizes arguments). */
+export function encoderContextSizes(c: ResolvedEncoderConfig): ContextSizes {
+  return calcContextSizes({
+    attContextSize: c.att_context_size,
+    attContextProbs: c.att_context_probs,
+    attContextStyle: c.att_context_style,
+    convContextSize: c.conv_context_size,
+    convKernelSize: c.conv_kernel_size,
+  });
+}
+
 export function stochasticDepthDropProbs(numLayers: number, p = 0, mode: 'linear' | 'uniform' = 'linear', startLayer = 1): number[] {
   if (!(p >= 0 && p < 1)) throw new RangeError('stochastic_depth_drop_prob has to be in [0, 1).');
   if (!(startLayer >= 1 && startLayer <= numLayers)) throw new RangeError('stochastic_depth_start_layer has to be in [1, num layers].');
@@ -182,13 +193,7 @@ export class ConformerEncoder extends t.Module {
     this.config = c;
     const init = build.init;
     const generator = build.dropoutGenerator;
-    const sizes = calcContextSizes({
-      attContextSize: c.att_context_size,
-      attContextProbs: c.att_context_probs,
-      attContextStyle: c.att_context_style,
-      convContextSize: c.conv_context_size,
-      convKernelSize: c.conv_kernel_size,
-    });
+    const sizes = encoderContextSizes(c);
     this.context = new AttentionContextPolicy(sizes);
     this.convContextSize = sizes.convContextSize;
     this.xscale = c.xscaling ? Math.sqrt(c.d_model) : null;

@@ -2,8 +2,8 @@
 // given feature frame, derived from the configuration (subsampling receptive field, then per layer the attention
 // right context and the depthwise-conv right context). Used by the causality property tests and for latency.
 // Provenance: none (derived from nemo.collections.asr.modules.ConformerEncoder's masks and paddings, spec 04 §2, §4)
-import { calcContextSizes, type AttContextSize } from './attention-context.js';
-import { resolveEncoderConfig, type ConformerEncoderConfig } from './conformer-encoder.js';
+import type { AttContextSize } from './attention-context.js';
+import { encoderContextSizes, resolveEncoderConfig, type ConformerEncoderConfig } from './conformer-encoder.js';
 
 /**
  * Earliest output frame of one stride-2, kernel-3 stage that reads input frame m.
@@ -37,13 +37,7 @@ export function attentionReach(size: AttContextSize, style: 'regular' | 'chunked
  */
 export function outputReach(config: ConformerEncoderConfig, m: number, attContextSize?: AttContextSize): number {
   const c = resolveEncoderConfig(config);
-  const sizes = calcContextSizes({
-    attContextSize: c.att_context_size,
-    attContextProbs: c.att_context_probs,
-    attContextStyle: c.att_context_style,
-    convContextSize: c.conv_context_size,
-    convKernelSize: c.conv_kernel_size,
-  });
+  const sizes = encoderContextSizes(c);
   const ctx = attContextSize ?? sizes.all[0]!;
   const convRight = sizes.convContextSize[1];
   let e = subsamplingReach(config, m);

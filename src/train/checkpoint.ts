@@ -139,12 +139,16 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
   }
 }
 
+/** A checkpoint's extra archive members that belong to the model (artifacts such as a tokenizer), not to the trainer. */
+function modelArtifacts(extra: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> {
+  return new Map([...extra].filter(([name]) => name !== TRAINER_STATE_CKPT && name !== TRAINER_STATE_JSON));
+}
+
 /** NeMo's always_save_nemo: a training checkpoint's model as a plain .nemo (model_config.yaml + model_weights.ckpt + artifacts). */
 export function exportNemoFromCheckpoint(checkpointPath: string, nemoPath: string): void {
   const a = readNemoArchive(checkpointPath);
   try {
-    const artifacts = new Map([...a.extra].filter(([name]) => name !== TRAINER_STATE_CKPT && name !== TRAINER_STATE_JSON));
-    writeNemoArchive(nemoPath, { configYaml: a.configYaml, stateDict: a.stateDict, extra: artifacts });
+    writeNemoArchive(nemoPath, { configYaml: a.configYaml, stateDict: a.stateDict, extra: modelArtifacts(a.extra) });
   } finally {
     for (const x of a.stateDict.values()) x.dispose();
   }
@@ -168,7 +172,7 @@ export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
   return {
     configYaml: a.configYaml,
     stateDict: a.stateDict,
-    artifacts: new Map([...a.extra].filter(([name]) => name !== TRAINER_STATE_CKPT && name !== TRAINER_STATE_JSON)),
+    artifacts: modelArtifacts(a.extra),
     optimizer: pickleToOptimizer(opts[0]),
     rngStates,
     progress: {
