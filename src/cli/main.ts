@@ -155,8 +155,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Exit status of a process that ended before its command finished (an awaited promise that never settled). */
+export const EXIT_UNFINISHED = 70;
+
+/**
+ * Node exits with code 0 when its event loop empties, even while `main()` is still awaiting a promise that can never
+ * settle (e.g. one waiting on an unref'd worker or handle). Then whatever came after the await (a last checkpoint, a
+ * .nemo, a summary) silently never happened. This makes that exit non-zero and says so: the CLI never exits 0
+ * without reaching its own end.
+ */
+export function guardUnfinishedExit(finished: () => boolean): void {
+  process.on('exit', (code) => {
+    if (finished() || code !== 0) return;
+    writeSync(2, 'streamnest: internal error: the process was about to exit before the command finished (a pending operation could never complete); nothing after that point ran\n');
+    process.exitCode = EXIT_UNFINISHED;
+  });
+}
+
 // Run when executed directly (also through the npm bin symlink), not when imported by tests.
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 const self = fileURLToPath(import.meta.url);
 const invoked = process.argv[1] ? safeRealpath(process.argv[1]) : '';
@@ -168,11 +185,15 @@ function safeRealpath(p: string): string {
   }
 }
 if (invoked === self) {
+  let settled = false;
+  guardUnfinishedExit(() => settled);
   main(process.argv.slice(2)).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (e: unknown) => {
+      settled = true;
       report('streamnest: internal error', e);
       process.exitCode = 1;
     },

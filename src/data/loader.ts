@@ -154,6 +154,16 @@ export class AudioLoader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // terminate() settles only on the worker's 'exit' event, and a worker that was unref'd while idle does not reliably
+    // keep the event loop alive until that event (seen with Node 20 when the worker's thread stops after its last
+    // transfer): Node then exits with code 0 while the caller still awaits this promise, so nothing after
+    // `await close()` ran (the last checkpoint, the .nemo, the summary). A timer holds the loop until every worker
+    // has exited.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 }

@@ -3,7 +3,7 @@
 // the config (NeMo layout, the init model's encoder/preprocessor sections reused unless given), the labelled
 // data stream, the TrainTask for the shared Trainer (checkpoints, exact resume, logs, plot), the final .nemo
 // (with the tokenizer files for sub-word models), and loading a fine-tuned .nemo back for transcription.
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../torch/index.js';
 import { applyOverrides, readYamlConfigFile, resolveInterpolations, resolveConfigSource, type ConfigMap, type ConfigValue } from '../config/index.js';
@@ -16,8 +16,8 @@ import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import type { LoadedBatch } from '../data/batch-builder.js';
 import type { SamplerState } from '../data/sampler.js';
 import { readNemoArchive } from '../checkpoint/nemo-archive.js';
-import { exportNemoFromCheckpoint } from './checkpoint.js';
-import { Trainer, trainerLoopOptions, type BatchStream, type TrainResult, type TrainTask, type TrainerSection } from './trainer.js';
+import { fitAndExport, type RunEnd } from './end-of-run.js';
+import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask, type TrainerSection } from './trainer.js';
 import { schedulerFromSection, type LrScheduler, type SchedSection } from './lr-scheduler.js';
 import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
 
@@ -218,8 +218,7 @@ export interface FinetuneOptions {
   log?: (line: string) => void;
 }
 
-export interface FinetuneResult extends TrainResult {
-  nemoPath: string | null;
+export interface FinetuneResult extends RunEnd {
   /** The CTC labels (characters, or the tokenizer's pieces), blank excluded. */
   labels: string[];
 }
@@ -277,22 +276,9 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
     progress: o.progress ?? true,
     progressLabel: 'finetune',
   });
-  let result: TrainResult;
-  try {
-    result = await trainer.fit();
-  } finally {
-    await train.close();
-    trainer.dispose();
-  }
-  let nemoPath: string | null = null;
-  const src = result.bestCheckpoint ?? result.lastCheckpoint;
-  if (src) {
-    nemoPath = join(trainer.checkpoints.dir, `${em.name}.nemo`);
-    exportNemoFromCheckpoint(src, nemoPath);
-    log(`streamnest: wrote ${nemoPath}`);
-  }
+  const end = await fitAndExport(trainer, train, { name: em.name, isMain: true, log });
   model.dispose();
-  return { ...result, nemoPath, labels: [...vocab.labels] };
+  return { ...end, labels: [...vocab.labels] };
 }
 
 /**

@@ -1,5 +1,5 @@
 // NEST pretraining from a validated config: the model, the data streams (sharded by rank), the trainer, the final .nemo.
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import * as t from '../torch/index.js';
 import type { ConfigMap, NestConfig } from '../config/index.js';
@@ -8,8 +8,8 @@ import type { NestBatch, NestModel } from '../ssl/nest-model.js';
 import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import { batchToTensors } from '../data/batch-tensors.js';
 import type { SamplerState } from '../data/sampler.js';
-import { exportNemoFromCheckpoint } from './checkpoint.js';
-import { Trainer, trainerLoopOptions, type BatchStream, type TrainResult, type TrainTask } from './trainer.js';
+import { fitAndExport, type RunEnd } from './end-of-run.js';
+import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask } from './trainer.js';
 import { schedulerFromSection, type LrScheduler } from './lr-scheduler.js';
 
 export const NEST_TARGET = 'nemo.collections.asr.models.ssl_models.EncDecDenoiseMaskedTokenPredModel';
@@ -27,9 +27,7 @@ export interface PretrainOptions {
   log?: (line: string) => void;
 }
 
-export interface PretrainResult extends TrainResult {
-  nemoPath: string | null;
-}
+export type PretrainResult = RunEnd;
 
 /** The `model:` section as NeMo's model_config.yaml, with target and nemo_version. */
 export function modelConfigYaml(resolved: ConfigMap): string {
@@ -162,20 +160,7 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
     progress: o.progress ?? true,
     progressLabel: 'pretrain',
   });
-  let result: TrainResult;
-  try {
-    result = await trainer.fit();
-  } finally {
-    await train.close();
-    trainer.dispose();
-  }
-  let nemoPath: string | null = null;
-  if (rank === 0 && result.bestCheckpoint) {
-    // NeMo's always_save_nemo: the best checkpoint's weights as a plain .nemo (model_config.yaml + model_weights.ckpt)
-    nemoPath = join(trainer.checkpoints.dir, `${name}.nemo`);
-    exportNemoFromCheckpoint(result.bestCheckpoint, nemoPath);
-    log(`streamnest: wrote ${nemoPath}`);
-  }
+  const end = await fitAndExport(trainer, train, { name, isMain: rank === 0, log });
   model.dispose();
-  return { ...result, nemoPath };
+  return end;
 }
