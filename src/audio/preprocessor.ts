@@ -197,8 +197,12 @@ export function logGuardValue(v: number | 'tiny' | 'eps'): number {
   return v;
 }
 
-/** Reads fixed normalisation statistics: a .json {fixed_mean, fixed_std} or a .npy of shape [2, F] (row 0 mean, row 1 std). */
-export function readFixedNormalization(path: string): FixedNormalization {
+/**
+ * Reads fixed normalisation statistics: a .json {fixed_mean, fixed_std} (what `streamnest stats` writes) or a .npy of
+ * shape [2, F] (row 0 mean, row 1 std). Refuses, naming the file and field, NaN/Inf, a std <= 0 and (given
+ * expectFeatures) a wrong feature count.
+ */
+export function readFixedNormalization(path: string, expectFeatures?: number): FixedNormalization {
   let mean: number[];
   let std: number[];
   try {
@@ -220,6 +224,13 @@ export function readFixedNormalization(path: string): FixedNormalization {
     throw new PreprocessorConfigError(`cannot read normalisation statistics from ${path}: ${(e as Error).message}`);
   }
   if (mean.length !== std.length || mean.length === 0) throw new PreprocessorConfigError(`${path}: fixed_mean and fixed_std must be non-empty and of equal length`);
+  if (expectFeatures !== undefined && mean.length !== expectFeatures) {
+    throw new PreprocessorConfigError(`${path}: fixed_mean has ${mean.length} values; the preprocessor has ${expectFeatures} features`);
+  }
+  for (const [field, v] of [['fixed_mean', mean], ['fixed_std', std]] as const) {
+    const bad = v.findIndex((x) => !Number.isFinite(x) || (field === 'fixed_std' && x <= 0));
+    if (bad >= 0) throw new PreprocessorConfigError(`${path}: ${field}[${bad}] is ${v[bad]}; expected ${field === 'fixed_std' ? 'a finite positive standard deviation' : 'a finite number'}`);
+  }
   return { fixed_mean: mean, fixed_std: std };
 }
 

@@ -85,7 +85,7 @@ export function describeModel(m: LoadedNemoModel): ModelDescription {
       attContextSize: e.att_context_size.map((x) => [x[0], x[1]]),
       defaultAttContextSize: [...m.encoder.context.default] as [number, number],
     },
-    preprocessor: { sampleRate: p.sample_rate, features: p.features, windowSize: p.window_size, windowStride: p.window_stride, normalize: p.normalize },
+    preprocessor: { sampleRate: p.sample_rate, features: p.features, windowSize: p.window_size, windowStride: p.window_stride, normalize: describeNormalize(p.normalize) },
     parameters: { total, encoder: m.encoder.numParameters() },
     tensors: m.tensors,
     ignored: m.ignored,
@@ -114,4 +114,13 @@ export function tensorDigests(path: string): Record<string, { shape: number[]; d
     for (const x of a.stateDict.values()) x.dispose();
   }
   return out;
+}
+
+/** 'fixed statistics (80 features)' for NeMo's {fixed_mean, fixed_std}; the text itself otherwise. */
+function describeNormalize(n: unknown): string | null {
+  if (n !== null && typeof n === 'object') {
+    const m = (n as { fixed_mean?: unknown }).fixed_mean;
+    return Array.isArray(m) ? `fixed statistics (${m.length} features)` : 'fixed statistics (not yet estimated)';
+  }
+  return n === undefined ? null : String(n);
 }

@@ -29,6 +29,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'info', load: () => import('./commands/info.js') },
   { name: 'make-corpus', load: () => import('./commands/make-corpus.js') },
   { name: 'features', load: () => import('./commands/features.js') },
+  { name: 'stats', load: () => import('./commands/stats.js') },
   { name: 'pretrain', load: () => import('./commands/pretrain.js') },
   { name: 'encode', load: () => import('./commands/encode.js') },
   { name: 'inspect', load: () => import('./commands/inspect.js') },

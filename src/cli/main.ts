@@ -91,8 +91,9 @@ function report(prefix: string, err: unknown): void {
     process.stderr.write(`${prefix}: ${err.stack}\n`);
     return;
   }
+  // the whole message (a config error lists every problem, one per line), never the stack
   const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${prefix}: ${msg.split('\n').filter((l) => l.trim() !== '')[0] ?? msg}\n`);
+  process.stderr.write(`${prefix}: ${msg.split('\n').filter((l) => l.trim() !== '').join('\n')}\n`);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -5,6 +5,7 @@
 // PositionalEncoding.forward (abs_pos adds pe[:T+cache] to T frames) and ConformerConvolution (norm types).
 import type { NestConfig } from './schema.js';
 import { convContextOf } from './schema/encoder.js';
+import { quantizerSeesRawFeatures } from './target-input.js';
 
 export interface SafetyProblem {
   /** Key path in NeMo's layout (`model.encoder.att_context_size[1]` for one pair of a multi-lookahead list). */
@@ -77,6 +78,15 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
       'error',
       `'${norm}' normalises every feature with the mean and standard deviation of the whole utterance, future frames included; a stream does not have them yet, so streamed features differ from the ones the model was trained on.`,
       "set model.preprocessor.normalize=NA (no normalisation, as in NeMo's cache-aware streaming recipes).",
+    );
+  }
+
+  if (quantizerSeesRawFeatures(norm, m.target_normalize)) {
+    add(
+      'model.target_normalize',
+      'warning',
+      `the quantizer would turn unnormalised log-mel into targets (model.preprocessor.normalize: ${JSON.stringify(norm)}, model.target_normalize: none): loudness dominates every random projection, the targets collapse to a handful of tokens and pretraining learns little.`,
+      "set model.target_normalize=per_utterance (targets are computed in training only, from the whole clean utterance, so the encoder stays streaming-safe), or give the encoder fixed statistics: model.preprocessor.normalize={fixed_mean: null, fixed_std: null} estimates them from the training manifest (or streamnest stats).",
     );
   }
 

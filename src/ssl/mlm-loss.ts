@@ -11,12 +11,18 @@
 // receptive field ends on padding. This mirrors NeMo's non-causal pairing (frame k centred at kS) and never uses an
 // encoder frame from beyond the last group. Enabled by `causalDownsampling: true`; then exactly T/S + 1 frames are
 // required, otherwise exactly T/S (any other count is an error, as in NeMo).
+// That pairing ('first_frames') scores encoder frame k, which has seen only the first feature frame of group k. The
+// alternative `alignment: 'whole_group'` pairs encoder frame k + 1 with group k and drops frame 0 instead: every
+// scored frame has seen its whole group (its receptive field ends at feature frame (k+1)S, one past the group).
 //
 // No selected position (N = 0): NeMo's NLLLoss mean is 0/0 = NaN. `onEmpty: 'nan'` (default) keeps that, so a caller
 // can detect it (isNaN(loss.item())) and skip the update; `onEmpty: 'zero'` returns 0 connected to the graph
 // (all gradients zero), which lets a training loop step without a special case.
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
+
+/** 'first_frames': encoder frame k with token group k; 'whole_group': frame k + 1 with group k (causal downsampling only). */
+export type TargetAlignment = 'first_frames' | 'whole_group';
 
 export interface MultiMLMLossConfig {
   /** Mask frames per token (pre_conv: the subsampling factor; post_conv: 1). */
@@ -25,8 +31,10 @@ export interface MultiMLMLossConfig {
   numDecoders?: number;
   /** Decoder outputs and targets have no decoder axis when numDecoders == 1. */
   squeezeSingle?: boolean;
-  /** The encoder uses causal downsampling: decoder outputs carry one extra trailing frame, dropped (see above). */
+  /** The encoder uses causal downsampling: decoder outputs carry one extra frame, dropped (see above). */
   causalDownsampling?: boolean;
+  /** With causalDownsampling: which G of the G + 1 frames are scored (default 'first_frames'; see above). */
+  alignment?: TargetAlignment;
   onEmpty?: 'nan' | 'zero';
 }
 
@@ -36,6 +44,7 @@ export class MultiMLMLoss {
   readonly numDecoders: number;
   readonly squeezeSingle: boolean;
   readonly causalDownsampling: boolean;
+  readonly alignment: TargetAlignment;
   readonly onEmpty: 'nan' | 'zero';
 
   constructor(cfg: MultiMLMLossConfig = {}) {
@@ -44,6 +53,8 @@ export class MultiMLMLoss {
     this.numDecoders = cfg.numDecoders ?? 1;
     this.squeezeSingle = cfg.squeezeSingle ?? false;
     this.causalDownsampling = cfg.causalDownsampling ?? false;
+    this.alignment = cfg.alignment ?? 'first_frames';
+    if (this.alignment !== 'first_frames' && this.alignment !== 'whole_group') throw new RangeError(`MultiMLMLoss: alignment must be 'first_frames' or 'whole_group', got '${String(cfg.alignment)}'`);
     this.onEmpty = cfg.onEmpty ?? 'nan';
     if (!Number.isInteger(this.combineTimeSteps) || this.combineTimeSteps < 1) throw new RangeError(`MultiMLMLoss: combineTimeSteps must be a positive integer, got ${cfg.combineTimeSteps}`);
     if (!Number.isInteger(this.numDecoders) || this.numDecoders < 1) throw new RangeError(`MultiMLMLoss: numDecoders must be a positive integer, got ${cfg.numDecoders}`);
@@ -68,7 +79,8 @@ export class MultiMLMLoss {
 
   /**
    * Decoder outputs aligned to the G token groups: unchanged when they have G frames; with causalDownsampling the
-   * G + 1 frames are cut to the first G (the final frame is dropped). (B, T', C[, H]) -> (B, G, C[, H]).
+   * G + 1 frames are cut to the first G ('first_frames': the final frame is dropped) or the last G ('whole_group':
+   * frame 0 is dropped). (B, T', C[, H]) -> (B, G, C[, H]).
    */
   alignFrames(decoderOutputs: Tensor, G: number): Tensor {
     const Tp = decoderOutputs.size(1);
@@ -81,7 +93,8 @@ export class MultiMLMLoss {
           : '';
       throw new RangeError(`MultiMLMLoss: decoder outputs have ${Tp} frames but the masks have ${G} token groups; expected ${want}${hint}`);
     }
-    return Tp === G ? decoderOutputs.alias() : decoderOutputs.narrow(1, 0, G); // (B, G, C[, H])
+    if (Tp === G) return decoderOutputs.alias();
+    return decoderOutputs.narrow(1, this.alignment === 'whole_group' ? 1 : 0, G); // (B, G, C[, H])
   }
 
   /**

@@ -53,7 +53,9 @@ export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
       numDecoders: m.loss.num_decoders,
       squeezeSingle: m.loss.squeeze_single,
       causalDownsampling: e.causal_downsampling,
+      alignment: m.target_alignment,
     },
+    targetNormalize: m.target_normalize,
     seed,
   };
 }

@@ -8,6 +8,7 @@ import { RandomBlockMasking, type RandomBlockMaskingConfig } from './random-bloc
 import { RandomProjectionVectorQuantizer, type RandomProjectionQuantizerConfig } from './random-projection-quantizer.js';
 import { MultiSoftmaxDecoder, type MultiSoftmaxDecoderConfig } from './multi-softmax-decoder.js';
 import { MultiMLMLoss, type MultiMLMLossConfig } from './mlm-loss.js';
+import { normalizeTargetFeatures, type TargetNormalize } from './target-normalization.js';
 
 /** A padded batch of clean audio and its noisy copy (the augmentation output). */
 export interface NestBatch {
@@ -24,6 +25,8 @@ export interface NestModelArgs {
   quantizer: RandomProjectionQuantizerConfig;
   decoder: MultiSoftmaxDecoderConfig;
   loss: MultiMLMLossConfig;
+  /** Normalisation of the clean features before the quantizer (model.target_normalize; default 'none', NeMo's). */
+  targetNormalize?: TargetNormalize;
   /** Seeds the parameter initialisation and the four training generators. */
   seed: number;
   /** Runtime, not config: the data-parallel group the conv modules' batch_norm synchronises over (trainer.sync_batchnorm). */
@@ -45,6 +48,10 @@ export interface NestMetrics {
   codebookUsage: number;
   /** exp(entropy) of the batch's target-token distribution. */
   targetPerplexity: number;
+  /** Target tokens in the batch (all heads; the sample targetPerplexity was measured on). */
+  targets: number;
+  /** exp(entropy) of the decoder's argmax tokens at the scored positions (1.0: always the same token). */
+  predictionPerplexity: number;
   /** Scored positions in the batch. */
   scored: number;
 }
@@ -87,7 +94,7 @@ export class NestModel extends t.Module {
   forward(batch: NestBatch, o: { attContextSize?: [number, number]; maskFrames?: readonly (readonly number[])[] } = {}): NestForward {
     const clean = this.preprocessor.forward(batch.audio, batch.audioLen); // [B, F, T]
     const noisy = this.preprocessor.forward(batch.noisy, batch.noisyLen); // [B, F, T]
-    const tokens = t.noGrad(() => this.quantizer.forward(clean.features).xid); // [B, T/S, H]
+    const tokens = t.noGrad(() => this.quantizer.tokens(this.quantizerInput(clean.features, clean.lengths))); // [B, T/S, H]
     // masked frames drawn here, or given (reproducing a recorded batch, e.g. NeMo's golden masks)
     const { masked, mask } = o.maskFrames
       ? this.mask_processor.applyFrames(noisy.features, o.maskFrames)
@@ -95,6 +102,11 @@ export class NestModel extends t.Module {
     const enc = this.encoder.forward(masked, noisy.lengths, { rng: this.rng.context, attContextSize: o.attContextSize }); // [B, d, T']
     const logProbs = this.decoder.forward(enc.encoded); // [B, T', C, H]
     return { tokens, masks: mask, logProbs, encoded: enc.encoded, encodedLen: enc.lengths };
+  }
+
+  /** The quantizer's input: clean features [B, F, T] normalised by model.target_normalize. */
+  quantizerInput(features: Tensor, lengths: Tensor): Tensor {
+    return normalizeTargetFeatures(features, lengths, this.args.targetNormalize ?? 'none');
   }
 
   lossOf(f: NestForward): Tensor {
@@ -116,13 +128,20 @@ export class NestModel extends t.Module {
         const scored = selB.sum().item();
         const correct = t.logicalAnd(hit, selB).sum().item();
         const numClasses = logp.size(2);
-        const counts = t.call(t.op('aten::bincount', ''), tg.reshape([-1]), null, numClasses).to({ dtype: 'float64' }); // [C]
-        const p = counts.div(counts.sum());
-        const entropy = t.where(p.gt(0), p.mul(p.log()), 0).sum().neg().item();
+        const perplexityOf = (ids: Tensor): number => {
+          const counts = t.call(t.op('aten::bincount', ''), ids, null, numClasses).to({ dtype: 'float64' }); // [C]
+          const p = counts.div(counts.sum().clamp(1));
+          return Math.exp(t.where(p.gt(0), p.mul(p.log()), 0).sum().neg().item());
+        };
+        const flatTargets = tg.reshape([-1]);
+        const distinct = t.call(t.op('aten::bincount', ''), flatTargets, null, numClasses).gt(0).sum().item();
+        const predicted = t.call(t.op('aten::masked_select', ''), pred, selB) as Tensor; // [scored]
         return {
           maskedAccuracy: scored > 0 ? correct / scored : NaN,
-          codebookUsage: counts.gt(0).sum().item() / numClasses,
-          targetPerplexity: Math.exp(entropy),
+          codebookUsage: distinct / numClasses,
+          targetPerplexity: perplexityOf(flatTargets),
+          targets: flatTargets.size(0),
+          predictionPerplexity: scored > 0 ? perplexityOf(predicted) : NaN,
           scored,
         };
       }),

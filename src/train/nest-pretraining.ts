@@ -1,10 +1,12 @@
 // NEST pretraining from a validated config: the model, the data streams (sharded by rank), the trainer, the final .nemo.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import * as t from '../torch/index.js';
-import type { ConfigMap, NestConfig } from '../config/index.js';
+import { validateNestConfig, type ConfigMap, type NestConfig } from '../config/index.js';
+import { fillFixedStatistics } from './feature-statistics.js';
 import { buildNestModel } from '../ssl/nest-factory.js';
-import type { NestBatch, NestModel } from '../ssl/nest-model.js';
+import type { NestBatch, NestMetrics, NestModel } from '../ssl/nest-model.js';
+import { degenerateTargetsWarning } from '../ssl/target-health.js';
 import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import { batchToTensors } from '../data/batch-tensors.js';
 import type { SamplerState } from '../data/sampler.js';
@@ -91,7 +93,38 @@ export function schedulerFor(c: NestConfig): LrScheduler {
   return schedulerFromSection(c.model.optim.lr, c.model.optim.sched, c.trainer.max_steps, c.model.encoder.d_model);
 }
 
-export function nestTask(model: NestModel, configYaml: string): TrainTask<NestBatch> {
+/** Training steps whose targets are pooled for the degenerate-target check. */
+export const TARGET_CHECK_STEPS = 3;
+
+function nestMetrics(m: NestMetrics): Record<string, number> {
+  return {
+    masked_accuracy: m.maskedAccuracy,
+    codebook_usage: m.codebookUsage,
+    target_perplexity: m.targetPerplexity,
+    prediction_perplexity: m.predictionPerplexity,
+  };
+}
+
+/**
+ * The NEST training task. `warn` (the main rank's log, or null) receives the "degenerate targets" warning when the
+ * first TARGET_CHECK_STEPS steps' target perplexity is below 10% of min(num_classes, targets per batch).
+ */
+export function nestTask(model: NestModel, configYaml: string, warn: ((line: string) => void) | null = null): TrainTask<NestBatch> {
+  const seen: { perplexity: number; targets: number }[] = [];
+  const checkTargets = (m: NestMetrics): void => {
+    if (!warn || seen.length >= TARGET_CHECK_STEPS) return;
+    seen.push({ perplexity: m.targetPerplexity, targets: m.targets });
+    if (seen.length < TARGET_CHECK_STEPS) return;
+    const mean = (f: (x: { perplexity: number; targets: number }) => number): number => seen.reduce((a, x) => a + f(x), 0) / seen.length;
+    const w = degenerateTargetsWarning({
+      perplexity: mean((x) => x.perplexity),
+      targets: Math.round(mean((x) => x.targets)),
+      numClasses: model.quantizer.numClasses,
+      preprocessorNormalize: model.preprocessor.cfg.normalize,
+      targetNormalize: model.args.targetNormalize ?? 'none',
+    });
+    if (w) warn(`\nstreamnest: WARNING: ${w}`);
+  };
   return {
     module: model,
     configYaml: () => configYaml,
@@ -100,22 +133,44 @@ export function nestTask(model: NestModel, configYaml: string): TrainTask<NestBa
       const f = model.forward(b);
       const loss = model.lossOf(f);
       const m = model.metricsOf(f);
-      return { loss, metrics: { masked_accuracy: m.maskedAccuracy, codebook_usage: m.codebookUsage, target_perplexity: m.targetPerplexity } };
+      checkTargets(m);
+      return { loss, metrics: nestMetrics(m) };
     },
     validationLoss: (b) => {
       const f = model.forward(b);
-      return { loss: model.lossOf(f).item(), metrics: {} };
+      return { loss: model.lossOf(f).item(), metrics: nestMetrics(model.metricsOf(f)) };
     },
+    progressMetrics: { target_perplexity: 'tgt_ppl', masked_accuracy: 'acc' },
     generators: () => new Map(Object.entries(model.rng)),
     disposeBatch: disposeNestBatch,
   };
 }
 
-export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> {
-  const c = o.config;
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+/**
+ * The config with fixed feature statistics filled in when it asks for them (normalize: {fixed_mean: null,
+ * fixed_std: null}): rank 0 estimates them over the training manifest (or reads its cache beside the run) and every
+ * rank gets rank 0's values.
+ */
+function withFixedStatistics(o: PretrainOptions, runDir: string, log: (l: string) => void): { config: NestConfig; resolved: ConfigMap } {
   const rank = o.processGroup?.rank ?? 0;
   const world = o.processGroup?.worldSize ?? 1;
+  const cachePath = join(runDir, 'feature_statistics.json');
+  let filled = rank === 0 ? fillFixedStatistics(o.resolved, { baseDir: o.baseDir, cachePath, progress: o.progress, log }) : null;
+  if (world > 1 && o.processGroup) {
+    const tree = o.processGroup.allgatherJson(filled ? filled.tree : null)[0] as ConfigMap | null;
+    filled = tree ? { tree, stats: filled?.stats ?? (null as never) } : null;
+  }
+  if (!filled) return { config: o.config, resolved: o.resolved };
+  return { config: validateNestConfig(filled.tree, { file: 'the config with estimated feature statistics' }).config, resolved: filled.tree };
+}
+
+export async function pretrainNest(options: PretrainOptions): Promise<PretrainResult> {
+  const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const rank = options.processGroup?.rank ?? 0;
+  const world = options.processGroup?.worldSize ?? 1;
+  const runDir = join(resolve(options.baseDir, options.config.exp_manager.exp_dir ?? 'nemo_experiments'), options.config.exp_manager.name ?? options.config.name);
+  const o = { ...options, ...withFixedStatistics(options, runDir, log) };
+  const c = o.config;
   if (c.model.train_ds.manifest_filepath === null) throw new Error('model.train_ds.manifest_filepath is null: set it, e.g. model.train_ds.manifest_filepath=/data/train.json');
   // seed libtorch's default generator too (Lightning's seed_everything): otherwise each process starts it from a
   // random seed, so runs differ in any draw that names no generator and checkpoints hold an arbitrary default state
@@ -148,7 +203,7 @@ export async function pretrainNest(o: PretrainOptions): Promise<PretrainResult> 
   const em = c.exp_manager;
   const expDir = resolve(o.baseDir, em.exp_dir ?? 'nemo_experiments');
   const name = em.name ?? c.name;
-  const trainer = new Trainer(nestTask(model, configYaml), train, validation, {
+  const trainer = new Trainer(nestTask(model, configYaml, rank === 0 ? log : null), train, validation, {
     ...trainerLoopOptions(c.trainer, train.batchesPerEpoch),
     expDir,
     name,

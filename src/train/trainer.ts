@@ -24,6 +24,8 @@ export interface TrainTask<B> {
   trainingLoss(batch: B, step: number): { loss: t.Tensor; metrics: Record<string, number> };
   /** Forward pass in eval mode without gradients. */
   validationLoss(batch: B): { loss: number; metrics: Record<string, number> };
+  /** Training metrics shown on the progress line, by metric name -> short label (e.g. target_perplexity -> tgt_ppl). */
+  readonly progressMetrics?: Readonly<Record<string, string>>;
   /** Named generators whose state is saved and restored with checkpoints. */
   generators(): Map<string, t.Generator>;
   /** Frees tensors a batch holds. */
@@ -245,11 +247,13 @@ export class Trainer<B> {
     }
   }
 
-  private async validate(): Promise<number> {
-    if (!this.validation) return NaN;
+  /** Mean validation loss over batches (all ranks), and each task metric's mean over this rank's batches. */
+  private async validate(): Promise<{ loss: number; metrics: Record<string, number> }> {
+    if (!this.validation) return { loss: NaN, metrics: {} };
     this.task.module.eval();
     let sum = 0;
     let n = 0;
+    const metricSums = new Map<string, { sum: number; n: number }>();
     try {
       for await (const batch of this.validation()) {
         const r = t.noGrad(() => t.tidy(() => this.task.validationLoss(batch)));
@@ -257,6 +261,11 @@ export class Trainer<B> {
         if (Number.isFinite(r.loss)) {
           sum += r.loss;
           n++;
+        }
+        for (const [k, v] of Object.entries(r.metrics)) {
+          if (!Number.isFinite(v)) continue;
+          const a = metricSums.get(k) ?? { sum: 0, n: 0 };
+          metricSums.set(k, { sum: a.sum + v, n: a.n + 1 });
         }
       }
     } finally {
@@ -270,7 +279,9 @@ export class Trainer<B> {
       x.dispose();
       mean = c! > 0 ? s! / c! : NaN;
     }
-    return mean;
+    const metrics: Record<string, number> = {};
+    for (const [k, a] of metricSums) metrics[`val_${k}`] = a.sum / a.n;
+    return { loss: mean, metrics };
   }
 
   async fit(): Promise<TrainResult> {
@@ -397,13 +408,14 @@ export class Trainer<B> {
         if (logger && (gs % o.logEveryNSteps === 0 || gs === 1)) {
           logger.log(gs, { train_loss: loss, learning_rate: lr, global_step: gs, epoch: this.progress.epoch, ...metrics, ...(Number.isFinite(gradNorm) ? { grad_norm: gradNorm } : {}) });
         }
-        bar?.update({ step: gs, total: o.maxSteps, loss, lr, extra: { epoch: this.progress.epoch } }, o.logEveryNSteps);
+        const shown = Object.entries(this.task.progressMetrics ?? {}).filter(([k]) => Number.isFinite(metrics[k]));
+        bar?.update({ step: gs, total: o.maxSteps, loss, lr, extra: { epoch: this.progress.epoch, ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])) } }, o.logEveryNSteps);
         const atEnd = gs >= o.maxSteps;
         if (gs % o.valCheckInterval === 0 || atEnd) {
-          const v = await this.validate();
+          const { loss: v, metrics: vm } = await this.validate();
           if (Number.isFinite(v)) {
             valLoss.push({ step: gs, loss: v });
-            logger?.log(gs, { val_loss: v });
+            logger?.log(gs, { val_loss: v, ...vm });
           }
           this.saveCheckpoint(Number.isFinite(v) ? v : undefined);
         }

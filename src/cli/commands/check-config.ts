@@ -82,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
       encoder_frame_ms: frameMs,
       att_context_style: c.model.encoder.att_context_style,
       att_context: pairs,
+      targets: targetsReport(c),
       problems,
     };
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -91,8 +92,28 @@ export async function run(argv: string[]): Promise<number> {
       .map((p) => `[${p.att_context_size.join(',')}] ${p.lookahead_frames === null ? 'unlimited' : `${p.lookahead_frames} frame(s) = ${+p.lookahead_ms!.toFixed(1)} ms`}`)
       .join(', ');
     lines.push(`  attention (${c.model.encoder.att_context_style}, encoder frames of ${+frameMs.toFixed(2)} ms): look-ahead ${la}`);
+    lines.push(`  targets: ${targetsReport(c).summary}`);
     if (c.streaming !== true) lines.push(`  note: the config does not declare streaming: true (${c.streaming === null ? 'no streaming key' : 'streaming: false'}); checked as if it did`);
     process.stdout.write(lines.join('\n') + '\n');
   }
   return errors > 0 ? 1 : 0;
+}
+
+/** What the quantizer sees and why (the two normalisations: docs/streaming-nest.md, "Two normalisations"). */
+function targetsReport(c: import('../../config/index.js').NestConfig): { encoder_normalize: unknown; target_normalize: string; target_alignment: string; summary: string } {
+  const m = c.model;
+  const n = m.preprocessor.normalize;
+  const enc = n !== null && typeof n === 'object' ? 'fixed statistics' : String(n);
+  const why: Record<string, string> = {
+    none: "the quantizer sees exactly what the encoder sees (NeMo's behaviour)",
+    per_utterance:
+      'the quantizer sees the clean utterance normalised per feature over the whole utterance (training only, so streaming-safe; the shipped streaming presets use it: it gives the highest target perplexity on speech)',
+    per_frame: 'the quantizer sees each clean frame normalised over its own features (training only; parameter-free)',
+  };
+  return {
+    encoder_normalize: n,
+    target_normalize: m.target_normalize,
+    target_alignment: m.target_alignment,
+    summary: `encoder features normalize ${enc}; target_normalize ${m.target_normalize}: ${why[m.target_normalize]}; target_alignment ${m.target_alignment}${m.encoder.causal_downsampling ? '' : ' (no effect without causal downsampling)'}`,
+  };
 }

@@ -26,6 +26,14 @@ import type { QuantizerConfig } from './quantizer.js';
 import { readTrainerConfig } from './trainer.js';
 import type { TrainerConfig } from './trainer.js';
 
+/** model.target_normalize (streamnest): how the quantizer's input is normalised; 'none' is NeMo's behaviour. */
+export const TARGET_NORMALIZATIONS = ['none', 'per_utterance', 'per_frame'] as const;
+export type TargetNormalize = (typeof TARGET_NORMALIZATIONS)[number];
+
+/** model.target_alignment (streamnest): with causal downsampling, which encoder frame is scored for token group k. */
+export const TARGET_ALIGNMENTS = ['first_frames', 'whole_group'] as const;
+export type TargetAlignmentName = (typeof TARGET_ALIGNMENTS)[number];
+
 export interface NestModelConfig {
   readonly sample_rate: number;
   /** Shared values the sections interpolate (`${model.num_classes}`, ...); null when absent. */
@@ -34,6 +42,17 @@ export interface NestModelConfig {
   readonly code_dim: number | null;
   readonly squeeze_single: boolean;
   readonly mask_position: 'pre_conv' | 'post_conv';
+  /**
+   * streamnest: normalisation of the clean features before the quantizer turns them into targets (training only, so
+   * it may see the whole utterance). Absent: 'none', NeMo's behaviour. NeMo ignores the key when it loads the config.
+   */
+  readonly target_normalize: TargetNormalize;
+  /**
+   * streamnest: with causal_downsampling the encoder emits G + 1 frames for G token groups. 'first_frames' (absent
+   * key; the golden fixtures' pairing): frame k scores group k, the last frame is dropped. 'whole_group': frame k + 1
+   * scores group k, so every scored frame has seen its whole group. No effect without causal downsampling.
+   */
+  readonly target_alignment: TargetAlignmentName;
   readonly train_ds: DatasetConfig;
   /** null when the configuration has no validation set. */
   readonly validation_ds: DatasetConfig | null;
@@ -108,6 +127,8 @@ function readModel(r: SectionReader): NestModelConfig {
     code_dim: r.nullableInt('code_dim', null, { min: 1 }),
     squeeze_single: r.bool('squeeze_single', false),
     mask_position: r.oneOf('mask_position', ['pre_conv', 'post_conv'] as const, 'pre_conv'),
+    target_normalize: r.oneOf('target_normalize', TARGET_NORMALIZATIONS, 'none'),
+    target_alignment: r.oneOf('target_alignment', TARGET_ALIGNMENTS, 'first_frames'),
     train_ds: readDatasetConfig(r.section('train_ds', true), sample_rate),
     validation_ds: valRaw === undefined || valRaw === null ? null : readDatasetConfig(r.section('validation_ds', false), sample_rate),
     preprocessor: readPreprocessorConfig(r.section('preprocessor', true)),

@@ -4,6 +4,19 @@ import type { SectionReader } from '../section-reader.js';
 
 export type WindowName = 'hann' | 'hamming' | 'blackman' | 'bartlett' | 'none';
 
+/**
+ * `normalize: {fixed_mean, fixed_std}`: fixed per-feature statistics (streaming-safe: the same for every frame).
+ * Both null: to be estimated from the training manifest when pretraining starts (streamnest stats does it by hand).
+ */
+export interface FixedStatisticsSpec {
+  readonly fixed_mean: readonly number[] | null;
+  readonly fixed_std: readonly number[] | null;
+}
+
+export function isFixedStatistics(n: unknown): n is FixedStatisticsSpec {
+  return n !== null && typeof n === 'object' && !Array.isArray(n) && 'fixed_mean' in n;
+}
+
 export interface PreprocessorConfig {
   readonly sample_rate: number;
   /** Seconds; `n_window_size` (samples) is the alternative. */
@@ -12,8 +25,8 @@ export interface PreprocessorConfig {
   readonly n_window_size: number | null;
   readonly n_window_stride: number | null;
   readonly window: WindowName;
-  /** `per_feature`, `all_features`; anything else (e.g. `NA`) or null means no normalisation. */
-  readonly normalize: string | null;
+  /** `per_feature`, `all_features`; fixed statistics; anything else (e.g. `NA`) or null means no normalisation. */
+  readonly normalize: string | null | FixedStatisticsSpec;
   readonly n_fft: number | null;
   readonly preemph: number | null;
   readonly features: number;
@@ -44,11 +57,12 @@ export function readPreprocessorConfig(r: SectionReader): PreprocessorConfig {
   if (window_stride !== null && n_window_stride !== null) {
     r.problem('n_window_stride', 'set either window_stride (seconds) or n_window_stride (samples), not both');
   }
-  let normalize: string | null = null;
+  let normalize: string | null | FixedStatisticsSpec = null;
   const n = r.value('normalize');
   if (n === undefined) normalize = 'per_feature';
   else if (n === null || typeof n === 'string') normalize = n;
-  else r.problem('normalize', `expected 'per_feature', 'all_features' or another text meaning none; got ${JSON.stringify(n)}`);
+  else if (n !== null && typeof n === 'object' && !Array.isArray(n)) normalize = readFixedStatistics(r, n as Record<string, unknown>, r.int('features', 64, { min: 1 }));
+  else r.problem('normalize', `expected 'per_feature', 'all_features', {fixed_mean: [...], fixed_std: [...]} or another text meaning none; got ${JSON.stringify(n)}`);
 
   let guard: number | 'tiny' | 'eps' = 2 ** -24;
   const g = r.value('log_zero_guard_value');
@@ -91,4 +105,38 @@ export function readPreprocessorConfig(r: SectionReader): PreprocessorConfig {
   };
   r.finish();
   return config;
+}
+
+/** normalize: {fixed_mean, fixed_std}: F finite means and F finite positive stds, or both null (estimate them). */
+function readFixedStatistics(r: SectionReader, n: Record<string, unknown>, features: number): FixedStatisticsSpec | null {
+  const extra = Object.keys(n).filter((k) => k !== 'fixed_mean' && k !== 'fixed_std');
+  if (extra.length) {
+    r.problem(r.keyPath('normalize', extra[0]!), `normalize as fixed statistics takes only fixed_mean and fixed_std; got ${extra.join(', ')}`);
+    return null;
+  }
+  const { fixed_mean: mean, fixed_std: std } = n;
+  if ((mean === null || mean === undefined) && (std === null || std === undefined)) return { fixed_mean: null, fixed_std: null };
+  let ok = true;
+  const check = (key: 'fixed_mean' | 'fixed_std', v: unknown): number[] | null => {
+    if (!Array.isArray(v)) {
+      r.problem(r.keyPath('normalize', key), `expected a list of ${features} numbers (one per feature)${v === null || v === undefined ? '; set both fixed_mean and fixed_std, or both null to estimate them from the training manifest' : `; got ${JSON.stringify(v)}`}`);
+      ok = false;
+      return null;
+    }
+    if (v.length !== features) {
+      r.problem(r.keyPath('normalize', key), `has ${v.length} values; the preprocessor has ${features} features (one value per feature)`);
+      ok = false;
+      return null;
+    }
+    const bad = v.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x) || (key === 'fixed_std' && x <= 0));
+    if (bad >= 0) {
+      r.problem(r.keyPath('normalize', key, bad), `${JSON.stringify(v[bad])} is not ${key === 'fixed_std' ? 'a finite positive number (a standard deviation)' : 'a finite number'}`);
+      ok = false;
+      return null;
+    }
+    return v as number[];
+  };
+  const m = check('fixed_mean', mean);
+  const sd = check('fixed_std', std);
+  return ok && m && sd ? { fixed_mean: m, fixed_std: sd } : null;
 }

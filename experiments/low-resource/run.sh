@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Low-resource downstream experiment (issue #14): NEST pretraining on all the unlabelled training speech, then
+# character-CTC fine-tuning on a small labelled subset, pretrained against from scratch with the same fine-tuning
+# steps, 3 fine-tuning seeds per row (mean ± std of the best dev WER), causal / look-ahead / bidirectional; plus the
+# target-normalisation ablation (none / per_utterance / per_frame) and the target-alignment ablation (first_frames /
+# whole_group) on the causal model.
+#
+#   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
+#
+# Corpus: make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
+# en-gb-scotland+m2, en-029+f1) are removed from training; dev = the validation sentences of the other voices.
+# The labelled subset is the first utterances of the (shuffled) pretraining set up to --labelled-min minutes.
+# Needs a built streamnest (npm run build). Prints the table (results.md) and draws dev-wer.png.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    --minutes) minutes="$2"; shift 2 ;;
+    --labelled-min) labelled_min="$2"; shift 2 ;;
+    --pre-steps) pre_steps="$2"; shift 2 ;;
+    --ft-steps) ft_steps="$2"; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+SN="${STREAMNEST:-node $root/dist/src/cli/main.js} --threads 1"
+mkdir -p "$out"; cd "$root"
+log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$out/run.log"; }
+C="$out/corpus"
+if [ ! -f "$C/train_manifest.json" ]; then
+  log "corpus: $minutes min"
+  $SN make-corpus --out "$C" --minutes "$minutes" --seed 8 > "$out/corpus.log" 2>&1
+fi
+node -e '
+const fs = require("fs"); const [dir, mins] = [process.argv[1], Number(process.argv[2])];
+const held = new Set(["en-gb-scotland", "en-gb-scotland+m2", "en-029+f1"]);
+const read = (f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter(Boolean).map(JSON.parse);
+const w = (f, rows) => fs.writeFileSync(`${dir}/${f}`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+const train = read("train_manifest.json").filter((r) => !held.has(r.speaker));
+let acc = 0; const lab = train.filter((r) => (acc += r.duration) <= mins * 60);
+w("pretrain_manifest.json", train); w("labelled_manifest.json", lab);
+w("dev_manifest.json", read("val_manifest.json").filter((r) => !held.has(r.speaker)));
+w("test_manifest.json", read("val_manifest.json").filter((r) => held.has(r.speaker)));
+const h = (rows) => (rows.reduce((s, r) => s + r.duration, 0) / 60).toFixed(1);
+console.log(`pretrain ${train.length} utts ${h(train)} min (unlabelled); labelled ${lab.length} utts ${h(lab)} min`);
+' "$C" "$labelled_min" | tee -a "$out/run.log"
+
+arch="model.encoder.subsampling_factor=4 model.encoder.n_layers=4 model.encoder.d_model=96 model.encoder.n_heads=4 model.encoder.subsampling_conv_channels=96 model.train_ds.batch_size=8 model.validation_ds.batch_size=8"
+ctx_causal="model.encoder.att_context_size=[-1,0] model.encoder.att_context_style=regular"
+ctx_lookahead="model.encoder.att_context_size=[-1,4] model.encoder.att_context_style=chunked_limited"
+ctx_bidirectional="streaming=false model.encoder.att_context_size=[-1,-1] model.encoder.causal_downsampling=false model.encoder.conv_context_size=null model.masking.causal=false"
+# pretraining rows: name context target_normalize target_alignment
+PRE=(
+  "causal-per_utterance causal per_utterance first_frames"
+  "causal-none causal none first_frames"
+  "causal-per_frame causal per_frame first_frames"
+  "causal-per_utterance-whole_group causal per_utterance whole_group"
+  "lookahead-per_utterance lookahead per_utterance first_frames"
+  "bidirectional-per_utterance bidirectional per_utterance first_frames"
+)
+pretrain() {
+  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4
+  local nemo="$out/pretrain/$name/checkpoints/$name.nemo"
+  [ -f "$nemo" ] && return 0
+  log "pretrain $name ($pre_steps steps)"
+  $SN pretrain --quiet ${!ctxname} $arch model.target_normalize=$norm model.target_alignment=$align \
+    trainer.max_steps=$pre_steps trainer.val_check_interval=200 \
+    model.train_ds.manifest_filepath=$C/pretrain_manifest.json model.train_ds.noise_manifest=$C/noise_manifest.json \
+    model.validation_ds.manifest_filepath=$C/dev_manifest.json model.validation_ds.noise_manifest=$C/noise_manifest.json \
+    exp_manager.exp_dir=$out/pretrain exp_manager.name=$name > "$out/pretrain-$name.log" 2>&1 || { log "FAILED pretrain $name"; return 1; }
+}
+finetune() { # init-row seed; init-row is a pretraining row name or scratch-<context>
+  set -- $1; local init=$1 seed=$2 flag="" src
+  if [[ $init == scratch-* ]]; then src="$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo"; flag="--from-scratch"
+  else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
+  local name="$init-s$seed"
+  [ -f "$out/finetune/$name/checkpoints/$name.nemo" ] && return 0
+  log "finetune $name ($ft_steps steps)"
+  $SN finetune --quiet --init "$src" $flag --seed "$seed" trainer.max_steps=$ft_steps trainer.val_check_interval=50 \
+    model.train_ds.batch_size=8 model.validation_ds.batch_size=8 model.optim.lr=0.5 model.optim.sched.warmup_steps=200 \
+    model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
+    exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
+}
+export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional pre_steps ft_steps C
+printf '%s\n' "${PRE[@]}" | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
+FT=()
+for seed in 1 2 3; do
+  for r in "${PRE[@]}"; do FT+=("${r%% *} $seed"); done
+  for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
+done
+printf '%s\n' "${FT[@]}" | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
+node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" | tee "$out/results.md"
+log "done: $out/results.md, $out/dev-wer.png"
