@@ -217,8 +217,12 @@ export function readFixedNormalization(path: string, expectFeatures?: number): F
     } else {
       const j = JSON.parse(readFileSync(path, 'utf8')) as Partial<FixedNormalization>;
       if (!Array.isArray(j.fixed_mean) || !Array.isArray(j.fixed_std)) throw new Error('expected keys fixed_mean and fixed_std (arrays)');
-      mean = j.fixed_mean.map(Number);
-      std = j.fixed_std.map(Number);
+      for (const field of ['fixed_mean', 'fixed_std'] as const) {
+        const bad = (j[field] as unknown[]).findIndex((x) => typeof x !== 'number');
+        if (bad >= 0) throw new Error(`${field}[${bad}] is ${JSON.stringify((j[field] as unknown[])[bad])}; expected a number`);
+      }
+      mean = j.fixed_mean;
+      std = j.fixed_std;
     }
   } catch (e) {
     throw new PreprocessorConfigError(`cannot read normalisation statistics from ${path}: ${(e as Error).message}`);

@@ -136,3 +136,19 @@ test('causal downsampling: the extra trailing encoder frame is dropped (frame k 
   assert.throws(() => causal.forward(masks, logp.narrow(1, 0, 2), targets), /expected 3/);
   assert.throws(() => plain.forward(t.ones([2, 4, 12]), logp, targets), /12 mask frames are not divisible by combine_time_steps 8/);
 }));
+
+test("target_alignment 'whole_group': frame k + 1 scores group k (frame 0 dropped); 'first_frames' keeps frames 0..G-1", scoped(() => {
+  const masks = t.ones([2, 4, 16]); // 2 groups of 8, all selected
+  const logp = t.logSoftmax(t.randn([2, 3, 5], { generator: new t.Generator(3) }), 2); // T' = G + 1
+  const targets = t.tensor([1, 2, 3, 4], [2, 2], { dtype: 'int64' });
+  const plain = new MultiMLMLoss({ combineTimeSteps: 8, squeezeSingle: true });
+  const whole = new MultiMLMLoss({ combineTimeSteps: 8, squeezeSingle: true, causalDownsampling: true, alignment: 'whole_group' });
+  const first = new MultiMLMLoss({ combineTimeSteps: 8, squeezeSingle: true, causalDownsampling: true, alignment: 'first_frames' });
+  assert.equal(whole.forward(masks, logp, targets).item(), plain.forward(masks, logp.narrow(1, 1, 2), targets).item());
+  assert.equal(first.forward(masks, logp, targets).item(), plain.forward(masks, logp.narrow(1, 0, 2), targets).item());
+  assert.notEqual(whole.forward(masks, logp, targets).item(), first.forward(masks, logp, targets).item());
+  // without causal downsampling there is no extra frame, and the alignment changes nothing
+  const noCausal = new MultiMLMLoss({ combineTimeSteps: 8, squeezeSingle: true, alignment: 'whole_group' });
+  assert.equal(noCausal.forward(masks, logp.narrow(1, 0, 2), targets).item(), plain.forward(masks, logp.narrow(1, 0, 2), targets).item());
+  assert.throws(() => new MultiMLMLoss({ alignment: 'middle' as never }), /alignment must be 'first_frames' or 'whole_group'/);
+}));
