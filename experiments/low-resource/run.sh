@@ -3,7 +3,7 @@
 # character-CTC fine-tuning on a small labelled subset, pretrained against from scratch with the same fine-tuning
 # steps, 3 fine-tuning seeds per row (mean ± std of the best dev WER), causal / look-ahead / bidirectional; plus the
 # target-normalisation ablation (none / per_utterance / per_frame) and the target-alignment ablation (first_frames /
-# whole_group) on the causal model.
+# whole_group) on the causal model. One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
 #
@@ -53,14 +53,17 @@ ctx_causal="model.encoder.att_context_size=[-1,0] model.encoder.att_context_styl
 ctx_lookahead="model.encoder.att_context_size=[-1,4] model.encoder.att_context_style=chunked_limited"
 ctx_bidirectional="streaming=false model.encoder.att_context_size=[-1,-1] model.encoder.causal_downsampling=false model.encoder.conv_context_size=null model.masking.causal=false"
 # pretraining rows: name context target_normalize target_alignment
-PRE=(
+MAIN=(
   "causal-per_utterance causal per_utterance first_frames"
-  "causal-none causal none first_frames"
-  "causal-per_frame causal per_frame first_frames"
-  "causal-per_utterance-whole_group causal per_utterance whole_group"
   "lookahead-per_utterance lookahead per_utterance first_frames"
   "bidirectional-per_utterance bidirectional per_utterance first_frames"
 )
+ABLATION=(
+  "causal-none causal none first_frames"
+  "causal-per_frame causal per_frame first_frames"
+  "causal-per_utterance-whole_group causal per_utterance whole_group"
+)
+PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
   set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4
   local nemo="$out/pretrain/$name/checkpoints/$name.nemo"
@@ -86,11 +89,13 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
 }
 export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional pre_steps ft_steps C
 printf '%s\n' "${PRE[@]}" | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
+# the main rows first, then the ablation rows; 3 seeds each
 FT=()
 for seed in 1 2 3; do
-  for r in "${PRE[@]}"; do FT+=("${r%% *} $seed"); done
+  for r in "${MAIN[@]}"; do FT+=("${r%% *} $seed"); done
   for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
 done
+for seed in 1 2 3; do for r in "${ABLATION[@]}"; do FT+=("${r%% *} $seed"); done; done
 printf '%s\n' "${FT[@]}" | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
 node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" | tee "$out/results.md"
 log "done: $out/results.md, $out/dev-wer.png"

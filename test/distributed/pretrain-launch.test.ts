@@ -85,14 +85,15 @@ test('a worker killed with SIGKILL: the launcher names its rank and exits non-ze
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /worker rank 1 was killed by SIGKILL; stopping the other workers/);
   assert.match(r.stderr, /distributed run failed: worker rank 1 was killed by SIGKILL first/);
-  assert.ok(ms < 40_000, `launcher exited ${ms} ms after the kill`);
+  assert.ok(ms < 180_000, `launcher exited ${ms} ms after the kill (a hang bound)`);
   process.stderr.write(`# launcher exited ${ms} ms after SIGKILL of rank 1 (code ${r.code})\n`);
   assert.ok(readCheckpoint(last) >= 2, 'the last checkpoint is intact and readable');
   let left = '';
   try {
     left = execFileSync('ps', ['-o', 'pid=', '-p', kids.join(',')], { encoding: 'utf8' }).trim();
-  } catch {
-    // ps exits 1 when none of the pids exists
+  } catch (e) {
+    // ps exits 1 when none of the pids exists; any other failure (no ps, a crash) must not pass as "none left"
+    if ((e as { status?: number }).status !== 1) throw e;
   }
   assert.equal(left, '', 'no worker left running');
 });

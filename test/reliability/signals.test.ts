@@ -31,12 +31,12 @@ async function interrupt(expDir: string, signals: NodeJS.Signals[], afterSteps =
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
   const csv = join(expDir, RUN_NAME, 'metrics.csv');
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 180_000; // a hang bound: start-up plus 3 steps take seconds
   for (;;) {
     if (child.exitCode !== null) throw new Error(`pretrain exited early (${child.exitCode}):\n${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`no training steps logged within 60 s:\n${stderr}`);
+      throw new Error(`no training steps logged within 180 s:\n${stderr}`);
     }
     if (existsSync(csv) && readFileSync(csv, 'utf8').trim().split('\n').length > afterSteps) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -83,7 +83,8 @@ test('a second signal exits at once with code 130', { timeout: 120_000 }, async 
     assert.equal(e.code, 130, e.stderr);
     // two different signals sent back to back may be handled in either order
     assert.match(e.stderr, /(SIGINT|SIGTERM) received, writing a checkpoint[\s\S]*second (SIGINT|SIGTERM), exiting now/);
-    assert.ok(e.afterLastSignalMs < 5_000, `exited ${e.afterLastSignalMs} ms after the second signal`);
+    // "at once": no checkpoint is written and nothing is awaited; the bound only catches a hang on a loaded machine
+    assert.ok(e.afterLastSignalMs < 30_000, `exited ${e.afterLastSignalMs} ms after the second signal`);
     // whatever is on disk still opens (writes are atomic; no checkpoint had been written yet)
     assert.deepEqual(checkAllReadable(checkpointsDir(dir)).problems, []);
   } finally {

@@ -1,0 +1,82 @@
+// Table and plot of experiments/low-resource/run.sh: best dev WER of every fine-tuning run (the val_loss column of its
+// metrics.csv is the dev WER), mean ± sample std over seeds per row, the relative gain of pretraining, and the
+// pretraining runs' codebook health at their last validation.
+// Usage: node report.mjs OUT_DIR DIST_DIR
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [out, dist] = process.argv.slice(2);
+const { linePlot } = await import(pathToFileURL(join(dist, 'src/plot/index.js')).href);
+
+function csv(f) {
+  if (!existsSync(f)) return [];
+  const lines = readFileSync(f, 'utf8').trim().split('\n');
+  const head = lines[0].split(',');
+  return lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [head[i], v === '' ? NaN : Number(v)])));
+}
+const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+const std = (v) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : NaN);
+const pct = (x) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
+
+// fine-tuning runs: <row>-s<seed>
+const runs = new Map(); // row -> [{ seed, best, curve }]
+const ftDir = join(out, 'finetune');
+for (const name of existsSync(ftDir) ? readdirSync(ftDir) : []) {
+  const m = /^(.*)-s(\d+)$/.exec(name);
+  if (!m || !existsSync(join(ftDir, name, 'checkpoints', `${name}.nemo`))) continue; // finished runs only
+  const val = csv(join(ftDir, name, 'metrics.csv')).filter((r) => Number.isFinite(r.val_loss));
+  if (!val.length) continue;
+  const best = Math.min(...val.map((r) => r.val_loss));
+  if (!runs.has(m[1])) runs.set(m[1], []);
+  runs.get(m[1]).push({ seed: Number(m[2]), best, curve: val.map((r) => [r.step, r.val_loss]) });
+}
+const stat = (row) => {
+  const r = runs.get(row) ?? [];
+  const v = r.map((x) => x.best);
+  return { n: v.length, mean: v.length ? mean(v) : NaN, std: std(v), seeds: r.map((x) => x.seed).sort() };
+};
+const cell = (s) => (s.n ? `${pct(s.mean)} ± ${pct(s.std)} (n=${s.n})` : 'n/a');
+
+const lines = [];
+lines.push('| model | pretrained (NEST, per_utterance targets) | from scratch | relative gain | goal (>= 10%) |');
+lines.push('| --- | --- | --- | --- | --- |');
+for (const c of ['causal', 'lookahead', 'bidirectional']) {
+  const p = stat(`${c}-per_utterance`);
+  const s = stat(`scratch-${c}`);
+  const gain = (s.mean - p.mean) / s.mean;
+  const goal = c === 'bidirectional' ? '(reference)' : Number.isFinite(gain) ? (gain >= 0.1 ? 'met' : 'missed') : 'n/a';
+  lines.push(`| ${c} | ${cell(p)} | ${cell(s)} | ${Number.isFinite(gain) ? `${(100 * gain).toFixed(1)}%` : 'n/a'} | ${goal} |`);
+}
+const bi = stat('bidirectional-per_utterance');
+const ca = stat('causal-per_utterance');
+const la = stat('lookahead-per_utterance');
+lines.push('');
+lines.push(`Causal vs bidirectional (pretrained): ${Number.isFinite(ca.mean / bi.mean) ? `${(100 * (ca.mean / bi.mean - 1)).toFixed(1)}%` : 'n/a'} relative dev WER; look-ahead vs bidirectional: ${Number.isFinite(la.mean / bi.mean) ? `${(100 * (la.mean / bi.mean - 1)).toFixed(1)}%` : 'n/a'} (the seeds' documents expect +0.5-2%).`);
+lines.push('');
+lines.push('| causal pretraining row | target_normalize | target_alignment | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |');
+lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+for (const [row, norm, align] of [
+  ['causal-none', 'none', 'first_frames'],
+  ['causal-per_utterance', 'per_utterance', 'first_frames'],
+  ['causal-per_frame', 'per_frame', 'first_frames'],
+  ['causal-per_utterance-whole_group', 'per_utterance', 'whole_group'],
+]) {
+  const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
+  const last = pre[pre.length - 1];
+  const f = (k, d) => (last && Number.isFinite(last[k]) ? last[k].toFixed(d) : 'n/a');
+  lines.push(`| ${row} | ${norm} | ${align} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`);
+}
+console.log(lines.join('\n'));
+
+// dev WER against fine-tuning step, mean over seeds, for the main rows
+const series = [];
+for (const row of ['causal-per_utterance', 'scratch-causal', 'lookahead-per_utterance', 'scratch-lookahead', 'bidirectional-per_utterance', 'scratch-bidirectional']) {
+  const r = runs.get(row);
+  if (!r) continue;
+  const steps = r[0].curve.map(([s]) => s).filter((s) => r.every((x) => x.curve.some(([q]) => q === s)));
+  series.push({ name: `${row.replace('-per_utterance', ' (NEST)').replace(/^scratch-(.*)$/, '$1 (scratch)')}`, x: steps, y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))) });
+}
+if (series.length) {
+  linePlot(series, { title: 'Low-resource CTC fine-tuning (10 min labelled): dev WER, mean over seeds', xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(join(out, 'dev-wer.png'));
+}
