@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -168,9 +168,16 @@ test('the CLI draws a chunked_limited mask (with padding) exactly as the chunk r
 });
 
 test('usage errors: no --out, a malformed pair, a pair chunked_limited refuses, too many frames', async () => {
-  assert.equal(await runIn(['--config', 'tiny']), 2);
-  assert.equal(await runIn(['--out', '/tmp/x.png', '--att-context-size', 'a,b']), 2);
-  assert.equal(await runIn(['--config', 'lookahead', '--att-context-size', '5,1', '--out', '/tmp/x.png']), 2);
-  assert.equal(await runIn(['--config', 'tiny', '--frames', '5000', '--out', '/tmp/x.png']), 2);
-  assert.equal(await runIn(['--config', 'tiny', '--frames', '8', '--valid-frames', '9', '--out', '/tmp/x.png']), 2);
+  const dir = mkdtempSync(join(tmpdir(), 'show-attention-usage-'));
+  const png = join(dir, 'x.png');
+  try {
+    assert.equal(await runIn(['--config', 'tiny']), 2);
+    assert.equal(await runIn(['--out', png, '--att-context-size', 'a,b']), 2);
+    assert.equal(await runIn(['--config', 'lookahead', '--att-context-size', '5,1', '--out', png]), 2);
+    assert.equal(await runIn(['--config', 'tiny', '--frames', '5000', '--out', png]), 2);
+    assert.equal(await runIn(['--config', 'tiny', '--frames', '8', '--valid-frames', '9', '--out', png]), 2);
+    assert.equal(existsSync(png), false, 'a refused command writes nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -83,12 +83,11 @@ test('the tiny preset trains: loss is finite, gradients reach every trainable pa
     const batch = goldenBatch();
     const f = model.forward(batch);
     const loss = model.lossOf(f);
-    assert.ok(Number.isFinite(loss.item()) || Number.isNaN(loss.item()));
-    if (Number.isFinite(loss.item())) {
-      loss.backward();
-      const withGrad = trainable.filter((p) => p.grad !== null).length;
-      assert.ok(withGrad >= trainable.length - 2, `${withGrad}/${trainable.length} trainable parameters got a gradient`);
-    }
+    // the golden batch masks enough frames for a finite loss; a NaN (nothing scored, or a broken forward) fails here
+    assert.ok(Number.isFinite(loss.item()), `loss ${loss.item()}`);
+    loss.backward();
+    const withGrad = trainable.filter((p) => p.grad !== null).length;
+    assert.ok(withGrad >= trainable.length - 2, `${withGrad}/${trainable.length} trainable parameters got a gradient`);
   });
   model.zeroGrad();
   model.dispose();
