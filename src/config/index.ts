@@ -16,3 +16,5 @@ export { ConfigSourceMap } from './source-map.js';
 export { parseYamlConfig, readYamlConfigFile } from './yaml-config.js';
 export type { ConfigDocument } from './yaml-config.js';
 export { checkStreamingSafety, formatSafetyReport, type SafetyProblem } from './streaming-safety.js';
+export { formatKeyReasons, keyStatus, noEffectEntry, refusedEntry, tableKeys } from './key-status.js';
+export type { KeyStatus, KeyTable, NoEffectKey, RefusedKey } from './key-status.js';

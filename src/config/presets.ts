@@ -87,12 +87,15 @@ export interface LoadedConfig {
   readonly file: string;
 }
 
-/** Reads a preset or file, applies Hydra-style overrides and validates it. Throws `ConfigError`. */
+/**
+ * Reads a preset or file, applies Hydra-style overrides and validates it as a training configuration (settings
+ * streamnest does not implement are refused). Throws `ConfigError`.
+ */
 export function loadConfig(nameOrPath: string, overrides: readonly (string | ConfigOverride)[] = []): LoadedConfig {
   const file = resolveConfigSource(nameOrPath);
   const doc = readYamlConfigFile(file);
   const tree = applyOverrides(doc.tree, overrides, { file, sources: doc.sources });
-  const { config, warnings, resolved } = validateNestConfig(tree, { file, sources: doc.sources });
+  const { config, warnings, resolved } = validateNestConfig(tree, { file, sources: doc.sources, training: true });
   return { config, warnings, raw: resolved, file };
 }
 

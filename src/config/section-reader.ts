@@ -1,12 +1,16 @@
 // Typed, validated reading of one configuration section (a mapping), collecting every problem with
-// its key path instead of stopping at the first. Keys NeMo has but streamnest does not use are
-// reported as warnings; an unknown key that is a near miss of a known one is an error (a typo would
-// otherwise silently fall back to a default); other unknown keys are warnings.
+// its key path instead of stopping at the first. Each reader classifies its section's keys with a
+// KeyTable (key-status.ts): honoured keys are read; a refused key with a value that is not inert is an
+// error naming the reason; keys with no effect in streamnest are reported in one warning line per
+// section. An unknown key that is a near miss of a known one is an error (a typo would otherwise
+// silently fall back to a default); other unknown keys are warnings.
 
 import type { ConfigIssue } from './config-error.js';
 import type { ConfigMap, ConfigValue, KeyPath } from './config-tree.js';
 import { MISSING, formatPath, isConfigMap } from './config-tree.js';
 import { closestMatch } from './edit-distance.js';
+import type { KeyTable } from './key-status.js';
+import { formatKeyReasons, keyStatus, noEffectEntry, refusedEntry, tableKeys } from './key-status.js';
 import type { ConfigSourceMap } from './source-map.js';
 
 export interface ValidationContext {
@@ -14,10 +18,15 @@ export interface ValidationContext {
   readonly sources?: ConfigSourceMap;
   readonly issues: ConfigIssue[];
   readonly warnings: string[];
+  /**
+   * True when the configuration is about to train (loadConfig): refused training settings are errors. False for
+   * the configuration stored with a model (a .nemo read for inference): they are reported as warnings.
+   */
+  readonly training: boolean;
 }
 
-export function newValidationContext(file: string, sources?: ConfigSourceMap): ValidationContext {
-  return sources === undefined ? { file, issues: [], warnings: [] } : { file, sources, issues: [], warnings: [] };
+export function newValidationContext(file: string, sources?: ConfigSourceMap, training = false): ValidationContext {
+  return sources === undefined ? { file, issues: [], warnings: [], training } : { file, sources, issues: [], warnings: [], training };
 }
 
 /** Marks a key without a default. */
@@ -57,7 +66,7 @@ export function rangeProblem(v: number, r: NumberRange | undefined): string | un
 
 export class SectionReader {
   private readonly asked = new Set<string>();
-  private readonly ignoredKeys = new Set<string>();
+  private table: KeyTable | undefined;
 
   private constructor(
     readonly ctx: ValidationContext,
@@ -93,14 +102,22 @@ export class SectionReader {
     this.ctx.issues.push(issueAt(this.ctx, p, message));
   }
 
-  has(key: string): boolean {
+  /** Marks `key` as read; with a key table, reading a key it does not list as honoured is a schema bug. */
+  private ask(key: string): void {
+    if (this.table !== undefined && !this.table.honoured.includes(key)) {
+      throw new Error(`schema bug: ${formatPath(this.keyPath(key))} is read but its key table lists it as ${keyStatus(this.table, key) ?? 'unknown'}`);
+    }
     this.asked.add(key);
+  }
+
+  has(key: string): boolean {
+    this.ask(key);
     return Object.prototype.hasOwnProperty.call(this.raw, key) && this.raw[key] !== undefined;
   }
 
   /** The raw value of a key (undefined when absent); `???` is reported as missing and read as absent. */
   value(key: string): ConfigValue | undefined {
-    this.asked.add(key);
+    this.ask(key);
     if (!Object.prototype.hasOwnProperty.call(this.raw, key)) return undefined;
     const v = this.raw[key];
     if (v === MISSING) {
@@ -226,26 +243,51 @@ export class SectionReader {
     }
   }
 
-  /** Keys NeMo accepts here that streamnest does not use (reported as a warning when present). */
-  ignore(...keys: string[]): void {
-    for (const k of keys) this.ignoredKeys.add(k);
+  /**
+   * Declares the section's key table (call first): honoured keys are the only ones the reader may read; `finish`
+   * refuses the refused keys' non-inert values and reports the keys with no effect.
+   */
+  classify(table: KeyTable): void {
+    this.table = table;
   }
 
-  /** Reports the keys that were neither read nor declared ignored. Call once, after reading. */
+  /**
+   * Classifies the keys that were not read (call once, after reading): refused keys with a value that is not inert
+   * are problems (warnings in a stored model's configuration for training settings); keys with no effect are
+   * listed in one warning line; unknown keys are warnings, or errors when they look like a typo of a known key.
+   */
   finish(): void {
     if (this.silent) return;
-    const ignoredPresent: string[] = [];
+    const where = formatPath(this.path) || 'top level';
+    const t = this.table;
+    const noEffectPresent: [string, string][] = [];
+    const notForTraining: [string, string][] = [];
     const unknown: string[] = [];
     for (const key of Object.keys(this.raw)) {
       if (this.asked.has(key)) continue;
-      if (this.ignoredKeys.has(key)) ignoredPresent.push(key);
-      else unknown.push(key);
+      const status = t === undefined ? undefined : keyStatus(t, key);
+      if (t === undefined || status === undefined) {
+        unknown.push(key);
+        continue;
+      }
+      if (status === 'honoured') throw new Error(`schema bug: ${formatPath(this.keyPath(key))} is listed as honoured but its reader did not read it`);
+      const v = this.raw[key];
+      if (v === undefined || v === MISSING) continue;
+      const refused = refusedEntry(t, key);
+      const none = noEffectEntry(t, key);
+      if (refused !== undefined) {
+        if (refused.inert(v)) continue;
+        if (!this.ctx.training && (refused.trainingOnly ?? t.trainingOnly)) notForTraining.push([key, refused.reason]);
+        else this.problem(key, `${refused.reason} (got ${describeValue(v)}; accepted: ${refused.accepted})`);
+      } else if (none !== undefined && !(none.inert?.(v) ?? false)) {
+        noEffectPresent.push([key, none.reason]);
+      }
     }
-    const where = formatPath(this.path) || 'top level';
-    if (ignoredPresent.length > 0) {
-      this.ctx.warnings.push(`${where}: accepted for NeMo compatibility, not used by streamnest: ${ignoredPresent.join(', ')}`);
+    if (noEffectPresent.length > 0) this.ctx.warnings.push(`${where}: has no effect in streamnest: ${formatKeyReasons(noEffectPresent)}`);
+    if (notForTraining.length > 0) {
+      this.ctx.warnings.push(`${where}: refused for training, accepted in a stored model's configuration: ${formatKeyReasons(notForTraining)}`);
     }
-    const known = [...this.asked, ...this.ignoredKeys];
+    const known = [...this.asked, ...(t === undefined ? [] : tableKeys(t))];
     for (const key of unknown) {
       const near = closestMatch(key, known);
       if (near !== undefined && !Object.prototype.hasOwnProperty.call(this.raw, near)) {

@@ -161,7 +161,7 @@ function withFixedStatistics(o: PretrainOptions, runDir: string, log: (l: string
     filled = tree ? { tree, stats: filled?.stats ?? (null as never) } : null;
   }
   if (!filled) return { config: o.config, resolved: o.resolved };
-  return { config: validateNestConfig(filled.tree, { file: 'the config with estimated feature statistics' }).config, resolved: filled.tree };
+  return { config: validateNestConfig(filled.tree, { file: 'the config with estimated feature statistics', training: true }).config, resolved: filled.tree };
 }
 
 export async function pretrainNest(options: PretrainOptions): Promise<PretrainResult> {
@@ -208,6 +208,7 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
     expDir,
     name,
     resumeIfExists: em.resume_if_exists,
+    tensorboard: em.create_tensorboard_logger,
     saveTopK: em.checkpoint_callback_params?.save_top_k ?? 1,
     optimizer: { lr: c.model.optim.lr, betas: [c.model.optim.betas[0], c.model.optim.betas[1]], eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
     scheduler: schedulerFor(c),

@@ -61,6 +61,8 @@ export interface TrainerOptions {
   progressLabel?: string;
   /** Handle SIGINT/SIGTERM: checkpoint and exit cleanly; a second signal exits at once. */
   handleSignals?: boolean;
+  /** Write TensorBoard event files beside metrics.csv (exp_manager.create_tensorboard_logger; default true). */
+  tensorboard?: boolean;
 }
 
 /** NeMo/Lightning `trainer:` keys the training loop reads (shared by the NEST and CTC configs). */
@@ -306,7 +308,7 @@ export class Trainer<B> {
       }
       if (this.progress.globalStep === 0) o.processGroup.broadcastParameters([...this.task.module.stateDict().values()]);
     }
-    const logger = this.isMain ? new MetricsLogger(this.logDir) : null;
+    const logger = this.isMain ? new MetricsLogger(this.logDir, o.tensorboard ?? true) : null;
     const bar = this.isMain && o.progress !== false ? new ProgressBar(o.progressLabel ?? 'train') : null;
     const trainLoss: { step: number; loss: number }[] = [];
     const valLoss: { step: number; loss: number }[] = [];

@@ -42,6 +42,8 @@ for (const withValidation of [true, false]) {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /pretraining finished at step 3 \(max_steps\)/);
       assert.match(r.stdout, /model: .*run\.nemo/);
+      // the streaming preset asks for TensorBoard (exp_manager.create_tensorboard_logger: true)
+      assert.ok(readdirSync(join(dir, 'run')).some((f) => f.startsWith('events.out.tfevents')), 'TensorBoard events written');
       const ckDir = join(dir, 'run', 'checkpoints');
       const files = readdirSync(ckDir);
       assert.ok(files.includes('run--last.ckpt'), `checkpoints: ${files.join(', ')}`);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,9 @@ for (const { preset, classes, goal } of PRESETS) {
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /degenerate targets/);
       const csv = readFileSync(join(dir, 'run', 'metrics.csv'), 'utf8').split('\n')[0]!;
+      // tiny says exp_manager.create_tensorboard_logger: false, the streaming preset true
+      const events = readdirSync(join(dir, 'run')).some((f) => f.startsWith('events.out.tfevents'));
+      assert.equal(events, preset !== 'tiny', 'TensorBoard event files as create_tensorboard_logger says');
       for (const col of ['target_perplexity', 'prediction_perplexity', 'codebook_usage', 'masked_accuracy', 'val_target_perplexity', 'val_prediction_perplexity']) {
         assert.ok(csv.split(',').includes(col), `metrics.csv has ${col}: ${csv}`);
       }

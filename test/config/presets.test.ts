@@ -87,7 +87,9 @@ test('the tiny preset loads without overrides and is small and streaming-safe', 
   assert.ok(trainer.max_steps > 0 && trainer.max_steps <= 500);
   assert.equal(exp_manager.exp_dir, 'exp');
   assert.equal(exp_manager.name, 'SSL-NEST-FastConformer-Tiny');
+  // every key of tiny is honoured: no remark
   assert.deepEqual(warnings, []);
+  assert.equal(config.exp_manager.create_tensorboard_logger, false);
 });
 
 test('loadConfig applies overrides before interpolation and validation', () => {

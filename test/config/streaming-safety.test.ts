@@ -71,8 +71,17 @@ test('the bidirectional recipe with the guide\'s overrides is streaming-safe', (
     'model.encoder.conv_norm_type=layer_norm',
     'model.encoder.att_context_size=[-1,0]',
     '+model.masking.causal=true',
+    '+model.target_normalize=per_utterance',
   ]);
   assert.deepEqual(ps, []);
+});
+
+test('a quantizer fed raw log-mel (normalize NA, target_normalize none) is a warning; per_utterance, per_frame or fixed statistics are fine', () => {
+  flagged(['model.target_normalize=none'], 'model.target_normalize', 'warning', /target_normalize=per_utterance/);
+  assert.deepEqual(check('streaming', ['model.target_normalize=per_frame']), []);
+  const stats = `{fixed_mean: [${Array(80).fill(-9).join(',')}], fixed_std: [${Array(80).fill(3).join(',')}]}`;
+  assert.deepEqual(check('streaming', ['model.target_normalize=none', `model.preprocessor.normalize=${stats}`]), []);
+  assert.deepEqual(check('streaming', ['model.target_normalize=none', 'model.preprocessor.normalize={fixed_mean: null, fixed_std: null}']), []);
 });
 
 test('per-utterance feature normalisation is an error (per_feature, all_features); NA, null and dither are fine', () => {

@@ -3,6 +3,7 @@
 // with torchrun's variables (MASTER_ADDR, MASTER_PORT, NODE_RANK); a process that already has RANK/WORLD_SIZE
 // set (e.g. started by torchrun) is one worker.
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
@@ -180,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
       `streamnest: pretraining finished at step ${r.globalStep} (${r.stoppedBy})`,
       first && last ? `  train_loss ${first.loss.toFixed(4)} (step ${first.step}) -> ${last.loss.toFixed(4)} (step ${last.step})` : '',
       r.valLoss.length ? `  val_loss ${r.valLoss.map((v) => `${v.loss.toFixed(4)}@${v.step}`).join(', ')}` : '',
-      `  logs: ${r.logDir} (metrics.csv, TensorBoard events${r.plot ? ', loss.png' : ''})`,
+      `  logs: ${r.logDir} (metrics.csv${readdirSync(r.logDir).some((f) => f.startsWith('events.out.tfevents')) ? ', TensorBoard events' : ''}${r.plot ? ', loss.png' : ''})`,
       r.nemoPath ? `  model: ${r.nemoPath}` : '',
     ];
     process.stdout.write(lines.filter((l) => l).join('\n') + '\n');

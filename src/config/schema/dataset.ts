@@ -1,8 +1,65 @@
 // model.train_ds / model.validation_ds — NeMo's AudioNoiseDataset config (spec 03, 06 §6) and the
 // NEST batch augmentor MultiSpeakerNoiseAugmentation (spec 03 §2).
 
+import type { KeyTable } from '../key-status.js';
+import { isEmpty, isOneOf, noEffect, noEffectAll, refuseUnless, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
+
+const TARRED_ONLY = 'only for tarred datasets, which are not supported';
+const CONCAT_ONLY = 'only with is_concat: true, which is not supported';
+
+/** model.train_ds / model.validation_ds keys (NeMo's AudioNoiseDataset config, get_audio_noise_dataset_from_config). */
+export const DATASET_KEYS: KeyTable = {
+  paths: ['model.train_ds', 'model.validation_ds'],
+  trainingOnly: true,
+  honoured: [
+    'manifest_filepath', 'noise_manifest', 'sample_rate', 'batch_size', 'shuffle', 'num_workers', 'min_duration',
+    'max_duration', 'drop_last', 'skip_bad_audio', 'batch_augmentor',
+  ],
+  refused: {
+    is_tarred: refuseUnless('tarred datasets are not supported yet (issue #20); use JSON-lines manifests', [false]),
+    tarred_audio_filepaths: refuseWhen(
+      'tarred datasets are not supported yet (issue #20); use JSON-lines manifests',
+      'null or empty',
+      (v) => isEmpty(v) || v === '',
+    ),
+    is_concat: refuseUnless('concatenated datasets with a sampling technique are not implemented; list the manifests in manifest_filepath (read one after the other)', [false]),
+    use_lhotse: refuseUnless("NeMo's Lhotse data pipeline (duration-based batches, its own sampling) is not implemented; use manifest_filepath and batch_size", [false]),
+    trim_silence: refuseUnless('silence trimming is not implemented; the audio is used as read', [false]),
+    int_values: refuseUnless('audio is always read as floats in [-1, 1]; integer sample values are not implemented', [false]),
+    channel_selector: refuseUnless('multi-channel audio is always averaged to mono; selecting channels is not implemented', ['average']),
+    max_utts: refuseWhen('limiting the number of utterances is not implemented; shorten the manifest', '0 or null', (v) => v === null || v === 0),
+    augmentor: refuseWhen(
+      'per-utterance audio augmentation (perturbations) is not implemented; only batch_augmentor (noise and speech mixing)',
+      'null or empty',
+      isEmpty,
+    ),
+  },
+  noEffect: {
+    pin_memory: noEffect('data loading speed only'),
+    ...noEffectAll(['use_start_end_token', 'labels', 'parser'], 'text settings: pretraining reads no transcripts'),
+    return_sample_id: noEffect('batches carry no sample ids', isOneOf([false])),
+    ...noEffectAll(
+      ['concat_sampling_technique', 'concat_sampling_temperature', 'concat_sampling_scale', 'concat_sampling_probabilities', 'concat_shuffle', 'concat_sampling_seed'],
+      CONCAT_ONLY,
+    ),
+    ...noEffectAll(['tarred_shard_strategy', 'shuffle_n', 'bucketing_strategy', 'bucketing_weights'], TARRED_ONLY),
+    bucketing_batch_size: noEffect(TARRED_ONLY, isEmpty),
+  },
+};
+
+/** model.train_ds.batch_augmentor keys (MultiSpeakerNoiseAugmentation). */
+export const BATCH_AUGMENTOR_KEYS: KeyTable = {
+  paths: ['model.train_ds.batch_augmentor', 'model.validation_ds.batch_augmentor'],
+  trainingOnly: true,
+  honoured: [
+    '_target_', 'prob', 'noise_ratio', 'min_r_speech', 'max_r_speech', 'min_r_noise', 'max_r_noise', 'min_mix_rate',
+    'max_mix_rate', 'min_num_segments', 'max_num_segments', 'min_num_speakers', 'max_num_speakers',
+  ],
+  refused: {},
+  noEffect: {},
+};
 
 export interface BatchAugmentorConfig {
   readonly prob: number;
@@ -50,6 +107,7 @@ function readPaths(r: SectionReader, key: string, required: boolean): string | s
 }
 
 function readBatchAugmentor(r: SectionReader): BatchAugmentorConfig {
+  r.classify(BATCH_AUGMENTOR_KEYS);
   r.target('MultiSpeakerNoiseAugmentation');
   const unit = { min: 0, max: 1 } as const;
   const c: BatchAugmentorConfig = {
@@ -81,33 +139,7 @@ function readBatchAugmentor(r: SectionReader): BatchAugmentorConfig {
 }
 
 export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): DatasetConfig {
-  r.ignore(
-    'pin_memory',
-    'use_start_end_token',
-    'trim_silence',
-    'is_concat',
-    'concat_sampling_technique',
-    'concat_sampling_temperature',
-    'concat_sampling_scale',
-    'concat_sampling_probabilities',
-    'concat_shuffle',
-    'concat_sampling_seed',
-    'tarred_audio_filepaths',
-    'tarred_shard_strategy',
-    'shuffle_n',
-    'bucketing_strategy',
-    'bucketing_batch_size',
-    'bucketing_weights',
-    'labels',
-    'int_values',
-    'channel_selector',
-    'max_utts',
-    'augmentor',
-    'return_sample_id',
-    'use_lhotse',
-    'parser',
-  );
-  if (r.value('is_tarred') === true) r.problem('is_tarred', 'tarred datasets are not supported by streamnest; use JSON-lines manifests');
+  r.classify(DATASET_KEYS);
   const manifest_filepath = readPaths(r, 'manifest_filepath', true);
   const noise_manifest = readPaths(r, 'noise_manifest', false);
   const aug = r.value('batch_augmentor');

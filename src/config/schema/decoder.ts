@@ -1,5 +1,6 @@
 // model.decoder — NeMo's MultiSoftmaxDecoder (spec 02 §4).
 
+import type { KeyTable } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED } from '../section-reader.js';
 
@@ -12,7 +13,17 @@ export interface DecoderConfig {
   readonly squeeze_single: boolean;
 }
 
+/** model.decoder keys: every key is read. */
+export const DECODER_KEYS: KeyTable = {
+  paths: ['model.decoder'],
+  trainingOnly: false,
+  honoured: ['_target_', 'feat_in', 'num_classes', 'num_decoders', 'init_mode', 'use_bias', 'squeeze_single'],
+  refused: {},
+  noEffect: {},
+};
+
 export function readDecoderConfig(r: SectionReader): DecoderConfig {
+  r.classify(DECODER_KEYS);
   r.target('MultiSoftmaxDecoder');
   const config: DecoderConfig = {
     feat_in: r.int('feat_in', REQUIRED, { min: 1 }),

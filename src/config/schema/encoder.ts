@@ -2,6 +2,8 @@
 // the ones NeMo's constructor makes (_calc_context_sizes), so a config refused here is refused by NeMo.
 
 import type { ConfigValue } from '../config-tree.js';
+import type { KeyTable } from '../key-status.js';
+import { isEmpty, isOneOf, noEffect, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
 
@@ -100,19 +102,35 @@ function readAttContextProbs(r: SectionReader, n: number): number[] {
   return probs;
 }
 
+/** model.encoder keys (NeMo's ConformerEncoder constructor). Also read from the configuration of a stored model. */
+export const ENCODER_KEYS: KeyTable = {
+  paths: ['model.encoder'],
+  trainingOnly: false,
+  honoured: [
+    '_target_', 'feat_in', 'feat_out', 'n_layers', 'd_model', 'subsampling', 'subsampling_factor', 'subsampling_conv_channels',
+    'subsampling_conv_chunking_factor', 'causal_downsampling', 'ff_expansion_factor', 'self_attention_model', 'n_heads',
+    'att_context_size', 'att_context_probs', 'att_context_style', 'xscaling', 'untie_biases', 'pos_emb_max_len',
+    'conv_kernel_size', 'conv_norm_type', 'conv_context_size', 'use_bias', 'dropout', 'dropout_pre_encoder', 'dropout_emb',
+    'dropout_att', 'stochastic_depth_drop_prob', 'stochastic_depth_mode', 'stochastic_depth_start_layer',
+  ],
+  refused: {
+    reduction: refuseWhen('time reduction inside the encoder is not implemented', 'null', (v) => v === null),
+    global_tokens: refuseWhen('global attention tokens are not implemented', '0 or null', isOneOf([0])),
+  },
+  noEffect: {
+    reduction_position: noEffect('only with reduction, which is not implemented', (v) => v === null),
+    reduction_factor: noEffect('only with reduction, which is not implemented', isOneOf([1])),
+    global_tokens_spacing: noEffect('only with global_tokens, which are not implemented', isOneOf([1])),
+    global_attn_separate: noEffect('only with global_tokens, which are not implemented', isOneOf([false])),
+    use_pytorch_sdpa: noEffect('streamnest computes the same attention with its explicit path', isOneOf([false])),
+    use_pytorch_sdpa_backends: noEffect('streamnest computes the same attention with its explicit path', isEmpty),
+    sync_max_audio_length: noEffect('positional encodings cover any length without synchronising processes', isOneOf([true])),
+  },
+};
+
 export function readEncoderConfig(r: SectionReader): EncoderConfig {
+  r.classify(ENCODER_KEYS);
   r.target('ConformerEncoder');
-  r.ignore(
-    'reduction',
-    'reduction_position',
-    'reduction_factor',
-    'global_tokens',
-    'global_tokens_spacing',
-    'global_attn_separate',
-    'use_pytorch_sdpa',
-    'use_pytorch_sdpa_backends',
-    'sync_max_audio_length',
-  );
   const n_layers = r.int('n_layers', REQUIRED, { min: 1 });
   const d_model = r.int('d_model', REQUIRED, { min: 1 });
   const subsampling = r.oneOf('subsampling', ['vggnet', 'striding', 'dw_striding', 'stacking', 'stacking_norm'] as const, 'striding');

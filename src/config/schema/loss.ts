@@ -1,5 +1,6 @@
 // model.loss — NeMo's MultiMLMLoss (spec 02 §5).
 
+import type { KeyTable } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 
 export interface LossConfig {
@@ -11,7 +12,17 @@ export interface LossConfig {
   readonly squeeze_single: boolean;
 }
 
+/** model.loss keys: every key is read. */
+export const LOSS_KEYS: KeyTable = {
+  paths: ['model.loss'],
+  trainingOnly: false,
+  honoured: ['_target_', 'combine_time_steps', 'mask_threshold', 'num_decoders', 'squeeze_single'],
+  refused: {},
+  noEffect: {},
+};
+
 export function readLossConfig(r: SectionReader): LossConfig {
+  r.classify(LOSS_KEYS);
   r.target('MultiMLMLoss');
   const config: LossConfig = {
     combine_time_steps: r.int('combine_time_steps', 1, { min: 1 }),

@@ -1,5 +1,6 @@
 // model.masking — NeMo's RandomBlockMasking plus streamnest's causal extension (spec 02 §1–2).
 
+import type { KeyTable } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED } from '../section-reader.js';
 
@@ -19,7 +20,17 @@ export interface MaskingConfig {
   readonly left_context_size: number;
 }
 
+/** model.masking keys: every key is read. */
+export const MASKING_KEYS: KeyTable = {
+  paths: ['model.masking'],
+  trainingOnly: false,
+  honoured: ['_target_', 'feat_in', 'mask_prob', 'block_size', 'mask_value', 'freeze', 'allow_overlap', 'max_mask_ratio', 'causal', 'left_context_size'],
+  refused: {},
+  noEffect: {},
+};
+
 export function readMaskingConfig(r: SectionReader): MaskingConfig {
+  r.classify(MASKING_KEYS);
   r.target('RandomBlockMasking');
   const config: MaskingConfig = {
     feat_in: r.int('feat_in', REQUIRED, { min: 1 }),

@@ -3,27 +3,29 @@
 import { ConfigError } from '../config-error.js';
 import type { ConfigMap } from '../config-tree.js';
 import { resolveInterpolations } from '../interpolation.js';
+import type { KeyTable } from '../key-status.js';
+import { isEmpty, isOneOf, noEffect, noEffectAll, refuseUnlessEmpty, refuseWhen } from '../key-status.js';
 import { SectionReader, newValidationContext } from '../section-reader.js';
 import type { ConfigSourceMap } from '../source-map.js';
-import { readDatasetConfig } from './dataset.js';
+import { BATCH_AUGMENTOR_KEYS, DATASET_KEYS, readDatasetConfig } from './dataset.js';
 import type { DatasetConfig } from './dataset.js';
-import { readDecoderConfig } from './decoder.js';
+import { DECODER_KEYS, readDecoderConfig } from './decoder.js';
 import type { DecoderConfig } from './decoder.js';
-import { readEncoderConfig } from './encoder.js';
+import { ENCODER_KEYS, readEncoderConfig } from './encoder.js';
 import type { EncoderConfig } from './encoder.js';
-import { readExpManagerConfig } from './exp-manager.js';
+import { CHECKPOINT_CALLBACK_KEYS, EXP_MANAGER_KEYS, readExpManagerConfig } from './exp-manager.js';
 import type { ExpManagerConfig } from './exp-manager.js';
-import { readLossConfig } from './loss.js';
+import { LOSS_KEYS, readLossConfig } from './loss.js';
 import type { LossConfig } from './loss.js';
-import { readMaskingConfig } from './masking.js';
+import { MASKING_KEYS, readMaskingConfig } from './masking.js';
 import type { MaskingConfig } from './masking.js';
-import { readOptimConfig } from './optim.js';
+import { OPTIM_KEYS, SCHED_KEYS, readOptimConfig } from './optim.js';
 import type { OptimConfig } from './optim.js';
-import { readPreprocessorConfig } from './preprocessor.js';
+import { PREPROCESSOR_KEYS, readPreprocessorConfig } from './preprocessor.js';
 import type { PreprocessorConfig } from './preprocessor.js';
-import { readQuantizerConfig } from './quantizer.js';
+import { QUANTIZER_KEYS, readQuantizerConfig } from './quantizer.js';
 import type { QuantizerConfig } from './quantizer.js';
-import { readTrainerConfig } from './trainer.js';
+import { TRAINER_KEYS, readTrainerConfig } from './trainer.js';
 import type { TrainerConfig } from './trainer.js';
 
 /** model.target_normalize (streamnest): how the quantizer's input is normalised; 'none' is NeMo's behaviour. */
@@ -33,6 +35,65 @@ export type TargetNormalize = (typeof TARGET_NORMALIZATIONS)[number];
 /** model.target_alignment (streamnest): with causal downsampling, which encoder frame is scored for token group k. */
 export const TARGET_ALIGNMENTS = ['first_frames', 'whole_group'] as const;
 export type TargetAlignmentName = (typeof TARGET_ALIGNMENTS)[number];
+
+/** model keys (EncDecDenoiseMaskedTokenPredModel's configuration). */
+export const MODEL_KEYS: KeyTable = {
+  paths: ['model'],
+  trainingOnly: false,
+  honoured: [
+    'sample_rate', 'num_classes', 'num_books', 'code_dim', 'squeeze_single', 'mask_position', 'target_normalize',
+    'target_alignment', 'train_ds', 'validation_ds', 'preprocessor', 'masking', 'quantizer', 'encoder', 'decoder', 'loss', 'optim',
+  ],
+  refused: {},
+  noEffect: {
+    spec_augment: noEffect('NEST never applies it; NeMo builds it without calling it'),
+    test_ds: noEffect('streamnest runs no test pass'),
+    ...noEffectAll(['target', 'nemo_version'], 'written by NeMo into a stored model; streamnest writes its own'),
+    ...noEffectAll(['labels', 'tokenizer', 'compute_eval_loss', 'log_prediction'], 'speech-recognition settings: NEST pretraining reads no text'),
+  },
+};
+
+const INIT_FROM = 'initialising pretraining from another model is not implemented (pretraining starts from random weights; streamnest finetune --init starts CTC fine-tuning from a .nemo)';
+
+/** Top-level keys (NeMo's training scripts: name, model, trainer, exp_manager, Hydra's and the init_from_* keys). */
+export const TOP_KEYS: KeyTable = {
+  paths: [''],
+  trainingOnly: true,
+  honoured: ['name', 'streaming', 'model', 'trainer', 'exp_manager'],
+  refused: {
+    defaults: refuseWhen(
+      "Hydra's defaults list (composing the configuration from other files) is not supported; merge them into one YAML file",
+      "null, empty or ['_self_']",
+      (v) => isEmpty(v) || (Array.isArray(v) && v.every((x) => x === '_self_')),
+    ),
+    init_from_nemo_model: refuseUnlessEmpty(INIT_FROM),
+    init_from_pretrained_model: refuseUnlessEmpty(INIT_FROM),
+    init_from_ptl_ckpt: refuseUnlessEmpty(INIT_FROM),
+  },
+  noEffect: {
+    hydra: noEffect("Hydra's own settings, its run folder and job logging: streamnest does not run under Hydra"),
+    init_strict: noEffect('only with init_from_*, which is not implemented', isOneOf([true])),
+  },
+};
+
+/** Every section's key table (the sections of a NEST training configuration). */
+export const KEY_TABLES: readonly KeyTable[] = [
+  TOP_KEYS,
+  MODEL_KEYS,
+  DATASET_KEYS,
+  BATCH_AUGMENTOR_KEYS,
+  PREPROCESSOR_KEYS,
+  MASKING_KEYS,
+  QUANTIZER_KEYS,
+  ENCODER_KEYS,
+  DECODER_KEYS,
+  LOSS_KEYS,
+  OPTIM_KEYS,
+  SCHED_KEYS,
+  TRAINER_KEYS,
+  EXP_MANAGER_KEYS,
+  CHECKPOINT_CALLBACK_KEYS,
+];
 
 export interface NestModelConfig {
   readonly sample_rate: number;
@@ -82,11 +143,16 @@ export interface ValidateOptions {
   readonly file: string;
   /** Where each key came from (YAML lines, overrides). */
   readonly sources?: ConfigSourceMap;
+  /**
+   * True (loadConfig) when the configuration is to train: training settings streamnest refuses are errors. False
+   * (default): the configuration stored with a model, where they are only reported as warnings.
+   */
+  readonly training?: boolean;
 }
 
 export interface ValidatedConfig {
   readonly config: NestConfig;
-  /** Accepted-but-unused NeMo keys and other non-fatal remarks. */
+  /** Keys with no effect in streamnest (one line per section) and other non-fatal remarks. */
   readonly warnings: string[];
   /** The configuration tree with every interpolation resolved (what NeMo dumps to model_config.yaml). */
   readonly resolved: ConfigMap;
@@ -117,7 +183,7 @@ function checkConsistency(m: NestModelConfig, r: SectionReader): void {
 }
 
 function readModel(r: SectionReader): NestModelConfig {
-  r.ignore('spec_augment', 'test_ds', 'target', 'nemo_version', 'labels', 'tokenizer', 'compute_eval_loss', 'log_prediction');
+  r.classify(MODEL_KEYS);
   const sample_rate = r.int('sample_rate', 16000, { min: 1 });
   const valRaw = r.value('validation_ds');
   const m: NestModelConfig = {
@@ -149,9 +215,9 @@ function readModel(r: SectionReader): NestModelConfig {
  */
 export function validateNestConfig(raw: ConfigMap, opts: ValidateOptions): ValidatedConfig {
   const resolved = resolveInterpolations(raw, opts);
-  const ctx = newValidationContext(opts.file, opts.sources);
+  const ctx = newValidationContext(opts.file, opts.sources, opts.training ?? false);
   const top = SectionReader.open(ctx, [], resolved, true);
-  top.ignore('hydra', 'defaults', 'init_from_nemo_model', 'init_from_pretrained_model', 'init_from_ptl_ckpt', 'init_strict');
+  top.classify(TOP_KEYS);
   const name = top.string('name', 'streamnest');
   const s = top.value('streaming');
   let streaming: boolean | null = null;

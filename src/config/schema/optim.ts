@@ -1,7 +1,53 @@
 // model.optim — optimizer and learning-rate schedule (spec 06 §1–2).
 
+import type { KeyTable } from '../key-status.js';
+import { isOneOf, noEffect, noEffectAll, refuseUnless } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
+
+const SGD_ONLY = 'an SGD setting: streamnest trains with AdamW only';
+
+/** model.optim keys (NeMo's optimizer config: the torch.optim constructor's arguments plus `sched`). */
+export const OPTIM_KEYS: KeyTable = {
+  paths: ['model.optim'],
+  trainingOnly: true,
+  honoured: ['name', 'lr', 'betas', 'eps', 'weight_decay', 'sched'],
+  refused: {
+    amsgrad: refuseUnless("AMSGrad is not implemented (streamnest's AdamW is torch's with amsgrad=False)", [false]),
+    maximize: refuseUnless('maximising the loss is not implemented', [false]),
+    momentum: refuseUnless(SGD_ONLY, [0]),
+    nesterov: refuseUnless(SGD_ONLY, [false]),
+    dampening: refuseUnless(SGD_ONLY, [0]),
+  },
+  noEffect: {
+    ...noEffectAll(['foreach', 'fused', 'capturable'], "torch's kernel choices: streamnest's AdamW step is one fused native call", (v) => v === null || v === false),
+    differentiable: noEffect('optimizer steps are never differentiated', isOneOf([false])),
+  },
+};
+
+/** model.optim.sched keys (NeMo's scheduler config: prepare_lr_scheduler and the scheduler's arguments). */
+export const SCHED_KEYS: KeyTable = {
+  paths: ['model.optim.sched'],
+  trainingOnly: true,
+  honoured: ['name', 'd_model', 'warmup_steps', 'warmup_ratio', 'min_lr', 'max_steps'],
+  refused: {
+    constant_steps: refuseUnless("CosineAnnealing's constant phase at min_lr is not implemented", [0]),
+    constant_ratio: refuseUnless("CosineAnnealing's constant phase at min_lr is not implemented", [0]),
+    hold_steps: refuseUnless('a hold phase at the peak learning rate is not implemented (NoamHoldAnnealing is not either)', [0]),
+    hold_ratio: refuseUnless('a hold phase at the peak learning rate is not implemented (NoamHoldAnnealing is not either)', [0]),
+    last_epoch: refuseUnless('the schedule always starts at step 0 (resuming restores the step)', [-1]),
+    reduce_on_plateau: refuseUnless('ReduceLROnPlateau is not implemented', [false]),
+    interval: refuseUnless('the schedule advances at every optimizer step; per-epoch scheduling is not implemented', ['step']),
+    frequency: refuseUnless('the schedule advances at every optimizer step', [1]),
+  },
+  noEffect: {
+    monitor: noEffect('only with reduce_on_plateau, which is not implemented'),
+    ...noEffectAll(
+      ['t_max_epochs', 't_accumulate_grad_batches', 't_limit_train_batches', 't_num_workers'],
+      'the schedule length is sched.max_steps or trainer.max_steps (not derived from epochs)',
+    ),
+  },
+};
 
 export interface SchedulerConfig {
   readonly name: 'NoamAnnealing' | 'CosineAnnealing';
@@ -13,40 +59,22 @@ export interface SchedulerConfig {
   readonly min_lr: number;
   /** Total steps for the schedule; null → trainer.max_steps. */
   readonly max_steps: number | null;
-  /** CosineAnnealing: steps (or ratio) held at min_lr at the end. */
-  readonly constant_steps: number | null;
-  readonly constant_ratio: number | null;
 }
 
 export interface OptimConfig {
-  readonly name: 'adamw' | 'sgd';
+  /** The training loop's optimizer is AdamW (torch.optim.AdamW, amsgrad=False). */
+  readonly name: 'adamw';
   /** For NoamAnnealing a scale factor, not a learning rate. */
   readonly lr: number;
   readonly betas: readonly [number, number];
   readonly eps: number;
   readonly weight_decay: number;
-  readonly amsgrad: boolean;
-  /** SGD only. */
-  readonly momentum: number;
-  readonly nesterov: boolean;
   /** null: constant learning rate. */
   readonly sched: SchedulerConfig | null;
 }
 
 function readScheduler(r: SectionReader): SchedulerConfig {
-  r.ignore(
-    'last_epoch',
-    'monitor',
-    'reduce_on_plateau',
-    'interval',
-    'frequency',
-    'hold_steps',
-    'hold_ratio',
-    't_max_epochs',
-    't_accumulate_grad_batches',
-    't_limit_train_batches',
-    't_num_workers',
-  );
+  r.classify(SCHED_KEYS);
   const name = r.oneOf('name', ['NoamAnnealing', 'CosineAnnealing'] as const, REQUIRED);
   const warmup_steps = r.nullableInt('warmup_steps', null, { min: 0 });
   const warmup_ratio = r.nullableNumber('warmup_ratio', null, { min: 0, max: 1 });
@@ -55,8 +83,6 @@ function readScheduler(r: SectionReader): SchedulerConfig {
   }
   const d_model = r.nullableInt('d_model', null, { min: 1 });
   if (name === 'NoamAnnealing' && d_model === null && !r.has('d_model')) r.problem('d_model', 'NoamAnnealing requires d_model');
-  const constant_steps = r.nullableInt('constant_steps', null, { min: 0 });
-  const constant_ratio = r.nullableNumber('constant_ratio', null, { min: 0, max: 1 });
   const c: SchedulerConfig = {
     name,
     d_model,
@@ -64,16 +90,16 @@ function readScheduler(r: SectionReader): SchedulerConfig {
     warmup_ratio,
     min_lr: r.number('min_lr', 0.0, { min: 0 }),
     max_steps: r.nullableInt('max_steps', null, { min: 1 }),
-    constant_steps,
-    constant_ratio,
   };
   r.finish();
   return c;
 }
 
 export function readOptimConfig(r: SectionReader): OptimConfig {
-  r.ignore('foreach', 'fused', 'capturable', 'maximize', 'differentiable', 'dampening');
-  const name = r.oneOf('name', ['adamw', 'sgd'] as const, REQUIRED);
+  r.classify(OPTIM_KEYS);
+  const name = 'adamw';
+  const n = r.string('name', REQUIRED);
+  if (n !== '' && n !== name) r.problem('name', `streamnest trains with AdamW only (the training loop has no other optimizer); use adamw; got ${describeValue(n)}`);
   let betas: [number, number] = [0.9, 0.999];
   const b = r.value('betas');
   if (b !== undefined) {
@@ -89,10 +115,7 @@ export function readOptimConfig(r: SectionReader): OptimConfig {
     lr,
     betas,
     eps: r.number('eps', 1e-8, { min: 0 }),
-    weight_decay: r.number('weight_decay', name === 'adamw' ? 1e-2 : 0, { min: 0 }),
-    amsgrad: r.bool('amsgrad', false),
-    momentum: r.number('momentum', 0, { min: 0 }),
-    nesterov: r.bool('nesterov', false),
+    weight_decay: r.number('weight_decay', 1e-2, { min: 0 }),
     sched,
   };
   r.finish();

@@ -1,5 +1,7 @@
 // model.preprocessor — NeMo's AudioToMelSpectrogramPreprocessor (spec 01). Defaults are the class defaults.
 
+import type { KeyTable } from '../key-status.js';
+import { isAtMost, isOneOf, noEffect, noEffectAll, refuseUnless, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 
 export type WindowName = 'hann' | 'hamming' | 'blackman' | 'bartlett' | 'none';
@@ -44,9 +46,36 @@ export interface PreprocessorConfig {
   readonly mel_norm: 'slaney' | null;
 }
 
+/** model.preprocessor keys (NeMo's AudioToMelSpectrogramPreprocessor). Also read from the configuration of a stored model. */
+export const PREPROCESSOR_KEYS: KeyTable = {
+  paths: ['model.preprocessor'],
+  trainingOnly: false,
+  honoured: [
+    '_target_', 'sample_rate', 'window_size', 'window_stride', 'n_window_size', 'n_window_stride', 'window', 'normalize',
+    'n_fft', 'preemph', 'features', 'lowfreq', 'highfreq', 'log', 'log_zero_guard_type', 'log_zero_guard_value', 'dither',
+    'pad_to', 'frame_splicing', 'exact_pad', 'pad_value', 'mag_power', 'mel_norm',
+  ],
+  refused: {
+    nb_augmentation_prob: {
+      ...refuseWhen('narrow-band augmentation is not implemented', '0 or null', isAtMost(0)),
+      trainingOnly: true,
+    },
+    use_torchaudio: {
+      ...refuseUnless("torchaudio's filterbank (FilterbankFeaturesTA) is not implemented; streamnest computes NeMo's own, which differs slightly", [false]),
+      trainingOnly: true,
+    },
+  },
+  noEffect: {
+    nb_max_freq: noEffect('only with nb_augmentation_prob, which is not implemented'),
+    ...noEffectAll(['stft_exact_pad', 'stft_conv'], 'deprecated; NeMo ignores them too', isOneOf([false])),
+    use_grads: noEffect('gradients never flow into the features', isOneOf([false])),
+    rng: noEffect("dither draws from the model's own seeded generator", (v) => v === null),
+  },
+};
+
 export function readPreprocessorConfig(r: SectionReader): PreprocessorConfig {
+  r.classify(PREPROCESSOR_KEYS);
   r.target('AudioToMelSpectrogramPreprocessor');
-  r.ignore('rng', 'nb_augmentation_prob', 'nb_max_freq', 'use_torchaudio', 'stft_exact_pad', 'stft_conv', 'use_grads');
   const window_size = r.nullableNumber('window_size', 0.02, { min: 0, minExclusive: true });
   const n_window_size = r.nullableInt('n_window_size', null, { min: 1 });
   const window_stride = r.nullableNumber('window_stride', 0.01, { min: 0, minExclusive: true });

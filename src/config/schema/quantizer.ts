@@ -1,5 +1,6 @@
 // model.quantizer — NeMo's RandomProjectionVectorQuantizer (spec 02 §3).
 
+import type { KeyTable } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED } from '../section-reader.js';
 
@@ -16,7 +17,17 @@ export interface QuantizerConfig {
   readonly combine_time_steps: number;
 }
 
+/** model.quantizer keys: every key is read. */
+export const QUANTIZER_KEYS: KeyTable = {
+  paths: ['model.quantizer'],
+  trainingOnly: false,
+  honoured: ['_target_', 'feat_in', 'code_dim', 'num_classes', 'num_books', 'dist_fn', 'time_ahead', 'freeze', 'squeeze_single', 'combine_time_steps'],
+  refused: {},
+  noEffect: {},
+};
+
 export function readQuantizerConfig(r: SectionReader): QuantizerConfig {
+  r.classify(QUANTIZER_KEYS);
   r.target('RandomProjectionVectorQuantizer');
   const config: QuantizerConfig = {
     feat_in: r.int('feat_in', REQUIRED, { min: 1 }),

@@ -1,69 +1,78 @@
 // trainer — the PyTorch Lightning Trainer keys NeMo configs use (spec 06 §3).
 
+import type { KeyTable } from '../key-status.js';
+import { isAtMost, isEmpty, isOneOf, noEffect, noEffectAll, refuseUnless, refuseUnlessEmpty, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { describeValue } from '../section-reader.js';
 
-export type Precision = 16 | 32 | 64 | '16' | '32' | '64' | 'bf16' | '16-mixed' | 'bf16-mixed' | '32-true' | '64-true' | '16-true' | 'bf16-true';
-const PRECISIONS: readonly Precision[] = [16, 32, 64, '16', '32', '64', 'bf16', '16-mixed', 'bf16-mixed', '32-true', '64-true', '16-true', 'bf16-true'];
+/** trainer keys (Lightning's Trainer arguments). */
+export const TRAINER_KEYS: KeyTable = {
+  paths: ['trainer'],
+  trainingOnly: true,
+  honoured: [
+    'devices', 'num_nodes', 'max_epochs', 'max_steps', 'val_check_interval', 'log_every_n_steps', 'gradient_clip_val',
+    'accumulate_grad_batches', 'sync_batchnorm',
+  ],
+  refused: {
+    accelerator: refuseUnless('streamnest trains on the CPU only (GPU training is not built); use auto or cpu', ['auto', 'cpu']),
+    gpus: refuseWhen('streamnest trains on the CPU only (GPU training is not built); use devices for processes', '0 or null', (v) => v === 0 || isEmpty(v)),
+    precision: refuseUnless('mixed precision is not built yet (issue #16); use 32', [32, '32', '32-true']),
+    plugins: refuseUnlessEmpty('Lightning plugins (precision, cluster, checkpoint I/O) are not supported'),
+    gradient_clip_algorithm: refuseUnless('clipping by value is not implemented; gradients are clipped by their norm (use norm)', ['norm']),
+    callbacks: refuseUnlessEmpty('Lightning callbacks are not supported'),
+    fast_dev_run: refuseWhen('fast_dev_run is not implemented; use trainer.max_steps=N', 'false, 0 or null', isOneOf([false, 0])),
+    max_time: refuseUnlessEmpty('a wall-clock limit is not implemented; use max_steps or max_epochs'),
+    limit_train_batches: refuseUnless('every epoch uses the whole training set; limiting it is not implemented', [1]),
+    limit_val_batches: refuseUnless('every validation uses the whole validation set; limiting or disabling it is not implemented', [1]),
+    overfit_batches: refuseUnless('overfitting a few batches is not implemented', [0]),
+    check_val_every_n_epoch: refuseUnless(
+      'validation runs every val_check_interval training steps, counted across epochs; validating every N epochs is not implemented',
+      [1],
+    ),
+    resume_from_checkpoint: refuseUnlessEmpty(
+      'resuming from a named checkpoint is not implemented; exp_manager.resume_if_exists: true resumes from exp_dir/name/checkpoints/<name>--last.ckpt',
+    ),
+  },
+  noEffect: {
+    strategy: noEffect('streamnest runs its own data-parallel training over trainer.devices and trainer.num_nodes'),
+    num_sanity_val_steps: noEffect('no sanity validation runs before training; training is the same', isAtMost(0)),
+    ...noEffectAll(['min_epochs', 'min_steps'], 'they only delay early stopping, which streamnest does not have', isAtMost(0)),
+    logger: noEffect('metrics go to metrics.csv and TensorBoard events, as exp_manager sets up', isOneOf([false])),
+    enable_checkpointing: noEffect('exp_manager settings decide the checkpoints', isOneOf([false])),
+    enable_progress_bar: noEffect('the progress bar shows unless pretrain --quiet', isOneOf([true])),
+    enable_model_summary: noEffect('no model summary is printed', isOneOf([false])),
+    ...noEffectAll(['limit_test_batches', 'limit_predict_batches'], 'streamnest runs no test or predict loop'),
+    deterministic: noEffect('torch.use_deterministic_algorithms is not applied; streamnest seeds every generator', isOneOf([false])),
+    benchmark: noEffect('cuDNN autotuning; streamnest trains on the CPU', isOneOf([false])),
+    inference_mode: noEffect('validation always runs without gradients', isOneOf([true])),
+    ...noEffectAll(['use_distributed_sampler', 'replace_sampler_ddp'], 'streamnest shards the batches across processes itself', isOneOf([true])),
+    ...noEffectAll(['profiler', 'detect_anomaly', 'barebones'], 'debugging and profiling aids are not implemented', isOneOf([false])),
+    reload_dataloaders_every_n_epochs: noEffect('the manifests are read once per run', isAtMost(0)),
+    ...noEffectAll(['amp_backend', 'amp_level'], 'only with 16-bit precision, which is not built'),
+    ...noEffectAll(['progress_bar_refresh_rate', 'weights_summary', 'model_registry'], 'old Lightning display and registry settings'),
+    default_root_dir: noEffect('exp_manager.exp_dir decides where outputs go'),
+  },
+};
 
 export interface TrainerConfig {
   /** -1 or 'auto' = all available; a count; or a list of device indices. */
   readonly devices: number | 'auto' | readonly number[];
   readonly num_nodes: number;
-  readonly accelerator: 'auto' | 'cpu' | 'gpu' | 'cuda' | 'mps' | 'tpu' | 'hpu';
   /** -1 = unlimited. */
   readonly max_epochs: number;
   /** -1 = unlimited. */
   readonly max_steps: number;
   /** An integer: every N training steps; a fraction in (0, 1]: that fraction of an epoch. */
   readonly val_check_interval: number;
-  readonly check_val_every_n_epoch: number | null;
-  readonly num_sanity_val_steps: number;
-  readonly limit_val_batches: number;
   readonly log_every_n_steps: number;
   /** 0 or null: no clipping. */
   readonly gradient_clip_val: number;
-  readonly gradient_clip_algorithm: 'norm' | 'value';
   readonly accumulate_grad_batches: number;
-  readonly precision: Precision;
   readonly sync_batchnorm: boolean;
-  readonly default_root_dir: string | null;
 }
 
 export function readTrainerConfig(r: SectionReader): TrainerConfig {
-  r.ignore(
-    'strategy',
-    'logger',
-    'callbacks',
-    'fast_dev_run',
-    'min_epochs',
-    'min_steps',
-    'max_time',
-    'limit_train_batches',
-    'limit_test_batches',
-    'limit_predict_batches',
-    'overfit_batches',
-    'enable_checkpointing',
-    'enable_progress_bar',
-    'enable_model_summary',
-    'deterministic',
-    'benchmark',
-    'inference_mode',
-    'use_distributed_sampler',
-    'replace_sampler_ddp',
-    'profiler',
-    'detect_anomaly',
-    'barebones',
-    'plugins',
-    'reload_dataloaders_every_n_epochs',
-    'gpus',
-    'amp_backend',
-    'amp_level',
-    'resume_from_checkpoint',
-    'progress_bar_refresh_rate',
-    'weights_summary',
-    'model_registry',
-  );
+  r.classify(TRAINER_KEYS);
   let devices: TrainerConfig['devices'] = 'auto';
   const d = r.value('devices');
   if (d === 'auto') devices = 'auto';
@@ -82,20 +91,13 @@ export function readTrainerConfig(r: SectionReader): TrainerConfig {
   const config: TrainerConfig = {
     devices,
     num_nodes: r.int('num_nodes', 1, { min: 1 }),
-    accelerator: r.oneOf('accelerator', ['auto', 'cpu', 'gpu', 'cuda', 'mps', 'tpu', 'hpu'] as const, 'auto'),
     max_epochs: r.nullableInt('max_epochs', -1, { min: -1 }) ?? -1,
     max_steps: r.int('max_steps', -1, { min: -1 }),
     val_check_interval,
-    check_val_every_n_epoch: r.nullableInt('check_val_every_n_epoch', 1, { min: 1 }),
-    num_sanity_val_steps: r.int('num_sanity_val_steps', 2, { min: -1 }),
-    limit_val_batches: r.number('limit_val_batches', 1.0, { min: 0 }),
     log_every_n_steps: r.int('log_every_n_steps', 50, { min: 1 }),
     gradient_clip_val: clip ?? 0,
-    gradient_clip_algorithm: r.oneOf('gradient_clip_algorithm', ['norm', 'value'] as const, 'norm'),
     accumulate_grad_batches: r.int('accumulate_grad_batches', 1, { min: 1 }),
-    precision: r.oneOf('precision', PRECISIONS, 32),
     sync_batchnorm: r.bool('sync_batchnorm', false),
-    default_root_dir: r.nullableString('default_root_dir', null),
   };
   r.finish();
   return config;

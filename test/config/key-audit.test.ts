@@ -1,0 +1,282 @@
+// Every key of every section is honoured, refused with its reason (only for values that are not inert), or
+// reported once per section as having no effect; every shipped preset still loads.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stringify } from 'yaml';
+import {
+  ConfigError,
+  KEY_TABLES,
+  keyStatus,
+  listPresets,
+  loadConfig,
+  readYamlConfigFile,
+  resolveConfigSource,
+  tableKeys,
+  validateNestConfig,
+} from '../../src/config/index.js';
+import type { ConfigMap, KeyTable } from '../../src/config/index.js';
+
+const MANIFESTS = ['model.train_ds.manifest_filepath=train.json', 'model.validation_ds.manifest_filepath=val.json'];
+
+/** `section.key` (a top-level key has no section prefix). */
+const at = (section: string, key: string): string => (section === '' ? key : `${section}.${key}`);
+const where = (section: string): string => section || 'top level';
+
+/**
+ * A realistic non-inert value and an inert one (override syntax) for every refused key, by the key path under the
+ * table's first section.
+ */
+const REFUSED_SAMPLES: Record<string, { refused: string; inert: string }> = {
+  defaults: { refused: '[base_config]', inert: '[_self_]' },
+  init_from_nemo_model: { refused: '/models/ssl.nemo', inert: 'null' },
+  init_from_pretrained_model: { refused: 'stt_en_fastconformer_ctc_large', inert: 'null' },
+  init_from_ptl_ckpt: { refused: '/models/ssl.ckpt', inert: 'null' },
+  'model.train_ds.is_tarred': { refused: 'true', inert: 'false' },
+  'model.train_ds.tarred_audio_filepaths': { refused: '/data/audio_0.tar', inert: 'null' },
+  'model.train_ds.is_concat': { refused: 'true', inert: 'false' },
+  'model.train_ds.use_lhotse': { refused: 'true', inert: 'false' },
+  'model.train_ds.trim_silence': { refused: 'true', inert: 'false' },
+  'model.train_ds.int_values': { refused: 'true', inert: 'false' },
+  'model.train_ds.channel_selector': { refused: '0', inert: 'average' },
+  'model.train_ds.max_utts': { refused: '100', inert: '0' },
+  'model.train_ds.augmentor': { refused: '{white_noise: {prob: 0.5, min_level: -90, max_level: -46}}', inert: '{}' },
+  'model.preprocessor.nb_augmentation_prob': { refused: '0.5', inert: '0.0' },
+  'model.preprocessor.use_torchaudio': { refused: 'true', inert: 'false' },
+  'model.encoder.reduction': { refused: 'pooling', inert: 'null' },
+  'model.encoder.global_tokens': { refused: '4', inert: '0' },
+  'model.optim.amsgrad': { refused: 'true', inert: 'false' },
+  'model.optim.maximize': { refused: 'true', inert: 'false' },
+  'model.optim.momentum': { refused: '0.9', inert: '0' },
+  'model.optim.nesterov': { refused: 'true', inert: 'false' },
+  'model.optim.dampening': { refused: '0.1', inert: '0' },
+  'model.optim.sched.constant_steps': { refused: '1000', inert: '0' },
+  'model.optim.sched.constant_ratio': { refused: '0.1', inert: 'null' },
+  'model.optim.sched.hold_steps': { refused: '100', inert: 'null' },
+  'model.optim.sched.hold_ratio': { refused: '0.1', inert: '0' },
+  'model.optim.sched.last_epoch': { refused: '10', inert: '-1' },
+  'model.optim.sched.reduce_on_plateau': { refused: 'true', inert: 'false' },
+  'model.optim.sched.interval': { refused: 'epoch', inert: 'step' },
+  'model.optim.sched.frequency': { refused: '2', inert: '1' },
+  'trainer.accelerator': { refused: 'gpu', inert: 'cpu' },
+  'trainer.gpus': { refused: '1', inert: '0' },
+  'trainer.precision': { refused: 'bf16-mixed', inert: '32-true' },
+  'trainer.plugins': { refused: '[bf16_plugin]', inert: '[]' },
+  'trainer.gradient_clip_algorithm': { refused: 'value', inert: 'norm' },
+  'trainer.callbacks': { refused: '[{_target_: lightning.pytorch.callbacks.EarlyStopping}]', inert: '[]' },
+  'trainer.fast_dev_run': { refused: 'true', inert: 'false' },
+  'trainer.max_time': { refused: "'00:12:00:00'", inert: 'null' },
+  'trainer.limit_train_batches': { refused: '0.5', inert: '1.0' },
+  'trainer.limit_val_batches': { refused: '0.25', inert: '1.0' },
+  'trainer.overfit_batches': { refused: '10', inert: '0' },
+  'trainer.check_val_every_n_epoch': { refused: '2', inert: '1' },
+  'trainer.resume_from_checkpoint': { refused: '/runs/x.ckpt', inert: 'null' },
+  'exp_manager.explicit_log_dir': { refused: '/runs/here', inert: 'null' },
+  'exp_manager.resume_from_checkpoint': { refused: '/runs/x.ckpt', inert: 'null' },
+  'exp_manager.create_early_stopping_callback': { refused: 'true', inert: 'false' },
+  'exp_manager.create_ipl_epoch_stopper_callback': { refused: 'true', inert: 'false' },
+  'exp_manager.ema': { refused: '{enable: true, decay: 0.999}', inert: '{enable: false, decay: 0.999}' },
+  'exp_manager.max_time_per_run': { refused: "'00:03:55:00'", inert: 'null' },
+  'exp_manager.checkpoint_callback_params.monitor': { refused: 'val_masked_accuracy', inert: 'val_loss' },
+  'exp_manager.checkpoint_callback_params.mode': { refused: 'max', inert: 'min' },
+  'exp_manager.checkpoint_callback_params.dirpath': { refused: '/runs/ckpt', inert: 'null' },
+  'exp_manager.checkpoint_callback_params.filepath': { refused: '/runs/ckpt', inert: 'null' },
+};
+
+const TINY_WARNINGS = loadConfig('tiny').warnings;
+
+function configError(overrides: string[]): ConfigError {
+  try {
+    loadConfig('tiny', overrides);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e;
+  }
+  assert.fail(`expected a ConfigError for ${overrides.join(' ')}`);
+}
+
+/** Every table's refused (or no-effect) entries, each with its table's first section. */
+const withSection = <E>(pick: (t: KeyTable) => Readonly<Record<string, E>>): { section: string; key: string; entry: E }[] =>
+  KEY_TABLES.flatMap((t) => Object.entries(pick(t)).map(([key, entry]) => ({ section: t.paths[0] ?? '', key, entry })));
+const REFUSED = withSection((t) => t.refused);
+const NO_EFFECT = withSection((t) => t.noEffect);
+
+test('every key of every section has exactly one status, and every section has a table', () => {
+  const sections = KEY_TABLES.flatMap((t) => t.paths);
+  for (const s of [
+    '',
+    'model',
+    'model.train_ds',
+    'model.validation_ds',
+    'model.train_ds.batch_augmentor',
+    'model.preprocessor',
+    'model.masking',
+    'model.quantizer',
+    'model.encoder',
+    'model.decoder',
+    'model.loss',
+    'model.optim',
+    'model.optim.sched',
+    'trainer',
+    'exp_manager',
+    'exp_manager.checkpoint_callback_params',
+  ]) {
+    assert.ok(sections.includes(s), `no key table for '${s}'`);
+  }
+  assert.equal(new Set(sections).size, sections.length, 'a section has two tables');
+  for (const table of KEY_TABLES) {
+    const section = table.paths[0] ?? '';
+    const keys = tableKeys(table);
+    assert.equal(new Set(keys).size, keys.length, `${section}: a key has more than one status`);
+    for (const key of keys) assert.ok(['honoured', 'refused', 'noEffect'].includes(keyStatus(table, key) ?? 'none'), at(section, key));
+  }
+  for (const { section, key, entry } of REFUSED) {
+    assert.ok(entry.reason.length > 10 && entry.accepted.length > 0, at(section, key));
+    assert.equal(entry.inert(null), entry.accepted.includes('null'), `${at(section, key)}: 'accepted' must say whether null is inert`);
+  }
+  for (const { section, key, entry } of NO_EFFECT) assert.ok(entry.reason.length > 10, at(section, key));
+});
+
+test('a refused key with a value that is not inert is a ConfigError naming the key and the reason; its inert value loads', () => {
+  assert.deepEqual(
+    REFUSED.map((r) => at(r.section, r.key)).sort(),
+    Object.keys(REFUSED_SAMPLES).sort(),
+    'every refused key needs a sample here (and every sample a refused key)',
+  );
+  for (const { section, key, entry } of REFUSED) {
+    const path = at(section, key);
+    const sample = REFUSED_SAMPLES[path];
+    assert.ok(sample, path);
+    const reason = entry.reason;
+    const e = configError([`++${path}=${sample.refused}`]);
+    const issue = e.issues.find((i) => i.path === path);
+    assert.ok(issue, `${path}=${sample.refused}: no problem at ${path}: ${e.message}`);
+    assert.ok(issue.message.startsWith(reason), `${path}: ${issue.message}`);
+    assert.match(issue.message, /accepted: /);
+    assert.equal(e.issues.length, 1, e.message);
+    // any other value that is not inert is refused too (a string stands for one here)
+    assert.ok(
+      configError([`++${path}=zz_not_inert`]).issues.some((i) => i.path === path),
+      `${path}=zz_not_inert`,
+    );
+
+    assert.deepEqual(loadConfig('tiny', [`++${path}=${sample.inert}`]).warnings, TINY_WARNINGS, `${path}=${sample.inert}`);
+    if (entry.inert(null)) assert.deepEqual(loadConfig('tiny', [`++${path}=null`]).warnings, TINY_WARNINGS, `${path}=null`);
+    else
+      assert.ok(
+        configError([`++${path}=null`]).issues.some((i) => i.path === path),
+        `${path}=null`,
+      );
+  }
+});
+
+test("the brief's examples: tarred data and mixed precision name the key, the reason and the inert values", () => {
+  const tarred = configError(['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=[/d/a.tar]']);
+  assert.deepEqual(
+    tarred.issues.map((i) => i.path),
+    ['model.train_ds.is_tarred', 'model.train_ds.tarred_audio_filepaths'],
+  );
+  assert.match(
+    tarred.message,
+    /model\.train_ds\.is_tarred \(override '\+\+model\.train_ds\.is_tarred=true'\): tarred datasets are not supported yet \(issue #20\); use JSON-lines manifests \(got true \(boolean\); accepted: false or null\)/,
+  );
+  const bf16 = configError(['trainer.precision=bf16-mixed']);
+  assert.match(
+    bf16.message,
+    /trainer\.precision .*mixed precision is not built yet \(issue #16\); use 32 \(got "bf16-mixed" \(text\); accepted: 32 or '32' or '32-true' or null\)/,
+  );
+  for (const p of ['32', "'32'", '32-true']) assert.ok(loadConfig('tiny', [`trainer.precision=${p}`]));
+  // NeMo's own recipe values for the tarred keys are inert when is_tarred is false
+  const { warnings } = loadConfig('nest_fast-conformer', MANIFESTS);
+  assert.ok(!warnings.some((w) => /is_tarred|tarred_audio_filepaths|bucketing_batch_size/.test(w)), warnings.join('\n'));
+  // every refusal is reported at once, each with its path
+  const all = configError(['++trainer.max_time=01:00:00', '++exp_manager.create_early_stopping_callback=true', '++model.optim.sched.hold_ratio=0.1']);
+  assert.deepEqual(all.issues.map((i) => i.path).sort(), ['exp_manager.create_early_stopping_callback', 'model.optim.sched.hold_ratio', 'trainer.max_time']);
+});
+
+test('a key with no effect is reported in one warning line per section; its streamnest-like value is not', () => {
+  const { warnings } = loadConfig('tiny', [
+    '++model.train_ds.pin_memory=true',
+    '++model.train_ds.shuffle_n=2048',
+    '++model.train_ds.bucketing_strategy=synced_randomized',
+  ]);
+  const lines = warnings.filter((w) => w.startsWith('model.train_ds:'));
+  assert.deepEqual(lines, [
+    'model.train_ds: has no effect in streamnest: pin_memory (data loading speed only); shuffle_n, bucketing_strategy (only for tarred datasets, which are not supported)',
+  ]);
+  assert.ok(!warnings.some((w) => w.includes('accepted for NeMo compatibility')));
+  // values that are what streamnest does anyway are not reported
+  const quiet = loadConfig('tiny', [
+    '++trainer.enable_progress_bar=true',
+    '++trainer.logger=false',
+    '++trainer.num_sanity_val_steps=0',
+    '++exp_manager.create_wandb_logger=false',
+  ]);
+  assert.ok(!quiet.warnings.some((w) => w.startsWith('trainer:')), quiet.warnings.join('\n'));
+  assert.ok(!quiet.warnings.some((w) => w.includes('create_wandb_logger')), quiet.warnings.join('\n'));
+  const loud = loadConfig('tiny', ['++trainer.num_sanity_val_steps=2', '++exp_manager.create_wandb_logger=true']);
+  assert.ok(
+    loud.warnings.includes('trainer: has no effect in streamnest: num_sanity_val_steps (no sanity validation runs before training; training is the same)'),
+    loud.warnings.join('\n'),
+  );
+  assert.ok(loud.warnings.some((w) => w.startsWith('exp_manager: has no effect in streamnest:') && w.includes('create_wandb_logger (no such logger')));
+});
+
+test("every no-effect key, set to a value streamnest does not mimic, is named in its section's one warning line with its reason", () => {
+  for (const { section, key, entry } of NO_EFFECT) {
+    const path = at(section, key);
+    const { warnings } = loadConfig('tiny', [`++${path}=zz_not_inert`]);
+    const lines = warnings.filter((w) => w.startsWith(`${where(section)}: has no effect in streamnest: `));
+    assert.equal(lines.length, 1, `${path}: ${warnings.join('\n')}`);
+    const [line = ''] = lines;
+    assert.ok(line.includes(key) && line.includes(`(${entry.reason})`), `${path}: ${line}`);
+  }
+});
+
+test('a typo of a refused or no-effect key is an error naming the key it resembles', () => {
+  assert.match(configError(['++model.train_ds.is_tared=true']).message, /model\.train_ds\.is_tared .*did you mean 'is_tarred'\?/);
+  assert.match(configError(['++trainer.limit_train_batch=0.5']).message, /did you mean 'limit_train_batches'\?/);
+});
+
+test("a stored model's configuration (not training) reports refused training settings instead of refusing them", () => {
+  const file = resolveConfigSource('tiny');
+  const doc = readYamlConfigFile(file);
+  const tree = structuredClone(doc.tree) as ConfigMap;
+  const model = tree.model as ConfigMap;
+  (model.train_ds as ConfigMap).is_tarred = true;
+  (model.optim as ConfigMap).amsgrad = true;
+  const { warnings } = validateNestConfig(tree, { file });
+  assert.ok(
+    warnings.some((w) => w.startsWith("model.train_ds: refused for training, accepted in a stored model's configuration: is_tarred (tarred datasets")),
+    warnings.join('\n'),
+  );
+  assert.ok(warnings.some((w) => w.startsWith('model.optim: refused for training') && w.includes('amsgrad')));
+  assert.throws(
+    () => validateNestConfig(tree, { file, training: true }),
+    (e: unknown) => e instanceof ConfigError && e.issues.length === 2,
+  );
+  // the model's own sections are refused either way
+  (model.encoder as ConfigMap).reduction = 'pooling';
+  assert.throws(
+    () => validateNestConfig(tree, { file }),
+    (e: unknown) => e instanceof ConfigError && /model\.encoder\.reduction/.test(e.message),
+  );
+});
+
+test('every shipped preset loads, with no unknown keys and nothing refused (the CTC preset through its own loader)', async () => {
+  const presets = listPresets();
+  assert.ok(presets.length >= 6, presets.join(', '));
+  for (const name of presets) {
+    if (name.startsWith('ctc')) continue;
+    const { warnings } = loadConfig(name, MANIFESTS);
+    assert.ok(!warnings.some((w) => /unknown key|refused/.test(w)), `${name}: ${warnings.join('\n')}`);
+  }
+  const ctc = presets.filter((n) => n.startsWith('ctc'));
+  assert.ok(ctc.includes('ctc_tiny'));
+  const { loadFinetuneConfig } = await import('../../src/train/ctc-finetuning.js');
+  const initModel = stringify(loadConfig('tiny').raw.model);
+  for (const name of ctc) {
+    const loaded = loadFinetuneConfig(name, initModel, []);
+    assert.equal((loaded.tree.model as ConfigMap).encoder !== null, true, name);
+    assert.ok(loaded.config.trainer.max_steps > 0, name);
+  }
+});
