@@ -3,7 +3,7 @@
 // and the eval / transcribe commands (JSON report).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -12,6 +12,7 @@ import { CharVocabulary, CtcModel, type CtcModelArgs } from '../../src/asr/index
 import { writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { finetuneCtc, loadCtcModel, loadFinetuneConfig } from '../../src/train/ctc-finetuning.js';
 import { repoRoot } from '../../src/data/corpus.js';
+import { compareDigests, digestCheckpoint } from '../reliability/harness/common.js';
 
 const root = repoRoot();
 const encoder = {
@@ -32,8 +33,8 @@ test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact r
     const preEnc = t.keep(t.tidy(() => pre.stateDict().get('encoder.layers.0.self_attn.linear_q.weight')!.clone()));
     pre.dispose();
 
-    const overrides = (steps: number, resume: boolean): string[] => [
-      `trainer.max_steps=${steps}`, 'trainer.val_check_interval=2', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${dir}/exp`, `exp_manager.resume_if_exists=${resume}`,
+    const overrides = (steps: number, resume: boolean, expDir = `${dir}/exp`): string[] => [
+      `trainer.max_steps=${steps}`, 'trainer.val_check_interval=2', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${expDir}`, `exp_manager.resume_if_exists=${resume}`,
       'model.validation_ds.batch_size=5', 'model.freeze_encoder_steps=1',
     ];
     const { readNemoArchive } = await import('../../src/checkpoint/nemo-archive.js');
@@ -56,10 +57,34 @@ test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact r
     assert.equal(typeof out.text, 'string');
     m.dispose();
 
-    // exact resume: continue the same run to 6 steps
-    const r2 = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, true)), initWeights: init.stateDict, baseDir: root, seed: 5, progress: false, log: () => {} });
+    // exact resume: continue the same run to 6 steps ... (with another seed, as test/train/trainer.test.ts does: a
+    // fresh process could start from a differently initialised model and generators; the checkpoint must overwrite
+    // the weights, the optimizer, every RNG state and the sampler position)
+    const r2 = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, true)), initWeights: init.stateDict, baseDir: root, seed: 6, progress: false, log: () => {} });
     assert.equal(r2.globalStep, 6);
     assert.equal(r2.trainLoss[0]!.step, 5, 'resumed at step 4');
+    // ... and compare it with an uninterrupted 6-step run (same seed, same init weights, another folder): the same
+    // per-step losses (before and after the resume point) and, bit for bit, the same final weights, optimizer
+    // state, RNG states and sampler position (the pretraining resume tests assert the same: test/train/trainer.test.ts,
+    // test/reliability/kill-resume.test.ts)
+    const ref = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, false, `${dir}/ref`)), initWeights: init.stateDict, baseDir: root, seed: 5, progress: false, log: () => {} });
+    assert.equal(ref.globalStep, 6);
+    assert.deepEqual(ref.trainLoss.map((x) => x.step), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual([...r.trainLoss, ...r2.trainLoss].map((x) => x.step), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(r2.trainLoss.map((x) => x.loss), ref.trainLoss.slice(4).map((x) => x.loss), 'per-step losses after the resume point');
+    assert.deepEqual(r.trainLoss.map((x) => x.loss), ref.trainLoss.slice(0, 4).map((x) => x.loss), 'per-step losses before it');
+    assert.deepEqual([...r.valLoss, ...r2.valLoss], ref.valLoss, 'validation WER at steps 2, 4, 6');
+    const lastCkpt = (expDir: string): string => {
+      const runDir = join(expDir, 'CTC-FastConformer-Tiny', 'checkpoints');
+      const last = readdirSync(runDir).filter((f) => f.endsWith('--last.ckpt'));
+      assert.equal(last.length, 1, `one last checkpoint in ${runDir}`);
+      return join(runDir, last[0]!);
+    };
+    const resumed = digestCheckpoint(lastCkpt(`${dir}/exp`));
+    const uninterrupted = digestCheckpoint(lastCkpt(`${dir}/ref`));
+    assert.equal(JSON.parse(uninterrupted.progress).globalStep, 6);
+    assert.ok([...uninterrupted.tensors.keys()].some((k) => k.startsWith('model.encoder.')) && [...uninterrupted.tensors.keys()].some((k) => k.startsWith('optim.')));
+    assert.deepEqual(compareDigests(uninterrupted, resumed), [], 'the resumed run ends at the uninterrupted run\'s exact state');
     for (const x of init.stateDict.values()) x.dispose();
     preEnc.dispose();
 
