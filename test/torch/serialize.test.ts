@@ -175,7 +175,7 @@ test('legacy, foreign, truncated and corrupt files get clear errors', () => {
   // a flipped data byte fails the CRC
   const crc = Uint8Array.from(bytes);
   const dataAt = zip.read('archive/data/0').byteOffset - bytes.byteOffset;
-  crc[dataAt] ^= 0xff;
+  crc[dataAt] = crc[dataAt]! ^ 0xff;
   assert.throws(() => t.loadTorchSave(crc, 'crc.pt'), /crc\.pt: entry 'archive\/data\/0' fails its CRC-32 check/);
 });
 

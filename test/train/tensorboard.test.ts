@@ -35,7 +35,7 @@ test('event file: file_version record first, scalars round-trip with their steps
   );
   // a flipped byte in the payload is detected
   const bad = Uint8Array.from(bytes);
-  bad[bad.length - 6] ^= 0xff;
+  bad[bad.length - 6] = bad[bad.length - 6]! ^ 0xff;
   assert.throws(() => readScalarEvents(bad), /CRC/);
 });
 
