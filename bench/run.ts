@@ -8,7 +8,7 @@
 // alternate R times and the median of the per-round medians is reported (steadier on a shared machine).
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArgError, closest, formatOptions, parseArgs, type OptionsSpec } from '../src/cli/args.js';

@@ -206,7 +206,7 @@ export class CtcModel extends t.Module {
         t.tidy(() => {
           const n = Math.max(...clips.map((c) => c.length));
           const buf = new Float32Array(clips.length * n);
-          clips.forEach((c, i) => buf.set(c, i * n));
+          clips.forEach((c, i) => { buf.set(c, i * n); });
           const audio = t.tensor(buf, [clips.length, n]);
           const len = t.tensor(BigInt64Array.from(clips, (c) => BigInt(c.length)), [clips.length]);
           return this.decode(this.forward(audio, len));

@@ -162,7 +162,7 @@ function readResidual(r: BitReader, out: Int32Array | Float64Array, blockSize: n
   const method = r.bits(2);
   if (method > 1) throw new AudioFileError(r.path, 'format', `reserved residual coding method ${method}`);
   const paramBits = method === 0 ? 4 : 5;
-  const escape = method === 0 ? 15 : 31;
+  const escapeCode = method === 0 ? 15 : 31;
   const partOrder = r.bits(4);
   const parts = 1 << partOrder;
   const perPart = blockSize >>> partOrder;
@@ -171,7 +171,7 @@ function readResidual(r: BitReader, out: Int32Array | Float64Array, blockSize: n
     const n = part === 0 ? perPart - order : perPart;
     if (n < 0) throw new AudioFileError(r.path, 'format', 'residual partition smaller than the predictor order');
     const k = r.bits(paramBits);
-    if (k === escape) {
+    if (k === escapeCode) {
       const nb = r.bits(5);
       for (let j = 0; j < n; j++) out[i++] = r.signed(nb);
     } else {

@@ -287,7 +287,8 @@ export class FilterbankFeatures extends t.Module {
     super();
     this.cfg = cfg;
     this.generator = generator;
-    const g = (this.geometry = frontEndGeometry(cfg));
+    this.geometry = frontEndGeometry(cfg);
+    const g = this.geometry;
     this.window = this.registerBuffer('window', makeWindow(cfg.window, g.winLength));
     const nBins = Math.floor(g.nFft / 2) + 1;
     const fb = melFilterbank({ sampleRate: cfg.sample_rate, nFft: g.nFft, nMels: cfg.features, fmin: cfg.lowfreq, fmax: g.highfreq, norm: cfg.mel_norm });

@@ -34,7 +34,7 @@ export function readNemoArchive(path: string): NemoArchive {
       throw new NemoArchiveError(`${path}: gzip data is corrupt (${(e as Error).message})`, { cause: e });
     }
   }
-  let members;
+  let members: ReturnType<typeof readTar>;
   try {
     members = readTar(bytes, path);
   } catch (e) {

@@ -147,7 +147,7 @@ export function parseArgs<S extends OptionsSpec>(argv: readonly string[], spec: 
     const eq = a.indexOf('=');
     const flag = eq >= 0 ? a.slice(0, eq) : a;
     const inline = eq >= 0 ? a.slice(eq + 1) : undefined;
-    let key = byFlag.get(flag);
+    const key = byFlag.get(flag);
     if (key === undefined && flag.startsWith('--no-')) {
       const k = byFlag.get('--' + flag.slice(5));
       if (k !== undefined && spec[k]!.type === 'boolean' && inline === undefined) {

@@ -66,9 +66,13 @@ export function packageVersion(): string {
     const p = join(dir, 'package.json');
     if (existsSync(p)) {
       const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'streamnest' && pkg.version) return (version = pkg.version);
+      if (pkg.name === 'streamnest' && pkg.version) {
+        version = pkg.version;
+        return version;
+      }
     }
     dir = dirname(dir);
   }
-  return (version = 'unknown');
+  version = 'unknown';
+  return version;
 }

@@ -112,13 +112,13 @@ export class SectionReader {
 
   has(key: string): boolean {
     this.ask(key);
-    return Object.prototype.hasOwnProperty.call(this.raw, key) && this.raw[key] !== undefined;
+    return  Object.hasOwn(this.raw, key) && this.raw[key] !== undefined;
   }
 
   /** The raw value of a key (undefined when absent); `???` is reported as missing and read as absent. */
   value(key: string): ConfigValue | undefined {
     this.ask(key);
-    if (!Object.prototype.hasOwnProperty.call(this.raw, key)) return undefined;
+    if (!Object.hasOwn(this.raw, key)) return undefined;
     const v = this.raw[key];
     if (v === MISSING) {
       this.problem(key, mandatoryMessage(this.keyPath(key)));
@@ -129,7 +129,7 @@ export class SectionReader {
 
   private absent<T>(key: string, def: Default<T>, placeholder: T): T {
     if (def === REQUIRED) {
-      if (!(Object.prototype.hasOwnProperty.call(this.raw, key) && this.raw[key] === MISSING)) {
+      if (!(Object.hasOwn(this.raw, key) && this.raw[key] === MISSING)) {
         this.problem(key, 'required key is missing');
       }
       return placeholder;
@@ -290,7 +290,7 @@ export class SectionReader {
     const known = [...this.asked, ...(t === undefined ? [] : tableKeys(t))];
     for (const key of unknown) {
       const near = closestMatch(key, known);
-      if (near !== undefined && !Object.prototype.hasOwnProperty.call(this.raw, near)) {
+      if (near !== undefined && !Object.hasOwn(this.raw, near)) {
         this.problem(key, `unknown key; did you mean '${near}'?`);
       } else {
         const at = formatPath(this.keyPath(key));

@@ -5,7 +5,7 @@
 // or speech of other utterances in the batch at an energy ratio r ~ U(min_r_speech, max_r_speech) dB, scaled
 // so that 10·log10(E_audio / E_interference) = r with both energies averaged over the whole utterance.
 // The clean `audio` is never modified (it feeds the quantizer targets); `noisyAudio = audio + noise`.
-import { Rng } from './rng.js';
+import type { Rng } from './rng.js';
 
 export interface NoiseAugmentationConfig {
   prob: number;

@@ -1,6 +1,6 @@
 // Synthetic noise clips for the built-in corpus: white, pink and brown noise, and babble made by
 // summing several speech clips. All draws come from the Rng passed in.
-import { Rng } from './rng.js';
+import type { Rng } from './rng.js';
 
 export type SyntheticNoiseKind = 'white' | 'pink' | 'brown';
 

@@ -59,7 +59,7 @@ export function linePlot(series: Series[], o: LinePlotOptions): Canvas {
   const tf = (v: number): number => (o.logY ? Math.log10(Math.max(v, 1e-30)) : v);
   const xs = series.flatMap((s) => s.x);
   const ys = [...series.flatMap((s) => s.y), ...(o.hLines ?? []).map((l) => l.y)].filter((v) => Number.isFinite(v)).map(tf);
-  let x0 = xs.length ? Math.min(...xs) : 0;
+  const x0 = xs.length ? Math.min(...xs) : 0;
   let x1 = xs.length ? Math.max(...xs) : 1;
   let y0 = ys.length ? Math.min(...ys) : 0;
   let y1 = ys.length ? Math.max(...ys) : 1;

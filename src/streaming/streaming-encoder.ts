@@ -202,7 +202,7 @@ export class StreamingEncoder {
 
   /** Runs steps, batching the streams whose next chunks have the same shape, until none is ready. */
   run(state: StreamState): StreamResult {
-    let streams = [...state.streams];
+    const streams = [...state.streams];
     const outs: Tensor[][] = streams.map(() => []);
     for (;;) {
       const plans = streams.map((s) => this.plan(s));

@@ -129,7 +129,11 @@ export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CtcV
   const enc = rows.map((r) => vocab.encode(r).ids);
   const S = Math.max(1, ...enc.map((e) => e.length));
   const tg = new BigInt64Array(enc.length * S);
-  enc.forEach((e, i) => e.forEach((id, j) => (tg[i * S + j] = BigInt(id))));
+  enc.forEach((e, i) => {
+    e.forEach((id, j) => {
+      tg[i * S + j] = BigInt(id);
+    });
+  });
   return {
     audio: t.tensor(b.audio, [b.batchSize, b.maxLen]),
     audioLen: t.tensor(BigInt64Array.from(b.audioLens, (v) => BigInt(v)), [b.batchSize]),

@@ -39,7 +39,7 @@ export function encodeEvent(e: { wallTime: number; step?: number; fileVersion?: 
   const bytes: number[] = [...double(1, e.wallTime)];
   if (e.step !== undefined) bytes.push(...key(2, 0), ...varint(e.step));
   if (e.fileVersion !== undefined) bytes.push(...lengthDelimited(3, Buffer.from(e.fileVersion, 'utf8')));
-  if (e.scalars && e.scalars.length) {
+  if (e.scalars?.length) {
     // Summary { repeated Value value = 1 }, Value { tag = 1, simple_value = 2 }
     const summary: number[] = [];
     for (const [tag, v] of e.scalars) summary.push(...lengthDelimited(1, [...lengthDelimited(1, Buffer.from(tag, 'utf8')), ...float(2, v)]));

@@ -37,7 +37,7 @@ function goldenBatch(c: GoldenCase): { x: t.Tensor; lengths: number[] } {
   assert.deepEqual(lengths, c.inputs.input_signal_length);
   const n = Math.max(...lengths);
   const flat = new Float32Array(clips.length * n);
-  clips.forEach((s, i) => flat.set(s, i * n));
+  clips.forEach((s, i) => { flat.set(s, i * n); });
   return { x: t.tensor(flat, [clips.length, n]), lengths };
 }
 

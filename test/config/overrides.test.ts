@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, ConfigSourceMap, applyOverrides, parseOverride, parseYamlConfig } from '../../src/config/index.js';
+import { ConfigError, type ConfigSourceMap, applyOverrides, parseOverride, parseYamlConfig } from '../../src/config/index.js';
 import type { ConfigMap } from '../../src/config/index.js';
 
 const BASE = `model:

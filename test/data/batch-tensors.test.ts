@@ -19,6 +19,6 @@ test('batchToTensors: [B, N] float32 audio and int64 lengths', () => {
     assert.deepEqual(x.audioLen.toArray(), [3, 2]);
     assert.deepEqual(x.noisyAudioLen.toArray(), [3, 1]);
     const got = x.noisyAudio.toArray();
-    Array.from(audio).forEach((v, i) => assert.ok(Math.abs(got[i]! - (v + 1)) < 1e-6));
+    Array.from(audio).forEach((v, i) => { assert.ok(Math.abs(got[i]! - (v + 1)) < 1e-6); });
   });
 });

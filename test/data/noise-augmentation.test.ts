@@ -56,7 +56,7 @@ test('augmentation: produced SNR / energy ratio equals the drawn value; clean au
       assert.equal(out.noiseLens[d.item], len);
       // interference only inside the placed segments, nothing past the utterance
       const inside = new Uint8Array(N);
-      d.starts!.forEach((s, j) => inside.fill(1, s, s + d.segmentLens![j]!));
+      d.starts!.forEach((s, j) => { inside.fill(1, s, s + d.segmentLens![j]!); });
       for (let t = 0; t < N; t++) if (!inside[t]) assert.equal(out.noise[d.item * N + t], 0, `item ${d.item} sample ${t} outside segments`);
       for (let t = len; t < N; t++) assert.equal(out.noise[d.item * N + t], 0);
     }

@@ -28,7 +28,11 @@ async function train2(expDir: string, maxSteps: number, initSeed: number, dropou
 
 function maxAbsDiff(a: number[][], b: number[][]): number {
   let m = 0;
-  a.forEach((row, i) => row.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i]![j]!)))));
+  a.forEach((row, i) => {
+    row.forEach((v, j) => {
+      m = Math.max(m, Math.abs(v - b[i]![j]!));
+    });
+  });
   return m;
 }
 

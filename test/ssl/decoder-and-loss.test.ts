@@ -86,7 +86,7 @@ test('loss = mean NLL over all selected positions, averaged over decoders; gradi
   const targets = t.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1], [B, G, H], { dtype: 'int64' });
   const sel = [[1, 0, 1], [0, 0, 1]];
   const mbt = new Float32Array(B * G * c);
-  sel.forEach((row, b) => row.forEach((s, g) => { if (s) mbt[b * G * c + g * c] = mbt[b * G * c + g * c + 1] = 1; }));
+  sel.forEach((row, b) => { row.forEach((s, g) => { if (s) mbt[b * G * c + g * c] = mbt[b * G * c + g * c + 1] = 1; }); });
   const masks = t.tensor(mbt, [B, 1, G * c]).expand([B, D, G * c]).contiguous();
   const loss = new MultiMLMLoss({ combineTimeSteps: c, numDecoders: H }).forward(masks, logp, targets);
   const lp = logp.toArray();
@@ -95,7 +95,7 @@ test('loss = mean NLL over all selected positions, averaged over decoders; gradi
   const N = 3;
   for (let h = 0; h < H; h++) {
     let s = 0;
-    sel.forEach((row, b) => row.forEach((on, g) => { if (on) s -= lp[((b * G + g) * C + tg[(b * G + g) * H + h]!) * H + h]!; }));
+    sel.forEach((row, b) => { row.forEach((on, g) => { if (on) s -= lp[((b * G + g) * C + tg[(b * G + g) * H + h]!) * H + h]!; }); });
     expect += s / N;
   }
   assert.ok(Math.abs(loss.item() - expect / H) < 1e-6);

@@ -44,7 +44,7 @@ function loadHeads(name: string): Heads {
     quantizer.loadStateDict(sub('quantizer.'));
     masking.loadStateDict(sub('mask_processor.'));
     decoder.loadStateDict(sub('decoder.'));
-    return { quantizer, masking, decoder, H, C, dispose: () => [quantizer, masking, decoder].forEach((m) => m.dispose()) };
+    return { quantizer, masking, decoder, H, C, dispose: () => [quantizer, masking, decoder].forEach((m) => { m.dispose(); }) };
   } finally {
     for (const v of sd.values()) v.dispose();
   }

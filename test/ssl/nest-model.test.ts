@@ -18,7 +18,7 @@ function audioBatch(files: string[]): { audio: t.Tensor; len: t.Tensor } {
   const clips = files.map((f) => readWav(join(GOLDEN, f)).samples);
   const N = Math.max(...clips.map((c) => c.length));
   const buf = new Float32Array(clips.length * N);
-  clips.forEach((c, i) => buf.set(c, i * N));
+  clips.forEach((c, i) => { buf.set(c, i * N); });
   return { audio: t.tensor(buf, [clips.length, N]), len: t.tensor(clips.map((c) => c.length), [clips.length], { dtype: 'int64' }) };
 }
 

@@ -15,7 +15,10 @@ const LENS = [7, 4];
 /** Seeded features [B, F, T] as nested float64 arrays (values with a large offset and scale, like log-mel). */
 function features(): number[][][] {
   let s = 7;
-  const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const rnd = (): number => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648) * 2 - 1;
+  };
   return Array.from({ length: B }, () => Array.from({ length: F }, (_, f) => Array.from({ length: T }, () => -12 + 3 * f + 4 * rnd())));
 }
 

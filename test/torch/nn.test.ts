@@ -30,7 +30,7 @@ class Block extends t.Module {
 class List extends t.Module {
   constructor(items: t.Module[]) {
     super();
-    items.forEach((m, i) => this.registerModule(String(i), m));
+    items.forEach((m, i) => { this.registerModule(String(i), m); });
   }
 }
 class Net extends t.Module {

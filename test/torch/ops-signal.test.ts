@@ -42,7 +42,7 @@ function naiveStft(x: number[], nFft: number, hop: number, win: number[], center
   }
   const w = new Array<number>(nFft).fill(0);
   const off = Math.floor((nFft - win.length) / 2);
-  win.forEach((v, i) => (w[off + i] = v));
+  win.forEach((v, i) => { (w[off + i] = v); });
   const frames = Math.floor((s.length - nFft) / hop) + 1;
   const bins = nFft / 2 + 1;
   const re = Array.from({ length: bins }, () => new Array<number>(frames).fill(0));
@@ -60,7 +60,11 @@ function naiveStft(x: number[], nFft: number, hop: number, win: number[], center
 function flatten(r: Ref): number[] {
   // [bins, frames, 2]
   const out: number[] = [];
-  r.re.forEach((row, k) => row.forEach((v, f) => out.push(v, r.im[k]![f]!)));
+  r.re.forEach((row, k) => {
+    row.forEach((v, f) => {
+      out.push(v, r.im[k]![f]!);
+    });
+  });
   return out;
 }
 

@@ -43,7 +43,7 @@ function at(root: t.PickleValue, path: Key[]): t.PickleValue {
 
 function tensorsIn(v: t.PickleValue, out: t.Tensor[] = []): t.Tensor[] {
   if (v instanceof t.Tensor) out.push(v);
-  else if (Array.isArray(v)) v.forEach((x) => tensorsIn(x, out));
+  else if (Array.isArray(v)) v.forEach((x) => { tensorsIn(x, out); });
   else if (v instanceof Map) for (const x of v.values()) tensorsIn(x, out);
   return out;
 }

@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const { writeFileSync } = await import('node:fs');
 
   const m = loadNemoModel(file);
-  let d;
+  let d: ReturnType<typeof describeModel>;
   try {
     d = describeModel(m);
   } finally {

@@ -82,7 +82,7 @@ async function launchWorkers(devices: number, numNodes: number): Promise<number>
     });
     return { rank, child, exited: false };
   });
-  const forward = (sig: NodeJS.Signals) => () => children.forEach((c) => !c.exited && c.child.kill(sig));
+  const forward = (sig: NodeJS.Signals) => () => children.forEach((c) => { !c.exited && c.child.kill(sig); });
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);

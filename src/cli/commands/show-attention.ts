@@ -64,7 +64,7 @@ export async function drawAttentionMask(
   const H = top + n * cell + 44;
   const c = new Canvas(W, H);
   c.text(10, 10, o.title, [0, 0, 0], 2);
-  o.lines.forEach((l, i) => c.text(10, 34 + 12 * i, l, [60, 60, 60]));
+  o.lines.forEach((l, i) => { c.text(10, 34 + 12 * i, l, [60, 60, 60]); });
   const valid = o.validFrames ?? n;
   for (let q = 0; q < n; q++) {
     for (let k = 0; k < n; k++) {

@@ -86,7 +86,10 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     encoder.loadStateDict(enc, true);
     encoder.eval();
     preprocessor.eval();
-    return { encoder, preprocessor, decoder: null, nest: null, dispose: () => (encoder.dispose(), preprocessor.dispose()) };
+    return { encoder, preprocessor, decoder: null, nest: null, dispose: () => {
+        encoder.dispose();
+        preprocessor.dispose();
+      } };
   } finally {
     for (const v of a.stateDict.values()) v.dispose();
   }
@@ -123,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
     // length is known here, so by default the cache holds just the whole file (the same outputs, far faster).
     const fileFrames = Math.ceil(audio.samples.length / pre.featurizer.geometry.hopLength / Math.max(1, m.encoder.config.subsampling_factor)) + 1;
     const maxContext = options.maxContext ?? Math.min(10000, fileFrames);
-    let geo;
+    let geo: ReturnType<typeof configureStreaming>;
     try {
       geo = configureStreaming(m.encoder, { chunkSeconds: options.chunkSize, attContextSize, hopSeconds: hop, maxContext });
     } catch (e) {

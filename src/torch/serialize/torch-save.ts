@@ -425,7 +425,7 @@ export function saveTorchSave(obj: PickleValue, options: SaveOptions = {}): Uint
         w.emptyList();
         for (let i = 0; i < v.length; i += 1000) {
           w.mark();
-          v.slice(i, i + 1000).forEach((x, j) => write(x, `${path}[${i + j}]`));
+          v.slice(i, i + 1000).forEach((x, j) => { write(x, `${path}[${i + j}]`); });
           w.appends();
         }
       } else {

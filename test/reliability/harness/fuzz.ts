@@ -101,8 +101,7 @@ export async function fuzzTarget(o: FuzzOptions): Promise<FuzzReport> {
     });
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const [tag, a, b, c, dd] = line.split(' ');

@@ -58,7 +58,7 @@ class ProbeStream implements BatchStream<NestBatch> {
   data: DatasetLoader;
   readonly samples: SoakSample[] = [];
   private step = 0;
-  constructor(private readonly make: (s?: SamplerState) => DatasetLoader) {
+  constructor(make: (s?: SamplerState) => DatasetLoader) {
     this.data = make();
   }
   async next(): Promise<{ batch: NestBatch; epoch: number }> {
