@@ -56,11 +56,15 @@ async function sn(name: string, warmup: number, repeat: number): Promise<{ wall:
 
 function py(name: string, threads: number, warmup: number, repeat: number): { wall: number; cpu: number } {
   const dir = join(REPO_ROOT, 'bench', 'pytorch');
-  const r = spawnSync('/usr/bin/python3', [join(dir, 'cpu_driver.py'), name, '--threads', String(threads), '--warmup', String(warmup), '--repeat', String(repeat)], {
-    encoding: 'utf8',
-    cwd: dir,
-    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
-  });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(dir, 'cpu_driver.py'), name, '--threads', String(threads), '--warmup', String(warmup), '--repeat', String(repeat)],
+    {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+    },
+  );
   if (r.status !== 0) throw new Error(`cpu_driver.py ${name} failed:\n${r.stderr}`);
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { wall_ms: number; cpu_ms: number };
   return { wall: j.wall_ms, cpu: j.cpu_ms };
@@ -69,7 +73,10 @@ function py(name: string, threads: number, warmup: number, repeat: number): { wa
 async function main(): Promise<void> {
   const { options, positionals } = parseArgs(process.argv.slice(2), spec);
   t.setNumThreads(options.threads);
-  const la = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const la = (): string =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   console.log(`threads ${options.threads}, repeat ${options.repeat}, rounds ${options.rounds}; load average ${la()}`);
   console.log('workload              sn wall ms   py wall ms  wall ratio   sn cpu ms   py cpu ms  cpu ratio');
   for (const name of positionals) {
@@ -85,7 +92,19 @@ async function main(): Promise<void> {
     const pc = median(p.map((x) => x.cpu));
     const f = (x: number): string => x.toFixed(1).padStart(11);
     console.log(`${name.padEnd(20)}${f(sw)}  ${f(pw)}  ${(sw / pw).toFixed(2).padStart(9)}x ${f(sc)} ${f(pc)}  ${(sc / pc).toFixed(2).padStart(8)}x`);
-    console.log(JSON.stringify({ workload: name, threads: options.threads, sn_wall_ms: sw, py_wall_ms: pw, sn_cpu_ms: sc, py_cpu_ms: pc, rounds_sn: s, rounds_py: p, load: la() }));
+    console.log(
+      JSON.stringify({
+        workload: name,
+        threads: options.threads,
+        sn_wall_ms: sw,
+        py_wall_ms: pw,
+        sn_cpu_ms: sc,
+        py_cpu_ms: pc,
+        rounds_sn: s,
+        rounds_py: p,
+        load: la(),
+      }),
+    );
   }
   console.log(`load average after: ${la()}`);
 }

@@ -28,7 +28,11 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const { options } = parseArgs(process.argv.slice(2), spec);
   t.setNumThreads(options.threads);
-  console.log(`threads ${options.threads}, repeat ${options.repeat}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `threads ${options.threads}, repeat ${options.repeat}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const args = nestArgs('streaming', 'small', 4321);
   const model = new NestModel(args);
   const optim = { lr: 1e-4, betas: [0.9, 0.98] as [number, number], eps: 1e-8, weightDecay: 1e-3 };
@@ -75,7 +79,9 @@ async function main(): Promise<void> {
   const sn = new Map([...times].map(([k, v]) => [k, median(v)]));
   const dir = join(REPO_ROOT, 'bench', 'pytorch');
   const r = spawnSync('/usr/bin/python3', [join(dir, 'nest_phases.py'), '--threads', String(options.threads), '--repeat', String(options.repeat)], {
-    encoding: 'utf8', cwd: dir, env: { ...process.env, OPENBLAS_NUM_THREADS: String(options.threads), OMP_NUM_THREADS: String(options.threads) },
+    encoding: 'utf8',
+    cwd: dir,
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(options.threads), OMP_NUM_THREADS: String(options.threads) },
   });
   if (r.status !== 0) throw new Error(r.stderr);
   const py = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;

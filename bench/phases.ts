@@ -62,10 +62,14 @@ async function main(): Promise<void> {
     while (!existsSync(join(d, 'package.json')) && d !== '/') d = dirname(d);
     return d;
   })();
-  const py = spawnSync('/usr/bin/python3', [join(root, 'bench/pytorch/phases.py'), '--threads', String(options.threads), '--repeat', String(options.repeat), '--warmup', String(options.warmup)], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_NUM_THREADS: String(options.threads), OMP_NUM_THREADS: String(options.threads) },
-  });
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [join(root, 'bench/pytorch/phases.py'), '--threads', String(options.threads), '--repeat', String(options.repeat), '--warmup', String(options.warmup)],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(options.threads), OMP_NUM_THREADS: String(options.threads) },
+    },
+  );
   if (py.status !== 0) throw new Error(py.stderr);
   const pyTimes = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, number>;
   const rss = (process.memoryUsage().rss / 1e6).toFixed(0);

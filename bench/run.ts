@@ -8,7 +8,7 @@
 // alternate R times and the median of the per-round medians is reported (steadier on a shared machine).
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { existsSync, } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArgError, closest, formatOptions, parseArgs, type OptionsSpec } from '../src/cli/args.js';
@@ -135,7 +135,9 @@ export function machineReport(python: string): string {
   let torchPy = '?';
   const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (r.status === 0) torchPy = r.stdout.trim();
-  const la = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const la = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   return [
     `machine: ${cpus().length} cores, ${cpu}; load average ${la}`,
     `streamnest: libtorch ${t.libtorchVersion()}, BLAS ${blas.kind} (${blas.library ?? '?'}), node ${process.version}`,
@@ -153,7 +155,10 @@ async function main(argv: string[]): Promise<number> {
   for (const name of positionals) {
     const w = WORKLOADS.find((x) => x.name === name);
     if (!w) {
-      const hint = closest(name, WORKLOADS.map((x) => x.name));
+      const hint = closest(
+        name,
+        WORKLOADS.map((x) => x.name),
+      );
       throw new ArgError(`unknown workload '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${WORKLOADS.map((x) => x.name).join(', ')}`);
     }
     selected.push(w);
@@ -161,11 +166,13 @@ async function main(argv: string[]): Promise<number> {
   if (selected.length === 0) selected.push(...WORKLOADS);
   const ncpu = cpus().length;
   const threadList = options.threads.length
-    ? options.threads.flatMap((s) => s.split(',')).map((s) => {
-        const n = Number(s);
-        if (!Number.isInteger(n) || n < 1) throw new ArgError(`--threads: expected positive integers, got '${s}'`);
-        return n;
-      })
+    ? options.threads
+        .flatMap((s) => s.split(','))
+        .map((s) => {
+          const n = Number(s);
+          if (!Number.isInteger(n) || n < 1) throw new ArgError(`--threads: expected positive integers, got '${s}'`);
+          return n;
+        })
     : [...new Set([1, Math.min(2, ncpu)])];
   const python = options.python ?? process.env.STREAMNEST_BENCH_PYTHON ?? '/usr/bin/python3';
   const doSn = options.only !== 'pytorch';
@@ -174,7 +181,9 @@ async function main(argv: string[]): Promise<number> {
 
   t.checkBlas();
   console.log(machineReport(python));
-  console.log(`date: ${new Date().toISOString()}; repeat ${options.repeat ?? 'per workload'}, rounds ${options.rounds}${options.gc ? ', streamnest with a minor GC per step' : ''}\n`);
+  console.log(
+    `date: ${new Date().toISOString()}; repeat ${options.repeat ?? 'per workload'}, rounds ${options.rounds}${options.gc ? ', streamnest with a minor GC per step' : ''}\n`,
+  );
 
   const results: Result[] = [];
   const header = ['workload', 'threads', 'streamnest ms', 'pytorch ms', 'ratio', 'sn cpu ms', 'pt cpu ms', 'cpu ratio'];
@@ -214,7 +223,11 @@ async function main(argv: string[]): Promise<number> {
       console.log(row([w.name, String(n), fmt(snMs), fmt(pyMs), x(res.ratio), fmt(snCpu), fmt(pyCpu), x(res.cpuRatio)]));
     }
   }
-  console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nload average after: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   if (options.json) for (const r of results) console.log(JSON.stringify(r));
   return 0;
 }

@@ -17,7 +17,11 @@ try {
 }
 
 const addon = join(root, 'build', 'Release', 'streamnest.node');
-const sources = [join(root, 'binding.gyp'), join(root, 'native', 'libtorch.mjs'), ...readdirSync(join(root, 'native', 'src')).map((f) => join(root, 'native', 'src', f))];
+const sources = [
+  join(root, 'binding.gyp'),
+  join(root, 'native', 'libtorch.mjs'),
+  ...readdirSync(join(root, 'native', 'src')).map((f) => join(root, 'native', 'src', f)),
+];
 const stampFile = join(root, 'build', 'libtorch-root.txt');
 if (
   !process.env.FORCE_NATIVE_BUILD &&

@@ -36,7 +36,16 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
   const t0 = Date.now();
   const child = spawn(
     process.execPath,
-    [MAIN_JS, 'pretrain', '--quiet', `trainer.devices=${devices}`, `trainer.max_steps=${steps}`, 'trainer.val_check_interval=100000', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${exp}`],
+    [
+      MAIN_JS,
+      'pretrain',
+      '--quiet',
+      `trainer.devices=${devices}`,
+      `trainer.max_steps=${steps}`,
+      'trainer.val_check_interval=100000',
+      'trainer.log_every_n_steps=1',
+      `exp_manager.exp_dir=${exp}`,
+    ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1' } },
   );
   let err = '';
@@ -56,14 +65,21 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
 const batch = 4;
 const audio = meanDuration(join(root, 'data', 'corpus', 'train_manifest.json'));
 console.log(`# NEST tiny preset, ${steps} steps (first ${skip} skipped), batch_size ${batch} per process, 1 thread per process`);
-console.log(`# ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `# ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 const results: { devices: number; stepsPerS: number; uttPerS: number; audioPerS: number }[] = [];
 for (const d of devicesList) {
   const r = await run(d);
   const ts = r.stepTimes.slice(skip);
   const sps = (ts.length - 1) / ((ts[ts.length - 1]! - ts[0]!) / 1000);
   results.push({ devices: d, stepsPerS: sps, uttPerS: sps * d * batch, audioPerS: sps * d * batch * audio });
-  console.log(`devices=${d}: ${sps.toFixed(2)} steps/s, ${(sps * d * batch).toFixed(1)} utterances/s, ${(sps * d * batch * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`);
+  console.log(
+    `devices=${d}: ${sps.toFixed(2)} steps/s, ${(sps * d * batch).toFixed(1)} utterances/s, ${(sps * d * batch * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`,
+  );
 }
 const one = results.find((r) => r.devices === 1);
-for (const r of results) if (one && r.devices > 1) console.log(`scaling efficiency ${r.devices} vs 1: ${((100 * r.audioPerS) / (r.devices * one.audioPerS)).toFixed(0)}%`);
+for (const r of results)
+  if (one && r.devices > 1) console.log(`scaling efficiency ${r.devices} vs 1: ${((100 * r.audioPerS) / (r.devices * one.audioPerS)).toFixed(0)}%`);

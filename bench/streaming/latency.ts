@@ -57,7 +57,6 @@ interface Side {
 /** Feature frames of a stream of about `seconds` that the k-frame chunk plan cuts into whole chunks. */
 export const streamFrames = (seconds: number, k: number): number => S * k * Math.floor((seconds / HOP + 7) / (S * k)) - 7;
 
-
 function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: number): Side {
   const geo = configureStreaming(enc, { chunkFrames: k, hopSeconds: HOP, maxContext });
   if (geo.exactnessIssues.length) throw new Error(`not exact: ${geo.exactnessIssues.join('; ')}`);
@@ -113,12 +112,38 @@ function runPy(size: NestSize, k: number, seconds: number, maxContext: number, t
   const dir = join(REPO_ROOT, 'bench', 'pytorch');
   const r = spawnSync(
     '/usr/bin/python3',
-    [join(dir, 'streaming_latency.py'), '--size', size, '--chunk-frames', String(k), '--frames', String(streamFrames(seconds, k)), '--max-context', String(maxContext), '--threads', String(threads)],
-    { encoding: 'utf8', cwd: dir, env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) } },
+    [
+      join(dir, 'streaming_latency.py'),
+      '--size',
+      size,
+      '--chunk-frames',
+      String(k),
+      '--frames',
+      String(streamFrames(seconds, k)),
+      '--max-context',
+      String(maxContext),
+      '--threads',
+      String(threads),
+    ],
+    {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+    },
   );
   if (r.status !== 0) throw new Error(`streaming_latency.py failed:\n${r.stderr}`);
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
-  return { p50: j.p50_ms!, p90: j.p90_ms!, cpu50: j.cpu_p50_ms!, cpu90: j.cpu_p90_ms!, total: j.total_ms!, steps: j.steps!, flops: j.flops_per_chunk!, peak: j.peak_flops!, check: j.offline_max_abs_diff! };
+  return {
+    p50: j.p50_ms!,
+    p90: j.p90_ms!,
+    cpu50: j.cpu_p50_ms!,
+    cpu90: j.cpu_p90_ms!,
+    total: j.total_ms!,
+    steps: j.steps!,
+    flops: j.flops_per_chunk!,
+    peak: j.peak_flops!,
+    check: j.offline_max_abs_diff!,
+  };
 }
 
 async function main(): Promise<void> {
@@ -127,7 +152,10 @@ async function main(): Promise<void> {
   const sizes = options.sizes.split(',') as NestSize[];
   const chunks = options.chunks.split(',').map(Number);
   const maxContext = options['max-context'];
-  const la = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const la = (): string =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   console.log(`threads ${options.threads}, ${options.seconds} s streams, max_context ${maxContext}, rounds ${options.rounds}; load average ${la()}`);
   const encs = new Map<NestSize, ConformerEncoder>();
   for (const size of sizes) {
@@ -156,7 +184,9 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nmedians over ${options.rounds} rounds (ms per chunk; RTF = p50 wall / chunk length); load average ${la()}`);
-  console.log('| size | chunk | sn p50 | sn p90 | sn cpu p50 | py p50 | py p90 | py cpu p50 | sn/py wall | sn/py cpu | sn RTF | py RTF | GFLOP/chunk | limit ms | sn / limit |');
+  console.log(
+    '| size | chunk | sn p50 | sn p90 | sn cpu p50 | py p50 | py p90 | py cpu p50 | sn/py wall | sn/py cpu | sn RTF | py RTF | GFLOP/chunk | limit ms | sn / limit |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const [key, e] of res) {
     const [size, ms] = key.split(' ');

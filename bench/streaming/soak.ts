@@ -9,8 +9,25 @@ import { configureStreaming, StreamingEncoder } from '../../src/streaming/index.
 const seconds = Number(process.env.STREAMNEST_SOAK_SECONDS ?? 3600);
 t.setNumThreads(1);
 const enc = new ConformerEncoder(
-  { feat_in: 80, n_layers: 4, d_model: 128, n_heads: 4, subsampling: 'dw_striding', subsampling_factor: 8, subsampling_conv_channels: 64, causal_downsampling: true,
-    att_context_style: 'chunked_limited', att_context_size: [48, 3], conv_kernel_size: 9, conv_context_size: 'causal', conv_norm_type: 'layer_norm', dropout: 0, dropout_pre_encoder: 0, dropout_emb: 0, dropout_att: 0 },
+  {
+    feat_in: 80,
+    n_layers: 4,
+    d_model: 128,
+    n_heads: 4,
+    subsampling: 'dw_striding',
+    subsampling_factor: 8,
+    subsampling_conv_channels: 64,
+    causal_downsampling: true,
+    att_context_style: 'chunked_limited',
+    att_context_size: [48, 3],
+    conv_kernel_size: 9,
+    conv_context_size: 'causal',
+    conv_norm_type: 'layer_norm',
+    dropout: 0,
+    dropout_pre_encoder: 0,
+    dropout_emb: 0,
+    dropout_att: 0,
+  },
   { init: { generator: new t.Generator(1) } },
 ).eval();
 const pre = new AudioToMelSpectrogramPreprocessor({ sample_rate: 16000, normalize: 'NA', features: 80, dither: 0, pad_to: 0 }).eval();
@@ -59,4 +76,17 @@ se.dispose();
 const tenth = Math.floor(lat.length / 10);
 const first = median(lat.slice(50, 50 + tenth));
 const last = median(lat.slice(-tenth));
-console.log(JSON.stringify({ seconds, chunks, chunk_ms: geo.chunkSeconds * 1000, median_first_10pct_ms: first, median_last_10pct_ms: last, drift: last / first - 1, rss_growth_mib: (process.memoryUsage().rss - rss0) / 2 ** 20, rss_growth_after_5min_pct: (process.memoryUsage().rss / rssWarm - 1) * 100, live_tensors: t.liveTensorCount(), live_tensors_at_start: live0 }));
+console.log(
+  JSON.stringify({
+    seconds,
+    chunks,
+    chunk_ms: geo.chunkSeconds * 1000,
+    median_first_10pct_ms: first,
+    median_last_10pct_ms: last,
+    drift: last / first - 1,
+    rss_growth_mib: (process.memoryUsage().rss - rss0) / 2 ** 20,
+    rss_growth_after_5min_pct: (process.memoryUsage().rss / rssWarm - 1) * 100,
+    live_tensors: t.liveTensorCount(),
+    live_tensors_at_start: live0,
+  }),
+);

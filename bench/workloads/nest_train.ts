@@ -23,11 +23,7 @@ export const nestTrainSmall: Workload = {
     const args = nestArgs('streaming', 'small', 4321);
     const model = new NestModel(args);
     const optim = { lr: 1e-4, betas: [0.9, 0.98] as [number, number], eps: 1e-8, weightDecay: 1e-3 };
-    writeHandoff(
-      'nest_small_streaming',
-      { ...args, optim, batch: NEST_BATCH, samples: NEST_SECONDS * SR },
-      (p) => t.saveStateDict(p, model.stateDict()),
-    );
+    writeHandoff('nest_small_streaming', { ...args, optim, batch: NEST_BATCH, samples: NEST_SECONDS * SR }, (p) => t.saveStateDict(p, model.stateDict()));
     model.train();
     const g = new t.Generator(5);
     const N = NEST_SECONDS * SR;

@@ -52,9 +52,13 @@ const bi = stat('bidirectional-per_utterance');
 const ca = stat('causal-per_utterance');
 const la = stat('lookahead-per_utterance');
 lines.push('');
-lines.push(`Causal vs bidirectional (pretrained): ${Number.isFinite(ca.mean / bi.mean) ? `${(100 * (ca.mean / bi.mean - 1)).toFixed(1)}%` : 'n/a'} relative dev WER; look-ahead vs bidirectional: ${Number.isFinite(la.mean / bi.mean) ? `${(100 * (la.mean / bi.mean - 1)).toFixed(1)}%` : 'n/a'} (the seeds' documents expect +0.5-2%).`);
+lines.push(
+  `Causal vs bidirectional (pretrained): ${Number.isFinite(ca.mean / bi.mean) ? `${(100 * (ca.mean / bi.mean - 1)).toFixed(1)}%` : 'n/a'} relative dev WER; look-ahead vs bidirectional: ${Number.isFinite(la.mean / bi.mean) ? `${(100 * (la.mean / bi.mean - 1)).toFixed(1)}%` : 'n/a'} (the seeds' documents expect +0.5-2%).`,
+);
 lines.push('');
-lines.push('| causal pretraining row | target_normalize | target_alignment | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |');
+lines.push(
+  '| causal pretraining row | target_normalize | target_alignment | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |',
+);
 lines.push('| --- | --- | --- | --- | --- | --- | --- |');
 for (const [row, norm, align] of [
   ['causal-none', 'none', 'first_frames'],
@@ -65,18 +69,33 @@ for (const [row, norm, align] of [
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
   const last = pre[pre.length - 1];
   const f = (k, d) => (last && Number.isFinite(last[k]) ? last[k].toFixed(d) : 'n/a');
-  lines.push(`| ${row} | ${norm} | ${align} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`);
+  lines.push(
+    `| ${row} | ${norm} | ${align} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`,
+  );
 }
 console.log(lines.join('\n'));
 
 // dev WER against fine-tuning step, mean over seeds, for the main rows
 const series = [];
-for (const row of ['causal-per_utterance', 'scratch-causal', 'lookahead-per_utterance', 'scratch-lookahead', 'bidirectional-per_utterance', 'scratch-bidirectional']) {
+for (const row of [
+  'causal-per_utterance',
+  'scratch-causal',
+  'lookahead-per_utterance',
+  'scratch-lookahead',
+  'bidirectional-per_utterance',
+  'scratch-bidirectional',
+]) {
   const r = runs.get(row);
   if (!r) continue;
   const steps = r[0].curve.map(([s]) => s).filter((s) => r.every((x) => x.curve.some(([q]) => q === s)));
-  series.push({ name: `${row.replace('-per_utterance', ' (NEST)').replace(/^scratch-(.*)$/, '$1 (scratch)')}`, x: steps, y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))) });
+  series.push({
+    name: `${row.replace('-per_utterance', ' (NEST)').replace(/^scratch-(.*)$/, '$1 (scratch)')}`,
+    x: steps,
+    y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))),
+  });
 }
 if (series.length) {
-  linePlot(series, { title: 'Low-resource CTC fine-tuning (10 min labelled): dev WER, mean over seeds', xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(join(out, 'dev-wer.png'));
+  linePlot(series, { title: 'Low-resource CTC fine-tuning (10 min labelled): dev WER, mean over seeds', xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(
+    join(out, 'dev-wer.png'),
+  );
 }

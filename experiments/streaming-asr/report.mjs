@@ -14,7 +14,11 @@ const bestDev = (name, init) => {
   if (!existsSync(f)) return 'n/a';
   const lines = readFileSync(f, 'utf8').trim().split('\n');
   const vi = lines[0].split(',').indexOf('val_loss');
-  const v = lines.slice(1).map((l) => l.split(',')[vi]).filter((x) => x !== undefined && x !== '').map(Number);
+  const v = lines
+    .slice(1)
+    .map((l) => l.split(',')[vi])
+    .filter((x) => x !== undefined && x !== '')
+    .map(Number);
   return v.length ? `${(100 * Math.min(...v)).toFixed(1)}%` : 'n/a';
 };
 const rows = [];
@@ -25,9 +29,13 @@ for (const name of ['bidirectional', 'lookahead', 'causal']) {
   const scratchStr = read(join(out, `eval-${name}-scratch-streaming.json`));
   const latency = str ? `${str.streaming.algorithmicLatencyMs.toFixed(0)} ms` : 'whole utterance';
   const perChunk = str ? `${str.streaming.stepMsMean.toFixed(2)} ms (p90 ${str.streaming.stepMsP90.toFixed(2)})` : 'n/a';
-  rows.push(`| ${name} | ${latency} | ${perChunk} | ${pct(off)} | ${pct(str)} | ${pct(scratch)} / ${pct(scratchStr)} | ${bestDev(name, 'nest')} / ${bestDev(name, 'scratch')} |`);
+  rows.push(
+    `| ${name} | ${latency} | ${perChunk} | ${pct(off)} | ${pct(str)} | ${pct(scratch)} / ${pct(scratchStr)} | ${bestDev(name, 'nest')} / ${bestDev(name, 'scratch')} |`,
+  );
 }
-console.log('| configuration | algorithmic latency | measured per-chunk compute | offline WER | streaming WER | from scratch (offline / streaming) | dev WER, held-in voices (NEST / scratch) |');
+console.log(
+  '| configuration | algorithmic latency | measured per-chunk compute | offline WER | streaming WER | from scratch (offline / streaming) | dev WER, held-in voices (NEST / scratch) |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
 const series = [];
@@ -39,7 +47,10 @@ for (const name of ['bidirectional', 'lookahead', 'causal']) {
     const head = lines[0].split(',');
     const si = head.indexOf('step');
     const vi = head.indexOf('val_loss');
-    const pts = lines.slice(1).map((l) => l.split(',')).filter((c) => c[vi] !== undefined && c[vi] !== '');
+    const pts = lines
+      .slice(1)
+      .map((l) => l.split(','))
+      .filter((c) => c[vi] !== undefined && c[vi] !== '');
     if (pts.length) series.push({ name: `${name} (${init})`, x: pts.map((c) => Number(c[si])), y: pts.map((c) => 100 * Number(c[vi])) });
   }
 }

@@ -28,7 +28,12 @@ export function health(counts: Map<number, number>): { targets: number; distinct
 }
 
 export function measureTargets(preset: string, mode: TargetNormalize, files: readonly string[], overrides: readonly string[] = []): TargetHealth {
-  const { config } = loadConfig(preset, ['model.train_ds.manifest_filepath=unused', 'model.validation_ds.manifest_filepath=unused', `model.target_normalize=${mode}`, ...overrides]);
+  const { config } = loadConfig(preset, [
+    'model.train_ds.manifest_filepath=unused',
+    'model.validation_ds.manifest_filepath=unused',
+    `model.target_normalize=${mode}`,
+    ...overrides,
+  ]);
   const model = buildNestModel(config.model, 0);
   model.eval();
   const counts = new Map<number, number>();
@@ -43,7 +48,11 @@ export function measureTargets(preset: string, mode: TargetNormalize, files: rea
           const usable = Math.floor(T / S) * S;
           const x = model.quantizerInput(feats.features, feats.lengths).narrow(2, 0, usable);
           const valid = Math.floor(feats.lengths.toArray()[0]! / S); // whole token groups inside the utterance
-          return model.quantizer.tokens(x).reshape([-1]).narrow(0, 0, valid * model.quantizer.numBooks).toArray();
+          return model.quantizer
+            .tokens(x)
+            .reshape([-1])
+            .narrow(0, 0, valid * model.quantizer.numBooks)
+            .toArray();
         }),
       );
       for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -63,13 +72,20 @@ async function main(argv: string[]): Promise<void> {
   };
   const presets = (opt('--presets') ?? 'tiny,streaming').split(',');
   const max = Number(opt('--max') ?? 1e9);
-  const files = readManifest(manifest).entries.slice(0, max).map((e) => e.audioFilepath);
+  const files = readManifest(manifest)
+    .entries.slice(0, max)
+    .map((e) => e.audioFilepath);
   const rows: TargetHealth[] = [];
   for (const p of presets) for (const m of TARGET_NORMALIZATIONS) rows.push(measureTargets(p, m, files));
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else {
-    process.stdout.write(`${manifest}: ${files.length} clips\n| preset (classes) | target_normalize | targets | distinct | perplexity | top-4 share |\n| --- | --- | --- | --- | --- | --- |\n`);
-    for (const r of rows) process.stdout.write(`| ${r.preset} (${r.classes}) | ${r.normalize} | ${r.targets} | ${r.distinct} | ${r.perplexity.toFixed(1)} | ${(100 * r.top4).toFixed(0)}% |\n`);
+    process.stdout.write(
+      `${manifest}: ${files.length} clips\n| preset (classes) | target_normalize | targets | distinct | perplexity | top-4 share |\n| --- | --- | --- | --- | --- | --- |\n`,
+    );
+    for (const r of rows)
+      process.stdout.write(
+        `| ${r.preset} (${r.classes}) | ${r.normalize} | ${r.targets} | ${r.distinct} | ${r.perplexity.toFixed(1)} | ${(100 * r.top4).toFixed(0)}% |\n`,
+      );
   }
 }
 

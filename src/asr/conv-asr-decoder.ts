@@ -16,9 +16,13 @@ export interface ConvAsrDecoderConfig {
 export class ConvAsrDecoder extends t.Module {
   readonly decoder_layers: ModuleList<t.Conv1d>;
   readonly numClassesWithBlank: number;
-  constructor(readonly cfg: ConvAsrDecoderConfig, init: { generator?: t.Generator } = {}) {
+  constructor(
+    readonly cfg: ConvAsrDecoderConfig,
+    init: { generator?: t.Generator } = {},
+  ) {
     super();
-    if (!(cfg.feat_in > 0) || !(cfg.num_classes > 0)) throw new RangeError(`ConvASRDecoder: feat_in (${cfg.feat_in}) and num_classes (${cfg.num_classes}) must be positive`);
+    if (!(cfg.feat_in > 0) || !(cfg.num_classes > 0))
+      throw new RangeError(`ConvASRDecoder: feat_in (${cfg.feat_in}) and num_classes (${cfg.num_classes}) must be positive`);
     if (cfg.vocabulary && cfg.vocabulary.length !== cfg.num_classes) {
       throw new RangeError(`ConvASRDecoder: num_classes is ${cfg.num_classes} but the vocabulary has ${cfg.vocabulary.length} labels`);
     }

@@ -50,7 +50,10 @@ export function greedyDecode(argmax: ArrayLike<number>, blank: number): CtcToken
 }
 
 export function tokensToText(tokens: readonly CtcToken[], vocab: CtcVocabulary): string {
-  return vocab.decode(tokens.map((t) => t.id)).replace(/\s+/g, ' ').trim();
+  return vocab
+    .decode(tokens.map((t) => t.id))
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**

@@ -68,14 +68,17 @@ export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: num
   const enc = need('encoder');
   let vocab: CtcVocabulary;
   if (readTokenizerSection(model.tokenizer, 'model.tokenizer')) {
-    if (labels !== null && labels !== undefined) throw new Error('model.labels must be null when model.tokenizer is set (the labels are the tokenizer\'s pieces)');
+    if (labels !== null && labels !== undefined)
+      throw new Error("model.labels must be null when model.tokenizer is set (the labels are the tokenizer's pieces)");
     if (!tokenizer) throw new Error('model.tokenizer is set: load its SentencePiece model and pass it to ctcModelArgsFromConfig');
     vocab = tokenizer;
     const v = dec.vocabulary;
     if (Array.isArray(v) && v.length > 0) {
       const i = tokenizer.labels.findIndex((p, k) => v[k] !== p);
       if (v.length !== tokenizer.size || i >= 0) {
-        throw new Error(`model.decoder.vocabulary does not match the tokenizer ${tokenizer.source} (${v.length} vs ${tokenizer.size} pieces${i >= 0 ? `; piece ${i} is ${JSON.stringify(v[i])} vs ${JSON.stringify(tokenizer.labels[i])}` : ''})`);
+        throw new Error(
+          `model.decoder.vocabulary does not match the tokenizer ${tokenizer.source} (${v.length} vs ${tokenizer.size} pieces${i >= 0 ? `; piece ${i} is ${JSON.stringify(v[i])} vs ${JSON.stringify(tokenizer.labels[i])}` : ''})`,
+        );
       }
     }
   } else {
@@ -88,7 +91,8 @@ export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: num
     throw new Error(`model.decoder.num_classes is ${String(dec.num_classes)} but ${what} ${vocab.size} labels`);
   }
   const d = (enc.feat_out as number | undefined) !== undefined && (enc.feat_out as number) > 0 ? (enc.feat_out as number) : (enc.d_model as number);
-  if (dec.feat_in !== undefined && dec.feat_in !== null && dec.feat_in !== d) throw new Error(`model.decoder.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
+  if (dec.feat_in !== undefined && dec.feat_in !== null && dec.feat_in !== d)
+    throw new Error(`model.decoder.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
   const sa = model.spec_augment;
   return {
     preprocessor: { ...need('preprocessor') },
@@ -115,18 +119,21 @@ export class CtcModel extends t.Module {
     const init = new t.Generator(s);
     this.vocab = args.vocabulary ?? new CharVocabulary(args.labels);
     if (args.vocabulary && (args.labels.length !== args.vocabulary.size || args.labels.some((l, i) => l !== args.vocabulary!.labels[i]))) {
-      throw new Error('CtcModel: labels differ from the vocabulary\'s labels');
+      throw new Error("CtcModel: labels differ from the vocabulary's labels");
     }
     this.preprocessor = this.registerModule('preprocessor', new AudioToMelSpectrogramPreprocessor(args.preprocessor, this.rng.dither));
     this.encoder = this.registerModule('encoder', new ConformerEncoder(args.encoder, { init: { generator: init }, dropoutGenerator: this.rng.dropout }));
     const d = this.encoder.config.feat_out > 0 ? this.encoder.config.feat_out : this.encoder.config.d_model;
-    this.decoder = this.registerModule('decoder', new ConvAsrDecoder({ feat_in: d, num_classes: this.vocab.size, vocabulary: this.vocab.labels }, { generator: init }));
+    this.decoder = this.registerModule(
+      'decoder',
+      new ConvAsrDecoder({ feat_in: d, num_classes: this.vocab.size, vocabulary: this.vocab.labels }, { generator: init }),
+    );
     this.specAugment = args.specAugment ? new SpecAugment(args.specAugment) : null;
   }
 
   /** Seconds per encoder frame (window_stride x subsampling_factor: 0.08 for 10 ms and 8x). */
   get frameSeconds(): number {
-    return this.preprocessor.geometry.hopLength / this.preprocessor.cfg.sample_rate * this.encoder.config.subsampling_factor;
+    return (this.preprocessor.geometry.hopLength / this.preprocessor.cfg.sample_rate) * this.encoder.config.subsampling_factor;
   }
 
   /** Copies the encoder and preprocessor weights of a pretrained model (e.g. NEST); returns how many tensors were copied. */
@@ -140,7 +147,8 @@ export class CtcModel extends t.Module {
       if (mine.shape.join() !== v.shape.join()) throw new Error(`init checkpoint ${k} has shape [${v.shape}] but the model expects [${mine.shape}]`);
       picked.set(k, v);
     }
-    for (const k of own.keys()) if ((k.startsWith('encoder.') || k.startsWith('preprocessor.')) && !picked.has(k)) throw new Error(`init checkpoint lacks ${k}`);
+    for (const k of own.keys())
+      if ((k.startsWith('encoder.') || k.startsWith('preprocessor.')) && !picked.has(k)) throw new Error(`init checkpoint lacks ${k}`);
     this.loadStateDict(picked, false);
     return picked.size;
   }
@@ -206,9 +214,14 @@ export class CtcModel extends t.Module {
         t.tidy(() => {
           const n = Math.max(...clips.map((c) => c.length));
           const buf = new Float32Array(clips.length * n);
-          clips.forEach((c, i) => { buf.set(c, i * n); });
+          clips.forEach((c, i) => {
+            buf.set(c, i * n);
+          });
           const audio = t.tensor(buf, [clips.length, n]);
-          const len = t.tensor(BigInt64Array.from(clips, (c) => BigInt(c.length)), [clips.length]);
+          const len = t.tensor(
+            BigInt64Array.from(clips, (c) => BigInt(c.length)),
+            [clips.length],
+          );
           return this.decode(this.forward(audio, len));
         }),
       );

@@ -16,7 +16,19 @@ export interface SpecAugmentConfig {
   mask_value: number;
 }
 
-const KNOWN = new Set(['_target_', 'freq_masks', 'time_masks', 'freq_width', 'time_width', 'mask_value', 'rect_masks', 'rect_time', 'rect_freq', 'use_vectorized_code', 'use_numba_spec_augment']);
+const KNOWN = new Set([
+  '_target_',
+  'freq_masks',
+  'time_masks',
+  'freq_width',
+  'time_width',
+  'mask_value',
+  'rect_masks',
+  'rect_time',
+  'rect_freq',
+  'use_vectorized_code',
+  'use_numba_spec_augment',
+]);
 
 /** Reads a NeMo spec_augment section; `where` names it in errors. */
 export function readSpecAugmentConfig(s: Record<string, unknown>, where = 'model.spec_augment'): SpecAugmentConfig {
@@ -27,7 +39,13 @@ export function readSpecAugmentConfig(s: Record<string, unknown>, where = 'model
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`${where}.${k}: expected a non-negative number, got ${JSON.stringify(v)}`);
     return v;
   };
-  const c = { freq_masks: num('freq_masks', 0), time_masks: num('time_masks', 0), freq_width: num('freq_width', 10), time_width: num('time_width', 10), mask_value: num('mask_value', 0) };
+  const c = {
+    freq_masks: num('freq_masks', 0),
+    time_masks: num('time_masks', 0),
+    freq_width: num('freq_width', 10),
+    time_width: num('time_width', 10),
+    mask_value: num('mask_value', 0),
+  };
   if (!Number.isInteger(c.time_width) && c.time_width > 1) throw new Error(`${where}.time_width: a fraction must be in [0, 1], got ${c.time_width}`);
   return c;
 }

@@ -45,13 +45,20 @@ export function planStreaming(model: CtcModel, chunkSeconds?: number, maxContext
   const frame = model.frameSeconds;
   const why: string[] = [];
   if (!c.causal_downsampling) why.push('encoder.causal_downsampling is false');
-  if (c.conv_context_size !== 'causal' && !(Array.isArray(c.conv_context_size) && c.conv_context_size[1] === 0)) why.push('encoder.conv_context_size is not causal');
+  if (c.conv_context_size !== 'causal' && !(Array.isArray(c.conv_context_size) && c.conv_context_size[1] === 0))
+    why.push('encoder.conv_context_size is not causal');
   if (right < 0) why.push(`encoder.att_context_size [${left}, ${right}] has unlimited right context`);
   if (why.length) throw new NotStreamableError(`this model cannot stream (${why.join('; ')}); use offline mode`);
   if (c.att_context_style === 'regular' && right === 0) {
     const m = Math.max(2, Math.round((chunkSeconds ?? 2 * frame) / frame));
     const st = enc.streamingConfig({ chunkSize: m, maxContext });
-    return { streaming: st, framesPerStep: m, algorithmicLatency: m * frame, exact: true, description: `fully causal, ${m} encoder frames (${(m * frame * 1000).toFixed(0)} ms) per step` };
+    return {
+      streaming: st,
+      framesPerStep: m,
+      algorithmicLatency: m * frame,
+      exact: true,
+      description: `fully causal, ${m} encoder frames (${(m * frame * 1000).toFixed(0)} ms) per step`,
+    };
   }
   const st = enc.streamingConfig({ maxContext });
   const framesPerStep = Math.round(st.shiftSize[1] / c.subsampling_factor);
@@ -180,9 +187,20 @@ export class StreamingCtcSession {
           parts.push(this.buf.narrow(1, this.pos - realCache - this.bufStart, realCache + n));
           const chunk = t.cat(parts, 1).unsqueeze(0); // [1, F, nCache + n]
           const len = t.tensor(BigInt64Array.of(BigInt(nCache + n)), [1]);
-          const r = this.model.encoder.streamStep(chunk, len, this.cache, { streaming: st, dropExtraPreEncoded: first ? 0 : st.dropExtraPreEncoded, keepAllOutputs: last, positions: this.positions });
+          const r = this.model.encoder.streamStep(chunk, len, this.cache, {
+            streaming: st,
+            dropExtraPreEncoded: first ? 0 : st.dropExtraPreEncoded,
+            keepAllOutputs: last,
+            positions: this.positions,
+          });
           const valid = r.lengths.toArray()[0]!;
-          const ids = valid > 0 ? this.model.decoder.logits(r.encoded.narrow(2, 0, valid)).argmax(-1).toArray() : [];
+          const ids =
+            valid > 0
+              ? this.model.decoder
+                  .logits(r.encoded.narrow(2, 0, valid))
+                  .argmax(-1)
+                  .toArray()
+              : [];
           this.greedy = greedyStep(ids, this.model.vocab.blank, this.greedy);
           const old = this.cache;
           this.cache = keepEncoderCache(r.cache);

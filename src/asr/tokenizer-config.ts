@@ -37,7 +37,8 @@ export interface TokenizerSection {
  */
 export function readTokenizerSection(v: unknown, where: string): TokenizerSection | null {
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new TokenizerConfigError(`${where}: expected a mapping {dir: FOLDER, type: bpe}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new TokenizerConfigError(`${where}: expected a mapping {dir: FOLDER, type: bpe}, got ${JSON.stringify(v)}`);
   const m = v as Record<string, unknown>;
   const path = (k: string): string | null => {
     const x = m[k];
@@ -69,7 +70,9 @@ export interface TrainingTokenizer {
 /** Loads the tokenizer a fine-tuning config names (paths relative to baseDir). */
 export async function loadTrainingTokenizer(s: TokenizerSection, baseDir: string, where: string): Promise<TrainingTokenizer> {
   if (s.modelPath?.startsWith('nemo:')) {
-    throw new TokenizerConfigError(`${where}.model_path: '${s.modelPath}' names a member of a .nemo archive; for fine-tuning give ${where}.dir (a folder with tokenizer.model) or a model file path`);
+    throw new TokenizerConfigError(
+      `${where}.model_path: '${s.modelPath}' names a member of a .nemo archive; for fine-tuning give ${where}.dir (a folder with tokenizer.model) or a model file path`,
+    );
   }
   const dir = s.dir === null ? null : resolve(baseDir, s.dir);
   if (dir !== null && !(existsSync(dir) && statSync(dir).isDirectory())) throw new TokenizerConfigError(`${where}.dir: ${dir} is not a folder`);
@@ -137,7 +140,12 @@ export function tokenizerArtifacts(t: TrainingTokenizer): TokenizerArtifacts {
  * up by its file name among the members, as NeMo's restore does for older archives. Files outside the archive are
  * never read.
  */
-export async function tokenizerFromArchive(s: TokenizerSection, members: ReadonlyMap<string, Uint8Array>, file: string, where: string): Promise<SentencePieceTokenizer> {
+export async function tokenizerFromArchive(
+  s: TokenizerSection,
+  members: ReadonlyMap<string, Uint8Array>,
+  file: string,
+  where: string,
+): Promise<SentencePieceTokenizer> {
   const name = s.modelPath?.startsWith('nemo:') ? s.modelPath.slice('nemo:'.length).replace(/^(\.\/)+/, '') : basename(s.modelPath ?? 'tokenizer.model');
   const data = members.get(name);
   if (!data) {

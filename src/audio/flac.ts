@@ -280,8 +280,10 @@ function readFrame(buf: Uint8Array, at: number, info: FlacInfo, path: string): {
   if (chCode >= 8) {
     const [a, b] = channels as [Float64Array, Float64Array];
     for (let i = 0; i < blockSize; i++) {
-      if (chCode === 8) b[i] = a[i]! - b[i]!; // left/side: right = left - side
-      else if (chCode === 9) a[i] = a[i]! + b[i]!; // side/right: left = side + right
+      if (chCode === 8)
+        b[i] = a[i]! - b[i]!; // left/side: right = left - side
+      else if (chCode === 9)
+        a[i] = a[i]! + b[i]!; // side/right: left = side + right
       else {
         const side = b[i]!;
         const mid = a[i]! * 2 + (side & 1 ? 1 : 0);

@@ -164,7 +164,8 @@ export interface FrontEndGeometry {
 
 export function frontEndGeometry(c: PreprocessorConfig): FrontEndGeometry {
   if (c.window_size && c.n_window_size) throw new PreprocessorConfigError('both window_size and n_window_size are set; give only one (set window_size: null)');
-  if (c.window_stride && c.n_window_stride) throw new PreprocessorConfigError('both window_stride and n_window_stride are set; give only one (set window_stride: null)');
+  if (c.window_stride && c.n_window_stride)
+    throw new PreprocessorConfigError('both window_stride and n_window_stride are set; give only one (set window_stride: null)');
   const winLength = c.window_size ? Math.trunc(c.window_size * c.sample_rate) : c.n_window_size; // Python int() truncation
   const hopLength = c.window_stride ? Math.trunc(c.window_stride * c.sample_rate) : c.n_window_stride;
   if (!Number.isInteger(winLength) || !Number.isInteger(hopLength) || winLength! <= 0 || hopLength! <= 0) {
@@ -227,13 +228,20 @@ export function readFixedNormalization(path: string, expectFeatures?: number): F
   } catch (e) {
     throw new PreprocessorConfigError(`cannot read normalisation statistics from ${path}: ${(e as Error).message}`);
   }
-  if (mean.length !== std.length || mean.length === 0) throw new PreprocessorConfigError(`${path}: fixed_mean and fixed_std must be non-empty and of equal length`);
+  if (mean.length !== std.length || mean.length === 0)
+    throw new PreprocessorConfigError(`${path}: fixed_mean and fixed_std must be non-empty and of equal length`);
   if (expectFeatures !== undefined && mean.length !== expectFeatures) {
     throw new PreprocessorConfigError(`${path}: fixed_mean has ${mean.length} values; the preprocessor has ${expectFeatures} features`);
   }
-  for (const [field, v] of [['fixed_mean', mean], ['fixed_std', std]] as const) {
+  for (const [field, v] of [
+    ['fixed_mean', mean],
+    ['fixed_std', std],
+  ] as const) {
     const bad = v.findIndex((x) => !Number.isFinite(x) || (field === 'fixed_std' && x <= 0));
-    if (bad >= 0) throw new PreprocessorConfigError(`${path}: ${field}[${bad}] is ${v[bad]}; expected ${field === 'fixed_std' ? 'a finite positive standard deviation' : 'a finite number'}`);
+    if (bad >= 0)
+      throw new PreprocessorConfigError(
+        `${path}: ${field}[${bad}] is ${v[bad]}; expected ${field === 'fixed_std' ? 'a finite positive standard deviation' : 'a finite number'}`,
+      );
   }
   return { fixed_mean: mean, fixed_std: std };
 }
@@ -388,7 +396,11 @@ export class FilterbankFeatures extends t.Module {
         const nbBin = Math.trunc((c.nb_max_freq / c.sample_rate) * g.nFft);
         const draws = t.rand([batch], { generator: augment }).toArray();
         const keepBins = t.arange(0, s.shape[1]!, 1, { device }).lt(nbBin).to({ dtype: 'float32' }).view([1, -1, 1]); // [1, nBins, 1]
-        const hit = t.tensor(draws.map((d) => (d < c.nb_augmentation_prob ? 1 : 0)), [batch, 1, 1], { device }); // [B, 1, 1]
+        const hit = t.tensor(
+          draws.map((d) => (d < c.nb_augmentation_prob ? 1 : 0)),
+          [batch, 1, 1],
+          { device },
+        ); // [B, 1, 1]
         s = s.mul(t.sub(1, hit.mul(t.sub(1, keepBins)))); // [B, nBins, T]
       }
       if (c.mag_power !== 1.0) s = s.pow(c.mag_power);
@@ -397,7 +409,11 @@ export class FilterbankFeatures extends t.Module {
         const guard = logGuardValue(c.log_zero_guard_value);
         m = c.log_zero_guard_type === 'add' ? m.add(guard).log() : m.clamp(guard).log();
       }
-      if (c.frame_splicing > 1) m = t.cat(Array.from({ length: c.frame_splicing }, () => m), 1); // [B, F*splice, T] (NeMo stacks unshifted copies)
+      if (c.frame_splicing > 1)
+        m = t.cat(
+          Array.from({ length: c.frame_splicing }, () => m),
+          1,
+        ); // [B, F*splice, T] (NeMo stacks unshifted copies)
       return m;
     });
   }

@@ -116,7 +116,8 @@ function describe(path: string, fmt: Buffer, dataOffset: number, dataSize: numbe
   if (numChannels < 1) throw new AudioFileError(path, 'format', 'zero channels');
   if (sampleRate < 1) throw new AudioFileError(path, 'format', 'sample rate 0');
   // (a corrupt rate in the GHz would also make resampling to the model's rate build a filter bank of gigabytes)
-  if (sampleRate > MAX_WAV_SAMPLE_RATE) throw new AudioFileError(path, 'format', `sample rate ${sampleRate} Hz is above ${MAX_WAV_SAMPLE_RATE} Hz (corrupt header?)`);
+  if (sampleRate > MAX_WAV_SAMPLE_RATE)
+    throw new AudioFileError(path, 'format', `sample rate ${sampleRate} Hz is above ${MAX_WAV_SAMPLE_RATE} Hz (corrupt header?)`);
   if (blockAlign !== numChannels * (bitsPerSample / 8)) {
     throw new AudioFileError(path, 'unsupported', `block align ${blockAlign} does not match ${numChannels} x ${bitsPerSample}-bit samples`);
   }
@@ -124,7 +125,8 @@ function describe(path: string, fmt: Buffer, dataOffset: number, dataSize: numbe
   if (dataSize > available) {
     throw new AudioFileError(path, 'truncated', `truncated data: the data chunk declares ${dataSize} bytes but only ${available} follow`);
   }
-  if (dataSize % blockAlign !== 0) throw new AudioFileError(path, 'truncated', `truncated data: ${dataSize} bytes is not a whole number of ${blockAlign}-byte frames`);
+  if (dataSize % blockAlign !== 0)
+    throw new AudioFileError(path, 'truncated', `truncated data: ${dataSize} bytes is not a whole number of ${blockAlign}-byte frames`);
   const numFrames = dataSize / blockAlign;
   return { path, sampleRate, numChannels, bitsPerSample, blockAlign, encoding, dataOffset, numFrames, duration: numFrames / sampleRate };
 }
@@ -165,7 +167,7 @@ function decodeFrames(info: WavInfo, bytes: Buffer, frames: number): Float32Arra
         }
       } else if (bytesPer === 2) v = dv.getInt16(p, true) / 32768;
       else if (bytesPer === 1) v = (dv.getUint8(p) - 128) / 128;
-      else if (bytesPer === 3) v = ((dv.getUint8(p) | (dv.getUint8(p + 1) << 8) | (dv.getInt8(p + 2) << 16)) / 8388608);
+      else if (bytesPer === 3) v = (dv.getUint8(p) | (dv.getUint8(p + 1) << 8) | (dv.getInt8(p + 2) << 16)) / 8388608;
       else v = dv.getInt32(p, true) / 2147483648;
       out[c]![f] = v;
     }

@@ -29,7 +29,7 @@ export function sniffArchive(path: string): ArchiveFormat {
   if (n >= 4 && head[0] === 0x50 && head[1] === 0x4b) {
     throw new ConvertError(
       `${path}: a zip file (torch.save output, e.g. a PyTorch Lightning .ckpt), not a .nemo archive or a streamnest training checkpoint; ` +
-        "its hyper-parameters are pickled Python objects, which streamnest does not execute: restore it in NeMo and save_to() a .nemo",
+        'its hyper-parameters are pickled Python objects, which streamnest does not execute: restore it in NeMo and save_to() a .nemo',
     );
   }
   throw new ConvertError(`${path}: not a .nemo archive or a streamnest training checkpoint (neither tar nor gzip data; ${n} bytes read)`);

@@ -43,7 +43,11 @@ export interface ModelDescription {
 /** The safety check's input: the whole NEST config, or (ASR) the encoder and preprocessor with no masking to check. */
 function safetyInput(m: LoadedNemoModel): NestConfig {
   if (m.kind === 'nest') return { name: 'model', streaming: null, model: m.nestConfig, trainer: {}, exp_manager: {} } as unknown as NestConfig;
-  return { name: 'model', streaming: null, model: { encoder: m.encoderConfig, preprocessor: m.preprocessorConfig, masking: { causal: true, left_context_size: -1 } } } as unknown as NestConfig;
+  return {
+    name: 'model',
+    streaming: null,
+    model: { encoder: m.encoderConfig, preprocessor: m.preprocessorConfig, masking: { causal: true, left_context_size: -1 } },
+  } as unknown as NestConfig;
 }
 
 export function describeModel(m: LoadedNemoModel): ModelDescription {
@@ -85,7 +89,13 @@ export function describeModel(m: LoadedNemoModel): ModelDescription {
       attContextSize: e.att_context_size.map((x) => [x[0], x[1]]),
       defaultAttContextSize: [...m.encoder.context.default] as [number, number],
     },
-    preprocessor: { sampleRate: p.sample_rate, features: p.features, windowSize: p.window_size, windowStride: p.window_stride, normalize: describeNormalize(p.normalize) },
+    preprocessor: {
+      sampleRate: p.sample_rate,
+      features: p.features,
+      windowSize: p.window_size,
+      windowStride: p.window_stride,
+      normalize: describeNormalize(p.normalize),
+    },
     parameters: { total, encoder: m.encoder.numParameters() },
     tensors: m.tensors,
     ignored: m.ignored,

@@ -75,9 +75,11 @@ export function writeNemoArchive(path: string, a: { configYaml: string; stateDic
   ];
   for (const [name, data] of a.extra ?? []) {
     const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-    if (name.startsWith('/') || parts.length === 0 || parts.includes('..')) throw new NemoArchiveError(`${path}: extra member name '${name}' is not a safe relative path`);
+    if (name.startsWith('/') || parts.length === 0 || parts.includes('..'))
+      throw new NemoArchiveError(`${path}: extra member name '${name}' is not a safe relative path`);
     const norm = parts.join('/');
-    if (norm === NEMO_CONFIG_MEMBER || norm === NEMO_WEIGHTS_MEMBER) throw new NemoArchiveError(`${path}: extra member '${name}' would replace the archive's own ${norm}`);
+    if (norm === NEMO_CONFIG_MEMBER || norm === NEMO_WEIGHTS_MEMBER)
+      throw new NemoArchiveError(`${path}: extra member '${name}' would replace the archive's own ${norm}`);
     if (files.some((f) => f.name === `./${norm}`)) throw new NemoArchiveError(`${path}: extra member '${name}' is given twice`);
     files.push({ name: `./${norm}`, data });
   }

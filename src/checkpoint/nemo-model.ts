@@ -103,7 +103,8 @@ export function loadNemoModel(path: string): LoadedNemoModel {
     const { family, target, guessed } = modelFamily(cfg, path);
     const sections = readEncoderSections(cfg, path);
     const warnings = [...sections.warnings];
-    if (guessed) warnings.push(`model_config.yaml has no 'target'; read as a ${family.kind === 'nest' ? 'NEST SSL' : `${family.family} ASR`} model from its sections`);
+    if (guessed)
+      warnings.push(`model_config.yaml has no 'target'; read as a ${family.kind === 'nest' ? 'NEST SSL' : `${family.family} ASR`} model from its sections`);
     const base = {
       file: path,
       target,

@@ -156,7 +156,10 @@ export function parseArgs<S extends OptionsSpec>(argv: readonly string[], spec: 
       }
     }
     if (key === undefined) {
-      const hint = closest(flag, [...byFlag.keys()].filter((f) => f.startsWith('--')));
+      const hint = closest(
+        flag,
+        [...byFlag.keys()].filter((f) => f.startsWith('--')),
+      );
       throw new ArgError(`unknown option ${flag}${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
     const s = spec[key]!;

@@ -93,7 +93,12 @@ function report(prefix: string, err: unknown): void {
   }
   // the whole message (a config error lists every problem, one per line), never the stack
   const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${prefix}: ${msg.split('\n').filter((l) => l.trim() !== '').join('\n')}\n`);
+  process.stderr.write(
+    `${prefix}: ${msg
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .join('\n')}\n`,
+  );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -168,7 +173,10 @@ export const EXIT_UNFINISHED = 70;
 export function guardUnfinishedExit(finished: () => boolean): void {
   process.on('exit', (code) => {
     if (finished() || code !== 0) return;
-    writeSync(2, 'streamnest: internal error: the process was about to exit before the command finished (a pending operation could never complete); nothing after that point ran\n');
+    writeSync(
+      2,
+      'streamnest: internal error: the process was about to exit before the command finished (a pending operation could never complete); nothing after that point ran\n',
+    );
     process.exitCode = EXIT_UNFINISHED;
   });
 }

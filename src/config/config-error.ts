@@ -24,10 +24,7 @@ export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
 
   constructor(file: string, issues: readonly ConfigIssue[]) {
-    const body =
-      issues.length === 1
-        ? formatIssue(issues[0]!)
-        : `${issues.length} problems:\n` + issues.map((i) => `  - ${formatIssue(i)}`).join('\n');
+    const body = issues.length === 1 ? formatIssue(issues[0]!) : `${issues.length} problems:\n` + issues.map((i) => `  - ${formatIssue(i)}`).join('\n');
     super(`${file}: ${body}`);
     this.name = 'ConfigError';
     this.file = file;

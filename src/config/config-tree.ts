@@ -54,7 +54,7 @@ export function child(node: ConfigValue | undefined, key: string | number): Conf
   }
   if (isConfigMap(node)) {
     const k = String(key);
-    return  Object.hasOwn(node, k) ? node[k] : undefined;
+    return Object.hasOwn(node, k) ? node[k] : undefined;
   }
   return undefined;
 }
@@ -104,7 +104,10 @@ export function listPaths(root: ConfigValue): string[] {
   const out: string[] = [];
   const walk = (node: ConfigValue, path: (string | number)[]): void => {
     if (path.length > 0) out.push(formatPath(path));
-    if (Array.isArray(node)) node.forEach((v, i) => { walk(v, [...path, i]); });
+    if (Array.isArray(node))
+      node.forEach((v, i) => {
+        walk(v, [...path, i]);
+      });
     else if (isConfigMap(node)) for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
   };
   walk(root, []);

@@ -12,16 +12,7 @@
 
 import { ConfigError } from './config-error.js';
 import type { ConfigMap, ConfigValue, KeyPath } from './config-tree.js';
-import {
-  MISSING,
-  deepClone,
-  formatPath,
-  getAt,
-  isConfigMap,
-  listPaths,
-  normalizePath,
-  parsePath,
-} from './config-tree.js';
+import { MISSING, deepClone, formatPath, getAt, isConfigMap, listPaths, normalizePath, parsePath } from './config-tree.js';
 import { suggestPath } from './edit-distance.js';
 import type { ConfigSourceMap } from './source-map.js';
 
@@ -109,12 +100,7 @@ class Resolver {
     if (cycleStart >= 0) {
       const chain = [...this.active.slice(cycleStart), key].join(' -> ');
       const origin = this.active[cycleStart]!;
-      throw ConfigError.at(
-        this.opts.file,
-        origin,
-        `interpolation cycle: ${chain}`,
-        this.opts.sources?.describe(origin),
-      );
+      throw ConfigError.at(this.opts.file, origin, `interpolation cycle: ${chain}`, this.opts.sources?.describe(origin));
     }
     this.active.push(key);
     try {
@@ -194,10 +180,7 @@ class Resolver {
     if (getAt(this.root, target) === undefined) {
       const wanted = formatPath(target);
       const hint = suggestPath(wanted, this.paths);
-      this.fail(
-        path,
-        `cannot resolve '\${${key}}': key '${wanted}' does not exist` + (hint ? ` (did you mean '${hint}'?)` : ''),
-      );
+      this.fail(path, `cannot resolve '\${${key}}': key '${wanted}' does not exist` + (hint ? ` (did you mean '${hint}'?)` : ''));
     }
     return deepClone(this.value(target));
   }

@@ -8,17 +8,7 @@
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
 import type { ConfigMap, ConfigValue } from './config-tree.js';
-import {
-  child,
-  deepClone,
-  deepEqual,
-  formatPath,
-  getAt,
-  isConfigMap,
-  listPaths,
-  normalizePath,
-  parsePath,
-} from './config-tree.js';
+import { child, deepClone, deepEqual, formatPath, getAt, isConfigMap, listPaths, normalizePath, parsePath } from './config-tree.js';
 import { suggestPath } from './edit-distance.js';
 import type { ConfigSourceMap } from './source-map.js';
 
@@ -110,12 +100,7 @@ function applyOne(tree: ConfigMap, o: ConfigOverride, opts: ApplyOptions): void 
   }
   if (o.kind === 'set' && !exists) refuseUnknown(tree, o, opts.file, pathText);
   if (o.kind === 'add' && exists) {
-    throw ConfigError.at(
-      opts.file,
-      pathText,
-      `cannot add: the key already exists (use '${o.key}=...' to change it, or '++${o.key}=...')`,
-      where,
-    );
+    throw ConfigError.at(opts.file, pathText, `cannot add: the key already exists (use '${o.key}=...' to change it, or '++${o.key}=...')`, where);
   }
 
   // Walk to the parent, creating mappings for '+'/'++'.
@@ -147,11 +132,7 @@ function applyOne(tree: ConfigMap, o: ConfigOverride, opts: ApplyOptions): void 
 }
 
 /** Returns a copy of `tree` with the overrides applied in order. */
-export function applyOverrides(
-  tree: ConfigMap,
-  overrides: readonly (string | ConfigOverride)[],
-  opts: ApplyOptions,
-): ConfigMap {
+export function applyOverrides(tree: ConfigMap, overrides: readonly (string | ConfigOverride)[], opts: ApplyOptions): ConfigMap {
   const out = deepClone(tree);
   for (const o of overrides) applyOne(out, typeof o === 'string' ? parseOverride(o) : o, opts);
   return out;

@@ -71,11 +71,7 @@ export function resolveConfigSource(nameOrPath: string, cwd: string = process.cw
   if (existsSync(local)) return local;
   const names = listPresets();
   const near = closestMatch(nameOrPath, names);
-  throw ConfigError.at(
-    nameOrPath,
-    '',
-    `no such preset or file${near ? ` (did you mean '${near}'?)` : ''}; presets: ${names.join(', ')}`,
-  );
+  throw ConfigError.at(nameOrPath, '', `no such preset or file${near ? ` (did you mean '${near}'?)` : ''}; presets: ${names.join(', ')}`);
 }
 
 export interface LoadedConfig {

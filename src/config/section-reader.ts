@@ -112,7 +112,7 @@ export class SectionReader {
 
   has(key: string): boolean {
     this.ask(key);
-    return  Object.hasOwn(this.raw, key) && this.raw[key] !== undefined;
+    return Object.hasOwn(this.raw, key) && this.raw[key] !== undefined;
   }
 
   /** The raw value of a key (undefined when absent); `???` is reported as missing and read as absent. */
@@ -218,7 +218,13 @@ export class SectionReader {
     if (v === undefined) return this.absent(key, def, allowed[0]!);
     if (!allowed.includes(v as T)) {
       const list = allowed.map((a) => (typeof a === 'string' ? `'${a}'` : String(a))).join(', ');
-      const near = typeof v === 'string' ? closestMatch(v, allowed.filter((a): a is T & string => typeof a === 'string')) : undefined;
+      const near =
+        typeof v === 'string'
+          ? closestMatch(
+              v,
+              allowed.filter((a): a is T & string => typeof a === 'string'),
+            )
+          : undefined;
       this.problem(key, `must be one of ${list}; got ${describeValue(v)}${near ? ` (did you mean '${near}'?)` : ''}`);
       return def === REQUIRED ? allowed[0]! : def;
     }

@@ -86,7 +86,7 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
       'model.target_normalize',
       'warning',
       `the quantizer would turn unnormalised log-mel into targets (model.preprocessor.normalize: ${JSON.stringify(norm)}, model.target_normalize: none): loudness dominates every random projection, the targets collapse to a handful of tokens and pretraining learns little.`,
-      "set model.target_normalize=per_utterance (targets are computed in training only, from the whole clean utterance, so the encoder stays streaming-safe), or give the encoder fixed statistics: model.preprocessor.normalize={fixed_mean: null, fixed_std: null} estimates them from the training manifest (or streamnest stats).",
+      'set model.target_normalize=per_utterance (targets are computed in training only, from the whole clean utterance, so the encoder stays streaming-safe), or give the encoder fixed statistics: model.preprocessor.normalize={fixed_mean: null, fixed_std: null} estimates them from the training manifest (or streamnest stats).',
     );
   }
 
@@ -95,7 +95,7 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
     add(
       'model.encoder.subsampling',
       'error',
-      "vggnet subsampling uses centred 3x3 convolutions and max-pooling; NeMo builds them the same way whatever causal_downsampling says, so encoder frames see feature frames after them.",
+      'vggnet subsampling uses centred 3x3 convolutions and max-pooling; NeMo builds them the same way whatever causal_downsampling says, so encoder frames see feature frames after them.',
       'set model.encoder.subsampling=dw_striding (with model.encoder.causal_downsampling=true).',
     );
   } else if ((e.subsampling === 'stacking' || e.subsampling === 'stacking_norm') && S > 1) {
@@ -177,7 +177,10 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
       );
     }
     if (opts.maxLookahead !== undefined && la > opts.maxLookahead) {
-      const intent = opts.maxLookahead === 0 ? 'fully causal (no look-ahead)' : `at most ${opts.maxLookahead} encoder frame(s) of look-ahead (${fmtMs(opts.maxLookahead * encMs)})`;
+      const intent =
+        opts.maxLookahead === 0
+          ? 'fully causal (no look-ahead)'
+          : `at most ${opts.maxLookahead} encoder frame(s) of look-ahead (${fmtMs(opts.maxLookahead * encMs)})`;
       add(
         key,
         i === 0 ? 'error' : 'warning',

@@ -16,12 +16,7 @@ export interface ConfigDocument {
   readonly sources: ConfigSourceMap;
 }
 
-function recordLines(
-  node: unknown,
-  path: (string | number)[],
-  lines: LineCounter,
-  sources: ConfigSourceMap,
-): void {
+function recordLines(node: unknown, path: (string | number)[], lines: LineCounter, sources: ConfigSourceMap): void {
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);

@@ -19,7 +19,12 @@ export interface BatchBuildConfig {
 }
 
 export const DEFAULT_BUILD_CONFIG: BatchBuildConfig = {
-  sampleRate: 16000, minAudioLenSecs: 1.0, padAudioMode: 'repeat', skipBadAudio: false, durationTolerance: 0.05, augmentation: null,
+  sampleRate: 16000,
+  minAudioLenSecs: 1.0,
+  padAudioMode: 'repeat',
+  skipBadAudio: false,
+  durationTolerance: 0.05,
+  augmentation: null,
 };
 
 export interface BatchTask {
@@ -84,7 +89,13 @@ function loadNoise(ref: AudioRef, n: number, cfg: BatchBuildConfig, rng: Rng): F
 }
 
 /** NeMo sample_noise: a uniformly chosen entry, up to 20 tries on load errors, then zeros. */
-function sampleNoise(noise: readonly AudioRef[], n: number, cfg: BatchBuildConfig, rng: Rng, skips: SkipCounts): { clip: Float32Array; len: number; skips: SkipCounts } {
+function sampleNoise(
+  noise: readonly AudioRef[],
+  n: number,
+  cfg: BatchBuildConfig,
+  rng: Rng,
+  skips: SkipCounts,
+): { clip: Float32Array; len: number; skips: SkipCounts } {
   for (let tries = 0; tries < 20 && noise.length > 0; tries++) {
     const ref = noise[Math.floor(rng.random() * noise.length)]!;
     try {
@@ -128,7 +139,9 @@ export function buildBatch(task: BatchTask, noise: readonly AudioRef[], cfg: Bat
     noiseArr.set(r.noise.subarray(0, N), i * N);
   });
   const padded = {
-    batchSize: B, maxLen: N, audio,
+    batchSize: B,
+    maxLen: N,
+    audio,
     audioLens: Int32Array.from(rows, (r) => r.audio.length),
     noise: noiseArr,
     noiseLens: Int32Array.from(rows, (r) => Math.min(r.noiseLen, N)),

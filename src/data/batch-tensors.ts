@@ -12,7 +12,10 @@ export interface BatchTensors {
 }
 
 function lengths(x: Int32Array): t.Tensor {
-  return t.tensor(BigInt64Array.from(x, (v) => BigInt(v)), [x.length]);
+  return t.tensor(
+    BigInt64Array.from(x, (v) => BigInt(v)),
+    [x.length],
+  );
 }
 
 /** New tensors (the caller disposes them, or creates them inside t.tidy). */

@@ -12,8 +12,18 @@ import { babble, normalizeRms, syntheticNoise, type SyntheticNoiseKind } from '.
 
 /** espeak-ng voices (language + optional variant) the corpus draws from. */
 export const CORPUS_VOICES: readonly string[] = [
-  'en-us', 'en-us+f3', 'en-us+m3', 'en-us+f2', 'en', 'en+f4', 'en+m1',
-  'en-gb-x-rp', 'en-gb-x-rp+f3', 'en-gb-scotland', 'en-gb-scotland+m2', 'en-029+f1',
+  'en-us',
+  'en-us+f3',
+  'en-us+m3',
+  'en-us+f2',
+  'en',
+  'en+f4',
+  'en+m1',
+  'en-gb-x-rp',
+  'en-gb-x-rp+f3',
+  'en-gb-scotland',
+  'en-gb-scotland+m2',
+  'en-029+f1',
 ];
 export const RATE_RANGE: readonly [number, number] = [130, 200];
 export const PITCH_RANGE: readonly [number, number] = [30, 70];
@@ -68,7 +78,9 @@ export function defaultSentencesPath(): string {
 
 /** Sentences from a text file: one per line, '#' comments and blank lines ignored. */
 export function readSentences(path: string): string[] {
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.trim());
+  const lines = readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim());
   const out = lines.filter((l) => l.length > 0 && !l.startsWith('#'));
   if (out.length < 2) throw new Error(`${path}: need at least 2 sentences (one for training, one for validation), found ${out.length}`);
   return out;
@@ -84,7 +96,10 @@ export function splitSentences(sentences: readonly string[], valFraction: number
 /** Draws sentences from a pool without repeats until the pool is exhausted, then reshuffles. */
 class SentenceDeck {
   private order: string[] = [];
-  constructor(private readonly pool: readonly string[], private readonly rng: Rng) {}
+  constructor(
+    private readonly pool: readonly string[],
+    private readonly rng: Rng,
+  ) {}
   next(): string {
     if (this.order.length === 0) this.order = this.rng.shuffle(this.pool.slice());
     return this.order.pop()!;

@@ -50,9 +50,13 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
   const maxDuration = opt<number | undefined>(ds, 'max_duration', where, 'number', undefined);
   const weights = ds.manifest_weights == null ? undefined : (ds.manifest_weights as number[]);
   const manifests = readManifests(manifestPaths(ds.manifest_filepath, `${where}.manifest_filepath`, o.baseDir), {
-    skipBad, minDuration, maxDuration, weights,
+    skipBad,
+    minDuration,
+    maxDuration,
+    weights,
   });
-  const noise = ds.noise_manifest == null ? null : readManifests(manifestPaths(ds.noise_manifest, `${where}.noise_manifest`, o.baseDir), { skipBad, kind: 'noise' });
+  const noise =
+    ds.noise_manifest == null ? null : readManifests(manifestPaths(ds.noise_manifest, `${where}.noise_manifest`, o.baseDir), { skipBad, kind: 'noise' });
   const batchSize = opt(ds, 'batch_size', where, 'number', 8);
   const shuffle = opt(ds, 'shuffle', where, 'boolean', false);
   const sampler = new BatchSampler(
@@ -69,7 +73,10 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
     build: { sampleRate: opt(ds, 'sample_rate', where, 'number', 16000), skipBadAudio: skipBad, augmentation: aug },
   });
   return {
-    loader, sampler, manifests, noise,
+    loader,
+    sampler,
+    manifests,
+    noise,
     describe: () =>
       `${where}: ${formatManifestSummary(manifests)}\n` +
       (noise ? `${where}.noise_manifest: ${formatManifestSummary(noise)}\n` : '') +

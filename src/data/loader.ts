@@ -107,7 +107,10 @@ export class AudioLoader {
     const { indices, epoch, batchInEpoch } = this.sampler.next();
     const id = this.nextId++;
     const task: BatchTask = {
-      id, epoch, batchInEpoch, indices,
+      id,
+      epoch,
+      batchInEpoch,
+      indices,
       seed: mixSeed(this.opts.seed, epoch, batchInEpoch),
       items: indices.map((i) => toAudioRef(this.entries[i]!)),
     };

@@ -130,9 +130,16 @@ export function parseManifest(text: string, path: string, opts: ManifestOptions 
   }
   if (errors.length === 1) throw errors[0]!;
   if (errors.length > 1) {
-    const shown = errors.slice(0, 10).map((e) => `  ${e.message}`).join('\n');
+    const shown = errors
+      .slice(0, 10)
+      .map((e) => `  ${e.message}`)
+      .join('\n');
     const more = errors.length > 10 ? `\n  ... and ${errors.length - 10} more` : '';
-    const err = new DataError(errors[0]!.reason, errors[0]!.where, `${errors.length} bad manifest lines (set skip_bad_audio: true to skip them):\n${shown}${more}`);
+    const err = new DataError(
+      errors[0]!.reason,
+      errors[0]!.where,
+      `${errors.length} bad manifest lines (set skip_bad_audio: true to skip them):\n${shown}${more}`,
+    );
     throw err;
   }
   return { entries, skips };
@@ -181,9 +188,7 @@ export function totalHours(entries: readonly ManifestEntry[]): number {
 
 /** One-paragraph summary: per-manifest utterances and hours, what was skipped and why. */
 export function formatManifestSummary(set: ManifestSet): string {
-  const lines = set.sources.map(
-    (s) => `  ${s.path}: ${s.utterances} utterances, ${s.hours.toFixed(3)} h${s.weight !== 1 ? `, weight ${s.weight}` : ''}`,
-  );
+  const lines = set.sources.map((s) => `  ${s.path}: ${s.utterances} utterances, ${s.hours.toFixed(3)} h${s.weight !== 1 ? `, weight ${s.weight}` : ''}`);
   const total = `${set.entries.length} utterances, ${totalHours(set.entries).toFixed(3)} h; ${formatSkips(set.skips)}`;
   return [total, ...lines, ...set.skips.examples.map((e) => `  ${e}`)].join('\n');
 }

@@ -29,22 +29,46 @@ export interface NoiseAugmentationConfig {
 
 /** MultiSpeakerNoiseAugmentation's constructor defaults. */
 export const MULTI_SPEAKER_DEFAULTS: NoiseAugmentationConfig = {
-  prob: 0.0, noiseRatio: 0.0, minRSpeech: -5, maxRSpeech: 5, minRNoise: -5, maxRNoise: 20,
-  minMixRate: 0.0, maxMixRate: 1.0, minNumSegments: 1, maxNumSegments: 5, minNumSpeakers: 1, maxNumSpeakers: 4,
+  prob: 0.0,
+  noiseRatio: 0.0,
+  minRSpeech: -5,
+  maxRSpeech: 5,
+  minRNoise: -5,
+  maxRNoise: 20,
+  minMixRate: 0.0,
+  maxMixRate: 1.0,
+  minNumSegments: 1,
+  maxNumSegments: 5,
+  minNumSpeakers: 1,
+  maxNumSpeakers: 4,
   faithfulSkipNoise: true,
 };
 
 /** The values of NeMo's NEST YAML (nest_fast-conformer.yaml, batch_augmentor). */
 export const NEST_AUGMENTATION: NoiseAugmentationConfig = {
   ...MULTI_SPEAKER_DEFAULTS,
-  prob: 0.5, noiseRatio: 0.5, minMixRate: 0.5, maxMixRate: 0.5, maxNumSegments: 1, maxNumSpeakers: 1,
+  prob: 0.5,
+  noiseRatio: 0.5,
+  minMixRate: 0.5,
+  maxMixRate: 0.5,
+  maxNumSegments: 1,
+  maxNumSpeakers: 1,
 };
 
 const YAML_KEYS: Record<string, keyof NoiseAugmentationConfig> = {
-  prob: 'prob', noise_ratio: 'noiseRatio', min_r_speech: 'minRSpeech', max_r_speech: 'maxRSpeech',
-  min_r_noise: 'minRNoise', max_r_noise: 'maxRNoise', min_mix_rate: 'minMixRate', max_mix_rate: 'maxMixRate',
-  min_num_segments: 'minNumSegments', max_num_segments: 'maxNumSegments', min_num_speakers: 'minNumSpeakers',
-  max_num_speakers: 'maxNumSpeakers', faithful_skip_noise: 'faithfulSkipNoise',
+  prob: 'prob',
+  noise_ratio: 'noiseRatio',
+  min_r_speech: 'minRSpeech',
+  max_r_speech: 'maxRSpeech',
+  min_r_noise: 'minRNoise',
+  max_r_noise: 'maxRNoise',
+  min_mix_rate: 'minMixRate',
+  max_mix_rate: 'maxMixRate',
+  min_num_segments: 'minNumSegments',
+  max_num_segments: 'maxNumSegments',
+  min_num_speakers: 'minNumSpeakers',
+  max_num_speakers: 'maxNumSpeakers',
+  faithful_skip_noise: 'faithfulSkipNoise',
 };
 
 /** From a NeMo `batch_augmentor` section (snake_case keys, `_target_` ignored); unknown keys are errors. */
@@ -80,8 +104,12 @@ export function validateAugmentation(c: NoiseAugmentationConfig, where = 'batch_
   if (!(c.noiseRatio >= 0 && c.noiseRatio <= 1)) bad(`noise_ratio must be in [0, 1], got ${c.noiseRatio}`);
   if (!(c.minRSpeech <= c.maxRSpeech)) bad(`min_r_speech ${c.minRSpeech} > max_r_speech ${c.maxRSpeech}`);
   if (!(c.minRNoise <= c.maxRNoise)) bad(`min_r_noise ${c.minRNoise} > max_r_noise ${c.maxRNoise}`);
-  if (!(c.minMixRate >= 0 && c.minMixRate <= c.maxMixRate && c.maxMixRate <= 1)) bad(`need 0 <= min_mix_rate <= max_mix_rate <= 1, got ${c.minMixRate}, ${c.maxMixRate}`);
-  for (const [lo, hi, name] of [[c.minNumSegments, c.maxNumSegments, 'num_segments'], [c.minNumSpeakers, c.maxNumSpeakers, 'num_speakers']] as const) {
+  if (!(c.minMixRate >= 0 && c.minMixRate <= c.maxMixRate && c.maxMixRate <= 1))
+    bad(`need 0 <= min_mix_rate <= max_mix_rate <= 1, got ${c.minMixRate}, ${c.maxMixRate}`);
+  for (const [lo, hi, name] of [
+    [c.minNumSegments, c.maxNumSegments, 'num_segments'],
+    [c.minNumSpeakers, c.maxNumSpeakers, 'num_speakers'],
+  ] as const) {
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || lo > hi) bad(`need integers 1 <= min_${name} <= max_${name}, got ${lo}, ${hi}`);
   }
 }
@@ -175,7 +203,10 @@ export function augmentBatch(batch: PaddedBatch, cfg: NoiseAugmentationConfig, r
         s += l;
       }
     } else {
-      const candidates = rng.sample([...Array(B).keys()].filter((x) => x !== i), Math.min(nSpk, B - 1));
+      const candidates = rng.sample(
+        [...Array(B).keys()].filter((x) => x !== i),
+        Math.min(nSpk, B - 1),
+      );
       let sid = 0;
       for (const l of segLens) {
         const spk = candidates[sid]!;

@@ -54,7 +54,7 @@ export class BatchSampler {
       seed: opts.seed,
       shuffle: opts.shuffle ?? true,
       dropLast: opts.dropLast ?? false,
-      bucketing: opts.bucketing ?? (opts.shuffle ?? true),
+      bucketing: opts.bucketing ?? opts.shuffle ?? true,
       bucketChunk: opts.bucketChunk ?? 64,
       weights: opts.weights ?? null,
     };
@@ -121,7 +121,8 @@ export class BatchSampler {
     this.epoch = s.epoch;
     this.epochStart = r.getState();
     ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
-    if (s.position > this.plan.length) throw new Error(`sampler state: position ${s.position} > ${this.plan.length} batches in the epoch (different data or batch size?)`);
+    if (s.position > this.plan.length)
+      throw new Error(`sampler state: position ${s.position} > ${this.plan.length} batches in the epoch (different data or batch size?)`);
     this.position = s.position;
   }
 

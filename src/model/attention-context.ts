@@ -47,7 +47,8 @@ export function calcContextSizes(o: {
   let probs: number[];
   if (o.attContextProbs && o.attContextProbs.length > 0) {
     if (o.attContextProbs.length !== all.length) throw new RangeError('The size of the att_context_probs should be the same as att_context_size.');
-    if (o.attContextProbs.reduce((a, b) => a + b, 0) !== 1) throw new RangeError('The sum of numbers in att_context_probs should be equal to one to be a distribution.');
+    if (o.attContextProbs.reduce((a, b) => a + b, 0) !== 1)
+      throw new RangeError('The sum of numbers in att_context_probs should be equal to one to be a distribution.');
     probs = [...o.attContextProbs];
   } else {
     probs = all.map(() => 1 / all.length);
@@ -143,7 +144,14 @@ export interface Masks {
  * paddingLength / offset: int64 [B]. queryFrom > 0 builds only the query rows queryFrom .. maxLength-1 of attMask
  * ([B, maxLength - queryFrom, maxLength]: a streaming step's chunk rows after its cache slots).
  */
-export function createMasks(size: AttContextSize, style: AttContextStyle, paddingLength: Tensor, maxLength: number, offset: Tensor | null = null, queryFrom = 0): Masks {
+export function createMasks(
+  size: AttContextSize,
+  style: AttContextStyle,
+  paddingLength: Tensor,
+  maxLength: number,
+  offset: Tensor | null = null,
+  queryFrom = 0,
+): Masks {
   return t.tidy(() => {
     const pos = t.arange(maxLength).unsqueeze(0); // [1, T]
     let valid = pos.lt(paddingLength.unsqueeze(1)); // [B, T]

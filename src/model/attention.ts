@@ -40,9 +40,18 @@ export function mapAttentionCache(c: AttentionCache, f: (x: Tensor) => Tensor): 
 /** Joins the caches of several stream groups along the batch axis. */
 export function catAttentionCaches(cs: readonly AttentionCache[]): AttentionCache {
   return {
-    inputs: t.cat(cs.map((c) => c.inputs), 0), // [B, C, d]
-    keys: t.cat(cs.map((c) => c.keys), 0), // [B, C, d]
-    values: t.cat(cs.map((c) => c.values), 0), // [B, C, d]
+    inputs: t.cat(
+      cs.map((c) => c.inputs),
+      0,
+    ), // [B, C, d]
+    keys: t.cat(
+      cs.map((c) => c.keys),
+      0,
+    ), // [B, C, d]
+    values: t.cat(
+      cs.map((c) => c.values),
+      0,
+    ), // [B, C, d]
   };
 }
 

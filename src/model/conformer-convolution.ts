@@ -44,7 +44,8 @@ export class ConformerConvolution extends t.Module {
     this.pointwise_conv1 = this.registerModule('pointwise_conv1', new t.Conv1d(d, 2 * d, 1, { bias: useBias }, init));
     this.depthwise_conv = this.registerModule('depthwise_conv', new t.Conv1d(d, d, k, { groups: d, bias: useBias }, init));
     let norm: t.BatchNorm1d | t.LayerNorm | t.GroupNorm;
-    if (normType === 'batch_norm') norm = options.syncBatchNorm ? new t.SyncBatchNorm1d(d, 1e-5, 0.1, init, options.syncBatchNorm) : new t.BatchNorm1d(d, 1e-5, 0.1, init);
+    if (normType === 'batch_norm')
+      norm = options.syncBatchNorm ? new t.SyncBatchNorm1d(d, 1e-5, 0.1, init, options.syncBatchNorm) : new t.BatchNorm1d(d, 1e-5, 0.1, init);
     else if (normType === 'layer_norm') norm = new t.LayerNorm(d, 1e-5, init);
     else if (/^group_norm\d+$/.test(normType)) norm = new t.GroupNorm(Number(normType.slice('group_norm'.length)), d, 1e-5, init);
     else throw new RangeError(`conv_norm_type '${String(normType)}' is not supported (batch_norm, layer_norm, group_normN)`);
@@ -61,7 +62,8 @@ export class ConformerConvolution extends t.Module {
   /** depthwise output (already padded input) -> norm -> swish -> pointwise_conv2: [B, d, T] -> [B, T, d]. */
   private tail(zPadded: Tensor): Tensor {
     let z = this.depthwise_conv.forward(zPadded); // [B, d, T + lc + rc] -> [B, d, T]
-    if (this.batch_norm instanceof t.LayerNorm) z = this.batch_norm.forward(z.transpose(1, 2)).transpose(1, 2); // over channels per frame
+    if (this.batch_norm instanceof t.LayerNorm)
+      z = this.batch_norm.forward(z.transpose(1, 2)).transpose(1, 2); // over channels per frame
     else z = this.batch_norm.forward(z); // [B, d, T]
     return this.pointwise_conv2.forward(t.silu(z)).transpose(1, 2); // [B, d, T] -> [B, T, d]
   }

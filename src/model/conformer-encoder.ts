@@ -50,7 +50,9 @@ export interface ConformerEncoderConfig {
 }
 
 /** Every key resolved to a value (NeMo's constructor defaults for omitted keys). */
-export type ResolvedEncoderConfig = Required<Omit<ConformerEncoderConfig, '_target_' | 'reduction' | 'global_tokens' | 'use_pytorch_sdpa' | 'subsampling_conv_chunking_factor'>>;
+export type ResolvedEncoderConfig = Required<
+  Omit<ConformerEncoderConfig, '_target_' | 'reduction' | 'global_tokens' | 'use_pytorch_sdpa' | 'subsampling_conv_chunking_factor'>
+>;
 
 export function resolveEncoderConfig(c: ConformerEncoderConfig): ResolvedEncoderConfig {
   if (c.reduction) throw new RangeError('ConformerEncoder: reduction is not supported');
@@ -280,7 +282,10 @@ export class ConformerEncoder extends t.Module {
     if (!rng) throw new Error('stochastic depth draws from an RNG: pass one to forward()');
     const u = t.rand([1], { generator: rng }).item();
     if (u < p) return out.mul(0.0).add(input); // zero times the output keeps every parameter in the graph
-    return out.sub(input).div(1.0 - p).add(input);
+    return out
+      .sub(input)
+      .div(1.0 - p)
+      .add(input);
   }
 
   /**
@@ -387,7 +392,11 @@ export class ConformerEncoder extends t.Module {
       const padMask = masks.padMask.narrow(1, c, tt); // [B, C+T] -> [B, T]
       const attMask = masks.attMask; // [B, T, C+T]
       const relPos = this.config.self_attention_model === 'rel_pos';
-      const pos = !relPos ? null : o.positions ? o.positions.forKeyLength(c + tt, posEmb) : this.layers.items.map((layer) => layer.self_attn.projectPositions(posEmb));
+      const pos = !relPos
+        ? null
+        : o.positions
+          ? o.positions.forKeyLength(c + tt, posEmb)
+          : this.layers.items.map((layer) => layer.self_attn.projectPositions(posEmb));
       let h = scaled;
       const next: LayerCache[] = [];
       for (const [l, layer] of this.layers.items.entries()) {

@@ -58,7 +58,15 @@ export class ConformerLayer extends t.Module {
     this.norm_conv = this.registerModule('norm_conv', new t.LayerNorm(d, 1e-5, o.init));
     this.conv = this.registerModule(
       'conv',
-      new ConformerConvolution({ dModel: d, kernelSize: o.convKernelSize, normType: o.convNormType, convContextSize: o.convContextSize, useBias: o.useBias, init: o.init, syncBatchNorm: o.syncBatchNorm }),
+      new ConformerConvolution({
+        dModel: d,
+        kernelSize: o.convKernelSize,
+        normType: o.convNormType,
+        convContextSize: o.convContextSize,
+        useBias: o.useBias,
+        init: o.init,
+        syncBatchNorm: o.syncBatchNorm,
+      }),
     );
     this.norm_self_att = this.registerModule('norm_self_att', new t.LayerNorm(d, 1e-5, o.init));
     const att = { nHeads: o.nHeads, dModel: d, dropoutAtt: o.dropoutAtt, useBias: o.useBias, init: o.init, generator: o.generator };
@@ -93,7 +101,14 @@ export class ConformerLayer extends t.Module {
    * self_attn.projectPositions(posEmb) with posEmb [1, 2(C+T)-1, d] (null for abs_pos); padMask [B, T] for the chunk.
    * Returns the chunk's output and the updated caches.
    */
-  step(x: Tensor, attMask: Tensor | null, pos: Tensor | null, padMask: Tensor | null, cache: LayerCache, cacheDropSize: number): { y: Tensor; cache: LayerCache } {
+  step(
+    x: Tensor,
+    attMask: Tensor | null,
+    pos: Tensor | null,
+    padMask: Tensor | null,
+    cache: LayerCache,
+    cacheDropSize: number,
+  ): { y: Tensor; cache: LayerCache } {
     return t.tidy(() => {
       let r = this.halfFeedForward(x, this.norm_feed_forward1, this.feed_forward1);
       const a = this.self_attn.step(this.norm_self_att.forward(r), attMask, pos, cache.attention, cacheDropSize);

@@ -44,13 +44,27 @@ export function catEncoderCaches(cs: readonly EncoderCache[]): EncoderCache {
   for (let l = 0; l < n; l++) {
     layers.push({
       attention: catAttentionCaches(cs.map((c) => c.layers[l]!.attention)),
-      conv: { frames: t.cat(cs.map((c) => c.layers[l]!.conv.frames), 0) }, // [B, d, cl]
+      conv: {
+        frames: t.cat(
+          cs.map((c) => c.layers[l]!.conv.frames),
+          0,
+        ),
+      }, // [B, d, cl]
     });
   }
-  return { layers, channelLen: t.cat(cs.map((c) => c.channelLen), 0) };
+  return {
+    layers,
+    channelLen: t.cat(
+      cs.map((c) => c.channelLen),
+      0,
+    ),
+  };
 }
 
 /** NeMo's cache_last_channel layout of the attention inputs: [n_layers, B, C, d] (a new tensor). */
 export function cacheLastChannel(c: EncoderCache): Tensor {
-  return t.stack(c.layers.map((l) => l.attention.inputs), 0);
+  return t.stack(
+    c.layers.map((l) => l.attention.inputs),
+    0,
+  );
 }

@@ -24,7 +24,8 @@ export function conformerEncoderArgs(e: EncoderConfig): ConformerEncoderConfig {
     pos_emb_max_len: e.pos_emb_max_len,
     conv_kernel_size: e.conv_kernel_size,
     conv_norm_type: e.conv_norm_type as ConformerEncoderConfig['conv_norm_type'],
-    conv_context_size: e.conv_context_size === null || e.conv_context_size === 'causal' ? e.conv_context_size : [e.conv_context_size[0], e.conv_context_size[1]],
+    conv_context_size:
+      e.conv_context_size === null || e.conv_context_size === 'causal' ? e.conv_context_size : [e.conv_context_size[0], e.conv_context_size[1]],
     use_bias: e.use_bias,
     dropout: e.dropout,
     dropout_pre_encoder: e.dropout_pre_encoder,

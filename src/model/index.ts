@@ -12,11 +12,35 @@ export {
   type StreamingOverrides,
   type StreamStepOptions,
 } from './conformer-encoder.js';
-export { AttentionContextPolicy, calcContextSizes, contextAllowed, createMasks, type AttContextSize, type AttContextStyle, type ContextSizes, type Masks } from './attention-context.js';
+export {
+  AttentionContextPolicy,
+  calcContextSizes,
+  contextAllowed,
+  createMasks,
+  type AttContextSize,
+  type AttContextStyle,
+  type ContextSizes,
+  type Masks,
+} from './attention-context.js';
 export { ConvSubsampling, MaskedConvSequential, subsampledLength, stageLength, type ConvSubsamplingOptions, type SubsamplingKind } from './subsampling.js';
 export { RelPositionalEncoding, AbsPositionalEncoding, sinusoidTable } from './positional-encoding.js';
-export { MultiHeadAttention, RelPositionMultiHeadAttention, MASK_FILL, attentionCacheTensors, type AttentionCache, type AttentionOptions } from './attention.js';
-export { cacheLastChannel, catEncoderCaches, disposeEncoderCache, encoderCacheTensors, keepEncoderCache, mapEncoderCache, type EncoderCache } from './encoder-cache.js';
+export {
+  MultiHeadAttention,
+  RelPositionMultiHeadAttention,
+  MASK_FILL,
+  attentionCacheTensors,
+  type AttentionCache,
+  type AttentionOptions,
+} from './attention.js';
+export {
+  cacheLastChannel,
+  catEncoderCaches,
+  disposeEncoderCache,
+  encoderCacheTensors,
+  keepEncoderCache,
+  mapEncoderCache,
+  type EncoderCache,
+} from './encoder-cache.js';
 export { RelativePositionProjections } from './position-projections.js';
 export { ConformerLayer, type ConformerLayerOptions, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
 export { ConformerConvolution, type ConvCache, type ConvNormType, type ConvolutionOptions } from './conformer-convolution.js';

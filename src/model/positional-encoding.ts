@@ -12,7 +12,10 @@ const INF_VAL = 10000.0;
 export function sinusoidTable(positions: readonly number[], dModel: number): Tensor {
   return t.tidy(() => {
     const pos = t.tensor(Float32Array.from(positions), [positions.length, 1]); // [P, 1]
-    const divTerm = t.arange(0, dModel, 2, { dtype: 'float32' }).mul(-(Math.log(INF_VAL) / dModel)).exp(); // [d/2]
+    const divTerm = t
+      .arange(0, dModel, 2, { dtype: 'float32' })
+      .mul(-(Math.log(INF_VAL) / dModel))
+      .exp(); // [d/2]
     const arg = pos.mul(divTerm); // [P, 1] * [d/2] -> [P, d/2]
     return t.stack([t.sin(arg), t.cos(arg)], -1).reshape([positions.length, dModel]); // [P, d/2, 2] -> [P, d] interleaved
   });

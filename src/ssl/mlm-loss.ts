@@ -54,10 +54,13 @@ export class MultiMLMLoss {
     this.squeezeSingle = cfg.squeezeSingle ?? false;
     this.causalDownsampling = cfg.causalDownsampling ?? false;
     this.alignment = cfg.alignment ?? 'first_frames';
-    if (this.alignment !== 'first_frames' && this.alignment !== 'whole_group') throw new RangeError(`MultiMLMLoss: alignment must be 'first_frames' or 'whole_group', got '${String(cfg.alignment)}'`);
+    if (this.alignment !== 'first_frames' && this.alignment !== 'whole_group')
+      throw new RangeError(`MultiMLMLoss: alignment must be 'first_frames' or 'whole_group', got '${String(cfg.alignment)}'`);
     this.onEmpty = cfg.onEmpty ?? 'nan';
-    if (!Number.isInteger(this.combineTimeSteps) || this.combineTimeSteps < 1) throw new RangeError(`MultiMLMLoss: combineTimeSteps must be a positive integer, got ${cfg.combineTimeSteps}`);
-    if (!Number.isInteger(this.numDecoders) || this.numDecoders < 1) throw new RangeError(`MultiMLMLoss: numDecoders must be a positive integer, got ${cfg.numDecoders}`);
+    if (!Number.isInteger(this.combineTimeSteps) || this.combineTimeSteps < 1)
+      throw new RangeError(`MultiMLMLoss: combineTimeSteps must be a positive integer, got ${cfg.combineTimeSteps}`);
+    if (!Number.isInteger(this.numDecoders) || this.numDecoders < 1)
+      throw new RangeError(`MultiMLMLoss: numDecoders must be a positive integer, got ${cfg.numDecoders}`);
     if (this.onEmpty !== 'nan' && this.onEmpty !== 'zero') throw new RangeError(`MultiMLMLoss: onEmpty must be 'nan' or 'zero', got '${String(cfg.onEmpty)}'`);
   }
 

@@ -41,7 +41,11 @@ export class MultiSoftmaxDecoder extends t.Module {
     this.numClasses = cfg.numClasses;
     this.numDecoders = cfg.numDecoders ?? 1;
     this.squeezeSingle = cfg.squeezeSingle ?? false;
-    for (const [k, v] of [['featIn', this.featIn], ['numClasses', this.numClasses], ['numDecoders', this.numDecoders]] as const) {
+    for (const [k, v] of [
+      ['featIn', this.featIn],
+      ['numClasses', this.numClasses],
+      ['numDecoders', this.numDecoders],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new RangeError(`MultiSoftmaxDecoder: ${k} must be a positive integer, got ${v}`);
     }
     const g = init.generator;

@@ -12,7 +12,8 @@ export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
   if (e.self_attention_model === 'rel_pos_local_attn') {
     throw new Error("model.encoder.self_attention_model: 'rel_pos_local_attn' is not supported (use rel_pos or abs_pos)");
   }
-  if (m.quantizer.dist_fn !== 'l2') throw new Error(`model.quantizer.dist_fn: '${m.quantizer.dist_fn}' is not supported (NeMo's cosine path fails at run time); use l2`);
+  if (m.quantizer.dist_fn !== 'l2')
+    throw new Error(`model.quantizer.dist_fn: '${m.quantizer.dist_fn}' is not supported (NeMo's cosine path fails at run time); use l2`);
   const encoder = conformerEncoderArgs(e);
   return {
     preprocessor: { ...m.preprocessor },

@@ -78,7 +78,10 @@ export class NestModel extends t.Module {
     const init = new t.Generator(s);
     // Registration order = NeMo's state-dict order: preprocessor, encoder, quantizer, mask_processor, decoder.
     this.preprocessor = this.registerModule('preprocessor', new AudioToMelSpectrogramPreprocessor(args.preprocessor, this.rng.dither));
-    this.encoder = this.registerModule('encoder', new ConformerEncoder(args.encoder, { init: { generator: init }, dropoutGenerator: this.rng.dropout, syncBatchNorm: args.syncBatchNorm ?? null }));
+    this.encoder = this.registerModule(
+      'encoder',
+      new ConformerEncoder(args.encoder, { init: { generator: init }, dropoutGenerator: this.rng.dropout, syncBatchNorm: args.syncBatchNorm ?? null }),
+    );
     this.quantizer = this.registerModule('quantizer', new RandomProjectionVectorQuantizer(args.quantizer, { generator: init }));
     this.mask_processor = this.registerModule('mask_processor', new RandomBlockMasking(args.masking, { generator: init }));
     this.decoder = this.registerModule('decoder', new MultiSoftmaxDecoder(args.decoder, { generator: init }));

@@ -67,7 +67,8 @@ export class RandomBlockMasking extends t.Module {
     this.causal = cfg.causal ?? false;
     this.leftContextSize = cfg.leftContextSize ?? -1;
     if (!Number.isInteger(this.featIn) || this.featIn <= 0) throw new RangeError(`RandomBlockMasking: featIn must be a positive integer, got ${cfg.featIn}`);
-    if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) throw new RangeError(`RandomBlockMasking: blockSize must be a positive integer, got ${cfg.blockSize}`);
+    if (!Number.isInteger(this.blockSize) || this.blockSize <= 0)
+      throw new RangeError(`RandomBlockMasking: blockSize must be a positive integer, got ${cfg.blockSize}`);
     if (!(this.maskProb >= 0 && this.maskProb <= 1)) throw new RangeError(`RandomBlockMasking: maskProb must lie in [0, 1], got ${cfg.maskProb}`);
     if (!Number.isInteger(this.leftContextSize) || this.leftContextSize < -1) {
       throw new RangeError(`RandomBlockMasking: leftContextSize must be -1 (unlimited) or an integer >= 0, got ${cfg.leftContextSize}`);

@@ -84,7 +84,9 @@ export class RandomProjectionVectorQuantizer extends t.Module {
   /** Number of tokens for T input frames (T must be divisible by combineTimeSteps, as NeMo requires). */
   numTokens(T: number): number {
     if (T % this.combineTimeSteps !== 0) {
-      throw new RangeError(`RandomProjectionVectorQuantizer: ${T} frames are not divisible by combine_time_steps ${this.combineTimeSteps} (pad features to a multiple)`);
+      throw new RangeError(
+        `RandomProjectionVectorQuantizer: ${T} frames are not divisible by combine_time_steps ${this.combineTimeSteps} (pad features to a multiple)`,
+      );
     }
     return T / this.combineTimeSteps;
   }

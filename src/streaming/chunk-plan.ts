@@ -44,7 +44,14 @@ export interface ChunkPlan {
  * available: feature frames received; total: the stream's final frame count once its input has ended, else null;
  * offlineFrames: encoder frames the offline pass emits for `total` frames (exact mode), else null.
  */
-export function planChunk(mode: StreamingMode, cur: ChunkCursor, available: number, total: number | null, offlineFrames: number | null, geo: StreamingGeometry): ChunkPlan | null {
+export function planChunk(
+  mode: StreamingMode,
+  cur: ChunkCursor,
+  available: number,
+  total: number | null,
+  offlineFrames: number | null,
+  geo: StreamingGeometry,
+): ChunkPlan | null {
   if (cur.done) return null;
   return mode === 'exact' ? planExact(cur, available, total, offlineFrames, geo) : planNemo(cur, available, total, geo);
 }
@@ -108,7 +115,18 @@ function planExact(cur: ChunkCursor, available: number, total: number | null, of
   // A chunk reaching the end of the input is the last step (below); before the end is known, wait for one frame beyond.
   const full = total === null ? cur.idx + cs < available : cur.idx + cs < total;
   if (full) {
-    return { idx: cur.idx, start, end: cur.idx + cs, zeroPad: 0, validFrames: cur.idx + cs - start, drop, keepAll: false, last: false, maxOut: null, nextIdx: cur.idx + ss };
+    return {
+      idx: cur.idx,
+      start,
+      end: cur.idx + cs,
+      zeroPad: 0,
+      validFrames: cur.idx + cs - start,
+      drop,
+      keepAll: false,
+      last: false,
+      maxOut: null,
+      nextIdx: cur.idx + ss,
+    };
   }
   if (total === null || offlineFrames === null) return null;
   const left = offlineFrames - cur.emitted;

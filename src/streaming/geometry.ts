@@ -61,7 +61,8 @@ export function exactnessIssues(encoder: ConformerEncoder, cfg: StreamingConfig,
   const issues: string[] = [];
   if (!c.subsampling || c.subsampling_factor <= 1) issues.push('no convolutional subsampling (pre-encode cache geometry assumes one)');
   else if (!c.causal_downsampling) issues.push('causal_downsampling is false: the subsampling reads future frames');
-  if (encoder.convContextSize[1] > 0 && c.att_context_style === 'chunked_limited') issues.push(`conv_context_size right = ${encoder.convContextSize[1]} > 0: the conv sees zeros instead of the next chunk`);
+  if (encoder.convContextSize[1] > 0 && c.att_context_style === 'chunked_limited')
+    issues.push(`conv_context_size right = ${encoder.convContextSize[1]} > 0: the conv sees zeros instead of the next chunk`);
   if (c.conv_norm_type.startsWith('group_norm')) issues.push('group_norm conv normalisation mixes frames across chunks');
   if (c.att_context_style === 'chunked_limited' && ctx[0] >= 0 && ctx[0] % (ctx[1] + 1) !== 0) {
     issues.push(`att_context_size [${ctx[0]}, ${ctx[1]}]: left must be a multiple of right + 1 for chunk boundaries to align`);

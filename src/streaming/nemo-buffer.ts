@@ -41,7 +41,12 @@ export function nemoChunkLength(p: ChunkPlan, streamLength: number): number {
  * Runs the whole buffer. features [B, F, Tb] (not consumed), streamLengths per stream. Returns every step's output
  * (owned by the caller) and each stream's concatenation of its valid frames [D, n_b].
  */
-export function runNemoBuffer(encoder: ConformerEncoder, geo: StreamingGeometry, features: Tensor, streamLengths: readonly number[]): { steps: NemoBufferStep[]; streams: Tensor[] } {
+export function runNemoBuffer(
+  encoder: ConformerEncoder,
+  geo: StreamingGeometry,
+  features: Tensor,
+  streamLengths: readonly number[],
+): { steps: NemoBufferStep[]; streams: Tensor[] } {
   const [B, F, Tb] = features.shape as [number, number, number];
   let cache: EncoderCache = encoder.initCache(B, geo.cfg);
   const positions = encoder.positionProjections(); // computed once per key length, freed at the end

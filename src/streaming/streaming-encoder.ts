@@ -149,7 +149,8 @@ export class StreamingEncoder {
       const f = frames[i];
       if (!f || f.size(1) === 0) return s;
       if (s.total !== null) throw new Error(`streaming: stream ${i} has ended; it takes no more frames`);
-      if (f.ndim !== 2 || f.size(0) !== this.numFeatures) throw new RangeError(`streaming: frames must be [${this.numFeatures}, k], got [${f.shape.join(', ')}]`);
+      if (f.ndim !== 2 || f.size(0) !== this.numFeatures)
+        throw new RangeError(`streaming: frames must be [${this.numFeatures}, k], got [${f.shape.join(', ')}]`);
       return this.appendFrames(s, f.alias());
     });
     return this.run({ streams });
@@ -175,7 +176,10 @@ export class StreamingEncoder {
 
   /** Ends every stream, runs their last steps and frees the state. Returns the remaining frames per stream. */
   finish(state: StreamState): { encoded: Tensor[] } {
-    const ended = this.endStreams(state, state.streams.map((_, i) => i));
+    const ended = this.endStreams(
+      state,
+      state.streams.map((_, i) => i),
+    );
     const r = this.run(ended);
     this.disposeState(r.state);
     return { encoded: r.encoded };
@@ -273,7 +277,12 @@ export class StreamingEncoder {
           { dtype: 'int64' },
         );
         const cache = stackCaches(slots.map((s) => s.encoder));
-        const out = this.encoder.streamStep(feats, lens, cache, { streaming: st, dropExtraPreEncoded: p0.drop, keepAllOutputs: p0.keepAll, positions: this.positions });
+        const out = this.encoder.streamStep(feats, lens, cache, {
+          streaming: st,
+          dropExtraPreEncoded: p0.drop,
+          keepAllOutputs: p0.keepAll,
+          positions: this.positions,
+        });
         const lengths = out.lengths.toArray();
         const encoded: Tensor[] = [];
         const next: StreamSlot[] = [];

@@ -109,7 +109,9 @@ export class ProcessGroup {
             flat,
             group.map((x) => x.numel),
           );
-          group.forEach((x, i) => { x.copy_(pieces[i]!.view(x.shape)); });
+          group.forEach((x, i) => {
+            x.copy_(pieces[i]!.view(x.shape));
+          });
         });
       }
     });
@@ -164,7 +166,9 @@ export class ProcessGroup {
             flat,
             grads.map((g) => g.numel),
           );
-          grads.forEach((g, i) => { g.copy_(pieces[i]!.view(g.shape)); });
+          grads.forEach((g, i) => {
+            g.copy_(pieces[i]!.view(g.shape));
+          });
         });
       }
     });

@@ -38,7 +38,10 @@ export type TypedArrayFor<D extends DType> = D extends 'float32'
             ? Int8Array
             : Uint8Array;
 
-export function typedArrayFrom(dtype: DType, buf: ArrayBuffer): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array {
+export function typedArrayFrom(
+  dtype: DType,
+  buf: ArrayBuffer,
+): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array {
   switch (dtype) {
     case 'float32':
       return new Float32Array(buf);

@@ -4,7 +4,17 @@ export type { DType } from './dtype.js';
 export { tidy, keep, Scope, liveTensorCount } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, grad, type GradOptions } from './autograd.js';
 export { Generator, manualSeed, defaultGeneratorState, setDefaultGeneratorState } from './random.js';
-export { setNumThreads, getNumThreads, blasReport, checkBlas, cudaAvailable, libtorchVersion, applyThreadSetting, cpuAllocatorStats, cpuAllocatorTrim } from './runtime.js';
+export {
+  setNumThreads,
+  getNumThreads,
+  blasReport,
+  checkBlas,
+  cudaAvailable,
+  libtorchVersion,
+  applyThreadSetting,
+  cpuAllocatorStats,
+  cpuAllocatorTrim,
+} from './runtime.js';
 export { op, call, callMany, Op } from './dispatch.js';
 export * from './ops/index.js';
 export { Module, StateDictError, type StateDict } from './nn/module.js';

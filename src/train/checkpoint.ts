@@ -128,11 +128,7 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
     writeNemoArchive(path, {
       configYaml: c.configYaml,
       stateDict: c.stateDict,
-      extra: new Map([
-        ...(c.artifacts ?? []),
-        [TRAINER_STATE_CKPT, saveTorchSave(trainerState)],
-        [TRAINER_STATE_JSON, new TextEncoder().encode(json)],
-      ]),
+      extra: new Map([...(c.artifacts ?? []), [TRAINER_STATE_CKPT, saveTorchSave(trainerState)], [TRAINER_STATE_JSON, new TextEncoder().encode(json)]]),
     });
   } finally {
     for (const x of owned) x.dispose();
@@ -160,7 +156,9 @@ export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
   const jsonBytes = a.extra.get(TRAINER_STATE_JSON);
   if (!stateBytes || !jsonBytes) {
     for (const t of a.stateDict.values()) t.dispose();
-    throw new Error(`${path}: not a streamnest training checkpoint (no ${TRAINER_STATE_CKPT}/${TRAINER_STATE_JSON}); a plain .nemo can initialise a model but not resume training`);
+    throw new Error(
+      `${path}: not a streamnest training checkpoint (no ${TRAINER_STATE_CKPT}/${TRAINER_STATE_JSON}); a plain .nemo can initialise a model but not resume training`,
+    );
   }
   const root = asMap(loadTorchSave(stateBytes, `${path}: ${TRAINER_STATE_CKPT}`), TRAINER_STATE_CKPT);
   const opts = root.get('optimizer_states');
@@ -265,4 +263,3 @@ export class CheckpointManager {
     }
   }
 }
-

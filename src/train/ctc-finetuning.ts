@@ -75,14 +75,17 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
   const m = section(resolved, 'model');
   for (const k of ['preprocessor', 'encoder', 'decoder', 'train_ds', 'optim']) section(m, k);
   const o = section(m, 'optim');
-  if (o.name !== undefined && String(o.name).toLowerCase() !== 'adamw') throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
+  if (o.name !== undefined && String(o.name).toLowerCase() !== 'adamw')
+    throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
   const betas = (o.betas ?? [0.9, 0.98]) as number[];
   const tr = section(resolved, 'trainer');
   const em = section(resolved, 'exp_manager');
   const labels = m.labels;
-  if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
+  if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string')))
+    throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
   const tokenizer = readTokenizerSection(m.tokenizer, 'model.tokenizer');
-  if (tokenizer && labels !== null && labels !== undefined) throw new Error('model.labels must be null when model.tokenizer is set (the labels are then the tokenizer\'s pieces)');
+  if (tokenizer && labels !== null && labels !== undefined)
+    throw new Error("model.labels must be null when model.tokenizer is set (the labels are then the tokenizer's pieces)");
   const name = String(resolved.name ?? 'CTC');
   const val = m.validation_ds;
   const config: FinetuneConfig = {
@@ -136,9 +139,15 @@ export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CtcV
   });
   return {
     audio: t.tensor(b.audio, [b.batchSize, b.maxLen]),
-    audioLen: t.tensor(BigInt64Array.from(b.audioLens, (v) => BigInt(v)), [b.batchSize]),
+    audioLen: t.tensor(
+      BigInt64Array.from(b.audioLens, (v) => BigInt(v)),
+      [b.batchSize],
+    ),
     targets: t.tensor(tg, [enc.length, S]),
-    targetLen: t.tensor(BigInt64Array.from(enc, (e) => BigInt(e.length)), [enc.length]),
+    targetLen: t.tensor(
+      BigInt64Array.from(enc, (e) => BigInt(e.length)),
+      [enc.length],
+    ),
     texts: rows,
   };
 }
@@ -157,7 +166,14 @@ class CtcTrainStream implements BatchStream<CtcBatch> {
   }
   async next(): Promise<{ batch: CtcBatch; epoch: number }> {
     const b = await this.data.loader.next();
-    return { batch: toCtcBatch(b, this.data.manifests.entries.map((e) => e.text), this.vocab), epoch: b.epoch };
+    return {
+      batch: toCtcBatch(
+        b,
+        this.data.manifests.entries.map((e) => e.text),
+        this.vocab,
+      ),
+      epoch: b.epoch,
+    };
   }
   state(): unknown {
     return this.data.loader.state();
@@ -234,7 +250,8 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
   const probe = createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds' });
   await probe.loader.close();
   const tok = c.model.tokenizer ? await loadTrainingTokenizer(c.model.tokenizer, o.baseDir, 'model.tokenizer') : null;
-  const vocab: CtcVocabulary = tok?.tokenizer ?? (c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
+  const vocab: CtcVocabulary =
+    tok?.tokenizer ?? (c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
   const modelTree = { ...(o.loaded.tree.model as ConfigMap) } as ConfigMap;
   const dec = modelTree.decoder as ConfigMap;
   modelTree.decoder = { ...dec, num_classes: vocab.size, vocabulary: [...vocab.labels] };
@@ -250,7 +267,9 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
   const model = new CtcModel(ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed, tok?.tokenizer ?? null));
   if (o.initWeights) log(`streamnest: initialised ${model.loadEncoderFrom(o.initWeights)} encoder/preprocessor tensors from the pretrained model`);
   else log('streamnest: training from scratch (no pretrained weights)');
-  const labelsText = tok ? `SentencePiece tokenizer ${tok.tokenizer.source}: ${vocab.size} pieces` : `${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))}`;
+  const labelsText = tok
+    ? `SentencePiece tokenizer ${tok.tokenizer.source}: ${vocab.size} pieces`
+    : `${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))}`;
   log(`streamnest: ${labelsText} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
   const configYaml = stringify({ ...modelTree, target: artifacts ? CTC_BPE_TARGET : CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
   const train = new CtcTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
@@ -296,7 +315,9 @@ export async function loadCtcModel(path: string, seed = 0): Promise<CtcModel> {
     const where = `${path}: model_config.yaml tokenizer`;
     const tokSection = readTokenizerSection(cfg.tokenizer, where);
     if ((!Array.isArray(cfg.labels) && !tokSection) || !cfg.decoder) {
-      throw new Error(`${path}: not a CTC model (no labels or tokenizer, or no decoder, in model_config.yaml${cfg.target ? `; target ${String(cfg.target)}` : ''}); fine-tune it first with streamnest finetune --init ${path}`);
+      throw new Error(
+        `${path}: not a CTC model (no labels or tokenizer, or no decoder, in model_config.yaml${cfg.target ? `; target ${String(cfg.target)}` : ''}); fine-tune it first with streamnest finetune --init ${path}`,
+      );
     }
     const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, a.extra, path, 'tokenizer') : null;
     const model = new CtcModel(ctcModelArgsFromConfig(cfg, seed, tokenizer));

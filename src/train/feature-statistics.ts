@@ -32,7 +32,14 @@ export function estimateStatistics(
   const bar = o.progress === false ? null : new ProgressBar(o.label ?? 'stats');
   const t0 = Date.now();
   const stats = estimateFeatureStatistics(preprocessor, entries, (done, total, seconds) =>
-    bar?.update({ step: done, total, extra: { audio: `${(seconds / 3600).toFixed(3)} h`, speed: `${Math.round(seconds / Math.max(1e-3, (Date.now() - t0) / 1000))}x real time` } }, 100),
+    bar?.update(
+      {
+        step: done,
+        total,
+        extra: { audio: `${(seconds / 3600).toFixed(3)} h`, speed: `${Math.round(seconds / Math.max(1e-3, (Date.now() - t0) / 1000))}x real time` },
+      },
+      100,
+    ),
   );
   bar?.done();
   return { ...stats, manifests, preprocessor: preprocessorKey(preprocessor) };
@@ -88,6 +95,9 @@ export function fillFixedStatistics(
     writeStatisticsFile(o.cachePath, stats);
     o.log(`streamnest: wrote ${o.cachePath} (${stats.utterances} utterances, ${(stats.seconds / 3600).toFixed(3)} h, ${stats.frames} frames)`);
   }
-  const tree = { ...resolved, model: { ...model, preprocessor: { ...pre, normalize: { fixed_mean: stats.fixed_mean, fixed_std: stats.fixed_std } } } } as ConfigMap;
+  const tree = {
+    ...resolved,
+    model: { ...model, preprocessor: { ...pre, normalize: { fixed_mean: stats.fixed_mean, fixed_std: stats.fixed_std } } },
+  } as ConfigMap;
   return { tree, stats };
 }

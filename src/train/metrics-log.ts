@@ -17,7 +17,12 @@ export class CsvLog {
     const missing = keys.filter((k) => !this.columns.includes(k));
     if (missing.length) {
       // rewrite the header with the new columns (old rows keep blanks)
-      const old = existsSync(this.path) ? readFileSync(this.path, 'utf8').split('\n').slice(1).filter((l) => l.length) : [];
+      const old = existsSync(this.path)
+        ? readFileSync(this.path, 'utf8')
+            .split('\n')
+            .slice(1)
+            .filter((l) => l.length)
+        : [];
       this.columns = [...this.columns, ...missing];
       writeFileSync(this.path, [this.columns.join(','), ...old].join('\n') + '\n');
     }
@@ -25,7 +30,9 @@ export class CsvLog {
   }
   /** Reads the CSV back as rows of numbers (blank cells become NaN). */
   static read(path: string): Record<string, number>[] {
-    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length);
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.length);
     const cols = lines[0]?.split(',') ?? [];
     return lines.slice(1).map((l) => {
       const cells = l.split(',');

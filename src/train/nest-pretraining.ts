@@ -168,10 +168,14 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
   const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const rank = options.processGroup?.rank ?? 0;
   const world = options.processGroup?.worldSize ?? 1;
-  const runDir = join(resolve(options.baseDir, options.config.exp_manager.exp_dir ?? 'nemo_experiments'), options.config.exp_manager.name ?? options.config.name);
+  const runDir = join(
+    resolve(options.baseDir, options.config.exp_manager.exp_dir ?? 'nemo_experiments'),
+    options.config.exp_manager.name ?? options.config.name,
+  );
   const o = { ...options, ...withFixedStatistics(options, runDir, log) };
   const c = o.config;
-  if (c.model.train_ds.manifest_filepath === null) throw new Error('model.train_ds.manifest_filepath is null: set it, e.g. model.train_ds.manifest_filepath=/data/train.json');
+  if (c.model.train_ds.manifest_filepath === null)
+    throw new Error('model.train_ds.manifest_filepath is null: set it, e.g. model.train_ds.manifest_filepath=/data/train.json');
   // seed libtorch's default generator too (Lightning's seed_everything): otherwise each process starts it from a
   // random seed, so runs differ in any draw that names no generator and checkpoints hold an arbitrary default state
   t.manualSeed(o.seed);
@@ -179,7 +183,8 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
   const model = buildNestModel(c.model, o.seed, { syncBatchNorm: c.trainer.sync_batchnorm && world > 1 ? (o.processGroup ?? null) : null });
   const configYaml = modelConfigYaml(o.resolved);
   const train = new NestTrainStream(
-    (state) => createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }),
+    (state) =>
+      createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }),
     rank,
     world,
   );
@@ -210,7 +215,12 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
     resumeIfExists: em.resume_if_exists,
     tensorboard: em.create_tensorboard_logger,
     saveTopK: em.checkpoint_callback_params?.save_top_k ?? 1,
-    optimizer: { lr: c.model.optim.lr, betas: [c.model.optim.betas[0], c.model.optim.betas[1]], eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
+    optimizer: {
+      lr: c.model.optim.lr,
+      betas: [c.model.optim.betas[0], c.model.optim.betas[1]],
+      eps: c.model.optim.eps,
+      weightDecay: c.model.optim.weight_decay,
+    },
     scheduler: schedulerFor(c),
     processGroup: o.processGroup ?? null,
     progress: o.progress ?? true,

@@ -82,7 +82,10 @@ export interface TrainerSection {
 export function trainerLoopOptions(
   tr: TrainerSection,
   batchesPerEpoch: number,
-): Pick<TrainerOptions, 'maxSteps' | 'maxEpochs' | 'logEveryNSteps' | 'valCheckInterval' | 'gradientClipVal' | 'accumulateGradBatches' | 'maxConsecutiveNonFinite'> {
+): Pick<
+  TrainerOptions,
+  'maxSteps' | 'maxEpochs' | 'logEveryNSteps' | 'valCheckInterval' | 'gradientClipVal' | 'accumulateGradBatches' | 'maxConsecutiveNonFinite'
+> {
   return {
     maxSteps: tr.max_steps > 0 ? tr.max_steps : Number.MAX_SAFE_INTEGER,
     maxEpochs: tr.max_epochs > 0 ? tr.max_epochs : null,
@@ -408,10 +411,26 @@ export class Trainer<B> {
         const gs = this.progress.globalStep;
         trainLoss.push({ step: gs, loss });
         if (logger && (gs % o.logEveryNSteps === 0 || gs === 1)) {
-          logger.log(gs, { train_loss: loss, learning_rate: lr, global_step: gs, epoch: this.progress.epoch, ...metrics, ...(Number.isFinite(gradNorm) ? { grad_norm: gradNorm } : {}) });
+          logger.log(gs, {
+            train_loss: loss,
+            learning_rate: lr,
+            global_step: gs,
+            epoch: this.progress.epoch,
+            ...metrics,
+            ...(Number.isFinite(gradNorm) ? { grad_norm: gradNorm } : {}),
+          });
         }
         const shown = Object.entries(this.task.progressMetrics ?? {}).filter(([k]) => Number.isFinite(metrics[k]));
-        bar?.update({ step: gs, total: o.maxSteps, loss, lr, extra: { epoch: this.progress.epoch, ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])) } }, o.logEveryNSteps);
+        bar?.update(
+          {
+            step: gs,
+            total: o.maxSteps,
+            loss,
+            lr,
+            extra: { epoch: this.progress.epoch, ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])) },
+          },
+          o.logEveryNSteps,
+        );
         const atEnd = gs >= o.maxSteps;
         if (gs % o.valCheckInterval === 0 || atEnd) {
           const { loss: v, metrics: vm } = await this.validate();

@@ -3,12 +3,37 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import { CharVocabulary, ConvAsrDecoder, CtcModel, SpecAugment, greedyDecode, greedyStep, initGreedyState, readSpecAugmentConfig, tokensToText, wordTimings, type CtcModelArgs } from '../../src/asr/index.js';
+import {
+  CharVocabulary,
+  ConvAsrDecoder,
+  CtcModel,
+  SpecAugment,
+  greedyDecode,
+  greedyStep,
+  initGreedyState,
+  readSpecAugmentConfig,
+  tokensToText,
+  wordTimings,
+  type CtcModelArgs,
+} from '../../src/asr/index.js';
 
 function args(seed = 3, specAugment: CtcModelArgs['specAugment'] = null): CtcModelArgs {
   return {
     preprocessor: { sample_rate: 16000, normalize: 'NA', features: 80, dither: 0.00001, pad_to: 16 },
-    encoder: { feat_in: 80, n_layers: 1, d_model: 16, n_heads: 2, subsampling: 'dw_striding', subsampling_factor: 4, subsampling_conv_channels: 8, causal_downsampling: true, conv_kernel_size: 5, conv_norm_type: 'layer_norm', conv_context_size: 'causal', att_context_size: [-1, 0] },
+    encoder: {
+      feat_in: 80,
+      n_layers: 1,
+      d_model: 16,
+      n_heads: 2,
+      subsampling: 'dw_striding',
+      subsampling_factor: 4,
+      subsampling_conv_channels: 8,
+      causal_downsampling: true,
+      conv_kernel_size: 5,
+      conv_norm_type: 'layer_norm',
+      conv_context_size: 'causal',
+      att_context_size: [-1, 0],
+    },
     labels: CharVocabulary.english().labels,
     specAugment,
     seed,
@@ -31,12 +56,24 @@ test('greedy CTC: argmax ids -> merge repeats -> drop blanks; chunked decoding e
   const ids = [3, 1, 1, 3, 1, 2, 2, 0, 0, 3, 2, 3, 3];
   const tokens = greedyDecode(ids, v.blank);
   assert.equal(tokensToText(tokens, v), 'aab b');
-  assert.deepEqual(tokens.map((x) => x.frame), [1, 4, 5, 7, 10]);
+  assert.deepEqual(
+    tokens.map((x) => x.frame),
+    [1, 4, 5, 7, 10],
+  );
   let s = initGreedyState();
-  for (const piece of [[3, 1], [1, 3, 1, 2], [2, 0], [0, 3, 2, 3, 3]]) s = greedyStep(piece, v.blank, s);
+  for (const piece of [
+    [3, 1],
+    [1, 3, 1, 2],
+    [2, 0],
+    [0, 3, 2, 3, 3],
+  ])
+    s = greedyStep(piece, v.blank, s);
   assert.deepEqual(s.tokens, tokens);
   // timestamps: 'aab' from frame 1 to the end of frame 5, 'b' at frame 10; 40 ms frames
-  assert.deepEqual(wordTimings(tokens, v, 0.04), [{ word: 'aab', start: 0.04, end: 0.24 }, { word: 'b', start: 0.4, end: 0.44 }]);
+  assert.deepEqual(wordTimings(tokens, v, 0.04), [
+    { word: 'aab', start: 0.04, end: 0.24 },
+    { word: 'b', start: 0.4, end: 0.44 },
+  ]);
 });
 
 test("ConvASRDecoder: NeMo's state-dict names and shapes, blank appended, log-probabilities", () => {
@@ -69,7 +106,7 @@ test("loss: NeMo's mean_batch = mean over utterances of the (un-normalised) CTC 
     const per = t.ctcLoss(logProbs.transpose(0, 1), targets, f.encodedLen, tl, { blank: 28, reduction: 'none' }).toArray();
     assert.ok(Math.abs(loss - (per[0]! + per[1]!) / 2) < 1e-4, `${loss} vs ${per}`);
     const torchMean = t.ctcLoss(logProbs.transpose(0, 1), targets, f.encodedLen, tl, { blank: 28, reduction: 'mean' }).item();
-    assert.ok(Math.abs(loss - torchMean) > 1e-2, 'not torch\'s per-target-length mean');
+    assert.ok(Math.abs(loss - torchMean) > 1e-2, "not torch's per-target-length mean");
     // an impossible alignment (more labels than frames) contributes 0, not inf
     const short = { logProbs, encodedLen: t.tensor(BigInt64Array.of(12n, 1n), [2]) };
     assert.ok(Math.abs(m.lossOf(short, targets, tl).item() - per[0]! / 2) < 1e-4);
@@ -80,7 +117,13 @@ test("loss: NeMo's mean_batch = mean over utterances of the (un-normalised) CTC 
 
 test('SpecAugment: NeMo keys, masks within their ranges, reproducible with the same generator', () => {
   const before = t.liveTensorCount();
-  const cfg = readSpecAugmentConfig({ _target_: 'nemo.collections.asr.modules.SpectrogramAugmentation', freq_masks: 2, time_masks: 3, freq_width: 10, time_width: 0.05 });
+  const cfg = readSpecAugmentConfig({
+    _target_: 'nemo.collections.asr.modules.SpectrogramAugmentation',
+    freq_masks: 2,
+    time_masks: 3,
+    freq_width: 10,
+    time_width: 0.05,
+  });
   assert.throws(() => readSpecAugmentConfig({ freq_mask: 2 }), /freq_mask: unknown key/);
   assert.throws(() => readSpecAugmentConfig({ rect_masks: 1 }), /SpecCutout/);
   const sa = new SpecAugment(cfg);

@@ -55,19 +55,29 @@ test('labels = the pieces, blank = vocabulary size; ids and pieces agree with Se
   assert.equal(tok.unkId, 0);
   assert.deepEqual(
     tok.labels,
-    readFileSync(join(dir, 'tokenizer.vocab'), 'utf8').split('\n').filter((l) => l).map((l) => l.split('\t')[0]),
+    readFileSync(join(dir, 'tokenizer.vocab'), 'utf8')
+      .split('\n')
+      .filter((l) => l)
+      .map((l) => l.split('\t')[0]),
   );
   for (const text of [...trainTexts, ...valTexts]) {
     const norm = normalizeText(text);
     const { ids, dropped } = tok.encode(text);
     assert.equal(dropped, 0);
     assert.deepEqual(ids, raw.encodeIds(norm), text);
-    assert.deepEqual(ids.map((i) => tok.labels[i]), raw.encodePieces(norm), `${text}: the piece list's order is SentencePiece's id order`);
+    assert.deepEqual(
+      ids.map((i) => tok.labels[i]),
+      raw.encodePieces(norm),
+      `${text}: the piece list's order is SentencePiece's id order`,
+    );
     assert.ok(ids.length < norm.length, 'sub-words: fewer labels than characters');
     assert.equal(tok.decode(ids), norm, 'round trip');
     // word timestamps: the words are the transcript's, each from its first piece's frame to the end of its last
     const words = wordTimings(tokensOf(ids), tok, 0.04);
-    assert.deepEqual(words.map((w) => w.word), norm.split(' '));
+    assert.deepEqual(
+      words.map((w) => w.word),
+      norm.split(' '),
+    );
     assert.equal(words[0]!.start, 0);
     assert.equal(words.at(-1)!.end, Math.round(0.04 * (2 * (ids.length - 1) + 1) * 1e6) / 1e6);
   }
@@ -80,7 +90,10 @@ test('characters outside the model become <unk>, decoded as its own word', async
   const tokens = tokensOf(ids);
   const text = tokensToText(tokens, tok);
   assert.equal(text, '\u2047 ebra \u2047 qui \u2047');
-  assert.deepEqual(wordTimings(tokens, tok, 0.08).map((w) => w.word), text.split(' '));
+  assert.deepEqual(
+    wordTimings(tokens, tok, 0.08).map((w) => w.word),
+    text.split(' '),
+  );
   assert.equal(tok.decode([]), '');
   assert.equal(tok.decode([5, 96, -1, 1000]), tok.decode([5]), 'the blank and out-of-range ids are skipped');
 });
@@ -89,7 +102,10 @@ test('the same word-timestamp code serves characters (space label separates word
   const v: CtcVocabulary = CharVocabulary.fromTexts(trainTexts);
   for (const text of trainTexts.slice(0, 5)) {
     const { ids } = v.encode(text);
-    assert.deepEqual(wordTimings(tokensOf(ids), v, 0.04).map((w) => w.word), normalizeText(text).split(' '));
+    assert.deepEqual(
+      wordTimings(tokensOf(ids), v, 0.04).map((w) => w.word),
+      normalizeText(text).split(' '),
+    );
   }
 });
 
@@ -98,10 +114,22 @@ test('unreadable or malformed model files fail naming the file', async () => {
   try {
     const cut = join(tmp, 'cut.model');
     writeFileSync(cut, readFileSync(join(dir, 'tokenizer.model')).subarray(0, 700));
-    await assert.rejects(SentencePieceTokenizer.fromFile(cut), (e: Error) => e instanceof SentencePieceModelError && e.message.startsWith(`${cut}: not a valid SentencePiece model (`));
-    await assert.rejects(SentencePieceTokenizer.fromFile(join(tmp, 'missing.model')), new RegExp(`${tmp}/missing.model: cannot read the SentencePiece model \\(ENOENT\\)`));
-    await assert.rejects(loadTrainingTokenizer({ type: 'bpe', dir: tmp, modelPath: null }, root, 'model.tokenizer'), /model\.tokenizer\.dir: .* has no tokenizer\.model/);
-    await assert.rejects(loadTrainingTokenizer({ type: 'bpe', dir: join(tmp, 'nope'), modelPath: null }, root, 'model.tokenizer'), /model\.tokenizer\.dir: .*nope is not a folder/);
+    await assert.rejects(
+      SentencePieceTokenizer.fromFile(cut),
+      (e: Error) => e instanceof SentencePieceModelError && e.message.startsWith(`${cut}: not a valid SentencePiece model (`),
+    );
+    await assert.rejects(
+      SentencePieceTokenizer.fromFile(join(tmp, 'missing.model')),
+      new RegExp(`${tmp}/missing.model: cannot read the SentencePiece model \\(ENOENT\\)`),
+    );
+    await assert.rejects(
+      loadTrainingTokenizer({ type: 'bpe', dir: tmp, modelPath: null }, root, 'model.tokenizer'),
+      /model\.tokenizer\.dir: .* has no tokenizer\.model/,
+    );
+    await assert.rejects(
+      loadTrainingTokenizer({ type: 'bpe', dir: join(tmp, 'nope'), modelPath: null }, root, 'model.tokenizer'),
+      /model\.tokenizer\.dir: .*nope is not a folder/,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -111,8 +139,15 @@ test("model.tokenizer: NeMo's {dir, type} layout; wpe and unknown types refused 
   assert.equal(readTokenizerSection(undefined, 'model.tokenizer'), null);
   assert.equal(readTokenizerSection({ dir: null, type: 'bpe' }, 'model.tokenizer'), null, 'no dir: characters');
   assert.deepEqual(readTokenizerSection({ dir: 'tok', type: 'BPE' }, 'model.tokenizer'), { type: 'bpe', dir: 'tok', modelPath: null });
-  assert.deepEqual(readTokenizerSection({ dir: null, type: 'bpe', model_path: 'nemo:ab_tokenizer.model' }, 't'), { type: 'bpe', dir: null, modelPath: 'nemo:ab_tokenizer.model' });
-  assert.throws(() => readTokenizerSection({ dir: 'tok', type: 'wpe' }, 'model.tokenizer'), /^TokenizerConfigError: model\.tokenizer\.type: 'wpe' .* not supported/);
+  assert.deepEqual(readTokenizerSection({ dir: null, type: 'bpe', model_path: 'nemo:ab_tokenizer.model' }, 't'), {
+    type: 'bpe',
+    dir: null,
+    modelPath: 'nemo:ab_tokenizer.model',
+  });
+  assert.throws(
+    () => readTokenizerSection({ dir: 'tok', type: 'wpe' }, 'model.tokenizer'),
+    /^TokenizerConfigError: model\.tokenizer\.type: 'wpe' .* not supported/,
+  );
   assert.throws(() => readTokenizerSection({ dir: 'tok', type: 'agg' }, 'model.tokenizer'), /model\.tokenizer\.type: expected 'bpe'/);
   assert.throws(() => readTokenizerSection({ dir: 'tok' }, 'model.tokenizer'), /model\.tokenizer\.type: expected 'bpe'/);
   assert.throws(() => readTokenizerSection({ dir: 3, type: 'bpe' }, 'model.tokenizer'), /model\.tokenizer\.dir: expected a path/);
@@ -132,6 +167,9 @@ test(".nemo artifacts: NeMo's <32 hex>_<file> names and nemo: paths; vocab.txt a
   assert.match(a.section.model_path, /^nemo:[0-9a-f]{32}_tokenizer\.model$/);
   assert.match(a.section.vocab_path, /^nemo:[0-9a-f]{32}_vocab\.txt$/);
   assert.match(a.section.spe_tokenizer_vocab, /^nemo:[0-9a-f]{32}_tokenizer\.vocab$/);
-  assert.deepEqual([...a.files.keys()], [a.section.model_path, a.section.vocab_path, a.section.spe_tokenizer_vocab].map((p) => p.slice('nemo:'.length)));
+  assert.deepEqual(
+    [...a.files.keys()],
+    [a.section.model_path, a.section.vocab_path, a.section.spe_tokenizer_vocab].map((p) => p.slice('nemo:'.length)),
+  );
   assert.deepEqual(a.files.get(a.section.model_path.slice(5)), new Uint8Array(readFileSync(join(dir, 'tokenizer.model'))));
 });

@@ -13,8 +13,18 @@ function args(enc: Record<string, unknown>, seed = 7): CtcModelArgs {
   return {
     preprocessor: { sample_rate: 16000, normalize: 'NA', features: 80, dither: 0.00001, pad_to: 16 },
     encoder: {
-      feat_in: 80, n_layers: 2, d_model: 32, n_heads: 2, subsampling: 'dw_striding', subsampling_factor: 8, subsampling_conv_channels: 16,
-      causal_downsampling: true, conv_kernel_size: 9, conv_norm_type: 'layer_norm', conv_context_size: 'causal', ...enc,
+      feat_in: 80,
+      n_layers: 2,
+      d_model: 32,
+      n_heads: 2,
+      subsampling: 'dw_striding',
+      subsampling_factor: 8,
+      subsampling_conv_channels: 16,
+      causal_downsampling: true,
+      conv_kernel_size: 9,
+      conv_norm_type: 'layer_norm',
+      conv_context_size: 'causal',
+      ...enc,
     } as CtcModelArgs['encoder'],
     labels: [' ', ...'abcdefghijklmnopqrstuvwxyz', "'"],
     specAugment: null,
@@ -68,6 +78,9 @@ for (const [name, enc, pushes] of [
 test('a bidirectional model refuses to stream with a clear error', () => {
   const m = new CtcModel(args({ att_context_size: [-1, -1], causal_downsampling: false, conv_context_size: null }));
   m.eval();
-  assert.throws(() => planStreaming(m), (e: Error) => e instanceof NotStreamableError && /causal_downsampling/.test(e.message));
+  assert.throws(
+    () => planStreaming(m),
+    (e: Error) => e instanceof NotStreamableError && /causal_downsampling/.test(e.message),
+  );
   m.dispose();
 });

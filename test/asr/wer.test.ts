@@ -5,7 +5,7 @@ import { alignWords, corpusWer, normalizeText, utteranceWer, words } from '../..
 
 test('normalisation: lowercase, punctuation stripped, apostrophes inside words kept, spaces collapsed', () => {
   assert.equal(normalizeText('  Hello,   World!  '), 'hello world');
-  assert.equal(normalizeText("It's the \"best\" -- isn't it?"), "it's the best isn't it");
+  assert.equal(normalizeText('It\'s the "best" -- isn\'t it?'), "it's the best isn't it");
   assert.equal(normalizeText("'quoted' words"), 'quoted words');
   assert.equal(normalizeText('Café déjà-vu'), 'cafe deja vu');
   assert.deepEqual(words(' ... '), []);

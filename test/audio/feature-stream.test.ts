@@ -112,7 +112,10 @@ test('fixed statistics stream too; per-utterance normalisation is refused with a
   pre.dispose();
   for (const normalize of ['per_feature', 'all_features']) {
     const p = new AudioToMelSpectrogramPreprocessor({ ...STREAM_CFG, normalize });
-    assert.throws(() => new FeatureStream(p), (e: unknown) => e instanceof FeatureStreamError && /cannot stream/.test((e as Error).message));
+    assert.throws(
+      () => new FeatureStream(p),
+      (e: unknown) => e instanceof FeatureStreamError && /cannot stream/.test((e as Error).message),
+    );
     p.dispose();
   }
 });

@@ -55,20 +55,32 @@ test('loadAudio picks the decoder by magic bytes, mixes to mono and resamples', 
   assert.deepEqual(hello.samples, resample(ref, 16000, 8000));
   const text = join(dir, 'x.mp3');
   writeFileSync(text, 'ID4 not audio at all');
-  assert.throws(() => loadAudio(text), (e: unknown) => e instanceof AudioFileError && e.reason === 'format' && e.message.includes(text));
-  assert.throws(() => loadAudio(join(dir, 'missing.flac')), (e: unknown) => e instanceof AudioFileError && e.reason === 'missing');
+  assert.throws(
+    () => loadAudio(text),
+    (e: unknown) => e instanceof AudioFileError && e.reason === 'format' && e.message.includes(text),
+  );
+  assert.throws(
+    () => loadAudio(join(dir, 'missing.flac')),
+    (e: unknown) => e instanceof AudioFileError && e.reason === 'missing',
+  );
 });
 
 test('truncated and corrupt FLAC streams are reported with the file name', () => {
   const bytes = readFileSync(join(FIX, 'stereo16.flac'));
   const cut = join(dir, 'cut.flac');
   writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-  assert.throws(() => decodeFlac(cut), (e: unknown) => e instanceof AudioFileError && /truncated|CRC|sync/.test(e.message) && e.message.includes(cut));
+  assert.throws(
+    () => decodeFlac(cut),
+    (e: unknown) => e instanceof AudioFileError && /truncated|CRC|sync/.test(e.message) && e.message.includes(cut),
+  );
   const bad = Buffer.from(bytes);
   bad[bad.length - 100] = bad[bad.length - 100]! ^ 0xff;
   const corrupt = join(dir, 'corrupt.flac');
   writeFileSync(corrupt, bad);
-  assert.throws(() => decodeFlac(corrupt), (e: unknown) => e instanceof AudioFileError && e.message.includes(corrupt));
+  assert.throws(
+    () => decodeFlac(corrupt),
+    (e: unknown) => e instanceof AudioFileError && e.message.includes(corrupt),
+  );
   const notFlac = join(dir, 'nf.flac');
   writeFileSync(notFlac, 'fLaX....');
   assert.throws(() => decodeFlac(notFlac), /not a FLAC stream/);
@@ -203,6 +215,12 @@ test('hand-built FLAC: VERBATIM with wasted bits, left/side, escaped and 5-bit R
   writeFileSync(p, Buffer.from(w.bytes));
   const d = decodeFlac(p);
   assert.equal(d.sampleRate, 16000);
-  assert.deepEqual(Array.from(d.channels[0]!), [...left1, ...left2].map((v) => v / 32768));
-  assert.deepEqual(Array.from(d.channels[1]!), [...right1, ...right2].map((v) => v / 32768));
+  assert.deepEqual(
+    Array.from(d.channels[0]!),
+    [...left1, ...left2].map((v) => v / 32768),
+  );
+  assert.deepEqual(
+    Array.from(d.channels[1]!),
+    [...right1, ...right2].map((v) => v / 32768),
+  );
 });

@@ -37,7 +37,9 @@ function goldenBatch(c: GoldenCase): { x: t.Tensor; lengths: number[] } {
   assert.deepEqual(lengths, c.inputs.input_signal_length);
   const n = Math.max(...lengths);
   const flat = new Float32Array(clips.length * n);
-  clips.forEach((s, i) => { flat.set(s, i * n); });
+  clips.forEach((s, i) => {
+    flat.set(s, i * n);
+  });
   return { x: t.tensor(flat, [clips.length, n]), lengths };
 }
 
@@ -111,7 +113,12 @@ test('buffers load a NeMo state dict strictly (featurizer.window, featurizer.fb)
     const fb = readNpy(join(GOLDEN, 'preproc', 'featurizer_fb.npy'));
     assertClose(sd.get('featurizer.window')!, w, 1e-7, 0, 'window');
     assertClose(sd.get('featurizer.fb')!, fb, 1e-8, 0, 'fb');
-    pre.loadStateDict(new Map([['featurizer.window', w], ['featurizer.fb', fb]]));
+    pre.loadStateDict(
+      new Map([
+        ['featurizer.window', w],
+        ['featurizer.fb', fb],
+      ]),
+    );
   });
   const prefixed = pre.stateDict('preprocessor');
   assert.deepEqual([...prefixed.keys()], ['preprocessor.featurizer.window', 'preprocessor.featurizer.fb']);
@@ -141,7 +148,15 @@ test('per_feature with a single valid frame gives finite values; legacy mode giv
     assert.deepEqual(out.lengths.toArray(), [5, 1]);
     assert.deepEqual(out.features.shape, [2, 80, 6]);
     assert.ok(out.features.toArray().every(Number.isFinite));
-    const legacy = new AudioToMelSpectrogramPreprocessor({ window_size: 0.025, features: 80, n_fft: 512, dither: 0, pad_to: 0, legacy: true, normalize: 'NA' }).eval();
+    const legacy = new AudioToMelSpectrogramPreprocessor({
+      window_size: 0.025,
+      features: 80,
+      n_fft: 512,
+      dither: 0,
+      pad_to: 0,
+      legacy: true,
+      normalize: 'NA',
+    }).eval();
     const lo = legacy.forward(x, [800, 170]);
     assert.deepEqual(lo.lengths.toArray(), [6, 2]);
     pre.dispose();
@@ -157,7 +172,10 @@ test('dither needs a generator in training mode and is reproducible with one', (
     const a = pre.forward(x, [1600], { generator: new t.Generator(7) }).features.toArray();
     const b = pre.forward(x, [1600], { generator: new t.Generator(7) }).features.toArray();
     assert.deepEqual(a, b);
-    assert.ok(a.some((v) => v > Math.log(2 ** -24) + 1), 'dither noise visible');
+    assert.ok(
+      a.some((v) => v > Math.log(2 ** -24) + 1),
+      'dither noise visible',
+    );
     pre.dispose();
   });
 });
@@ -177,7 +195,10 @@ test('normalize all_features and fixed statistics', () => {
     const std = Array.from({ length: 80 }, (_, i) => 2 + i * 0.1);
     const fixed = new AudioToMelSpectrogramPreprocessor({ ...base, normalize: { fixed_mean: mean, fixed_std: std } }).eval();
     const f = fixed.forward(x, [4000]).features;
-    const expect = raw.sub(t.tensor(mean, [1, 80, 1])).div(t.tensor(std, [1, 80, 1])).narrow(2, 0, 25);
+    const expect = raw
+      .sub(t.tensor(mean, [1, 80, 1]))
+      .div(t.tensor(std, [1, 80, 1]))
+      .narrow(2, 0, 25);
     assertClose(f.narrow(2, 0, 25), expect, 1e-6, 0, 'fixed');
     for (const m of [na, all, fixed]) m.dispose();
   });
@@ -236,7 +257,10 @@ function referenceLogMel(x: Float32Array, taus: number[], mode: 'current' | 'leg
 test('STFT padding modes against a direct float64 DFT: zero centring, legacy reflect, exact_pad', () => {
   const n = 2345;
   const g = new t.Generator(11);
-  const x = Float32Array.from(t.tidy(() => t.randn([n], { generator: g }).mul(0.05).toArray()), (v, i) => v + 0.3 * Math.sin(i * 0.07));
+  const x = Float32Array.from(
+    t.tidy(() => t.randn([n], { generator: g }).mul(0.05).toArray()),
+    (v, i) => v + 0.3 * Math.sin(i * 0.07),
+  );
   const base = { window_size: 0.025, features: 80, n_fft: 512, dither: 0, pad_to: 0, normalize: 'NA' };
   const cases: { mode: 'current' | 'legacy' | 'exact'; cfg: Record<string, unknown>; frames: number; length: number }[] = [
     { mode: 'current', cfg: base, frames: 15, length: 14 },

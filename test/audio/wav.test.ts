@@ -63,24 +63,37 @@ function file(name: string, bytes: Buffer | Uint8Array): string {
 test('PCM16 is int16 / 32768 exactly, including the extremes', () => {
   const ints = [0, 1, -1, 32767, -32768, 12345, -23456];
   const data = Buffer.alloc(ints.length * 2);
-  ints.forEach((v, i) => { data.writeInt16LE(v, i * 2); });
+  ints.forEach((v, i) => {
+    data.writeInt16LE(v, i * 2);
+  });
   const p = file('pcm16.wav', buildWav({ format: 1, channels: 1, bits: 16, data, extraChunk: true }));
   const a = readWav(p);
   assert.equal(a.sampleRate, 16000);
-  assert.deepEqual(Array.from(a.samples), ints.map((v) => Math.fround(v / 32768)));
+  assert.deepEqual(
+    Array.from(a.samples),
+    ints.map((v) => Math.fround(v / 32768)),
+  );
 });
 
 test('PCM 8/24/32, float32/64 and WAVE_FORMAT_EXTENSIBLE decode to the same values', () => {
   const vals = [0, 0.5, -0.5, -1, 0.25];
   const p8 = Buffer.from(vals.map((v) => Math.round(v * 128) + 128).map((v) => Math.min(255, v)));
   const p24 = Buffer.alloc(15);
-  vals.forEach((v, i) => { p24.writeIntLE(Math.round(v * 8388608), i * 3, 3); });
+  vals.forEach((v, i) => {
+    p24.writeIntLE(Math.round(v * 8388608), i * 3, 3);
+  });
   const p32 = Buffer.alloc(20);
-  vals.forEach((v, i) => { p32.writeInt32LE(Math.max(-2147483648, Math.round(v * 2147483648)), i * 4); });
+  vals.forEach((v, i) => {
+    p32.writeInt32LE(Math.max(-2147483648, Math.round(v * 2147483648)), i * 4);
+  });
   const f32 = Buffer.alloc(20);
-  vals.forEach((v, i) => { f32.writeFloatLE(v, i * 4); });
+  vals.forEach((v, i) => {
+    f32.writeFloatLE(v, i * 4);
+  });
   const f64 = Buffer.alloc(40);
-  vals.forEach((v, i) => { f64.writeDoubleLE(v, i * 8); });
+  vals.forEach((v, i) => {
+    f64.writeDoubleLE(v, i * 8);
+  });
   const cases: [string, Buffer][] = [
     ['p8', buildWav({ format: 1, channels: 1, bits: 8, data: p8 })],
     ['p24', buildWav({ format: 1, channels: 1, bits: 24, data: p24 })],

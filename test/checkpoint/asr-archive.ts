@@ -23,7 +23,8 @@ export function writeCtcArchive(path: string, o: AsrArchiveOptions = {}): void {
   const src = readNemoArchive(join(GOLDEN, 'nemo', `${o.from ?? 'b_fully_causal'}.nemo`));
   const cfg = parse(src.configYaml) as Record<string, unknown>;
   const d = (cfg.encoder as { d_model: number }).d_model;
-  for (const k of ['quantizer', 'masking', 'loss', 'train_ds', 'validation_ds', 'num_classes', 'num_books', 'code_dim', 'squeeze_single', 'mask_position']) delete cfg[k];
+  for (const k of ['quantizer', 'masking', 'loss', 'train_ds', 'validation_ds', 'num_classes', 'num_books', 'code_dim', 'squeeze_single', 'mask_position'])
+    delete cfg[k];
   cfg.decoder = { _target_: 'nemo.collections.asr.modules.ConvASRDecoder', feat_in: d, num_classes: VOCAB, vocabulary: [] };
   cfg.tokenizer = { dir: null, type: 'bpe', model_path: 'nemo:tokenizer.model' };
   cfg.target = CTC_TARGET;
@@ -38,7 +39,11 @@ export function writeCtcArchive(path: string, o: AsrArchiveOptions = {}): void {
   sd.set('decoder.decoder_layers.0.weight', t.randn([VOCAB + 1, d, 1], { generator: g }));
   sd.set('decoder.decoder_layers.0.bias', t.zeros([VOCAB + 1]));
   try {
-    writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: sd, extra: new Map([['tokenizer.model', new TextEncoder().encode('not a real sentencepiece model')]]) });
+    writeNemoArchive(path, {
+      configYaml: stringify(cfg),
+      stateDict: sd,
+      extra: new Map([['tokenizer.model', new TextEncoder().encode('not a real sentencepiece model')]]),
+    });
   } finally {
     for (const v of sd.values()) v.dispose();
   }

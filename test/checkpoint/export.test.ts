@@ -23,9 +23,11 @@ test('a NEST model exported as .nemo reloads through loadNemoModel bit for bit (
   const model = buildNestModel(config.model, 5).eval();
   // perturb a LayerNorm / bias so that freshly initialised constants (ones, zeros) cannot pass by coincidence
   const g = new t.Generator(11);
-  t.tidy(() => t.noGrad(() => {
-    for (const p of model.parameters()) p.add_(t.randn(p.shape, { generator: g }).mul(0.01));
-  }));
+  t.tidy(() =>
+    t.noGrad(() => {
+      for (const p of model.parameters()) p.add_(t.randn(p.shape, { generator: g }).mul(0.01));
+    }),
+  );
   const path = join(tmp, 'tiny.nemo');
   writeNemoArchive(path, { configYaml: modelConfigYaml(raw), stateDict: model.stateDict() });
 

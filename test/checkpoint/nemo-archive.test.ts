@@ -23,7 +23,9 @@ function disposeAll(sd: Map<string, t.Tensor>): void {
 }
 
 test('index.json lists every .nemo in the golden folder', () => {
-  const files = readdirSync(join(GOLDEN, 'nemo')).filter((f) => f.endsWith('.nemo')).sort();
+  const files = readdirSync(join(GOLDEN, 'nemo'))
+    .filter((f) => f.endsWith('.nemo'))
+    .sort();
   assert.deepEqual(INDEX.archives.map((a) => a.file.replace(/^nemo\//, '')).sort(), files);
 });
 
@@ -31,7 +33,10 @@ for (const a of INDEX.archives) {
   test(`readNemoArchive(${a.file}, ${a.compression}) gives the recorded members and state dict`, () => {
     const before = t.liveTensorCount();
     const arc = readNemoArchive(join(GOLDEN, a.file));
-    assert.deepEqual(arc.members, a.members.map((m) => ({ name: m.name, size: m.size })));
+    assert.deepEqual(
+      arc.members,
+      a.members.map((m) => ({ name: m.name, size: m.size })),
+    );
     const cfgSize = a.members.find((m) => m.name === './model_config.yaml')!.size;
     assert.equal(Buffer.byteLength(arc.configYaml), cfgSize);
     assert.match(arc.configYaml, /encoder:/);
@@ -52,7 +57,7 @@ test('writeNemoArchive → readNemoArchive is bit-exact, in NeMo save_to layout,
     const extra = new Map([
       ['tokenizer/vocab.txt', new TextEncoder().encode('a\nb\n')],
       ['a_first.txt', new TextEncoder().encode('sorted before the config')],
-      [`z/${'long'.repeat(30)}.txt`, new TextEncoder().encode('a name past ustar\'s 100 bytes (PAX path)')],
+      [`z/${'long'.repeat(30)}.txt`, new TextEncoder().encode("a name past ustar's 100 bytes (PAX path)")],
     ]);
     const out = join(dir, 'model.nemo');
     writeNemoArchive(out, { configYaml: src.configYaml, stateDict: src.stateDict, extra });
@@ -130,18 +135,38 @@ test('unsafe or broken tar members are refused with the archive and member named
       ['absolute.nemo', [...tarFile('/etc/passwd', cfg)], /absolute\.nemo: member '\/etc\/passwd'.*absolute path/],
       ['dotdot.nemo', [...tarFile('./../../evil.sh', cfg)], /dotdot\.nemo: member '\.\/\.\.\/\.\.\/evil\.sh'.*'\.\.'/],
       ['pax-dotdot.nemo', [...paxPath('a/../../x'), ...tarFile('./harmless', cfg)], /pax-dotdot\.nemo: member 'a\/\.\.\/\.\.\/x'.*'\.\.'/],
-      ['symlink.nemo', [tarHeader('./model_weights.ckpt', '2', 0, { linkname: '/etc/shadow' })], /symlink\.nemo: member '\.\/model_weights\.ckpt'.*symbolic link/],
-      ['hardlink.nemo', [tarHeader('./model_weights.ckpt', '1', 0, { linkname: '/etc/shadow' })], /hardlink\.nemo: member '\.\/model_weights\.ckpt'.*hard link/],
+      [
+        'symlink.nemo',
+        [tarHeader('./model_weights.ckpt', '2', 0, { linkname: '/etc/shadow' })],
+        /symlink\.nemo: member '\.\/model_weights\.ckpt'.*symbolic link/,
+      ],
+      [
+        'hardlink.nemo',
+        [tarHeader('./model_weights.ckpt', '1', 0, { linkname: '/etc/shadow' })],
+        /hardlink\.nemo: member '\.\/model_weights\.ckpt'.*hard link/,
+      ],
       ['device.nemo', [tarHeader('./dev', '3', 0)], /device\.nemo: member '\.\/dev'.*device/],
       ['fifo.nemo', [tarHeader('./fifo', '6', 0)], /fifo\.nemo: member '\.\/fifo'.*FIFO/],
-      ['oversize.nemo', [tarHeader('./model_config.yaml', '0', 5, { sizeField: 1 << 30 }), cfg], /oversize\.nemo: member '\.\/model_config\.yaml'.*size 1073741824 runs past the end/],
+      [
+        'oversize.nemo',
+        [tarHeader('./model_config.yaml', '0', 5, { sizeField: 1 << 30 }), cfg],
+        /oversize\.nemo: member '\.\/model_config\.yaml'.*size 1073741824 runs past the end/,
+      ],
       ['noweights.nemo', [...tarFile('./model_config.yaml', cfg)], /noweights\.nemo: no member \.\/model_weights\.ckpt/],
-      ['badweights.nemo', [...tarFile('./model_config.yaml', cfg), ...tarFile('./model_weights.ckpt', cfg)], /badweights\.nemo: \.\/model_weights\.ckpt: not a zip archive/],
+      [
+        'badweights.nemo',
+        [...tarFile('./model_config.yaml', cfg), ...tarFile('./model_weights.ckpt', cfg)],
+        /badweights\.nemo: \.\/model_weights\.ckpt: not a zip archive/,
+      ],
     ];
     for (const [name, parts, re] of cases) {
       const path = join(dir, name);
       writeFileSync(path, concat([...parts, END]));
-      assert.throws(() => readNemoArchive(path), (e: Error) => e instanceof NemoArchiveError || e instanceof t.TorchSaveError ? re.test(e.message) : false, `${name}`);
+      assert.throws(
+        () => readNemoArchive(path),
+        (e: Error) => (e instanceof NemoArchiveError || e instanceof t.TorchSaveError ? re.test(e.message) : false),
+        `${name}`,
+      );
       // the same hostile content behind gzip is refused the same way
       writeFileSync(path, gzipSync(concat([...parts, END])));
       assert.throws(() => readNemoArchive(path), re, `${name} (gzip)`);

@@ -58,7 +58,8 @@ test('a CTC-BPE archive loads its encoder + preprocessor, lists decoder.* and to
   assert.ok(sameBits(a, b), 'the ASR-loaded encoder computes exactly what the NEST-loaded one does');
   const ref = t.readNpy(join(GOLDEN, 'encoder', 'b_fully_causal', 'offline_outputs.npy'));
   const lens = t.tidy(() => t.readNpy(join(GOLDEN, 'encoder', 'b_fully_causal', 'offline_encoded_lengths.npy')).toArray());
-  for (let i = 0; i < 2; i++) t.tidy(() => assertClose(a.select(0, i).narrow(1, 0, lens[i]!), ref.select(0, i).narrow(1, 0, lens[i]!), 1e-4, 1e-4, `item ${i}`));
+  for (let i = 0; i < 2; i++)
+    t.tidy(() => assertClose(a.select(0, i).narrow(1, 0, lens[i]!), ref.select(0, i).narrow(1, 0, lens[i]!), 1e-4, 1e-4, `item ${i}`));
   const fb = [asr.preprocessor, nest.preprocessor].map((p) => p.featurizer.stateDict().get('fb')!);
   assert.ok(sameBits(fb[0]!, fb[1]!), 'preprocessor buffers loaded from the archive');
   for (const x of [a, b, ref]) x.dispose();
@@ -72,23 +73,49 @@ test('the model family comes from target; RNNT and hybrid classes are ASR; other
   assert.deepEqual(fam('nemo.collections.asr.models.rnnt_bpe_models.EncDecRNNTBPEModel'), { kind: 'asr', family: 'rnnt' });
   assert.deepEqual(fam('nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel'), { kind: 'asr', family: 'hybrid' });
   assert.deepEqual(fam('nemo.collections.asr.models.ctc_models.EncDecCTCModel'), { kind: 'asr', family: 'ctc' });
-  assert.throws(() => fam('nemo.collections.asr.models.classification_models.EncDecClassificationModel'), /x\.nemo: model_config\.yaml: target: 'nemo\.collections\.asr\.models\.classification_models\.EncDecClassificationModel' is not a model streamnest loads/);
+  assert.throws(
+    () => fam('nemo.collections.asr.models.classification_models.EncDecClassificationModel'),
+    /x\.nemo: model_config\.yaml: target: 'nemo\.collections\.asr\.models\.classification_models\.EncDecClassificationModel' is not a model streamnest loads/,
+  );
   assert.deepEqual(modelFamily({ joint: {}, aux_ctc: {} }, 'x').family, { kind: 'asr', family: 'hybrid' });
 });
 
 const refusals: [string, (c: Record<string, unknown>) => void, RegExp][] = [
-  ['time reduction', (c) => Object.assign(c.encoder as object, { reduction: 'pooling', reduction_position: 1, reduction_factor: 2 }), /encoder\.reduction: time reduction inside the encoder is not implemented \(got "pooling"/],
+  [
+    'time reduction',
+    (c) => Object.assign(c.encoder as object, { reduction: 'pooling', reduction_position: 1, reduction_factor: 2 }),
+    /encoder\.reduction: time reduction inside the encoder is not implemented \(got "pooling"/,
+  ],
   ['vggnet subsampling', (c) => Object.assign(c.encoder as object, { subsampling: 'vggnet' }), /encoder\.subsampling: 'vggnet' is not implemented/],
-  ['local attention', (c) => Object.assign(c.encoder as object, { self_attention_model: 'rel_pos_local_attn' }), /encoder\.self_attention_model: 'rel_pos_local_attn'/],
-  ['another encoder class', (c) => Object.assign(c.encoder as object, { _target_: 'nemo.collections.asr.modules.SqueezeformerEncoder' }), /encoder\._target_: streamnest implements ConformerEncoder here; got "nemo\.collections\.asr\.modules\.SqueezeformerEncoder"/],
-  ['a misspelt key', (c) => { const e = c.encoder as Record<string, unknown>; e.n_layer = e.n_layers; delete e.n_layers; }, /encoder\.n_layer: unknown key; did you mean 'n_layers'\?/],
+  [
+    'local attention',
+    (c) => Object.assign(c.encoder as object, { self_attention_model: 'rel_pos_local_attn' }),
+    /encoder\.self_attention_model: 'rel_pos_local_attn'/,
+  ],
+  [
+    'another encoder class',
+    (c) => Object.assign(c.encoder as object, { _target_: 'nemo.collections.asr.modules.SqueezeformerEncoder' }),
+    /encoder\._target_: streamnest implements ConformerEncoder here; got "nemo\.collections\.asr\.modules\.SqueezeformerEncoder"/,
+  ],
+  [
+    'a misspelt key',
+    (c) => {
+      const e = c.encoder as Record<string, unknown>;
+      e.n_layer = e.n_layers;
+      delete e.n_layers;
+    },
+    /encoder\.n_layer: unknown key; did you mean 'n_layers'\?/,
+  ],
 ];
 for (const [what, edit, re] of refusals) {
   test(`an ASR config with ${what} is refused, naming the key`, () => {
     const path = join(tmp, `bad-${what.replace(/\W+/g, '-')}.nemo`);
     writeCtcArchive(path, { edit });
     const live = t.liveTensorCount();
-    assert.throws(() => loadNemoModel(path), (e: Error) => e.message.includes(path) && re.test(e.message));
+    assert.throws(
+      () => loadNemoModel(path),
+      (e: Error) => e.message.includes(path) && re.test(e.message),
+    );
     assert.equal(t.liveTensorCount(), live, 'no tensors leaked');
   });
 }

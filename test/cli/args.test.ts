@@ -51,7 +51,10 @@ test('repeated options and key=value overrides', () => {
 });
 
 test('errors are ArgErrors with clear messages', () => {
-  assert.throws(() => parseArgs(['--max-step', '3'], spec), (e: unknown) => e instanceof ArgError && /did you mean --max-steps/.test(e.message));
+  assert.throws(
+    () => parseArgs(['--max-step', '3'], spec),
+    (e: unknown) => e instanceof ArgError && /did you mean --max-steps/.test(e.message),
+  );
   assert.throws(() => parseArgs(['--max-steps', '2.5'], spec), /expected an integer/);
   assert.throws(() => parseArgs(['--lr', 'fast'], spec), /expected a number/);
   assert.throws(() => parseArgs(['--config'], spec), /needs a value/);

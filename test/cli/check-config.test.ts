@@ -50,7 +50,14 @@ test("NeMo's bidirectional recipe exits 1 with six errors and their fixes (its ?
   const r = cli(['nest_fast-conformer']);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /6 error\(s\), 0 warning\(s\)/);
-  for (const key of ['preprocessor.normalize', 'encoder.causal_downsampling', 'encoder.conv_context_size', 'encoder.conv_norm_type', 'encoder.att_context_size', 'masking.causal']) {
+  for (const key of [
+    'preprocessor.normalize',
+    'encoder.causal_downsampling',
+    'encoder.conv_context_size',
+    'encoder.conv_norm_type',
+    'encoder.att_context_size',
+    'masking.causal',
+  ]) {
     assert.match(r.stdout, new RegExp(`ERROR {3}model\\.${key.replace('.', '\\.')}:`), key);
   }
   assert.match(r.stdout, /does not declare streaming: true/);
@@ -70,7 +77,10 @@ test('overrides apply before the check; --json gives the problems', async () => 
   assert.equal(j.safe, false);
   assert.equal(j.errors, 1);
   assert.equal(j.encoder_frame_ms, 80);
-  assert.deepEqual(j.problems.map((p) => [p.key, p.severity]), [['model.encoder.conv_norm_type', 'error']]);
+  assert.deepEqual(
+    j.problems.map((p) => [p.key, p.severity]),
+    [['model.encoder.conv_norm_type', 'error']],
+  );
   assert.match(j.problems[0]!.fix, /layer_norm/);
 });
 

@@ -32,7 +32,7 @@ function sameStateDicts(a: string, b: string): void {
   for (const sd of [x.stateDict, y.stateDict]) for (const v of sd.values()) v.dispose();
 }
 
-test('a pretrain training checkpoint converts to a plain .nemo that encodes exactly like pretrain\'s own .nemo', () => {
+test("a pretrain training checkpoint converts to a plain .nemo that encodes exactly like pretrain's own .nemo", () => {
   const exp = join(tmp, 'exp');
   const r = cli(['pretrain', 'trainer.max_steps=2', `exp_manager.exp_dir=${exp}`]);
   assert.equal(r.code, 0, r.stderr);
@@ -50,7 +50,11 @@ test('a pretrain training checkpoint converts to a plain .nemo that encodes exac
   // export proof through the CLI: the converted archive and pretrain's .nemo give bit-identical encoder outputs
   const feats = join(tmp, 'f.npy');
   t.tidy(() => t.writeNpy(feats, t.randn([80, 200], { generator: new t.Generator(1) })));
-  for (const [m, o] of [[final, 'a.npy'], [out, 'b.npy']] as const) assert.equal(cli(['encode', '--model', m, '--features', feats, '--out', join(tmp, o)]).code, 0);
+  for (const [m, o] of [
+    [final, 'a.npy'],
+    [out, 'b.npy'],
+  ] as const)
+    assert.equal(cli(['encode', '--model', m, '--features', feats, '--out', join(tmp, o)]).code, 0);
   assert.deepEqual(readFileSync(join(tmp, 'b.npy')), readFileSync(join(tmp, 'a.npy')));
   const i = cli(['inspect', out]);
   assert.match(i.stdout, /streaming safety: streaming-safe/);

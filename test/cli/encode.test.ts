@@ -71,7 +71,9 @@ test('encode reproduces every golden offline encoder case from its .nemo, item b
   // two at a time (the machine has 2 cores)
   for (let j = 0; j < jobs.length; j += 2) {
     const rs = await Promise.all(jobs.slice(j, j + 2).map((x) => cliAsync(x.args)));
-    rs.forEach((r, k) => { assert.equal(r.code, 0, `${jobs[j + k]!.args.join(' ')}\n${r.stderr}`); });
+    rs.forEach((r, k) => {
+      assert.equal(r.code, 0, `${jobs[j + k]!.args.join(' ')}\n${r.stderr}`);
+    });
   }
   const live = t.liveTensorCount();
   for (const { c, i, out } of jobs) {

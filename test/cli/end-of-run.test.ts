@@ -26,24 +26,46 @@ function run(args: string[], cwd = REPO): Promise<{ code: number | null; stdout:
 
 /** The streaming preset at a test size; everything about data loading (8 workers, prefetch) stays the preset's. */
 const SMALL = [
-  'model.encoder.n_layers=1', 'model.encoder.d_model=32', 'model.encoder.n_heads=2', 'model.encoder.subsampling_conv_channels=16',
-  'model.num_classes=64', 'model.train_ds.batch_size=2', 'model.validation_ds.batch_size=4',
-  'model.train_ds.manifest_filepath=data/corpus/train_manifest.json', 'model.train_ds.noise_manifest=data/corpus/noise_manifest.json',
+  'model.encoder.n_layers=1',
+  'model.encoder.d_model=32',
+  'model.encoder.n_heads=2',
+  'model.encoder.subsampling_conv_channels=16',
+  'model.num_classes=64',
+  'model.train_ds.batch_size=2',
+  'model.validation_ds.batch_size=4',
+  'model.train_ds.manifest_filepath=data/corpus/train_manifest.json',
+  'model.train_ds.noise_manifest=data/corpus/noise_manifest.json',
 ];
 
 for (const withValidation of [true, false]) {
-  test(`pretrain --config streaming with 8 workers, max_steps below the first validation${withValidation ? '' : ', no validation set'}: last checkpoint, .nemo, summary, exit 0`, { timeout: 240_000 }, async () => {
+  test(`pretrain --config streaming with 8 workers, max_steps below the first validation${withValidation ? '' : ', no validation set'}: last checkpoint, .nemo, summary, exit 0`, {
+    timeout: 240_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'streamnest-end-of-run-'));
     try {
       const val = withValidation
         ? ['model.validation_ds.manifest_filepath=data/corpus/val_manifest.json', 'model.validation_ds.noise_manifest=data/corpus/noise_manifest.json']
         : ['model.validation_ds.manifest_filepath=null'];
-      const r = await run([MAIN, 'pretrain', '--config', 'streaming', '--quiet', ...SMALL, ...val, 'trainer.max_steps=3', `exp_manager.exp_dir=${dir}`, 'exp_manager.name=run']);
+      const r = await run([
+        MAIN,
+        'pretrain',
+        '--config',
+        'streaming',
+        '--quiet',
+        ...SMALL,
+        ...val,
+        'trainer.max_steps=3',
+        `exp_manager.exp_dir=${dir}`,
+        'exp_manager.name=run',
+      ]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /pretraining finished at step 3 \(max_steps\)/);
       assert.match(r.stdout, /model: .*run\.nemo/);
       // the streaming preset asks for TensorBoard (exp_manager.create_tensorboard_logger: true)
-      assert.ok(readdirSync(join(dir, 'run')).some((f) => f.startsWith('events.out.tfevents')), 'TensorBoard events written');
+      assert.ok(
+        readdirSync(join(dir, 'run')).some((f) => f.startsWith('events.out.tfevents')),
+        'TensorBoard events written',
+      );
       const ckDir = join(dir, 'run', 'checkpoints');
       const files = readdirSync(ckDir);
       assert.ok(files.includes('run--last.ckpt'), `checkpoints: ${files.join(', ')}`);
@@ -76,7 +98,10 @@ test('a CLI process whose command never finishes exits non-zero and says so (nev
     assert.doesNotMatch(r.stdout, /end reached/);
     assert.match(r.stderr, /about to exit before the command finished/);
     // and a command that does finish keeps its own exit status
-    writeFileSync(script, `import { guardUnfinishedExit } from ${JSON.stringify(MAIN)};\nlet done = false;\nguardUnfinishedExit(() => done);\nawait new Promise((r) => setTimeout(r, 10));\ndone = true;\n`);
+    writeFileSync(
+      script,
+      `import { guardUnfinishedExit } from ${JSON.stringify(MAIN)};\nlet done = false;\nguardUnfinishedExit(() => done);\nawait new Promise((r) => setTimeout(r, 10));\ndone = true;\n`,
+    );
     const ok = await run([script], dir);
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok(existsSync(script));

@@ -43,7 +43,8 @@ test('inspect --json and --tensors: the full description and tensor list', () =>
   assert.deepEqual(j.encoder.convContextSize, [4, 4]);
   assert.equal(j.streamingSafety.safe, false);
   const keys = (j.streamingSafety.problems as { key: string }[]).map((p) => p.key);
-  for (const k of ['model.encoder.causal_downsampling', 'model.encoder.conv_context_size', 'model.encoder.conv_norm_type', 'model.encoder.att_context_size']) assert.ok(keys.includes(k), `${k} reported`);
+  for (const k of ['model.encoder.causal_downsampling', 'model.encoder.conv_context_size', 'model.encoder.conv_norm_type', 'model.encoder.att_context_size'])
+    assert.ok(keys.includes(k), `${k} reported`);
   const index = JSON.parse(readFileSync(join(GOLDEN, 'index.json'), 'utf8')) as { archives: { file: string; state_dict: unknown[] }[] };
   assert.deepEqual(j.tensors, index.archives.find((a) => a.file === 'nemo/a_bidirectional.nemo')!.state_dict);
   const r = cli(['inspect', file, '--tensors']);

@@ -65,7 +65,11 @@ test('--threads and STREAMNEST_THREADS set the thread count (option wins)', () =
 });
 
 test('<cmd> --help prints the command usage', () => {
-  for (const args of [['info', '--help'], ['info', '-h'], ['help', 'info']]) {
+  for (const args of [
+    ['info', '--help'],
+    ['info', '-h'],
+    ['help', 'info'],
+  ]) {
     const r = cli(args);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Usage: streamnest info/, args.join(' '));

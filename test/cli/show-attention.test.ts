@@ -27,10 +27,13 @@ async function runIn(args: string[]): Promise<number> {
 }
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, 'show-attention', ...args], { encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [MAIN, 'show-attention', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, STREAMNEST_DEBUG: '' },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
 
 /** The mask read back from the picture: origin = first ON pixel, pitch from column 0 (frames 0 and 1 both ON there). */
 function readGrid(png: Buffer, n: number): { grid: (boolean | 'pad')[][]; cell: number } {

@@ -8,7 +8,8 @@ import { getNumThreads } from '../../src/torch/runtime.js';
 
 test('parseThreads accepts positive integers only, naming the source in the error', () => {
   assert.equal(parseThreads('3', 'X'), 3);
-  for (const bad of ['', '0', '-1', '1.5', 'two']) assert.throws(() => parseThreads(bad, 'STREAMNEST_THREADS'), /STREAMNEST_THREADS must be a positive integer/);
+  for (const bad of ['', '0', '-1', '1.5', 'two'])
+    assert.throws(() => parseThreads(bad, 'STREAMNEST_THREADS'), /STREAMNEST_THREADS must be a positive integer/);
 });
 
 test('startup applies an explicit thread count and reports the BLAS', () => {

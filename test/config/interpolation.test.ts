@@ -40,14 +40,12 @@ test('list elements by index, both spellings', () => {
 });
 
 test("string interpolation: NeMo's checkpoint filename pattern", () => {
-  const r = resolve(
-    "name: SSL\nexp:\n  cb:\n    monitor: val_loss\n    filename: '${name}--{${exp.cb.monitor}:.3f}-{step}'\n",
-  );
+  const r = resolve("name: SSL\nexp:\n  cb:\n    monitor: val_loss\n    filename: '${name}--{${exp.cb.monitor}:.3f}-{step}'\n");
   assert.equal((r.exp as ConfigMap).cb && ((r.exp as ConfigMap).cb as ConfigMap).filename, 'SSL--{val_loss:.3f}-{step}');
 });
 
 test('escaped interpolation stays literal; environment resolver', () => {
-  const r = resolve('a: \'\\${x}\'\nb: ${oc.env:HOME_DIR}\nc: ${oc.env:NOPE,fallback}\n', { HOME_DIR: '/h' });
+  const r = resolve("a: '\\${x}'\nb: ${oc.env:HOME_DIR}\nc: ${oc.env:NOPE,fallback}\n", { HOME_DIR: '/h' });
   assert.equal(r.a, '${x}');
   assert.equal(r.b, '/h');
   assert.equal(r.c, 'fallback');

@@ -2,15 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CONFIGS_DIR,
-  ConfigError,
-  convContextOf,
-  listPresets,
-  loadConfig,
-  loadConfigTree,
-  resolveConfigSource,
-} from '../../src/config/index.js';
+import { CONFIGS_DIR, ConfigError, convContextOf, listPresets, loadConfig, loadConfigTree, resolveConfigSource } from '../../src/config/index.js';
 import type { NestConfig } from '../../src/config/index.js';
 import { REPO_ROOT } from '../helpers/assert.js';
 
@@ -39,7 +31,10 @@ test('preset names, aliases and paths resolve to files', () => {
   assert.equal(resolveConfigSource('streaming'), join(CONFIGS_DIR, 'nest_fast-conformer_streaming.yaml'));
   assert.equal(resolveConfigSource('nest_fast-conformer_lookahead'), join(CONFIGS_DIR, 'nest_fast-conformer_lookahead.yaml'));
   assert.equal(resolveConfigSource('configs/tiny.yaml', REPO_ROOT), join(REPO_ROOT, 'configs', 'tiny.yaml'));
-  assert.throws(() => resolveConfigSource('tinny'), (e: unknown) => e instanceof ConfigError && /did you mean 'tiny'\?/.test(e.message));
+  assert.throws(
+    () => resolveConfigSource('tinny'),
+    (e: unknown) => e instanceof ConfigError && /did you mean 'tiny'\?/.test(e.message),
+  );
   assert.throws(() => resolveConfigSource('nowhere/x.yaml'), /configuration file not found/);
 });
 

@@ -1,13 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import {
-  ConfigError,
-  applyOverrides,
-  convContextOf,
-  readYamlConfigFile,
-  validateNestConfig,
-} from '../../src/config/index.js';
+import { ConfigError, applyOverrides, convContextOf, readYamlConfigFile, validateNestConfig } from '../../src/config/index.js';
 import type { ValidatedConfig } from '../../src/config/index.js';
 import { REPO_ROOT } from '../helpers/assert.js';
 
@@ -41,8 +35,18 @@ test("NeMo's recipe validates unchanged and gives NeMo's values", () => {
   assert.equal(m.train_ds.batch_size, 8);
   assert.equal(m.train_ds.drop_last, true);
   assert.deepEqual(m.train_ds.batch_augmentor, {
-    prob: 0.5, noise_ratio: 0.5, min_r_speech: -5, max_r_speech: 5, min_r_noise: -5, max_r_noise: 20,
-    min_mix_rate: 0.5, max_mix_rate: 0.5, min_num_segments: 1, max_num_segments: 1, min_num_speakers: 1, max_num_speakers: 1,
+    prob: 0.5,
+    noise_ratio: 0.5,
+    min_r_speech: -5,
+    max_r_speech: 5,
+    min_r_noise: -5,
+    max_r_noise: 20,
+    min_mix_rate: 0.5,
+    max_mix_rate: 0.5,
+    min_num_segments: 1,
+    max_num_segments: 1,
+    min_num_speakers: 1,
+    max_num_speakers: 1,
   });
   assert.equal(m.preprocessor.normalize, 'per_feature');
   assert.equal(m.preprocessor.features, 80);
@@ -53,10 +57,7 @@ test("NeMo's recipe validates unchanged and gives NeMo's values", () => {
     [m.masking.block_size, m.masking.mask_prob, m.masking.feat_in, m.masking.allow_overlap, m.masking.causal, m.masking.max_mask_ratio],
     [40, 0.01, 80, true, false, 0.8],
   );
-  assert.deepEqual(
-    [m.quantizer.num_classes, m.quantizer.code_dim, m.quantizer.dist_fn, m.quantizer.combine_time_steps],
-    [8192, 16, 'l2', 8],
-  );
+  assert.deepEqual([m.quantizer.num_classes, m.quantizer.code_dim, m.quantizer.dist_fn, m.quantizer.combine_time_steps], [8192, 16, 'l2', 8]);
   const e = m.encoder;
   assert.deepEqual([e.n_layers, e.d_model, e.n_heads, e.subsampling, e.subsampling_factor, e.subsampling_conv_channels], [17, 512, 8, 'dw_striding', 8, 256]);
   assert.deepEqual(e.att_context_size, [[-1, -1]]);
@@ -71,7 +72,11 @@ test("NeMo's recipe validates unchanged and gives NeMo's values", () => {
   assert.deepEqual(m.optim.betas, [0.9, 0.98]);
   assert.equal(m.optim.weight_decay, 1e-3);
   assert.deepEqual(m.optim.sched, {
-    name: 'NoamAnnealing', d_model: 512, warmup_steps: 25000, warmup_ratio: null, min_lr: 1e-6,
+    name: 'NoamAnnealing',
+    d_model: 512,
+    warmup_steps: 25000,
+    warmup_ratio: null,
+    min_lr: 1e-6,
     max_steps: null,
   });
   const t = config.trainer;
@@ -114,10 +119,7 @@ test('out-of-range values are refused', () => {
   assert.match(validationError(['model.masking.mask_prob=1.5']).message, /model\.masking\.mask_prob .*must be <= 1, got 1\.5/);
   assert.match(validationError(['model.train_ds.batch_size=0']).message, /batch_size .*must be >= 1, got 0/);
   assert.match(validationError(['model.encoder.dropout=1']).message, /model\.encoder\.dropout .*must be < 1/);
-  assert.match(
-    validationError(['model.train_ds.batch_augmentor.min_num_speakers=3']).message,
-    /max_num_speakers .*must be >= min_num_speakers \(3\)/,
-  );
+  assert.match(validationError(['model.train_ds.batch_augmentor.min_num_speakers=3']).message, /max_num_speakers .*must be >= min_num_speakers \(3\)/);
 });
 
 test('unknown enum values list the allowed ones', () => {
@@ -136,7 +138,10 @@ test('encoder checks: conv norm names, conv context, heads, attention context', 
   assert.match(validationError(['model.encoder.conv_context_size=[6,3]']).message, /left \+ right \+ 1 == conv_kernel_size \(9\)/);
   assert.match(validationError(['model.encoder.n_heads=7']).message, /d_model \(512\) must be divisible by n_heads \(7\)/);
   const multi = validate(['model.encoder.att_context_size=[[-1,0],[-1,4]]', '+model.encoder.att_context_probs=[0.25,0.75]']);
-  assert.deepEqual(multi.config.model.encoder.att_context_size, [[-1, 0], [-1, 4]]);
+  assert.deepEqual(multi.config.model.encoder.att_context_size, [
+    [-1, 0],
+    [-1, 4],
+  ]);
   assert.deepEqual(multi.config.model.encoder.att_context_probs, [0.25, 0.75]);
   assert.match(
     validationError(['model.encoder.att_context_size=[[-1,0],[-1,4]]', '+model.encoder.att_context_probs=[0.5]']).message,

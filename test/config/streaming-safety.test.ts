@@ -63,7 +63,7 @@ test("NeMo's bidirectional recipe gets every expected error and nothing else", (
   assert.match(report, /fix: set model\.encoder\.conv_norm_type=layer_norm/);
 });
 
-test('the bidirectional recipe with the guide\'s overrides is streaming-safe', () => {
+test("the bidirectional recipe with the guide's overrides is streaming-safe", () => {
   const ps = check('nest_fast-conformer', [
     'model.preprocessor.normalize=NA',
     'model.encoder.causal_downsampling=true',

@@ -32,7 +32,10 @@ async function loadAll(dir: string, lines: string[], skipBadAudio: boolean, chec
   const m = join(dir, 'manifest.json');
   writeFileSync(m, lines.join('\n') + '\n');
   const set = readManifests(m, { skipBad: skipBadAudio, checkFiles });
-  const sampler = new BatchSampler(set.entries.map((e) => ({ duration: e.duration, source: 0 })), { batchSize: set.entries.length, seed: 0, shuffle: false });
+  const sampler = new BatchSampler(
+    set.entries.map((e) => ({ duration: e.duration, source: 0 })),
+    { batchSize: set.entries.length, seed: 0, shuffle: false },
+  );
   const loader = new AudioLoader(set.entries, [], sampler, { seed: 0, workers: 0, build: { skipBadAudio } });
   try {
     const b = await loader.next();
@@ -47,7 +50,13 @@ const CASES: { name: string; file: string; duration: number; reason: string; mes
   { name: 'corrupt WAV', file: 'corrupt.wav', duration: 2, reason: 'bad_audio', message: /manifest\.json:2: .*corrupt\.wav/ },
   { name: 'truncated WAV', file: 'truncated.wav', duration: 2, reason: 'bad_audio', message: /manifest\.json:2: .*truncated\.wav: truncated/ },
   { name: 'zero-length clip', file: 'empty.wav', duration: 0, reason: 'empty_audio', message: /manifest\.json:2: .*empty\.wav: zero-length/ },
-  { name: 'duration longer than the file', file: 'good2.wav', duration: 3.5, reason: 'duration_mismatch', message: /manifest\.json:2: .*good2\.wav: the manifest asks for 3\.5s .* only 1\.500s/ },
+  {
+    name: 'duration longer than the file',
+    file: 'good2.wav',
+    duration: 3.5,
+    reason: 'duration_mismatch',
+    message: /manifest\.json:2: .*good2\.wav: the manifest asks for 3\.5s .* only 1\.500s/,
+  },
 ];
 
 for (const c of CASES) {
@@ -100,7 +109,10 @@ test('bad input: malformed manifest lines -> error with the line numbers, or cou
   const d = fixture();
   try {
     const m = join(d, 'manifest.json');
-    writeFileSync(m, [line('good.wav', 2), '{"audio_filepath": "good.wav", "duration": 2', '', '[1, 2]', '{"audio_filepath": "good2.wav", "duration": "long"}'].join('\n'));
+    writeFileSync(
+      m,
+      [line('good.wav', 2), '{"audio_filepath": "good.wav", "duration": 2', '', '[1, 2]', '{"audio_filepath": "good2.wav", "duration": "long"}'].join('\n'),
+    );
     assert.throws(
       () => readManifests(m),
       (e: unknown) => {
@@ -114,7 +126,10 @@ test('bad input: malformed manifest lines -> error with the line numbers, or cou
     );
     writeFileSync(m, [line('good.wav', 2), '{"audio_filepath": "good.wav", "duration": 2'].join('\n'));
     assert.throws(() => readManifests(m), /^DataError: .*manifest\.json:2: not valid JSON/);
-    assert.throws(() => readManifests(m), (e: unknown) => e instanceof DataError && e.where.endsWith('manifest.json:2'));
+    assert.throws(
+      () => readManifests(m),
+      (e: unknown) => e instanceof DataError && e.where.endsWith('manifest.json:2'),
+    );
     const set = readManifests(m, { skipBad: true });
     assert.equal(set.entries.length, 1);
     assert.deepEqual(set.skips.counts, { malformed_line: 1 });
@@ -130,7 +145,10 @@ test('bad input: a batch whose every item is bad is skipped; the loader moves on
     const m = join(d, 'manifest.json');
     writeFileSync(m, [line('corrupt.wav', 2), line('empty.wav', 0), line('good.wav', 2), line('good2.wav', 1.5)].join('\n'));
     const set = readManifests(m);
-    const sampler = new BatchSampler(set.entries.map((e) => ({ duration: e.duration, source: 0 })), { batchSize: 2, seed: 0, shuffle: false });
+    const sampler = new BatchSampler(
+      set.entries.map((e) => ({ duration: e.duration, source: 0 })),
+      { batchSize: 2, seed: 0, shuffle: false },
+    );
     const loader = new AudioLoader(set.entries, [], sampler, { seed: 0, workers: 1, build: { skipBadAudio: true } });
     try {
       const b = await loader.next();

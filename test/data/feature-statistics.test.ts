@@ -43,7 +43,10 @@ test('estimateFeatureStatistics equals a float64 mean / unbiased std over every 
   assert.equal(t.liveTensorCount(), live, 'the estimate leaked tensors');
   assert.equal(s.frames, n);
   assert.equal(s.utterances, entries.length);
-  assert.deepEqual(progress, entries.map((_, i) => i + 1));
+  assert.deepEqual(
+    progress,
+    entries.map((_, i) => i + 1),
+  );
   for (let f = 0; f < 80; f++) {
     assert.ok(Math.abs(s.fixed_mean[f]! - mean[f]!) <= 1e-9 * Math.max(1, Math.abs(mean[f]!)), `mean[${f}] ${s.fixed_mean[f]} vs ${mean[f]}`);
     assert.ok(Math.abs(s.fixed_std[f]! - std[f]!) <= 1e-9 * std[f]!, `std[${f}] ${s.fixed_std[f]} vs ${std[f]}`);
@@ -58,12 +61,25 @@ test('a silent manifest has no spread to estimate: an error naming the constant 
     const wav = join(dir, 'silence.wav');
     const n = 16000;
     const b = Buffer.alloc(44 + 2 * n);
-    b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * n, 4); b.write('WAVE', 8); b.write('fmt ', 12); b.writeUInt32LE(16, 16);
-    b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(16000, 24); b.writeUInt32LE(32000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
-    b.write('data', 36); b.writeUInt32LE(2 * n, 40);
+    b.write('RIFF', 0);
+    b.writeUInt32LE(36 + 2 * n, 4);
+    b.write('WAVE', 8);
+    b.write('fmt ', 12);
+    b.writeUInt32LE(16, 16);
+    b.writeUInt16LE(1, 20);
+    b.writeUInt16LE(1, 22);
+    b.writeUInt32LE(16000, 24);
+    b.writeUInt32LE(32000, 28);
+    b.writeUInt16LE(2, 32);
+    b.writeUInt16LE(16, 34);
+    b.write('data', 36);
+    b.writeUInt32LE(2 * n, 40);
     writeFileSync(wav, b);
     const entries = [{ audioFilepath: wav, duration: 1, offset: 0, text: '', where: `${wav}` }] as never;
-    assert.throws(() => estimateFeatureStatistics({ ...PRE, preemph: 0 }, entries), /feature 0 is constant over all 100 frames \(std 0\): the audio is silent or constant/);
+    assert.throws(
+      () => estimateFeatureStatistics({ ...PRE, preemph: 0 }, entries),
+      /feature 0 is constant over all 100 frames \(std 0\): the audio is silent or constant/,
+    );
     assert.throws(() => estimateFeatureStatistics(PRE, []), /the manifest has no utterances/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -80,7 +96,10 @@ test('stats files: a wrong feature count, NaN/Inf and a zero std are refused nam
     };
     const ok = write('ok.json', [1, 2, 3], [1, 1, 1]);
     assert.deepEqual(readFixedNormalization(ok, 3), { fixed_mean: [1, 2, 3], fixed_std: [1, 1, 1] });
-    assert.throws(() => readFixedNormalization(ok, 80), new RegExp(`${ok.replace(/[/.]/g, '\\$&')}: fixed_mean has 3 values; the preprocessor has 80 features`));
+    assert.throws(
+      () => readFixedNormalization(ok, 80),
+      new RegExp(`${ok.replace(/[/.]/g, '\\$&')}: fixed_mean has 3 values; the preprocessor has 80 features`),
+    );
     // JSON has no NaN: a NaN arrives as null, an overflow as Infinity
     const nan = write('nan.json', [1, null, 3], [1, 1, 1]);
     assert.throws(() => readFixedNormalization(nan), /nan\.json: fixed_mean\[1\] is null; expected a number/);
@@ -103,7 +122,10 @@ test('the schema: fixed statistics are checked per key; both null asks for an es
   assert.deepEqual(est.model.preprocessor.normalize, { fixed_mean: null, fixed_std: null });
   const refuse = (value: string, re: RegExp): void => assert.throws(() => loadConfig('tiny', [...base, `model.preprocessor.normalize=${value}`]), re);
   refuse('{fixed_mean: [1, 2], fixed_std: [1, 2]}', /model\.preprocessor\.normalize\.fixed_mean .*has 2 values; the preprocessor has 80 features/);
-  refuse(`{fixed_mean: [${Array(80).fill(0).join(',')}], fixed_std: [${[0, ...Array(79).fill(1)].join(',')}]}`, /model\.preprocessor\.normalize\.fixed_std\[0\] .*0 is not a finite positive number/);
+  refuse(
+    `{fixed_mean: [${Array(80).fill(0).join(',')}], fixed_std: [${[0, ...Array(79).fill(1)].join(',')}]}`,
+    /model\.preprocessor\.normalize\.fixed_std\[0\] .*0 is not a finite positive number/,
+  );
   refuse(`{fixed_mean: [${Array(80).fill(0).join(',')}], fixed_std: null}`, /normalize\.fixed_std .*set both fixed_mean and fixed_std, or both null/);
   refuse('{fixed_mean: null, fixed_std: null, mean: 1}', /takes only fixed_mean and fixed_std; got mean/);
   refuse('[1, 2]', /expected 'per_feature', 'all_features', \{fixed_mean/);

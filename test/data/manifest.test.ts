@@ -55,7 +55,10 @@ test('manifest: min/max duration filters are counted in the summary', () => {
   try {
     const text = [0.5, 2, 30, 70].map((x, i) => `{"audio_filepath": "wavs/${'abc'[i % 3]}.wav", "duration": ${x}}`).join('\n');
     const { entries, skips } = parseManifest(text, join(d, 'm.json'), { minDuration: 1, maxDuration: 60 });
-    assert.deepEqual(entries.map((e) => e.duration), [2, 30]);
+    assert.deepEqual(
+      entries.map((e) => e.duration),
+      [2, 30],
+    );
     assert.deepEqual(skips.counts, { below_min_duration: 1, above_max_duration: 1 });
   } finally {
     rmSync(d, { recursive: true, force: true });

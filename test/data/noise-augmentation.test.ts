@@ -2,7 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/data/rng.js';
 import {
-  augmentBatch, augmentationFromConfig, MULTI_SPEAKER_DEFAULTS, NEST_AUGMENTATION, type NoiseAugmentationConfig, type PaddedBatch,
+  augmentBatch,
+  augmentationFromConfig,
+  MULTI_SPEAKER_DEFAULTS,
+  NEST_AUGMENTATION,
+  type NoiseAugmentationConfig,
+  type PaddedBatch,
 } from '../../src/data/noise-augmentation.js';
 
 function makeBatch(lens: number[], noiseLens: number[], seed: number): PaddedBatch {
@@ -51,12 +56,17 @@ test('augmentation: produced SNR / energy ratio equals the drawn value; clean au
       assert.ok(Math.abs(snr - d.ratioDb!) < 1e-3, `item ${d.item} (${d.mode}): measured ${snr} dB, drawn ${d.ratioDb} dB`);
       const range = d.mode === 'noise' ? [ALWAYS.minRNoise, ALWAYS.maxRNoise] : [ALWAYS.minRSpeech, ALWAYS.maxRSpeech];
       assert.ok(d.ratioDb! >= range[0]! && d.ratioDb! <= range[1]!);
-      assert.equal(d.segmentLens!.reduce((a, x) => a + x, 0), d.mixLen);
+      assert.equal(
+        d.segmentLens!.reduce((a, x) => a + x, 0),
+        d.mixLen,
+      );
       assert.ok(d.mixLen! >= Math.floor(len * 0.2) && d.mixLen! <= Math.floor(len * 0.8));
       assert.equal(out.noiseLens[d.item], len);
       // interference only inside the placed segments, nothing past the utterance
       const inside = new Uint8Array(N);
-      d.starts!.forEach((s, j) => { inside.fill(1, s, s + d.segmentLens![j]!); });
+      d.starts!.forEach((s, j) => {
+        inside.fill(1, s, s + d.segmentLens![j]!);
+      });
       for (let t = 0; t < N; t++) if (!inside[t]) assert.equal(out.noise[d.item * N + t], 0, `item ${d.item} sample ${t} outside segments`);
       for (let t = len; t < N; t++) assert.equal(out.noise[d.item * N + t], 0);
     }
@@ -124,8 +134,18 @@ test('augmentation: seeded and resumable from the Rng state', () => {
 test('augmentation config: NeMo YAML keys, validation errors name the key', () => {
   const cfg = augmentationFromConfig({
     _target_: 'nemo.collections.asr.modules.ssl_modules.MultiSpeakerNoiseAugmentation',
-    prob: 0.5, noise_ratio: 0.5, min_r_speech: -5.0, max_r_speech: 5.0, min_r_noise: -5.0, max_r_noise: 20.0,
-    min_mix_rate: 0.5, max_mix_rate: 0.5, min_num_segments: 1, max_num_segments: 1, min_num_speakers: 1, max_num_speakers: 1,
+    prob: 0.5,
+    noise_ratio: 0.5,
+    min_r_speech: -5.0,
+    max_r_speech: 5.0,
+    min_r_noise: -5.0,
+    max_r_noise: 20.0,
+    min_mix_rate: 0.5,
+    max_mix_rate: 0.5,
+    min_num_segments: 1,
+    max_num_segments: 1,
+    min_num_speakers: 1,
+    max_num_speakers: 1,
   });
   assert.deepEqual(cfg, NEST_AUGMENTATION);
   assert.throws(() => augmentationFromConfig({ prob: 1.5 }), /batch_augmentor: prob must be in \[0, 1\]/);

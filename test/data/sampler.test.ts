@@ -28,7 +28,10 @@ test('sampler: an epoch visits every item once; drop_last drops only the short b
   assert.equal(s.batchesPerEpoch, 13);
   const seen: number[] = [];
   for (let b = 0; b < 13; b++) seen.push(...s.next().indices);
-  assert.deepEqual(seen.slice().sort((a, b) => a - b), items.map((_, i) => i));
+  assert.deepEqual(
+    seen.slice().sort((a, b) => a - b),
+    items.map((_, i) => i),
+  );
   const e1 = s.next();
   assert.equal(e1.epoch, 1);
   const d = new BatchSampler(items, { batchSize: 8, seed: 1, dropLast: true });

@@ -49,7 +49,10 @@ test('2 ranks x 8 items equal 1 process x 16 items after 6 steps', async () => {
   // the 1-process loss is the mean of the two ranks' losses; rank 0 logs its own
   assert.equal(ref.trainLoss.length, 6);
   assert.equal(r0!.losses.length, 6, 'rank 0 logged every step');
-  assert.ok(r0!.losses.every((l, i) => Math.abs(l - ref.trainLoss[i]!.loss) < 0.5), 'losses of the same order');
+  assert.ok(
+    r0!.losses.every((l, i) => Math.abs(l - ref.trainLoss[i]!.loss) < 0.5),
+    'losses of the same order',
+  );
   process.stderr.write(`# 2-rank vs 1-process parameter max |diff| = ${d.toExponential(2)}\n`);
   task.module.dispose();
   trainer.dispose();

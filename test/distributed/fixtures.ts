@@ -167,7 +167,15 @@ export function startWorkers(world: number, port: number, args: string[], env: R
   return [...Array(world).keys()].map((rank) => {
     const start = Date.now();
     const child = spawn(process.execPath, [script, ...args], {
-      env: { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), RANK: String(rank), WORLD_SIZE: String(world), STREAMNEST_THREADS: '1', ...env },
+      env: {
+        ...process.env,
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(port),
+        RANK: String(rank),
+        WORLD_SIZE: String(world),
+        STREAMNEST_THREADS: '1',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -74,7 +74,11 @@ test('a worker killed with SIGKILL: the launcher names its rank and exits non-ze
   }
   // the workers are the launcher's children; RANK=1 is the second one started
   const { execFileSync } = await import('node:child_process');
-  const kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(run.child.pid)]).toString().trim().split(/\s+/).map(Number);
+  const kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(run.child.pid)])
+    .toString()
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   assert.equal(kids.length, 2, `two workers: ${kids.join(' ')}`);
   const env1 = readFileSync(`/proc/${kids[1]}/environ`, 'utf8');
   const victim = env1.includes('\0RANK=1\0') ? kids[1]! : kids[0]!;

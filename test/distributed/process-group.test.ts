@@ -13,7 +13,10 @@ test('collectives across 2 processes: all-reduce sum/max, broadcast, barrier, al
   const expect = [0, 1].map((rank) => Array.from({ length: 3 + rank * 5 }, (_, i) => (i * 37 + rank * 101) % 256));
   assert.deepEqual(a!.gathered, expect);
   assert.deepEqual(b!.gathered, expect);
-  assert.deepEqual(a!.json, [{ rank: 0, text: 'é' }, { rank: 1, text: 'éé' }]);
+  assert.deepEqual(a!.json, [
+    { rank: 0, text: 'é' },
+    { rank: 1, text: 'éé' },
+  ]);
   assert.deepEqual(b!.json, a!.json);
   assert.deepEqual(a!.sum, [3, 30]);
   assert.deepEqual(b!.max, [1]);

@@ -18,7 +18,14 @@ test('2 ranks with SyncBatchNorm1d equal 1 process with BatchNorm1d on the conca
   const runs = startWorkers(2, await freePort(), ['syncbn', String(STEPS)]);
   const res = await Promise.all(runs.map((r) => r.done));
   for (const r of res) assert.equal(r.code, 0, r.stdout + r.stderr);
-  const [a, b] = res.map((r) => resultOf(r.stdout)) as { outputs: number[][]; grads: number[][]; runningMean: number[]; runningVar: number[]; evalOut: number[]; state: string[] }[];
+  const [a, b] = res.map((r) => resultOf(r.stdout)) as {
+    outputs: number[][];
+    grads: number[][];
+    runningMean: number[];
+    runningVar: number[];
+    evalOut: number[];
+    state: string[];
+  }[];
 
   const bn = new t.BatchNorm1d(4);
   bn.train();

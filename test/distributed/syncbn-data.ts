@@ -14,5 +14,9 @@ export function syncBnInput(step: number, rank: number): t.Tensor {
 
 /** Per-(channel, frame) loss weights [1, 4, 6]. */
 export function syncBnWeights(): t.Tensor {
-  return t.tensor(Float32Array.from({ length: 24 }, (_, i) => Math.sin(0.7 * i + 0.3)), [1, 4, 6], { dtype: 'float32' });
+  return t.tensor(
+    Float32Array.from({ length: 24 }, (_, i) => Math.sin(0.7 * i + 0.3)),
+    [1, 4, 6],
+    { dtype: 'float32' },
+  );
 }

@@ -33,7 +33,12 @@ async function main(): Promise<void> {
     const task = new RegressionTask(Number(initSeed), Number(dropoutP), 7 + pg.rank);
     const trainer = new Trainer(task, new ShardedStream(pg.rank, pg.worldSize), validationBatches, trainerOptions(expDir!, Number(maxSteps), pg));
     const r = await trainer.fit();
-    out({ params: task.module.parameters().map((p) => p.toArray()), losses: r.trainLoss.map((l) => l.loss), globalStep: r.globalStep, lastCheckpoint: r.lastCheckpoint });
+    out({
+      params: task.module.parameters().map((p) => p.toArray()),
+      losses: r.trainLoss.map((l) => l.loss),
+      globalStep: r.globalStep,
+      lastCheckpoint: r.lastCheckpoint,
+    });
   } else if (mode === 'syncbn') {
     const [trainSteps] = args;
     const bn = new t.SyncBatchNorm1d(4, 1e-5, 0.1, {}, pg);
@@ -45,7 +50,12 @@ async function main(): Promise<void> {
       // rank r's part of the global loss sum(y * w) / N (N over all ranks); DDP's averaging divides by W again
       const n = pg.allgatherJson(y.numel).reduce((a, b) => a + b, 0);
       const w = syncBnWeights();
-      const loss = t.tidy(() => y.mul(w).sum().mul(pg.worldSize / n));
+      const loss = t.tidy(() =>
+        y
+          .mul(w)
+          .sum()
+          .mul(pg.worldSize / n),
+      );
       loss.backward();
       outputs.push(y.toArray());
       for (const x2 of [x, y, w, loss]) x2.dispose();

@@ -50,13 +50,7 @@ export function compare(actual: Tensor | ArrayLike<number>, expected: Tensor | A
 }
 
 /** Elementwise |a - e| <= atol + rtol * |e| (NaN equals NaN), with shape equality when both are tensors. */
-export function assertClose(
-  actual: Tensor | ArrayLike<number>,
-  expected: Tensor | ArrayLike<number>,
-  atol = 1e-6,
-  rtol = 0,
-  what = 'values',
-): CloseReport {
+export function assertClose(actual: Tensor | ArrayLike<number>, expected: Tensor | ArrayLike<number>, atol = 1e-6, rtol = 0, what = 'values'): CloseReport {
   const at = actual as Tensor;
   const et = expected as Tensor;
   if (typeof at.toArray === 'function' && typeof et.toArray === 'function') {

@@ -59,7 +59,11 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tens
     const base = inputs.map((x) => fresh(x));
     for (const i of wrt) base[i]!.requiresGrad = true;
     const out = reduce(fn(...base));
-    const grads = t.grad(out, wrt.map((i) => base[i]!), { allowUnused: true });
+    const grads = t.grad(
+      out,
+      wrt.map((i) => base[i]!),
+      { allowUnused: true },
+    );
     const analytic = grads.map((g, k) => (g === null ? new Float64Array(base[wrt[k]!]!.numel) : Float64Array.from(g.toArray())));
 
     // Numeric gradients by central differences.
@@ -101,5 +105,10 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tens
 
 /** A float64 tensor of the given shape with N(0, 1) values from a seeded generator (for gradcheck inputs). */
 export function rnd(shape: readonly number[], seed = 0, scale = 1, offset = 0): Tensor {
-  return t.tidy(() => t.randn(shape, { generator: new t.Generator(seed), dtype: 'float64' }).mul(scale).add(offset));
+  return t.tidy(() =>
+    t
+      .randn(shape, { generator: new t.Generator(seed), dtype: 'float64' })
+      .mul(scale)
+      .add(offset),
+  );
 }

@@ -10,7 +10,11 @@ import { subsampledLength } from '../../src/model/index.js';
 import { buildEncoder, maxAbsDiff } from '../streaming/helpers.js';
 
 /** Streams random features through streamStep; returns the concatenated output and the final cache. */
-function stream(enc: ReturnType<typeof buildEncoder>, frames: number, positions: RelativePositionProjections | undefined): { out: Tensor; cache: EncoderCache } {
+function stream(
+  enc: ReturnType<typeof buildEncoder>,
+  frames: number,
+  positions: RelativePositionProjections | undefined,
+): { out: Tensor; cache: EncoderCache } {
   const geo = configureStreaming(enc, { hopSeconds: 0.01 });
   const F = enc.config.feat_in;
   const feats = t.randn([1, F, frames], { generator: new t.Generator(5) });
@@ -22,7 +26,12 @@ function stream(enc: ReturnType<typeof buildEncoder>, frames: number, positions:
       const r = t.tidy(() => {
         let x = feats.narrow(2, p.start, p.end - p.start);
         if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
-        const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll, positions });
+        const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, {
+          streaming: geo.cfg,
+          dropExtraPreEncoded: p.drop,
+          keepAllOutputs: p.keepAll,
+          positions,
+        });
         return { encoded: r.encoded.narrow(2, 0, r.lengths.toArray()[0]!).contiguous(), cache: keepEncoderCache(r.cache) };
       });
       disposeEncoderCache(cache);

@@ -79,13 +79,26 @@ function probe(config: ConformerEncoderConfig, cut: number, claimedReach: number
 const CAUSAL: { name: string; config: ConformerEncoderConfig; pairs?: AttContextSize[] }[] = [
   { name: 'fully causal [-1,0]', config: { ...BASE } },
   { name: 'look-ahead regular [-1,2], causal conv', config: { ...BASE, att_context_size: [-1, 2] } },
-  { name: 'look-ahead regular [-1,2], symmetric conv (batch_norm)', config: { ...BASE, att_context_size: [-1, 2], conv_context_size: null, conv_norm_type: 'batch_norm' } },
+  {
+    name: 'look-ahead regular [-1,2], symmetric conv (batch_norm)',
+    config: { ...BASE, att_context_size: [-1, 2], conv_context_size: null, conv_norm_type: 'batch_norm' },
+  },
   { name: 'limited context [6,0]', config: { ...BASE, att_context_size: [6, 0] } },
   { name: 'chunked_limited [8,3]', config: { ...BASE, att_context_size: [8, 3], att_context_style: 'chunked_limited' } },
   {
     name: 'multi-lookahead chunked_limited [[8,3],[8,0]]',
-    config: { ...BASE, att_context_size: [[8, 3], [8, 0]], att_context_style: 'chunked_limited' },
-    pairs: [[8, 3], [8, 0]],
+    config: {
+      ...BASE,
+      att_context_size: [
+        [8, 3],
+        [8, 0],
+      ],
+      att_context_style: 'chunked_limited',
+    },
+    pairs: [
+      [8, 3],
+      [8, 0],
+    ],
   },
   { name: 'striding subsampling x4, causal', config: { ...BASE, subsampling: 'striding', subsampling_factor: 4 } },
 ];
@@ -112,11 +125,33 @@ test('outputReach: hand-derived values', () => {
   assert.equal(attentionReach([8, 3], 'chunked_limited', 13), 12);
   assert.equal(attentionReach([-1, -1], 'regular', 13), 0);
   assert.equal(outputReach({ ...BASE, att_context_size: [-1, 2], conv_context_size: null }, 97), 13 - 2 * (2 + 2));
-  assert.equal(outputReach({ ...BASE, att_context_size: [[8, 3], [8, 0]], att_context_style: 'chunked_limited' }, 97, [8, 0]), 13);
+  assert.equal(
+    outputReach(
+      {
+        ...BASE,
+        att_context_size: [
+          [8, 3],
+          [8, 0],
+        ],
+        att_context_style: 'chunked_limited',
+      },
+      97,
+      [8, 0],
+    ),
+    13,
+  );
 });
 
 test('multi-lookahead: training draws the pair from the RNG passed in; eval uses the default', () => {
-  const config: ConformerEncoderConfig = { ...BASE, att_context_size: [[8, 3], [8, 0]], att_context_style: 'chunked_limited', att_context_probs: [0.5, 0.5] };
+  const config: ConformerEncoderConfig = {
+    ...BASE,
+    att_context_size: [
+      [8, 3],
+      [8, 0],
+    ],
+    att_context_style: 'chunked_limited',
+    att_context_probs: [0.5, 0.5],
+  };
   const enc = new ConformerEncoder(config, { init: { generator: new t.Generator(5) } });
   try {
     assert.deepEqual(enc.context.choose(false), [8, 3]);

@@ -27,7 +27,15 @@ test('masks: worked examples of spec 04 §4.3', () => {
   assert.deepEqual(masks([5, 0], 'regular', 8, 8).slice(5), ['111111..', '.111111.', '..111111']);
   assert.deepEqual(masks([4, 1], 'chunked_limited', 8, 8), ['11......', '11......', '1111....', '1111....', '111111..', '111111..', '..111111', '..111111']);
   assert.deepEqual(masks([3, 2], 'chunked_limited', 8, 9), [
-    '111......', '111......', '111......', '111111...', '111111...', '111111...', '...11111.', '...11111.', '.........',
+    '111......',
+    '111......',
+    '111......',
+    '111111...',
+    '111111...',
+    '111111...',
+    '...11111.',
+    '...11111.',
+    '.........',
   ]);
   assert.deepEqual(masks([2, 1], 'regular', 6, 8), ['11......', '111.....', '1111....', '.1111...', '..1111..', '...111..', '........', '........']);
 });
@@ -45,13 +53,53 @@ test('calcContextSizes: NeMo checks and defaults', () => {
   const base = { attContextProbs: null, attContextStyle: 'regular' as const, convContextSize: null, convKernelSize: 9 };
   assert.deepEqual(calcContextSizes({ ...base, attContextSize: null }), { all: [[-1, -1]], probs: [1], convContextSize: [4, 4] });
   assert.deepEqual(calcContextSizes({ ...base, attContextSize: [-1, 0], convContextSize: 'causal' }).convContextSize, [8, 0]);
-  assert.deepEqual(calcContextSizes({ ...base, attContextSize: [[16, 3], [16, 0]] }).probs, [0.5, 0.5]);
+  assert.deepEqual(
+    calcContextSizes({
+      ...base,
+      attContextSize: [
+        [16, 3],
+        [16, 0],
+      ],
+    }).probs,
+    [0.5, 0.5],
+  );
   assert.doesNotThrow(() => calcContextSizes({ ...base, attContextStyle: 'chunked_limited', attContextSize: [16, 3] }));
   assert.throws(() => calcContextSizes({ ...base, attContextStyle: 'chunked_limited', attContextSize: [10, 3] }), /should be zero/);
   assert.throws(() => calcContextSizes({ ...base, attContextStyle: 'chunked_limited', attContextSize: [-1, -1] }), /can not be unlimited/);
-  assert.doesNotThrow(() => calcContextSizes({ ...base, attContextStyle: 'chunked_limited', attContextSize: [[-1, -1], [8, 3]] }));
-  assert.throws(() => calcContextSizes({ ...base, attContextSize: [[8, 3], [8, 0]], attContextProbs: [0.5] }), /same as att_context_size/);
-  assert.throws(() => calcContextSizes({ ...base, attContextSize: [[8, 3], [8, 0]], attContextProbs: [0.5, 0.6] }), /sum/);
+  assert.doesNotThrow(() =>
+    calcContextSizes({
+      ...base,
+      attContextStyle: 'chunked_limited',
+      attContextSize: [
+        [-1, -1],
+        [8, 3],
+      ],
+    }),
+  );
+  assert.throws(
+    () =>
+      calcContextSizes({
+        ...base,
+        attContextSize: [
+          [8, 3],
+          [8, 0],
+        ],
+        attContextProbs: [0.5],
+      }),
+    /same as att_context_size/,
+  );
+  assert.throws(
+    () =>
+      calcContextSizes({
+        ...base,
+        attContextSize: [
+          [8, 3],
+          [8, 0],
+        ],
+        attContextProbs: [0.5, 0.6],
+      }),
+    /sum/,
+  );
   assert.throws(() => calcContextSizes({ ...base, attContextSize: [-1, 0], convContextSize: [3, 3] }), /Invalid conv_context_size/);
   assert.deepEqual(calcContextSizes({ ...base, attContextSize: [-1, 0], convContextSize: [6, 2] }).convContextSize, [6, 2]);
 });
@@ -64,7 +112,7 @@ test('stochastic depth probabilities (linear / uniform, start layer)', () => {
   assert.throws(() => stochasticDepthDropProbs(3, 0.1, 'linear', 4), /start_layer/);
 });
 
-test('subsampling lengths: calc_length closed forms and F\'', () => {
+test("subsampling lengths: calc_length closed forms and F'", () => {
   const g = (m: number) => Math.floor((m - 1) / 2) + 1;
   const gc = (m: number) => Math.floor(m / 2) + 1;
   for (const m of [1, 2, 7, 8, 9, 16, 17, 297, 298, 1000]) {
@@ -73,8 +121,14 @@ test('subsampling lengths: calc_length closed forms and F\'', () => {
     assert.equal(subsampledLength(m, 4, true), gc(gc(m)));
     assert.equal(subsampledLength(m, 16, false), g(g(g(g(m)))));
   }
-  const mk = (isCausal: boolean, factor: number) => new ConvSubsampling({ subsampling: 'dw_striding', subsamplingFactor: factor, featIn: 80, featOut: 16, convChannels: 4, isCausal });
-  for (const [c, f, fOut] of [[false, 8, 10], [true, 8, 11], [false, 4, 20], [true, 16, 6]] as [boolean, number, number][]) {
+  const mk = (isCausal: boolean, factor: number) =>
+    new ConvSubsampling({ subsampling: 'dw_striding', subsamplingFactor: factor, featIn: 80, featOut: 16, convChannels: 4, isCausal });
+  for (const [c, f, fOut] of [
+    [false, 8, 10],
+    [true, 8, 11],
+    [false, 4, 20],
+    [true, 16, 6],
+  ] as [boolean, number, number][]) {
     const s = mk(c, f);
     assert.equal(s.freqOut, fOut);
     assert.deepEqual(s.out.weight.shape, [16, 4 * fOut]);
@@ -88,7 +142,17 @@ test('subsampling lengths: calc_length closed forms and F\'', () => {
 });
 
 test('subsampling masks padded time steps before every layer (legacyFrontEnd does not)', () => {
-  const make = (legacy: boolean) => new ConvSubsampling({ subsampling: 'dw_striding', subsamplingFactor: 4, featIn: 16, featOut: 8, convChannels: 3, isCausal: false, legacyFrontEnd: legacy, init: { generator: new t.Generator(1) } });
+  const make = (legacy: boolean) =>
+    new ConvSubsampling({
+      subsampling: 'dw_striding',
+      subsamplingFactor: 4,
+      featIn: 16,
+      featOut: 8,
+      convChannels: 3,
+      isCausal: false,
+      legacyFrontEnd: legacy,
+      init: { generator: new t.Generator(1) },
+    });
   const masked = make(false);
   const legacy = make(true);
   t.tidy(() => {
@@ -109,7 +173,10 @@ test('subsampling masks padded time steps before every layer (legacyFrontEnd doe
 
 test('rel_shift equals the direct relative-position indexing bd[i][j] = bd0[i][j + T - 1 - i]', () => {
   t.tidy(() => {
-    for (const [tq, tk] of [[5, 5], [3, 7]] as [number, number][]) {
+    for (const [tq, tk] of [
+      [5, 5],
+      [3, 7],
+    ] as [number, number][]) {
       const p = 2 * tk - 1;
       const x = t.randn([2, 3, tq, p], { generator: new t.Generator(tq) });
       const shifted = RelPositionMultiHeadAttention.relShift(x).narrow(3, 0, tk).contiguous();
@@ -139,27 +206,81 @@ test('sinusoid table: f32 argument as NeMo computes it', () => {
 });
 
 const NEST_LIKE: ConformerEncoderConfig = {
-  feat_in: 80, n_layers: 2, d_model: 32, n_heads: 4, subsampling: 'dw_striding', subsampling_factor: 8, subsampling_conv_channels: 16,
-  causal_downsampling: true, conv_kernel_size: 9, conv_norm_type: 'batch_norm', dropout: 0.1, dropout_pre_encoder: 0.1, dropout_emb: 0.0, dropout_att: 0.1,
+  feat_in: 80,
+  n_layers: 2,
+  d_model: 32,
+  n_heads: 4,
+  subsampling: 'dw_striding',
+  subsampling_factor: 8,
+  subsampling_conv_channels: 16,
+  causal_downsampling: true,
+  conv_kernel_size: 9,
+  conv_norm_type: 'batch_norm',
+  dropout: 0.1,
+  dropout_pre_encoder: 0.1,
+  dropout_emb: 0.0,
+  dropout_att: 0.1,
 };
 
 test('state dict: NeMo names and order for a bare encoder', () => {
   const enc = new ConformerEncoder(NEST_LIKE);
   const keys = [...enc.stateDict().keys()];
   assert.deepEqual(keys.slice(0, 12), [
-    'pre_encode.out.weight', 'pre_encode.out.bias', 'pre_encode.conv.0.weight', 'pre_encode.conv.0.bias', 'pre_encode.conv.2.weight', 'pre_encode.conv.2.bias',
-    'pre_encode.conv.3.weight', 'pre_encode.conv.3.bias', 'pre_encode.conv.5.weight', 'pre_encode.conv.5.bias', 'pre_encode.conv.6.weight', 'pre_encode.conv.6.bias',
+    'pre_encode.out.weight',
+    'pre_encode.out.bias',
+    'pre_encode.conv.0.weight',
+    'pre_encode.conv.0.bias',
+    'pre_encode.conv.2.weight',
+    'pre_encode.conv.2.bias',
+    'pre_encode.conv.3.weight',
+    'pre_encode.conv.3.bias',
+    'pre_encode.conv.5.weight',
+    'pre_encode.conv.5.bias',
+    'pre_encode.conv.6.weight',
+    'pre_encode.conv.6.bias',
   ]);
   const layer0 = keys.filter((k) => k.startsWith('layers.0.')).map((k) => k.slice('layers.0.'.length));
   assert.deepEqual(layer0, [
-    'norm_feed_forward1.weight', 'norm_feed_forward1.bias', 'feed_forward1.linear1.weight', 'feed_forward1.linear1.bias', 'feed_forward1.linear2.weight', 'feed_forward1.linear2.bias',
-    'norm_conv.weight', 'norm_conv.bias', 'conv.pointwise_conv1.weight', 'conv.pointwise_conv1.bias', 'conv.depthwise_conv.weight', 'conv.depthwise_conv.bias',
-    'conv.batch_norm.weight', 'conv.batch_norm.bias', 'conv.batch_norm.running_mean', 'conv.batch_norm.running_var', 'conv.batch_norm.num_batches_tracked',
-    'conv.pointwise_conv2.weight', 'conv.pointwise_conv2.bias', 'norm_self_att.weight', 'norm_self_att.bias',
-    'self_attn.pos_bias_u', 'self_attn.pos_bias_v', 'self_attn.linear_q.weight', 'self_attn.linear_q.bias', 'self_attn.linear_k.weight', 'self_attn.linear_k.bias',
-    'self_attn.linear_v.weight', 'self_attn.linear_v.bias', 'self_attn.linear_out.weight', 'self_attn.linear_out.bias', 'self_attn.linear_pos.weight',
-    'norm_feed_forward2.weight', 'norm_feed_forward2.bias', 'feed_forward2.linear1.weight', 'feed_forward2.linear1.bias', 'feed_forward2.linear2.weight', 'feed_forward2.linear2.bias',
-    'norm_out.weight', 'norm_out.bias',
+    'norm_feed_forward1.weight',
+    'norm_feed_forward1.bias',
+    'feed_forward1.linear1.weight',
+    'feed_forward1.linear1.bias',
+    'feed_forward1.linear2.weight',
+    'feed_forward1.linear2.bias',
+    'norm_conv.weight',
+    'norm_conv.bias',
+    'conv.pointwise_conv1.weight',
+    'conv.pointwise_conv1.bias',
+    'conv.depthwise_conv.weight',
+    'conv.depthwise_conv.bias',
+    'conv.batch_norm.weight',
+    'conv.batch_norm.bias',
+    'conv.batch_norm.running_mean',
+    'conv.batch_norm.running_var',
+    'conv.batch_norm.num_batches_tracked',
+    'conv.pointwise_conv2.weight',
+    'conv.pointwise_conv2.bias',
+    'norm_self_att.weight',
+    'norm_self_att.bias',
+    'self_attn.pos_bias_u',
+    'self_attn.pos_bias_v',
+    'self_attn.linear_q.weight',
+    'self_attn.linear_q.bias',
+    'self_attn.linear_k.weight',
+    'self_attn.linear_k.bias',
+    'self_attn.linear_v.weight',
+    'self_attn.linear_v.bias',
+    'self_attn.linear_out.weight',
+    'self_attn.linear_out.bias',
+    'self_attn.linear_pos.weight',
+    'norm_feed_forward2.weight',
+    'norm_feed_forward2.bias',
+    'feed_forward2.linear1.weight',
+    'feed_forward2.linear1.bias',
+    'feed_forward2.linear2.weight',
+    'feed_forward2.linear2.bias',
+    'norm_out.weight',
+    'norm_out.bias',
   ]);
   assert.deepEqual(enc.stateDict().get('pre_encode.out.weight')!.shape, [32, 16 * 11]);
   enc.dispose();
@@ -168,7 +289,8 @@ test('state dict: NeMo names and order for a bare encoder', () => {
 test('configuration variants: use_bias false, shared pos biases, group_norm, abs_pos, feat_out, striding', () => {
   const noBias = new ConformerEncoder({ ...NEST_LIKE, use_bias: false });
   const k = [...noBias.stateDict().keys()];
-  for (const n of ['feed_forward1.linear1.bias', 'self_attn.linear_q.bias', 'conv.pointwise_conv1.bias', 'conv.depthwise_conv.bias']) assert.ok(!k.includes(`layers.0.${n}`), n);
+  for (const n of ['feed_forward1.linear1.bias', 'self_attn.linear_q.bias', 'conv.pointwise_conv1.bias', 'conv.depthwise_conv.bias'])
+    assert.ok(!k.includes(`layers.0.${n}`), n);
   for (const n of ['norm_out.bias', 'conv.batch_norm.bias']) assert.ok(k.includes(`layers.0.${n}`), n);
   assert.ok(k.includes('pre_encode.conv.0.bias'));
   noBias.dispose();
@@ -200,11 +322,24 @@ test('configuration variants: use_bias false, shared pos biases, group_norm, abs
 });
 
 test('training mode: dropout and stochastic depth are reproducible from the generators passed in; eval is deterministic', () => {
-  const cfg: ConformerEncoderConfig = { ...NEST_LIKE, n_layers: 3, stochastic_depth_drop_prob: 0.5, att_context_size: [[8, 1], [8, 0]], att_context_style: 'chunked_limited' };
+  const cfg: ConformerEncoderConfig = {
+    ...NEST_LIKE,
+    n_layers: 3,
+    stochastic_depth_drop_prob: 0.5,
+    att_context_size: [
+      [8, 1],
+      [8, 0],
+    ],
+    att_context_style: 'chunked_limited',
+  };
   const run = (seed: number): number[] => {
     const enc = new ConformerEncoder(cfg, { init: { generator: new t.Generator(1) }, dropoutGenerator: new t.Generator(seed) }).train();
     try {
-      return t.tidy(() => enc.forward(t.randn([1, 80, 40], { generator: new t.Generator(2) }), t.tensor([40], [1], { dtype: 'int64' }), { rng: new t.Generator(seed) }).encoded.toArray());
+      return t.tidy(() =>
+        enc
+          .forward(t.randn([1, 80, 40], { generator: new t.Generator(2) }), t.tensor([40], [1], { dtype: 'int64' }), { rng: new t.Generator(seed) })
+          .encoded.toArray(),
+      );
     } finally {
       enc.dispose();
     }
@@ -217,7 +352,13 @@ test('training mode: dropout and stochastic depth are reproducible from the gene
 });
 
 test('forward, backward and streamStep release every tensor they create', () => {
-  const enc = new ConformerEncoder({ ...NEST_LIKE, att_context_size: [8, 1], att_context_style: 'chunked_limited', conv_context_size: 'causal', conv_norm_type: 'layer_norm' }).eval();
+  const enc = new ConformerEncoder({
+    ...NEST_LIKE,
+    att_context_size: [8, 1],
+    att_context_style: 'chunked_limited',
+    conv_context_size: 'causal',
+    conv_norm_type: 'layer_norm',
+  }).eval();
   const x = t.randn([2, 80, 60]);
   const len = t.tensor([60, 41], [2], { dtype: 'int64' });
   // Warm up the positional table (a cached, module-owned tensor).
@@ -235,7 +376,14 @@ test('forward, backward and streamStep release every tensor they create', () => 
   t.tidy(() => {
     const st = enc.streamingConfig();
     let cache = enc.initCache(2, st);
-    for (let i = 0; i < 3; i++) cache = t.noGrad(() => enc.streamStep(x.narrow(2, 0, 25), t.tensor([25, 25], [2], { dtype: 'int64' }), cache, { streaming: st, dropExtraPreEncoded: i === 0 ? 0 : 2, keepAllOutputs: false })).cache;
+    for (let i = 0; i < 3; i++)
+      cache = t.noGrad(() =>
+        enc.streamStep(x.narrow(2, 0, 25), t.tensor([25, 25], [2], { dtype: 'int64' }), cache, {
+          streaming: st,
+          dropExtraPreEncoded: i === 0 ? 0 : 2,
+          keepAllOutputs: false,
+        }),
+      ).cache;
     assert.equal(cache.layers.length, 2);
   });
   assert.equal(t.liveTensorCount(), before);

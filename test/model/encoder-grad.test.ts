@@ -28,7 +28,10 @@ function checkTensor(name: string, g: Tensor, ref: Tensor, tol: GradTolerance): 
   const diff = a.map((v, i) => v - e[i]!);
   const refNorm = l2(e);
   const err = l2(diff);
-  assert.ok(err <= tol.rtol_l2 * refNorm + tol.atol_l2, `${name}: ||g - ref|| = ${err.toExponential(3)} > ${tol.rtol_l2} * ${refNorm.toExponential(3)} + ${tol.atol_l2}`);
+  assert.ok(
+    err <= tol.rtol_l2 * refNorm + tol.atol_l2,
+    `${name}: ||g - ref|| = ${err.toExponential(3)} > ${tol.rtol_l2} * ${refNorm.toExponential(3)} + ${tol.atol_l2}`,
+  );
   let maxRef = 0;
   for (const v of e) maxRef = Math.max(maxRef, Math.abs(v));
   const bound = 1e-4 * maxRef + tol.atol_l2;
@@ -112,14 +115,17 @@ const TINY: ConformerEncoderConfig = {
 
 for (const [name, config] of [
   ['causal subsampling, [-1,1], batch_norm', TINY],
-  ['non-causal subsampling, chunked_limited [2,1], layer_norm, shared pos biases', {
-    ...TINY,
-    causal_downsampling: false,
-    att_context_size: [2, 1],
-    att_context_style: 'chunked_limited',
-    conv_norm_type: 'layer_norm',
-    untie_biases: false,
-  }],
+  [
+    'non-causal subsampling, chunked_limited [2,1], layer_norm, shared pos biases',
+    {
+      ...TINY,
+      causal_downsampling: false,
+      att_context_size: [2, 1],
+      att_context_style: 'chunked_limited',
+      conv_norm_type: 'layer_norm',
+      untie_biases: false,
+    },
+  ],
 ] as [string, ConformerEncoderConfig][]) {
   test(`float64 central differences: encoder input gradient (${name})`, () => {
     const enc = new ConformerEncoder(config, { init: { dtype: 'float64', generator: new t.Generator(7) } }).eval();
@@ -127,7 +133,8 @@ for (const [name, config] of [
       t.tidy(() => {
         // Non-trivial pos biases and norm statistics so that every term of the graph carries gradient.
         t.noGrad(() => {
-          for (const [n, p] of enc.namedParameters()) if (n.includes('pos_bias') || n.includes('norm')) p.add_(t.randn(p.shape, { generator: new t.Generator(n.length), dtype: 'float64' }).mul(0.3));
+          for (const [n, p] of enc.namedParameters())
+            if (n.includes('pos_bias') || n.includes('norm')) p.add_(t.randn(p.shape, { generator: new t.Generator(n.length), dtype: 'float64' }).mul(0.3));
         });
         const x = t.randn([2, 6, 21], { generator: new t.Generator(9), dtype: 'float64' });
         const len = t.tensor([21, 15], [2], { dtype: 'int64' });

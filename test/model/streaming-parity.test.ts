@@ -43,7 +43,10 @@ function chunkOf(buf: Tensor, s: Step): Tensor {
 }
 
 function stackTime(c: EncoderCache): Tensor {
-  return t.stack(c.layers.map((l) => l.conv.frames), 0); // [n, B, d, cl]
+  return t.stack(
+    c.layers.map((l) => l.conv.frames),
+    0,
+  ); // [n, B, d, cl]
 }
 
 const cases = goldenCases('encoder/', 'encoder_streaming');
@@ -86,7 +89,8 @@ for (const c of cases) {
       t.tidy(() => {
         const chunk = chunkOf(buf, s);
         assert.equal(chunk.size(2), s.chunk_frames, `step ${i}: chunk frames`);
-        if (i === 1 && outs.chunk_step1) assert.deepEqual(chunk.toArray(), golden((outs.chunk_step1 as GoldenFile).file).toArray(), 'step 1 chunk reproduces the buffer');
+        if (i === 1 && outs.chunk_step1)
+          assert.deepEqual(chunk.toArray(), golden((outs.chunk_step1 as GoldenFile).file).toArray(), 'step 1 chunk reproduces the buffer');
         const len = t.tensor(s.chunk_lengths, [B], { dtype: 'int64' });
         const r = t.noGrad(() =>
           enc.streamStep(chunk, len, cache, { streaming: st, dropExtraPreEncoded: s.drop_extra_pre_encoded, keepAllOutputs: s.keep_all_outputs }),

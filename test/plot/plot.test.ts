@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { encodePng, linePlot, maskPlot, niceTicks, Canvas } from '../../src/plot/index.js';
 import { decodeRgbPng } from '../helpers/png.js';
 
-
 test('encodePng writes pixels that decode back exactly', () => {
   const rgb = Uint8Array.from({ length: 4 * 3 * 3 }, (_, i) => (i * 37) % 256);
   const out = decodeRgbPng(encodePng(4, 3, rgb));

@@ -15,13 +15,20 @@ function pretrain(expDir: string, extra: string[], fsizeKiB?: number): { code: n
   const args = [MAIN_JS, 'pretrain', '--quiet', 'trainer.val_check_interval=2', `exp_manager.exp_dir=${expDir}`, 'exp_manager.resume_if_exists=true', ...extra];
   const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const cmd = fsizeKiB ? `ulimit -f ${fsizeKiB} && exec ${quoted}` : `exec ${quoted}`;
-  const r = spawnSync('/bin/sh', ['-c', cmd], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, STREAMNEST_THREADS: '1', STREAMNEST_DEBUG: '' } });
+  const r = spawnSync('/bin/sh', ['-c', cmd], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, STREAMNEST_THREADS: '1', STREAMNEST_DEBUG: '' },
+  });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-test('a checkpoint write failing with EFBIG (file size limit, like a full disk) stops the run and keeps the previous checkpoints', { timeout: 180_000 }, async () => {
+test('a checkpoint write failing with EFBIG (file size limit, like a full disk) stops the run and keeps the previous checkpoints', {
+  timeout: 180_000,
+}, async () => {
   const dir = join(tmpdir(), `streamnest-diskfull-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   try {

@@ -20,7 +20,9 @@ for (const target of TARGET_NAMES) {
       const detail = r.findings.map((f) => `#${f.index} ${f.kind}: ${f.detail}`).join('\n');
       assert.deepEqual(r.findings, [], `${target}: findings (regenerate with mutate(seeds, ${target}, seed 20261122, index)):\n${detail}`);
       assert.equal(r.liveTensorsAtEnd, 0, 'tensors leaked by failed parses');
-      process.stderr.write(`# fuzz ${target}: ${r.inputs} inputs, ${JSON.stringify(r.outcomes)}, max ${r.maxMs.toFixed(1)} ms, RSS ${r.rssEarlyMiB} -> ${r.rssEndMiB} MiB, ${(r.wallMs / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `# fuzz ${target}: ${r.inputs} inputs, ${JSON.stringify(r.outcomes)}, max ${r.maxMs.toFixed(1)} ms, RSS ${r.rssEarlyMiB} -> ${r.rssEndMiB} MiB, ${(r.wallMs / 1000).toFixed(1)} s\n`,
+      );
     } finally {
       rmSync(scratchDir, { recursive: true, force: true });
     }

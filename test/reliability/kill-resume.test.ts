@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { runKillResume } from './harness/kill-resume.js';
 
-test('3 SIGKILLs (two inside a checkpoint write) and resumes end at the uninterrupted run\'s exact state', { timeout: 180_000 }, async () => {
+test("3 SIGKILLs (two inside a checkpoint write) and resumes end at the uninterrupted run's exact state", { timeout: 180_000 }, async () => {
   const workDir = join(tmpdir(), `streamnest-kill-resume-${process.pid}`);
   try {
     const r = await runKillResume({ kills: 3, maxSteps: 8, valCheckInterval: 2, seed: 7, workDir, log: (l) => process.stderr.write(`# ${l}\n`) });
@@ -24,7 +24,10 @@ test('3 SIGKILLs (two inside a checkpoint write) and resumes end at the uninterr
       assert.equal(k.duringWrite, true, `kill at attempt ${k.attempt}: a temporary was left (${k.temporaries.join(', ')})`);
       assert.ok(k.temporaries.includes(k.stoppedIn), `kill at attempt ${k.attempt}: ${k.stoppedIn} is among the temporaries left: ${k.temporaries.join(', ')}`);
     }
-    assert.ok(r.kills.some((k) => k.duringWrite), 'at least one kill happened during a checkpoint write');
+    assert.ok(
+      r.kills.some((k) => k.duringWrite),
+      'at least one kill happened during a checkpoint write',
+    );
     assert.deepEqual(r.differences, [], 'the resumed run differs from the uninterrupted one');
     assert.deepEqual(r.leftoverTemporaries, [], 'temporaries of killed writes are removed on resume');
   } finally {

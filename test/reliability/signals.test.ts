@@ -22,7 +22,15 @@ async function interrupt(expDir: string, signals: NodeJS.Signals[], afterSteps =
   rmSync(expDir, { recursive: true, force: true });
   const child = spawn(
     process.execPath,
-    [MAIN_JS, 'pretrain', '--quiet', 'trainer.max_steps=100000', 'trainer.val_check_interval=100000', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${expDir}`],
+    [
+      MAIN_JS,
+      'pretrain',
+      '--quiet',
+      'trainer.max_steps=100000',
+      'trainer.val_check_interval=100000',
+      'trainer.log_every_n_steps=1',
+      `exp_manager.exp_dir=${expDir}`,
+    ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1' } },
   );
   let stdout = '';

@@ -17,5 +17,7 @@ test('300 training steps: live tensors constant at every step start', { timeout:
   });
   assert.equal(r.steps, 300);
   assert.equal(r.liveMax, r.liveMin, `live tensors at step starts vary: ${r.liveMin}..${r.liveMax}`);
-  process.stderr.write(`# RSS growth after warm-up ${(r.rssGrowth * 100).toFixed(1)}%, last/first tenth speed ${r.cpuSpeedRatio.toFixed(2)} (not asserted: load-dependent)\n`);
+  process.stderr.write(
+    `# RSS growth after warm-up ${(r.rssGrowth * 100).toFixed(1)}%, last/first tenth speed ${r.cpuSpeedRatio.toFixed(2)} (not asserted: load-dependent)\n`,
+  );
 });

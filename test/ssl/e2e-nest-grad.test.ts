@@ -79,11 +79,18 @@ test('grad/e2e_a_bidirectional: the fixture is what this test assumes (eval mode
   const keys = Object.keys(CASE.outputs.param_grads);
   assert.equal(keys.length, 88);
   assert.equal(keys.filter((k) => k.startsWith('encoder.')).length, 86);
-  assert.deepEqual(keys.filter((k) => !k.startsWith('encoder.')), ['decoder.decoder_layers.0.weight', 'decoder.decoder_layers.0.bias']);
+  assert.deepEqual(
+    keys.filter((k) => !k.startsWith('encoder.')),
+    ['decoder.decoder_layers.0.weight', 'decoder.decoder_layers.0.bias'],
+  );
   // every .npy of the folder is a stored gradient named in index.json (88 parameters + d_encoded): none is left unread
-  const files = readdirSync(GDIR).filter((f) => f.endsWith('.npy')).sort();
+  const files = readdirSync(GDIR)
+    .filter((f) => f.endsWith('.npy'))
+    .sort();
   assert.equal(files.length, 89);
-  const named = [...keys.map((k) => CASE.outputs.param_grads[k]!.file), CASE.outputs.d_encoded.file].map((f) => f.replace('grad/e2e_a_bidirectional/', '')).sort();
+  const named = [...keys.map((k) => CASE.outputs.param_grads[k]!.file), CASE.outputs.d_encoded.file]
+    .map((f) => f.replace('grad/e2e_a_bidirectional/', ''))
+    .sort();
   assert.deepEqual(files, named);
   assert.equal(CASE.tolerance.rtol_l2, 1e-4);
   assert.equal(CASE.tolerance.atol_l2, 6.07e-7);
@@ -123,7 +130,13 @@ test('grad/e2e_a_bidirectional: d NEST loss / d every encoder and decoder parame
       // every trainable parameter, by state-dict key; the frozen ones are exactly the fixture's frozen_no_grad
       const named = [...model.namedParameters()];
       const trainable = named.filter(([, p]) => p.requiresGrad);
-      assert.deepEqual(named.filter(([, p]) => !p.requiresGrad).map(([k]) => k).sort(), [...CASE.frozen_no_grad].sort());
+      assert.deepEqual(
+        named
+          .filter(([, p]) => !p.requiresGrad)
+          .map(([k]) => k)
+          .sort(),
+        [...CASE.frozen_no_grad].sort(),
+      );
       assert.deepEqual(trainable.map(([k]) => k).sort(), Object.keys(refGrads).sort(), 'trainable parameters = stored gradients');
       assert.equal(new Set(trainable.map(([, p]) => p)).size, trainable.length, 'no tensor under two keys (untie_biases)');
 

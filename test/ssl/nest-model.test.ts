@@ -18,8 +18,17 @@ function audioBatch(files: string[]): { audio: t.Tensor; len: t.Tensor } {
   const clips = files.map((f) => readWav(join(GOLDEN, f)).samples);
   const N = Math.max(...clips.map((c) => c.length));
   const buf = new Float32Array(clips.length * N);
-  clips.forEach((c, i) => { buf.set(c, i * N); });
-  return { audio: t.tensor(buf, [clips.length, N]), len: t.tensor(clips.map((c) => c.length), [clips.length], { dtype: 'int64' }) };
+  clips.forEach((c, i) => {
+    buf.set(c, i * N);
+  });
+  return {
+    audio: t.tensor(buf, [clips.length, N]),
+    len: t.tensor(
+      clips.map((c) => c.length),
+      [clips.length],
+      { dtype: 'int64' },
+    ),
+  };
 }
 
 function goldenBatch(): NestBatch {
@@ -77,13 +86,19 @@ for (const name of E2E_NAMES) {
       assert.deepEqual(f.encodedLen.toArray(), lens);
       const enc = readNpy(join(GOLDEN, 'e2e', name, 'encoded.npy'));
       const lp = readNpy(join(GOLDEN, 'e2e', name, 'log_probs.npy'));
-      assert.deepEqual(f.encoded.shape, enc.shape, 'encoded shape (B, d_model, T\')');
+      assert.deepEqual(f.encoded.shape, enc.shape, "encoded shape (B, d_model, T')");
       assert.deepEqual(f.logProbs.shape, lp.shape, 'log_probs shape');
       let encMax = 0;
       let lpMax = 0;
       for (let b = 0; b < 2; b++) {
-        encMax = Math.max(encMax, assertClose(f.encoded.select(0, b).narrow(1, 0, lens[b]!), enc.select(0, b).narrow(1, 0, lens[b]!), 1e-4, 0, `encoded[${b}]`).maxAbs);
-        lpMax = Math.max(lpMax, assertClose(f.logProbs.select(0, b).narrow(0, 0, lens[b]!), lp.select(0, b).narrow(0, 0, lens[b]!), 1e-4, 0, `log_probs[${b}]`).maxAbs);
+        encMax = Math.max(
+          encMax,
+          assertClose(f.encoded.select(0, b).narrow(1, 0, lens[b]!), enc.select(0, b).narrow(1, 0, lens[b]!), 1e-4, 0, `encoded[${b}]`).maxAbs,
+        );
+        lpMax = Math.max(
+          lpMax,
+          assertClose(f.logProbs.select(0, b).narrow(0, 0, lens[b]!), lp.select(0, b).narrow(0, 0, lens[b]!), 1e-4, 0, `log_probs[${b}]`).maxAbs,
+        );
       }
       tc.diagnostic(`${name}: encoded lengths ${lens}, max abs diff on valid frames: encoded ${encMax.toExponential(2)}, log_probs ${lpMax.toExponential(2)}`);
       const loss = model.lossOf(f).item();
@@ -119,7 +134,13 @@ test('golden e2e/f_multi_lookahead was made with att_context_size index 0 ([16, 
     const enc = readNpy(join(GOLDEN, 'e2e', name, 'encoded.npy'));
     let maxAbs = 0;
     for (let b = 0; b < 2; b++) {
-      const d = f.encoded.select(0, b).narrow(1, 0, lens[b]!).sub(enc.select(0, b).narrow(1, 0, lens[b]!)).abs().max().item();
+      const d = f.encoded
+        .select(0, b)
+        .narrow(1, 0, lens[b]!)
+        .sub(enc.select(0, b).narrow(1, 0, lens[b]!))
+        .abs()
+        .max()
+        .item();
       maxAbs = Math.max(maxAbs, d);
     }
     // without look-ahead the output differs far beyond the 1e-4 tolerance: the fixture really pins index 0

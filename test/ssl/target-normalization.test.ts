@@ -80,7 +80,13 @@ test('the degenerate-targets warning: fires below 10% of min(classes, targets) w
   const raw = degenerateTargetsWarning({ perplexity: 2.6, targets: 176, numClasses: 128, preprocessorNormalize: 'NA', targetNormalize: 'none' });
   assert.match(raw!, /degenerate targets: .*perplexity 2\.6 over 176 targets, below 10% of min\(num_classes 128, targets 176\) = 12\.8/);
   assert.match(raw!, /Cause: the quantizer sees unnormalised log-mel .*Fix: model\.target_normalize=per_utterance/);
-  const otherCause = degenerateTargetsWarning({ perplexity: 2.6, targets: 176, numClasses: 128, preprocessorNormalize: 'NA', targetNormalize: 'per_utterance' });
+  const otherCause = degenerateTargetsWarning({
+    perplexity: 2.6,
+    targets: 176,
+    numClasses: 128,
+    preprocessorNormalize: 'NA',
+    targetNormalize: 'per_utterance',
+  });
   assert.match(otherCause!, /look at the audio: silence/);
   assert.equal(degenerateTargetsWarning({ perplexity: 12.9, targets: 176, numClasses: 128, preprocessorNormalize: 'NA', targetNormalize: 'none' }), null);
   // few targets: the bound follows the sample, not the codebook (8192 classes, 176 targets -> 17.6)

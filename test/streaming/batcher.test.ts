@@ -84,10 +84,14 @@ test('initStreamState(3): streams of different lengths pushed together, finish()
       audios.map((a) => a.subarray(Math.min(p, a.length), Math.min(p + 4000, a.length))),
       state,
     );
-    r.encoded.forEach((e, i) => { outs[i]!.push(e); });
+    r.encoded.forEach((e, i) => {
+      outs[i]!.push(e);
+    });
     state = r.state;
   }
-  se.finish(state).encoded.forEach((e, i) => { outs[i]!.push(e); });
+  se.finish(state).encoded.forEach((e, i) => {
+    outs[i]!.push(e);
+  });
   for (const [i, a] of audios.entries()) {
     const s = t.cat(outs[i]!, 1);
     const o = offlineEncode(pre, enc, a);

@@ -45,7 +45,9 @@ test('5 minutes of streaming: constant live tensors, small RSS growth, no latenc
   const tenth = Math.floor(lat.length / 10);
   const first = median(lat.slice(5, tenth + 5));
   const last = median(lat.slice(-tenth));
-  console.log(`# ${chunks} chunks, ${frames} frames; RSS growth ${growth.toFixed(1)} MiB; median latency first 10% ${first.toFixed(2)} ms, last 10% ${last.toFixed(2)} ms`);
+  console.log(
+    `# ${chunks} chunks, ${frames} frames; RSS growth ${growth.toFixed(1)} MiB; median latency first 10% ${first.toFixed(2)} ms, last 10% ${last.toFixed(2)} ms`,
+  );
   assert.ok(frames > 3700, `${frames} frames`);
   // RSS and latency depend on the machine and its load: printed above, measured by the soak (RELIABILITY.md), not
   // asserted here. The live-tensor count above is the load-independent form of "memory stays bounded".

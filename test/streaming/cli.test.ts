@@ -27,7 +27,26 @@ test('setup: a tiny causal NEST .nemo', () => {
 });
 
 test('stream --json --compare-modes --out --plot', () => {
-  const out = execFileSync(process.execPath, [MAIN, 'stream', '--model', model, '--audio', audio, '--chunk-size', '0.32', '--compare-modes', '--json', '--out', join(dir, 'o.npy'), '--plot', join(dir, 'l.png')], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [
+      MAIN,
+      'stream',
+      '--model',
+      model,
+      '--audio',
+      audio,
+      '--chunk-size',
+      '0.32',
+      '--compare-modes',
+      '--json',
+      '--out',
+      join(dir, 'o.npy'),
+      '--plot',
+      join(dir, 'l.png'),
+    ],
+    { encoding: 'utf8' },
+  );
   const r = JSON.parse(out) as Record<string, unknown>;
   for (const k of ['chunk_size_s', 'algorithmic_latency_ms', 'latency_ms', 'rtf', 'frames_out', 'max_abs_diff', 'offline_frames_out']) assert.ok(k in r, k);
   assert.equal(r.chunk_size_s, 0.32);
@@ -41,13 +60,22 @@ test('stream --json --compare-modes --out --plot', () => {
 });
 
 test('stream: bad chunk size is a clear error', () => {
-  assert.throws(() => execFileSync(process.execPath, [MAIN, 'stream', '--model', model, '--audio', audio, '--chunk-size', '0.1'], { encoding: 'utf8', stdio: 'pipe' }), /whole number of encoder frames/);
+  assert.throws(
+    () => execFileSync(process.execPath, [MAIN, 'stream', '--model', model, '--audio', audio, '--chunk-size', '0.1'], { encoding: 'utf8', stdio: 'pipe' }),
+    /whole number of encoder frames/,
+  );
 });
 
 test('analyze --json: accuracy, distribution, streaming agreement', () => {
   const man = join(dir, 'm.json');
-  writeFileSync(man, ['speech_fox', 'speech_hello'].map((n) => JSON.stringify({ audio_filepath: join(GOLDEN, 'audio', `${n}.wav`), duration: 1.0, text: '' })).join('\n') + '\n');
-  const r = JSON.parse(execFileSync(process.execPath, [MAIN, 'analyze', '--model', model, '--manifest', man, '--json'], { encoding: 'utf8' })) as Record<string, any>;
+  writeFileSync(
+    man,
+    ['speech_fox', 'speech_hello'].map((n) => JSON.stringify({ audio_filepath: join(GOLDEN, 'audio', `${n}.wav`), duration: 1.0, text: '' })).join('\n') + '\n',
+  );
+  const r = JSON.parse(execFileSync(process.execPath, [MAIN, 'analyze', '--model', model, '--manifest', man, '--json'], { encoding: 'utf8' })) as Record<
+    string,
+    any
+  >;
   assert.equal(r.utterances, 2);
   assert.ok(r.masked_accuracy >= 0 && r.masked_accuracy <= 1);
   assert.ok(r.target_perplexity >= 1 && r.target_codebook_usage > 0);

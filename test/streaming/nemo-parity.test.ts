@@ -51,7 +51,14 @@ for (const c of cases) {
       const p = plans[i]!;
       assert.deepEqual(
         { start: p.idx, n_new: p.end - p.idx, n_pre_encode_cache: p.idx - p.start, n_zero_pad: p.zeroPad, drop: p.drop, keep: p.keepAll },
-        { start: s.start, n_new: s.n_new, n_pre_encode_cache: s.n_pre_encode_cache, n_zero_pad: s.n_zero_pad, drop: s.drop_extra_pre_encoded, keep: s.keep_all_outputs },
+        {
+          start: s.start,
+          n_new: s.n_new,
+          n_pre_encode_cache: s.n_pre_encode_cache,
+          n_zero_pad: s.n_zero_pad,
+          drop: s.drop_extra_pre_encoded,
+          keep: s.keep_all_outputs,
+        },
         `step ${i}`,
       );
       assert.deepEqual(run.steps[i]!.chunkLengths, s.chunk_lengths, `step ${i} chunk lengths`);

@@ -50,10 +50,18 @@ test('cpuAllocatorTrim empties the cache; STREAMNEST_CPU_CACHE_MB=0 disables it'
   t.cpuAllocatorTrim();
   assert.equal(t.cpuAllocatorStats().cachedBytes, 0);
   const index = fileURLToPath(new URL('../../src/torch/index.js', import.meta.url));
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `import * as t from ${JSON.stringify(index)}; console.log(JSON.stringify(t.cpuAllocatorStats())); console.log(t.tidy(() => t.ones([1 << 18]).sum().item()));`], {
-    env: { ...process.env, STREAMNEST_CPU_CACHE_MB: '0' },
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import * as t from ${JSON.stringify(index)}; console.log(JSON.stringify(t.cpuAllocatorStats())); console.log(t.tidy(() => t.ones([1 << 18]).sum().item()));`,
+    ],
+    {
+      env: { ...process.env, STREAMNEST_CPU_CACHE_MB: '0' },
+      encoding: 'utf8',
+    },
+  );
   const [stats, sum] = out.trim().split('\n');
   assert.deepEqual(JSON.parse(stats!), { enabled: false });
   assert.equal(Number(sum), 1 << 18);

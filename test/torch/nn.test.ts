@@ -30,7 +30,9 @@ class Block extends t.Module {
 class List extends t.Module {
   constructor(items: t.Module[]) {
     super();
-    items.forEach((m, i) => { this.registerModule(String(i), m); });
+    items.forEach((m, i) => {
+      this.registerModule(String(i), m);
+    });
   }
 }
 class Net extends t.Module {
@@ -43,16 +45,30 @@ class Net extends t.Module {
 // list(Net().state_dict().keys()) in torch 1.13
 const TORCH_KEYS = [
   'embed.weight',
-  'blocks.0.gain', 'blocks.0.scale',
-  'blocks.0.norm.weight', 'blocks.0.norm.bias', 'blocks.0.norm.running_mean', 'blocks.0.norm.running_var', 'blocks.0.norm.num_batches_tracked',
-  'blocks.0.lin.weight', 'blocks.0.lin.bias',
-  'blocks.1.gain', 'blocks.1.scale',
-  'blocks.1.norm.weight', 'blocks.1.norm.bias', 'blocks.1.norm.running_mean', 'blocks.1.norm.running_var', 'blocks.1.norm.num_batches_tracked',
-  'blocks.1.lin.weight', 'blocks.1.lin.bias',
-  'out.weight', 'ln.weight', 'ln.bias',
+  'blocks.0.gain',
+  'blocks.0.scale',
+  'blocks.0.norm.weight',
+  'blocks.0.norm.bias',
+  'blocks.0.norm.running_mean',
+  'blocks.0.norm.running_var',
+  'blocks.0.norm.num_batches_tracked',
+  'blocks.0.lin.weight',
+  'blocks.0.lin.bias',
+  'blocks.1.gain',
+  'blocks.1.scale',
+  'blocks.1.norm.weight',
+  'blocks.1.norm.bias',
+  'blocks.1.norm.running_mean',
+  'blocks.1.norm.running_var',
+  'blocks.1.norm.num_batches_tracked',
+  'blocks.1.lin.weight',
+  'blocks.1.lin.bias',
+  'out.weight',
+  'ln.weight',
+  'ln.bias',
 ];
 
-test('state dict order equals PyTorch\'s: own parameters, own persistent buffers, then children in registration order', () => {
+test("state dict order equals PyTorch's: own parameters, own persistent buffers, then children in registration order", () => {
   const net = new Net();
   try {
     assert.deepEqual([...net.stateDict().keys()], TORCH_KEYS);
@@ -60,13 +76,20 @@ test('state dict order equals PyTorch\'s: own parameters, own persistent buffers
       [...net.namedParameters()].map(([n]) => n),
       TORCH_KEYS.filter((k) => !/running_|num_batches|scale/.test(k)),
     );
-    assert.deepEqual([...net.namedBuffers()].map(([n]) => n).filter((n) => n.endsWith('tmp')), ['blocks.0.tmp', 'blocks.1.tmp'], 'non-persistent buffers are buffers');
+    assert.deepEqual(
+      [...net.namedBuffers()].map(([n]) => n).filter((n) => n.endsWith('tmp')),
+      ['blocks.0.tmp', 'blocks.1.tmp'],
+      'non-persistent buffers are buffers',
+    );
     assert.ok(![...net.stateDict().keys()].some((k) => k.endsWith('tmp')), 'but not in the state dict');
     assert.deepEqual([...net.stateDict('model').keys()][0], 'model.embed.weight');
     assert.equal(net.numParameters(), 5 * 4 + 2 * (1 + 4 + 4 + 12 + 3) + 6 + 4);
     assert.ok(net.parameters().every((p) => p.requiresGrad));
     assert.equal(net.stateDict().get('blocks.0.norm.num_batches_tracked')!.dtype, 'int64');
-    assert.throws(() => (net as unknown as { registerModule(n: string, m: t.Module): void }).registerModule('embed', new t.LayerNorm(2)), /Net: 'embed' is already registered/);
+    assert.throws(
+      () => (net as unknown as { registerModule(n: string, m: t.Module): void }).registerModule('embed', new t.LayerNorm(2)),
+      /Net: 'embed' is already registered/,
+    );
   } finally {
     net.dispose();
   }
@@ -95,7 +118,10 @@ test('loadStateDict copies values in; strict errors list every missing, unexpect
       assert.ok(err instanceof t.StateDictError, 'throws StateDictError');
       assert.deepEqual(err.missing, ['blocks.1.gain', 'ln.bias']);
       assert.deepEqual(err.unexpected, ['extra.weight']);
-      assert.deepEqual(err.mismatched.map((m) => m.name), ['blocks.0.lin.weight', 'out.weight']);
+      assert.deepEqual(
+        err.mismatched.map((m) => m.name),
+        ['blocks.0.lin.weight', 'out.weight'],
+      );
       assert.match(err.message, /loading state dict into Net failed/);
       assert.match(err.message, /missing keys \(2\): blocks\.1\.gain, ln\.bias/);
       assert.match(err.message, /unexpected keys \(1\): extra\.weight/);
@@ -157,76 +183,92 @@ test('train/eval propagate to every submodule and switch BatchNorm and Dropout b
   assert.throws(() => new t.Dropout(2), /Dropout probability must be in \[0, 1\], got 2/);
 });
 
-test('default inits: PyTorch\'s bounds, and with a generator PyTorch\'s exact numbers', scoped(() => {
-  // torch.manual_seed(0); l = nn.Linear(3, 2): weight then bias from U(-1/sqrt(3), 1/sqrt(3))
-  const l = new t.Linear(3, 2, true, { generator: new t.Generator(0) });
-  assertClose(l.weight, [-0.004322517663240433, 0.3097158372402191, -0.4751853346824646, -0.4248946011066437, -0.2223689705133438, 0.15482072532176971], 0);
-  assertClose(l.bias!, [-0.011439144611358643, 0.45777493715286255], 0);
-  // torch.manual_seed(1); c = nn.Conv1d(4, 2, 3, groups=2)
-  const c = new t.Conv1d(4, 2, 3, { groups: 2 }, { generator: new t.Generator(1) });
-  assertClose(c.weight.flatten().narrow(0, 0, 4), [0.21035532653331757, -0.18019191920757294, -0.07914362102746964, 0.19161906838417053], 0);
-  assertClose(c.bias!, [0.1491037905216217, -0.15909478068351746], 0);
-  const check = (w: Tensor, bound: number, what: string) => {
-    const v = w.toArray();
-    const m = Math.max(...v.map(Math.abs));
-    assert.ok(m <= bound, `${what}: max |w| ${m} exceeds ${bound}`);
-    assert.ok(m > 0.9 * bound, `${what}: max |w| ${m} far below ${bound} (wrong distribution?)`);
-    assert.ok(Math.abs(v.reduce((a, b) => a + b) / v.length) < 0.1 * bound, `${what}: not centred`);
-  };
-  const big = new t.Linear(64, 32, true, { generator: new t.Generator(3) });
-  check(big.weight, 1 / 8, 'Linear weight'); // kaiming_uniform(a=sqrt 5): bound = 1/sqrt(fan_in)
-  check(big.bias!, 1 / 8, 'Linear bias');
-  const conv = new t.Conv1d(16, 32, 5, { groups: 4 }, { generator: new t.Generator(4) });
-  assert.deepEqual(conv.weight.shape, [32, 4, 5]);
-  check(conv.weight, 1 / Math.sqrt(20), 'Conv1d weight (fan_in = in/groups * k)');
-  check(conv.bias!, 1 / Math.sqrt(20), 'Conv1d bias');
-  const conv2 = new t.Conv2d(3, 16, [3, 2], {}, { generator: new t.Generator(5) });
-  check(conv2.weight, 1 / Math.sqrt(18), 'Conv2d weight');
-  const ln = new t.LayerNorm(3);
-  assert.deepEqual([...ln.weight.toArray(), ...ln.bias.toArray()], [1, 1, 1, 0, 0, 0]);
-  const bn = new t.BatchNorm1d(2);
-  assert.deepEqual([...bn.runningMean.toArray(), ...bn.runningVar.toArray()], [0, 0, 1, 1]);
-  const emb = new t.Embedding(200, 50, { generator: new t.Generator(6) });
-  const e = emb.weight.toArray();
-  const mean = e.reduce((a, b) => a + b) / e.length;
-  const sd = Math.sqrt(e.reduce((a, b) => a + (b - mean) ** 2, 0) / e.length);
-  assert.ok(Math.abs(mean) < 0.03 && Math.abs(sd - 1) < 0.03, `Embedding ~ N(0, 1): mean ${mean}, sd ${sd}`);
-  const l64 = new t.Linear(2, 2, true, { dtype: 'float64' });
-  assert.equal(l64.weight.dtype, 'float64');
-  assert.throws(() => new t.Conv1d(3, 4, 3, { groups: 2 }), /Conv1d: channels 3->4 are not divisible by groups 2/);
-  assert.throws(() => new t.GroupNorm(3, 4), /GroupNorm: 4 channels are not divisible into 3 groups/);
-  for (const m of [l, c, big, conv, conv2, ln, bn, emb, l64]) m.dispose();
-}));
+test(
+  "default inits: PyTorch's bounds, and with a generator PyTorch's exact numbers",
+  scoped(() => {
+    // torch.manual_seed(0); l = nn.Linear(3, 2): weight then bias from U(-1/sqrt(3), 1/sqrt(3))
+    const l = new t.Linear(3, 2, true, { generator: new t.Generator(0) });
+    assertClose(l.weight, [-0.004322517663240433, 0.3097158372402191, -0.4751853346824646, -0.4248946011066437, -0.2223689705133438, 0.15482072532176971], 0);
+    assertClose(l.bias!, [-0.011439144611358643, 0.45777493715286255], 0);
+    // torch.manual_seed(1); c = nn.Conv1d(4, 2, 3, groups=2)
+    const c = new t.Conv1d(4, 2, 3, { groups: 2 }, { generator: new t.Generator(1) });
+    assertClose(c.weight.flatten().narrow(0, 0, 4), [0.21035532653331757, -0.18019191920757294, -0.07914362102746964, 0.19161906838417053], 0);
+    assertClose(c.bias!, [0.1491037905216217, -0.15909478068351746], 0);
+    const check = (w: Tensor, bound: number, what: string) => {
+      const v = w.toArray();
+      const m = Math.max(...v.map(Math.abs));
+      assert.ok(m <= bound, `${what}: max |w| ${m} exceeds ${bound}`);
+      assert.ok(m > 0.9 * bound, `${what}: max |w| ${m} far below ${bound} (wrong distribution?)`);
+      assert.ok(Math.abs(v.reduce((a, b) => a + b) / v.length) < 0.1 * bound, `${what}: not centred`);
+    };
+    const big = new t.Linear(64, 32, true, { generator: new t.Generator(3) });
+    check(big.weight, 1 / 8, 'Linear weight'); // kaiming_uniform(a=sqrt 5): bound = 1/sqrt(fan_in)
+    check(big.bias!, 1 / 8, 'Linear bias');
+    const conv = new t.Conv1d(16, 32, 5, { groups: 4 }, { generator: new t.Generator(4) });
+    assert.deepEqual(conv.weight.shape, [32, 4, 5]);
+    check(conv.weight, 1 / Math.sqrt(20), 'Conv1d weight (fan_in = in/groups * k)');
+    check(conv.bias!, 1 / Math.sqrt(20), 'Conv1d bias');
+    const conv2 = new t.Conv2d(3, 16, [3, 2], {}, { generator: new t.Generator(5) });
+    check(conv2.weight, 1 / Math.sqrt(18), 'Conv2d weight');
+    const ln = new t.LayerNorm(3);
+    assert.deepEqual([...ln.weight.toArray(), ...ln.bias.toArray()], [1, 1, 1, 0, 0, 0]);
+    const bn = new t.BatchNorm1d(2);
+    assert.deepEqual([...bn.runningMean.toArray(), ...bn.runningVar.toArray()], [0, 0, 1, 1]);
+    const emb = new t.Embedding(200, 50, { generator: new t.Generator(6) });
+    const e = emb.weight.toArray();
+    const mean = e.reduce((a, b) => a + b) / e.length;
+    const sd = Math.sqrt(e.reduce((a, b) => a + (b - mean) ** 2, 0) / e.length);
+    assert.ok(Math.abs(mean) < 0.03 && Math.abs(sd - 1) < 0.03, `Embedding ~ N(0, 1): mean ${mean}, sd ${sd}`);
+    const l64 = new t.Linear(2, 2, true, { dtype: 'float64' });
+    assert.equal(l64.weight.dtype, 'float64');
+    assert.throws(() => new t.Conv1d(3, 4, 3, { groups: 2 }), /Conv1d: channels 3->4 are not divisible by groups 2/);
+    assert.throws(() => new t.GroupNorm(3, 4), /GroupNorm: 4 channels are not divisible into 3 groups/);
+    for (const m of [l, c, big, conv, conv2, ln, bn, emb, l64]) m.dispose();
+  }),
+);
 
-test('BatchNorm1d running statistics and num_batches_tracked follow PyTorch over two batches, then eval', scoped(() => {
-  // bn = nn.BatchNorm1d(3, momentum=0.2); bn(x1); bn(x2), with
-  // x1 = tensor([sin(i) for i in range(12)]).reshape(4, 3), x2 = tensor([2 cos(0.5 i) for i in range(24)]).reshape(4, 3, 2)
-  const bn = new t.BatchNorm1d(3, 1e-5, 0.2);
-  const x1 = t.tensor(Array.from({ length: 12 }, (_, i) => Math.sin(i)), [4, 3]);
-  const x2 = t.tensor(Array.from({ length: 24 }, (_, i) => 2 * Math.cos(0.5 * i)), [4, 3, 2]);
-  bn.forward(x1);
-  assert.equal(bn.stateDict().get('num_batches_tracked')!.item(), 1);
-  bn.forward(x2);
-  assertClose(bn.runningMean, [0.009932365268468857, -0.01546818483620882, -0.026647351682186127], 1e-6);
-  assertClose(bn.runningVar, [1.4906898736953735, 1.0163089036941528, 1.0655423402786255], 1e-6);
-  assert.equal(bn.stateDict().get('num_batches_tracked')!.item(), 2);
-  bn.eval();
-  const y = bn.forward(x1);
-  assertClose(
-    y,
-    [
-      -0.008134999312460423, 0.8500313758850098, 0.9066982865333557, 0.10744786262512207, -0.7353584170341492, -0.9031450748443604, -0.23698732256889343,
-      0.6670341491699219, 0.9842573404312134, 0.32940635085105896, -0.5242922902107239, -0.9429277777671814,
-    ],
-    1e-6,
-  );
-  assert.equal(bn.stateDict().get('num_batches_tracked')!.item(), 2);
-  // gradients reach weight and bias
-  bn.train();
-  bn.forward(x1).mul(t.tensor([1, 2, 3], [1, 3])).pow(2).sum().backward();
-  assert.ok(bn.weight.grad !== null && bn.bias.grad !== null);
-  bn.dispose();
-}));
+test(
+  'BatchNorm1d running statistics and num_batches_tracked follow PyTorch over two batches, then eval',
+  scoped(() => {
+    // bn = nn.BatchNorm1d(3, momentum=0.2); bn(x1); bn(x2), with
+    // x1 = tensor([sin(i) for i in range(12)]).reshape(4, 3), x2 = tensor([2 cos(0.5 i) for i in range(24)]).reshape(4, 3, 2)
+    const bn = new t.BatchNorm1d(3, 1e-5, 0.2);
+    const x1 = t.tensor(
+      Array.from({ length: 12 }, (_, i) => Math.sin(i)),
+      [4, 3],
+    );
+    const x2 = t.tensor(
+      Array.from({ length: 24 }, (_, i) => 2 * Math.cos(0.5 * i)),
+      [4, 3, 2],
+    );
+    bn.forward(x1);
+    assert.equal(bn.stateDict().get('num_batches_tracked')!.item(), 1);
+    bn.forward(x2);
+    assertClose(bn.runningMean, [0.009932365268468857, -0.01546818483620882, -0.026647351682186127], 1e-6);
+    assertClose(bn.runningVar, [1.4906898736953735, 1.0163089036941528, 1.0655423402786255], 1e-6);
+    assert.equal(bn.stateDict().get('num_batches_tracked')!.item(), 2);
+    bn.eval();
+    const y = bn.forward(x1);
+    assertClose(
+      y,
+      [
+        -0.008134999312460423, 0.8500313758850098, 0.9066982865333557, 0.10744786262512207, -0.7353584170341492, -0.9031450748443604, -0.23698732256889343,
+        0.6670341491699219, 0.9842573404312134, 0.32940635085105896, -0.5242922902107239, -0.9429277777671814,
+      ],
+      1e-6,
+    );
+    assert.equal(bn.stateDict().get('num_batches_tracked')!.item(), 2);
+    // gradients reach weight and bias
+    bn.train();
+    bn.forward(x1)
+      .mul(t.tensor([1, 2, 3], [1, 3]))
+      .pow(2)
+      .sum()
+      .backward();
+    assert.ok(bn.weight.grad !== null && bn.bias.grad !== null);
+    bn.dispose();
+  }),
+);
 
 test('zeroGrad clears every parameter gradient; dispose frees parameters and buffers', () => {
   const before = t.liveTensorCount();

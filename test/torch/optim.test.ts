@@ -21,7 +21,11 @@ function makeParams(fx: StepFixture): Tensor[] {
   return fx.params.map((p) => t.keep(t.tensor(p.init, p.shape, { requiresGrad: true })));
 }
 function setGrads(params: Tensor[], grads: (number[] | null)[]): void {
-  t.tidy(() => params.forEach((p, i) => { (p.grad = grads[i] ? t.tensor(grads[i]!, p.shape) : null); }));
+  t.tidy(() =>
+    params.forEach((p, i) => {
+      p.grad = grads[i] ? t.tensor(grads[i]!, p.shape) : null;
+    }),
+  );
 }
 // float32 through the same op sequence as PyTorch: agreement to float32 rounding.
 const TOL = 2e-7;
@@ -40,7 +44,9 @@ for (const name of ['adamw_default', 'adamw_custom']) {
     fx.steps.forEach((s, k) => {
       setGrads(params, s.grads);
       opt.step();
-      params.forEach((p, i) => { assertClose(p, s.params_after[i]!, TOL, TOL, `step ${k + 1} param ${i}`); });
+      params.forEach((p, i) => {
+        assertClose(p, s.params_after[i]!, TOL, TOL, `step ${k + 1} param ${i}`);
+      });
     });
     const sd = opt.stateDict();
     fx.state_after.forEach((st, i) => {
@@ -51,7 +57,9 @@ for (const name of ['adamw_default', 'adamw_custom']) {
     });
     assert.deepEqual(sd.param_groups[0]!.params, [0, 1]);
     opt.dispose();
-    params.forEach((p) => { p.dispose(); });
+    params.forEach((p) => {
+      p.dispose();
+    });
     assert.equal(t.liveTensorCount(), before);
   });
 }
@@ -69,7 +77,9 @@ test('AdamW state dict round trip: a fresh optimizer loaded mid-run continues id
   assert.deepEqual([...sd.state.keys()], [0, 1]);
   assert.deepEqual([sd.state.get(0)!.step, sd.state.get(1)!.step], [3, 2]);
   const b = a.map((p) => t.keep(t.noGrad(() => p.clone())));
-  b.forEach((p) => { (p.requiresGrad = true); });
+  b.forEach((p) => {
+    p.requiresGrad = true;
+  });
   const optB = new t.AdamW(b, { ...adamwOptions(fx), lr: 0.5 });
   optB.loadStateDict(sd);
   assert.equal(optB.lr, fx.options.lr as number, 'the learning rate comes from the state dict');
@@ -110,7 +120,9 @@ for (const name of ['sgd_plain', 'sgd_momentum', 'sgd_nesterov']) {
     fx.steps.forEach((s, k) => {
       setGrads(params, s.grads);
       opt.step();
-      params.forEach((p, i) => { assertClose(p, s.params_after[i]!, TOL, TOL, `step ${k + 1} param ${i}`); });
+      params.forEach((p, i) => {
+        assertClose(p, s.params_after[i]!, TOL, TOL, `step ${k + 1} param ${i}`);
+      });
     });
     const bufs = opt.momentumBuffers();
     fx.state_after.forEach((st, i) => {
@@ -119,7 +131,9 @@ for (const name of ['sgd_plain', 'sgd_momentum', 'sgd_nesterov']) {
       else assertClose(bufs[i]!, want as number[], TOL, TOL, `momentum buffer ${i}`);
     });
     opt.dispose();
-    params.forEach((p) => { p.dispose(); });
+    params.forEach((p) => {
+      p.dispose();
+    });
     assert.equal(t.liveTensorCount(), before);
   });
 }
@@ -142,7 +156,9 @@ test('clipGradNorm matches torch.nn.utils.clip_grad_norm_ (2-, 1-, 3- and inf-no
       const normType = c.norm_type === 'inf' ? Infinity : c.norm_type;
       const total = t.clipGradNorm(params, c.max_norm, normType);
       assertClose([total], [c.total_norm], 1e-6, 1e-6, `total ${c.norm_type}-norm`);
-      params.forEach((p, i) => { assertClose(p.grad!, c.clipped[i]!, TOL, TOL, `clipped grad ${i} (${c.norm_type}-norm, max ${c.max_norm})`); });
+      params.forEach((p, i) => {
+        assertClose(p.grad!, c.clipped[i]!, TOL, TOL, `clipped grad ${i} (${c.norm_type}-norm, max ${c.max_norm})`);
+      });
     }
     assert.ok(fx.cases.some((c) => c.total_norm > c.max_norm) && fx.cases.some((c) => c.total_norm < c.max_norm), 'both branches covered');
     // parameters without gradients are ignored; none at all gives 0

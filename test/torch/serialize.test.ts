@@ -43,7 +43,10 @@ function at(root: t.PickleValue, path: Key[]): t.PickleValue {
 
 function tensorsIn(v: t.PickleValue, out: t.Tensor[] = []): t.Tensor[] {
   if (v instanceof t.Tensor) out.push(v);
-  else if (Array.isArray(v)) v.forEach((x) => { tensorsIn(x, out); });
+  else if (Array.isArray(v))
+    v.forEach((x) => {
+      tensorsIn(x, out);
+    });
   else if (v instanceof Map) for (const x of v.values()) tensorsIn(x, out);
   return out;
 }
@@ -136,10 +139,17 @@ test('hostile pickles are refused at the GLOBAL, naming the global and the file,
   ];
   const before = t.liveTensorCount();
   for (const [name, re] of cases) {
-    assert.throws(() => t.loadTorchSave(fixture(name), name), (e: Error) => e instanceof t.TorchSaveError && re.test(e.message), name);
+    assert.throws(
+      () => t.loadTorchSave(fixture(name), name),
+      (e: Error) => e instanceof t.TorchSaveError && re.test(e.message),
+      name,
+    );
   }
   // loadStateDict keeps unknown classes as inert placeholders, so it refuses later, still naming the class
-  assert.throws(() => t.loadStateDict(join(DIR, 'malicious_system.ckpt')), /malicious_system\.ckpt: the top-level object is a 'posix\.system' \(not loaded, nothing was executed\)/);
+  assert.throws(
+    () => t.loadStateDict(join(DIR, 'malicious_system.ckpt')),
+    /malicious_system\.ckpt: the top-level object is a 'posix\.system' \(not loaded, nothing was executed\)/,
+  );
   assert.throws(() => t.loadStateDict(join(DIR, 'malicious_eval.ckpt')), /the top-level object is a 'builtins\.eval'/);
   assert.throws(() => t.loadStateDict(join(DIR, 'malicious_nested.ckpt')), /state dict entry 'a' is a 'subprocess\.Popen' \(not loaded/);
   const placeholder = t.loadTorchSave(fixture('malicious_system.ckpt'), 'm', { unknownGlobals: 'placeholder' }) as Map<string, t.PickleValue>;
@@ -295,7 +305,13 @@ test('unknown classes in a checkpoint: refused by default, inert placeholders on
   assert.equal((child.get('__state__') as Map<string, t.PickleValue>).get('parent'), cfg, 'the reference cycle is kept');
   const ns = hp.get('ns') as Map<string, t.PickleValue>;
   assert.equal(ns.get('__class__'), 'argparse.Namespace');
-  assert.deepEqual([...(ns.get('__state__') as Map<string, t.PickleValue>)], [['a', 1], ['b', 'x']]);
+  assert.deepEqual(
+    [...(ns.get('__state__') as Map<string, t.PickleValue>)],
+    [
+      ['a', 1],
+      ['b', 'x'],
+    ],
+  );
   assert.equal((hp.get('mode') as Map<string, t.PickleValue>).get('__class__'), '__builtin__.getattr');
   assert.equal(v.get('epoch'), 1);
   for (const x of tensorsIn(v.get('state_dict')!)) x.dispose();
@@ -322,11 +338,16 @@ test('zip64 records (as written past 4 GiB) are read, and big-endian storages ar
   // a whole torch.save file in zip64 form loads like the plain one
   const plain = t.tidy(() => t.saveTorchSave(new Map([['w', t.arange(5).float()]])));
   const src = new t.ZipArchive(plain);
-  const z64 = t.writeZip([...src.entries.keys()].map((name) => ({ name, data: src.read(name) })), { forceZip64: true });
+  const z64 = t.writeZip(
+    [...src.entries.keys()].map((name) => ({ name, data: src.read(name) })),
+    { forceZip64: true },
+  );
   const back = t.loadTorchSave(z64, 'z64.pt') as Map<string, t.Tensor>;
   assert.deepEqual(back.get('w')!.toArray(), [0, 1, 2, 3, 4]);
   back.get('w')!.dispose();
 
-  const big = t.writeZip([...src.entries.keys()].map((name) => ({ name, data: name.endsWith('byteorder') ? new TextEncoder().encode('big') : src.read(name) })));
+  const big = t.writeZip(
+    [...src.entries.keys()].map((name) => ({ name, data: name.endsWith('byteorder') ? new TextEncoder().encode('big') : src.read(name) })),
+  );
   assert.throws(() => t.loadTorchSave(big, 'big.pt'), /big\.pt: storages are in 'big' byte order/);
 });

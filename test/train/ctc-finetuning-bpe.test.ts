@@ -16,17 +16,44 @@ import { repoRoot } from '../../src/data/corpus.js';
 
 const root = repoRoot();
 const tokDir = 'test/fixtures/tokenizers/bpe_tiny';
-const pieces = readFileSync(join(root, tokDir, 'tokenizer.vocab'), 'utf8').split('\n').filter((l) => l).map((l) => l.split('\t')[0]!);
+const pieces = readFileSync(join(root, tokDir, 'tokenizer.vocab'), 'utf8')
+  .split('\n')
+  .filter((l) => l)
+  .map((l) => l.split('\t')[0]!);
 const encoder = {
-  _target_: 'nemo.collections.asr.modules.ConformerEncoder', feat_in: 80, feat_out: -1, n_layers: 1, d_model: 32, n_heads: 2,
-  subsampling: 'dw_striding', subsampling_factor: 4, subsampling_conv_channels: 16, causal_downsampling: true, conv_kernel_size: 5,
-  conv_norm_type: 'layer_norm', conv_context_size: 'causal', att_context_size: [-1, 0], att_context_style: 'regular',
+  _target_: 'nemo.collections.asr.modules.ConformerEncoder',
+  feat_in: 80,
+  feat_out: -1,
+  n_layers: 1,
+  d_model: 32,
+  n_heads: 2,
+  subsampling: 'dw_striding',
+  subsampling_factor: 4,
+  subsampling_conv_channels: 16,
+  causal_downsampling: true,
+  conv_kernel_size: 5,
+  conv_norm_type: 'layer_norm',
+  conv_context_size: 'causal',
+  att_context_size: [-1, 0],
+  att_context_style: 'regular',
 };
-const preprocessor = { _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor', sample_rate: 16000, normalize: 'NA', features: 80, dither: 0.00001, pad_to: 16 };
+const preprocessor = {
+  _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor',
+  sample_rate: 16000,
+  normalize: 'NA',
+  features: 80,
+  dither: 0.00001,
+  pad_to: 16,
+};
 const wav = join(root, 'data/corpus/val/val-00000.wav');
 
 /** Rewrites a .nemo: the config edited, members renamed or dropped. */
-function rewrite(src: string, dst: string, edit: (cfg: Record<string, unknown>) => void, members: (m: Map<string, Uint8Array>) => Map<string, Uint8Array>): void {
+function rewrite(
+  src: string,
+  dst: string,
+  edit: (cfg: Record<string, unknown>) => void,
+  members: (m: Map<string, Uint8Array>) => Map<string, Uint8Array>,
+): void {
   const a = readNemoArchive(src);
   const cfg = parse(a.configYaml) as Record<string, unknown>;
   edit(cfg);
@@ -38,20 +65,41 @@ test('finetune with model.tokenizer: EncDecCTCModelBPE .nemo holding the tokeniz
   const dir = mkdtempSync(join(tmpdir(), 'streamnest-ctc-bpe-'));
   const before = t.liveTensorCount();
   try {
-    const pre = new CtcModel({ preprocessor, encoder: encoder as CtcModelArgs['encoder'], labels: CharVocabulary.english().labels, specAugment: null, seed: 99 });
+    const pre = new CtcModel({
+      preprocessor,
+      encoder: encoder as CtcModelArgs['encoder'],
+      labels: CharVocabulary.english().labels,
+      specAugment: null,
+      seed: 99,
+    });
     const initPath = join(dir, 'pretrained.nemo');
     writeNemoArchive(initPath, { configYaml: stringify({ sample_rate: 16000, preprocessor, encoder }), stateDict: pre.stateDict() });
     pre.dispose();
     const init = readNemoArchive(initPath);
     const overrides = [
-      'trainer.max_steps=2', 'trainer.val_check_interval=2', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${dir}/exp`, 'model.validation_ds.batch_size=5',
-      `model.tokenizer.dir=${tokDir}`, 'model.tokenizer.type=bpe',
+      'trainer.max_steps=2',
+      'trainer.val_check_interval=2',
+      'trainer.log_every_n_steps=1',
+      `exp_manager.exp_dir=${dir}/exp`,
+      'model.validation_ds.batch_size=5',
+      `model.tokenizer.dir=${tokDir}`,
+      'model.tokenizer.type=bpe',
     ];
     // the config checks: labels must stay null, wpe is refused by key
-    assert.throws(() => loadFinetuneConfig('ctc_tiny', init.configYaml, [...overrides, 'model.labels=[a, b]']), /model\.labels must be null when model\.tokenizer is set/);
+    assert.throws(
+      () => loadFinetuneConfig('ctc_tiny', init.configYaml, [...overrides, 'model.labels=[a, b]']),
+      /model\.labels must be null when model\.tokenizer is set/,
+    );
     assert.throws(() => loadFinetuneConfig('ctc_tiny', init.configYaml, [...overrides, 'model.tokenizer.type=wpe']), /model\.tokenizer\.type: 'wpe'/);
 
-    const r = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides), initWeights: init.stateDict, baseDir: root, seed: 5, progress: false, log: () => {} });
+    const r = await finetuneCtc({
+      loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides),
+      initWeights: init.stateDict,
+      baseDir: root,
+      seed: 5,
+      progress: false,
+      log: () => {},
+    });
     for (const x of init.stateDict.values()) x.dispose();
     assert.equal(r.globalStep, 2);
     assert.equal(r.valLoss.length, 1);
@@ -86,7 +134,10 @@ test('finetune with model.tokenizer: EncDecCTCModelBPE .nemo holding the tokeniz
     const off = m.transcribe([audio])[0]!;
     assert.ok(off.tokens.length > 5, `offline decoded ${off.tokens.length} pieces`);
     assert.deepEqual(off.words.map((w) => w.word).join(' '), off.text, 'word timestamps cover the transcript');
-    for (const [chunk, push] of [[0.16, 0.05], [0.32, 0.32]] as const) {
+    for (const [chunk, push] of [
+      [0.16, 0.05],
+      [0.32, 0.32],
+    ] as const) {
       const plan = planStreaming(m, chunk);
       assert.equal(plan.exact, true);
       const s = transcribeStreaming(m, audio, { plan, pushSeconds: push });
@@ -105,7 +156,11 @@ test('finetune with model.tokenizer: EncDecCTCModelBPE .nemo holding the tokeniz
       (c) => {
         c.tokenizer = { dir: '/gone/tokenizer_spe_bpe_v96', type: 'bpe', model_path: `nemo:${hex}_tokenizer.model`, vocab_path: `nemo:${hex}_vocab.txt` };
       },
-      (x) => new Map([[`${hex}_tokenizer.model`, x.get(names[0]!)!], [`${hex}_vocab.txt`, x.get(names[1]!)!]]),
+      (x) =>
+        new Map([
+          [`${hex}_tokenizer.model`, x.get(names[0]!)!],
+          [`${hex}_vocab.txt`, x.get(names[1]!)!],
+        ]),
     );
     const n = await loadCtcModel(nemoLike);
     t.noGrad(() => n.decoder.decoder_layers.items[0]!.weight.mul_(20));
@@ -114,10 +169,20 @@ test('finetune with model.tokenizer: EncDecCTCModelBPE .nemo holding the tokeniz
 
     // a missing tokenizer member, a decoder vocabulary that is not the tokenizer's: clear errors, nothing leaked
     const noTok = join(dir, 'no-tokenizer.nemo');
-    rewrite(r.nemoPath, noTok, () => {}, (x) => new Map([...x].filter(([k]) => k !== names[0])));
+    rewrite(
+      r.nemoPath,
+      noTok,
+      () => {},
+      (x) => new Map([...x].filter(([k]) => k !== names[0])),
+    );
     await assert.rejects(loadCtcModel(noTok), new RegExp(`${noTok}: tokenizer\\.model_path is "nemo:${names[0]}" but the archive has no member ${names[0]}`));
     const swapped = join(dir, 'swapped.nemo');
-    rewrite(r.nemoPath, swapped, (c) => ((c.decoder as { vocabulary: string[] }).vocabulary = [pieces[1]!, pieces[0]!, ...pieces.slice(2)]), (x) => x);
+    rewrite(
+      r.nemoPath,
+      swapped,
+      (c) => ((c.decoder as { vocabulary: string[] }).vocabulary = [pieces[1]!, pieces[0]!, ...pieces.slice(2)]),
+      (x) => x,
+    );
     await assert.rejects(loadCtcModel(swapped), /model\.decoder\.vocabulary does not match the tokenizer .*piece 0 is "he" vs "<unk>"/);
 
     // the commands need no new flags
@@ -125,7 +190,10 @@ test('finetune with model.tokenizer: EncDecCTCModelBPE .nemo holding the tokeniz
     assert.equal(await tr.run(['--model', r.nemoPath, '--audio', wav, '--json']), 0);
     const evalCmd = await import('../../src/cli/commands/eval.js');
     const report = join(dir, 'report.json');
-    assert.equal(await evalCmd.run(['--model', r.nemoPath, '--manifest', join(root, 'data/corpus/val_manifest.json'), '--streaming', '--out', report, '--limit', '1']), 0);
+    assert.equal(
+      await evalCmd.run(['--model', r.nemoPath, '--manifest', join(root, 'data/corpus/val_manifest.json'), '--streaming', '--out', report, '--limit', '1']),
+      0,
+    );
     const rep = JSON.parse(readFileSync(report, 'utf8'));
     assert.equal(rep.utterances.length, 1);
     assert.ok(rep.totals.words > 0);

@@ -16,26 +16,56 @@ import { compareDigests, digestCheckpoint } from '../reliability/harness/common.
 
 const root = repoRoot();
 const encoder = {
-  _target_: 'nemo.collections.asr.modules.ConformerEncoder', feat_in: 80, feat_out: -1, n_layers: 1, d_model: 32, n_heads: 2,
-  subsampling: 'dw_striding', subsampling_factor: 4, subsampling_conv_channels: 16, causal_downsampling: true, conv_kernel_size: 5,
-  conv_norm_type: 'layer_norm', conv_context_size: 'causal', att_context_size: [-1, 0], att_context_style: 'regular',
+  _target_: 'nemo.collections.asr.modules.ConformerEncoder',
+  feat_in: 80,
+  feat_out: -1,
+  n_layers: 1,
+  d_model: 32,
+  n_heads: 2,
+  subsampling: 'dw_striding',
+  subsampling_factor: 4,
+  subsampling_conv_channels: 16,
+  causal_downsampling: true,
+  conv_kernel_size: 5,
+  conv_norm_type: 'layer_norm',
+  conv_context_size: 'causal',
+  att_context_size: [-1, 0],
+  att_context_style: 'regular',
 };
-const preprocessor = { _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor', sample_rate: 16000, normalize: 'NA', features: 80, dither: 0.00001, pad_to: 16 };
+const preprocessor = {
+  _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor',
+  sample_rate: 16000,
+  normalize: 'NA',
+  features: 80,
+  dither: 0.00001,
+  pad_to: 16,
+};
 
 test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact resume, eval/transcribe commands', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'streamnest-ctc-'));
   const before = t.liveTensorCount();
   try {
     // a "pretrained" model: any .nemo whose config has preprocessor + encoder sections and whose weights have encoder.*
-    const pre = new CtcModel({ preprocessor, encoder: encoder as CtcModelArgs['encoder'], labels: CharVocabulary.english().labels, specAugment: null, seed: 99 });
+    const pre = new CtcModel({
+      preprocessor,
+      encoder: encoder as CtcModelArgs['encoder'],
+      labels: CharVocabulary.english().labels,
+      specAugment: null,
+      seed: 99,
+    });
     const initPath = join(dir, 'pretrained.nemo');
     writeNemoArchive(initPath, { configYaml: stringify({ sample_rate: 16000, preprocessor, encoder }), stateDict: pre.stateDict() });
     const preEnc = t.keep(t.tidy(() => pre.stateDict().get('encoder.layers.0.self_attn.linear_q.weight')!.clone()));
     pre.dispose();
 
     const overrides = (steps: number, resume: boolean, expDir = `${dir}/exp`): string[] => [
-      `trainer.max_steps=${steps}`, 'trainer.val_check_interval=2', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${expDir}`, `exp_manager.resume_if_exists=${resume}`,
-      'model.validation_ds.batch_size=5', 'model.freeze_encoder_steps=1',
+      `trainer.max_steps=${steps}`,
+      'trainer.val_check_interval=2',
+      'trainer.log_every_n_steps=1',
+      `exp_manager.exp_dir=${expDir}`,
+      `exp_manager.resume_if_exists=${resume}`,
+      'model.validation_ds.batch_size=5',
+      'model.freeze_encoder_steps=1',
     ];
     const { readNemoArchive } = await import('../../src/checkpoint/nemo-archive.js');
     const init = readNemoArchive(initPath);
@@ -60,19 +90,47 @@ test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact r
     // exact resume: continue the same run to 6 steps ... (with another seed, as test/train/trainer.test.ts does: a
     // fresh process could start from a differently initialised model and generators; the checkpoint must overwrite
     // the weights, the optimizer, every RNG state and the sampler position)
-    const r2 = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, true)), initWeights: init.stateDict, baseDir: root, seed: 6, progress: false, log: () => {} });
+    const r2 = await finetuneCtc({
+      loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, true)),
+      initWeights: init.stateDict,
+      baseDir: root,
+      seed: 6,
+      progress: false,
+      log: () => {},
+    });
     assert.equal(r2.globalStep, 6);
     assert.equal(r2.trainLoss[0]!.step, 5, 'resumed at step 4');
     // ... and compare it with an uninterrupted 6-step run (same seed, same init weights, another folder): the same
     // per-step losses (before and after the resume point) and, bit for bit, the same final weights, optimizer
     // state, RNG states and sampler position (the pretraining resume tests assert the same: test/train/trainer.test.ts,
     // test/reliability/kill-resume.test.ts)
-    const ref = await finetuneCtc({ loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, false, `${dir}/ref`)), initWeights: init.stateDict, baseDir: root, seed: 5, progress: false, log: () => {} });
+    const ref = await finetuneCtc({
+      loaded: loadFinetuneConfig('ctc_tiny', init.configYaml, overrides(6, false, `${dir}/ref`)),
+      initWeights: init.stateDict,
+      baseDir: root,
+      seed: 5,
+      progress: false,
+      log: () => {},
+    });
     assert.equal(ref.globalStep, 6);
-    assert.deepEqual(ref.trainLoss.map((x) => x.step), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual([...r.trainLoss, ...r2.trainLoss].map((x) => x.step), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(r2.trainLoss.map((x) => x.loss), ref.trainLoss.slice(4).map((x) => x.loss), 'per-step losses after the resume point');
-    assert.deepEqual(r.trainLoss.map((x) => x.loss), ref.trainLoss.slice(0, 4).map((x) => x.loss), 'per-step losses before it');
+    assert.deepEqual(
+      ref.trainLoss.map((x) => x.step),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(
+      [...r.trainLoss, ...r2.trainLoss].map((x) => x.step),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(
+      r2.trainLoss.map((x) => x.loss),
+      ref.trainLoss.slice(4).map((x) => x.loss),
+      'per-step losses after the resume point',
+    );
+    assert.deepEqual(
+      r.trainLoss.map((x) => x.loss),
+      ref.trainLoss.slice(0, 4).map((x) => x.loss),
+      'per-step losses before it',
+    );
     assert.deepEqual([...r.valLoss, ...r2.valLoss], ref.valLoss, 'validation WER at steps 2, 4, 6');
     const lastCkpt = (expDir: string): string => {
       const runDir = join(expDir, 'CTC-FastConformer-Tiny', 'checkpoints');
@@ -83,15 +141,27 @@ test('finetune: init from a pretrained .nemo, WER validation, .nemo out, exact r
     const resumed = digestCheckpoint(lastCkpt(`${dir}/exp`));
     const uninterrupted = digestCheckpoint(lastCkpt(`${dir}/ref`));
     assert.equal(JSON.parse(uninterrupted.progress).globalStep, 6);
-    assert.ok([...uninterrupted.tensors.keys()].some((k) => k.startsWith('model.encoder.')) && [...uninterrupted.tensors.keys()].some((k) => k.startsWith('optim.')));
-    assert.deepEqual(compareDigests(uninterrupted, resumed), [], 'the resumed run ends at the uninterrupted run\'s exact state');
+    assert.ok(
+      [...uninterrupted.tensors.keys()].some((k) => k.startsWith('model.encoder.')) && [...uninterrupted.tensors.keys()].some((k) => k.startsWith('optim.')),
+    );
+    assert.deepEqual(compareDigests(uninterrupted, resumed), [], "the resumed run ends at the uninterrupted run's exact state");
     for (const x of init.stateDict.values()) x.dispose();
     preEnc.dispose();
 
     // the commands
     const evalCmd = await import('../../src/cli/commands/eval.js');
     const report = join(dir, 'report.json');
-    const code = await evalCmd.run(['--model', r2.nemoPath!, '--manifest', join(root, 'data/corpus/val_manifest.json'), '--streaming', '--out', report, '--limit', '2']);
+    const code = await evalCmd.run([
+      '--model',
+      r2.nemoPath!,
+      '--manifest',
+      join(root, 'data/corpus/val_manifest.json'),
+      '--streaming',
+      '--out',
+      report,
+      '--limit',
+      '2',
+    ]);
     assert.equal(code, 0);
     const rep = JSON.parse(readFileSync(report, 'utf8'));
     assert.equal(rep.mode, 'streaming');

@@ -33,7 +33,10 @@ test('tiny preset: the training loss falls by at least 40% within 60 steps; .nem
   // the .nemo is a plain NeMo archive whose weights rebuild the same model
   const a = readNemoArchive(r.nemoPath);
   assert.match(a.configYaml, /target: nemo\.collections\.asr\.models\.ssl_models\.EncDecDenoiseMaskedTokenPredModel/);
-  assert.deepEqual(a.members.map((m) => m.name), ['.', './model_config.yaml', './model_weights.ckpt']);
+  assert.deepEqual(
+    a.members.map((m) => m.name),
+    ['.', './model_config.yaml', './model_weights.ckpt'],
+  );
   const model = buildNestModel(nestModelConfigFromYaml(a.configYaml, r.nemoPath).model, 0);
   model.loadStateDict(a.stateDict);
   for (const x of a.stateDict.values()) x.dispose();

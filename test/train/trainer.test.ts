@@ -137,12 +137,18 @@ test('a run interrupted at step 10 and resumed equals the uninterrupted run bit 
   const tb2 = new Trainer(b2, new SyntheticStream(), validationBatches, opts(dirB, 20));
   const rb2 = await tb2.fit();
   assert.equal(rb2.globalStep, 20);
-  assert.deepEqual([...rb1.trainLoss, ...rb2.trainLoss].map((r) => r.loss), ra.trainLoss.map((r) => r.loss), 'loss sequences equal');
+  assert.deepEqual(
+    [...rb1.trainLoss, ...rb2.trainLoss].map((r) => r.loss),
+    ra.trainLoss.map((r) => r.loss),
+    'loss sequences equal',
+  );
   assert.deepEqual(params(b2), params(a), 'final weights equal');
   assert.ok(ra.trainLoss[19]!.loss < ra.trainLoss[0]!.loss, 'the loss falls');
 
   // logs: CSV, TensorBoard events (one file per run segment), a PNG plot, top-2 + last checkpoints
-  const csv = readFileSync(join(dirB, 'reg', 'metrics.csv'), 'utf8').trim().split('\n');
+  const csv = readFileSync(join(dirB, 'reg', 'metrics.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.ok(csv[0]!.includes('train_loss') && csv[0]!.includes('val_loss'));
   const events = readdirSync(join(dirB, 'reg')).filter((f) => f.startsWith('events.out.tfevents'));
   assert.ok(events.length >= 1);

@@ -96,7 +96,11 @@ export async function run(argv: string[]): Promise<number> {
       for (const k of r.tokens) targetCounts[k]!++;
       for (const k of r.offPred) predCounts[k]!++;
       // streaming pass (exact mode), chunk by chunk
-      const geo = configureStreaming(m.encoder, { chunkSeconds: options.chunkSize, hopSeconds: pre.featurizer.geometry.hopLength / sr, maxContext: r.offEnc.size(2) + 1 });
+      const geo = configureStreaming(m.encoder, {
+        chunkSeconds: options.chunkSize,
+        hopSeconds: pre.featurizer.geometry.hopLength / sr,
+        maxContext: r.offEnc.size(2) + 1,
+      });
       const se = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre });
       const piece = Math.max(1, Math.round(geo.chunkSeconds * sr));
       let state = se.initStreamState(1);
@@ -111,8 +115,20 @@ export async function run(argv: string[]): Promise<number> {
         t.noGrad(() => {
           const str = t.cat(parts, 1).unsqueeze(0); // [1, D, T]
           const n = Math.min(str.size(2), r.offEnc.size(2));
-          const sp = decoder.forward(str.narrow(2, 0, n)).argmax(2).reshape([-1]).toArray();
-          const diff = n > 0 ? str.narrow(2, 0, n).sub(r.offEnc.narrow(2, 0, n)).abs().max().item() : 0;
+          const sp = decoder
+            .forward(str.narrow(2, 0, n))
+            .argmax(2)
+            .reshape([-1])
+            .toArray();
+          const diff =
+            n > 0
+              ? str
+                  .narrow(2, 0, n)
+                  .sub(r.offEnc.narrow(2, 0, n))
+                  .abs()
+                  .max()
+                  .item()
+              : 0;
           return { sp, diff };
         }),
       );
@@ -123,7 +139,13 @@ export async function run(argv: string[]): Promise<number> {
       agree += a;
       compared += u.sp.length;
       maxDiff = Math.max(maxDiff, u.diff);
-      perUtt.push({ audio: e.audioFilepath, seconds: x.length / sr, masked_accuracy: r.met.maskedAccuracy, token_agreement: u.sp.length ? a / u.sp.length : null, max_abs_diff: u.diff });
+      perUtt.push({
+        audio: e.audioFilepath,
+        seconds: x.length / sr,
+        masked_accuracy: r.met.maskedAccuracy,
+        token_agreement: u.sp.length ? a / u.sp.length : null,
+        max_abs_diff: u.diff,
+      });
       r.offEnc.dispose();
     }
     const used = (c: number[]): number => c.filter((v) => v > 0).length;

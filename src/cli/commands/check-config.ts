@@ -89,18 +89,29 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const lines = [formatSafetyReport(loaded.file, problems)];
     const la = pairs
-      .map((p) => `[${p.att_context_size.join(',')}] ${p.lookahead_frames === null ? 'unlimited' : `${p.lookahead_frames} frame(s) = ${+p.lookahead_ms!.toFixed(1)} ms`}`)
+      .map(
+        (p) =>
+          `[${p.att_context_size.join(',')}] ${p.lookahead_frames === null ? 'unlimited' : `${p.lookahead_frames} frame(s) = ${+p.lookahead_ms!.toFixed(1)} ms`}`,
+      )
       .join(', ');
     lines.push(`  attention (${c.model.encoder.att_context_style}, encoder frames of ${+frameMs.toFixed(2)} ms): look-ahead ${la}`);
     lines.push(`  targets: ${targetsReport(c).summary}`);
-    if (c.streaming !== true) lines.push(`  note: the config does not declare streaming: true (${c.streaming === null ? 'no streaming key' : 'streaming: false'}); checked as if it did`);
+    if (c.streaming !== true)
+      lines.push(
+        `  note: the config does not declare streaming: true (${c.streaming === null ? 'no streaming key' : 'streaming: false'}); checked as if it did`,
+      );
     process.stdout.write(lines.join('\n') + '\n');
   }
   return errors > 0 ? 1 : 0;
 }
 
 /** What the quantizer sees and why (the two normalisations: docs/streaming-nest.md, "Two normalisations"). */
-function targetsReport(c: import('../../config/index.js').NestConfig): { encoder_normalize: unknown; target_normalize: string; target_alignment: string; summary: string } {
+function targetsReport(c: import('../../config/index.js').NestConfig): {
+  encoder_normalize: unknown;
+  target_normalize: string;
+  target_alignment: string;
+  summary: string;
+} {
   const m = c.model;
   const n = m.preprocessor.normalize;
   const enc = n !== null && typeof n === 'object' ? 'fixed statistics' : String(n);

@@ -79,7 +79,9 @@ export async function run(argv: string[]): Promise<number> {
     );
     t.writeNpy(options.out, out);
     const used = ctx ?? enc.context.default;
-    process.stdout.write(`wrote ${options.out}: float32 [${out.shape.join(', ')}] (${m.kind === 'nest' ? 'NEST' : `${m.family} ASR`} encoder, att_context_size [${used.join(', ')}])\n`);
+    process.stdout.write(
+      `wrote ${options.out}: float32 [${out.shape.join(', ')}] (${m.kind === 'nest' ? 'NEST' : `${m.family} ASR`} encoder, att_context_size [${used.join(', ')}])\n`,
+    );
     out.dispose();
   } finally {
     m.dispose();

@@ -64,7 +64,17 @@ export async function run(argv: string[]): Promise<number> {
       manifest: options.manifest,
       mode: plan ? 'streaming' : 'offline',
       ...(plan
-        ? { streaming: { chunk: plan.description, exact: plan.exact, algorithmicLatencyMs: plan.algorithmicLatency * 1000, steps: sorted.length, stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), stepMsP50: sorted[Math.floor(0.5 * (sorted.length - 1))] ?? 0, stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0 } }
+        ? {
+            streaming: {
+              chunk: plan.description,
+              exact: plan.exact,
+              algorithmicLatencyMs: plan.algorithmicLatency * 1000,
+              steps: sorted.length,
+              stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+              stepMsP50: sorted[Math.floor(0.5 * (sorted.length - 1))] ?? 0,
+              stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0,
+            },
+          }
         : {}),
       totals: { utterances: utts.length, ...total, audioSeconds, elapsedSeconds: elapsed, realTimeFactor: audioSeconds > 0 ? elapsed / audioSeconds : 0 },
       utterances: utts,

@@ -2,7 +2,7 @@
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
 
 export const name = 'features';
-export const summary = "Compute NeMo log-mel features of a WAV/FLAC file and save them as float32 [features, frames] .npy";
+export const summary = 'Compute NeMo log-mel features of a WAV/FLAC file and save them as float32 [features, frames] .npy';
 
 const spec = {
   audio: { type: 'string', metavar: 'FILE', help: 'input audio (WAV or FLAC; mixed to mono, resampled to sample_rate)' },

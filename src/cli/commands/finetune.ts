@@ -38,7 +38,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!options.init && options.fromScratch) throw new Error('--from-scratch takes the architecture from --init MODEL.nemo; give --init too');
   const init = options.init ? readNemoArchive(options.init) : null;
   try {
-    const loaded = loadFinetuneConfig(options.config, init?.configYaml ?? null, overrides.map((o) => o.text));
+    const loaded = loadFinetuneConfig(
+      options.config,
+      init?.configYaml ?? null,
+      overrides.map((o) => o.text),
+    );
     const r = await finetuneCtc({
       loaded,
       initWeights: init && !options.fromScratch ? init.stateDict : null,

@@ -65,7 +65,9 @@ export async function run(argv: string[]): Promise<number> {
     `  tensors:      ${d.tensors.length} in the state dict, ${count(values)} values${options.tensors ? '' : ' (--tensors lists them)'}`,
   ];
   if (d.ignored.length) {
-    lines.push(`  not loaded:   ${d.ignored.map((g) => (g.kind === 'tensors' ? `${g.what} (${g.count} tensors)` : `${g.what} (file, ${count(g.size)} bytes)`)).join(', ')}`);
+    lines.push(
+      `  not loaded:   ${d.ignored.map((g) => (g.kind === 'tensors' ? `${g.what} (${g.count} tensors)` : `${g.what} (file, ${count(g.size)} bytes)`)).join(', ')}`,
+    );
   }
   if (options.tensors) {
     const w = Math.max(...d.tensors.map((x) => x.key.length));

@@ -11,7 +11,13 @@ export const name = 'pretrain';
 export const summary = 'Pretrain a (streaming) FastConformer with NEST / BEST-RQ from a preset or NeMo YAML config';
 
 const spec = {
-  config: { type: 'string', short: 'c', default: 'tiny', metavar: 'PRESET|FILE', help: 'preset name (tiny, streaming, lookahead, limited_context, nest_fast-conformer) or a YAML file' },
+  config: {
+    type: 'string',
+    short: 'c',
+    default: 'tiny',
+    metavar: 'PRESET|FILE',
+    help: 'preset name (tiny, streaming, lookahead, limited_context, nest_fast-conformer) or a YAML file',
+  },
   seed: { type: 'integer', default: 1234, help: 'seed of the initialisation, masking, dropout, data order and augmentation' },
   allowUnsafe: { type: 'boolean', help: 'train a config that declares itself streaming even if the streaming-safety check fails' },
   quiet: { type: 'boolean', help: 'no progress bar' },
@@ -82,7 +88,10 @@ async function launchWorkers(devices: number, numNodes: number): Promise<number>
     });
     return { rank, child, exited: false };
   });
-  const forward = (sig: NodeJS.Signals) => () => children.forEach((c) => { !c.exited && c.child.kill(sig); });
+  const forward = (sig: NodeJS.Signals) => () =>
+    children.forEach((c) => {
+      !c.exited && c.child.kill(sig);
+    });
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
@@ -119,7 +128,9 @@ async function launchWorkers(devices: number, numNodes: number): Promise<number>
   process.off('SIGTERM', onTerm);
   const f = first as { rank: number; how: string; code: number } | null;
   if (f) {
-    process.stderr.write(`streamnest: distributed run failed: worker rank ${f.rank} ${f.how} first (the last complete checkpoint is kept; resume with exp_manager.resume_if_exists=true)\n`);
+    process.stderr.write(
+      `streamnest: distributed run failed: worker rank ${f.rank} ${f.how} first (the last complete checkpoint is kept; resume with exp_manager.resume_if_exists=true)\n`,
+    );
     return f.code;
   }
   return codes.find((c) => c !== 0) ?? 0;
@@ -140,7 +151,10 @@ function watchLauncher(): void {
 export async function run(argv: string[]): Promise<number> {
   const { options, overrides } = parseArgs(argv, spec, { overrides: true, maxPositionals: 0 });
   const { loadConfig } = await import('../../config/index.js');
-  const loaded = loadConfig(options.config, overrides.map((o) => o.text));
+  const loaded = loadConfig(
+    options.config,
+    overrides.map((o) => o.text),
+  );
   const c = loaded.config;
   const devices = typeof c.trainer.devices === 'number' ? c.trainer.devices : Array.isArray(c.trainer.devices) ? c.trainer.devices.length : 1;
   const isWorker = process.env.RANK !== undefined && process.env.WORLD_SIZE !== undefined;
@@ -153,10 +167,13 @@ export async function run(argv: string[]): Promise<number> {
     const problems = checkStreamingSafety(c);
     if (problems.some((p) => p.severity === 'error')) {
       if (!options.allowUnsafe) {
-        process.stderr.write(`streamnest: the config declares streaming: true but is not streaming-safe (pass --allow-unsafe to train it anyway):\n${formatSafetyReport(loaded.file, problems)}\n`);
+        process.stderr.write(
+          `streamnest: the config declares streaming: true but is not streaming-safe (pass --allow-unsafe to train it anyway):\n${formatSafetyReport(loaded.file, problems)}\n`,
+        );
         return 1;
       }
-      if (rank === 0) process.stderr.write(`streamnest: WARNING: training an unsafe streaming config (--allow-unsafe):\n${formatSafetyReport(loaded.file, problems)}\n`);
+      if (rank === 0)
+        process.stderr.write(`streamnest: WARNING: training an unsafe streaming config (--allow-unsafe):\n${formatSafetyReport(loaded.file, problems)}\n`);
     }
   }
   const t = await import('../../torch/index.js');

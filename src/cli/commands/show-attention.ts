@@ -64,7 +64,9 @@ export async function drawAttentionMask(
   const H = top + n * cell + 44;
   const c = new Canvas(W, H);
   c.text(10, 10, o.title, [0, 0, 0], 2);
-  o.lines.forEach((l, i) => { c.text(10, 34 + 12 * i, l, [60, 60, 60]); });
+  o.lines.forEach((l, i) => {
+    c.text(10, 34 + 12 * i, l, [60, 60, 60]);
+  });
   const valid = o.validFrames ?? n;
   for (let q = 0; q < n; q++) {
     for (let k = 0; k < n; k++) {
@@ -133,12 +135,10 @@ export function describeAttention(o: {
   if (R < 0) {
     lines.push('look-ahead: unlimited (every frame attends to the whole future): not streamable');
   } else if (chunk !== null) {
-    lines.push(`chunks of ${chunk} frame${chunk === 1 ? '' : 's'} (${fmtMs(chunk * o.frameMs)}): a frame sees its whole chunk and earlier chunks, never later ones`);
     lines.push(
-      R === 0
-        ? 'look-ahead: 0 frames (fully causal)'
-        : `look-ahead: ${f(R)} for a chunk's first frame, 0 for its last (the same in every layer)`,
+      `chunks of ${chunk} frame${chunk === 1 ? '' : 's'} (${fmtMs(chunk * o.frameMs)}): a frame sees its whole chunk and earlier chunks, never later ones`,
     );
+    lines.push(R === 0 ? 'look-ahead: 0 frames (fully causal)' : `look-ahead: ${f(R)} for a chunk's first frame, 0 for its last (the same in every layer)`);
   } else if (R === 0) {
     lines.push('look-ahead: 0 frames (fully causal): an output waits only for its own encoder frame');
   } else {
@@ -189,6 +189,8 @@ export async function run(argv: string[]): Promise<number> {
   const chunk = options.chunk === false ? null : options.chunk === true ? pair[1] + 1 : d.chunk;
   const pic = await drawAttentionMask(grid, { title: d.title, lines: d.lines, chunk, validFrames });
   pic.canvas.save(options.out);
-  process.stdout.write(`wrote ${options.out}: ${pic.canvas.width}x${pic.canvas.height} px, ${frames}x${frames} frames, ${d.title}\n  ${d.lines.join('\n  ')}\n`);
+  process.stdout.write(
+    `wrote ${options.out}: ${pic.canvas.width}x${pic.canvas.height} px, ${frames}x${frames} frames, ${d.title}\n  ${d.lines.join('\n  ')}\n`,
+  );
   return 0;
 }

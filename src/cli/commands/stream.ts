@@ -21,7 +21,10 @@ const spec = {
   out: { type: 'string', metavar: 'FILE.npy', help: 'write the streaming encoder output, float32 [d_model, frames_out]' },
   plot: { type: 'string', metavar: 'FILE.png', help: 'plot per-chunk latency over time with the real-time budget' },
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
-  maxContext: { type: 'integer', help: "attention cache size when the left context is unlimited (NeMo's max_context; default: the file's length, at most 10000)" },
+  maxContext: {
+    type: 'integer',
+    help: "attention cache size when the left context is unlimited (NeMo's max_context; default: the file's length, at most 10000)",
+  },
 } satisfies OptionsSpec;
 
 export const usage = `Usage: streamnest stream --model FILE.nemo --audio FILE [--chunk-size 0.32] [--att-context-size L,R]
@@ -86,10 +89,16 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     encoder.loadStateDict(enc, true);
     encoder.eval();
     preprocessor.eval();
-    return { encoder, preprocessor, decoder: null, nest: null, dispose: () => {
+    return {
+      encoder,
+      preprocessor,
+      decoder: null,
+      nest: null,
+      dispose: () => {
         encoder.dispose();
         preprocessor.dispose();
-      } };
+      },
+    };
   } finally {
     for (const v of a.stateDict.values()) v.dispose();
   }
@@ -191,7 +200,16 @@ export async function run(argv: string[]): Promise<number> {
       );
       const diff = (x: Tensor): number => {
         const n = Math.min(x.size(1), off.size(1));
-        return n === 0 ? 0 : t.tidy(() => x.narrow(1, 0, n).sub(off.narrow(1, 0, n)).abs().max().item());
+        return n === 0
+          ? 0
+          : t.tidy(() =>
+              x
+                .narrow(1, 0, n)
+                .sub(off.narrow(1, 0, n))
+                .abs()
+                .max()
+                .item(),
+            );
       };
       result.offline_frames_out = off.size(1);
       result.max_abs_diff = diff(encoded);
@@ -236,7 +254,9 @@ export async function run(argv: string[]): Promise<number> {
       if (geo.exactnessIssues.length) lines.push(`  not exact: ${geo.exactnessIssues.join('; ')}`);
       if (options.compareModes) {
         lines.push(`  offline frames: ${String(result.offline_frames_out)}; max |streaming - offline| = ${(result.max_abs_diff as number).toExponential(3)}`);
-        for (const k of ['nemo', 'exact']) if (result[`${k}_max_abs_diff`] !== undefined) lines.push(`  ${k} mode: max |diff| = ${(result[`${k}_max_abs_diff`] as number).toExponential(3)}, ${String(result[`${k}_frames_out`])} frames`);
+        for (const k of ['nemo', 'exact'])
+          if (result[`${k}_max_abs_diff`] !== undefined)
+            lines.push(`  ${k} mode: max |diff| = ${(result[`${k}_max_abs_diff`] as number).toExponential(3)}, ${String(result[`${k}_frames_out`])} frames`);
       }
       if (options.out) lines.push(`  wrote ${options.out}`);
       if (options.plot) lines.push(`  wrote ${options.plot}`);

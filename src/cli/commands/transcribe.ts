@@ -39,7 +39,8 @@ export async function run(argv: string[]): Promise<number> {
     let extra: Record<string, unknown> = {};
     if (options.streaming) {
       const plan = planStreaming(model, options.chunkSize, options.maxContext);
-      if (!options.json) process.stderr.write(`streamnest: streaming (${plan.description}; algorithmic latency ${(plan.algorithmicLatency * 1000).toFixed(0)} ms)\n`);
+      if (!options.json)
+        process.stderr.write(`streamnest: streaming (${plan.description}; algorithmic latency ${(plan.algorithmicLatency * 1000).toFixed(0)} ms)\n`);
       let shown = '';
       const r = transcribeStreaming(model, audio, {
         plan,
@@ -54,14 +55,35 @@ export async function run(argv: string[]): Promise<number> {
       out = r;
       const sorted = [...r.stepTimes].sort((a, b) => a - b);
       extra = {
-        streaming: { chunk: plan.description, algorithmicLatencyMs: plan.algorithmicLatency * 1000, exact: plan.exact, steps: r.stepTimes.length, stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0 },
+        streaming: {
+          chunk: plan.description,
+          algorithmicLatencyMs: plan.algorithmicLatency * 1000,
+          exact: plan.exact,
+          steps: r.stepTimes.length,
+          stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+          stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0,
+        },
       };
     } else {
       out = model.transcribe([audio])[0]!;
     }
     const ms = performance.now() - t0;
     if (options.json) {
-      process.stdout.write(JSON.stringify({ audio: options.audio, durationSeconds: seconds, mode: options.streaming ? 'streaming' : 'offline', text: out.text, words: out.words, elapsedMs: ms, ...extra }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          {
+            audio: options.audio,
+            durationSeconds: seconds,
+            mode: options.streaming ? 'streaming' : 'offline',
+            text: out.text,
+            words: out.words,
+            elapsedMs: ms,
+            ...extra,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     } else {
       process.stdout.write(out.text + '\n');
       for (const w of out.words) process.stdout.write(`  ${w.start.toFixed(2)}-${w.end.toFixed(2)}  ${w.word}\n`);

@@ -107,11 +107,36 @@ export const ENCODER_KEYS: KeyTable = {
   paths: ['model.encoder'],
   trainingOnly: false,
   honoured: [
-    '_target_', 'feat_in', 'feat_out', 'n_layers', 'd_model', 'subsampling', 'subsampling_factor', 'subsampling_conv_channels',
-    'subsampling_conv_chunking_factor', 'causal_downsampling', 'ff_expansion_factor', 'self_attention_model', 'n_heads',
-    'att_context_size', 'att_context_probs', 'att_context_style', 'xscaling', 'untie_biases', 'pos_emb_max_len',
-    'conv_kernel_size', 'conv_norm_type', 'conv_context_size', 'use_bias', 'dropout', 'dropout_pre_encoder', 'dropout_emb',
-    'dropout_att', 'stochastic_depth_drop_prob', 'stochastic_depth_mode', 'stochastic_depth_start_layer',
+    '_target_',
+    'feat_in',
+    'feat_out',
+    'n_layers',
+    'd_model',
+    'subsampling',
+    'subsampling_factor',
+    'subsampling_conv_channels',
+    'subsampling_conv_chunking_factor',
+    'causal_downsampling',
+    'ff_expansion_factor',
+    'self_attention_model',
+    'n_heads',
+    'att_context_size',
+    'att_context_probs',
+    'att_context_style',
+    'xscaling',
+    'untie_biases',
+    'pos_emb_max_len',
+    'conv_kernel_size',
+    'conv_norm_type',
+    'conv_context_size',
+    'use_bias',
+    'dropout',
+    'dropout_pre_encoder',
+    'dropout_emb',
+    'dropout_att',
+    'stochastic_depth_drop_prob',
+    'stochastic_depth_mode',
+    'stochastic_depth_start_layer',
   ],
   refused: {
     reduction: refuseWhen('time reduction inside the encoder is not implemented', 'null', (v) => v === null),
@@ -164,7 +189,10 @@ export function readEncoderConfig(r: SectionReader): EncoderConfig {
     const hint = /^groupnorm\d+$/.test(conv_norm_type)
       ? ` (NeMo spells it '${conv_norm_type.replace('groupnorm', 'group_norm')}'; the 'groupnormN' in its YAML comment is a typo)`
       : '';
-    r.problem('conv_norm_type', `must be one of 'batch_norm', 'layer_norm', 'instance_norm', 'fused_batch_norm', 'group_normN'; got ${JSON.stringify(conv_norm_type)}${hint}`);
+    r.problem(
+      'conv_norm_type',
+      `must be one of 'batch_norm', 'layer_norm', 'instance_norm', 'fused_batch_norm', 'group_normN'; got ${JSON.stringify(conv_norm_type)}${hint}`,
+    );
     conv_norm_type = 'batch_norm';
   }
 

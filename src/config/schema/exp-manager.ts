@@ -32,11 +32,7 @@ export const CHECKPOINT_CALLBACK_KEYS: KeyTable = {
   trainingOnly: true,
   honoured: ['save_top_k'],
   refused: {
-    monitor: refuseWhen(
-      'checkpoints are ranked by val_loss; monitoring another metric, or none, is not implemented',
-      "'val_loss'",
-      (v) => v === 'val_loss',
-    ),
+    monitor: refuseWhen('checkpoints are ranked by val_loss; monitoring another metric, or none, is not implemented', "'val_loss'", (v) => v === 'val_loss'),
     mode: refuseUnless('the lowest val_loss is the best; mode: max is not implemented', ['min']),
     dirpath: refuseUnlessEmpty(OUTPUTS),
     filepath: refuseUnlessEmpty(OUTPUTS),
@@ -99,7 +95,10 @@ export const EXP_MANAGER_KEYS: KeyTable = {
     ipl_epoch_stopper_callback_params: noEffect('only with create_ipl_epoch_stopper_callback, which is not implemented', isEmpty),
     create_preemption_callback: noEffect('SIGINT and SIGTERM always write a checkpoint before stopping', isOneOf([true])),
     files_to_copy: noEffect('no files are copied into the run folder', isEmpty),
-    ...noEffectAll(['log_step_timing', 'log_delta_step_timing', 'step_timing_kwargs', 'log_tflops_per_sec_per_gpu'], 'step timing and throughput are not logged'),
+    ...noEffectAll(
+      ['log_step_timing', 'log_delta_step_timing', 'step_timing_kwargs', 'log_tflops_per_sec_per_gpu'],
+      'step timing and throughput are not logged',
+    ),
     ...noEffectAll(['log_local_rank_0_only', 'log_global_rank_0_only'], 'only rank 0 writes logs', isOneOf([false])),
     disable_validation_on_resume: noEffect('no extra validation runs when a run resumes', isOneOf([true])),
     seconds_to_sleep: noEffect('no wait at the end of set-up'),

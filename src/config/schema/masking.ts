@@ -46,4 +46,3 @@ export function readMaskingConfig(r: SectionReader): MaskingConfig {
   r.finish();
   return config;
 }
-

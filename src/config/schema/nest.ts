@@ -41,8 +41,23 @@ export const MODEL_KEYS: KeyTable = {
   paths: ['model'],
   trainingOnly: false,
   honoured: [
-    'sample_rate', 'num_classes', 'num_books', 'code_dim', 'squeeze_single', 'mask_position', 'target_normalize',
-    'target_alignment', 'train_ds', 'validation_ds', 'preprocessor', 'masking', 'quantizer', 'encoder', 'decoder', 'loss', 'optim',
+    'sample_rate',
+    'num_classes',
+    'num_books',
+    'code_dim',
+    'squeeze_single',
+    'mask_position',
+    'target_normalize',
+    'target_alignment',
+    'train_ds',
+    'validation_ds',
+    'preprocessor',
+    'masking',
+    'quantizer',
+    'encoder',
+    'decoder',
+    'loss',
+    'optim',
   ],
   refused: {},
   noEffect: {
@@ -53,7 +68,8 @@ export const MODEL_KEYS: KeyTable = {
   },
 };
 
-const INIT_FROM = 'initialising pretraining from another model is not implemented (pretraining starts from random weights; streamnest finetune --init starts CTC fine-tuning from a .nemo)';
+const INIT_FROM =
+  'initialising pretraining from another model is not implemented (pretraining starts from random weights; streamnest finetune --init starts CTC fine-tuning from a .nemo)';
 
 /** Top-level keys (NeMo's training scripts: name, model, trainer, exp_manager, Hydra's and the init_from_* keys). */
 export const TOP_KEYS: KeyTable = {
@@ -164,19 +180,49 @@ function checkConsistency(m: NestModelConfig, r: SectionReader): void {
   const must = (ok: boolean, section: string, key: string, message: string): void => {
     if (!ok) r.problem(['model', section, key], message);
   };
-  must(m.encoder.feat_in === features * m.preprocessor.frame_splicing, 'encoder', 'feat_in', `must equal preprocessor.features (${features}); got ${m.encoder.feat_in}`);
+  must(
+    m.encoder.feat_in === features * m.preprocessor.frame_splicing,
+    'encoder',
+    'feat_in',
+    `must equal preprocessor.features (${features}); got ${m.encoder.feat_in}`,
+  );
   if (m.mask_position === 'pre_conv') {
     // post_conv: NeMo rewrites these at construction (spec 00 §1.1), so they are not checked then.
     must(m.masking.feat_in === features, 'masking', 'feat_in', `must equal preprocessor.features (${features}) for pre_conv masking; got ${m.masking.feat_in}`);
     must(m.quantizer.feat_in === features, 'quantizer', 'feat_in', `must equal preprocessor.features (${features}) for pre_conv; got ${m.quantizer.feat_in}`);
     const s = m.encoder.subsampling_factor;
-    must(m.quantizer.combine_time_steps === s, 'quantizer', 'combine_time_steps', `must equal encoder.subsampling_factor (${s}) for pre_conv; got ${m.quantizer.combine_time_steps}`);
-    must(m.loss.combine_time_steps === s, 'loss', 'combine_time_steps', `must equal encoder.subsampling_factor (${s}) for pre_conv; got ${m.loss.combine_time_steps}`);
+    must(
+      m.quantizer.combine_time_steps === s,
+      'quantizer',
+      'combine_time_steps',
+      `must equal encoder.subsampling_factor (${s}) for pre_conv; got ${m.quantizer.combine_time_steps}`,
+    );
+    must(
+      m.loss.combine_time_steps === s,
+      'loss',
+      'combine_time_steps',
+      `must equal encoder.subsampling_factor (${s}) for pre_conv; got ${m.loss.combine_time_steps}`,
+    );
   }
   must(m.decoder.feat_in === width, 'decoder', 'feat_in', `must equal the encoder output width (${width}); got ${m.decoder.feat_in}`);
-  must(m.decoder.num_classes === m.quantizer.num_classes, 'decoder', 'num_classes', `must equal quantizer.num_classes (${m.quantizer.num_classes}); got ${m.decoder.num_classes}`);
-  must(m.decoder.num_decoders === m.quantizer.num_books, 'decoder', 'num_decoders', `must equal quantizer.num_books (${m.quantizer.num_books}); got ${m.decoder.num_decoders}`);
-  must(m.loss.num_decoders === m.quantizer.num_books, 'loss', 'num_decoders', `must equal quantizer.num_books (${m.quantizer.num_books}); got ${m.loss.num_decoders}`);
+  must(
+    m.decoder.num_classes === m.quantizer.num_classes,
+    'decoder',
+    'num_classes',
+    `must equal quantizer.num_classes (${m.quantizer.num_classes}); got ${m.decoder.num_classes}`,
+  );
+  must(
+    m.decoder.num_decoders === m.quantizer.num_books,
+    'decoder',
+    'num_decoders',
+    `must equal quantizer.num_books (${m.quantizer.num_books}); got ${m.decoder.num_decoders}`,
+  );
+  must(
+    m.loss.num_decoders === m.quantizer.num_books,
+    'loss',
+    'num_decoders',
+    `must equal quantizer.num_books (${m.quantizer.num_books}); got ${m.loss.num_decoders}`,
+  );
   if (!m.masking.causal && m.masking.left_context_size !== -1) {
     r.ctx.warnings.push('model.masking.left_context_size only applies with model.masking.causal: true; it is ignored');
   }

@@ -20,7 +20,11 @@ export const OPTIM_KEYS: KeyTable = {
     dampening: refuseUnless(SGD_ONLY, [0]),
   },
   noEffect: {
-    ...noEffectAll(['foreach', 'fused', 'capturable'], "torch's kernel choices: streamnest's AdamW step is one fused native call", (v) => v === null || v === false),
+    ...noEffectAll(
+      ['foreach', 'fused', 'capturable'],
+      "torch's kernel choices: streamnest's AdamW step is one fused native call",
+      (v) => v === null || v === false,
+    ),
     differentiable: noEffect('optimizer steps are never differentiated', isOneOf([false])),
   },
 };
@@ -99,7 +103,8 @@ export function readOptimConfig(r: SectionReader): OptimConfig {
   r.classify(OPTIM_KEYS);
   const name = 'adamw';
   const n = r.string('name', REQUIRED);
-  if (n !== '' && n !== name) r.problem('name', `streamnest trains with AdamW only (the training loop has no other optimizer); use adamw; got ${describeValue(n)}`);
+  if (n !== '' && n !== name)
+    r.problem('name', `streamnest trains with AdamW only (the training loop has no other optimizer); use adamw; got ${describeValue(n)}`);
   let betas: [number, number] = [0.9, 0.999];
   const b = r.value('betas');
   if (b !== undefined) {

@@ -51,9 +51,29 @@ export const PREPROCESSOR_KEYS: KeyTable = {
   paths: ['model.preprocessor'],
   trainingOnly: false,
   honoured: [
-    '_target_', 'sample_rate', 'window_size', 'window_stride', 'n_window_size', 'n_window_stride', 'window', 'normalize',
-    'n_fft', 'preemph', 'features', 'lowfreq', 'highfreq', 'log', 'log_zero_guard_type', 'log_zero_guard_value', 'dither',
-    'pad_to', 'frame_splicing', 'exact_pad', 'pad_value', 'mag_power', 'mel_norm',
+    '_target_',
+    'sample_rate',
+    'window_size',
+    'window_stride',
+    'n_window_size',
+    'n_window_stride',
+    'window',
+    'normalize',
+    'n_fft',
+    'preemph',
+    'features',
+    'lowfreq',
+    'highfreq',
+    'log',
+    'log_zero_guard_type',
+    'log_zero_guard_value',
+    'dither',
+    'pad_to',
+    'frame_splicing',
+    'exact_pad',
+    'pad_value',
+    'mag_power',
+    'mel_norm',
   ],
   refused: {
     nb_augmentation_prob: {
@@ -90,8 +110,13 @@ export function readPreprocessorConfig(r: SectionReader): PreprocessorConfig {
   const n = r.value('normalize');
   if (n === undefined) normalize = 'per_feature';
   else if (n === null || typeof n === 'string') normalize = n;
-  else if (n !== null && typeof n === 'object' && !Array.isArray(n)) normalize = readFixedStatistics(r, n as Record<string, unknown>, r.int('features', 64, { min: 1 }));
-  else r.problem('normalize', `expected 'per_feature', 'all_features', {fixed_mean: [...], fixed_std: [...]} or another text meaning none; got ${JSON.stringify(n)}`);
+  else if (n !== null && typeof n === 'object' && !Array.isArray(n))
+    normalize = readFixedStatistics(r, n as Record<string, unknown>, r.int('features', 64, { min: 1 }));
+  else
+    r.problem(
+      'normalize',
+      `expected 'per_feature', 'all_features', {fixed_mean: [...], fixed_std: [...]} or another text meaning none; got ${JSON.stringify(n)}`,
+    );
 
   let guard: number | 'tiny' | 'eps' = 2 ** -24;
   const g = r.value('log_zero_guard_value');
@@ -148,7 +173,10 @@ function readFixedStatistics(r: SectionReader, n: Record<string, unknown>, featu
   let ok = true;
   const check = (key: 'fixed_mean' | 'fixed_std', v: unknown): number[] | null => {
     if (!Array.isArray(v)) {
-      r.problem(r.keyPath('normalize', key), `expected a list of ${features} numbers (one per feature)${v === null || v === undefined ? '; set both fixed_mean and fixed_std, or both null to estimate them from the training manifest' : `; got ${JSON.stringify(v)}`}`);
+      r.problem(
+        r.keyPath('normalize', key),
+        `expected a list of ${features} numbers (one per feature)${v === null || v === undefined ? '; set both fixed_mean and fixed_std, or both null to estimate them from the training manifest' : `; got ${JSON.stringify(v)}`}`,
+      );
       ok = false;
       return null;
     }
@@ -159,7 +187,10 @@ function readFixedStatistics(r: SectionReader, n: Record<string, unknown>, featu
     }
     const bad = v.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x) || (key === 'fixed_std' && x <= 0));
     if (bad >= 0) {
-      r.problem(r.keyPath('normalize', key, bad), `${JSON.stringify(v[bad])} is not ${key === 'fixed_std' ? 'a finite positive number (a standard deviation)' : 'a finite number'}`);
+      r.problem(
+        r.keyPath('normalize', key, bad),
+        `${JSON.stringify(v[bad])} is not ${key === 'fixed_std' ? 'a finite positive number (a standard deviation)' : 'a finite number'}`,
+      );
       ok = false;
       return null;
     }

@@ -10,8 +10,15 @@ export const TRAINER_KEYS: KeyTable = {
   paths: ['trainer'],
   trainingOnly: true,
   honoured: [
-    'devices', 'num_nodes', 'max_epochs', 'max_steps', 'val_check_interval', 'log_every_n_steps', 'gradient_clip_val',
-    'accumulate_grad_batches', 'sync_batchnorm',
+    'devices',
+    'num_nodes',
+    'max_epochs',
+    'max_steps',
+    'val_check_interval',
+    'log_every_n_steps',
+    'gradient_clip_val',
+    'accumulate_grad_batches',
+    'sync_batchnorm',
   ],
   refused: {
     accelerator: refuseUnless('streamnest trains on the CPU only (GPU training is not built); use auto or cpu', ['auto', 'cpu']),

@@ -218,4 +218,3 @@ export class Embedding extends Module {
     return F.embedding(this.weight, indices);
   }
 }
-

@@ -119,11 +119,7 @@ function inferDtype(data: NumericArray | readonly number[] | readonly boolean[])
 }
 
 /** A tensor copied from a typed array or a JS array; shape defaults to [length]. */
-export function tensor(
-  data: NumericArray | readonly number[] | readonly boolean[],
-  shape?: readonly number[],
-  o: CreateOptions = {},
-): Tensor {
+export function tensor(data: NumericArray | readonly number[] | readonly boolean[], shape?: readonly number[], o: CreateOptions = {}): Tensor {
   const dtype = o.dtype ?? inferDtype(data);
   const shp = shape ?? [data.length];
   let bytes: ArrayBufferView;

@@ -93,4 +93,3 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
 export const softmax = (x: Tensor, dim: number): Tensor => call(OPS.softmax, x, dim, null);
 export const logSoftmax = (x: Tensor, dim: number): Tensor => call(OPS.logSoftmax, x, dim, null);
 export const embedding = (weight: Tensor, indices: Tensor, paddingIdx = -1): Tensor => call(OPS.embedding, weight, indices, paddingIdx, false, false);
-

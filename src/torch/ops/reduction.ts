@@ -86,11 +86,8 @@ export function sort(x: Tensor, dim = -1, descending = false): { values: Tensor;
 export const cumsum = (x: Tensor, dim: number, dtype?: DType): Tensor => call(OPS.cumsum, x, dim, dtype ? scalarTypeCode(dtype) : null);
 export const logsumexp = (x: Tensor, dim: Dims, keepdim = false): Tensor => call(OPS.logsumexp, x, dim, keepdim);
 /** p-norm along dims (all dims when omitted). */
-export const norm = (x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor =>
-  call(OPS.normScalarOpt, x, p, dim ?? [], keepdim);
-export const all = (x: Tensor, dim?: number, keepdim = false): Tensor =>
-  dim === undefined ? call(OPS.all, x) : call(OPS.allDim, x, dim, keepdim);
-export const any = (x: Tensor, dim?: number, keepdim = false): Tensor =>
-  dim === undefined ? call(OPS.any, x) : call(OPS.anyDim, x, dim, keepdim);
+export const norm = (x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor => call(OPS.normScalarOpt, x, p, dim ?? [], keepdim);
+export const all = (x: Tensor, dim?: number, keepdim = false): Tensor => (dim === undefined ? call(OPS.all, x) : call(OPS.allDim, x, dim, keepdim));
+export const any = (x: Tensor, dim?: number, keepdim = false): Tensor => (dim === undefined ? call(OPS.any, x) : call(OPS.anyDim, x, dim, keepdim));
 export const countNonzero = (x: Tensor, dim?: number): Tensor => call(OPS.countNonzero, x, dim ?? null);
 export const prod = (x: Tensor): Tensor => call(OPS.prod, x, null);

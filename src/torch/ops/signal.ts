@@ -11,10 +11,8 @@ const OPS = {
   viewAsReal: op('view_as_real'),
 };
 
-export const hannWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor =>
-  call(OPS.hann, length, periodic, scalarTypeCode(dtype));
-export const hammingWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor =>
-  call(OPS.hamming, length, periodic, scalarTypeCode(dtype));
+export const hannWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor => call(OPS.hann, length, periodic, scalarTypeCode(dtype));
+export const hammingWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor => call(OPS.hamming, length, periodic, scalarTypeCode(dtype));
 
 export interface StftOptions {
   nFft: number;

@@ -1,5 +1,15 @@
 // Serialisation formats: torch.save zip files (with a restricted unpickler), .npy arrays, atomic file writes.
-export { loadTorchSave, saveTorchSave, loadStateDict, saveStateDict, TorchSaveError, type PickleValue, type LoadTorchSaveOptions, type SaveOptions, type UnknownGlobals } from './torch-save.js';
+export {
+  loadTorchSave,
+  saveTorchSave,
+  loadStateDict,
+  saveStateDict,
+  TorchSaveError,
+  type PickleValue,
+  type LoadTorchSaveOptions,
+  type SaveOptions,
+  type UnknownGlobals,
+} from './torch-save.js';
 export { parseNpy, readNpy, toNpy, writeNpy, NpyError } from './npy.js';
 export { writeFileAtomic } from './atomic-file.js';
 export { ZipArchive, ZipError, writeZip, type ZipEntry, type ZipWriteEntry, type ZipWriteOptions } from './zip.js';

@@ -109,7 +109,8 @@ function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride:
   const s = storage as StorageRef;
   if (!isInt(offset) || offset < 0) fail(`_rebuild_tensor_v2: bad storage offset ${String(offset)}`);
   if (!isIntList(size) || size.some((d) => d < 0)) fail(`_rebuild_tensor_v2: bad size ${JSON.stringify(size)}`);
-  if (!isIntList(stride) || stride.length !== (size as number[]).length || stride.some((d) => d < 0)) fail(`_rebuild_tensor_v2: bad stride ${JSON.stringify(stride)}`);
+  if (!isIntList(stride) || stride.length !== (size as number[]).length || stride.some((d) => d < 0))
+    fail(`_rebuild_tensor_v2: bad stride ${JSON.stringify(stride)}`);
   const sz = size as number[];
   const st = stride as number[];
   const off = offset as number;
@@ -176,7 +177,8 @@ function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: str
     if (args.length === 0) return m;
     if (args.length === 1 && Array.isArray(args[0])) {
       for (const kv of args[0] as unknown[]) {
-        if (!Array.isArray(kv) || kv.length !== 2 || (typeof kv[0] !== 'string' && typeof kv[0] !== 'number')) fail('OrderedDict: items are not (key, value) pairs');
+        if (!Array.isArray(kv) || kv.length !== 2 || (typeof kv[0] !== 'string' && typeof kv[0] !== 'number'))
+          fail('OrderedDict: items are not (key, value) pairs');
         m.set((kv as [string | number, unknown])[0], (kv as unknown[])[1]);
       }
       return m;
@@ -328,7 +330,8 @@ export function loadStateDict(source: string | Uint8Array, where = typeof source
     throw new TorchSaveError(`${where}: ${msg}`);
   };
   const cls = placeholderClass(sd);
-  if (cls !== null) return fail(`the ${sd === value ? 'top-level object' : 'state_dict entry'} is a '${cls}' (not loaded, nothing was executed), not a state dict`);
+  if (cls !== null)
+    return fail(`the ${sd === value ? 'top-level object' : 'state_dict entry'} is a '${cls}' (not loaded, nothing was executed), not a state dict`);
   if (!(sd instanceof Map)) return fail('holds neither a state dict nor a checkpoint with a state_dict entry');
   const out = new Map<string, Tensor>();
   for (const [k, v] of sd as Map<string | number, PickleValue>) {
@@ -425,7 +428,9 @@ export function saveTorchSave(obj: PickleValue, options: SaveOptions = {}): Uint
         w.emptyList();
         for (let i = 0; i < v.length; i += 1000) {
           w.mark();
-          v.slice(i, i + 1000).forEach((x, j) => { write(x, `${path}[${i + j}]`); });
+          v.slice(i, i + 1000).forEach((x, j) => {
+            write(x, `${path}[${i + j}]`);
+          });
           w.appends();
         }
       } else {

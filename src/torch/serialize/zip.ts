@@ -66,7 +66,10 @@ export class ZipArchive {
 
   private need(at: number, len: number, what: string): void {
     if (at < 0 || len < 0 || at + len > this.bytes.length) {
-      throw new ZipError(this.where, `${what} at byte ${at} (+${len}) runs past the end of the file (${this.bytes.length} bytes); the file is truncated or corrupt`);
+      throw new ZipError(
+        this.where,
+        `${what} at byte ${at} (+${len}) runs past the end of the file (${this.bytes.length} bytes); the file is truncated or corrupt`,
+      );
     }
   }
 

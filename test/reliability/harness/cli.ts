@@ -19,7 +19,14 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'kill-resume') {
     const kills = num(0, 20);
     const steps = num(1, 60);
-    const r = await runKillResume({ kills, maxSteps: steps, valCheckInterval: 2, seed: num(2, 1), workDir: join(tmpdir(), `streamnest-kill-resume-${process.pid}`), log });
+    const r = await runKillResume({
+      kills,
+      maxSteps: steps,
+      valCheckInterval: 2,
+      seed: num(2, 1),
+      workDir: join(tmpdir(), `streamnest-kill-resume-${process.pid}`),
+      log,
+    });
     const failed = r.differences.length > 0 || r.kills.some((k) => k.problems.length > 0) || r.leftoverTemporaries.length > 0 || r.finalStep !== steps;
     const summary = {
       check: 'kill-resume',
@@ -45,11 +52,21 @@ async function main(argv: string[]): Promise<number> {
     const reports = [];
     let failed = false;
     for (const target of targets) {
-      const r = await fuzzTarget({ target, seed, count: n, perInputMs: 10_000, rssLimitMiB: 2048, scratchDir: join(tmpdir(), `streamnest-fuzz-${process.pid}`), findingsDir: join(process.cwd(), 'fuzz-findings') });
+      const r = await fuzzTarget({
+        target,
+        seed,
+        count: n,
+        perInputMs: 10_000,
+        rssLimitMiB: 2048,
+        scratchDir: join(tmpdir(), `streamnest-fuzz-${process.pid}`),
+        findingsDir: join(process.cwd(), 'fuzz-findings'),
+      });
       const memGrowth = r.rssEndMiB - r.rssEarlyMiB;
       const ok = r.findings.length === 0 && r.liveTensorsAtEnd === 0 && memGrowth < 100;
       failed ||= !ok;
-      log(`fuzz ${target}: ${r.inputs} inputs in ${(r.wallMs / 1000).toFixed(1)} s; ${JSON.stringify(r.outcomes)}; max ${r.maxMs.toFixed(1)} ms/input; RSS ${r.rssEarlyMiB} -> ${r.rssEndMiB} MiB (max ${r.maxRssMiB}); live tensors at end ${r.liveTensorsAtEnd}; ${r.findings.length} finding(s)`);
+      log(
+        `fuzz ${target}: ${r.inputs} inputs in ${(r.wallMs / 1000).toFixed(1)} s; ${JSON.stringify(r.outcomes)}; max ${r.maxMs.toFixed(1)} ms/input; RSS ${r.rssEarlyMiB} -> ${r.rssEndMiB} MiB (max ${r.maxRssMiB}); live tensors at end ${r.liveTensorsAtEnd}; ${r.findings.length} finding(s)`,
+      );
       for (const f of r.findings.slice(0, 10)) log(`  #${f.index} ${f.kind}: ${f.detail.split('\n')[0]}${f.file ? ` (${f.file})` : ''}`);
       reports.push({ ...r, findings: r.findings.slice(0, 20), passed: ok });
     }

@@ -114,7 +114,10 @@ export const TARGETS: FuzzTarget[] = [
         'model.preprocessor.dither=1e-5',
       ].map((s) => new TextEncoder().encode(s)),
     run: (b) => {
-      const list = decoder.decode(b).split('\n').filter((l) => l !== '');
+      const list = decoder
+        .decode(b)
+        .split('\n')
+        .filter((l) => l !== '');
       for (const o of list) parseOverride(o);
       loadConfig('tiny', list);
     },
@@ -149,7 +152,38 @@ export const TARGETS: FuzzTarget[] = [
 ];
 
 const INTERESTING32 = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe];
-const TOKENS = ['{', '}', '[', ']', '"', ':', ',', '\n', '${', '${model.', '}}', 'null', '-1', '1e309', 'NaN', '~', '&a', '*a', '<<: *a', '\t', '\\u0000', '"duration": -3', '"duration": 1e999', ': [', '- ', '!!binary', '\u0000', '\uffff', '%', '='];
+const TOKENS = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  ':',
+  ',',
+  '\n',
+  '${',
+  '${model.',
+  '}}',
+  'null',
+  '-1',
+  '1e309',
+  'NaN',
+  '~',
+  '&a',
+  '*a',
+  '<<: *a',
+  '\t',
+  '\\u0000',
+  '"duration": -3',
+  '"duration": 1e999',
+  ': [',
+  '- ',
+  '!!binary',
+  '\u0000',
+  '\uffff',
+  '%',
+  '=',
+];
 
 /** The i-th mutated input for a target, derived only from (seed, i) so that any finding can be regenerated. */
 export function mutate(seeds: Uint8Array[], text: boolean, seed: number, i: number): Uint8Array {

@@ -129,13 +129,29 @@ export async function fuzzTarget(o: FuzzOptions): Promise<FuzzReport> {
     if (exit.code === 0 && next >= o.count) break;
     const i = current >= 0 ? current : next;
     const kind: FuzzFinding['kind'] = killedFor ?? 'crash';
-    const detail = killedFor === 'hang' ? `no result within ${perInputMs} ms` : killedFor === 'memory' ? `RSS above ${o.rssLimitMiB ?? 2048} MiB` : `worker exited with ${exit.signal ?? `code ${exit.code}`}: ${stderr.slice(-1500)}`;
+    const detail =
+      killedFor === 'hang'
+        ? `no result within ${perInputMs} ms`
+        : killedFor === 'memory'
+          ? `RSS above ${o.rssLimitMiB ?? 2048} MiB`
+          : `worker exited with ${exit.signal ?? `code ${exit.code}`}: ${stderr.slice(-1500)}`;
     findings.push({ index: i, kind, detail, file: save(i) });
     outcomes[kind] = (outcomes[kind] ?? 0) + 1;
     next = i + 1;
   }
   const MiB = (x: number): number => Math.round((x / 1048576) * 10) / 10;
-  return { target: o.target, inputs: o.count, outcomes, findings, maxMs, rssEarlyMiB: MiB(rssEarly), rssEndMiB: MiB(rssEnd), maxRssMiB: MiB(maxRss), liveTensorsAtEnd: live, wallMs: Date.now() - t0 };
+  return {
+    target: o.target,
+    inputs: o.count,
+    outcomes,
+    findings,
+    maxMs,
+    rssEarlyMiB: MiB(rssEarly),
+    rssEndMiB: MiB(rssEnd),
+    maxRssMiB: MiB(maxRss),
+    liveTensorsAtEnd: live,
+    wallMs: Date.now() - t0,
+  };
 }
 
 export const TARGET_NAMES = TARGETS.map((t) => t.name);

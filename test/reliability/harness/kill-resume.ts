@@ -91,7 +91,9 @@ function start(
     }
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) => child.on('exit', (code, signal) => res({ code, signal, stderr })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) =>
+    child.on('exit', (code, signal) => res({ code, signal, stderr })),
+  );
   return { child, exited };
 }
 
@@ -165,9 +167,21 @@ export async function runKillResume(o: KillResumeOptions): Promise<KillResumeRep
     if (killedAt && e.signal === 'SIGKILL') {
       const temps = readdirSync(ckDir).filter((f) => /\.tmp-/.test(f) && !tempsBefore.includes(f));
       const { checked, problems } = checkAllReadable(ckDir);
-      const rec: KillRecord = { attempt: runs, mode, afterMs: killedAt - began, duringWrite: temps.length > 0, temporaries: temps, stoppedIn, stepBefore, checked, problems };
+      const rec: KillRecord = {
+        attempt: runs,
+        mode,
+        afterMs: killedAt - began,
+        duringWrite: temps.length > 0,
+        temporaries: temps,
+        stoppedIn,
+        stepBefore,
+        checked,
+        problems,
+      };
       kills.push(rec);
-      log(`kill ${kills.length}/${o.kills} (${mode}) after ${rec.afterMs} ms, resumed from step ${stepBefore ?? 0}, now at step ${stepOf(lastCheckpoint(killDir)) ?? 0}; ${temps.length ? `during a checkpoint write (${stoppedIn ? `stopped in ${stoppedIn}; ` : ''}left: ${temps.join(', ')}); ` : ''}${checked.length} checkpoint(s) open${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`);
+      log(
+        `kill ${kills.length}/${o.kills} (${mode}) after ${rec.afterMs} ms, resumed from step ${stepBefore ?? 0}, now at step ${stepOf(lastCheckpoint(killDir)) ?? 0}; ${temps.length ? `during a checkpoint write (${stoppedIn ? `stopped in ${stoppedIn}; ` : ''}left: ${temps.join(', ')}); ` : ''}${checked.length} checkpoint(s) open${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`,
+      );
       continue;
     }
     if (e.code !== 0) throw new Error(`interrupted run ${runs} failed (${e.code ?? e.signal}):\n${e.stderr.slice(-3000)}`);

@@ -63,7 +63,13 @@ class ProbeStream implements BatchStream<NestBatch> {
   }
   async next(): Promise<{ batch: NestBatch; epoch: number }> {
     const cpu = process.cpuUsage();
-    this.samples.push({ step: this.step++, ms: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage().rss, live: t.liveTensorCount() });
+    this.samples.push({
+      step: this.step++,
+      ms: performance.now(),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rss: process.memoryUsage().rss,
+      live: t.liveTensorCount(),
+    });
     const b = await this.data.loader.next();
     const x = batchToTensors(b);
     return { batch: { audio: x.audio, audioLen: x.audioLen, noisy: x.noisyAudio, noisyLen: x.noisyAudioLen }, epoch: b.epoch };
@@ -84,7 +90,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const c = loaded.config;
   rmSync(o.workDir, { recursive: true, force: true });
   const model = buildNestModel(c.model, seed);
-  const stream = new ProbeStream((state) => createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed, baseDir: REPO_ROOT, where: 'model.train_ds', state }));
+  const stream = new ProbeStream((state) =>
+    createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed, baseDir: REPO_ROOT, where: 'model.train_ds', state }),
+  );
   const trainer = new Trainer(nestTask(model, modelConfigYaml(loaded.raw)), stream, null, {
     maxSteps: o.steps,
     logEveryNSteps: 50,
@@ -96,7 +104,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     name: 'soak',
     resumeIfExists: false,
     saveTopK: 1,
-    optimizer: { lr: c.model.optim.lr, betas: [c.model.optim.betas[0], c.model.optim.betas[1]], eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
+    optimizer: {
+      lr: c.model.optim.lr,
+      betas: [c.model.optim.betas[0], c.model.optim.betas[1]],
+      eps: c.model.optim.eps,
+      weightDecay: c.model.optim.weight_decay,
+    },
     scheduler: schedulerFor(c),
     progress: false,
     handleSignals: false,
@@ -139,7 +152,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     cpuSpeedRatio: Math.round((lastCpu / firstCpu) * 1000) / 1000,
     samples: s,
   };
-  log(`soak: ${r.steps} steps in ${(wallMs / 1000).toFixed(1)} s; RSS ${r.rssAfterWarmupMiB} -> max ${r.rssMaxMiB} MiB (+${(r.rssGrowth * 100).toFixed(2)}%); live tensors ${r.liveMin}..${r.liveMax}; ${r.firstStepsPerS} -> ${r.lastStepsPerS} steps/s wall (x${r.speedRatio}), ${r.firstStepsPerCpuS} -> ${r.lastStepsPerCpuS} steps/CPU-s (x${r.cpuSpeedRatio})`);
+  log(
+    `soak: ${r.steps} steps in ${(wallMs / 1000).toFixed(1)} s; RSS ${r.rssAfterWarmupMiB} -> max ${r.rssMaxMiB} MiB (+${(r.rssGrowth * 100).toFixed(2)}%); live tensors ${r.liveMin}..${r.liveMax}; ${r.firstStepsPerS} -> ${r.lastStepsPerS} steps/s wall (x${r.speedRatio}), ${r.firstStepsPerCpuS} -> ${r.lastStepsPerCpuS} steps/CPU-s (x${r.cpuSpeedRatio})`,
+  );
   rmSync(join(o.workDir), { recursive: true, force: true });
   return r;
 }
