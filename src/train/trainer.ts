@@ -179,6 +179,12 @@ export class Trainer<B> {
     return this.o.processGroup?.worldSize ?? 1;
   }
 
+  /** The process group when there are several ranks, else null. */
+  private get distributedGroup(): t.ProcessGroup | null {
+    const pg = this.o.processGroup;
+    return pg && pg.worldSize > 1 ? pg : null;
+  }
+
   /**
    * With several ranks, each rank's data-stream position and generator states differ (its own shard, its own
    * random draws); all of them are gathered to rank 0 and saved so that every rank resumes exactly. Collective.
@@ -290,33 +296,86 @@ export class Trainer<B> {
   }
 
   async fit(): Promise<TrainResult> {
-    const o = this.o;
     mkdirSync(this.logDir, { recursive: true });
-    if (o.resumeIfExists) {
-      if (this.isMain) this.checkpoints.cleanStaleTemporaries();
-      const last = this.checkpoints.findLast();
-      if (last) {
-        this.resumeFrom(last);
-        if (this.isMain) process.stderr.write(`streamnest: resumed from ${last} at step ${this.progress.globalStep}\n`);
+    if (this.o.resumeIfExists) this.resumeFromLastCheckpoint();
+    this.agreeOnResumeAcrossRanks();
+    const run = this.startRun();
+    const removeSignalHandlers = this.installSignalHandlers();
+    this.task.module.train();
+    try {
+      while (this.progress.globalStep < this.o.maxSteps) {
+        await yieldBetweenSteps();
+        if (this.stopRequested) {
+          run.stoppedBy = 'signal';
+          break;
+        }
+        const step = this.progress.globalStep;
+        const lr = this.o.scheduler.lrAt(step);
+        this.optimizer.lr = lr;
+        const micro = await this.runMicroBatches(step);
+        const { finite, epochEnded } = this.agreeAcrossRanks(Number.isFinite(micro.loss), micro.epochEnded);
+        if (epochEnded) {
+          this.optimizer.zeroGrad();
+          run.stoppedBy = 'max_epochs';
+          break;
+        }
+        if (!finite) {
+          this.skipNonFiniteStep(run, micro.loss, step);
+          continue;
+        }
+        this.optimizerStep(run, micro, lr);
+        await this.validateAndCheckpointAtInterval(run);
       }
+      this.saveFinalCheckpoint(run);
+    } finally {
+      removeSignalHandlers();
+      run.logger?.close();
     }
-    if (o.processGroup && o.processGroup.worldSize > 1) {
-      // every rank must resume from the same step (a rank that cannot see rank 0's checkpoint folder would start over)
-      const steps = o.processGroup.allgatherJson(this.progress.globalStep);
-      if (steps.some((s) => s !== steps[0])) {
-        throw new Error(
-          `distributed resume: the ranks start from different steps (${steps.map((s, r) => `rank ${r}: ${s}`).join(', ')}); ` +
-            `every rank must see the same checkpoint folder ${this.checkpoints.dir} (a shared file system)`,
-        );
-      }
-      if (this.progress.globalStep === 0) o.processGroup.broadcastParameters([...this.task.module.stateDict().values()]);
+    return this.finishRun(run);
+  }
+
+  /** Loads the newest checkpoint in the run's folder, if there is one (resume_if_exists). */
+  private resumeFromLastCheckpoint(): void {
+    if (this.isMain) this.checkpoints.cleanStaleTemporaries();
+    const last = this.checkpoints.findLast();
+    if (!last) return;
+    this.resumeFrom(last);
+    if (this.isMain) process.stderr.write(`streamnest: resumed from ${last} at step ${this.progress.globalStep}\n`);
+  }
+
+  /** With several ranks: checks that all resumed from the same step, and on a fresh start gives all rank 0's weights. Collective. */
+  private agreeOnResumeAcrossRanks(): void {
+    const pg = this.distributedGroup;
+    if (!pg) return;
+    // every rank must resume from the same step (a rank that cannot see rank 0's checkpoint folder would start over)
+    const steps = pg.allgatherJson(this.progress.globalStep);
+    if (steps.some((s) => s !== steps[0])) {
+      throw new Error(
+        `distributed resume: the ranks start from different steps (${steps.map((s, r) => `rank ${r}: ${s}`).join(', ')}); ` +
+          `every rank must see the same checkpoint folder ${this.checkpoints.dir} (a shared file system)`,
+      );
     }
-    const logger = this.isMain ? new MetricsLogger(this.logDir, o.tensorboard ?? true) : null;
-    const bar = this.isMain && o.progress !== false ? new ProgressBar(o.progressLabel ?? 'train') : null;
-    const trainLoss: { step: number; loss: number }[] = [];
-    const valLoss: { step: number; loss: number }[] = [];
-    let stoppedBy: TrainResult['stoppedBy'] = 'max_steps';
-    let consecutiveNonFinite = 0;
+    if (this.progress.globalStep === 0) pg.broadcastParameters([...this.task.module.stateDict().values()]);
+  }
+
+  /** The state one fit() call keeps between steps; the metrics logger and progress bar live on rank 0 only. */
+  private startRun(): FitRun {
+    return {
+      logger: this.isMain ? new MetricsLogger(this.logDir, this.o.tensorboard ?? true) : null,
+      bar: this.isMain && this.o.progress !== false ? new ProgressBar(this.o.progressLabel ?? 'train') : null,
+      trainLoss: [],
+      valLoss: [],
+      stoppedBy: 'max_steps',
+      consecutiveNonFinite: 0,
+    };
+  }
+
+  /**
+   * Installs the SIGINT/SIGTERM handlers (unless handleSignals is false): the first signal asks the loop to
+   * checkpoint and stop, a second one exits at once with 130. Returns the function that removes them.
+   */
+  private installSignalHandlers(): () => void {
+    if (this.o.handleSignals === false) return () => {};
     const onSignal = (sig: string): void => {
       if (this.stopRequested) {
         process.stderr.write(`\nstreamnest: second ${sig}, exiting now\n`);
@@ -325,144 +384,176 @@ export class Trainer<B> {
       this.stopRequested = true;
       process.stderr.write(`\nstreamnest: ${sig} received, writing a checkpoint and stopping (send again to exit at once)\n`);
     };
-    if (o.handleSignals !== false) {
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+  }
+
+  /**
+   * One training step's micro-batches (gradient accumulation): forward, loss and backward for each, in a tidy
+   * scope. Returns the mean loss, the last micro-batch's metrics and whether an epoch limit was reached.
+   */
+  private async runMicroBatches(step: number): Promise<MicroBatchesResult> {
+    const o = this.o;
+    let lossSum = 0;
+    let metrics: Record<string, number> = {};
+    let epochEnded = false;
+    for (let micro = 0; micro < o.accumulateGradBatches; micro++) {
+      const { batch, epoch } = await this.train.next();
+      if (epoch !== this.progress.epoch) {
+        this.progress.epoch = epoch;
+        if (o.maxEpochs !== undefined && o.maxEpochs !== null && o.maxEpochs > 0 && epoch >= o.maxEpochs) epochEnded = true;
+      }
+      const r = t.tidy(() => {
+        const { loss, metrics: m } = this.task.trainingLoss(batch, step);
+        const scaled = o.accumulateGradBatches > 1 ? loss.div(o.accumulateGradBatches) : loss;
+        const value = loss.item();
+        if (Number.isFinite(value)) scaled.backward();
+        return { value, m };
+      });
+      this.task.disposeBatch(batch);
+      lossSum += r.value;
+      metrics = r.m;
     }
-    this.task.module.train();
+    return { loss: lossSum / o.accumulateGradBatches, metrics, epochEnded };
+  }
+
+  /** This rank's finite / stop / epoch-ended flags, made the same on every rank (any rank's flag wins). Collective. */
+  private agreeAcrossRanks(finite: boolean, epochEnded: boolean): { finite: boolean; epochEnded: boolean } {
+    const pg = this.distributedGroup;
+    if (!pg) return { finite, epochEnded };
+    // every rank must agree to skip (or the collectives diverge), to end at an epoch limit reached by any
+    // rank's shard, and to stop after this step on a signal
+    const flag = t.tensor([finite ? 0 : 1, this.stopRequested ? 1 : 0, epochEnded ? 1 : 0]);
+    pg.allreduce([flag], 'max');
+    const [nonFinite, stop, ended] = flag.toArray();
+    if (stop === 1) this.stopRequested = true;
+    flag.dispose();
+    return { finite: nonFinite === 0, epochEnded: ended === 1 };
+  }
+
+  /** Drops the step's gradients after a non-finite loss; too many such steps in a row checkpoint and throw. */
+  private skipNonFiniteStep(run: FitRun, loss: number, step: number): void {
+    this.optimizer.zeroGrad();
+    this.progress.nanSkips++;
+    run.consecutiveNonFinite++;
+    process.stderr.write(`\nstreamnest: non-finite loss (${loss}) at step ${step}; step skipped (${run.consecutiveNonFinite} in a row)\n`);
+    if (run.consecutiveNonFinite >= this.o.maxConsecutiveNonFinite) {
+      run.stoppedBy = 'non_finite';
+      this.saveCheckpoint();
+      throw new NonFiniteLossError(
+        `training stopped: ${run.consecutiveNonFinite} consecutive steps had a non-finite loss (last at step ${step}). ` +
+          'Lower the learning rate, check the data (skip_bad_audio), or enable gradient clipping.',
+      );
+    }
+    this.progress.globalStep++;
+  }
+
+  /** Averages (across ranks) and clips the gradients, steps the optimizer, counts the step and reports it. */
+  private optimizerStep(run: FitRun, micro: MicroBatchesResult, lr: number): void {
+    run.consecutiveNonFinite = 0;
     const params = this.optimizer.params;
-    try {
-      while (this.progress.globalStep < o.maxSteps) {
-        // let the event loop turn once per step: signal handlers run only then, and a loader whose batches are
-        // ready resolves next() through microtasks alone, so without this a SIGINT/SIGTERM was never seen
-        // A young-generation GC first lets V8 release the wrappers of the step's disposed tensor handles (their
-        // native tensors are already freed); without it they pile up for hundreds of steps (BENCHMARKS.md:
-        // transformer_step RSS 565-820 MB and growing vs 336 MB flat). STREAMNEST_STEP_GC=0 turns it off.
-        if (process.env.STREAMNEST_STEP_GC !== '0') collectDisposedHandles();
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.stopRequested) {
-          stoppedBy = 'signal';
-          break;
-        }
-        const step = this.progress.globalStep;
-        const lr = o.scheduler.lrAt(step);
-        this.optimizer.lr = lr;
-        let lossSum = 0;
-        let metrics: Record<string, number> = {};
-        let epochEnded = false;
-        for (let micro = 0; micro < o.accumulateGradBatches; micro++) {
-          const { batch, epoch } = await this.train.next();
-          if (epoch !== this.progress.epoch) {
-            this.progress.epoch = epoch;
-            if (o.maxEpochs !== undefined && o.maxEpochs !== null && o.maxEpochs > 0 && epoch >= o.maxEpochs) epochEnded = true;
-          }
-          const r = t.tidy(() => {
-            const { loss, metrics: m } = this.task.trainingLoss(batch, step);
-            const scaled = o.accumulateGradBatches > 1 ? loss.div(o.accumulateGradBatches) : loss;
-            const value = loss.item();
-            if (Number.isFinite(value)) scaled.backward();
-            return { value, m };
-          });
-          this.task.disposeBatch(batch);
-          lossSum += r.value;
-          metrics = r.m;
-        }
-        const loss = lossSum / o.accumulateGradBatches;
-        let finite = Number.isFinite(loss);
-        if (o.processGroup && o.processGroup.worldSize > 1) {
-          // every rank must agree to skip (or the collectives diverge), to end at an epoch limit reached by any
-          // rank's shard, and to stop after this step on a signal
-          const flag = t.tensor([finite ? 0 : 1, this.stopRequested ? 1 : 0, epochEnded ? 1 : 0]);
-          o.processGroup.allreduce([flag], 'max');
-          const [nonFinite, stop, ended] = flag.toArray();
-          finite = nonFinite === 0;
-          if (stop === 1) this.stopRequested = true;
-          epochEnded = ended === 1;
-          flag.dispose();
-        }
-        if (epochEnded) {
-          this.optimizer.zeroGrad();
-          stoppedBy = 'max_epochs';
-          break;
-        }
-        if (!finite) {
-          this.optimizer.zeroGrad();
-          this.progress.nanSkips++;
-          consecutiveNonFinite++;
-          process.stderr.write(`\nstreamnest: non-finite loss (${loss}) at step ${step}; step skipped (${consecutiveNonFinite} in a row)\n`);
-          if (consecutiveNonFinite >= o.maxConsecutiveNonFinite) {
-            stoppedBy = 'non_finite';
-            this.saveCheckpoint();
-            throw new NonFiniteLossError(
-              `training stopped: ${consecutiveNonFinite} consecutive steps had a non-finite loss (last at step ${step}). ` +
-                'Lower the learning rate, check the data (skip_bad_audio), or enable gradient clipping.',
-            );
-          }
-          this.progress.globalStep++;
-          continue;
-        }
-        consecutiveNonFinite = 0;
-        if (o.processGroup && o.processGroup.worldSize > 1) o.processGroup.averageGradients(params);
-        let gradNorm = NaN;
-        if (o.gradientClipVal > 0) gradNorm = t.clipGradNorm(params, o.gradientClipVal);
-        this.optimizer.step();
-        this.optimizer.zeroGrad();
-        this.progress.globalStep++;
-        const gs = this.progress.globalStep;
-        trainLoss.push({ step: gs, loss });
-        if (logger && (gs % o.logEveryNSteps === 0 || gs === 1)) {
-          logger.log(gs, {
-            train_loss: loss,
-            learning_rate: lr,
-            global_step: gs,
-            epoch: this.progress.epoch,
-            ...metrics,
-            ...(Number.isFinite(gradNorm) ? { grad_norm: gradNorm } : {}),
-          });
-        }
-        const shown = Object.entries(this.task.progressMetrics ?? {}).filter(([k]) => Number.isFinite(metrics[k]));
-        bar?.update(
-          {
-            step: gs,
-            total: o.maxSteps,
-            loss,
-            lr,
-            extra: { epoch: this.progress.epoch, ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])) },
-          },
-          o.logEveryNSteps,
-        );
-        const atEnd = gs >= o.maxSteps;
-        if (gs % o.valCheckInterval === 0 || atEnd) {
-          const { loss: v, metrics: vm } = await this.validate();
-          if (Number.isFinite(v)) {
-            valLoss.push({ step: gs, loss: v });
-            logger?.log(gs, { val_loss: v, ...vm });
-          }
-          this.saveCheckpoint(Number.isFinite(v) ? v : undefined);
-        }
-      }
-      if (stoppedBy !== 'max_steps' || trainLoss.length === 0 || this.progress.globalStep % o.valCheckInterval !== 0) this.saveCheckpoint();
-    } finally {
-      if (o.handleSignals !== false) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      logger?.close();
+    this.distributedGroup?.averageGradients(params);
+    let gradNorm = NaN;
+    if (this.o.gradientClipVal > 0) gradNorm = t.clipGradNorm(params, this.o.gradientClipVal);
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    this.progress.globalStep++;
+    run.trainLoss.push({ step: this.progress.globalStep, loss: micro.loss });
+    this.reportStep(run, micro, lr, gradNorm);
+  }
+
+  /** Logs a finished step (every logEveryNSteps steps, and the first) and updates the progress bar. */
+  private reportStep(run: FitRun, { loss, metrics }: MicroBatchesResult, lr: number, gradNorm: number): void {
+    const o = this.o;
+    const gs = this.progress.globalStep;
+    if (run.logger && (gs % o.logEveryNSteps === 0 || gs === 1)) {
+      run.logger.log(gs, {
+        train_loss: loss,
+        learning_rate: lr,
+        global_step: gs,
+        epoch: this.progress.epoch,
+        ...metrics,
+        ...(Number.isFinite(gradNorm) ? { grad_norm: gradNorm } : {}),
+      });
     }
-    bar?.done(`streamnest: stopped at step ${this.progress.globalStep} (${stoppedBy}); logs in ${this.logDir}`);
+    const shown = Object.entries(this.task.progressMetrics ?? {}).filter(([k]) => Number.isFinite(metrics[k]));
+    run.bar?.update(
+      {
+        step: gs,
+        total: o.maxSteps,
+        loss,
+        lr,
+        extra: { epoch: this.progress.epoch, ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])) },
+      },
+      o.logEveryNSteps,
+    );
+  }
+
+  /** Every valCheckInterval steps and at max_steps: validates, logs val_loss and saves a checkpoint scored by it. */
+  private async validateAndCheckpointAtInterval(run: FitRun): Promise<void> {
+    const gs = this.progress.globalStep;
+    if (gs % this.o.valCheckInterval !== 0 && gs < this.o.maxSteps) return;
+    const { loss: v, metrics: vm } = await this.validate();
+    if (Number.isFinite(v)) {
+      run.valLoss.push({ step: gs, loss: v });
+      run.logger?.log(gs, { val_loss: v, ...vm });
+    }
+    this.saveCheckpoint(Number.isFinite(v) ? v : undefined);
+  }
+
+  /** The checkpoint at the end of the loop, unless the last step's validation already wrote it. */
+  private saveFinalCheckpoint(run: FitRun): void {
+    if (run.stoppedBy !== 'max_steps' || run.trainLoss.length === 0 || this.progress.globalStep % this.o.valCheckInterval !== 0) this.saveCheckpoint();
+  }
+
+  /** Closes the progress bar, draws the loss plot and collects the result. */
+  private finishRun(run: FitRun): TrainResult {
+    run.bar?.done(`streamnest: stopped at step ${this.progress.globalStep} (${run.stoppedBy}); logs in ${this.logDir}`);
     let plot: string | null = null;
     if (this.isMain) plot = writeLossPlot(this.logDir, this.o.name);
     return {
       globalStep: this.progress.globalStep,
-      stoppedBy,
+      stoppedBy: run.stoppedBy,
       lastCheckpoint: this.isMain ? this.checkpoints.lastPath : null,
       bestCheckpoint: this.isMain ? this.checkpoints.bestPath(this.progress.best) : null,
-      trainLoss,
-      valLoss,
+      trainLoss: run.trainLoss,
+      valLoss: run.valLoss,
       logDir: this.logDir,
       plot,
     };
   }
+}
+
+/** What one fit() call keeps between steps. */
+interface FitRun {
+  readonly logger: MetricsLogger | null;
+  readonly bar: ProgressBar | null;
+  readonly trainLoss: { step: number; loss: number }[];
+  readonly valLoss: { step: number; loss: number }[];
+  stoppedBy: TrainResult['stoppedBy'];
+  consecutiveNonFinite: number;
+}
+
+/** One training step's micro-batches: their mean loss, the last one's metrics, and whether an epoch limit was reached. */
+interface MicroBatchesResult {
+  loss: number;
+  metrics: Record<string, number>;
+  epochEnded: boolean;
+}
+
+/** Runs between two training steps: frees dead tensor-handle wrappers, then lets the event loop turn. */
+function yieldBetweenSteps(): Promise<void> {
+  // A young-generation GC first lets V8 release the wrappers of the step's disposed tensor handles (their
+  // native tensors are already freed); without it they pile up for hundreds of steps (BENCHMARKS.md:
+  // transformer_step RSS 565-820 MB and growing vs 336 MB flat). STREAMNEST_STEP_GC=0 turns it off.
+  if (process.env.STREAMNEST_STEP_GC !== '0') collectDisposedHandles();
+  // let the event loop turn once per step: signal handlers run only then, and a loader whose batches are
+  // ready resolves next() through microtasks alone, so without this a SIGINT/SIGTERM was never seen
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** Draws train_loss and val_loss from the run's metrics.csv (whole history, resumed runs included). */
