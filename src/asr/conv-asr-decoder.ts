@@ -3,7 +3,6 @@
 // State-dict names: decoder_layers.0.weight [C+1, d, 1], decoder_layers.0.bias [C+1].
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { ModuleList } from '../model/conformer-encoder.js';
 
 export interface ConvAsrDecoderConfig {
   feat_in: number;
@@ -14,7 +13,7 @@ export interface ConvAsrDecoderConfig {
 }
 
 export class ConvAsrDecoder extends t.Module {
-  readonly decoder_layers: ModuleList<t.Conv1d>;
+  readonly decoder_layers: t.ModuleList<t.Conv1d>;
   readonly numClassesWithBlank: number;
   constructor(
     readonly cfg: ConvAsrDecoderConfig,
@@ -29,7 +28,7 @@ export class ConvAsrDecoder extends t.Module {
     this.numClassesWithBlank = cfg.num_classes + 1;
     const conv = new t.Conv1d(cfg.feat_in, this.numClassesWithBlank, 1, { bias: true }, { generator: init.generator });
     if ((cfg.init_mode ?? 'xavier_uniform') === 'xavier_uniform') t.noGrad(() => t.init.xavierUniform_(conv.weight, 1, init.generator));
-    this.decoder_layers = this.registerModule('decoder_layers', new ModuleList([conv]));
+    this.decoder_layers = this.registerModule('decoder_layers', new t.ModuleList([conv]));
   }
 
   /** Raw scores: encoder output [B, d, T] -> [B, T, C+1]. */

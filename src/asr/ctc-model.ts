@@ -7,7 +7,13 @@
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
+import { ConfigError } from '../config/config-error.js';
+import type { ConfigMap, KeyPath } from '../config/config-tree.js';
+import { readEncoderConfig } from '../config/schema/encoder.js';
+import { readPreprocessorConfig } from '../config/schema/preprocessor.js';
+import { SectionReader, newValidationContext } from '../config/section-reader.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../model/conformer-encoder.js';
+import { conformerEncoderArgs, resolveEncoderConfig } from '../model/encoder-config.js';
 import { ConvAsrDecoder } from './conv-asr-decoder.js';
 import { SpecAugment, readSpecAugmentConfig, type SpecAugmentConfig } from './spec-augment.js';
 import { CharVocabulary } from './text.js';
@@ -32,6 +38,7 @@ export interface CtcBatch {
 
 export interface CtcModelArgs {
   preprocessor: Record<string, unknown>;
+  /** The encoder section (every key given by ctcModelArgsFromConfig; a partial one takes the schema's defaults). */
   encoder: ConformerEncoderConfig;
   /** The CTC labels in id order (blank excluded). */
   labels: readonly string[];
@@ -53,11 +60,30 @@ export interface Transcript {
   words: WordTiming[];
 }
 
+/** Where the `model:` mapping given to ctcModelArgsFromConfig comes from (for its checks and their messages). */
+export interface CtcConfigSource {
+  /** Names the configuration in errors: the config file, or `<archive>: model_config.yaml`. */
+  file: string;
+  /** Key path of the mapping: ['model'] in a training config, [] (the default) in a stored model's model_config.yaml. */
+  path: KeyPath;
+  /** A configuration about to train: the schema's training-only refusals are errors (else warnings). */
+  training: boolean;
+  /** Receives the schema's warnings (keys with no effect, unknown keys); dropped when absent. */
+  warnings?: string[];
+}
+
 /**
- * The `model:` sections a CTC model is built from (NeMo layout, interpolations resolved). With an active
- * model.tokenizer section, `tokenizer` is the SentencePiece model it names (loaded by the caller: loading is async).
+ * The `model:` sections a CTC model is built from (NeMo layout, interpolations resolved). The encoder and preprocessor
+ * sections go through the schema's readers, as every other model config does (throws a ConfigError naming every
+ * problem). With an active model.tokenizer section, `tokenizer` is the SentencePiece model it names (loaded by the
+ * caller: loading is async).
  */
-export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: number, tokenizer: SentencePieceTokenizer | null = null): CtcModelArgs {
+export function ctcModelArgsFromConfig(
+  model: Record<string, unknown>,
+  seed: number,
+  tokenizer: SentencePieceTokenizer | null = null,
+  source: CtcConfigSource = { file: 'model_config.yaml', path: [], training: false },
+): CtcModelArgs {
   const need = (k: string): Record<string, unknown> => {
     const v = model[k];
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`model.${k}: required section is missing`);
@@ -90,13 +116,18 @@ export function ctcModelArgsFromConfig(model: Record<string, unknown>, seed: num
   if (dec.num_classes !== undefined && dec.num_classes !== null && dec.num_classes !== -1 && dec.num_classes !== vocab.size) {
     throw new Error(`model.decoder.num_classes is ${String(dec.num_classes)} but ${what} ${vocab.size} labels`);
   }
-  const d = (enc.feat_out as number | undefined) !== undefined && (enc.feat_out as number) > 0 ? (enc.feat_out as number) : (enc.d_model as number);
+  const ctx = newValidationContext(source.file, undefined, source.training);
+  const encoder = readEncoderConfig(SectionReader.open(ctx, [...source.path, 'encoder'], enc as ConfigMap, true));
+  const preprocessor = readPreprocessorConfig(SectionReader.open(ctx, [...source.path, 'preprocessor'], need('preprocessor') as ConfigMap, true));
+  if (ctx.issues.length > 0) throw new ConfigError(ctx.file, ctx.issues);
+  source.warnings?.push(...ctx.warnings);
+  const d = encoder.feat_out > 0 ? encoder.feat_out : encoder.d_model;
   if (dec.feat_in !== undefined && dec.feat_in !== null && dec.feat_in !== d)
     throw new Error(`model.decoder.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
   const sa = model.spec_augment;
   return {
-    preprocessor: { ...need('preprocessor') },
-    encoder: { ...enc } as unknown as ConformerEncoderConfig,
+    preprocessor: { ...preprocessor },
+    encoder: conformerEncoderArgs(encoder),
     labels: vocab.labels,
     ...(tokenizer ? { vocabulary: tokenizer } : {}),
     specAugment: sa && typeof sa === 'object' ? readSpecAugmentConfig(sa as Record<string, unknown>) : null,
@@ -122,7 +153,10 @@ export class CtcModel extends t.Module {
       throw new Error("CtcModel: labels differ from the vocabulary's labels");
     }
     this.preprocessor = this.registerModule('preprocessor', new AudioToMelSpectrogramPreprocessor(args.preprocessor, this.rng.dither));
-    this.encoder = this.registerModule('encoder', new ConformerEncoder(args.encoder, { init: { generator: init }, dropoutGenerator: this.rng.dropout }));
+    this.encoder = this.registerModule(
+      'encoder',
+      new ConformerEncoder(resolveEncoderConfig(args.encoder), { init: { generator: init }, dropoutGenerator: this.rng.dropout }),
+    );
     const d = this.encoder.config.feat_out > 0 ? this.encoder.config.feat_out : this.encoder.config.d_model;
     this.decoder = this.registerModule(
       'decoder',

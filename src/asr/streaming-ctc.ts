@@ -1,5 +1,6 @@
 // Cache-aware streaming CTC transcription from raw audio: FeatureStream (chunk-exact log-mel frames) -> encoder
-// streamStep (NeMo's cache_aware_stream_step) -> ConvASRDecoder -> greedy CTC with carried state.
+// step (encoderStreamStep: NeMo's cache_aware_stream_step, with the plan's attention context handed in) ->
+// ConvASRDecoder -> greedy CTC with carried state.
 // Feature chunking follows NeMo's CacheAwareStreamingAudioBuffer (spec 05 §5): the first step takes chunk_size[0]
 // frames, later steps chunk_size[1] frames plus the S + 1 frames before them (the pre-encode cache, zero-padded at
 // the start), dropping drop_extra_pre_encoded outputs. Two deliberate differences: the final tail (< S frames) is
@@ -9,13 +10,23 @@
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { FeatureStream, type FeatureStreamState } from '../audio/feature-stream.js';
-import { disposeEncoderCache, keepEncoderCache, type EncoderCache, type RelativePositionProjections, type StreamingConfig } from '../model/index.js';
+import {
+  disposeEncoderCache,
+  keepEncoderCache,
+  type AttContextSize,
+  type EncoderCache,
+  type RelativePositionProjections,
+  type StreamingConfig,
+} from '../model/index.js';
+import { encoderStreamStep } from '../streaming/encoder-step.js';
 import type { CtcModel, Transcript } from './ctc-model.js';
 import { greedyStep, initGreedyState, tokensToText, wordTimings, type GreedyState } from './ctc-greedy.js';
 
 export class NotStreamableError extends Error {}
 
 export interface StreamingPlan {
+  /** The [left, right] attention context every step runs with (the encoder's default pair when the plan was made). */
+  attContextSize: AttContextSize;
   streaming: StreamingConfig;
   /** Encoder frames per step after the first. */
   framesPerStep: number;
@@ -51,8 +62,9 @@ export function planStreaming(model: CtcModel, chunkSeconds?: number, maxContext
   if (why.length) throw new NotStreamableError(`this model cannot stream (${why.join('; ')}); use offline mode`);
   if (c.att_context_style === 'regular' && right === 0) {
     const m = Math.max(2, Math.round((chunkSeconds ?? 2 * frame) / frame));
-    const st = enc.streamingConfig({ chunkSize: m, maxContext });
+    const st = enc.streamingConfig({ attContextSize: [left, right], chunkSize: m, maxContext });
     return {
+      attContextSize: [left, right],
       streaming: st,
       framesPerStep: m,
       algorithmicLatency: m * frame,
@@ -60,11 +72,12 @@ export function planStreaming(model: CtcModel, chunkSeconds?: number, maxContext
       description: `fully causal, ${m} encoder frames (${(m * frame * 1000).toFixed(0)} ms) per step`,
     };
   }
-  const st = enc.streamingConfig({ maxContext });
+  const st = enc.streamingConfig({ attContextSize: [left, right], maxContext });
   const framesPerStep = Math.round(st.shiftSize[1] / c.subsampling_factor);
   const chunkFrames = Math.round(st.chunkSize[1] / c.subsampling_factor);
   const exact = c.att_context_style === 'chunked_limited';
   return {
+    attContextSize: [left, right],
     streaming: st,
     framesPerStep,
     algorithmicLatency: chunkFrames * frame,
@@ -187,7 +200,8 @@ export class StreamingCtcSession {
           parts.push(this.buf.narrow(1, this.pos - realCache - this.bufStart, realCache + n));
           const chunk = t.cat(parts, 1).unsqueeze(0); // [1, F, nCache + n]
           const len = t.tensor(BigInt64Array.of(BigInt(nCache + n)), [1]);
-          const r = this.model.encoder.streamStep(chunk, len, this.cache, {
+          const r = encoderStreamStep(this.model.encoder, chunk, len, this.cache, {
+            attContextSize: this.plan.attContextSize,
             streaming: st,
             dropExtraPreEncoded: first ? 0 : st.dropExtraPreEncoded,
             keepAllOutputs: last,

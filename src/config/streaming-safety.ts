@@ -4,7 +4,7 @@
 // ConformerEncoder (setup_streaming_params' look-ahead formula), ConvSubsampling (vggnet ignores is_causal),
 // PositionalEncoding.forward (abs_pos adds pe[:T+cache] to T frames) and ConformerConvolution (norm types).
 import type { NestConfig } from './schema.js';
-import { convContextOf } from './schema/encoder.js';
+import { chunkedLimitedViolations, convContextOf } from './schema/encoder.js';
 import { quantizerSeesRawFeatures } from './target-input.js';
 
 export interface SafetyProblem {
@@ -173,7 +173,7 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
         key,
         'warning',
         `[${l}, ${r}]${which} with att_context_style regular: the ${r}-frame look-ahead applies in every layer, so the output waits ${la} encoder frames (${fmtMs(la * encMs)}), not ${r}; NeMo's cache-aware streaming then recomputes ${la} frames per step, emits one frame per step and can mishandle the last chunk.`,
-        `set model.encoder.att_context_style=chunked_limited (a fixed look-ahead of at most ${r} frames = ${fmtMs(r * encMs)}, exact chunk-by-chunk streaming${l > 0 && l % (r + 1) !== 0 ? `; the left context must then be a multiple of ${r + 1}, e.g. ${Math.ceil(l / (r + 1)) * (r + 1)}` : ''}), or a right context of 0.`,
+        `set model.encoder.att_context_style=chunked_limited (a fixed look-ahead of at most ${r} frames = ${fmtMs(r * encMs)}, exact chunk-by-chunk streaming${chunkedLimitedViolations([l, r]).includes('left_not_whole_chunks') ? `; the left context must then be a multiple of ${r + 1}, e.g. ${Math.ceil(l / (r + 1)) * (r + 1)}` : ''}), or a right context of 0.`,
       );
     }
     if (opts.maxLookahead !== undefined && la > opts.maxLookahead) {

@@ -3,6 +3,7 @@
 // Provenance: nemo.collections.asr.modules.conformer_encoder.ConformerEncoder._calc_context_sizes / _create_masks
 import * as t from '../torch/index.js';
 import type { Generator, Tensor } from '../torch/index.js';
+import { chunkedLimitedViolations } from '../config/schema/encoder.js';
 
 /** [left, right] in encoder frames; -1 = unlimited. */
 export type AttContextSize = [number, number];
@@ -38,8 +39,9 @@ export function calcContextSizes(o: {
   for (const [i, [left, right]] of all.entries()) {
     if (!isPair([left, right])) throw new RangeError(`att_context_size[${i}] must be a pair of integers`);
     if (o.attContextStyle === 'chunked_limited') {
-      if (left > 0 && left % (right + 1) > 0) throw new RangeError(`att_context_size[${i}][0] % (att_context_size[${i}][1] + 1) should be zero!`);
-      if (right < 0 && all.length <= 1) throw new RangeError(`Right context (att_context_size[${i}][1]) can not be unlimited for chunked_limited style!`);
+      const bad = chunkedLimitedViolations([left, right], all.length);
+      if (bad.includes('left_not_whole_chunks')) throw new RangeError(`att_context_size[${i}][0] % (att_context_size[${i}][1] + 1) should be zero!`);
+      if (bad.includes('right_unlimited')) throw new RangeError(`Right context (att_context_size[${i}][1]) can not be unlimited for chunked_limited style!`);
     } else if (o.attContextStyle !== 'regular') {
       throw new RangeError(`att_context_style '${String(o.attContextStyle)}' is not supported (regular, chunked_limited)`);
     }

@@ -6,11 +6,16 @@ import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextS
 import type { ConvNormType } from './conformer-convolution.js';
 import { ConformerLayer, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
 import type { EncoderCache } from './encoder-cache.js';
+import { resolveEncoderConfig } from './encoder-config.js';
 import { RelativePositionProjections } from './position-projections.js';
 import { AbsPositionalEncoding, RelPositionalEncoding } from './positional-encoding.js';
 import { ConvSubsampling, type SubsamplingKind } from './subsampling.js';
 
-/** The encoder's configuration with NeMo's key names (model_config.yaml `encoder:` section). Omitted keys take NeMo's defaults. */
+/**
+ * The encoder's section with NeMo's key names (model_config.yaml `encoder:`), possibly partial: omitted keys take
+ * NeMo's defaults, which live in one place, the schema's readEncoderConfig (src/config/schema/encoder.ts);
+ * `resolveEncoderConfig` (encoder-config.ts) fills them in and checks the section.
+ */
 export interface ConformerEncoderConfig {
   _target_?: string;
   feat_in: number;
@@ -49,50 +54,17 @@ export interface ConformerEncoderConfig {
   use_pytorch_sdpa?: false;
 }
 
-/** Every key resolved to a value (NeMo's constructor defaults for omitted keys). */
-export type ResolvedEncoderConfig = Required<
+/**
+ * The ConformerEncoder constructor's arguments: every key given (no defaults here). Made from a validated section by
+ * conformerEncoderArgs, or from a partial one by resolveEncoderConfig (both in encoder-config.ts).
+ * att_context_size: one pair, or a list of pairs (multi-lookahead); att_context_probs: null = uniform.
+ */
+export type ConformerEncoderArgs = Required<
   Omit<ConformerEncoderConfig, '_target_' | 'reduction' | 'global_tokens' | 'use_pytorch_sdpa' | 'subsampling_conv_chunking_factor'>
 >;
 
-export function resolveEncoderConfig(c: ConformerEncoderConfig): ResolvedEncoderConfig {
-  if (c.reduction) throw new RangeError('ConformerEncoder: reduction is not supported');
-  if (c.global_tokens) throw new RangeError('ConformerEncoder: global_tokens is not supported');
-  if (c.use_pytorch_sdpa) throw new RangeError('ConformerEncoder: use_pytorch_sdpa is not supported (the manual attention path is used)');
-  return {
-    feat_in: c.feat_in,
-    n_layers: c.n_layers,
-    d_model: c.d_model,
-    feat_out: c.feat_out ?? -1,
-    causal_downsampling: c.causal_downsampling ?? false,
-    subsampling: c.subsampling ?? 'striding',
-    subsampling_factor: c.subsampling_factor ?? 4,
-    subsampling_conv_channels: c.subsampling_conv_channels ?? -1,
-    ff_expansion_factor: c.ff_expansion_factor ?? 4,
-    self_attention_model: c.self_attention_model ?? 'rel_pos',
-    n_heads: c.n_heads ?? 4,
-    att_context_size: c.att_context_size ?? null,
-    att_context_probs: c.att_context_probs ?? null,
-    att_context_style: c.att_context_style ?? 'regular',
-    xscaling: c.xscaling ?? true,
-    untie_biases: c.untie_biases ?? true,
-    pos_emb_max_len: c.pos_emb_max_len ?? 5000,
-    conv_kernel_size: c.conv_kernel_size ?? 31,
-    conv_norm_type: c.conv_norm_type ?? 'batch_norm',
-    conv_context_size: c.conv_context_size ?? null,
-    use_bias: c.use_bias ?? true,
-    dropout: c.dropout ?? 0.1,
-    dropout_pre_encoder: c.dropout_pre_encoder ?? 0.1,
-    dropout_emb: c.dropout_emb ?? 0.1,
-    dropout_att: c.dropout_att ?? 0.0,
-    stochastic_depth_drop_prob: c.stochastic_depth_drop_prob ?? 0.0,
-    stochastic_depth_mode: c.stochastic_depth_mode ?? 'linear',
-    stochastic_depth_start_layer: c.stochastic_depth_start_layer ?? 1,
-  };
-}
-
-/** Per-layer drop probabilities (regularization_utils.compute_stochastic_depth_drop_probs). */
-/** The attention / conv context sizes of a resolved encoder config (NeMo's _calc_context_sizes arguments). */
-export function encoderContextSizes(c: ResolvedEncoderConfig): ContextSizes {
+/** The attention / conv context sizes of the encoder's arguments (NeMo's _calc_context_sizes arguments). */
+export function encoderContextSizes(c: ConformerEncoderArgs): ContextSizes {
   return calcContextSizes({
     attContextSize: c.att_context_size,
     attContextProbs: c.att_context_probs,
@@ -102,6 +74,7 @@ export function encoderContextSizes(c: ResolvedEncoderConfig): ContextSizes {
   });
 }
 
+/** Per-layer drop probabilities (regularization_utils.compute_stochastic_depth_drop_probs). */
 export function stochasticDepthDropProbs(numLayers: number, p = 0, mode: 'linear' | 'uniform' = 'linear', startLayer = 1): number[] {
   if (!(p >= 0 && p < 1)) throw new RangeError('stochastic_depth_drop_prob has to be in [0, 1).');
   if (!(startLayer >= 1 && startLayer <= numLayers)) throw new RangeError('stochastic_depth_start_layer has to be in [1, num layers].');
@@ -166,22 +139,15 @@ export interface StreamStepOptions {
   keepAllOutputs: boolean;
   /** linear_pos(posEmb) per key length, reused across the steps of a stream (computed per step when absent). */
   positions?: RelativePositionProjections;
-}
-
-// Provenance: torch.nn.ModuleList (children named 0, 1, ...)
-export class ModuleList<M extends t.Module> extends t.Module {
-  readonly items: M[] = [];
-  constructor(items: M[]) {
-    super();
-    for (const m of items) this.items.push(this.registerModule(String(this.items.length), m));
-  }
+  /** The [left, right] context the stream runs with (handed in by its geometry); absent: the encoder's default pair. */
+  attContextSize?: AttContextSize;
 }
 
 export class ConformerEncoder extends t.Module {
-  readonly config: ResolvedEncoderConfig;
+  readonly config: ConformerEncoderArgs;
   readonly pre_encode: ConvSubsampling | t.Linear;
   readonly pos_enc: RelPositionalEncoding | AbsPositionalEncoding;
-  readonly layers: ModuleList<ConformerLayer>;
+  readonly layers: t.ModuleList<ConformerLayer>;
   readonly out_proj: t.Linear | null;
   readonly context: AttentionContextPolicy;
   readonly layerDropProbs: number[];
@@ -189,6 +155,13 @@ export class ConformerEncoder extends t.Module {
   /** The resolved [left, right] of the depthwise convolutions. */
   readonly convContextSize: [number, number];
 
+  /** `args`: every key given (conformerEncoderArgs of a validated section, or resolveEncoderConfig of a partial one). */
+  constructor(args: ConformerEncoderArgs, build?: EncoderBuildOptions);
+  /**
+   * @deprecated A partial section: pass `resolveEncoderConfig(section)` instead. Still accepted (its defaults filled and
+   * checked by that same function) for the callers that pass NeMo sections directly.
+   */
+  constructor(config: ConformerEncoderConfig, build?: EncoderBuildOptions);
   constructor(config: ConformerEncoderConfig, build: EncoderBuildOptions = {}) {
     super();
     const c = resolveEncoderConfig(config);
@@ -247,7 +220,7 @@ export class ConformerEncoder extends t.Module {
         }),
       );
     }
-    this.layers = this.registerModule('layers', new ModuleList(layers));
+    this.layers = this.registerModule('layers', new t.ModuleList(layers));
     this.out_proj = c.feat_out > 0 && c.feat_out !== c.d_model ? this.registerModule('out_proj', new t.Linear(c.d_model, c.feat_out, true, init)) : null;
     this.layerDropProbs = stochasticDepthDropProbs(c.n_layers, c.stochastic_depth_drop_prob, c.stochastic_depth_mode, c.stochastic_depth_start_layer);
   }
@@ -374,7 +347,7 @@ export class ConformerEncoder extends t.Module {
    */
   streamStep(features: Tensor, lengths: Tensor, cache: EncoderCache, o: StreamStepOptions): { encoded: Tensor; lengths: Tensor; cache: EncoderCache } {
     if (this.training) throw new Error('streamStep runs in eval mode');
-    const ctx = this.context.default;
+    const ctx = o.attContextSize ?? this.context.default;
     const st = o.streaming;
     return t.tidy(() => {
       let { x, lengths: len } = this.preEncode(features.transpose(1, 2), lengths); // [B, Tc, F] -> [B, T, d]

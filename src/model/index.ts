@@ -1,11 +1,9 @@
 // The encoder model: public surface for the layers above (streaming, ssl, train, checkpoint, cli).
 export {
   ConformerEncoder,
-  ModuleList,
-  resolveEncoderConfig,
   stochasticDepthDropProbs,
   type ConformerEncoderConfig,
-  type ResolvedEncoderConfig,
+  type ConformerEncoderArgs,
   type EncoderBuildOptions,
   type EncoderForwardOptions,
   type StreamingConfig,
@@ -46,4 +44,4 @@ export { ConformerLayer, type ConformerLayerOptions, type LayerCache, type SelfA
 export { ConformerConvolution, type ConvCache, type ConvNormType, type ConvolutionOptions } from './conformer-convolution.js';
 export { ConformerFeedForward, type FeedForwardOptions } from './conformer-feed-forward.js';
 export { outputReach, subsamplingReach, attentionReach } from './receptive-field.js';
-export { conformerEncoderArgs } from './encoder-config.js';
+export { conformerEncoderArgs, resolveEncoderConfig } from './encoder-config.js';

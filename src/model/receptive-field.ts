@@ -3,7 +3,7 @@
 // right context and the depthwise-conv right context). Used by the causality property tests and for latency.
 // Provenance: none (derived from nemo.collections.asr.modules.ConformerEncoder's masks and paddings, spec 04 §2, §4)
 import type { AttContextSize } from './attention-context.js';
-import { encoderContextSizes, resolveEncoderConfig, type ConformerEncoderConfig } from './conformer-encoder.js';
+import { encoderContextSizes, type ConformerEncoderArgs } from './conformer-encoder.js';
 
 /**
  * Earliest output frame of one stride-2, kernel-3 stage that reads input frame m.
@@ -14,8 +14,7 @@ function stageReach(m: number, padLeft: number): number {
 }
 
 /** Earliest encoder frame (after subsampling) that reads feature frame m. */
-export function subsamplingReach(config: ConformerEncoderConfig, m: number): number {
-  const c = resolveEncoderConfig(config);
+export function subsamplingReach(c: ConformerEncoderArgs, m: number): number {
   if (!c.subsampling || c.subsampling_factor <= 1) return m; // Linear pre-encoder: frame-wise
   const padLeft = c.causal_downsampling ? 2 : 1;
   let e = m;
@@ -35,12 +34,11 @@ export function attentionReach(size: AttContextSize, style: 'regular' | 'chunked
  * The earliest encoder output frame that can change when feature frame m (or any later frame) changes.
  * attContextSize defaults to the configuration's default (first) pair.
  */
-export function outputReach(config: ConformerEncoderConfig, m: number, attContextSize?: AttContextSize): number {
-  const c = resolveEncoderConfig(config);
+export function outputReach(c: ConformerEncoderArgs, m: number, attContextSize?: AttContextSize): number {
   const sizes = encoderContextSizes(c);
   const ctx = attContextSize ?? sizes.all[0]!;
   const convRight = sizes.convContextSize[1];
-  let e = subsamplingReach(config, m);
+  let e = subsamplingReach(c, m);
   for (let l = 0; l < c.n_layers; l++) {
     e = attentionReach(ctx, c.att_context_style, e); // attention runs before the conv module
     e = Math.max(0, e - convRight);

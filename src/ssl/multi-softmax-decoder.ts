@@ -19,12 +19,11 @@ export interface MultiSoftmaxDecoderConfig {
   squeezeSingle?: boolean;
 }
 
-/** torch.nn.Sequential holding the one Conv1d, so that state-dict names are decoder_layers.0.weight / .bias. */
-class DecoderLayers extends t.Module {
-  readonly conv: t.Conv1d;
-  constructor(conv: t.Conv1d) {
-    super();
-    this.conv = this.registerModule('0', conv);
+/** NeMo's torch.nn.Sequential holding the one Conv1d, so that state-dict names are decoder_layers.0.weight / .bias. */
+class DecoderLayers extends t.ModuleList<t.Conv1d> {
+  /** The Conv1d (child 0). */
+  get conv(): t.Conv1d {
+    return this.items[0]!;
   }
 }
 
@@ -50,7 +49,7 @@ export class MultiSoftmaxDecoder extends t.Module {
     }
     const g = init.generator;
     const conv = new t.Conv1d(this.featIn, this.numClasses * this.numDecoders, 1, { bias: cfg.useBias ?? false }, { generator: g });
-    this.decoderLayers = this.registerModule('decoder_layers', new DecoderLayers(conv));
+    this.decoderLayers = this.registerModule('decoder_layers', new DecoderLayers([conv]));
     const mode = cfg.initMode === undefined ? 'xavier_uniform' : cfg.initMode;
     const w = conv.weight; // (C*H, featIn, 1)
     const { fanIn, fanOut } = t.init.fans(w.shape);

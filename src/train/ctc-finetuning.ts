@@ -6,7 +6,15 @@
 import { resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../torch/index.js';
-import { applyOverrides, readYamlConfigFile, resolveInterpolations, resolveConfigSource, type ConfigMap, type ConfigValue } from '../config/index.js';
+import {
+  DEFAULT_SAVE_TOP_K,
+  applyOverrides,
+  readYamlConfigFile,
+  resolveInterpolations,
+  resolveConfigSource,
+  type ConfigMap,
+  type ConfigValue,
+} from '../config/index.js';
 import { CTC_BPE_TARGET, CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
 import { CharVocabulary } from '../asr/text.js';
 import type { CtcVocabulary } from '../asr/vocabulary.js';
@@ -116,7 +124,7 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
       exp_dir: String(em.exp_dir ?? 'nemo_experiments'),
       name: String(em.name ?? name),
       resume_if_exists: em.resume_if_exists === true,
-      save_top_k: Number((em.checkpoint_callback_params as ConfigMap | undefined)?.save_top_k ?? 1),
+      save_top_k: Number((em.checkpoint_callback_params as ConfigMap | undefined)?.save_top_k ?? DEFAULT_SAVE_TOP_K),
     },
   };
   return { config, tree: resolved, file };
@@ -264,7 +272,16 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
     modelTree.labels = [...vocab.labels];
     delete modelTree.tokenizer; // an unused {dir: null, type: bpe}
   }
-  const model = new CtcModel(ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed, tok?.tokenizer ?? null));
+  const warnings: string[] = [];
+  const model = new CtcModel(
+    ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed, tok?.tokenizer ?? null, {
+      file: o.loaded.file,
+      path: ['model'],
+      training: true,
+      warnings,
+    }),
+  );
+  for (const w of warnings) log(`streamnest: config: ${w}`);
   if (o.initWeights) log(`streamnest: initialised ${model.loadEncoderFrom(o.initWeights)} encoder/preprocessor tensors from the pretrained model`);
   else log('streamnest: training from scratch (no pretrained weights)');
   const labelsText = tok
@@ -320,7 +337,7 @@ export async function loadCtcModel(path: string, seed = 0): Promise<CtcModel> {
       );
     }
     const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, a.extra, path, 'tokenizer') : null;
-    const model = new CtcModel(ctcModelArgsFromConfig(cfg, seed, tokenizer));
+    const model = new CtcModel(ctcModelArgsFromConfig(cfg, seed, tokenizer, { file: `${path}: model_config.yaml`, path: [], training: false }));
     model.loadStateDict(a.stateDict);
     model.eval();
     return model;

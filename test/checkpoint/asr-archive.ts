@@ -1,10 +1,12 @@
 // Test helper: a FastConformer CTC-BPE .nemo made from a golden NEST archive, as NeMo's EncDecCTCModelBPE.save_to
 // lays one out: the SSL parts (quantizer, mask embedding, MultiSoftmaxDecoder) replaced by a ConvASRDecoder
-// (decoder.decoder_layers.0.weight [vocabulary + 1, d_model, 1] and its bias) and a tokenizer file in the archive.
+// (decoder.decoder_layers.0.weight [vocabulary + 1, d_model, 1] and its bias) and a tokenizer file in the archive;
+// and a small character CTC .nemo (EncDecCTCModel) as streamnest finetune writes one.
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../../src/torch/index.js';
 import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import { CharVocabulary, CtcModel, CTC_TARGET as CHAR_CTC_TARGET, type CtcModelArgs } from '../../src/asr/index.js';
 import { GOLDEN } from '../helpers/assert.js';
 
 export const CTC_TARGET = 'nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE';
@@ -47,6 +49,56 @@ export function writeCtcArchive(path: string, o: AsrArchiveOptions = {}): void {
   } finally {
     for (const v of sd.values()) v.dispose();
   }
+}
+
+/** The class of a character CTC archive (writeCharCtcArchive). */
+export { CHAR_CTC_TARGET };
+
+const ctcEncoder = {
+  _target_: 'nemo.collections.asr.modules.ConformerEncoder',
+  feat_in: 80,
+  feat_out: -1,
+  n_layers: 1,
+  d_model: 32,
+  n_heads: 2,
+  subsampling: 'dw_striding',
+  subsampling_factor: 4,
+  subsampling_conv_channels: 16,
+  causal_downsampling: true,
+  conv_kernel_size: 5,
+  conv_norm_type: 'layer_norm',
+  conv_context_size: 'causal',
+  att_context_size: [-1, 0],
+  att_context_style: 'regular',
+};
+const ctcPreprocessor = {
+  _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor',
+  sample_rate: 16000,
+  normalize: 'NA',
+  features: 80,
+  dither: 0.00001,
+  pad_to: 16,
+};
+
+/**
+ * A small random character CTC .nemo (fully causal, 1 layer) laid out as streamnest finetune writes one (target,
+ * labels, decoder); `edit` changes the config before it is written. Returns the model that wrote it (eval mode).
+ */
+export function writeCharCtcArchive(path: string, edit?: (cfg: Record<string, unknown>) => void): CtcModel {
+  const labels = CharVocabulary.english().labels;
+  const m = new CtcModel({ preprocessor: ctcPreprocessor, encoder: ctcEncoder as CtcModelArgs['encoder'], labels, specAugment: null, seed: 5 });
+  m.eval();
+  const cfg: Record<string, unknown> = {
+    target: CHAR_CTC_TARGET,
+    sample_rate: 16000,
+    labels: [...labels],
+    preprocessor: { ...ctcPreprocessor },
+    encoder: { ...ctcEncoder },
+    decoder: { _target_: 'nemo.collections.asr.modules.ConvASRDecoder', feat_in: 32, num_classes: labels.length, vocabulary: [...labels] },
+  };
+  edit?.(cfg);
+  writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: m.stateDict() });
+  return m;
 }
 
 /** Bit-for-bit equality of two tensors (dtype, shape and raw bytes). */

@@ -1,16 +1,19 @@
 // Model import: golden NEST archives load whole; a FastConformer CTC-BPE archive (built from a golden one) loads its
 // encoder and preprocessor strictly, reports the decoder tensors and the tokenizer it ignored, and encodes exactly as
-// the NEST model it came from; unsupported options and mismatched weights are refused by key.
+// the NEST model it came from; unsupported options and mismatched weights are refused by key. loadNemoCtcModel (the
+// same validated loader, for transcribe / eval) loads a CTC archive whole and refuses other families by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as t from '../../src/torch/index.js';
-import { loadNemoModel } from '../../src/checkpoint/nemo-model.js';
+import { loadNemoCtcModel, loadNemoModel } from '../../src/checkpoint/nemo-model.js';
+import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import type { CtcModel } from '../../src/asr/index.js';
 import { modelFamily } from '../../src/checkpoint/model-config.js';
 import { GOLDEN, assertClose } from '../helpers/assert.js';
-import { CTC_TARGET, VOCAB, sameBits, writeCtcArchive } from './asr-archive.js';
+import { CHAR_CTC_TARGET, CTC_TARGET, VOCAB, sameBits, writeCharCtcArchive, writeCtcArchive } from './asr-archive.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'streamnest-nemo-model-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -125,5 +128,105 @@ test('an ASR archive missing an encoder tensor is refused strictly, naming the k
   writeCtcArchive(path, { dropKeys: ['encoder.layers.1.norm_out.bias'] });
   const live = t.liveTensorCount();
   assert.throws(() => loadNemoModel(path), /missing\.nemo: the 'encoder\.\*' weights do not fit the configured encoder: [\s\S]*layers\.1\.norm_out\.bias/);
+  assert.equal(t.liveTensorCount(), live, 'no tensors leaked');
+});
+
+// ---- loadNemoCtcModel: the same validated loader, building the whole CTC model (transcribe / eval) ----
+
+function logProbs(m: CtcModel, clip: Float32Array): t.Tensor {
+  return t.noGrad(() => t.tidy(() => m.forward(t.tensor(clip, [1, clip.length]), t.tensor([clip.length], [1], { dtype: 'int64' })).logProbs.contiguous()));
+}
+
+test('loadNemoCtcModel loads a character CTC archive whole (strict): the same weights and outputs as the model that wrote it', async () => {
+  const path = join(tmp, 'char-ctc.nemo');
+  const live = t.liveTensorCount();
+  const ref = writeCharCtcArchive(path);
+  const m = await loadNemoCtcModel(path);
+  assert.equal(m.kind, 'ctc');
+  assert.equal(m.target, CHAR_CTC_TARGET);
+  assert.deepEqual(m.ignored, []);
+  assert.equal(m.model.training, false, 'eval mode');
+  assert.equal(m.encoder, m.model.encoder);
+  assert.deepEqual([...m.model.vocab.labels], [...ref.vocab.labels]);
+  const sd = m.model.stateDict();
+  for (const [k, v] of ref.stateDict()) assert.ok(sameBits(v, sd.get(k)!), k);
+  const clip = new Float32Array(16000).map((_, i) => 0.1 * Math.sin(i / 10) + 0.05 * Math.sin(i / 3.7));
+  const a = logProbs(m.model, clip);
+  const b = logProbs(ref, clip);
+  assert.ok(sameBits(a, b), 'the same log-probabilities');
+  assert.deepEqual(m.model.transcribe([clip]), ref.transcribe([clip]));
+  a.dispose();
+  b.dispose();
+  m.dispose();
+  ref.dispose(); // (with the positional table its forward grew)
+  assert.equal(t.liveTensorCount(), live, 'no tensors leaked');
+});
+
+const ctcRefusals: [string, string, (path: string) => void, RegExp][] = [
+  [
+    'a NEST archive',
+    'nest.nemo',
+    () => {},
+    /not a CTC model; CTC decoding needs EncDecCTCModel or EncDecCTCModelBPE \(fine-tune it first with streamnest finetune --init/,
+  ],
+  [
+    'an RNNT archive',
+    'rnnt.nemo',
+    (p) => writeCtcArchive(p, { edit: (c) => Object.assign(c, { target: 'nemo.collections.asr.models.rnnt_bpe_models.EncDecRNNTBPEModel' }) }),
+    /a FastConformer RNNT model \(nemo\.collections\.asr\.models\.rnnt_bpe_models\.EncDecRNNTBPEModel\), not a CTC model/,
+  ],
+  [
+    'a misspelt encoder key',
+    'misspelt.nemo',
+    (p) =>
+      writeCharCtcArchive(p, (c) => {
+        const e = c.encoder as Record<string, unknown>;
+        e.n_layer = e.n_layers;
+        delete e.n_layers;
+      }).dispose(),
+    /encoder\.n_layer: unknown key; did you mean 'n_layers'\?/,
+  ],
+  [
+    'an encoder-only archive without a target',
+    'encoder-only.nemo',
+    (p) =>
+      writeCharCtcArchive(p, (c) => {
+        for (const k of ['target', 'labels', 'decoder']) delete c[k];
+      }).dispose(),
+    /not a CTC model \(no labels or tokenizer, or no decoder, in model_config\.yaml\); fine-tune it first with streamnest finetune --init/,
+  ],
+  ['no labels', 'nolabels.nemo', (p) => writeCharCtcArchive(p, (c) => delete c.labels).dispose(), /not a CTC model \(no labels or tokenizer, or no decoder/],
+  [
+    'a decoder size that does not fit the labels',
+    'numclasses.nemo',
+    (p) => writeCharCtcArchive(p, (c) => Object.assign(c.decoder as object, { num_classes: 5 })).dispose(),
+    /model_config\.yaml: model\.decoder\.num_classes is 5 but model\.labels has \d+ labels/,
+  ],
+  ['an unreadable tokenizer', 'badtok.nemo', (p) => writeCtcArchive(p), /badtok\.nemo/],
+];
+for (const [what, file, write, re] of ctcRefusals) {
+  test(`loadNemoCtcModel refuses ${what} with a clear error naming the file`, async () => {
+    const path = file === 'nest.nemo' ? join(GOLDEN, 'nemo', 'b_fully_causal.nemo') : join(tmp, file);
+    write(path);
+    const live = t.liveTensorCount();
+    await assert.rejects(loadNemoCtcModel(path), (e: Error) => e.message.includes(path) && re.test(e.message));
+    assert.equal(t.liveTensorCount(), live, 'no tensors leaked');
+  });
+}
+
+test('loadNemoCtcModel refuses weights that do not fit, strictly, naming the key', async () => {
+  const path = join(tmp, 'short-ctc.nemo');
+  const m = writeCharCtcArchive(path);
+  m.dispose();
+  const a = readNemoArchive(path);
+  a.stateDict.get('decoder.decoder_layers.0.bias')!.dispose();
+  a.stateDict.delete('decoder.decoder_layers.0.bias');
+  writeNemoArchive(path, { configYaml: a.configYaml, stateDict: a.stateDict });
+  for (const v of a.stateDict.values()) v.dispose();
+  const live = t.liveTensorCount();
+  await assert.rejects(
+    loadNemoCtcModel(path),
+    /short-ctc\.nemo: the weights do not fit the CTC model its config describes: [\s\S]*decoder\.decoder_layers\.0\.bias/,
+  );
   assert.equal(t.liveTensorCount(), live, 'no tensors leaked');
 });

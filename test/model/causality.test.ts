@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../../src/model/conformer-encoder.js';
+import { resolveEncoderConfig } from '../../src/model/encoder-config.js';
 import { outputReach, subsamplingReach, attentionReach } from '../../src/model/receptive-field.js';
 import type { AttContextSize } from '../../src/model/attention-context.js';
 
@@ -56,7 +57,7 @@ interface Probe {
 }
 
 function probe(config: ConformerEncoderConfig, cut: number, claimedReach: number, pair?: AttContextSize, seed = 3): Probe {
-  const enc = new ConformerEncoder(config, { init: { generator: new t.Generator(seed) } }).eval();
+  const enc = new ConformerEncoder(resolveEncoderConfig(config), { init: { generator: new t.Generator(seed) } }).eval();
   if (pair) enc.setDefaultAttContextSize(pair);
   try {
     return t.tidy(() => {
@@ -107,7 +108,7 @@ for (const c of CAUSAL) {
   for (const pair of c.pairs ?? [undefined]) {
     test(`causality: ${c.name}${pair ? ` using [${pair.join(',')}]` : ''}`, () => {
       for (const cut of CUTS) {
-        const reach = outputReach(c.config, cut + 1, pair);
+        const reach = outputReach(resolveEncoderConfig(c.config), cut + 1, pair);
         const r = probe(c.config, cut, reach, pair);
         assert.ok(reach < r.outFrames, `reach ${reach} must lie inside the ${r.outFrames} output frames`);
         assert.deepEqual(r.leaked, [], `cut ${cut}: frames before the reach ${reach} changed`);
@@ -119,22 +120,22 @@ for (const c of CAUSAL) {
 
 test('outputReach: hand-derived values', () => {
   // causal stage: o reads [2o-2, 2o] -> first reader ceil(m/2); three stages for x8.
-  assert.equal(subsamplingReach(BASE, 97), Math.ceil(Math.ceil(Math.ceil(97 / 2) / 2) / 2)); // 49 -> 25 -> 13
-  assert.equal(subsamplingReach({ ...BASE, causal_downsampling: false }, 97), 12); // ceil((m-1)/2): 48 -> 24 -> 12 (reads 1 frame ahead per stage)
+  assert.equal(subsamplingReach(resolveEncoderConfig(BASE), 97), Math.ceil(Math.ceil(Math.ceil(97 / 2) / 2) / 2)); // 49 -> 25 -> 13
+  assert.equal(subsamplingReach(resolveEncoderConfig({ ...BASE, causal_downsampling: false }), 97), 12); // ceil((m-1)/2): 48 -> 24 -> 12 (reads 1 frame ahead per stage)
   assert.equal(attentionReach([-1, 2], 'regular', 13), 11);
   assert.equal(attentionReach([8, 3], 'chunked_limited', 13), 12);
   assert.equal(attentionReach([-1, -1], 'regular', 13), 0);
-  assert.equal(outputReach({ ...BASE, att_context_size: [-1, 2], conv_context_size: null }, 97), 13 - 2 * (2 + 2));
+  assert.equal(outputReach(resolveEncoderConfig({ ...BASE, att_context_size: [-1, 2], conv_context_size: null }), 97), 13 - 2 * (2 + 2));
   assert.equal(
     outputReach(
-      {
+      resolveEncoderConfig({
         ...BASE,
         att_context_size: [
           [8, 3],
           [8, 0],
         ],
         att_context_style: 'chunked_limited',
-      },
+      }),
       97,
       [8, 0],
     ),
@@ -152,7 +153,7 @@ test('multi-lookahead: training draws the pair from the RNG passed in; eval uses
     att_context_style: 'chunked_limited',
     att_context_probs: [0.5, 0.5],
   };
-  const enc = new ConformerEncoder(config, { init: { generator: new t.Generator(5) } });
+  const enc = new ConformerEncoder(resolveEncoderConfig(config), { init: { generator: new t.Generator(5) } });
   try {
     assert.deepEqual(enc.context.choose(false), [8, 3]);
     assert.throws(() => enc.context.choose(true), /RNG/);
@@ -181,8 +182,8 @@ const LEAKS: { name: string; config: ConformerEncoderConfig }[] = [
 for (const c of LEAKS) {
   test(`causality check detects a leak: ${c.name}`, () => {
     const cut = 97;
-    const claimed = outputReach(BASE, cut + 1); // what a fully causal model would guarantee
-    const honest = outputReach(c.config, cut + 1);
+    const claimed = outputReach(resolveEncoderConfig(BASE), cut + 1); // what a fully causal model would guarantee
+    const honest = outputReach(resolveEncoderConfig(c.config), cut + 1);
     assert.ok(honest < claimed, `the leaking configuration's own reach ${honest} is earlier than the causal ${claimed}`);
     const r = probe(c.config, cut, claimed);
     assert.ok(r.leaked.length > 0, 'the perturbation reached frames before the causal reach');

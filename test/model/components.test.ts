@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import { calcContextSizes, contextAllowed, createMasks, type AttContextSize, type AttContextStyle } from '../../src/model/attention-context.js';
 import { ConformerEncoder, stochasticDepthDropProbs, type ConformerEncoderConfig } from '../../src/model/conformer-encoder.js';
+import { resolveEncoderConfig } from '../../src/model/encoder-config.js';
 import { RelPositionMultiHeadAttention } from '../../src/model/attention.js';
 import { subsampledLength, ConvSubsampling } from '../../src/model/subsampling.js';
 import { sinusoidTable } from '../../src/model/positional-encoding.js';
@@ -223,7 +224,7 @@ const NEST_LIKE: ConformerEncoderConfig = {
 };
 
 test('state dict: NeMo names and order for a bare encoder', () => {
-  const enc = new ConformerEncoder(NEST_LIKE);
+  const enc = new ConformerEncoder(resolveEncoderConfig(NEST_LIKE));
   const keys = [...enc.stateDict().keys()];
   assert.deepEqual(keys.slice(0, 12), [
     'pre_encode.out.weight',
@@ -287,7 +288,7 @@ test('state dict: NeMo names and order for a bare encoder', () => {
 });
 
 test('configuration variants: use_bias false, shared pos biases, group_norm, abs_pos, feat_out, striding', () => {
-  const noBias = new ConformerEncoder({ ...NEST_LIKE, use_bias: false });
+  const noBias = new ConformerEncoder(resolveEncoderConfig({ ...NEST_LIKE, use_bias: false }));
   const k = [...noBias.stateDict().keys()];
   for (const n of ['feed_forward1.linear1.bias', 'self_attn.linear_q.bias', 'conv.pointwise_conv1.bias', 'conv.depthwise_conv.bias'])
     assert.ok(!k.includes(`layers.0.${n}`), n);
@@ -295,7 +296,7 @@ test('configuration variants: use_bias false, shared pos biases, group_norm, abs
   assert.ok(k.includes('pre_encode.conv.0.bias'));
   noBias.dispose();
 
-  const tied = new ConformerEncoder({ ...NEST_LIKE, untie_biases: false });
+  const tied = new ConformerEncoder(resolveEncoderConfig({ ...NEST_LIKE, untie_biases: false }));
   const sd = tied.stateDict();
   assert.equal(sd.get('layers.0.self_attn.pos_bias_u'), sd.get('layers.1.self_attn.pos_bias_u'), 'one tensor under every layer key');
   assert.equal(tied.parameters().filter((p) => p === sd.get('layers.0.self_attn.pos_bias_u')).length, 1, 'handed to an optimiser once');
@@ -308,7 +309,7 @@ test('configuration variants: use_bias false, shared pos biases, group_norm, abs
     { ...NEST_LIKE, subsampling: 'striding' as const, subsampling_factor: 4 },
     { ...NEST_LIKE, xscaling: false, conv_norm_type: 'layer_norm' as const, conv_context_size: [6, 2] as [number, number] },
   ]) {
-    const enc = new ConformerEncoder(cfg, { init: { generator: new t.Generator(4) } }).eval();
+    const enc = new ConformerEncoder(resolveEncoderConfig(cfg), { init: { generator: new t.Generator(4) } }).eval();
     t.tidy(() => {
       const { encoded, lengths } = t.noGrad(() => enc.forward(t.randn([2, 80, 50]), t.tensor([50, 33], [2], { dtype: 'int64' })));
       const tp = subsampledLength(50, cfg.subsampling_factor ?? 4, true);
@@ -318,7 +319,7 @@ test('configuration variants: use_bias false, shared pos biases, group_norm, abs
     });
     enc.dispose();
   }
-  assert.throws(() => new ConformerEncoder({ ...NEST_LIKE, conv_norm_type: 'instance_norm' as never }), /not supported/);
+  assert.throws(() => new ConformerEncoder(resolveEncoderConfig({ ...NEST_LIKE, conv_norm_type: 'instance_norm' as never })), /not supported/);
 });
 
 test('training mode: dropout and stochastic depth are reproducible from the generators passed in; eval is deterministic', () => {
@@ -333,7 +334,7 @@ test('training mode: dropout and stochastic depth are reproducible from the gene
     att_context_style: 'chunked_limited',
   };
   const run = (seed: number): number[] => {
-    const enc = new ConformerEncoder(cfg, { init: { generator: new t.Generator(1) }, dropoutGenerator: new t.Generator(seed) }).train();
+    const enc = new ConformerEncoder(resolveEncoderConfig(cfg), { init: { generator: new t.Generator(1) }, dropoutGenerator: new t.Generator(seed) }).train();
     try {
       return t.tidy(() =>
         enc
@@ -346,19 +347,21 @@ test('training mode: dropout and stochastic depth are reproducible from the gene
   };
   assert.deepEqual(run(5), run(5));
   assert.notDeepEqual(run(5), run(6));
-  const enc = new ConformerEncoder(cfg, { init: { generator: new t.Generator(1) } });
+  const enc = new ConformerEncoder(resolveEncoderConfig(cfg), { init: { generator: new t.Generator(1) } });
   assert.throws(() => t.tidy(() => enc.forward(t.randn([1, 80, 40]), t.tensor([40], [1], { dtype: 'int64' }))), /RNG/);
   enc.dispose();
 });
 
 test('forward, backward and streamStep release every tensor they create', () => {
-  const enc = new ConformerEncoder({
-    ...NEST_LIKE,
-    att_context_size: [8, 1],
-    att_context_style: 'chunked_limited',
-    conv_context_size: 'causal',
-    conv_norm_type: 'layer_norm',
-  }).eval();
+  const enc = new ConformerEncoder(
+    resolveEncoderConfig({
+      ...NEST_LIKE,
+      att_context_size: [8, 1],
+      att_context_style: 'chunked_limited',
+      conv_context_size: 'causal',
+      conv_norm_type: 'layer_norm',
+    }),
+  ).eval();
   const x = t.randn([2, 80, 60]);
   const len = t.tensor([60, 41], [2], { dtype: 'int64' });
   // Warm up the positional table (a cached, module-owned tensor).

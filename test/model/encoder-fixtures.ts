@@ -6,6 +6,7 @@ import type { Tensor } from '../../src/torch/index.js';
 import { readNpy } from '../../src/torch/serialize/npy.js';
 import { readNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../../src/model/conformer-encoder.js';
+import { resolveEncoderConfig } from '../../src/model/encoder-config.js';
 import type { AttContextSize } from '../../src/model/attention-context.js';
 import { GOLDEN } from '../helpers/assert.js';
 
@@ -63,7 +64,7 @@ export function encoderWeights(path: string): Map<string, Tensor> {
 
 /** An encoder built from the case's config with the NeMo weights loaded strictly, in eval mode, default context set. */
 export function buildGoldenEncoder(c: GoldenCase): ConformerEncoder {
-  const enc = new ConformerEncoder(c.config.encoder);
+  const enc = new ConformerEncoder(resolveEncoderConfig(c.config.encoder));
   enc.loadStateDict(encoderWeights(weightsPath(c)), true);
   if (c.config.att_context_size_in_use) enc.setDefaultAttContextSize(c.config.att_context_size_in_use);
   return enc.eval();

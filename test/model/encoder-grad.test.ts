@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../../src/model/conformer-encoder.js';
+import { resolveEncoderConfig } from '../../src/model/encoder-config.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { buildGoldenEncoder, golden, goldenCases, type GoldenFile } from './encoder-fixtures.js';
 
@@ -128,7 +129,7 @@ for (const [name, config] of [
   ],
 ] as [string, ConformerEncoderConfig][]) {
   test(`float64 central differences: encoder input gradient (${name})`, () => {
-    const enc = new ConformerEncoder(config, { init: { dtype: 'float64', generator: new t.Generator(7) } }).eval();
+    const enc = new ConformerEncoder(resolveEncoderConfig(config), { init: { dtype: 'float64', generator: new t.Generator(7) } }).eval();
     try {
       t.tidy(() => {
         // Non-trivial pos biases and norm statistics so that every term of the graph carries gradient.

@@ -27,17 +27,9 @@ class Block extends t.Module {
     return this.lin.forward(this.norm.forward(x));
   }
 }
-class List extends t.Module {
-  constructor(items: t.Module[]) {
-    super();
-    items.forEach((m, i) => {
-      this.registerModule(String(i), m);
-    });
-  }
-}
 class Net extends t.Module {
   embed = this.registerModule('embed', new t.Embedding(5, 4));
-  blocks = this.registerModule('blocks', new List([new Block(), new Block()]));
+  blocks = this.registerModule('blocks', new t.ModuleList([new Block(), new Block()]));
   out = this.registerModule('out', new t.Linear(3, 2, false));
   ln = this.registerModule('ln', new t.LayerNorm(2));
 }

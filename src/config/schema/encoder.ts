@@ -63,6 +63,24 @@ export function convContextOf(e: Pick<EncoderConfig, 'conv_context_size' | 'conv
   return [e.conv_context_size[0], e.conv_context_size[1]];
 }
 
+/** How a `[left, right]` pair breaks NeMo's chunked_limited rule (see `chunkedLimitedViolations`). */
+export type ChunkedLimitedViolation = 'left_not_whole_chunks' | 'right_unlimited';
+
+/**
+ * The chunked_limited rule for one `[left, right]` pair (NeMo's ConformerEncoder._calc_context_sizes), the one check
+ * of it: attention works in chunks of right + 1 frames, so a limited left context must be whole chunks
+ * (`left % (right + 1) == 0`; NeMo fails on right = -1 then) and the right context must be bounded (`right != -1`;
+ * NeMo lets -1 through when the model has several pairs). `pairCount`: how many pairs the model has (1 checks one
+ * pair on its own). Empty when the pair is fine.
+ */
+export function chunkedLimitedViolations(pair: AttContextSize, pairCount = 1): ChunkedLimitedViolation[] {
+  const [left, right] = pair;
+  const out: ChunkedLimitedViolation[] = [];
+  if (left > 0 && (right < 0 || left % (right + 1) !== 0)) out.push('left_not_whole_chunks');
+  if (right < 0 && pairCount <= 1) out.push('right_unlimited');
+  return out;
+}
+
 const NORMS = ['batch_norm', 'layer_norm', 'instance_norm', 'fused_batch_norm'];
 
 function isPair(v: ConfigValue): v is [number, number] {
@@ -171,11 +189,12 @@ export function readEncoderConfig(r: SectionReader): EncoderConfig {
   const att_context_size = readAttContextSize(r);
   if (att_context_style === 'chunked_limited') {
     att_context_size.forEach(([left, right], i) => {
-      if (left > 0 && left % (right + 1) !== 0) {
-        r.problem(r.keyPath('att_context_size', i), `chunked_limited needs left % (right + 1) == 0; got [${left}, ${right}]`);
-      }
-      if (right < 0 && att_context_size.length <= 1) {
-        r.problem('att_context_size', 'right context cannot be unlimited (-1) with chunked_limited style');
+      for (const v of chunkedLimitedViolations([left, right], att_context_size.length)) {
+        if (v === 'left_not_whole_chunks') {
+          r.problem(r.keyPath('att_context_size', i), `chunked_limited needs left % (right + 1) == 0; got [${left}, ${right}]`);
+        } else {
+          r.problem('att_context_size', 'right context cannot be unlimited (-1) with chunked_limited style');
+        }
       }
     });
   }

@@ -6,6 +6,9 @@ import type { KeyTable } from '../key-status.js';
 import { isEmpty, isOneOf, noEffect, noEffectAll, refuseUnless, refuseUnlessEmpty, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 
+/** exp_manager.checkpoint_callback_params.save_top_k when not given (NeMo's CallbackParams default), for every run. */
+export const DEFAULT_SAVE_TOP_K = 3;
+
 export interface CheckpointCallbackConfig {
   /** -1 = keep all, 0 = none. */
   readonly save_top_k: number;
@@ -113,7 +116,7 @@ export const EXP_MANAGER_KEYS: KeyTable = {
 function readCheckpointCallback(r: SectionReader): CheckpointCallbackConfig {
   r.classify(CHECKPOINT_CALLBACK_KEYS);
   const c: CheckpointCallbackConfig = {
-    save_top_k: r.int('save_top_k', 3, { min: -1 }),
+    save_top_k: r.int('save_top_k', DEFAULT_SAVE_TOP_K, { min: -1 }),
   };
   r.finish();
   return c;

@@ -1,4 +1,4 @@
-// The basic layers: Linear, Conv1d, Conv2d, LayerNorm, BatchNorm1d, GroupNorm, Dropout, Embedding.
+// The basic layers: Linear, Conv1d, Conv2d, LayerNorm, BatchNorm1d, GroupNorm, Dropout, Embedding, and the ModuleList container.
 import { empty, ones, zeros, scalar } from '../ops/creation.js';
 import * as F from '../ops/nn.js';
 import type { Generator } from '../random.js';
@@ -216,5 +216,19 @@ export class Embedding extends Module {
   }
   forward(indices: Tensor): Tensor {
     return F.embedding(this.weight, indices);
+  }
+}
+
+// Provenance: torch.nn.ModuleList (children named 0, 1, ..., so state-dict keys are `<list>.0.<param>`, `<list>.1.<param>`)
+export class ModuleList<M extends Module> extends Module {
+  readonly items: M[] = [];
+  constructor(items: readonly M[] = []) {
+    super();
+    for (const m of items) this.append(m);
+  }
+  /** Adds a module as the next child (named by its index). */
+  append(m: M): M {
+    this.items.push(this.registerModule(String(this.items.length), m));
+    return m;
   }
 }
