@@ -1,16 +1,24 @@
-// Model import from a .nemo archive (or a streamnest training checkpoint, which has the same layout):
-//   NEST SSL archives load whole (preprocessor buffers, encoder, quantizer, mask embedding, decoder), strictly;
-//   FastConformer ASR archives (CTC / RNNT / hybrid) load their preprocessor and encoder strictly, and list
-//   what was left out (decoder / joint / CTC-head tensors by prefix, tokenizer and other files by name).
+// Model import from a .nemo archive (or a streamnest training checkpoint, which has the same layout); the one loader
+// every command uses. The config is validated (family from `target`, encoder and preprocessor sections) before any
+// module is built, and weights load strictly:
+//   loadNemoModel: NEST SSL archives load whole (preprocessor buffers, encoder, quantizer, mask embedding, decoder);
+//     FastConformer ASR archives (CTC / RNNT / hybrid) load their preprocessor and encoder, and list what was left
+//     out (decoder / joint / CTC-head tensors by prefix, tokenizer and other files by name).
+//   loadNemoCtcModel: a FastConformer CTC archive (EncDecCTCModel / EncDecCTCModelBPE) loads whole as a CtcModel,
+//     with its SentencePiece tokenizer read from the archive (async: the WebAssembly module loads so).
 // Provenance: nemo.core.connectors.save_restore_connector.SaveRestoreConnector.restore_from (+ load_state_dict strict).
+import { basename } from 'node:path';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
+import { CtcModel, ctcModelArgsFromConfig } from '../asr/ctc-model.js';
+import { readTokenizerSection, tokenizerFromArchive } from '../asr/tokenizer-config.js';
+import type { ConfigMap } from '../config/index.js';
 import type { EncoderConfig, NestModelConfig, PreprocessorConfig } from '../config/index.js';
 import { ConformerEncoder } from '../model/index.js';
 import { nestModelConfigFromYaml } from '../ssl/nest-config.js';
 import { buildNestModel } from '../ssl/nest-factory.js';
 import type { NestModel } from '../ssl/nest-model.js';
 import type { Tensor } from '../torch/index.js';
-import { modelFamily, parseModelConfig, readEncoderSections, type AsrFamily } from './model-config.js';
+import { modelFamily, parseModelConfig, readEncoderSections, type AsrFamily, type EncoderSections, type ModelFamily } from './model-config.js';
 import { conformerEncoderArgs } from '../model/encoder-config.js';
 import { readNemoArchive, type NemoArchive } from './nemo-archive.js';
 
@@ -44,6 +52,9 @@ interface Common {
 }
 
 export type LoadedNemoModel = (Common & { kind: 'nest'; model: NestModel; nestConfig: NestModelConfig }) | (Common & { kind: 'asr'; family: AsrFamily });
+
+/** A CTC archive loaded whole (loadNemoCtcModel): encoder and preprocessor are the CtcModel's own. */
+export type LoadedNemoCtcModel = Common & { kind: 'ctc'; family: 'ctc'; model: CtcModel };
 
 export class NemoModelError extends Error {
   constructor(msg: string, options?: { cause?: unknown }) {
@@ -91,16 +102,34 @@ function loadPart(module: { loadStateDict(sd: Map<string, Tensor>): unknown }, s
   }
 }
 
+/** A read archive with its validated config: what every loader builds from. */
+interface CheckedArchive {
+  archive: NemoArchive;
+  cfg: ConfigMap;
+  family: ModelFamily;
+  sections: EncoderSections;
+  base: Omit<Common, 'encoder' | 'preprocessor' | 'ignored' | 'dispose'>;
+}
+
+const notCtc = (path: string): string =>
+  `${path}: not a CTC model (no labels or tokenizer, or no decoder, in model_config.yaml); fine-tune it first with streamnest finetune --init ${path}`;
+
 /**
- * Reads a .nemo (tar or tar.gz; a streamnest training checkpoint too) and builds the model it holds, in eval mode.
- * Nothing in the file is executed (restricted unpickler). The result's tensors belong to the caller: call dispose().
+ * Reads the archive and validates its config; on a bad config the state dict is released before the error.
+ * `wanted` 'ctc': an archive whose family cannot be told (no target, no decoder) is refused as not a CTC model.
  */
-export function loadNemoModel(path: string): LoadedNemoModel {
+function checkArchive(path: string, wanted: 'any' | 'ctc' = 'any'): CheckedArchive {
   const archive = readNemoArchive(path);
-  const sd = archive.stateDict;
   try {
     const cfg = parseModelConfig(archive.configYaml, path);
-    const { family, target, guessed } = modelFamily(cfg, path);
+    let identified: ReturnType<typeof modelFamily>;
+    try {
+      identified = modelFamily(cfg, path);
+    } catch (e) {
+      if (wanted === 'ctc' && typeof cfg.target !== 'string') throw new NemoModelError(notCtc(path), { cause: e });
+      throw e;
+    }
+    const { family, target, guessed } = identified;
     const sections = readEncoderSections(cfg, path);
     const warnings = [...sections.warnings];
     if (guessed)
@@ -111,10 +140,26 @@ export function loadNemoModel(path: string): LoadedNemoModel {
       configYaml: archive.configYaml,
       encoderConfig: sections.encoder,
       preprocessorConfig: sections.preprocessor,
-      tensors: [...sd].map(([key, v]) => ({ key, shape: v.shape, dtype: v.dtype })),
+      tensors: [...archive.stateDict].map(([key, v]) => ({ key, shape: v.shape, dtype: v.dtype })),
       members: archive.members,
       warnings,
     };
+    return { archive, cfg, family, sections, base };
+  } catch (e) {
+    disposeAll(archive.stateDict);
+    throw e;
+  }
+}
+
+/**
+ * Reads a .nemo (tar or tar.gz; a streamnest training checkpoint too) and builds the model it holds, in eval mode.
+ * Nothing in the file is executed (restricted unpickler). The result's tensors belong to the caller: call dispose().
+ */
+export function loadNemoModel(path: string): LoadedNemoModel {
+  const { archive, family, sections, base } = checkArchive(path);
+  const sd = archive.stateDict;
+  const warnings = base.warnings;
+  try {
     if (family.kind === 'nest') {
       const { model: nestConfig, warnings: w } = nestModelConfigFromYaml(archive.configYaml, path);
       const model = buildNestModel(nestConfig, 0);
@@ -160,6 +205,57 @@ export function loadNemoModel(path: string): LoadedNemoModel {
         preprocessor.dispose();
         encoder.dispose();
       },
+    };
+  } finally {
+    disposeAll(sd);
+  }
+}
+
+/**
+ * Loads a fine-tuned FastConformer CTC .nemo whole, in eval mode: EncDecCTCModel (model.labels) or EncDecCTCModelBPE
+ * (tokenizer.model_path 'nemo:NAME' read from the archive's member NAME). The config is validated as loadNemoModel
+ * validates it; other model families are refused by name. `seed` seeds the model's generators (dither, dropout).
+ */
+export async function loadNemoCtcModel(path: string, o: { seed?: number } = {}): Promise<LoadedNemoCtcModel> {
+  const { archive, cfg, family, sections, base } = checkArchive(path, 'ctc');
+  const sd = archive.stateDict;
+  try {
+    if (family.kind !== 'asr' || family.family !== 'ctc') {
+      const what = family.kind === 'nest' ? 'a NEST SSL model' : `a FastConformer ${family.family.toUpperCase()} model`;
+      throw new NemoModelError(
+        `${path}: ${what}${base.target ? ` (${base.target})` : ''}, not a CTC model; CTC decoding needs EncDecCTCModel or EncDecCTCModelBPE` +
+          (family.kind === 'nest' ? ` (fine-tune it first with streamnest finetune --init ${path})` : ''),
+      );
+    }
+    const tokSection = readTokenizerSection(cfg.tokenizer, `${path}: model_config.yaml tokenizer`);
+    if ((!Array.isArray(cfg.labels) && !tokSection) || !cfg.decoder) throw new NemoModelError(notCtc(path));
+    const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, archive.extra, path, 'tokenizer') : null;
+    let model: CtcModel;
+    try {
+      const args = ctcModelArgsFromConfig(cfg, o.seed ?? 0, tokenizer);
+      model = new CtcModel({ ...args, preprocessor: { ...sections.preprocessor }, encoder: conformerEncoderArgs(sections.encoder) });
+    } catch (e) {
+      throw new NemoModelError(`${path}: model_config.yaml: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      model.loadStateDict(sd);
+    } catch (e) {
+      model.dispose();
+      throw new NemoModelError(`${path}: the weights do not fit the CTC model its config describes: ${(e as Error).message}`, { cause: e });
+    }
+    model.eval();
+    // the member tokenizerFromArchive read (it is part of the model, not ignored)
+    const mp = tokSection?.modelPath ?? 'tokenizer.model';
+    const tokenizerMember = !tokSection ? null : mp.startsWith('nemo:') ? mp.slice('nemo:'.length).replace(/^(\.\/)+/, '') : basename(mp);
+    return {
+      ...base,
+      kind: 'ctc',
+      family: 'ctc',
+      model,
+      encoder: model.encoder,
+      preprocessor: model.preprocessor,
+      ignored: ignoredFiles(archive).filter((f) => f.what !== tokenizerMember),
+      dispose: () => model.dispose(),
     };
   } finally {
     disposeAll(sd);

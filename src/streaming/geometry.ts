@@ -3,6 +3,7 @@
 // Provenance: nemo.collections.asr.models.configs.asr_models_config.CacheAwareStreamingConfig (values),
 // nemo.collections.asr.modules.ConformerEncoder.setup_streaming_params (derivation), spec 05 §2 and §7.
 import type { AttContextSize, AttContextStyle, ConformerEncoder, StreamingConfig } from '../model/index.js';
+import { chunkedLimitedViolations } from '../config/schema/encoder.js';
 
 export class StreamingConfigError extends Error {
   constructor(msg: string) {
@@ -22,7 +23,10 @@ export type StreamingMode = 'exact' | 'nemo';
 
 export interface StreamingGeometry {
   style: AttContextStyle;
-  /** The [left, right] attention context the encoder streams with (its default pair). */
+  /**
+   * The [left, right] attention context to stream with: the requested pair (or the encoder's default pair), with the
+   * right context set by a chunked_limited chunk size. Handed to every step; the encoder's default is never changed.
+   */
   attContextSize: AttContextSize;
   /** NeMo's streaming_cfg: chunk_size, shift_size, pre_encode_cache_size in feature frames; the rest in encoder frames. */
   cfg: StreamingConfig;
@@ -64,7 +68,7 @@ export function exactnessIssues(encoder: ConformerEncoder, cfg: StreamingConfig,
   if (encoder.convContextSize[1] > 0 && c.att_context_style === 'chunked_limited')
     issues.push(`conv_context_size right = ${encoder.convContextSize[1]} > 0: the conv sees zeros instead of the next chunk`);
   if (c.conv_norm_type.startsWith('group_norm')) issues.push('group_norm conv normalisation mixes frames across chunks');
-  if (c.att_context_style === 'chunked_limited' && ctx[0] >= 0 && ctx[0] % (ctx[1] + 1) !== 0) {
+  if (c.att_context_style === 'chunked_limited' && chunkedLimitedViolations(ctx).includes('left_not_whole_chunks')) {
     issues.push(`att_context_size [${ctx[0]}, ${ctx[1]}]: left must be a multiple of right + 1 for chunk boundaries to align`);
   }
   if (cfg.chunkSize[0] % c.subsampling_factor !== 1 % c.subsampling_factor) issues.push('first chunk is not 1 + S*k feature frames');
@@ -72,13 +76,15 @@ export function exactnessIssues(encoder: ConformerEncoder, cfg: StreamingConfig,
 }
 
 /**
- * Chooses the context / chunk size on the encoder (NeMo's set_default_att_context_size; this changes the encoder's
- * default pair) and derives the geometry. Throws StreamingConfigError for chunk sizes the style cannot stream.
+ * Chooses the attention context and chunk size to stream with and derives the geometry. Pure: the encoder is only
+ * read (its configuration and default pair); the chosen pair lives in the returned geometry (`attContextSize`), which
+ * the streaming drivers hand to every step. Throws StreamingConfigError for chunk sizes the style cannot stream.
  */
 export function configureStreaming(encoder: ConformerEncoder, o: StreamingSetup): StreamingGeometry {
   const c = encoder.config;
   const S = c.subsampling_factor > 1 && c.subsampling ? c.subsampling_factor : 1;
-  if (o.attContextSize) encoder.setDefaultAttContextSize(o.attContextSize);
+  const chosen = o.attContextSize ?? encoder.context.default;
+  let ctx: AttContextSize = [chosen[0], chosen[1]];
   let chunkFrames = o.chunkFrames;
   if (o.chunkSeconds !== undefined) {
     const exact = o.chunkSeconds / (o.hopSeconds * S);
@@ -92,27 +98,26 @@ export function configureStreaming(encoder: ConformerEncoder, o: StreamingSetup)
   let cfg: StreamingConfig;
   if (chunkFrames !== undefined) {
     if (!Number.isInteger(chunkFrames) || chunkFrames < 1) throw new StreamingConfigError(`chunk size must be >= 1 encoder frame, got ${chunkFrames}`);
-    const [left, right] = encoder.context.default;
+    const [left, right] = ctx;
     if (c.att_context_style === 'chunked_limited') {
-      // The chunk of chunked_limited attention IS right + 1 frames: choose the pair with that right context.
-      if (right !== chunkFrames - 1) encoder.setDefaultAttContextSize([left, chunkFrames - 1]);
-      cfg = encoder.streamingConfig({ maxContext: o.maxContext });
+      // The chunk of chunked_limited attention IS right + 1 frames: stream with the pair that has that right context.
+      ctx = [left, chunkFrames - 1];
+      cfg = encoder.streamingConfig({ attContextSize: ctx, maxContext: o.maxContext });
     } else if (right === 0) {
       // Regular style without look-ahead: every frame sees only the past, so any chunk of k frames is exact.
-      cfg = encoder.streamingConfig({ chunkSize: chunkFrames, shiftSize: chunkFrames, maxContext: o.maxContext });
+      cfg = encoder.streamingConfig({ attContextSize: ctx, chunkSize: chunkFrames, shiftSize: chunkFrames, maxContext: o.maxContext });
     } else {
       throw new StreamingConfigError(
         `att_context_style regular with right context ${right} streams one encoder frame per step with ${right * c.n_layers} frames of look-ahead; a chunk size cannot be chosen (omit --chunk-size)`,
       );
     }
   } else {
-    cfg = encoder.streamingConfig({ maxContext: o.maxContext });
+    cfg = encoder.streamingConfig({ attContextSize: ctx, maxContext: o.maxContext });
   }
-  const ctx = encoder.context.default;
   const hop = o.hopSeconds;
   return {
     style: c.att_context_style,
-    attContextSize: [ctx[0], ctx[1]],
+    attContextSize: ctx,
     cfg,
     subsamplingFactor: S,
     hopSeconds: hop,

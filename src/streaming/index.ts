@@ -1,5 +1,6 @@
 // Cache-aware streaming inference: geometry, chunk planning, the batched streaming encoder, the stream batcher.
 export { configureStreaming, exactnessIssues, StreamingConfigError, type StreamingGeometry, type StreamingMode, type StreamingSetup } from './geometry.js';
+export { encoderStreamStep, type EncoderStepOptions } from './encoder-step.js';
 export { planChunk, advanceCursor, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
 export {
   StreamingEncoder,

@@ -7,6 +7,7 @@ import type { Tensor } from '../torch/index.js';
 import { disposeEncoderCache, type ConformerEncoder, type EncoderCache } from '../model/index.js';
 import { advanceCursor, nemoStepFails, planChunk, START_CURSOR, type ChunkPlan } from './chunk-plan.js';
 import { subsampledLength } from '../model/index.js';
+import { encoderStreamStep } from './encoder-step.js';
 import type { StreamingGeometry } from './geometry.js';
 
 export interface NemoBufferStep {
@@ -61,7 +62,13 @@ export function runNemoBuffer(
         let x = features.narrow(2, p.start, p.end - p.start); // [B, F, end - start]
         if (p.zeroPad > 0) x = t.cat([t.zeros([B, F, p.zeroPad]), x], 2); // [B, F, Tc]
         const lens = t.tensor(chunkLengths, [B], { dtype: 'int64' });
-        return encoder.streamStep(x, lens, cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll, positions });
+        return encoderStreamStep(encoder, x, lens, cache, {
+          attContextSize: geo.attContextSize,
+          streaming: geo.cfg,
+          dropExtraPreEncoded: p.drop,
+          keepAllOutputs: p.keepAll,
+          positions,
+        });
       }),
     );
     disposeEncoderCache(cache);

@@ -1,4 +1,4 @@
-// Cache-aware streaming from raw audio: FeatureStream (chunk-exact log-mel) -> pre-encode cache -> encoder.streamStep,
+// Cache-aware streaming from raw audio: FeatureStream (chunk-exact log-mel) -> pre-encode cache -> encoderStreamStep,
 // for many independent streams at once. State is plain typed data plus tensors, passed in and returned, never hidden.
 // Provenance: nemo.collections.asr.parts.utils.streaming_utils.CacheAwareStreamingAudioBuffer (chunking, pre-encode
 // cache) + nemo.collections.asr.parts.mixins.streaming.StreamingEncoder.cache_aware_stream_step (one step), driven as
@@ -21,6 +21,7 @@ import {
   type StreamingConfig,
 } from '../model/index.js';
 import { advanceCursor, nemoStepFails, planChunk, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
+import { encoderStreamStep } from './encoder-step.js';
 import type { StreamingGeometry, StreamingMode } from './geometry.js';
 
 /** One stream's state. */
@@ -277,7 +278,8 @@ export class StreamingEncoder {
           { dtype: 'int64' },
         );
         const cache = stackCaches(slots.map((s) => s.encoder));
-        const out = this.encoder.streamStep(feats, lens, cache, {
+        const out = encoderStreamStep(this.encoder, feats, lens, cache, {
+          attContextSize: this.geometry.attContextSize,
           streaming: st,
           dropExtraPreEncoded: p0.drop,
           keepAllOutputs: p0.keepAll,

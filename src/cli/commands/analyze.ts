@@ -42,16 +42,28 @@ export async function run(argv: string[]): Promise<number> {
   const t = await import('../../torch/index.js');
   const { loadAudio } = await import('../../audio/index.js');
   const { readManifest } = await import('../../data/manifest.js');
-  const { configureStreaming, StreamingEncoder } = await import('../../streaming/index.js');
-  const { loadModel } = await import('./stream.js');
+  const { configureStreaming, StreamingEncoder, StreamingConfigError } = await import('../../streaming/index.js');
+  const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
   t.setNumThreads(options.threads);
-  const m = await loadModel(options.model);
+  const m = loadNemoModel(options.model);
   try {
-    const nest = m.nest;
-    if (!nest || !m.decoder) throw new ArgError(`analyze: ${options.model} is not a NEST SSL model (needs quantizer and decoder)`);
-    const decoder = m.decoder;
+    if (m.kind !== 'nest') throw new ArgError(`analyze: ${options.model} is not a NEST SSL model (needs quantizer and decoder)`);
+    const nest = m.model;
+    const decoder = nest.decoder;
     const pre = m.preprocessor;
     const sr = pre.cfg.sample_rate;
+    const hopSeconds = pre.featurizer.geometry.hopLength / sr;
+    const geometry = (maxContext?: number): ReturnType<typeof configureStreaming> => {
+      try {
+        return configureStreaming(m.encoder, { chunkSeconds: options.chunkSize, hopSeconds, maxContext });
+      } catch (e) {
+        if (e instanceof StreamingConfigError) throw new ArgError(e.message);
+        throw e;
+      }
+    };
+    // The context the streaming pass runs with (a chunked_limited --chunk-size sets its right context); the offline
+    // pass it is compared with uses the same one. The masked-token pass keeps the model's own default.
+    const attContextSize = geometry().attContextSize;
     const { entries } = readManifest(options.manifest);
     const use = entries.slice(0, Math.max(1, options.maxUtterances));
     if (use.length === 0) throw new ArgError(`analyze: ${options.manifest} has no entries`);
@@ -80,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
           // offline pass without masks
           const feats = pre.forward(sig, len);
           const L = feats.lengths.toArray()[0]!;
-          const off = m.encoder.forward(feats.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }));
+          const off = m.encoder.forward(feats.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), { attContextSize });
           const T = off.lengths.toArray()[0]!;
           const offEnc = off.encoded.narrow(2, 0, T); // [1, D, T]
           const lp = decoder.forward(offEnc); // [1, T, C(, H)]
@@ -96,11 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       for (const k of r.tokens) targetCounts[k]!++;
       for (const k of r.offPred) predCounts[k]!++;
       // streaming pass (exact mode), chunk by chunk
-      const geo = configureStreaming(m.encoder, {
-        chunkSeconds: options.chunkSize,
-        hopSeconds: pre.featurizer.geometry.hopLength / sr,
-        maxContext: r.offEnc.size(2) + 1,
-      });
+      const geo = geometry(r.offEnc.size(2) + 1);
       const se = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre });
       const piece = Math.max(1, Math.round(geo.chunkSeconds * sr));
       let state = se.initStreamState(1);

@@ -29,11 +29,12 @@ ${formatOptions(spec)}`;
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.manifest) throw new Error('eval needs --model MODEL.nemo and --manifest FILE');
-  const { loadCtcModel } = await import('../../train/ctc-finetuning.js');
+  const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudio } = await import('../../audio/index.js');
   const { readManifests } = await import('../../data/manifest.js');
   const { planStreaming, transcribeStreaming, utteranceWer, corpusWer } = await import('../../asr/index.js');
-  const model = await loadCtcModel(options.model);
+  const loaded = await loadNemoCtcModel(options.model);
+  const model = loaded.model;
   try {
     let entries = readManifests(options.manifest).entries;
     if (options.limit > 0) entries = entries.slice(0, options.limit);
@@ -91,6 +92,6 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    model.dispose();
+    loaded.dispose();
   }
 }

@@ -2,6 +2,7 @@
 // (rows = query frames, columns = key frames, blue = may attend), with chunk boundaries and the look-ahead.
 import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 import type { Canvas, Rgb } from '../../plot/index.js';
+import { chunkedLimitedViolations } from '../../config/schema/encoder.js';
 
 export const name = 'show-attention';
 export const summary = "Draw a config's encoder self-attention mask (query x key frames) as a PNG, with its look-ahead latency";
@@ -169,7 +170,7 @@ export async function run(argv: string[]): Promise<number> {
   const e = c.model.encoder;
   const pair: [number, number] = options.attContextSize ? parsePair(options.attContextSize) : [e.att_context_size[0]![0], e.att_context_size[0]![1]];
   const style = e.att_context_style;
-  if (style === 'chunked_limited' && pair[1] >= 0 && pair[0] > 0 && pair[0] % (pair[1] + 1) !== 0) {
+  if (style === 'chunked_limited' && pair[1] >= 0 && chunkedLimitedViolations(pair).includes('left_not_whole_chunks')) {
     throw new ArgError(`show-attention: chunked_limited needs left % (right + 1) == 0 (NeMo refuses it); got [${pair[0]}, ${pair[1]}]`);
   }
   const frames = options.frames ?? defaultFrames(pair, style);

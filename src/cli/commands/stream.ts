@@ -3,15 +3,12 @@
 // The seeds' streaming_inference_example.py (simulate_streaming_inference + compare_streaming_vs_offline).
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
 import type { Tensor } from '../../torch/index.js';
-import type { ConformerEncoder } from '../../model/index.js';
-import type { AudioToMelSpectrogramPreprocessor } from '../../audio/index.js';
-import type { MultiSoftmaxDecoder } from '../../ssl/index.js';
 
 export const name = 'stream';
 export const summary = 'Stream an audio file through a .nemo encoder chunk by chunk (cache-aware); latency, RTF, offline comparison';
 
 const spec = {
-  model: { type: 'string', metavar: 'FILE.nemo', help: 'NEST SSL archive or any archive with encoder + preprocessor' },
+  model: { type: 'string', metavar: 'FILE.nemo', help: 'NEST SSL or FastConformer CTC/RNNT/hybrid archive (its encoder + preprocessor stream)' },
   audio: { type: 'string', metavar: 'FILE', help: 'WAV or FLAC (mixed to mono, resampled to the model rate)' },
   chunkSize: { type: 'number', metavar: 'SECONDS', help: 'chunk length (whole encoder frames); default: from the attention context' },
   attContextSize: { type: 'string', metavar: 'L,R', help: "attention context to stream with (e.g. one of a multi-lookahead model's pairs)" },
@@ -42,68 +39,6 @@ Examples:
   streamnest stream --model exp/tiny/checkpoints/tiny.nemo --audio clip.wav --compare-modes
   streamnest stream --model model.nemo --audio long.flac --chunk-size 0.32 --json --plot latency.png`;
 
-/** What a .nemo archive yields for streaming and analysis. */
-export interface LoadedModel {
-  encoder: ConformerEncoder;
-  preprocessor: AudioToMelSpectrogramPreprocessor;
-  /** The NEST decoder when the archive is a NEST SSL model (else null). */
-  decoder: MultiSoftmaxDecoder | null;
-  /** The whole NEST model (quantizer, masking) when the archive is one. */
-  nest: import('../../ssl/nest-model.js').NestModel | null;
-  dispose(): void;
-}
-
-/** Loads a .nemo: a NEST SSL model (encoder, preprocessor, quantizer, decoder) or a plain encoder archive. */
-export async function loadModel(path: string): Promise<LoadedModel> {
-  const { readNemoArchive } = await import('../../checkpoint/nemo-archive.js');
-  const { parse } = await import('yaml');
-  const a = readNemoArchive(path);
-  const cfg = parse(a.configYaml) as Record<string, unknown>;
-  if (!cfg || typeof cfg !== 'object' || !cfg.encoder || !cfg.preprocessor) {
-    for (const v of a.stateDict.values()) v.dispose();
-    throw new ArgError(`${path}: model_config.yaml has no encoder and preprocessor sections`);
-  }
-  const isNest = 'quantizer' in cfg && 'decoder' in cfg && 'masking' in cfg;
-  try {
-    if (isNest) {
-      const { nestModelConfigFromYaml } = await import('../../ssl/nest-config.js');
-      const { buildNestModel } = await import('../../ssl/nest-factory.js');
-      const { model } = nestModelConfigFromYaml(a.configYaml, path);
-      const nest = buildNestModel(model, 0);
-      nest.loadStateDict(a.stateDict, false);
-      nest.eval();
-      return { encoder: nest.encoder, preprocessor: nest.preprocessor, decoder: nest.decoder, nest, dispose: () => nest.dispose() };
-    }
-    const { ConformerEncoder } = await import('../../model/index.js');
-    const { AudioToMelSpectrogramPreprocessor } = await import('../../audio/index.js');
-    const pcfg = { ...(cfg.preprocessor as Record<string, unknown>) };
-    delete pcfg._target_;
-    if (typeof pcfg.sample_rate === 'string') pcfg.sample_rate = cfg.sample_rate ?? 16000;
-    const ecfg = { ...(cfg.encoder as Record<string, unknown>) };
-    if (typeof ecfg.feat_in === 'string') ecfg.feat_in = pcfg.features ?? 80;
-    const encoder = new ConformerEncoder(ecfg as never);
-    const preprocessor = new AudioToMelSpectrogramPreprocessor(pcfg);
-    const enc = new Map<string, Tensor>();
-    for (const [k, v] of a.stateDict) if (k.startsWith('encoder.')) enc.set(k.slice('encoder.'.length), v);
-    if (enc.size === 0) throw new ArgError(`${path}: no encoder.* weights in model_weights.ckpt`);
-    encoder.loadStateDict(enc, true);
-    encoder.eval();
-    preprocessor.eval();
-    return {
-      encoder,
-      preprocessor,
-      decoder: null,
-      nest: null,
-      dispose: () => {
-        encoder.dispose();
-        preprocessor.dispose();
-      },
-    };
-  } finally {
-    for (const v of a.stateDict.values()) v.dispose();
-  }
-}
-
 export function parsePair(s: string | undefined, what: string): [number, number] | undefined {
   if (s === undefined) return undefined;
   const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(s);
@@ -123,9 +58,10 @@ export async function run(argv: string[]): Promise<number> {
   const t = await import('../../torch/index.js');
   const { loadAudio } = await import('../../audio/index.js');
   const { configureStreaming, StreamingEncoder, StreamingConfigError } = await import('../../streaming/index.js');
+  const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
   t.setNumThreads(options.threads);
 
-  const m = await loadModel(options.model);
+  const m = loadNemoModel(options.model);
   try {
     const pre = m.preprocessor;
     const hop = pre.featurizer.geometry.hopLength / pre.cfg.sample_rate;
@@ -194,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
         t.noGrad(() => {
           const f = pre.forward(t.tensor(audio.samples, [1, audio.samples.length]), [audio.samples.length]);
           const L = f.lengths.toArray()[0]!;
-          const o = m.encoder.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }));
+          const o = m.encoder.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), { attContextSize: geo.attContextSize });
           return o.encoded.select(0, 0).narrow(1, 0, o.lengths.toArray()[0]!).contiguous(); // [D, T']
         }),
       );

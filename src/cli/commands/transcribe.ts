@@ -27,10 +27,11 @@ their own chunk (right context + 1 frames). For both, the streaming transcript e
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.audio) throw new Error('transcribe needs --model MODEL.nemo and --audio FILE');
-  const { loadCtcModel } = await import('../../train/ctc-finetuning.js');
+  const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudio } = await import('../../audio/index.js');
   const { planStreaming, transcribeStreaming } = await import('../../asr/index.js');
-  const model = await loadCtcModel(options.model);
+  const loaded = await loadNemoCtcModel(options.model);
+  const model = loaded.model;
   try {
     const audio = loadAudio(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate }).samples;
     const seconds = audio.length / model.preprocessor.cfg.sample_rate;
@@ -90,6 +91,6 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    model.dispose();
+    loaded.dispose();
   }
 }

@@ -1,0 +1,61 @@
+// `streamnest transcribe` and `streamnest eval` as child processes load through the validated .nemo loader
+// (loadNemoCtcModel): a character CTC archive transcribes offline and streaming alike and is scored on a manifest;
+// a NEST archive and an archive with a bad config are refused with the loader's errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { GOLDEN } from '../helpers/assert.js';
+import { writeCharCtcArchive } from '../checkpoint/asr-archive.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'streamnest-transcribe-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const audio = join(GOLDEN, 'audio', 'speech_fox.wav');
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' }, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('transcribe (offline and streaming) and eval load a character CTC archive', () => {
+  const nemo = join(tmp, 'ctc.nemo');
+  writeCharCtcArchive(nemo).dispose();
+  const off = cli(['transcribe', '--model', nemo, '--audio', audio, '--json']);
+  assert.equal(off.code, 0, off.stderr);
+  const o = JSON.parse(off.stdout) as { mode: string; text: string };
+  assert.equal(o.mode, 'offline');
+  const str = cli(['transcribe', '--model', nemo, '--audio', audio, '--json', '--streaming']);
+  assert.equal(str.code, 0, str.stderr);
+  const s = JSON.parse(str.stdout) as { mode: string; text: string; streaming: { exact: boolean } };
+  assert.equal(s.mode, 'streaming');
+  assert.equal(s.streaming.exact, true);
+  assert.equal(s.text, o.text, 'fully causal: the streaming transcript is the offline one');
+  const man = join(tmp, 'm.json');
+  writeFileSync(man, JSON.stringify({ audio_filepath: audio, duration: 1.0, text: 'the quick brown fox' }) + '\n');
+  const ev = cli(['eval', '--model', nemo, '--manifest', man, '--json']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const e = JSON.parse(ev.stdout) as { totals: { utterances: number; words: number }; utterances: { hypothesis?: string }[] };
+  assert.equal(e.totals.utterances, 1);
+  assert.equal(e.totals.words, 4);
+});
+
+test("transcribe and eval refuse a NEST archive and a bad config with the loader's errors", () => {
+  const nest = join(GOLDEN, 'nemo', 'b_fully_causal.nemo');
+  let r = cli(['transcribe', '--model', nest, '--audio', audio]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /b_fully_causal\.nemo: a NEST SSL model \(nemo\.collections\.asr\.models\.ssl_models\.EncDecDenoiseMaskedTokenPredModel\), not a CTC model/,
+  );
+  const bad = join(tmp, 'bad.nemo');
+  writeCharCtcArchive(bad, (c) => Object.assign(c.encoder as object, { subsampling: 'vggnet' })).dispose();
+  const man = join(tmp, 'm2.json');
+  writeFileSync(man, JSON.stringify({ audio_filepath: audio, duration: 1.0, text: 'x' }) + '\n');
+  r = cli(['eval', '--model', bad, '--manifest', man]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /bad\.nemo: model_config\.yaml[\s\S]*encoder\.subsampling: 'vggnet' is not implemented/);
+});
