@@ -41,7 +41,14 @@ function readCheckpoint(path: string): number {
 
 test('pretrain trainer.devices=2 trainer.max_steps=6 on the tiny preset: exit 0, rank 0 alone writes logs and checkpoints', async () => {
   const exp = mkdtempSync(join(tmpdir(), 'sn-ddp-pretrain-'));
-  const r = await pretrain(['trainer.max_steps=6', 'trainer.val_check_interval=3', 'trainer.log_every_n_steps=1', `exp_manager.exp_dir=${exp}`]).done;
+  // tiny says create_tensorboard_logger: false; turned on here to check that rank 0 alone writes the event file
+  const r = await pretrain([
+    'trainer.max_steps=6',
+    'trainer.val_check_interval=3',
+    'trainer.log_every_n_steps=1',
+    `exp_manager.exp_dir=${exp}`,
+    'exp_manager.create_tensorboard_logger=true',
+  ]).done;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /pretraining finished at step 6 \(max_steps\)/);
   assert.equal(r.stdout.match(/pretraining finished/g)!.length, 1, 'only rank 0 reports');
