@@ -85,13 +85,48 @@ test('overrides apply before the check; --json gives the problems', async () => 
 });
 
 test('--fully-causal and --max-lookahead declare the intended look-ahead', async () => {
-  assert.equal((await runIn(['lookahead'])).code, 0);
+  const LOOKAHEAD = /look-ahead \[-1,4\] 4 frame\(s\) = 320 ms/;
+  const plain = await runIn(['lookahead']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /nest_fast-conformer_lookahead\.yaml: streaming-safe/);
+  assert.match(plain.stdout, LOOKAHEAD);
+  assert.doesNotMatch(plain.stdout, /ERROR/);
   const r = await runIn(['lookahead', '--fully-causal']);
-  assert.equal(r.code, 1);
-  assert.match(r.stdout, /declared fully causal/);
-  assert.equal((await runIn(['lookahead', '--max-lookahead', '4'])).code, 0);
-  assert.equal((await runIn(['lookahead', '--max-lookahead=3'])).code, 1);
-  assert.equal((await runIn(['lookahead', '--max-lookahead', '-1'])).code, 2);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /nest_fast-conformer_lookahead\.yaml: 1 error\(s\), 0 warning\(s\)/);
+  assert.match(
+    r.stdout,
+    /ERROR {3}model\.encoder\.att_context_size: \[-1, 4\] looks 4 encoder frame\(s\) \(320 ms\) ahead, but the model is declared fully causal/,
+  );
+  assert.match(r.stdout, /fix: set the right context to 0: model\.encoder\.att_context_size=\[-1,0\]/);
+  // the declared maximum is inclusive: 4 frames pass, 3 do not
+  const four = await runIn(['lookahead', '--max-lookahead', '4', '--json']);
+  assert.equal(four.code, 0, four.stderr);
+  const j4 = JSON.parse(four.stdout) as {
+    safe: boolean;
+    errors: number;
+    problems: unknown[];
+    att_context: { att_context_size: number[]; lookahead_frames: number; lookahead_ms: number }[];
+  };
+  assert.equal(j4.safe, true);
+  assert.equal(j4.errors, 0);
+  assert.deepEqual(j4.problems, []);
+  assert.deepEqual(j4.att_context, [{ att_context_size: [-1, 4], lookahead_frames: 4, lookahead_ms: 320 }]);
+  const three = await runIn(['lookahead', '--max-lookahead=3', '--json']);
+  assert.equal(three.code, 1, three.stderr);
+  const j3 = JSON.parse(three.stdout) as { safe: boolean; errors: number; problems: { key: string; severity: string; problem: string; fix: string }[] };
+  assert.equal(j3.safe, false);
+  assert.equal(j3.errors, 1);
+  assert.deepEqual(
+    j3.problems.map((p) => [p.key, p.severity]),
+    [['model.encoder.att_context_size', 'error']],
+  );
+  assert.match(j3.problems[0]!.problem, /declared at most 3 encoder frame\(s\) of look-ahead \(240 ms\)/);
+  assert.match(j3.problems[0]!.fix, /right <= 3/);
+  const negative = await runIn(['lookahead', '--max-lookahead', '-1']);
+  assert.equal(negative.code, 2);
+  assert.equal(negative.stdout, '', 'a usage error prints no report');
+  assert.match(negative.stderr, /--max-lookahead must be >= 0/);
 });
 
 test('a YAML file path works; a missing file, a bad value and a missing argument are reported', async () => {
@@ -115,7 +150,11 @@ test('a YAML file path works; a missing file, a bad value and a missing argument
   const bad = await runIn(['tiny', 'model.encoder.att_context_style=chunked_limited', 'model.encoder.att_context_size=[5,1]']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /left % \(right \+ 1\)/);
-  assert.equal(cli([]).code, 2); // through the CLI: usage errors exit 2
+  const none = cli([]); // through the CLI: usage errors exit 2, with the message and the usage text on stderr
+  assert.equal(none.code, 2, none.stderr);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /check-config: name a preset or YAML file/);
+  assert.match(none.stderr, /Usage: streamnest check-config PRESET\|FILE/);
 });
 
 test("the guide's overrides turn NeMo's recipe into a streaming-safe config (+key adds a key)", async () => {

@@ -13,16 +13,19 @@ import { decodeRgbPng } from '../helpers/png.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ON = [31, 119, 180];
+const OFF = [236, 236, 236];
 const PAD = [252, 228, 214];
+const CHUNK = [214, 39, 40];
+const WHITE = [255, 255, 255];
 
-/** In-process run (a CLI start costs seconds): the exit code as main.ts maps it. */
-async function runIn(args: string[]): Promise<number> {
+/** In-process run (a CLI start costs seconds): the exit code as main.ts maps it, and the error message. */
+async function runIn(args: string[]): Promise<{ code: number; message: string }> {
   const { run } = await import('../../src/cli/commands/show-attention.js');
   const { ArgError } = await import('../../src/cli/args.js');
   try {
-    return await run(args);
+    return { code: await run(args), message: '' };
   } catch (err) {
-    return err instanceof ArgError ? 2 : 1;
+    return { code: err instanceof ArgError ? 2 : 1, message: (err as Error).message };
   }
 }
 
@@ -35,8 +38,16 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The mask read back from the picture: origin = first ON pixel, pitch from column 0 (frames 0 and 1 both ON there). */
-function readGrid(png: Buffer, n: number): { grid: (boolean | 'pad')[][]; cell: number } {
+type Cell = boolean | 'pad' | string;
+
+/**
+ * The picture read back: its size, pixel access, the grid origin (first ON pixel; pitch from column 0, frames 0 and
+ * 1 both ON there) and each cell's centre colour: true = ON, false = OFF, 'pad' = PAD, else 'rgb(r,g,b)'.
+ */
+function readPicture(
+  png: Buffer,
+  n: number,
+): { width: number; height: number; px: (x: number, y: number) => number[]; x0: number; y0: number; cell: number; grid: Cell[][] } {
   const { width, height, rgb } = decodeRgbPng(png);
   const px = (x: number, y: number): number[] => [...rgb.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)];
   const is = (x: number, y: number, c: number[]): boolean => px(x, y).every((v, i) => v === c[i]);
@@ -57,13 +68,37 @@ function readGrid(png: Buffer, n: number): { grid: (boolean | 'pad')[][]; cell: 
   while (!is(x0, y, ON)) y++;
   const cell = y - y0; // rows 0 and 1 of column 0 are both allowed in the tested masks
   const grid = Array.from({ length: n }, (_, q) =>
-    Array.from({ length: n }, (_, k) => {
+    Array.from({ length: n }, (_, k): Cell => {
       const cx = x0 + k * cell + Math.floor((cell - 1) / 2);
       const cy = y0 + q * cell + Math.floor((cell - 1) / 2);
-      return is(cx, cy, ON) ? true : is(cx, cy, PAD) ? ('pad' as const) : false;
+      return is(cx, cy, ON) ? true : is(cx, cy, OFF) ? false : is(cx, cy, PAD) ? 'pad' : `rgb(${px(cx, cy).join(',')})`;
     }),
   );
-  return { grid, cell };
+  return { width, height, px, x0, y0, cell, grid };
+}
+
+/**
+ * The picture's size is the one the CLI reports, and the layout's: the grid starts 64 px from the left, below the
+ * title and the info lines (34 + 12 per line + 24 px), with 44 px of axis label and legend under it; the background is
+ * white, and the legend's first swatch is the ON colour.
+ */
+function checkLayout(stdout: string, pic: ReturnType<typeof readPicture>, n: number): void {
+  const reported = /: (\d+)x(\d+) px, /.exec(stdout);
+  assert.ok(reported, `no size in the report: ${stdout}`);
+  assert.deepEqual([pic.width, pic.height], [Number(reported[1]), Number(reported[2])], 'PNG size = reported size');
+  const infoLines = stdout.trimEnd().split('\n').length - 1;
+  const top = 34 + 12 * infoLines + 24;
+  assert.deepEqual([pic.x0, pic.y0], [64, top], 'grid origin');
+  assert.equal(pic.height, top + n * pic.cell + 44, 'height');
+  assert.ok(pic.width >= 64 + n * pic.cell + 24, `width ${pic.width}`);
+  for (const [x, y] of [
+    [0, 0],
+    [pic.width - 1, 0],
+    [0, pic.height - 1],
+    [pic.width - 1, pic.height - 1],
+  ] as const)
+    assert.deepEqual(pic.px(x, y), WHITE, `background at (${x}, ${y})`);
+  assert.deepEqual(pic.px(64 + 4, top + n * pic.cell + 24 + 4), ON, 'legend swatch "may attend"');
 }
 
 const rows = (g: boolean[][]): string[] => g.map((r) => r.map((b) => (b ? '1' : '.')).join(''));
@@ -129,9 +164,14 @@ test('the CLI draws [-1,0] as the lower triangle, pixel for pixel per cell', () 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /12x12 frames, att_context_size \[-1, 0\]\s+regular/);
     assert.match(r.stdout, /look-ahead: 0 frames \(fully causal\)/);
-    const { grid, cell } = readGrid(readFileSync(out), 12);
-    assert.ok(cell >= 6);
+    const pic = readPicture(readFileSync(out), 12);
+    const { grid, cell, x0, y0 } = pic;
+    assert.equal(cell, 32, 'cell = min(32, 640 / frames) px');
+    checkLayout(r.stdout, pic, 12);
     for (let q = 0; q < 12; q++) for (let k = 0; k < 12; k++) assert.equal(grid[q]![k], k <= q, `cell (${q}, ${k})`);
+    // cells are separated by a 1 px background gap; a regular mask draws no chunk boundaries
+    assert.deepEqual(pic.px(x0 + cell - 1, y0 + 5 * cell + 3), WHITE, 'gap right of cell (5, 0)');
+    assert.deepEqual(pic.px(x0 + 3, y0 + 5 * cell - 1), WHITE, 'gap above cell (5, 0)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -157,7 +197,16 @@ test('the CLI draws a chunked_limited mask (with padding) exactly as the chunk r
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /chunks of 2 frames \(160 ms\)/);
     assert.match(r.stdout, /left context: 2 earlier chunks/);
-    const { grid } = readGrid(readFileSync(out), 10);
+    const pic = readPicture(readFileSync(out), 10);
+    const { grid, cell, x0, y0 } = pic;
+    assert.equal(cell, 32, 'cell = min(32, 640 / frames) px');
+    checkLayout(r.stdout, pic, 10);
+    // chunk boundaries (every 2 frames) are red lines in the gaps between cells, across the whole grid
+    for (const b of [2, 4, 6, 8]) {
+      assert.deepEqual(pic.px(x0 + b * cell - 1, y0 + 3), CHUNK, `vertical chunk boundary at frame ${b}`);
+      assert.deepEqual(pic.px(x0 + 3, y0 + b * cell - 1), CHUNK, `horizontal chunk boundary at frame ${b}`);
+    }
+    assert.deepEqual(pic.px(x0 + cell - 1, y0 + 3), WHITE, 'no boundary inside a chunk (after frame 0)');
     for (let q = 0; q < 10; q++) {
       for (let k = 0; k < 10; k++) {
         const d = Math.floor(q / 2) - Math.floor(k / 2);
@@ -174,11 +223,21 @@ test('usage errors: no --out, a malformed pair, a pair chunked_limited refuses, 
   const dir = mkdtempSync(join(tmpdir(), 'show-attention-usage-'));
   const png = join(dir, 'x.png');
   try {
-    assert.equal(await runIn(['--config', 'tiny']), 2);
-    assert.equal(await runIn(['--out', png, '--att-context-size', 'a,b']), 2);
-    assert.equal(await runIn(['--config', 'lookahead', '--att-context-size', '5,1', '--out', png]), 2);
-    assert.equal(await runIn(['--config', 'tiny', '--frames', '5000', '--out', png]), 2);
-    assert.equal(await runIn(['--config', 'tiny', '--frames', '8', '--valid-frames', '9', '--out', png]), 2);
+    const cases: [string[], RegExp][] = [
+      [['--config', 'tiny'], /--out FILE\.png is required/],
+      [['--out', png, '--att-context-size', 'a,b'], /--att-context-size: expected L,R \(two integers, -1 = unlimited\), got 'a,b'/],
+      [
+        ['--config', 'lookahead', '--att-context-size', '5,1', '--out', png],
+        /chunked_limited needs left % \(right \+ 1\) == 0 \(NeMo refuses it\); got \[5, 1\]/,
+      ],
+      [['--config', 'tiny', '--frames', '5000', '--out', png], /--frames must be in \[1, 2000\], got 5000/],
+      [['--config', 'tiny', '--frames', '8', '--valid-frames', '9', '--out', png], /--valid-frames must be in \[0, 8\], got 9/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runIn(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.message}`);
+      assert.match(r.message, message, args.join(' '));
+    }
     assert.equal(existsSync(png), false, 'a refused command writes nothing');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { loadTrainingCheckpoint } from '../../src/train/checkpoint.js';
-import { RegressionTask, ShardedStream, freePort, resultOf, startWorkers, trainerOptions, validationBatches } from './fixtures.js';
+import { RegressionTask, ShardedStream, launchWorkers, resultOf, trainerOptions, validationBatches } from './fixtures.js';
 
 interface TrainOut {
   params: number[][];
@@ -20,7 +20,7 @@ interface TrainOut {
 }
 
 async function train2(expDir: string, maxSteps: number, initSeed: number, dropoutP: number): Promise<TrainOut[]> {
-  const runs = startWorkers(2, await freePort(), ['train', expDir, String(maxSteps), String(initSeed), String(dropoutP)]);
+  const { runs } = await launchWorkers(2, ['train', expDir, String(maxSteps), String(initSeed), String(dropoutP)]);
   const res = await Promise.all(runs.map((r) => r.done));
   for (const r of res) assert.equal(r.code, 0, r.stdout + r.stderr);
   return res.map((r) => resultOf(r.stdout) as TrainOut);

@@ -143,6 +143,10 @@ export function trainerOptions(expDir: string, maxSteps: number, pg: t.ProcessGr
   };
 }
 
+/**
+ * A port that was free a moment ago (the OS picks it for a listener on port 0, which is then closed). Another
+ * process can take it before rank 0's TCPStore binds it: start workers with launchWorkers, which retries on that.
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -186,6 +190,61 @@ export function startWorkers(world: number, port: number, args: string[], env: R
       child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - start })),
     );
     return { rank, child, done };
+  });
+}
+
+/** Rank 0's TCPStore could not bind the port (another process took it after freePort closed it). */
+export function portTaken(r: { code: number | null; stderr: string }): boolean {
+  return r.code !== 0 && /could not join the process group at [^\n]*Address already in use/.test(r.stderr);
+}
+
+export interface LaunchOptions {
+  env?: Record<string, string>;
+  /**
+   * Resolves once the workers are under way (e.g. rank 1 printed its RESULT after joining); without it, the launch
+   * counts as under way once rank 0 has exited without a bind failure.
+   */
+  ready?: (runs: WorkerRun[]) => Promise<unknown>;
+  /** Whole starts tried before giving up (default 5). */
+  tries?: number;
+  /** Where the port comes from (default freePort). */
+  pickPort?: () => Promise<number>;
+}
+
+/**
+ * startWorkers on a port from freePort, retried as a whole when rank 0 fails to bind it: the store's port cannot be
+ * 0 with several ranks (the others must know it in advance), so the free port is closed before rank 0 binds it and
+ * a concurrent test or process may take it in between. On such a failure every rank of that start is killed (a rank
+ * may have connected to whoever holds the port) and a new port is tried, at most `tries` times.
+ */
+export async function launchWorkers(world: number, args: string[], o: LaunchOptions = {}): Promise<{ runs: WorkerRun[]; attempts: number }> {
+  const tries = o.tries ?? 5;
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    const port = await (o.pickPort ?? freePort)();
+    const runs = startWorkers(world, port, args, o.env);
+    const rank0 = runs[0]!.done.then((r) => (portTaken(r) ? r : null));
+    const outcome = await Promise.race([rank0, ...(o.ready ? [o.ready(runs).then(() => null)] : [])]);
+    if (outcome === null) return { runs, attempts: attempt };
+    failures.push(`port ${port}: ${outcome.stderr.split('\n').find((l) => /could not join/.test(l)) ?? outcome.stderr}`);
+    for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    await Promise.all(runs.map((r) => r.done));
+  }
+  throw new Error(`${world} workers could not start in ${tries} tries, the port being taken each time:\n${failures.join('\n')}`);
+}
+
+/** Resolves when the worker prints `mark` on stdout. */
+export function printed(run: WorkerRun, mark: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(mark)) {
+        run.child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    run.child.stdout!.on('data', onData);
   });
 }
 

@@ -3,10 +3,11 @@
 // timeout with a message naming its rank, never an endless hang.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, resultOf, startWorkers } from './fixtures.js';
+import { createServer } from 'node:net';
+import { freePort, launchWorkers, printed, resultOf } from './fixtures.js';
 
 test('collectives across 2 processes: all-reduce sum/max, broadcast, barrier, all-gather of unequal bytes and JSON', async () => {
-  const runs = startWorkers(2, await freePort(), ['collectives']);
+  const { runs } = await launchWorkers(2, ['collectives']);
   const res = await Promise.all(runs.map((r) => r.done));
   for (const r of res) assert.equal(r.code, 0, r.stderr);
   const [a, b] = res.map((r) => resultOf(r.stdout)) as { gathered: number[][]; json: unknown[]; sum: number[]; max: number[]; bcast: number[] }[];
@@ -24,17 +25,8 @@ test('collectives across 2 processes: all-reduce sum/max, broadcast, barrier, al
 });
 
 test('a hung peer: the other rank fails within its timeout, naming its rank', async () => {
-  const runs = startWorkers(2, await freePort(), ['hang'], { PG_TIMEOUT_MS: '3000' });
-  // wait until rank 1 has joined, then freeze it
-  await new Promise<void>((resolve) => {
-    const onData = (d: Buffer) => {
-      if (d.toString().includes('RESULT')) {
-        runs[1]!.child.stdout!.off('data', onData);
-        resolve();
-      }
-    };
-    runs[1]!.child.stdout!.on('data', onData);
-  });
+  // wait until rank 1 has joined (it prints RESULT after the barrier), then freeze it
+  const { runs } = await launchWorkers(2, ['hang'], { env: { PG_TIMEOUT_MS: '3000' }, ready: (rs) => printed(rs[1]!, 'RESULT') });
   runs[1]!.child.kill('SIGSTOP');
   const t0 = Date.now();
   const r0 = await runs[0]!.done;
@@ -49,13 +41,7 @@ test('a hung peer: the other rank fails within its timeout, naming its rank', as
 });
 
 test('a killed peer: the other rank fails promptly, naming its rank', async () => {
-  const runs = startWorkers(2, await freePort(), ['die-after-join'], { PG_TIMEOUT_MS: '20000' });
-  await new Promise<void>((resolve) => {
-    const onData = (d: Buffer) => {
-      if (d.toString().includes('RESULT')) resolve();
-    };
-    runs[1]!.child.stdout!.on('data', onData);
-  });
+  const { runs } = await launchWorkers(2, ['die-after-join'], { env: { PG_TIMEOUT_MS: '20000' }, ready: (rs) => printed(rs[1]!, 'RESULT') });
   const t0 = Date.now();
   runs[1]!.child.kill('SIGKILL');
   const r0 = await runs[0]!.done;
@@ -64,4 +50,32 @@ test('a killed peer: the other rank fails promptly, naming its rank', async () =
   assert.match(r0.stderr, /allreduce failed on rank 0 of 2 \(a peer died, hung or timed out\)/);
   assert.ok(waited < 120_000, `failed after ${waited} ms (a hang bound: the 20 s timeout is the slowest path)`);
   process.stderr.write(`# killed peer detected after ${waited} ms\n`);
+});
+
+test('a port taken before rank 0 binds it: the whole start is retried on another port, a bounded number of times', async () => {
+  const taken = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const ports: number[] = [];
+    const pickPort = async (): Promise<number> => {
+      const p = ports.length === 0 ? port : await freePort();
+      ports.push(p);
+      return p;
+    };
+    const { runs, attempts } = await launchWorkers(2, ['collectives'], { pickPort });
+    const res = await Promise.all(runs.map((r) => r.done));
+    for (const r of res) assert.equal(r.code, 0, r.stderr);
+    assert.equal(attempts, 2, `ports tried: ${ports}`);
+    assert.equal(ports[0], port);
+    assert.notEqual(ports[1], port);
+    assert.deepEqual((resultOf(res[0]!.stdout) as { sum: number[] }).sum, [3, 30]);
+    // a port that stays taken is an error after the last try, naming the port and the bind failure
+    await assert.rejects(
+      launchWorkers(2, ['collectives'], { tries: 2, pickPort: async () => port }),
+      new RegExp(`could not start in 2 tries[\\s\\S]*port ${port}: .*Address already in use[\\s\\S]*port ${port}: `),
+    );
+  } finally {
+    taken.close();
+  }
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import { freePort, resultOf, startWorkers } from './fixtures.js';
+import { launchWorkers, resultOf } from './fixtures.js';
 import { syncBnInput, syncBnWeights } from './syncbn-data.js';
 
 const STEPS = 3;
@@ -15,7 +15,7 @@ function close(a: number[], b: number[], tol: number, what: string): void {
 }
 
 test('2 ranks with SyncBatchNorm1d equal 1 process with BatchNorm1d on the concatenated batch', async () => {
-  const runs = startWorkers(2, await freePort(), ['syncbn', String(STEPS)]);
+  const { runs } = await launchWorkers(2, ['syncbn', String(STEPS)]);
   const res = await Promise.all(runs.map((r) => r.done));
   for (const r of res) assert.equal(r.code, 0, r.stdout + r.stderr);
   const [a, b] = res.map((r) => resultOf(r.stdout)) as {
@@ -69,8 +69,8 @@ test('without a group (or with one rank) SyncBatchNorm1d is BatchNorm1d', () => 
 
 test('the conformer conv module builds SyncBatchNorm1d from a constructor option, with NeMo state-dict names', async () => {
   const { ConformerConvolution } = await import('../../src/model/conformer-convolution.js');
-  const { freePort: fp } = await import('./fixtures.js');
-  const pg = new t.ProcessGroup({ host: '127.0.0.1', port: await fp(), rank: 0, worldSize: 1, timeoutMs: 10_000 });
+  // one rank: nobody else needs the port, so the store binds port 0 (whatever the OS gives) and no port can be taken
+  const pg = new t.ProcessGroup({ host: '127.0.0.1', port: 0, rank: 0, worldSize: 1, timeoutMs: 10_000 });
   const opts = { dModel: 4, kernelSize: 3, normType: 'batch_norm' as const, convContextSize: [2, 0] as [number, number], useBias: true };
   const synced = new ConformerConvolution({ ...opts, syncBatchNorm: pg });
   const plain = new ConformerConvolution(opts);

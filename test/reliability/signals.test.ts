@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN_JS, REPO_ROOT, RUN_NAME, checkAllReadable, checkpointsDir, digestCheckpoint, lastCheckpoint } from './harness/common.js';
@@ -93,8 +93,30 @@ test('a second signal exits at once with code 130', { timeout: 120_000 }, async 
     assert.match(e.stderr, /(SIGINT|SIGTERM) received, writing a checkpoint[\s\S]*second (SIGINT|SIGTERM), exiting now/);
     // "at once": no checkpoint is written and nothing is awaited; the bound only catches a hang on a loaded machine
     assert.ok(e.afterLastSignalMs < 30_000, `exited ${e.afterLastSignalMs} ms after the second signal`);
-    // whatever is on disk still opens (writes are atomic; no checkpoint had been written yet)
-    assert.deepEqual(checkAllReadable(checkpointsDir(dir)).problems, []);
+    // the run had started: its folder exists and metrics.csv logged the steps interrupt() waited for
+    const runDir = join(dir, RUN_NAME);
+    assert.ok(existsSync(runDir), `the run folder ${runDir} exists`);
+    const [header, ...rows] = readFileSync(join(runDir, 'metrics.csv'), 'utf8').trim().split('\n');
+    const stepCol = header!.split(',').indexOf('step');
+    assert.ok(stepCol >= 0, `metrics.csv has a step column: ${header}`);
+    const steps = rows.map((r) => Number(r.split(',')[stepCol])).filter((v) => Number.isInteger(v));
+    assert.ok(steps.length >= 3, `metrics.csv logged ${steps.length} step(s)`);
+    // whatever checkpoint is on disk opens (writes are atomic): every finished .ckpt / .nemo file is read back
+    const ckDir = checkpointsDir(dir);
+    const onDisk = existsSync(ckDir) ? readdirSync(ckDir) : [];
+    const finished = onDisk.filter((f) => /\.(ckpt|nemo)$/.test(f) && !/\.tmp[-.]/.test(f)).sort();
+    const { checked, problems } = checkAllReadable(ckDir);
+    assert.deepEqual(problems, []);
+    assert.deepEqual([...checked].sort(), finished, 'every checkpoint file on disk was opened');
+    if (finished.length === 0) {
+      // no checkpoint at all: the second signal exited before any write finished, and the run never reached its end
+      assert.deepEqual(
+        onDisk.filter((f) => !/\.tmp[-.]/.test(f)),
+        [],
+        `only temporary files of an interrupted write may be left in ${ckDir}`,
+      );
+      assert.doesNotMatch(e.stdout, /pretraining finished/, 'no final checkpoint step was reported');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,18 +5,43 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { configureStreaming, StreamBatcher, StreamingEncoder, stackCaches, unstackCache } from '../../src/streaming/index.js';
-import { disposeEncoderCache } from '../../src/model/index.js';
+import { disposeEncoderCache, encoderCacheTensors, mapEncoderCache, type EncoderCache } from '../../src/model/index.js';
 import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
 
-test('stack / unstack of caches round-trips', () => {
+test('stack / unstack of caches round-trips: every tensor of each stream comes back bit for bit', () => {
   const enc = buildEncoder();
   const geo = configureStreaming(enc, { hopSeconds: 0.01 });
-  const a = enc.initCache(1, geo.cfg);
-  const b = enc.initCache(1, geo.cfg);
+  // initial caches are all zeros; fill every tensor with distinct seeded values so that a swapped stream, a wrong
+  // slice or a lost element shows up
+  const g = new t.Generator(1234);
+  const filled = (): EncoderCache => {
+    const init = enc.initCache(1, geo.cfg);
+    const c = mapEncoderCache(init, (x) =>
+      x.dtype.startsWith('float') ? t.randn(x.shape, { generator: g, dtype: x.dtype }) : t.randint(0, 1_000_000, x.shape, { generator: g, dtype: x.dtype }),
+    );
+    disposeEncoderCache(init);
+    return c;
+  };
+  const a = filled();
+  const b = filled();
+  const bytes = (x: Tensor): Buffer => Buffer.from(x.contiguous().toBuffer());
   t.tidy(() => {
     const s = stackCaches([a, b]);
     assert.deepEqual(s.layers[0]!.attention.inputs.shape, [2, geo.cfg.lastChannelCacheSize, 32]);
-    assert.deepEqual(unstackCache(s, 1).layers[1]!.conv.frames.shape, b.layers[1]!.conv.frames.shape);
+    for (const [i, orig] of [a, b].entries()) {
+      const want = encoderCacheTensors(orig);
+      const got = encoderCacheTensors(unstackCache(s, i));
+      assert.equal(got.length, want.length, `stream ${i}: number of cache tensors`);
+      assert.ok(want.length > 1 && want.every((x) => x.numel > 0), 'every cache tensor holds values to compare');
+      for (const [j, x] of want.entries()) {
+        const y = got[j]!;
+        assert.deepEqual(y.shape, x.shape, `stream ${i} tensor ${j}: shape`);
+        assert.equal(y.dtype, x.dtype, `stream ${i} tensor ${j}: dtype`);
+        assert.ok(bytes(y).equals(bytes(x)), `stream ${i} tensor ${j} [${x.shape}]: values differ after stack / unstack`);
+      }
+    }
+    // the two streams differ, so a swap would be caught
+    assert.ok(!bytes(a.layers[0]!.conv.frames).equals(bytes(b.layers[0]!.conv.frames)));
   });
   for (const c of [a, b]) disposeEncoderCache(c);
   enc.dispose();
