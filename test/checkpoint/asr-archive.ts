@@ -54,7 +54,8 @@ export function writeCtcArchive(path: string, o: AsrArchiveOptions = {}): void {
 /** The class of a character CTC archive (writeCharCtcArchive). */
 export { CHAR_CTC_TARGET };
 
-const ctcEncoder = {
+/** A small causal encoder section (NeMo layout) for CTC archives and fine-tuning tests. */
+export const SMALL_CTC_ENCODER = {
   _target_: 'nemo.collections.asr.modules.ConformerEncoder',
   feat_in: 80,
   feat_out: -1,
@@ -71,7 +72,8 @@ const ctcEncoder = {
   att_context_size: [-1, 0],
   att_context_style: 'regular',
 };
-const ctcPreprocessor = {
+/** The preprocessor section that goes with SMALL_CTC_ENCODER. */
+export const SMALL_CTC_PREPROCESSOR = {
   _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor',
   sample_rate: 16000,
   normalize: 'NA',
@@ -86,14 +88,14 @@ const ctcPreprocessor = {
  */
 export function writeCharCtcArchive(path: string, edit?: (cfg: Record<string, unknown>) => void): CtcModel {
   const labels = CharVocabulary.english().labels;
-  const m = new CtcModel({ preprocessor: ctcPreprocessor, encoder: ctcEncoder as CtcModelArgs['encoder'], labels, specAugment: null, seed: 5 });
+  const m = new CtcModel({ preprocessor: SMALL_CTC_PREPROCESSOR, encoder: SMALL_CTC_ENCODER as CtcModelArgs['encoder'], labels, specAugment: null, seed: 5 });
   m.eval();
   const cfg: Record<string, unknown> = {
     target: CHAR_CTC_TARGET,
     sample_rate: 16000,
     labels: [...labels],
-    preprocessor: { ...ctcPreprocessor },
-    encoder: { ...ctcEncoder },
+    preprocessor: { ...SMALL_CTC_PREPROCESSOR },
+    encoder: { ...SMALL_CTC_ENCODER },
     decoder: { _target_: 'nemo.collections.asr.modules.ConvASRDecoder', feat_in: 32, num_classes: labels.length, vocabulary: [...labels] },
   };
   edit?.(cfg);

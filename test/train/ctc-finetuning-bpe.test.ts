@@ -13,6 +13,7 @@ import { CTC_BPE_TARGET, CharVocabulary, CtcModel, planStreaming, transcribeStre
 import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { finetuneCtc, loadCtcModel, loadFinetuneConfig } from '../../src/train/ctc-finetuning.js';
 import { repoRoot } from '../../src/data/corpus.js';
+import { SMALL_CTC_ENCODER, SMALL_CTC_PREPROCESSOR } from '../checkpoint/asr-archive.js';
 
 const root = repoRoot();
 const tokDir = 'test/fixtures/tokenizers/bpe_tiny';
@@ -20,31 +21,8 @@ const pieces = readFileSync(join(root, tokDir, 'tokenizer.vocab'), 'utf8')
   .split('\n')
   .filter((l) => l)
   .map((l) => l.split('\t')[0]!);
-const encoder = {
-  _target_: 'nemo.collections.asr.modules.ConformerEncoder',
-  feat_in: 80,
-  feat_out: -1,
-  n_layers: 1,
-  d_model: 32,
-  n_heads: 2,
-  subsampling: 'dw_striding',
-  subsampling_factor: 4,
-  subsampling_conv_channels: 16,
-  causal_downsampling: true,
-  conv_kernel_size: 5,
-  conv_norm_type: 'layer_norm',
-  conv_context_size: 'causal',
-  att_context_size: [-1, 0],
-  att_context_style: 'regular',
-};
-const preprocessor = {
-  _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor',
-  sample_rate: 16000,
-  normalize: 'NA',
-  features: 80,
-  dither: 0.00001,
-  pad_to: 16,
-};
+const encoder = SMALL_CTC_ENCODER;
+const preprocessor = SMALL_CTC_PREPROCESSOR;
 const wav = join(root, 'data/corpus/val/val-00000.wav');
 
 /** Rewrites a .nemo: the config edited, members renamed or dropped. */
