@@ -16,7 +16,13 @@ import { REPO_ROOT } from '../helpers/assert.js';
 test('tiny preset: the training loss falls by at least 0.5 nats within 60 steps; .nemo and logs are written', async () => {
   const live = t.liveTensorCount();
   const exp = mkdtempSync(join(tmpdir(), 'sn-pretrain-'));
-  const loaded = loadConfig('tiny', ['trainer.max_steps=60', 'trainer.val_check_interval=30', `exp_manager.exp_dir=${exp}`]);
+  // tiny says create_tensorboard_logger: false; on here, so that the event file is checked too
+  const loaded = loadConfig('tiny', [
+    'trainer.max_steps=60',
+    'trainer.val_check_interval=30',
+    `exp_manager.exp_dir=${exp}`,
+    'exp_manager.create_tensorboard_logger=true',
+  ]);
   const r = await pretrainNest({ config: loaded.config, resolved: loaded.raw, baseDir: REPO_ROOT, seed: 1234, progress: false, log: () => {} });
   assert.equal(r.globalStep, 60);
   const mean = (xs: { loss: number }[]) => xs.reduce((a, x) => a + x.loss, 0) / xs.length;
