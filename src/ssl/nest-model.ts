@@ -124,27 +124,27 @@ export class NestModel extends t.Module {
         const G = sel.size(1);
         const logp = this.loss.alignFrames(f.logProbs, G); // [B, G, C(, H)]
         const squeezed = logp.ndim === 3;
-        const pred = squeezed ? logp.argmax(2) : logp.argmax(2); // [B, G(, H)]
+        const pred = logp.argmax(2); // [B, G(, H)]
         const tg = f.tokens.size(1) >= G ? f.tokens.narrow(1, 0, G) : t.pad(f.tokens, squeezed ? [0, G - f.tokens.size(1)] : [0, 0, 0, G - f.tokens.size(1)]);
         const hit = pred.eq(tg); // [B, G(, H)]
         const selB = squeezed ? sel : sel.unsqueeze(2).expand(hit.shape);
         const scored = selB.sum().item();
         const correct = t.logicalAnd(hit, selB).sum().item();
         const numClasses = logp.size(2);
-        const perplexityOf = (ids: Tensor): number => {
-          const counts = t.call(t.op('aten::bincount', ''), ids, null, numClasses).to({ dtype: 'float64' }); // [C]
+        const countsOf = (ids: Tensor): Tensor => t.call(t.op('aten::bincount', ''), ids, null, numClasses).to({ dtype: 'float64' }); // [C]
+        const perplexityOf = (counts: Tensor): number => {
           const p = counts.div(counts.sum().clamp(1));
           return Math.exp(t.where(p.gt(0), p.mul(p.log()), 0).sum().neg().item());
         };
         const flatTargets = tg.reshape([-1]);
-        const distinct = t.call(t.op('aten::bincount', ''), flatTargets, null, numClasses).gt(0).sum().item();
+        const targetCounts = countsOf(flatTargets); // [C]
         const predicted = t.call(t.op('aten::masked_select', ''), pred, selB) as Tensor; // [scored]
         return {
           maskedAccuracy: scored > 0 ? correct / scored : NaN,
-          codebookUsage: distinct / numClasses,
-          targetPerplexity: perplexityOf(flatTargets),
+          codebookUsage: targetCounts.gt(0).sum().item() / numClasses,
+          targetPerplexity: perplexityOf(targetCounts),
           targets: flatTargets.size(0),
-          predictionPerplexity: scored > 0 ? perplexityOf(predicted) : NaN,
+          predictionPerplexity: scored > 0 ? perplexityOf(countsOf(predicted)) : NaN,
           scored,
         };
       }),

@@ -66,13 +66,13 @@ function readCached(path: string, manifests: string[], preprocessor: Record<stri
 
 /**
  * For a config whose model.preprocessor.normalize is {fixed_mean: null, fixed_std: null}: the statistics of the
- * training manifest, from `cachePath` or estimated now (and cached there), and the resolved config tree with the
- * values filled in. Returns null when the config does not ask for an estimate.
+ * training manifest, from `cachePath` or estimated now (and cached there), filled into a copy of the resolved config
+ * tree. Returns null when the config does not ask for an estimate.
  */
 export function fillFixedStatistics(
   resolved: ConfigMap,
   o: { baseDir: string; cachePath: string; progress?: boolean; log: (line: string) => void },
-): { tree: ConfigMap; stats: StatisticsFile } | null {
+): ConfigMap | null {
   const model = (resolved as Record<string, unknown>).model as Record<string, unknown>;
   const pre = model.preprocessor as Record<string, unknown>;
   const n = pre.normalize as { fixed_mean?: unknown; fixed_std?: unknown } | null | string | undefined;
@@ -95,9 +95,8 @@ export function fillFixedStatistics(
     writeStatisticsFile(o.cachePath, stats);
     o.log(`streamnest: wrote ${o.cachePath} (${stats.utterances} utterances, ${(stats.seconds / 3600).toFixed(3)} h, ${stats.frames} frames)`);
   }
-  const tree = {
+  return {
     ...resolved,
     model: { ...model, preprocessor: { ...pre, normalize: { fixed_mean: stats.fixed_mean, fixed_std: stats.fixed_std } } },
   } as ConfigMap;
-  return { tree, stats };
 }

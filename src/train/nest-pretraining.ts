@@ -155,7 +155,7 @@ function withFixedStatistics(o: PretrainOptions, runDir: string, log: (l: string
   const rank = o.processGroup?.rank ?? 0;
   const world = o.processGroup?.worldSize ?? 1;
   const cachePath = join(runDir, 'feature_statistics.json');
-  let tree = rank === 0 ? (fillFixedStatistics(o.resolved, { baseDir: o.baseDir, cachePath, progress: o.progress, log })?.tree ?? null) : null;
+  let tree = rank === 0 ? fillFixedStatistics(o.resolved, { baseDir: o.baseDir, cachePath, progress: o.progress, log }) : null;
   if (world > 1 && o.processGroup) tree = o.processGroup.allgatherJson(tree)[0] ?? null;
   if (!tree) return { config: o.config, resolved: o.resolved };
   return { config: validateNestConfig(tree, { file: 'the config with estimated feature statistics', training: true }).config, resolved: tree };

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { loadAudio } from '../../src/audio/load-audio.js';
+import { writeWav } from '../../src/audio/wav.js';
 import { AudioToMelSpectrogramPreprocessor, readFixedNormalization } from '../../src/audio/preprocessor.js';
 import { loadConfig } from '../../src/config/index.js';
 import { estimateFeatureStatistics } from '../../src/data/feature-statistics.js';
@@ -59,22 +60,7 @@ test('a silent manifest has no spread to estimate: an error naming the constant 
   const dir = mkdtempSync(join(tmpdir(), 'streamnest-stats-'));
   try {
     const wav = join(dir, 'silence.wav');
-    const n = 16000;
-    const b = Buffer.alloc(44 + 2 * n);
-    b.write('RIFF', 0);
-    b.writeUInt32LE(36 + 2 * n, 4);
-    b.write('WAVE', 8);
-    b.write('fmt ', 12);
-    b.writeUInt32LE(16, 16);
-    b.writeUInt16LE(1, 20);
-    b.writeUInt16LE(1, 22);
-    b.writeUInt32LE(16000, 24);
-    b.writeUInt32LE(32000, 28);
-    b.writeUInt16LE(2, 32);
-    b.writeUInt16LE(16, 34);
-    b.write('data', 36);
-    b.writeUInt32LE(2 * n, 40);
-    writeFileSync(wav, b);
+    writeWav(wav, new Float32Array(16000), 16000); // 1 s of digital silence
     const entries = [{ audioFilepath: wav, duration: 1, offset: 0, text: '', where: `${wav}` }] as never;
     assert.throws(
       () => estimateFeatureStatistics({ ...PRE, preemph: 0 }, entries),
