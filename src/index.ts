@@ -1,14 +1,14 @@
 // streamnest's public API (`import ... from 'streamnest'`): loading models, features, the streaming encoder and CTC
-// transcription, configs, pretraining and fine-tuning. The streaming recognizer shaped like sherpa-onnx's online
-// recognizer (streams, endpointing, results) is the serving issue's, and will be added here.
+// transcription, configs, pretraining and fine-tuning, and the streaming recognizer shaped like sherpa-onnx's online
+// recognizer (streams, endpointing, results).
 // Heavy parts load libtorch through the native addon at import.
 
 // tensors and the native runtime
 export * as torch from './torch/index.js';
 
 // audio: decoding, resampling, NeMo's log-mel preprocessor and its chunk-exact streaming twin
-export { loadAudio, decodeAudio, resample, AudioToMelSpectrogramPreprocessor, FeatureStream, readFixedNormalization } from './audio/index.js';
-export type { MonoAudio, FeatureOutput, FeatureStreamState, FixedNormalization } from './audio/index.js';
+export { loadAudio, decodeAudio, resample, Resampler, AudioToMelSpectrogramPreprocessor, FeatureStream, readFixedNormalization } from './audio/index.js';
+export type { MonoAudio, FeatureOutput, FeatureStreamState, FixedNormalization, ResamplerState } from './audio/index.js';
 
 // configs (NeMo's YAML layout, Hydra-style overrides, one validation route)
 export { loadConfig, ConfigError, listPresets } from './config/index.js';
@@ -29,3 +29,7 @@ export { utteranceWer, corpusWer } from './asr/wer.js';
 export { pretrainNest, type PretrainOptions, type PretrainResult } from './train/nest-pretraining.js';
 export { finetuneCtc } from './train/ctc-finetuning.js';
 export { estimateFeatureStatistics, type FeatureStatistics } from './data/feature-statistics.js';
+
+// serving: the streaming recognizer (createStream, acceptWaveform at any rate, decodeStreams, getResult, endpoints)
+export { OnlineRecognizer, OnlineStream, RecognizerInputError, DEFAULT_ENDPOINT_RULES, endpointRules } from './serving/index.js';
+export type { OnlineRecognizerOptions, OnlineResult, Waveform, EndpointRule, EndpointRules } from './serving/index.js';

@@ -44,6 +44,24 @@ export interface StreamingPlan {
  */
 export const DEFAULT_MAX_CONTEXT = 1000;
 
+/** Why a CTC model's encoder cannot stream cache-aware (empty when it can). */
+export function notStreamableReasons(model: CtcModel): string[] {
+  const c = model.encoder.config;
+  const [left, right] = model.encoder.context.default;
+  const why: string[] = [];
+  if (!c.causal_downsampling) why.push('encoder.causal_downsampling is false');
+  if (c.conv_context_size !== 'causal' && !(Array.isArray(c.conv_context_size) && c.conv_context_size[1] === 0))
+    why.push('encoder.conv_context_size is not causal');
+  if (right < 0) why.push(`encoder.att_context_size [${left}, ${right}] has unlimited right context`);
+  return why;
+}
+
+/** Throws NotStreamableError naming every reason the model cannot stream. */
+export function assertStreamable(model: CtcModel): void {
+  const why = notStreamableReasons(model);
+  if (why.length) throw new NotStreamableError(`this model cannot stream (${why.join('; ')}); use offline mode`);
+}
+
 /**
  * How a model streams. chunkSeconds applies to fully causal models (rounded to whole encoder frames, at least 2);
  * chunked_limited models use their own chunk (right + 1 frames); regular models with look-ahead follow NeMo's
@@ -54,12 +72,7 @@ export function planStreaming(model: CtcModel, chunkSeconds?: number, maxContext
   const c = enc.config;
   const [left, right] = enc.context.default;
   const frame = model.frameSeconds;
-  const why: string[] = [];
-  if (!c.causal_downsampling) why.push('encoder.causal_downsampling is false');
-  if (c.conv_context_size !== 'causal' && !(Array.isArray(c.conv_context_size) && c.conv_context_size[1] === 0))
-    why.push('encoder.conv_context_size is not causal');
-  if (right < 0) why.push(`encoder.att_context_size [${left}, ${right}] has unlimited right context`);
-  if (why.length) throw new NotStreamableError(`this model cannot stream (${why.join('; ')}); use offline mode`);
+  assertStreamable(model);
   if (c.att_context_style === 'regular' && right === 0) {
     const m = Math.max(2, Math.round((chunkSeconds ?? 2 * frame) / frame));
     const st = enc.streamingConfig({ attContextSize: [left, right], chunkSize: m, maxContext });

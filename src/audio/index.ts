@@ -6,7 +6,7 @@ export type { FlacInfo } from './flac.js';
 export { loadAudio, decodeAudio, sniffAudioFormat } from './load-audio.js';
 export type { AudioFormat, LoadAudioOptions } from './load-audio.js';
 export { Resampler, resample } from './resample.js';
-export type { ResampleOptions } from './resample.js';
+export type { ResampleOptions, ResamplerState } from './resample.js';
 export { melFilterbank, hzToMel, melToHz } from './mel.js';
 export {
   AudioToMelSpectrogramPreprocessor,

@@ -88,22 +88,81 @@ export class Resampler {
   /** Resamples a whole signal (zeros assumed outside it). */
   process(x: Float32Array): Float32Array {
     if (this.up === this.down) return x.slice();
-    const n = x.length;
-    const out = new Float32Array(this.outputLength(n));
-    for (let j = 0; j < out.length; j++) {
-      const num = j * this.down; // position j*down/up in input samples
+    const out = new Float32Array(this.outputLength(x.length));
+    this.fill(out, 0, x, 0, x.length);
+    return out;
+  }
+
+  /** A stream's start: no input seen, no output made. */
+  initState(): ResamplerState {
+    return { history: new Float32Array(0), historyStart: 0, received: 0, emitted: 0 };
+  }
+
+  /**
+   * Streaming: appends `x` and returns every output sample whose filter support has fully arrived, with the new
+   * state (the old one is not changed). The outputs of all pushes plus flush() equal process() of the whole signal.
+   */
+  push(x: Float32Array, state: ResamplerState): { samples: Float32Array; state: ResamplerState } {
+    const received = state.received + x.length;
+    if (this.up === this.down) return { samples: x.slice(), state: { ...state, received, emitted: received } };
+    const history = concat(state.history, x);
+    // output j reads inputs floor(j*down/up) + firstTap .. + taps - 1; it is ready when the last of them has arrived
+    const lastBase = received - this.taps - this.firstTap; // the largest floor(j*down/up) whose inputs have all arrived
+    const ready = Math.max(state.emitted, lastBase < 0 ? 0 : Math.ceil(((lastBase + 1) * this.up) / this.down));
+    return this.emit(history, state.historyStart, received, state.emitted, Math.min(ready, this.outputLength(received)));
+  }
+
+  /** Ends the stream: the remaining outputs (zeros assumed after the last input), as process() makes them. */
+  flush(state: ResamplerState): { samples: Float32Array; state: ResamplerState } {
+    if (this.up === this.down) return { samples: new Float32Array(0), state };
+    return this.emit(state.history, state.historyStart, state.received, state.emitted, this.outputLength(state.received));
+  }
+
+  private emit(history: Float32Array, historyStart: number, received: number, from: number, to: number): { samples: Float32Array; state: ResamplerState } {
+    const samples = new Float32Array(Math.max(0, to - from));
+    this.fill(samples, from, history, historyStart, received);
+    // keep the inputs the next output still reads
+    const keepFrom = Math.max(historyStart, Math.min(received, Math.floor((to * this.down) / this.up) + this.firstTap));
+    return {
+      samples,
+      state: { history: history.slice(keepFrom - historyStart), historyStart: keepFrom, received, emitted: Math.max(from, to) },
+    };
+  }
+
+  /** out[i] = output sample first + i, from inputs x[k - xStart] for k in [xStart, xEnd) (zeros elsewhere). */
+  private fill(out: Float32Array, first: number, x: Float32Array, xStart: number, xEnd: number): void {
+    for (let i = 0; i < out.length; i++) {
+      const num = (first + i) * this.down; // position (first + i)*down/up in input samples
       const base = Math.floor(num / this.up);
       const p = num - base * this.up;
       const row = p * this.taps;
       const k0 = base + this.firstTap;
       let acc = 0;
-      const jLo = Math.max(0, -k0);
-      const jHi = Math.min(this.taps, n - k0);
-      for (let jj = jLo; jj < jHi; jj++) acc += this.bank[row + jj]! * x[k0 + jj]!;
-      out[j] = acc;
+      const jLo = Math.max(0, xStart - k0);
+      const jHi = Math.min(this.taps, xEnd - k0);
+      for (let jj = jLo; jj < jHi; jj++) acc += this.bank[row + jj]! * x[k0 + jj - xStart]!;
+      out[i] = acc;
     }
-    return out;
   }
+}
+
+/** A streaming resampler's position (plain data, handed in and returned). */
+export interface ResamplerState {
+  /** Input samples from historyStart on that later outputs still read. */
+  readonly history: Float32Array;
+  readonly historyStart: number;
+  /** Input samples received so far. */
+  readonly received: number;
+  /** Output samples emitted so far. */
+  readonly emitted: number;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  if (a.length === 0) return b.slice();
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Resamples float32 audio from inRate to outRate (returns a copy when the rates are equal). */

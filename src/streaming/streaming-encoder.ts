@@ -186,6 +186,11 @@ export class StreamingEncoder {
     return { encoded: r.encoded };
   }
 
+  /** True when the stream's next step can run now (enough frames have arrived, or its input has ended with frames left). */
+  isReady(slot: StreamSlot): boolean {
+    return this.plan(slot) !== null;
+  }
+
   /** True once a stream has emitted everything (after its input ended). */
   isDone(slot: StreamSlot): boolean {
     return slot.cursor.done || (slot.total !== null && this.plan(slot) === null);

@@ -1,0 +1,3 @@
+// Serving: the streaming recognizer (sherpa-onnx's online-recognizer shape) and its endpointing rules.
+export { OnlineRecognizer, OnlineStream, RecognizerInputError, type OnlineRecognizerOptions, type OnlineResult, type Waveform } from './online-recognizer.js';
+export { DEFAULT_ENDPOINT_RULES, endpointRules, isEndpoint, type EndpointRule, type EndpointRules, type SegmentProgress } from './endpoint.js';

@@ -1,0 +1,361 @@
+// A streaming recognizer shaped like sherpa-onnx's OnlineRecognizer: streams take audio at any rate, ready streams
+// decode together (one batched encoder step per chunk shape), results carry text, tokens, timestamps and word times,
+// and endpointing splits a stream into segments. Cache-aware CTC: FeatureStream -> StreamingEncoder (exact mode) ->
+// ConvASRDecoder -> greedy CTC with carried state.
+// Provenance: the API follows sherpa-onnx's OnlineRecognizer / OnlineStream (createStream, acceptWaveform, isReady,
+// decodeStreams, getResult, isEndpoint, reset, inputFinished); the encoder step is NeMo's cache_aware_stream_step.
+//
+// Ownership: the recognizer owns every stream's tensors (encoder caches, feature buffers) and frees them when a stream
+// ends (its last result read after inputFinished), on stream.dispose(), and on recognizer.dispose().
+import { Resampler, type ResamplerState } from '../audio/resample.js';
+import { assertStreamable, DEFAULT_MAX_CONTEXT } from '../asr/streaming-ctc.js';
+import { greedyStep, initGreedyState, tokensToText, wordTimings, type GreedyState, type WordTiming } from '../asr/ctc-greedy.js';
+import type { CtcModel } from '../asr/ctc-model.js';
+import { loadNemoCtcModel } from '../checkpoint/nemo-model.js';
+import type { AttContextSize } from '../model/index.js';
+import { configureStreaming, StreamingEncoder, type StreamingGeometry, type StreamSlot } from '../streaming/index.js';
+import * as t from '../torch/index.js';
+import { endpointRules, isEndpoint, type EndpointRule, type EndpointRules } from './endpoint.js';
+
+export interface OnlineRecognizerOptions {
+  /**
+   * Audio per encoder step in seconds, for fully causal models (att_context_style regular, right context 0): a whole
+   * number of encoder frames (default 0.32). chunked_limited and look-ahead models use their own chunk; ignored there.
+   */
+  chunkSeconds?: number;
+  /** The [left, right] attention context to stream with (one of a multi-look-ahead model's pairs); default: the model's. */
+  attContextSize?: AttContextSize;
+  /** Attention cache frames when the left context is unlimited (default 1000 = 80 s at 80 ms frames). */
+  maxContext?: number;
+  /** Split streams into segments at endpoints (default true). */
+  enableEndpoint?: boolean;
+  /** Endpoint rules (default: sherpa-onnx's 2.4 s / 1.2 s / 20 s). */
+  endpoint?: { [K in keyof EndpointRules]?: Partial<EndpointRule> };
+}
+
+/** A stream's recognition result for its current segment (sherpa-onnx's OnlineRecognizerResult). */
+export interface OnlineResult {
+  text: string;
+  /** The emitted labels (characters or SentencePiece pieces). */
+  tokens: string[];
+  /** Seconds from the segment's start at which each token was emitted. */
+  timestamps: number[];
+  /** Words with start and end in seconds from the segment's start. */
+  words: WordTiming[];
+  /** Segment index (0, 1, ...: one per endpoint). */
+  segment: number;
+  /** Seconds from the stream's start at which this segment starts. */
+  startTime: number;
+  /** The segment has ended (an endpoint, or the end of the input). */
+  isFinal: boolean;
+  /** The stream has ended: no more results will come. */
+  isEof: boolean;
+}
+
+/** Audio handed to a stream: float32 samples in [-1, 1] at `sampleRate`. */
+export interface Waveform {
+  sampleRate: number;
+  samples: Float32Array;
+}
+
+export class RecognizerInputError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'RecognizerInputError';
+  }
+}
+
+/** One audio stream being recognized. Create it with recognizer.createStream(). */
+export class OnlineStream {
+  /** The encoder-side state; null once the stream has ended and been freed. */
+  slot: StreamSlot | null;
+  /** The sample rate of the first audio accepted (a stream keeps one rate). */
+  inputRate: number | null = null;
+  /** Converts the input rate to the model's (null when they are equal). */
+  resampler: { r: Resampler; state: ResamplerState } | null = null;
+  greedy: GreedyState = initGreedyState();
+  /** Consecutive blank frames at the end of the current segment. */
+  trailingBlanks = 0;
+  segment = 0;
+  /** Encoder frames before the current segment. */
+  segmentStart = 0;
+  /** Encoder frames decoded so far. */
+  frames = 0;
+  /** inputFinished() has been called. */
+  ended = false;
+  /** Samples accepted so far, at their own rates, in seconds. */
+  secondsIn = 0;
+
+  constructor(
+    readonly recognizer: OnlineRecognizer,
+    slot: StreamSlot,
+  ) {
+    this.slot = slot;
+  }
+
+  /** Appends audio (any sample rate; resampled to the model's). Throws RecognizerInputError for bad input. */
+  acceptWaveform(w: Waveform): void {
+    this.recognizer.accept(this, w);
+  }
+
+  /** No more audio: the rest is decoded by the next decode calls; the last result has isEof set. */
+  inputFinished(): void {
+    this.recognizer.finishInput(this);
+  }
+
+  /** Frees the stream's tensors (safe to call twice). */
+  dispose(): void {
+    this.recognizer.release(this);
+  }
+}
+
+export class OnlineRecognizer {
+  readonly model: CtcModel;
+  readonly geometry: StreamingGeometry;
+  readonly sampleRate: number;
+  /** Seconds per encoder output frame. */
+  readonly frameSeconds: number;
+  readonly rules: EndpointRules;
+  readonly enableEndpoint: boolean;
+  private readonly streaming: StreamingEncoder;
+  private readonly live = new Set<OnlineStream>();
+  private readonly ownsModel: boolean;
+
+  /** A recognizer over a CTC model (put in eval mode; not freed by dispose() unless loaded by fromFile). */
+  constructor(model: CtcModel, o: OnlineRecognizerOptions = {}, owns = false) {
+    assertStreamable(model);
+    model.eval();
+    this.model = model;
+    this.ownsModel = owns;
+    const pre = model.preprocessor;
+    this.sampleRate = pre.cfg.sample_rate;
+    this.frameSeconds = model.frameSeconds;
+    const enc = model.encoder;
+    const ctx = o.attContextSize ?? enc.context.default;
+    const fullyCausal = enc.config.att_context_style === 'regular' && ctx[1] === 0;
+    this.geometry = configureStreaming(enc, {
+      chunkSeconds: fullyCausal ? (o.chunkSeconds ?? 0.32) : undefined,
+      attContextSize: ctx,
+      maxContext: o.maxContext ?? DEFAULT_MAX_CONTEXT,
+      hopSeconds: pre.geometry.hopLength / this.sampleRate,
+    });
+    this.streaming = new StreamingEncoder(enc, { geometry: this.geometry, preprocessor: pre, mode: 'exact' });
+    this.rules = endpointRules(o.endpoint);
+    this.enableEndpoint = o.enableEndpoint ?? true;
+  }
+
+  /** Loads a CTC (or hybrid RNN-T/CTC) .nemo and makes a recognizer that owns it. */
+  static async fromFile(path: string, o: OnlineRecognizerOptions = {}): Promise<OnlineRecognizer> {
+    const loaded = await loadNemoCtcModel(path);
+    try {
+      return new OnlineRecognizer(loaded.model, o, true);
+    } catch (e) {
+      loaded.dispose();
+      throw e;
+    }
+  }
+
+  /** Streams not yet freed. */
+  get activeStreams(): number {
+    return this.live.size;
+  }
+
+  /** Chunk, look-ahead and latency in words. */
+  describe(): string {
+    const g = this.geometry;
+    return `context [${g.attContextSize.join(', ')}] ${g.style}; chunk ${(g.chunkSeconds * 1000).toFixed(0)} ms, look-ahead ${(g.lookaheadSeconds * 1000).toFixed(0)} ms, algorithmic latency ${(g.algorithmicLatencySeconds * 1000).toFixed(0)} ms`;
+  }
+
+  createStream(): OnlineStream {
+    const s = new OnlineStream(this, this.streaming.initStream());
+    this.live.add(s);
+    return s;
+  }
+
+  /** @internal (OnlineStream.acceptWaveform) */
+  accept(s: OnlineStream, w: Waveform): void {
+    if (s.ended) throw new RecognizerInputError('acceptWaveform after inputFinished');
+    const slot = this.slotOf(s);
+    const { sampleRate, samples } = w;
+    if (!Number.isInteger(sampleRate) || sampleRate < 1000 || sampleRate > 384000)
+      throw new RecognizerInputError(`sample rate must be a whole number of Hz in [1000, 384000], got ${sampleRate}`);
+    if (!(samples instanceof Float32Array)) throw new RecognizerInputError('samples must be a Float32Array');
+    for (let i = 0; i < samples.length; i++) {
+      if (!Number.isFinite(samples[i]!)) throw new RecognizerInputError(`sample ${i} is ${samples[i]} (NaN and infinities are refused)`);
+    }
+    if (s.inputRate !== null && s.inputRate !== sampleRate)
+      throw new RecognizerInputError(`the sample rate changed within a stream (${s.inputRate} Hz, now ${sampleRate} Hz)`);
+    if (s.inputRate === null) {
+      s.inputRate = sampleRate;
+      if (sampleRate !== this.sampleRate) {
+        const r = new Resampler(sampleRate, this.sampleRate);
+        s.resampler = { r, state: r.initState() };
+      }
+    }
+    let x = samples;
+    if (s.resampler) {
+      const r = s.resampler.r.push(samples, s.resampler.state);
+      s.resampler.state = r.state;
+      x = r.samples;
+    }
+    s.secondsIn += samples.length / sampleRate;
+    s.slot = this.streaming.feedAudio([x], { streams: [slot] }).streams[0]!;
+  }
+
+  /** @internal (OnlineStream.inputFinished) */
+  finishInput(s: OnlineStream): void {
+    if (s.ended) return;
+    let slot = this.slotOf(s);
+    if (s.resampler) {
+      const tail = s.resampler.r.flush(s.resampler.state).samples;
+      if (tail.length) slot = this.streaming.feedAudio([tail], { streams: [slot] }).streams[0]!;
+    }
+    s.slot = this.streaming.endStreams({ streams: [slot] }, [0]).streams[0]!;
+    s.ended = true;
+  }
+
+  /** True when decode would make progress (a chunk is complete, or the input ended with audio left). */
+  isReady(s: OnlineStream): boolean {
+    this.own(s);
+    return s.slot !== null && this.streaming.isReady(s.slot);
+  }
+
+  decode(s: OnlineStream): void {
+    this.decodeStreams([s]);
+  }
+
+  /**
+   * Runs every ready step of the given streams, batching those whose chunks have the same shape into one encoder
+   * call, then the CTC head on all their new frames at once. A stream whose input has ended and that has decoded
+   * everything is freed (its result stays readable).
+   */
+  decodeStreams(streams: readonly OnlineStream[]): void {
+    const ready = streams.filter((s) => this.isReady(s));
+    if (ready.length === 0) return;
+    const r = this.streaming.run({ streams: ready.map((s) => s.slot!) });
+    for (const [i, s] of ready.entries()) s.slot = r.state.streams[i]!;
+    const counts = r.encoded.map((e) => e.size(1));
+    const ids = t.noGrad(() =>
+      t.tidy(() => {
+        const nonEmpty = r.encoded.filter((e) => e.size(1) > 0);
+        if (nonEmpty.length === 0) return [];
+        const all = t.cat(nonEmpty, 1).unsqueeze(0); // [1, D, sum k]
+        return this.model.decoder.logits(all).argmax(-1).toArray(); // [sum k]
+      }),
+    );
+    for (const e of r.encoded) e.dispose();
+    let at = 0;
+    for (const [i, s] of ready.entries()) {
+      const k = counts[i]!;
+      this.consume(s, ids.slice(at, at + k));
+      at += k;
+      if (s.ended && this.streaming.isDone(s.slot!)) this.freeSlot(s);
+    }
+  }
+
+  /** The current segment's result. isFinal is set when the stream has ended (isEndpoint decides it otherwise). */
+  getResult(s: OnlineStream): OnlineResult {
+    this.own(s);
+    const vocab = this.model.vocab;
+    const fs = this.frameSeconds;
+    const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+    const eof = s.ended && s.slot === null;
+    return {
+      text: tokensToText(s.greedy.tokens, vocab),
+      tokens: s.greedy.tokens.map((k) => vocab.labels[k.id] ?? ''),
+      timestamps: s.greedy.tokens.map((k) => round(k.frame * fs)),
+      words: wordTimings(s.greedy.tokens, vocab, fs),
+      segment: s.segment,
+      startTime: round(s.segmentStart * fs),
+      isFinal: eof,
+      isEof: eof,
+    };
+  }
+
+  /** True when endpointing is on and a rule fires for the current segment. */
+  isEndpoint(s: OnlineStream): boolean {
+    this.own(s);
+    if (!this.enableEndpoint) return false;
+    return isEndpoint(this.rules, { frames: s.frames - s.segmentStart, trailingSilenceFrames: s.trailingBlanks }, this.frameSeconds);
+  }
+
+  /** Starts a new segment: the text so far is dropped (read it first); the encoder keeps its context. */
+  reset(s: OnlineStream): void {
+    this.own(s);
+    s.greedy = { prev: s.greedy.prev, frames: 0, tokens: [] };
+    s.segmentStart = s.frames;
+    s.trailingBlanks = 0;
+    s.segment++;
+  }
+
+  /**
+   * Recognizes an audio source (float32 pieces at the model's rate, or waveforms at any rate): yields a result
+   * whenever the text changes or a segment ends (isFinal), and a last one with isEof. The stream is freed at the end.
+   */
+  async *recognize(audio: AsyncIterable<Float32Array | Waveform> | Iterable<Float32Array | Waveform>): AsyncGenerator<OnlineResult> {
+    const s = this.createStream();
+    try {
+      let shown = '';
+      const drain = function* (this: OnlineRecognizer): Generator<OnlineResult> {
+        while (this.isReady(s)) {
+          this.decode(s);
+          const r = this.getResult(s);
+          if (r.isEof) return yield r;
+          if (this.isEndpoint(s)) {
+            yield { ...r, isFinal: true };
+            this.reset(s);
+            shown = '';
+          } else if (r.text !== shown) {
+            shown = r.text;
+            yield r;
+          }
+        }
+      }.bind(this);
+      for await (const piece of audio) {
+        s.acceptWaveform(piece instanceof Float32Array ? { sampleRate: this.sampleRate, samples: piece } : piece);
+        yield* drain();
+      }
+      s.inputFinished();
+      yield* drain();
+      if (s.slot !== null || !s.ended) throw new Error('recognize: the stream did not reach its end (a bug)');
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /** Frees every stream (and the model when fromFile loaded it). */
+  dispose(): void {
+    for (const s of [...this.live]) this.release(s);
+    this.streaming.dispose();
+    if (this.ownsModel) this.model.dispose();
+  }
+
+  /** @internal (OnlineStream.dispose) */
+  release(s: OnlineStream): void {
+    this.freeSlot(s);
+    this.live.delete(s);
+  }
+
+  private freeSlot(s: OnlineStream): void {
+    if (s.slot) this.streaming.disposeStream(s.slot);
+    s.slot = null;
+  }
+
+  private own(s: OnlineStream): void {
+    if (s.recognizer !== this) throw new RecognizerInputError('the stream belongs to another recognizer');
+  }
+
+  private slotOf(s: OnlineStream): StreamSlot {
+    this.own(s);
+    if (!s.slot) throw new RecognizerInputError('the stream has ended or been disposed');
+    return s.slot;
+  }
+
+  /** Greedy CTC over one stream's new frames (argmax ids). */
+  private consume(s: OnlineStream, ids: number[]): void {
+    const blank = this.model.vocab.blank;
+    s.greedy = greedyStep(ids, blank, s.greedy);
+    for (const id of ids) s.trailingBlanks = id === blank ? s.trailingBlanks + 1 : 0;
+    s.frames += ids.length;
+  }
+}

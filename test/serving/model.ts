@@ -1,0 +1,55 @@
+// Test helper: a small random character CTC .nemo that streams (causal subsampling 8x = 80 ms frames, causal conv,
+// fully causal [-1, 0] or chunked_limited [-1, 4]), its decoder sharpened so that many different labels come out
+// (random weights otherwise emit almost nothing, and equal empty transcripts would prove little).
+import { stringify } from 'yaml';
+import * as t from '../../src/torch/index.js';
+import { writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import { CharVocabulary, CtcModel, CTC_TARGET, type CtcModelArgs } from '../../src/asr/index.js';
+
+export const SERVING_PREPROCESSOR = {
+  _target_: 'nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor',
+  sample_rate: 16000,
+  normalize: 'NA',
+  features: 80,
+  dither: 0,
+  pad_to: 0,
+};
+
+export function servingEncoder(style: 'regular' | 'chunked_limited' = 'regular'): Record<string, unknown> {
+  return {
+    _target_: 'nemo.collections.asr.modules.ConformerEncoder',
+    feat_in: 80,
+    feat_out: -1,
+    n_layers: 2,
+    d_model: 32,
+    n_heads: 2,
+    subsampling: 'dw_striding',
+    subsampling_factor: 8,
+    subsampling_conv_channels: 16,
+    causal_downsampling: true,
+    conv_kernel_size: 9,
+    conv_norm_type: 'layer_norm',
+    conv_context_size: 'causal',
+    att_context_size: style === 'regular' ? [-1, 0] : [-1, 4],
+    att_context_style: style,
+  };
+}
+
+/** Writes the model to `path` (EncDecCTCModel layout) and returns it (eval mode; the caller disposes it). */
+export function writeServingModel(path: string, style: 'regular' | 'chunked_limited' = 'regular'): CtcModel {
+  const labels = CharVocabulary.english().labels;
+  const encoder = servingEncoder(style);
+  const m = new CtcModel({ preprocessor: SERVING_PREPROCESSOR, encoder: encoder as unknown as CtcModelArgs['encoder'], labels, specAugment: null, seed: 8 });
+  m.eval();
+  t.noGrad(() => m.decoder.decoder_layers.items[0]!.weight.mul_(20));
+  const cfg = {
+    target: CTC_TARGET,
+    sample_rate: 16000,
+    labels: [...labels],
+    preprocessor: SERVING_PREPROCESSOR,
+    encoder,
+    decoder: { _target_: 'nemo.collections.asr.modules.ConvASRDecoder', feat_in: 32, num_classes: labels.length, vocabulary: [...labels] },
+  };
+  writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: m.stateDict() });
+  return m;
+}
