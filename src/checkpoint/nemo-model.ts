@@ -5,8 +5,13 @@
 //     FastConformer ASR archives (CTC / RNNT / hybrid) load their preprocessor and encoder, and list what was left
 //     out (decoder / joint / CTC-head tensors by prefix, tokenizer and other files by name).
 //   loadNemoCtcModel: a FastConformer CTC archive (EncDecCTCModel / EncDecCTCModelBPE) loads whole as a CtcModel,
-//     with its SentencePiece tokenizer read from the archive (async: the WebAssembly module loads so).
-// Provenance: nemo.core.connectors.save_restore_connector.SaveRestoreConnector.restore_from (+ load_state_dict strict).
+//     with its SentencePiece tokenizer read from the archive (async: the WebAssembly module loads so); a hybrid
+//     RNN-T/CTC archive loads as the CtcModel of its auxiliary CTC head (see loadHybridCtcWeights), the RNN-T parts left out.
+// Provenance: nemo.core.connectors.save_restore_connector.SaveRestoreConnector.restore_from (+ load_state_dict strict);
+// the hybrid layout from nemo.collections.asr.models.hybrid_rnnt_ctc_models.EncDecHybridRNNTCTCModel (characters) and
+// hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel (sub-words): config section aux_ctc.decoder (a ConvASRDecoder
+// whose vocabulary NeMo's CTC decoding uses), module ctc_decoder (state-dict keys ctc_decoder.decoder_layers.0.*)
+// beside the RNN-T decoder.* (RNNTDecoder) and joint.* (RNNTJoint).
 import { basename } from 'node:path';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
 import { CtcModel, ctcModelArgsFromConfig } from '../asr/ctc-model.js';
@@ -53,8 +58,12 @@ interface Common {
 
 export type LoadedNemoModel = (Common & { kind: 'nest'; model: NestModel; nestConfig: NestModelConfig }) | (Common & { kind: 'asr'; family: AsrFamily });
 
-/** A CTC archive loaded whole (loadNemoCtcModel): encoder and preprocessor are the CtcModel's own. */
-export type LoadedNemoCtcModel = Common & { kind: 'ctc'; family: 'ctc'; model: CtcModel };
+/**
+ * A CTC model loaded by loadNemoCtcModel: encoder and preprocessor are the CtcModel's own. `source` is the archive's
+ * family: 'ctc' (loaded whole) or 'hybrid' (a hybrid RNN-T/CTC archive: its auxiliary CTC head is the decoder; the
+ * RNN-T decoder.* and joint.* are in `ignored`, and `warnings` says so).
+ */
+export type LoadedNemoCtcModel = Common & { kind: 'ctc'; family: 'ctc'; source: 'ctc' | 'hybrid'; model: CtcModel };
 
 export class NemoModelError extends Error {
   constructor(msg: string, options?: { cause?: unknown }) {
@@ -211,50 +220,145 @@ export function loadNemoModel(path: string): LoadedNemoModel {
   }
 }
 
+/** The parts of a hybrid RNN-T/CTC state dict that make its CTC model, and the RNN-T parts left out. */
+const HYBRID_CTC_PARTS = ['preprocessor', 'encoder', 'ctc_decoder'];
+const RNNT_PARTS = ['decoder', 'joint'];
+
+/** A config mapping at `v`, or null. */
+const mapping = (v: unknown): Record<string, unknown> | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+
+/** The CTC model's config read from a hybrid's, and what the reading noted. */
+interface HybridCtcConfig {
+  /** The CTC model's sections in a CTC archive's layout (decoder = aux_ctc.decoder). */
+  cfg: ConfigMap;
+  /** Where the CTC labels come from: 'model.labels', or 'model.aux_ctc.decoder.vocabulary' (character hybrids). */
+  labelsKey: string;
+  warnings: string[];
+}
+
+/**
+ * The CTC model a hybrid RNN-T/CTC config describes, in a CTC config's layout: the encoder and preprocessor with the
+ * auxiliary CTC head (aux_ctc.decoder) as `decoder`. Sub-word hybrids: labels dropped (NeMo writes the tokenizer's
+ * pieces there for the RNN-T joint; the CTC labels are the tokenizer's, as in a CTC-BPE config). Character hybrids:
+ * aux_ctc.decoder.vocabulary, which NeMo's CTC decoding uses (EncDecHybridRNNTCTCModel: CTCDecoding(vocabulary =
+ * ctc_decoder.vocabulary)), else labels.
+ */
+function hybridCtcConfig(cfg: ConfigMap, path: string, bpe: boolean): HybridCtcConfig {
+  const aux = mapping(cfg.aux_ctc);
+  const dec = mapping(aux?.decoder);
+  if (!dec) {
+    throw new NemoModelError(
+      `${path}: model_config.yaml: aux_ctc.decoder: missing; a hybrid RNN-T/CTC model${typeof cfg.target === 'string' ? ` (${cfg.target})` : ''} is decoded ` +
+        'with its auxiliary CTC head, which this section describes (streamnest does not implement RNN-T decoding)',
+    );
+  }
+  const target = dec._target_;
+  if (target !== undefined && target !== null && !String(target).endsWith('ConvASRDecoder'))
+    throw new NemoModelError(`${path}: model_config.yaml: aux_ctc.decoder._target_: streamnest implements ConvASRDecoder here; got ${JSON.stringify(target)}`);
+  if (!bpe && typeof cfg.target === 'string' && cfg.target.endsWith('BPEModel'))
+    throw new NemoModelError(`${path}: model_config.yaml: tokenizer: missing; ${cfg.target} is a sub-word model and needs its SentencePiece tokenizer`);
+  const decoder = dec as ConfigMap;
+  if (bpe) return { cfg: { ...cfg, labels: null, decoder }, labelsKey: 'model.labels', warnings: [] };
+  const v = dec.vocabulary;
+  if (!Array.isArray(v) || v.length === 0) return { cfg: { ...cfg, decoder }, labelsKey: 'model.labels', warnings: [] };
+  const differ = Array.isArray(cfg.labels) && JSON.stringify(cfg.labels) !== JSON.stringify(v);
+  return {
+    cfg: { ...cfg, labels: v, decoder },
+    labelsKey: 'model.aux_ctc.decoder.vocabulary',
+    warnings: differ ? ['labels differ from aux_ctc.decoder.vocabulary; the CTC head decodes with aux_ctc.decoder.vocabulary, as NeMo does'] : [],
+  };
+}
+
+/**
+ * Loads a hybrid archive's CTC parts into `model`, each strictly: preprocessor.*, encoder.*, and the auxiliary CTC head
+ * ctc_decoder.* as the CtcModel's decoder.* (the same ConvASRDecoder). The RNN-T parts (decoder.*, joint.*) are left
+ * out; any other key is refused, as the strict load of a CTC archive refuses it.
+ */
+function loadHybridCtcWeights(model: CtcModel, sd: Map<string, Tensor>, path: string): void {
+  const unexpected = [...sd.keys()].filter((k) => ![...HYBRID_CTC_PARTS, ...RNNT_PARTS].includes(k.split('.')[0]!));
+  if (unexpected.length > 0) {
+    throw new NemoModelError(
+      `${path}: unexpected tensors for a hybrid RNN-T/CTC model (expected ${[...HYBRID_CTC_PARTS, ...RNNT_PARTS].map((p) => `${p}.*`).join(', ')}): ${unexpected.join(', ')}`,
+    );
+  }
+  loadPart(model.preprocessor, sd, 'preprocessor', path);
+  loadPart(model.encoder, sd, 'encoder', path);
+  loadPart(model.decoder, sd, 'ctc_decoder', path);
+}
+
 /**
  * Loads a fine-tuned FastConformer CTC .nemo whole, in eval mode: EncDecCTCModel (model.labels) or EncDecCTCModelBPE
- * (tokenizer.model_path 'nemo:NAME' read from the archive's member NAME). The config is validated as loadNemoModel
- * validates it; other model families are refused by name. `seed` seeds the model's generators (dither, dropout).
+ * (tokenizer.model_path 'nemo:NAME' read from the archive's member NAME). A hybrid RNN-T/CTC archive
+ * (EncDecHybridRNNTCTCModel / EncDecHybridRNNTCTCBPEModel) loads as the CtcModel of its auxiliary CTC head (aux_ctc,
+ * ctc_decoder.*), its tokenizer read the same way; its RNN-T decoder and joint are listed in `ignored`. The config is
+ * validated as loadNemoModel validates it; other model families are refused by name. `seed` seeds the model's
+ * generators (dither, dropout).
  */
 export async function loadNemoCtcModel(path: string, o: { seed?: number } = {}): Promise<LoadedNemoCtcModel> {
   const { archive, cfg, family, sections, base } = checkArchive(path, 'ctc');
   const sd = archive.stateDict;
   try {
-    if (family.kind !== 'asr' || family.family !== 'ctc') {
-      const what = family.kind === 'nest' ? 'a NEST SSL model' : `a FastConformer ${family.family.toUpperCase()} model`;
+    if (family.kind !== 'asr' || family.family === 'rnnt') {
+      const what = family.kind === 'nest' ? 'a NEST SSL model' : 'a FastConformer RNNT model';
       throw new NemoModelError(
         `${path}: ${what}${base.target ? ` (${base.target})` : ''}, not a CTC model; CTC decoding needs EncDecCTCModel or EncDecCTCModelBPE` +
-          (family.kind === 'nest' ? ` (fine-tune it first with streamnest finetune --init ${path})` : ''),
+          (family.kind === 'nest'
+            ? ` (fine-tune it first with streamnest finetune --init ${path})`
+            : ', or a hybrid RNN-T/CTC model (EncDecHybridRNNTCTCModel / EncDecHybridRNNTCTCBPEModel: its auxiliary CTC head); RNN-T decoding is not implemented'),
       );
     }
+    const source = family.family;
     const tokSection = readTokenizerSection(cfg.tokenizer, `${path}: model_config.yaml tokenizer`);
-    if ((!Array.isArray(cfg.labels) && !tokSection) || !cfg.decoder) throw new NemoModelError(notCtc(path));
+    const hybrid = source === 'hybrid' ? hybridCtcConfig(cfg, path, tokSection !== null) : null;
+    const ctcCfg = hybrid?.cfg ?? cfg;
+    if ((!Array.isArray(ctcCfg.labels) && !tokSection) || !ctcCfg.decoder) {
+      throw new NemoModelError(
+        hybrid ? `${path}: model_config.yaml: a character hybrid model needs aux_ctc.decoder.vocabulary or labels (its CTC labels)` : notCtc(path),
+      );
+    }
     const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, archive.extra, path, 'tokenizer') : null;
     let model: CtcModel;
     try {
-      const args = ctcModelArgsFromConfig(cfg, o.seed ?? 0, tokenizer);
+      const args = ctcModelArgsFromConfig(ctcCfg, o.seed ?? 0, tokenizer);
       model = new CtcModel({ ...args, preprocessor: { ...sections.preprocessor }, encoder: conformerEncoderArgs(sections.encoder) });
     } catch (e) {
-      throw new NemoModelError(`${path}: model_config.yaml: ${(e as Error).message}`, { cause: e });
+      let msg = (e as Error).message;
+      // ctcModelArgsFromConfig names the CTC config's keys; a hybrid's decoder and labels are elsewhere
+      if (hybrid) msg = msg.replace(/\bmodel\.decoder\b/g, 'model.aux_ctc.decoder').replace(/\bmodel\.labels\b/g, hybrid.labelsKey);
+      throw new NemoModelError(`${path}: model_config.yaml: ${msg}`, { cause: e });
     }
     try {
-      model.loadStateDict(sd);
+      if (hybrid) loadHybridCtcWeights(model, sd, path);
+      else model.loadStateDict(sd);
     } catch (e) {
       model.dispose();
+      if (e instanceof NemoModelError) throw e;
       throw new NemoModelError(`${path}: the weights do not fit the CTC model its config describes: ${(e as Error).message}`, { cause: e });
     }
     model.eval();
     // the member tokenizerFromArchive read (it is part of the model, not ignored)
     const mp = tokSection?.modelPath ?? 'tokenizer.model';
     const tokenizerMember = !tokSection ? null : mp.startsWith('nemo:') ? mp.slice('nemo:'.length).replace(/^(\.\/)+/, '') : basename(mp);
+    const files = ignoredFiles(archive).filter((f) => f.what !== tokenizerMember);
+    const warnings = [...base.warnings];
+    if (hybrid) {
+      warnings.push(
+        ...hybrid.warnings,
+        'hybrid RNN-T/CTC model: decoding uses its auxiliary CTC head (aux_ctc.decoder, ctc_decoder.*); the RNN-T decoder and joint ' +
+          "(decoder.*, joint.*) are not loaded, and NeMo's transcribe() decodes with RNN-T by default, so transcripts can differ from NeMo's",
+      );
+    }
     return {
       ...base,
       kind: 'ctc',
       family: 'ctc',
+      source,
       model,
       encoder: model.encoder,
       preprocessor: model.preprocessor,
-      ignored: ignoredFiles(archive).filter((f) => f.what !== tokenizerMember),
+      ignored: hybrid ? [...ignoredTensors(sd, HYBRID_CTC_PARTS), ...files] : files,
+      warnings,
       dispose: () => model.dispose(),
     };
   } finally {

@@ -1,13 +1,22 @@
 // Test helper: a FastConformer CTC-BPE .nemo made from a golden NEST archive, as NeMo's EncDecCTCModelBPE.save_to
 // lays one out: the SSL parts (quantizer, mask embedding, MultiSoftmaxDecoder) replaced by a ConvASRDecoder
 // (decoder.decoder_layers.0.weight [vocabulary + 1, d_model, 1] and its bias) and a tokenizer file in the archive;
-// and a small character CTC .nemo (EncDecCTCModel) as streamnest finetune writes one.
+// a small character CTC .nemo (EncDecCTCModel) as streamnest finetune writes one; and a small hybrid RNN-T/CTC .nemo
+// (EncDecHybridRNNTCTCBPEModel / EncDecHybridRNNTCTCModel) with its CTC head beside dummy RNN-T parts.
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../../src/torch/index.js';
 import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
-import { CharVocabulary, CtcModel, CTC_TARGET as CHAR_CTC_TARGET, type CtcModelArgs } from '../../src/asr/index.js';
-import { GOLDEN } from '../helpers/assert.js';
+import {
+  CTC_BPE_TARGET,
+  CharVocabulary,
+  CtcModel,
+  CTC_TARGET as CHAR_CTC_TARGET,
+  loadTrainingTokenizer,
+  tokenizerArtifacts,
+  type CtcModelArgs,
+} from '../../src/asr/index.js';
+import { GOLDEN, REPO_ROOT } from '../helpers/assert.js';
 
 export const CTC_TARGET = 'nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE';
 export const VOCAB = 31;
@@ -100,6 +109,111 @@ export function writeCharCtcArchive(path: string, edit?: (cfg: Record<string, un
   };
   edit?.(cfg);
   writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: m.stateDict() });
+  return m;
+}
+
+export const HYBRID_BPE_TARGET = 'nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel';
+export const HYBRID_CHAR_TARGET = 'nemo.collections.asr.models.hybrid_rnnt_ctc_models.EncDecHybridRNNTCTCModel';
+/** The sub-word hybrid's tokenizer (a NeMo tokenizer folder, relative to the repository root). */
+export const HYBRID_TOKENIZER_DIR = 'test/fixtures/tokenizers/bpe_tiny';
+/** Sizes of the hybrid archive's dummy RNN-T prediction network and joint. */
+const PRED_HIDDEN = 16;
+const JOINT_HIDDEN = 24;
+
+export interface HybridArchiveOptions {
+  /** Sub-word (EncDecHybridRNNTCTCBPEModel, tokenizer HYBRID_TOKENIZER_DIR inside the archive) or characters (EncDecHybridRNNTCTCModel). */
+  bpe: boolean;
+  /** Also write the same preprocessor, encoder and CTC head as a plain CTC .nemo (EncDecCTCModelBPE / EncDecCTCModel) here. */
+  ctcPath?: string;
+  /** Changes to the hybrid's config before it is written. */
+  edit?: (cfg: Record<string, unknown>) => void;
+  /** Changes to the hybrid's state dict before it is written (the tensors are disposed afterwards). */
+  editWeights?: (sd: Map<string, t.Tensor>) => void;
+}
+
+/**
+ * A small random hybrid RNN-T/CTC .nemo (fully causal, 1 layer) laid out as NeMo's EncDecHybridRNNTCTC(BPE)Model.save_to
+ * writes one: model_config.yaml with the RNN-T decoder / joint / decoding sections and aux_ctc {decoder: ConvASRDecoder,
+ * decoding} (a sub-word one also with labels = the tokenizer's pieces, as NeMo sets them, and the tokenizer section and
+ * files); state dict preprocessor.*, encoder.*, decoder.prediction.* (RNNTDecoder), joint.* (RNNTJoint) and the CTC head
+ * ctc_decoder.decoder_layers.0.*, in NeMo's module order. Returns the CtcModel whose weights it holds (eval mode).
+ */
+export async function writeHybridArchive(path: string, o: HybridArchiveOptions): Promise<CtcModel> {
+  const tok = o.bpe ? await loadTrainingTokenizer({ type: 'bpe', dir: HYBRID_TOKENIZER_DIR, modelPath: null }, REPO_ROOT, 'tokenizer') : null;
+  const art = tok ? tokenizerArtifacts(tok) : null;
+  const labels = tok ? tok.tokenizer.labels : CharVocabulary.english().labels;
+  const m = new CtcModel({
+    preprocessor: SMALL_CTC_PREPROCESSOR,
+    encoder: SMALL_CTC_ENCODER as CtcModelArgs['encoder'],
+    labels,
+    ...(tok ? { vocabulary: tok.tokenizer } : {}),
+    specAugment: null,
+    seed: 11,
+  });
+  m.eval();
+  const d = SMALL_CTC_ENCODER.d_model;
+  const V = labels.length;
+  const ctcDecoder = { _target_: 'nemo.collections.asr.modules.ConvASRDecoder', feat_in: d, num_classes: V, vocabulary: [...labels] };
+  const common = { sample_rate: 16000, preprocessor: { ...SMALL_CTC_PREPROCESSOR }, encoder: { ...SMALL_CTC_ENCODER } };
+  const files = art?.files ?? new Map<string, Uint8Array>();
+  if (o.ctcPath) {
+    const cfg = tok
+      ? { target: CTC_BPE_TARGET, ...common, tokenizer: art!.section, decoder: ctcDecoder }
+      : { target: CHAR_CTC_TARGET, labels: [...labels], ...common, decoder: ctcDecoder };
+    writeNemoArchive(o.ctcPath, { configYaml: stringify(cfg), stateDict: m.stateDict(), extra: files });
+  }
+  const cfg: Record<string, unknown> = {
+    target: tok ? HYBRID_BPE_TARGET : HYBRID_CHAR_TARGET,
+    labels: [...labels],
+    ...(tok ? { tokenizer: art!.section } : {}),
+    ...common,
+    model_defaults: { enc_hidden: d, pred_hidden: PRED_HIDDEN, joint_hidden: JOINT_HIDDEN },
+    decoder: {
+      _target_: 'nemo.collections.asr.modules.RNNTDecoder',
+      normalization_mode: null,
+      random_state_sampling: false,
+      blank_as_pad: true,
+      prednet: { pred_hidden: PRED_HIDDEN, pred_rnn_layers: 1, t_max: null, dropout: 0.2 },
+      vocab_size: V,
+    },
+    joint: {
+      _target_: 'nemo.collections.asr.modules.RNNTJoint',
+      log_softmax: null,
+      preserve_memory: false,
+      fuse_loss_wer: true,
+      fused_batch_size: 4,
+      jointnet: { joint_hidden: JOINT_HIDDEN, activation: 'relu', dropout: 0.2, encoder_hidden: d, pred_hidden: PRED_HIDDEN },
+      num_classes: V,
+      vocabulary: [...labels],
+    },
+    decoding: { strategy: 'greedy_batch', greedy: { max_symbols: 10 } },
+    aux_ctc: { ctc_loss_weight: 0.3, use_cer: false, ctc_reduction: 'mean_batch', decoder: ctcDecoder, decoding: { strategy: 'greedy' } },
+    interctc: { loss_weights: [], apply_at_layers: [] },
+  };
+  o.edit?.(cfg);
+  const g = new t.Generator(3);
+  const rnd = (shape: number[]): t.Tensor => t.randn(shape, { generator: g });
+  const H = PRED_HIDDEN;
+  const J = JOINT_HIDDEN;
+  const sd = new Map<string, t.Tensor>();
+  for (const [k, v] of m.stateDict()) if (!k.startsWith('decoder.')) sd.set(k, v.clone());
+  // RNN-T parts (NeMo's names: RNNTDecoder.prediction {embed, dec_rnn.lstm}, RNNTJoint {pred, enc, joint_net[2]})
+  sd.set('decoder.prediction.embed.weight', rnd([V + 1, H]));
+  for (const w of ['weight_ih_l0', 'weight_hh_l0']) sd.set(`decoder.prediction.dec_rnn.lstm.${w}`, rnd([4 * H, H]));
+  for (const b of ['bias_ih_l0', 'bias_hh_l0']) sd.set(`decoder.prediction.dec_rnn.lstm.${b}`, rnd([4 * H]));
+  sd.set('joint.pred.weight', rnd([J, H]));
+  sd.set('joint.pred.bias', rnd([J]));
+  sd.set('joint.enc.weight', rnd([J, d]));
+  sd.set('joint.enc.bias', rnd([J]));
+  sd.set('joint.joint_net.2.weight', rnd([V + 1, J]));
+  sd.set('joint.joint_net.2.bias', rnd([V + 1]));
+  for (const [k, v] of m.decoder.stateDict()) sd.set(`ctc_decoder.${k}`, v.clone());
+  try {
+    o.editWeights?.(sd);
+    writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: sd, extra: files });
+  } finally {
+    for (const v of sd.values()) v.dispose();
+  }
   return m;
 }
 

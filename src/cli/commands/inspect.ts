@@ -39,6 +39,13 @@ export async function run(argv: string[]): Promise<number> {
   const { writeFileSync } = await import('node:fs');
 
   const m = loadNemoModel(file);
+  // which decoder transcribe / eval would use (they load through loadNemoCtcModel)
+  const decoding =
+    m.kind !== 'asr' || m.family === 'ctc'
+      ? null
+      : m.family === 'hybrid'
+        ? 'transcribe / eval decode with the auxiliary CTC head (aux_ctc.decoder, ctc_decoder.*); the RNN-T decoder.* and joint.* are not used'
+        : 'RNN-T decoding is not implemented: transcribe / eval need a CTC or hybrid RNN-T/CTC model';
   let d: ReturnType<typeof describeModel>;
   try {
     d = describeModel(m);
@@ -64,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     `  parameters:   ${count(d.parameters.total)} (encoder ${count(d.parameters.encoder)})`,
     `  tensors:      ${d.tensors.length} in the state dict, ${count(values)} values${options.tensors ? '' : ' (--tensors lists them)'}`,
   ];
+  if (decoding) lines.push(`  decoding:     ${decoding}`);
   if (d.ignored.length) {
     lines.push(
       `  not loaded:   ${d.ignored.map((g) => (g.kind === 'tensors' ? `${g.what} (${g.count} tensors)` : `${g.what} (file, ${count(g.size)} bytes)`)).join(', ')}`,

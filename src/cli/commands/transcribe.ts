@@ -32,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
   const { planStreaming, transcribeStreaming } = await import('../../asr/index.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
+  // what the loader noted (e.g. a hybrid RNN-T/CTC model decoded with its CTC head); stderr keeps stdout the transcript
+  if (!options.json) for (const w of loaded.warnings) process.stderr.write(`streamnest: warning: ${w}\n`);
   try {
     const audio = loadAudio(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate }).samples;
     const seconds = audio.length / model.preprocessor.cfg.sample_rate;
