@@ -41,6 +41,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'finetune', load: () => import('./commands/finetune.js') },
   { name: 'transcribe', load: () => import('./commands/transcribe.js') },
   { name: 'eval', load: () => import('./commands/eval.js') },
+  { name: 'serve', load: () => import('./commands/serve.js') },
   // append new commands here, one line each
 ];
 

@@ -220,19 +220,24 @@ export class OnlineRecognizer {
     return s.slot !== null && this.streaming.isReady(s.slot);
   }
 
+  /** Seconds of accepted audio not yet decoded into output frames (the chunk being filled, look-ahead, any backlog). */
+  bufferedSeconds(s: OnlineStream): number {
+    return Math.max(0, s.secondsIn - s.frames * this.frameSeconds);
+  }
+
   decode(s: OnlineStream): void {
     this.decodeStreams([s]);
   }
 
   /**
-   * Runs every ready step of the given streams, batching those whose chunks have the same shape into one encoder
-   * call, then the CTC head on all their new frames at once. A stream whose input has ended and that has decoded
-   * everything is freed (its result stays readable).
+   * Runs one step (one chunk) of every ready stream given, batching those whose chunks have the same shape into one
+   * encoder call, then the CTC head on all their new frames at once. A stream whose input has ended and that has
+   * decoded everything is freed (its result stays readable).
    */
   decodeStreams(streams: readonly OnlineStream[]): void {
     const ready = streams.filter((s) => this.isReady(s));
     if (ready.length === 0) return;
-    const r = this.streaming.run({ streams: ready.map((s) => s.slot!) });
+    const r = this.streaming.run({ streams: ready.map((s) => s.slot!) }, { maxSteps: 1 });
     for (const [i, s] of ready.entries()) s.slot = r.state.streams[i]!;
     const counts = r.encoded.map((e) => e.size(1));
     const ids = t.noGrad(() =>

@@ -210,12 +210,16 @@ export class StreamingEncoder {
     disposeEncoderCache(s.encoder);
   }
 
-  /** Runs steps, batching the streams whose next chunks have the same shape, until none is ready. */
-  run(state: StreamState): StreamResult {
+  /**
+   * Runs steps, batching the streams whose next chunks have the same shape, until none is ready, or until every
+   * stream has run `maxSteps` steps (a server runs one per stream per turn, so that a backlog cannot hold up others).
+   */
+  run(state: StreamState, o: { maxSteps?: number } = {}): StreamResult {
     const streams = [...state.streams];
     const outs: Tensor[][] = streams.map(() => []);
+    const maxSteps = o.maxSteps ?? Number.POSITIVE_INFINITY;
     for (;;) {
-      const plans = streams.map((s) => this.plan(s));
+      const plans = streams.map((s, i) => (outs[i]!.length < maxSteps ? this.plan(s) : null));
       const groups = new Map<string, number[]>();
       for (const [i, p] of plans.entries()) {
         if (!p) continue;

@@ -1,0 +1,360 @@
+// `streamnest serve`: a WebSocket server speaking sherpa-onnx's online protocol (./protocol.ts), batching the ready
+// streams of all connections into one decode call per loop turn, with limits, backpressure, /health, /metrics
+// (Prometheus), the browser page (web/), and a graceful shutdown that finishes every open stream's results.
+// Provenance: the decode loop follows sherpa-onnx's OnlineWebsocketDecoder (csrc/online-websocket-server-impl.cc):
+// every loop_interval_ms, up to max_batch_size ready streams are decoded together and each gets its result.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { OnlineRecognizer, RecognizerInputError, type OnlineRecognizerOptions, type OnlineStream } from './online-recognizer.js';
+import { CLOSE, DONE, DONE_REPLY, ProtocolError, resultJson, samplesFromMessage } from './protocol.js';
+import { ServerMetrics } from './metrics.js';
+
+export interface ServerOptions {
+  /** A CTC / hybrid .nemo path (loaded and owned by the server), or a recognizer (not disposed by close()). */
+  model: string | OnlineRecognizer;
+  /** Recognizer options when `model` is a path. */
+  recognizer?: OnlineRecognizerOptions;
+  /** Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** Default 6006 (sherpa-onnx's); 0 picks a free port. */
+  port?: number;
+  /** Streams open at once; more are closed with 1013 (default 64). */
+  maxStreams?: number;
+  /** Streams decoded together in one call (default 32). */
+  maxBatchSize?: number;
+  /** Largest message in bytes; larger ones close the connection with 1009 (default 1 MiB = 16 s of audio). */
+  maxMessageBytes?: number;
+  /** Seconds without a message before the stream is ended and closed with 1008 (default 30). */
+  idleSeconds?: number;
+  /** Sample rate of the clients' audio (default 16000, as sherpa-onnx's clients send). */
+  sampleRate?: number;
+  /** Received audio not yet decoded, in seconds, above which the server stops reading the socket (default 10). */
+  maxBufferedSeconds?: number;
+  /** How long the decode loop waits when no stream is ready, in ms (default 10). */
+  loopIntervalMs?: number;
+  /** Folder of the browser page (default: the package's web/); null serves no page. */
+  webRoot?: string | null;
+  /** Log lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  /** http://host:port/ */
+  url: string;
+  port: number;
+  recognizer: OnlineRecognizer;
+  metrics: ServerMetrics;
+  /** Open streams. */
+  readonly streams: number;
+  /**
+   * Graceful stop: no new connections; every open stream's input is ended, its remaining results and `Done!` are
+   * sent, and it is closed (1000 when it had sent `Done`, else 1001); then the server closes. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/', import.meta.url));
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+};
+
+/** One WebSocket connection and its stream. */
+interface Connection {
+  id: number;
+  ws: WebSocket;
+  stream: OnlineStream;
+  /** The client sent `Done` (or the server ended the input: idle, shutdown). */
+  inputEnded: boolean;
+  /** The close code to use once the last result is out. */
+  closeCode: number;
+  closeReason: string;
+  /** The socket is closing or closed: nothing more is sent. */
+  closed: boolean;
+  /** Reading is paused for backpressure. */
+  paused: boolean;
+  idle: NodeJS.Timeout | null;
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const recognizer = typeof o.model === 'string' ? await OnlineRecognizer.fromFile(o.model, o.recognizer) : o.model;
+  const owns = typeof o.model === 'string';
+  const host = o.host ?? '127.0.0.1';
+  const maxStreams = o.maxStreams ?? 64;
+  const maxBatch = o.maxBatchSize ?? 32;
+  const idleMs = (o.idleSeconds ?? 30) * 1000;
+  const inputRate = o.sampleRate ?? 16000;
+  const maxBuffered = o.maxBufferedSeconds ?? 10;
+  const loopMs = o.loopIntervalMs ?? 10;
+  const webRoot = o.webRoot === undefined ? DEFAULT_WEB_ROOT : o.webRoot;
+  const log = o.log ?? (() => {});
+  for (const [k, v] of Object.entries({ maxStreams, maxBatchSize: maxBatch, sampleRate: inputRate, loopIntervalMs: loopMs })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`serve: ${k} must be a whole number >= 1, got ${v}`);
+  }
+  const metrics = new ServerMetrics();
+  const chunkMs = recognizer.geometry.chunkSeconds * 1000;
+  const conns = new Map<number, Connection>();
+  let nextId = 1;
+  let shuttingDown = false;
+  let rotate = 0;
+
+  const http = createServer((req, res) => {
+    handleHttp(req, res).catch((e: unknown) => {
+      log(`http: ${(e as Error).message}`);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  const wss = new WebSocketServer({ server: http, maxPayload: o.maxMessageBytes ?? 1 << 20 });
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    if (path === '/health') {
+      const body = JSON.stringify({ status: shuttingDown ? 'shutting down' : 'ok', streams: conns.size, maxStreams, recognizer: recognizer.describe() });
+      return void res.writeHead(shuttingDown ? 503 : 200, { 'content-type': 'application/json' }).end(body);
+    }
+    if (path === '/metrics') return void res.writeHead(200, { 'content-type': metrics.contentType }).end(await metrics.text());
+    // the page: files directly in webRoot only (no sub-folders, no dot-files), so no path can leave it
+    const name = path === '/' ? 'index.html' : path.slice(1);
+    const type = CONTENT_TYPES[extname(name)];
+    if (webRoot === null || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || !type || !existsSync(join(webRoot, name)))
+      return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' }).end(await readFile(join(webRoot, name)));
+  }
+
+  function send(c: Connection, text: string): void {
+    if (!c.closed) c.ws.send(text);
+  }
+
+  function closeConn(c: Connection, code: number, reason: string): void {
+    if (c.closed) return;
+    c.closed = true;
+    if (c.idle) clearTimeout(c.idle);
+    metrics.closes.inc({ code: String(code) });
+    c.ws.close(code, reason.slice(0, 120)); // close reasons are limited to 123 bytes
+    drop(c);
+  }
+
+  /** Forgets a connection and frees its stream. */
+  function drop(c: Connection): void {
+    if (!conns.delete(c.id)) return;
+    c.stream.dispose();
+    metrics.streamsActive.set(conns.size);
+  }
+
+  /** Ends a stream's input; its last results and `Done!` follow from the decode loop, then the close. */
+  function endInput(c: Connection, code: number, reason: string): void {
+    if (c.inputEnded) return;
+    c.inputEnded = true;
+    c.closeCode = code;
+    c.closeReason = reason;
+    if (c.idle) clearTimeout(c.idle);
+    c.stream.inputFinished();
+    resume(c);
+  }
+
+  function touch(c: Connection): void {
+    if (c.idle) clearTimeout(c.idle);
+    c.idle = setTimeout(() => endInput(c, CLOSE.policyViolation, `no message for ${idleMs / 1000} s`), idleMs);
+  }
+
+  function resume(c: Connection): void {
+    if (c.paused && !c.closed) {
+      c.paused = false;
+      c.ws.resume();
+    }
+  }
+
+  function onMessage(c: Connection, data: Buffer, isBinary: boolean): void {
+    if (c.closed) return;
+    try {
+      if (!isBinary) {
+        const text = data.toString('utf8');
+        if (text !== DONE) throw new ProtocolError(CLOSE.unsupportedData, `expected binary float32 samples or the text '${DONE}', got a text message`);
+        endInput(c, CLOSE.normal, 'done');
+        return;
+      }
+      if (c.inputEnded) throw new ProtocolError(CLOSE.policyViolation, `audio after '${DONE}'`);
+      touch(c);
+      const samples = samplesFromMessage(data);
+      c.stream.acceptWaveform({ sampleRate: inputRate, samples });
+      metrics.audioSeconds.inc(samples.length / inputRate);
+      // backpressure: a client sending faster than the server decodes waits (TCP flow control) until it catches up
+      if (recognizer.bufferedSeconds(c.stream) > maxBuffered && !c.paused) {
+        c.paused = true;
+        c.ws.pause();
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) closeConn(c, e.code, e.message);
+      else if (e instanceof RecognizerInputError) closeConn(c, CLOSE.invalidPayload, e.message);
+      else {
+        log(`stream ${c.id}: ${(e as Error).stack ?? e}`);
+        closeConn(c, CLOSE.internalError, 'internal error');
+      }
+    }
+  }
+
+  wss.on('connection', (ws) => {
+    if (shuttingDown) return void ws.close(CLOSE.goingAway, 'server shutting down');
+    if (conns.size >= maxStreams) {
+      metrics.closes.inc({ code: String(CLOSE.tryAgainLater) });
+      return void ws.close(CLOSE.tryAgainLater, `too many streams (${maxStreams} open)`);
+    }
+    const c: Connection = {
+      id: nextId++,
+      ws,
+      stream: recognizer.createStream(),
+      inputEnded: false,
+      closeCode: CLOSE.normal,
+      closeReason: 'done',
+      closed: false,
+      paused: false,
+      idle: null,
+    };
+    conns.set(c.id, c);
+    metrics.streamsTotal.inc();
+    metrics.streamsActive.set(conns.size);
+    touch(c);
+    ws.on('message', (data, isBinary) => onMessage(c, data as Buffer, isBinary));
+    ws.on('close', () => {
+      c.closed = true;
+      if (c.idle) clearTimeout(c.idle);
+      drop(c);
+    });
+    ws.on('error', (e) => {
+      // ws reports protocol violations (e.g. a message over maxPayload: 1009) here and closes the socket itself
+      log(`stream ${c.id}: ${e.message}`);
+      c.closed = true;
+      if (c.idle) clearTimeout(c.idle);
+      metrics.closes.inc({
+        code: String((e as Error & { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE.messageTooBig : CLOSE.internalError),
+      });
+      drop(c);
+    });
+  });
+
+  /** Decodes up to maxBatch ready streams (rotating who goes first) and sends their results. Returns how many ran. */
+  function decodeTurn(): number {
+    const open = [...conns.values()].filter((c) => !c.closed);
+    const ready = open.filter((c) => recognizer.isReady(c.stream));
+    if (ready.length === 0) return 0;
+    rotate = (rotate + 1) % ready.length;
+    const batch = [...ready.slice(rotate), ...ready.slice(0, rotate)].slice(0, maxBatch);
+    const t0 = performance.now();
+    try {
+      recognizer.decodeStreams(batch.map((c) => c.stream));
+    } catch (e) {
+      // find the stream that fails and close it; the others decode alone
+      log(`batch decode failed (${(e as Error).message}); decoding the ${batch.length} streams one by one`);
+      for (const c of batch) {
+        try {
+          recognizer.decode(c.stream);
+        } catch (e1) {
+          log(`stream ${c.id}: ${(e1 as Error).stack ?? e1}`);
+          closeConn(c, CLOSE.internalError, 'decoding failed');
+        }
+      }
+    }
+    const ms = performance.now() - t0;
+    metrics.steps.inc();
+    metrics.batchSize.observe(batch.length);
+    metrics.stepSeconds.observe(ms / 1000);
+    for (const c of batch) {
+      if (c.closed) continue;
+      const r = recognizer.getResult(c.stream);
+      const endpoint = !r.isEof && recognizer.isEndpoint(c.stream);
+      send(c, resultJson(endpoint ? { ...r, isFinal: true } : r, { computeMs: ms, chunkMs }));
+      if (endpoint) recognizer.reset(c.stream);
+      if (r.isEof) {
+        send(c, DONE_REPLY);
+        closeConn(c, c.closeCode, c.closeReason);
+      } else if (c.paused && recognizer.bufferedSeconds(c.stream) <= maxBuffered / 2) resume(c);
+    }
+    return batch.length;
+  }
+
+  let loop: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const tick = (): void => {
+    loop = null;
+    if (stopped) return;
+    let ran = 0;
+    try {
+      ran = decodeTurn();
+    } catch (e) {
+      log(`decode loop: ${(e as Error).stack ?? e}`);
+    }
+    // more work: yield to I/O once (setImmediate), else wait for audio
+    if (ran > 0) loop = setTimeout(tick, 0);
+    else loop = setTimeout(tick, loopMs);
+    if (shuttingDown && conns.size === 0) finishShutdown?.();
+  };
+
+  // ws re-emits the HTTP server's errors: a listen error is thrown below, later ones are logged
+  let listening = false;
+  wss.on('error', (e) => {
+    if (listening) log(`server: ${e.message}`);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(o.port ?? 6006, host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    wss.close();
+    if (owns) recognizer.dispose();
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EADDRINUSE' ? 'the address is already in use (EADDRINUSE)' : err.message;
+    throw new Error(`cannot listen on ${host}:${o.port ?? 6006}: ${why}`, { cause: e });
+  }
+  listening = true;
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 6006);
+  loop = setTimeout(tick, loopMs);
+  log(`serving ${recognizer.describe()} on ws://${host}:${port}/ (page: http://${host}:${port}/)`);
+
+  let finishShutdown: (() => void) | null = null;
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      const drained = new Promise<void>((resolve) => {
+        finishShutdown = resolve;
+      });
+      for (const c of conns.values()) endInput(c, c.inputEnded ? c.closeCode : CLOSE.goingAway, c.inputEnded ? c.closeReason : 'server shutting down');
+      // every open stream ends within a few decode turns; the bound only guards against a stream that never does
+      if (conns.size > 0) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+      stopped = true;
+      if (loop) clearTimeout(loop);
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections(); // idle keep-alive connections would hold close() open
+      await httpClosed;
+      if (owns) recognizer.dispose();
+    })();
+    return closing;
+  };
+
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    recognizer,
+    metrics,
+    get streams() {
+      return conns.size;
+    },
+    close,
+  };
+}
