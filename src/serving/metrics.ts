@@ -11,6 +11,11 @@ export class ServerMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
+  readonly pauses = new Counter({
+    name: 'streamnest_backpressure_pauses_total',
+    help: 'Times a connection stopped being read because its audio was too far ahead of decoding',
+    registers: [this.registry],
+  });
   readonly steps = new Counter({ name: 'streamnest_decode_steps_total', help: 'Batched decode calls', registers: [this.registry] });
   readonly audioSeconds = new Counter({ name: 'streamnest_audio_seconds_total', help: 'Audio received, in seconds', registers: [this.registry] });
   readonly batchSize = new Histogram({

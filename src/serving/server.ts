@@ -191,6 +191,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (recognizer.bufferedSeconds(c.stream) > maxBuffered && !c.paused) {
         c.paused = true;
         c.ws.pause();
+        metrics.pauses.inc();
       }
     } catch (e) {
       if (e instanceof ProtocolError) closeConn(c, e.code, e.message);

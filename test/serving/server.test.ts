@@ -217,3 +217,24 @@ test('close(): open streams get their remaining results and Done!, then 1001; ne
   rec.dispose();
   m.dispose();
 });
+
+test('backpressure: a client sending a minute of audio at once is read as decoding catches up, and loses nothing', async () => {
+  const m = writeServingModel(join(tmp, 'b.nemo'));
+  const src = clip(0);
+  const a = Float32Array.from({ length: 60 * 16000 }, (_, i) => src[i % src.length]!); // the clip repeated: speech throughout
+  const expected = m.transcribe([a])[0]!.text;
+  const rec = new OnlineRecognizer(m, { enableEndpoint: false });
+  const server = await startServer({ model: rec, port: 0, webRoot: null, maxBufferedSeconds: 2 });
+  try {
+    const run = await streamAudio(server.url, a, { piece: 16000 });
+    assert.equal(run.closeCode, CLOSE.normal, run.closeReason);
+    assert.equal(run.results.at(-1)!.text, expected);
+    const metrics = await (await fetch(`${server.url}metrics`)).text();
+    const pauses = Number(/^streamnest_backpressure_pauses_total (\d+)$/m.exec(metrics)![1]);
+    assert.ok(pauses > 0, 'the connection was paused');
+  } finally {
+    await server.close();
+    rec.dispose();
+    m.dispose();
+  }
+});
