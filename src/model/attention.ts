@@ -194,6 +194,19 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
     return folded.narrow(2, 1, posLen).view([b, h, qlen, posLen]); // drop the first row -> [B, h, Tq, P]
   }
 
+  /**
+   * qV [B, h, Tq, d_k] against the positional keys pos [1, h, P, d_k] -> [B, h, Tq, P]. The positions are the same
+   * for every batch row, so the batch folds into the rows of one [h, B*Tq, d_k] @ [h, d_k, P] product instead of
+   * B*h small ones (a broadcast matmul); the same dot products, summed the same way per element.
+   */
+  static positionScores(qV: Tensor, pos: Tensor): Tensor {
+    const [b, h, tq, dk] = qV.shape as [number, number, number, number];
+    if (b === 1) return t.matmul(qV, pos.transpose(-2, -1)); // [1, h, Tq, P]
+    const rows = qV.transpose(0, 1).reshape([h, b * tq, dk]); // [B, h, Tq, d_k] -> [h, B*Tq, d_k]
+    const s = t.matmul(rows, pos.squeeze(0).transpose(-2, -1)); // [h, B*Tq, d_k] @ [h, d_k, P] -> [h, B*Tq, P]
+    return s.view([h, b, tq, s.size(2)]).transpose(0, 1); // -> [B, h, Tq, P]
+  }
+
   override projectPositions(posEmb: Tensor | null): Tensor {
     if (!posEmb) throw new Error('RelPositionMultiHeadAttention needs the relative positional matrix posEmb');
     const [bp] = posEmb.shape as [number];
@@ -208,7 +221,7 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
       const v = this.splitHeads(values).transpose(1, 2); // [B, h, Tk, d_k]
       const qU = q.add(this.pos_bias_u).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
       const qV = q.add(this.pos_bias_v).transpose(1, 2); // [B, h, Tq, d_k]
-      const bdFull = RelPositionMultiHeadAttention.relShift(t.matmul(qV, pos.transpose(-2, -1))); // [B, h, Tq, P]
+      const bdFull = RelPositionMultiHeadAttention.relShift(RelPositionMultiHeadAttention.positionScores(qV, pos)); // [B, h, Tq, P]
       const ac = t.matmul(qU, k.transpose(-2, -1)); // [B, h, Tq, Tk]
       const bd = bdFull.narrow(3, 0, ac.size(3)); // [B, h, Tq, P] -> [B, h, Tq, Tk]
       const scores = ac.add(bd).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]

@@ -50,6 +50,8 @@ export interface OnlineResult {
   isFinal: boolean;
   /** The stream has ended: no more results will come. */
   isEof: boolean;
+  /** Seconds of the stream's audio decoded so far (encoder frames x frame length), from the stream's start. */
+  decodedSeconds: number;
 }
 
 /** Audio handed to a stream: float32 samples in [-1, 1] at `sampleRate`. */
@@ -274,6 +276,7 @@ export class OnlineRecognizer {
       startTime: round(s.segmentStart * fs),
       isFinal: eof,
       isEof: eof,
+      decodedSeconds: round(s.frames * fs),
     };
   }
 

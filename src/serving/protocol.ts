@@ -74,6 +74,7 @@ export function resultJson(r: OnlineResult, timing: ResultTiming): string {
     is_final: r.isFinal,
     is_eof: r.isEof,
     word_timestamps: r.words,
+    decoded_seconds: r.decodedSeconds,
     compute_ms: Math.round(timing.computeMs * 1000) / 1000,
     chunk_ms: timing.chunkMs,
   });

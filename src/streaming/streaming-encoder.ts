@@ -69,9 +69,12 @@ export function stackCaches(caches: readonly EncoderCache[]): EncoderCache {
   return caches.length === 1 ? caches[0]! : catEncoderCaches(caches);
 }
 
-/** Stream b's caches (batch 1), as new contiguous tensors. */
+/**
+ * Stream b's caches (batch 1): views of the batched tensors, no copy (the next batched step copies them into its
+ * stack anyway; a view keeps the batched storage alive until every stream has moved on).
+ */
 export function unstackCache(c: EncoderCache, b: number): EncoderCache {
-  return mapEncoderCache(c, (x) => x.narrow(0, b, 1).contiguous());
+  return mapEncoderCache(c, (x) => x.narrow(0, b, 1));
 }
 
 export class StreamingEncoder {

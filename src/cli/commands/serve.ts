@@ -30,8 +30,8 @@ ${formatOptions(spec)}
 
 Protocol (sherpa-onnx's online WebSocket protocol; its clients work unchanged): send binary messages of float32
 little-endian samples at --sample-rate, then the text 'Done'. The server answers each decoded chunk with a JSON
-text message {text, tokens, timestamps, segment, start_time, is_final, is_eof, word_timestamps, compute_ms,
-chunk_ms}, and 'Done!' after the last one. Close codes: 1000 done, 1001 shutting down, 1003 unexpected text,
+text message {text, tokens, timestamps, segment, start_time, is_final, is_eof, word_timestamps, decoded_seconds,
+compute_ms, chunk_ms}, and 'Done!' after the last one. Close codes: 1000 done, 1001 shutting down, 1003 unexpected text,
 1007 bad samples (length not a multiple of 4, NaN/Inf), 1008 audio after 'Done' or idle, 1009 message too big,
 1011 decoding failed, 1013 too many streams.
 HTTP on the same port: / (the browser page), /health (JSON), /metrics (Prometheus).
