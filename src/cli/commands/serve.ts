@@ -17,6 +17,12 @@ const spec = {
   sampleRate: { type: 'integer', default: 16000, metavar: 'HZ', help: "the clients' sample rate (resampled to the model's)" },
   chunkSize: { type: 'number', default: 0.32, metavar: 'SECONDS', help: 'encoder chunk of fully causal models (whole encoder frames)' },
   attContextSize: { type: 'string', metavar: 'L,R', help: "attention context to stream with (one of a multi-lookahead model's pairs)" },
+  maxContext: {
+    type: 'integer',
+    default: 1000,
+    metavar: 'FRAMES',
+    help: 'attention cache of unlimited-left-context models; per-stream cost grows with it (exact up to this many frames)',
+  },
   noEndpoint: { type: 'boolean', help: 'no endpointing: one segment per stream' },
   quiet: { type: 'boolean', help: 'no log lines' },
 } satisfies OptionsSpec;
@@ -50,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     recognizer: {
       chunkSeconds: options.chunkSize,
       attContextSize: parsePair(options.attContextSize, '--att-context-size'),
+      maxContext: options.maxContext,
       enableEndpoint: !options.noEndpoint,
     },
     host: options.host,
