@@ -74,6 +74,8 @@ interface Connection {
   stream: OnlineStream;
   /** The client sent `Done` (or the server ended the input: idle, shutdown). */
   inputEnded: boolean;
+  /** The client itself sent `Done` (audio after it breaks the protocol). */
+  clientDone: boolean;
   /** The close code to use once the last result is out. */
   closeCode: number;
   closeReason: string;
@@ -179,10 +181,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (!isBinary) {
         const text = data.toString('utf8');
         if (text !== DONE) throw new ProtocolError(CLOSE.unsupportedData, `expected binary float32 samples or the text '${DONE}', got a text message`);
+        if (!c.inputEnded) c.clientDone = true;
         endInput(c, CLOSE.normal, 'done');
         return;
       }
-      if (c.inputEnded) throw new ProtocolError(CLOSE.policyViolation, `audio after '${DONE}'`);
+      if (c.inputEnded) {
+        // after the client's Done, audio breaks the protocol; after the server ended the input (idle, shutdown),
+        // audio already on its way is dropped
+        if (c.clientDone) throw new ProtocolError(CLOSE.policyViolation, `audio after '${DONE}'`);
+        return;
+      }
       touch(c);
       const samples = samplesFromMessage(data);
       c.stream.acceptWaveform({ sampleRate: inputRate, samples });
@@ -214,6 +222,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ws,
       stream: recognizer.createStream(),
       inputEnded: false,
+      clientDone: false,
       closeCode: CLOSE.normal,
       closeReason: 'done',
       closed: false,
@@ -338,6 +347,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (conns.size > 0) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
       stopped = true;
       if (loop) clearTimeout(loop);
+      // let the close handshakes that closeConn started finish (a client that does not answer is cut off after 2 s)
+      const open = [...wss.clients].filter((ws) => ws.readyState !== ws.CLOSED);
+      await Promise.race([
+        Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+        new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+      ]);
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
