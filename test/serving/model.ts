@@ -35,13 +35,21 @@ export function servingEncoder(style: 'regular' | 'chunked_limited' = 'regular')
   };
 }
 
-/** Writes the model to `path` (EncDecCTCModel layout) and returns it (eval mode; the caller disposes it). */
-export function writeServingModel(path: string, style: 'regular' | 'chunked_limited' = 'regular'): CtcModel {
+/** The model (eval mode, decoder sharpened; the caller disposes it). */
+export function servingModel(style: 'regular' | 'chunked_limited' = 'regular', seed = 8): CtcModel {
   const labels = CharVocabulary.english().labels;
-  const encoder = servingEncoder(style);
-  const m = new CtcModel({ preprocessor: SERVING_PREPROCESSOR, encoder: encoder as unknown as CtcModelArgs['encoder'], labels, specAugment: null, seed: 8 });
+  const encoder = servingEncoder(style) as unknown as CtcModelArgs['encoder'];
+  const m = new CtcModel({ preprocessor: SERVING_PREPROCESSOR, encoder, labels, specAugment: null, seed });
   m.eval();
   t.noGrad(() => m.decoder.decoder_layers.items[0]!.weight.mul_(20));
+  return m;
+}
+
+/** Writes the model to `path` (EncDecCTCModel layout) and returns it (eval mode; the caller disposes it). */
+export function writeServingModel(path: string, style: 'regular' | 'chunked_limited' = 'regular'): CtcModel {
+  const m = servingModel(style);
+  const labels = m.vocab.labels;
+  const encoder = servingEncoder(style);
   const cfg = {
     target: CTC_TARGET,
     sample_rate: 16000,

@@ -6,36 +6,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { loadAudio, resample } from '../../src/audio/index.js';
-import { CtcModel, type CtcModelArgs, type Transcript } from '../../src/asr/index.js';
+import { CharVocabulary, CtcModel, type CtcModelArgs, type Transcript } from '../../src/asr/index.js';
 import { repoRoot } from '../../src/data/corpus.js';
 import { OnlineRecognizer, RecognizerInputError, type OnlineResult, type OnlineStream } from '../../src/serving/index.js';
+import { SERVING_PREPROCESSOR, servingEncoder, servingModel } from './model.js';
 
-function model(enc: Record<string, unknown>): CtcModel {
-  const args: CtcModelArgs = {
-    preprocessor: { sample_rate: 16000, normalize: 'NA', features: 80, dither: 0, pad_to: 16 },
-    encoder: {
-      feat_in: 80,
-      n_layers: 2,
-      d_model: 32,
-      n_heads: 2,
-      subsampling: 'dw_striding',
-      subsampling_factor: 8,
-      subsampling_conv_channels: 16,
-      causal_downsampling: true,
-      conv_kernel_size: 9,
-      conv_norm_type: 'layer_norm',
-      conv_context_size: 'causal',
-      ...enc,
-    } as CtcModelArgs['encoder'],
-    labels: [' ', ...'abcdefghijklmnopqrstuvwxyz', "'"],
-    specAugment: null,
-    seed: 7,
-  };
-  const m = new CtcModel(args);
-  m.eval();
-  // a sharper random decoder, so that many different labels come out (a strong check of frame alignment)
-  t.noGrad(() => m.decoder.decoder_layers.items[0]!.weight.mul_(20));
-  return m;
+/** The serving test model (./model.ts) with the given attention style; `bidirectional` for the refusal test. */
+function model(style: 'regular' | 'chunked_limited' | 'bidirectional'): CtcModel {
+  if (style !== 'bidirectional') return servingModel(style, 7);
+  const encoder = { ...servingEncoder(), att_context_size: [-1, -1], causal_downsampling: false, conv_context_size: null };
+  const labels = CharVocabulary.english().labels;
+  return new CtcModel({ preprocessor: SERVING_PREPROCESSOR, encoder: encoder as unknown as CtcModelArgs['encoder'], labels, specAugment: null, seed: 7 });
 }
 
 const clip = (name: string): Float32Array => loadAudio(join(repoRoot(), 'data', 'corpus', 'val', name), { targetSampleRate: 16000 }).samples;
@@ -51,13 +32,13 @@ function streamTokens(finals: OnlineResult[]): [string, number][] {
   return finals.flatMap((r) => r.tokens.map((tok, i): [string, number] => [tok, Math.round((r.startTime + r.timestamps[i]!) * 1e6) / 1e6]));
 }
 
-for (const [name, enc] of [
-  ['fully causal [-1,0]', { att_context_size: [-1, 0], att_context_style: 'regular' }],
-  ['chunked_limited [-1,4]', { att_context_size: [-1, 4], att_context_style: 'chunked_limited' }],
+for (const [name, style] of [
+  ['fully causal [-1,0]', 'regular'],
+  ['chunked_limited [-1,4]', 'chunked_limited'],
 ] as const) {
   test(`${name}: streams of different lengths and rates, decoded together in uneven pieces, equal their offline transcripts`, () => {
     const before = t.liveTensorCount();
-    const m = model(enc as Record<string, unknown>);
+    const m = model(style);
     const rec = new OnlineRecognizer(m, { enableEndpoint: false });
     const a = clip('val-00000.wav');
     const b = clip('val-00001.wav').subarray(0, 16000 * 1.3);
@@ -110,7 +91,7 @@ for (const [name, enc] of [
 
 test('endpoints split a stream into segments; the segments together are the offline transcript', async () => {
   const before = t.liveTensorCount();
-  const m = model({ att_context_size: [-1, 0], att_context_style: 'regular' });
+  const m = model('regular');
   // rule 3 at 0.5 s: a segment ends every 0.5 s whatever is said, which exercises reset() many times
   const rec = new OnlineRecognizer(m, { endpoint: { rule3: { minUtteranceLength: 0.5 } } });
   const audio = clip('val-00000.wav');
@@ -138,7 +119,7 @@ test('endpoints split a stream into segments; the segments together are the offl
 });
 
 test('without endpoints, recognize() yields growing partial results and one final equal to offline', async () => {
-  const m = model({ att_context_size: [-1, 4], att_context_style: 'chunked_limited' });
+  const m = model('chunked_limited');
   const rec = new OnlineRecognizer(m, { enableEndpoint: false });
   const audio = clip('val-00001.wav');
   async function* mic(): AsyncGenerator<Float32Array> {
@@ -156,7 +137,7 @@ test('without endpoints, recognize() yields growing partial results and one fina
 });
 
 test('bad input is refused with RecognizerInputError and the stream goes on unharmed', () => {
-  const m = model({ att_context_size: [-1, 0], att_context_style: 'regular' });
+  const m = model('regular');
   const rec = new OnlineRecognizer(m, { enableEndpoint: false });
   const audio = clip('val-00002.wav');
   const s: OnlineStream = rec.createStream();
@@ -190,7 +171,7 @@ test('bad input is refused with RecognizerInputError and the stream goes on unha
 });
 
 test('a bidirectional model is refused with the reasons', () => {
-  const m = model({ att_context_size: [-1, -1], causal_downsampling: false, conv_context_size: null });
+  const m = model('bidirectional');
   assert.throws(() => new OnlineRecognizer(m), /cannot stream \(encoder.causal_downsampling is false; .*unlimited right context\)/);
   m.dispose();
 });
