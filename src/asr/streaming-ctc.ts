@@ -138,7 +138,7 @@ export class StreamingCtcSession {
     this.fs = new FeatureStream(model.preprocessor);
     this.fsState = this.fs.initState();
     this.buf = t.keep(t.zeros([this.fs.numFeatures, 0]));
-    this.cache = model.encoder.initCache(1, plan.streaming);
+    this.cache = model.encoder.initCache(1, plan.streaming, 'float32', false);
     keepEncoderCache(this.cache);
     this.positions = model.encoder.positionProjections();
   }

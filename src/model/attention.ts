@@ -17,33 +17,34 @@ export interface AttentionOptions {
 
 /**
  * Streaming cache of one attention layer. `inputs` is NeMo's cache_last_channel for the layer: the last C frames of
- * the layer's (normalised) attention input, [B, C, d], left-padded with zeros until filled. `keys` and `values` are
- * linear_k / linear_v of those same frames ([B, C, d] each), carried so that a step projects only its new frames
- * (NeMo re-projects all C + T frames at every step; the two agree up to float rounding).
+ * the layer's (normalised) attention input, [B, C, d], left-padded with zeros until filled; null when not kept (a
+ * step needs only the projections: serving drops it, which saves a third of the cache's memory traffic). `keys` and
+ * `values` are linear_k / linear_v of those same frames ([B, C, d] each), carried so that a step projects only its
+ * new frames (NeMo re-projects all C + T frames at every step; the two agree up to float rounding).
  */
 export interface AttentionCache {
-  inputs: Tensor;
+  inputs: Tensor | null;
   keys: Tensor;
   values: Tensor;
 }
 
 /** The cache's tensors, in a fixed order (for dispose and keep). */
 export function attentionCacheTensors(c: AttentionCache): Tensor[] {
-  return [c.inputs, c.keys, c.values];
+  return c.inputs ? [c.inputs, c.keys, c.values] : [c.keys, c.values];
 }
 
 /** Applies f to every tensor of the cache (each has the batch on axis 0). */
 export function mapAttentionCache(c: AttentionCache, f: (x: Tensor) => Tensor): AttentionCache {
-  return { inputs: f(c.inputs), keys: f(c.keys), values: f(c.values) };
+  return { inputs: c.inputs ? f(c.inputs) : null, keys: f(c.keys), values: f(c.values) };
 }
 
-/** Joins the caches of several stream groups along the batch axis. */
+/** Joins the caches of several stream groups along the batch axis (all keep their inputs, or none does). */
 export function catAttentionCaches(cs: readonly AttentionCache[]): AttentionCache {
+  const inputs = cs.map((c) => c.inputs);
+  const kept = inputs.filter((x): x is Tensor => x !== null);
+  if (kept.length !== 0 && kept.length !== cs.length) throw new Error('catAttentionCaches: some caches keep their inputs and some do not');
   return {
-    inputs: t.cat(
-      cs.map((c) => c.inputs),
-      0,
-    ), // [B, C, d]
+    inputs: kept.length ? t.cat(kept, 0) : null, // [B, C, d]
     keys: t.cat(
       cs.map((c) => c.keys),
       0,
@@ -135,14 +136,23 @@ export class MultiHeadAttention extends t.Module {
     return this.attendOver(x, x, mask, posEmb);
   }
 
-  /** The cache holding the given attention inputs [B, C, d] (e.g. one layer of NeMo's cache_last_channel); takes `inputs`. */
-  cacheOf(inputs: Tensor): AttentionCache {
-    return t.noGrad(() => ({ inputs, keys: this.linear_k.forward(inputs), values: this.linear_v.forward(inputs) }));
+  /**
+   * The cache holding the given attention inputs [B, C, d] (e.g. one layer of NeMo's cache_last_channel); takes
+   * `inputs` (disposed when keepInputs is false).
+   */
+  cacheOf(inputs: Tensor, keepInputs = true): AttentionCache {
+    const c = t.noGrad(() => ({ inputs, keys: this.linear_k.forward(inputs), values: this.linear_v.forward(inputs) }));
+    if (keepInputs) return c;
+    inputs.dispose();
+    return { ...c, inputs: null };
   }
 
-  /** A zero cache of C slots for `batch` streams (with the projections of those zeros, as NeMo computes them). */
-  initCache(batch: number, cacheSize: number, dtype: 'float32' | 'float64' = 'float32'): AttentionCache {
-    return this.cacheOf(t.zeros([batch, cacheSize, this.options.dModel], { dtype }));
+  /**
+   * A zero cache of C slots for `batch` streams (with the projections of those zeros, as NeMo computes them);
+   * keepInputs false leaves NeMo's cache_last_channel out (see AttentionCache).
+   */
+  initCache(batch: number, cacheSize: number, dtype: 'float32' | 'float64' = 'float32', keepInputs = true): AttentionCache {
+    return this.cacheOf(t.zeros([batch, cacheSize, this.options.dModel], { dtype }), keepInputs);
   }
 
   /**
@@ -162,8 +172,8 @@ export class MultiHeadAttention extends t.Module {
       const keep = x.size(1) - cacheDropSize;
       const next = (joined: Tensor, old: Tensor, fresh: Tensor): Tensor =>
         keep >= 0 && keep <= fresh.size(1) ? joined.narrow(1, keep, old.size(1)) : t.cat([t.slice(old, 1, keep, null), t.slice(fresh, 1, 0, keep)], 1); // -> [B, C, d]
-      const inputs = t.cat([cache.inputs, x], 1); // [B, C+T, d]
-      return { y, cache: { inputs: next(inputs, cache.inputs, x), keys: next(keys, cache.keys, kNew), values: next(values, cache.values, vNew) } };
+      const inputs = cache.inputs ? next(t.cat([cache.inputs, x], 1), cache.inputs, x) : null; // [B, C+T, d] -> [B, C, d]
+      return { y, cache: { inputs, keys: next(keys, cache.keys, kNew), values: next(values, cache.values, vNew) } };
     });
   }
 }

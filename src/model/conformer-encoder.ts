@@ -329,11 +329,14 @@ export class ConformerEncoder extends t.Module {
     return new RelativePositionProjections(this.layers.items);
   }
 
-  /** Zero caches for `batch` streams (NeMo's get_initial_cache_state). */
-  initCache(batch: number, streaming: StreamingConfig, dtype: 'float32' | 'float64' = 'float32'): EncoderCache {
+  /**
+   * Zero caches for `batch` streams (NeMo's get_initial_cache_state). keepInputs false leaves out the attention inputs
+   * (NeMo's cache_last_channel), which only cacheLastChannel reads: a step needs the carried projections alone.
+   */
+  initCache(batch: number, streaming: StreamingConfig, dtype: 'float32' | 'float64' = 'float32', keepInputs = true): EncoderCache {
     return {
       layers: this.layers.items.map((layer) => ({
-        attention: layer.self_attn.initCache(batch, streaming.lastChannelCacheSize, dtype),
+        attention: layer.self_attn.initCache(batch, streaming.lastChannelCacheSize, dtype, keepInputs),
         conv: layer.conv.initCache(batch, dtype),
       })),
       channelLen: t.zeros([batch], { dtype: 'int64' }),

@@ -61,10 +61,13 @@ export function catEncoderCaches(cs: readonly EncoderCache[]): EncoderCache {
   };
 }
 
-/** NeMo's cache_last_channel layout of the attention inputs: [n_layers, B, C, d] (a new tensor). */
+/** NeMo's cache_last_channel layout of the attention inputs: [n_layers, B, C, d] (a new tensor); the cache must keep its inputs. */
 export function cacheLastChannel(c: EncoderCache): Tensor {
   return t.stack(
-    c.layers.map((l) => l.attention.inputs),
+    c.layers.map((l, i) => {
+      if (!l.attention.inputs) throw new Error(`cacheLastChannel: layer ${i}'s cache does not keep its inputs (initCache with keepInputs)`);
+      return l.attention.inputs;
+    }),
     0,
   );
 }

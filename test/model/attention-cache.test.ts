@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { disposeEncoderCache, keepEncoderCache, type EncoderCache, type RelativePositionProjections } from '../../src/model/index.js';
+import { cacheLastChannel, disposeEncoderCache, keepEncoderCache, type EncoderCache, type RelativePositionProjections } from '../../src/model/index.js';
 import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.js';
 import { subsampledLength } from '../../src/model/index.js';
 import { buildEncoder, maxAbsDiff } from '../streaming/helpers.js';
@@ -14,12 +14,13 @@ function stream(
   enc: ReturnType<typeof buildEncoder>,
   frames: number,
   positions: RelativePositionProjections | undefined,
+  keepInputs = true,
 ): { out: Tensor; cache: EncoderCache } {
   const geo = configureStreaming(enc, { hopSeconds: 0.01 });
   const F = enc.config.feat_in;
   const feats = t.randn([1, F, frames], { generator: new t.Generator(5) });
   const plans = nemoBufferPlans(frames, geo, (n) => subsampledLength(n, enc.config.subsampling_factor, true));
-  let cache = enc.initCache(1, geo.cfg);
+  let cache = enc.initCache(1, geo.cfg, 'float32', keepInputs);
   const parts: Tensor[] = [];
   t.noGrad(() => {
     for (const p of plans) {
@@ -53,11 +54,19 @@ for (const style of ['regular', 'chunked_limited'] as const) {
     const b = stream(enc, 400, undefined);
     // Reusing linear_pos(posEmb) changes nothing: the same numbers as computing it at every step.
     assert.equal(maxAbsDiff(a.out, b.out), 0, 'positions store changes the output');
+    // Nor does leaving the attention inputs (NeMo's cache_last_channel) out of the cache: steps read only the projections.
+    const lean = stream(enc, 400, positions, false);
+    assert.equal(maxAbsDiff(a.out, lean.out), 0, 'a cache without its inputs changes the output');
+    assert.ok(lean.cache.layers.every((l) => l.attention.inputs === null));
+    assert.throws(() => cacheLastChannel(lean.cache), /does not keep its inputs/);
+    disposeEncoderCache(lean.cache);
+    lean.out.dispose();
     assert.ok(positions.keyLengths.length >= 1 && positions.keyLengths.length <= 3, `key lengths held: ${positions.keyLengths.join(', ')}`);
     t.tidy(() =>
       t.noGrad(() => {
         for (const [l, layer] of enc.layers.items.entries()) {
           const c = a.cache.layers[l]!.attention;
+          assert.ok(c.inputs, 'this cache keeps its inputs');
           assert.deepEqual(c.keys.shape, c.inputs.shape);
           const k = maxAbsDiff(c.keys, layer.self_attn.linear_k.forward(c.inputs));
           const v = maxAbsDiff(c.values, layer.self_attn.linear_v.forward(c.inputs));
