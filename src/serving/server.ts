@@ -101,6 +101,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   for (const [k, v] of Object.entries({ maxStreams, maxBatchSize: maxBatch, sampleRate: inputRate, loopIntervalMs: loopMs })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`serve: ${k} must be a whole number >= 1, got ${v}`);
   }
+  const warmMs = recognizer.warmUp();
   const metrics = new ServerMetrics();
   const chunkMs = recognizer.geometry.chunkSeconds * 1000;
   const conns = new Map<number, Connection>();
@@ -332,7 +333,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const addr = http.address();
   const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 6006);
   loop = setTimeout(tick, loopMs);
-  log(`serving ${recognizer.describe()} on ws://${host}:${port}/ (page: http://${host}:${port}/)`);
+  log(`serving ${recognizer.describe()} on ws://${host}:${port}/ (page: http://${host}:${port}/; warm-up ${warmMs.toFixed(0)} ms)`);
 
   let finishShutdown: (() => void) | null = null;
   let closing: Promise<void> | null = null;

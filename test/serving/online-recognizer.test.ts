@@ -170,6 +170,25 @@ test('bad input is refused with RecognizerInputError and the stream goes on unha
   m.dispose();
 });
 
+test('warmUp runs two streams to their ends and leaves nothing open; results afterwards are unchanged', () => {
+  const m = model('regular');
+  const audio = clip('val-00003.wav');
+  const expected = m.transcribe([audio])[0]!.text;
+  const before = t.liveTensorCount();
+  const rec = new OnlineRecognizer(m, { enableEndpoint: false });
+  assert.ok(rec.warmUp(0.5) > 0);
+  assert.equal(rec.activeStreams, 0);
+  const s = rec.createStream();
+  s.acceptWaveform({ sampleRate: 16000, samples: audio });
+  s.inputFinished();
+  while (rec.isReady(s)) rec.decode(s);
+  assert.equal(rec.getResult(s).text, expected);
+  s.dispose();
+  rec.dispose();
+  assert.equal(t.liveTensorCount(), before, 'leaked tensors');
+  m.dispose();
+});
+
 test('a bidirectional model is refused with the reasons', () => {
   const m = model('bidirectional');
   assert.throws(() => new OnlineRecognizer(m), /cannot stream \(encoder.causal_downsampling is false; .*unlimited right context\)/);
