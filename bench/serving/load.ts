@@ -34,11 +34,16 @@ const spec = {
   chunk: { type: 'number', default: 0.32, help: 'encoder chunk and piece length in seconds' },
   maxBatch: { type: 'integer', default: 128, help: 'server --max-batch-size' },
   maxContext: { type: 'integer', default: 1000, help: 'server --max-context (attention cache frames)' },
+  batchWait: { type: 'number', default: 50, help: 'server --batch-wait-ms' },
   plot: { type: 'string', default: 'docs/images/serve-load.png', help: 'latency plot (empty: none)' },
   json: { type: 'string', help: 'write the rows as JSON here' },
   url: { type: 'string', metavar: 'ws://HOST:PORT/', help: 'use this running server (e.g. one under a profiler) instead of starting one per row' },
 } satisfies OptionsSpec;
 
+const trace: number[][] = [];
+process.on('exit', () => {
+  if (process.env.LOAD_TRACE) writeFileSync(process.env.LOAD_TRACE, JSON.stringify(trace));
+});
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 interface Row {
@@ -105,7 +110,13 @@ function streamAudio(clips: Float32Array[], i: number, seconds: number): Float32
   return out;
 }
 
-async function startServer(model: string, threads: number, maxBatch: number, maxContext: number): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(
+  model: string,
+  threads: number,
+  maxBatch: number,
+  maxContext: number,
+  batchWait: number,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [
@@ -123,6 +134,8 @@ async function startServer(model: string, threads: number, maxBatch: number, max
       String(maxBatch),
       '--max-context',
       String(maxContext),
+      '--batch-wait-ms',
+      String(batchWait),
       '--no-endpoint',
       '--quiet',
     ],
@@ -160,6 +173,7 @@ async function client(url: string, audio: Float32Array, chunk: number, delayMs: 
       const r = JSON.parse(s) as { text: string; is_eof: boolean; decoded_seconds: number };
       const idx = Math.min(sent.length - 1, Math.max(0, Math.ceil((r.decoded_seconds * 16000) / piece) - 1));
       if (!r.is_eof) latencies.push(performance.now() - sent[idx]!);
+      if (!r.is_eof && process.env.LOAD_TRACE) trace.push([Math.round(performance.now()), Math.round(performance.now() - sent[idx]!), idx]);
       if (r.is_eof) text = r.text;
     });
     ws.on('close', () => resolve());
@@ -209,7 +223,9 @@ async function main(): Promise<void> {
       const s = { name: `p99, ${threads} thread${threads > 1 ? 's' : ''}`, x: [] as number[], y: [] as number[] };
       series.push(s);
       for (const n of counts) {
-        const server = options.url ? { url: options.url, child: null } : await startServer(model, threads, options.maxBatch, options.maxContext);
+        const server = options.url
+          ? { url: options.url, child: null }
+          : await startServer(model, threads, options.maxBatch, options.maxContext, options.batchWait);
         try {
           const load0 = loadavg()[0]!;
           const runs = await Promise.all(audio.slice(0, n).map((a, i) => client(server.url, a, options.chunk, (i / n) * options.chunk * 1000)));

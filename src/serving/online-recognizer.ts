@@ -158,25 +158,28 @@ export class OnlineRecognizer {
   }
 
   /**
-   * Runs two streams of quiet noise (`seconds` each) to their ends together, so that the first real streams do not pay
-   * for libtorch's lazy set-up (kernel selection, first allocations, positional projections). Returns milliseconds.
+   * Runs streams of quiet noise (`seconds` each) to their ends in batches of every size the encoder uses up to
+   * `maxBatch` (powers of two: 1, 2, 4, ...), so that real streams do not pay for libtorch's first-time set-up of a
+   * shape (kernel selection, oneDNN primitives, fresh memory, positional projections). Returns milliseconds.
    */
-  warmUp(seconds = 1): number {
+  warmUp(seconds = 1, maxBatch = 1): number {
     const t0 = performance.now();
     let seed = 1;
     const noise = Float32Array.from({ length: Math.round(seconds * this.sampleRate) }, () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return (seed / 2 ** 31 - 0.5) * 1e-3;
     });
-    const streams = [this.createStream(), this.createStream()];
-    try {
-      for (const s of streams) {
-        s.acceptWaveform({ sampleRate: this.sampleRate, samples: noise });
-        s.inputFinished();
+    for (let b = 1; b <= Math.max(1, maxBatch); b *= 2) {
+      const streams = Array.from({ length: b }, () => this.createStream());
+      try {
+        for (const s of streams) {
+          s.acceptWaveform({ sampleRate: this.sampleRate, samples: noise });
+          s.inputFinished();
+        }
+        while (streams.some((s) => this.isReady(s))) this.decodeStreams(streams);
+      } finally {
+        for (const s of streams) s.dispose();
       }
-      while (streams.some((s) => this.isReady(s))) this.decodeStreams(streams);
-    } finally {
-      for (const s of streams) s.dispose();
     }
     return performance.now() - t0;
   }

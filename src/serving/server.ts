@@ -36,6 +36,12 @@ export interface ServerOptions {
   maxBufferedSeconds?: number;
   /** How long the decode loop waits when no stream is ready, in ms (default 10). */
   loopIntervalMs?: number;
+  /**
+   * How long a ready stream may wait for others to become ready so that they decode in one batch, in ms (default 50;
+   * 0 decodes every ready stream at once). Larger batches share the per-operator cost; streams with a backlog, ending
+   * streams and full batches do not wait.
+   */
+  batchWaitMs?: number;
   /** Folder of the browser page (default: the package's web/); null serves no page. */
   webRoot?: string | null;
   /** Log lines (default: none). */
@@ -83,6 +89,8 @@ interface Connection {
   closed: boolean;
   /** Reading is paused for backpressure. */
   paused: boolean;
+  /** When the stream became ready to decode (performance.now()), or null while it is not. */
+  readySince: number | null;
   idle: NodeJS.Timeout | null;
 }
 
@@ -96,12 +104,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const inputRate = o.sampleRate ?? 16000;
   const maxBuffered = o.maxBufferedSeconds ?? 10;
   const loopMs = o.loopIntervalMs ?? 10;
+  const batchWaitMs = o.batchWaitMs ?? 50;
+  if (!(batchWaitMs >= 0)) throw new RangeError(`serve: batchWaitMs must be >= 0, got ${batchWaitMs}`);
   const webRoot = o.webRoot === undefined ? DEFAULT_WEB_ROOT : o.webRoot;
   const log = o.log ?? (() => {});
   for (const [k, v] of Object.entries({ maxStreams, maxBatchSize: maxBatch, sampleRate: inputRate, loopIntervalMs: loopMs })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`serve: ${k} must be a whole number >= 1, got ${v}`);
   }
-  const warmMs = recognizer.warmUp();
+  const warmMs = recognizer.warmUp(1, o.maxBatchSize ?? 32);
   const metrics = new ServerMetrics();
   const chunkMs = recognizer.geometry.chunkSeconds * 1000;
   const conns = new Map<number, Connection>();
@@ -228,6 +238,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       closeReason: 'done',
       closed: false,
       paused: false,
+      readySince: null,
       idle: null,
     };
     conns.set(c.id, c);
@@ -253,10 +264,24 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
 
   /** Decodes up to maxBatch ready streams (rotating who goes first) and sends their results. Returns how many ran. */
+  /**
+   * Decodes up to maxBatch ready streams (rotating who goes first) and sends their results. Returns how many ran, or
+   * -ms when ready streams are waiting (at most batchWaitMs) for others to join their batch.
+   */
   function decodeTurn(): number {
+    const now = performance.now();
     const open = [...conns.values()].filter((c) => !c.closed);
-    const ready = open.filter((c) => recognizer.isReady(c.stream));
+    const ready: Connection[] = [];
+    for (const c of open) {
+      if (recognizer.isReady(c.stream)) {
+        c.readySince ??= now;
+        ready.push(c);
+      } else c.readySince = null;
+    }
     if (ready.length === 0) return 0;
+    const oldest = Math.min(...ready.map((c) => c.readySince!));
+    const wait = oldest + batchWaitMs - now;
+    if (wait > 0 && ready.length < maxBatch && !shuttingDown && !ready.some((c) => c.inputEnded)) return -wait;
     rotate = (rotate + 1) % ready.length;
     const batch = [...ready.slice(rotate), ...ready.slice(0, rotate)].slice(0, maxBatch);
     const t0 = performance.now();
@@ -280,6 +305,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     metrics.stepSeconds.observe(ms / 1000);
     for (const c of batch) {
       if (c.closed) continue;
+      // a stream still ready has a backlog: it keeps its place (no new wait); one that is not starts afresh
+      if (!recognizer.isReady(c.stream)) c.readySince = null;
       const r = recognizer.getResult(c.stream);
       const endpoint = !r.isEof && recognizer.isEndpoint(c.stream);
       send(c, resultJson(endpoint ? { ...r, isFinal: true } : r, { computeMs: ms, chunkMs }));
@@ -303,8 +330,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     } catch (e) {
       log(`decode loop: ${(e as Error).stack ?? e}`);
     }
-    // more work: yield to I/O once (setImmediate), else wait for audio
+    // more work: yield to I/O once; streams waiting for a batch: until the first one's wait ends; else wait for audio
     if (ran > 0) loop = setTimeout(tick, 0);
+    else if (ran < 0) loop = setTimeout(tick, Math.min(loopMs, -ran));
     else loop = setTimeout(tick, loopMs);
     if (shuttingDown && conns.size === 0) finishShutdown?.();
   };

@@ -5,6 +5,7 @@ export { planChunk, advanceCursor, START_CURSOR, type ChunkCursor, type ChunkPla
 export {
   StreamingEncoder,
   stackCaches,
+  powerOfTwoBatches,
   unstackCache,
   type StreamSlot,
   type StreamState,

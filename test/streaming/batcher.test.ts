@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { configureStreaming, StreamBatcher, StreamingEncoder, stackCaches, unstackCache } from '../../src/streaming/index.js';
+import { configureStreaming, powerOfTwoBatches, StreamBatcher, StreamingEncoder, stackCaches, unstackCache } from '../../src/streaming/index.js';
 import { disposeEncoderCache, encoderCacheTensors, mapEncoderCache, type EncoderCache } from '../../src/model/index.js';
 import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
 
@@ -127,4 +127,23 @@ test('initStreamState(3): streams of different lengths pushed together, finish()
   se.dispose();
   enc.dispose();
   pre.dispose();
+});
+
+test('batches are split into powers of two, largest first, keeping every stream once and in order', () => {
+  assert.deepEqual(
+    powerOfTwoBatches([...'abcdefghijklmnopqrstu']).map((b) => b.length),
+    [16, 4, 1],
+  );
+  assert.deepEqual(powerOfTwoBatches([1, 2, 3]), [[1, 2], [3]]);
+  assert.deepEqual(powerOfTwoBatches([]), []);
+  for (let n = 1; n <= 70; n++) {
+    const items = Array.from({ length: n }, (_, i) => i);
+    const parts = powerOfTwoBatches(items);
+    assert.deepEqual(parts.flat(), items);
+    assert.ok(parts.every((p) => (p.length & (p.length - 1)) === 0));
+    assert.ok(
+      parts.every((p, i) => i === 0 || p.length < parts[i - 1]!.length),
+      'distinct sizes, largest first',
+    );
+  }
 });
