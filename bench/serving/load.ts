@@ -277,7 +277,7 @@ async function main(): Promise<void> {
     if (options.json) writeFileSync(options.json, JSON.stringify(rows, null, 2));
     if (options.plot) {
       linePlot(series, {
-        title: `streamnest serve: p99 result latency, ${options.chunk * 1000} ms chunks`,
+        title: `streamnest serve: p99 result latency, ${options.chunk * 1000} ms chunks, max context ${options.maxContext}`,
         xLabel: 'concurrent real-time streams',
         yLabel: 'p99 latency (ms)',
         hLines: [{ y: budget, label: `chunk = real-time budget (${budget} ms)` }],
