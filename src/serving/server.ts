@@ -95,8 +95,6 @@ interface Connection {
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  const recognizer = typeof o.model === 'string' ? await OnlineRecognizer.fromFile(o.model, o.recognizer) : o.model;
-  const owns = typeof o.model === 'string';
   const host = o.host ?? '127.0.0.1';
   const maxStreams = o.maxStreams ?? 64;
   const maxBatch = o.maxBatchSize ?? 32;
@@ -111,7 +109,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   for (const [k, v] of Object.entries({ maxStreams, maxBatchSize: maxBatch, sampleRate: inputRate, loopIntervalMs: loopMs })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`serve: ${k} must be a whole number >= 1, got ${v}`);
   }
-  const warmMs = recognizer.warmUp(1, o.maxBatchSize ?? 32);
+  const recognizer = typeof o.model === 'string' ? await OnlineRecognizer.fromFile(o.model, o.recognizer) : o.model;
+  const owns = typeof o.model === 'string';
+  const warmMs = recognizer.warmUp(1, maxBatch);
   const metrics = new ServerMetrics();
   const chunkMs = recognizer.geometry.chunkSeconds * 1000;
   const conns = new Map<number, Connection>();
@@ -263,7 +263,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   });
 
-  /** Decodes up to maxBatch ready streams (rotating who goes first) and sends their results. Returns how many ran. */
   /**
    * Decodes up to maxBatch ready streams (rotating who goes first) and sends their results. Returns how many ran, or
    * -ms when ready streams are waiting (at most batchWaitMs) for others to join their batch.

@@ -238,3 +238,9 @@ test('backpressure: a client sending a minute of audio at once is read as decodi
     m.dispose();
   }
 });
+
+test('bad options are refused by name before the model loads', async () => {
+  await assert.rejects(startServer({ model: join(tmp, 'missing.nemo'), maxStreams: 0 }), /serve: maxStreams must be a whole number >= 1, got 0/);
+  await assert.rejects(startServer({ model: join(tmp, 'missing.nemo'), batchWaitMs: -1 }), /serve: batchWaitMs must be >= 0/);
+  await assert.rejects(startServer({ model: join(tmp, 'missing.nemo'), port: 0 }), /missing\.nemo/);
+});
