@@ -22,7 +22,7 @@ export type { LoadedNemoModel, LoadedNemoCtcModel } from './checkpoint/nemo-mode
 // cache-aware streaming: geometry, the encoder step with state handed in and returned, CTC transcription
 export { configureStreaming, StreamingEncoder, StreamingConfigError, encoderStreamStep } from './streaming/index.js';
 export type { StreamingGeometry } from './streaming/index.js';
-export { StreamingCtcSession, transcribeStreaming } from './asr/streaming-ctc.js';
+export { NotStreamableError, assertStreamable } from './asr/streaming-ctc.js';
 export { utteranceWer, corpusWer } from './asr/wer.js';
 
 // training
@@ -32,4 +32,5 @@ export { estimateFeatureStatistics, type FeatureStatistics } from './data/featur
 
 // serving: the streaming recognizer (createStream, acceptWaveform at any rate, decodeStreams, getResult, endpoints)
 export { OnlineRecognizer, OnlineStream, RecognizerInputError, DEFAULT_ENDPOINT_RULES, endpointRules } from './serving/index.js';
+export { streamingTranscriber, transcribeStreaming, type StreamingTranscript } from './serving/transcribe-streaming.js';
 export type { OnlineRecognizerOptions, OnlineResult, Waveform, EndpointRule, EndpointRules } from './serving/index.js';

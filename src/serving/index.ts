@@ -3,3 +3,4 @@ export { OnlineRecognizer, OnlineStream, RecognizerInputError, type OnlineRecogn
 export { DEFAULT_ENDPOINT_RULES, endpointRules, isEndpoint, type EndpointRule, type EndpointRules, type SegmentProgress } from './endpoint.js';
 export { startServer, type ServerOptions, type RunningServer } from './server.js';
 export { CLOSE, DONE, DONE_REPLY, resultJson, samplesFromMessage } from './protocol.js';
+export { streamingTranscriber, transcribeStreaming, type StreamingTranscript, type StreamingProgress } from './transcribe-streaming.js';

@@ -1,6 +1,6 @@
 // One cache-aware streaming step of a ConformerEncoder with the attention context handed in by the caller (the
-// stream's StreamingGeometry / StreamingPlan), not read from the encoder's default pair: choosing a context to stream
-// with never changes the encoder. Every streaming driver (StreamingEncoder, runNemoBuffer, StreamingCtcSession) steps
+// stream's StreamingGeometry), not read from the encoder's default pair: choosing a context to stream
+// with never changes the encoder. Every streaming driver (StreamingEncoder, runNemoBuffer) steps
 // through this function.
 // Provenance: nemo.collections.asr.parts.mixins.streaming.StreamingEncoder.cache_aware_stream_step (= ConformerEncoder
 // forward with caches + streaming_post_process): ConformerEncoder.streamStep with att_context_size required.

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../../src/torch/index.js';
 import { loadAudio } from '../../src/audio/index.js';
-import { CTC_BPE_TARGET, CharVocabulary, CtcModel, planStreaming, transcribeStreaming, type CtcModelArgs } from '../../src/asr/index.js';
+import { CTC_BPE_TARGET, CharVocabulary, CtcModel, type CtcModelArgs } from '../../src/asr/index.js';
+import { streamingTranscriber, transcribeStreaming } from '../../src/serving/index.js';
 import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { finetuneCtc, loadCtcModel, loadFinetuneConfig } from '../../src/train/ctc-finetuning.js';
 import { repoRoot } from '../../src/data/corpus.js';
@@ -116,9 +117,10 @@ test('finetune with model.tokenizer: EncDecCTCModelBPE .nemo holding the tokeniz
       [0.16, 0.05],
       [0.32, 0.32],
     ] as const) {
-      const plan = planStreaming(m, chunk);
-      assert.equal(plan.exact, true);
-      const s = transcribeStreaming(m, audio, { plan, pushSeconds: push });
+      const rec = streamingTranscriber(m, { chunkSeconds: chunk });
+      assert.deepEqual(rec.geometry.exactnessIssues, []);
+      const s = transcribeStreaming(rec, audio, { pushSeconds: push });
+      rec.dispose();
       assert.equal(s.text, off.text, `chunk ${chunk} s, push ${push} s`);
       assert.deepEqual(s.tokens, off.tokens);
       assert.deepEqual(s.words, off.words);

@@ -1,6 +1,7 @@
 // `streamnest eval`: WER of a fine-tuned CTC .nemo on a manifest (offline or streaming), with a JSON report
 // (per utterance and totals; substitutions, deletions, insertions from a Levenshtein alignment).
 import { writeFileSync } from 'node:fs';
+import type { OnlineRecognizer } from '../../serving/online-recognizer.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'eval';
@@ -32,13 +33,15 @@ export async function run(argv: string[]): Promise<number> {
   const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudio } = await import('../../audio/index.js');
   const { readManifests } = await import('../../data/manifest.js');
-  const { planStreaming, transcribeStreaming, utteranceWer, corpusWer } = await import('../../asr/index.js');
+  const { utteranceWer, corpusWer } = await import('../../asr/index.js');
+  const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
+  let rec: OnlineRecognizer | null = null;
   try {
+    rec = options.streaming ? streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext }) : null;
     let entries = readManifests(options.manifest).entries;
     if (options.limit > 0) entries = entries.slice(0, options.limit);
-    const plan = options.streaming ? planStreaming(model, options.chunkSize, options.maxContext) : null;
     const sr = model.preprocessor.cfg.sample_rate;
     const utts = [];
     const stepTimes: number[] = [];
@@ -48,8 +51,8 @@ export async function run(argv: string[]): Promise<number> {
       const audio = loadAudio(e.audioFilepath, { targetSampleRate: sr }).samples;
       audioSeconds += audio.length / sr;
       let text: string;
-      if (plan) {
-        const r = transcribeStreaming(model, audio, { plan, pushSeconds: options.chunkSize });
+      if (rec) {
+        const r = transcribeStreaming(rec, audio, { pushSeconds: options.chunkSize });
         stepTimes.push(...r.stepTimes);
         text = r.text;
       } else {
@@ -63,13 +66,13 @@ export async function run(argv: string[]): Promise<number> {
     const report = {
       model: options.model,
       manifest: options.manifest,
-      mode: plan ? 'streaming' : 'offline',
-      ...(plan
+      mode: rec ? 'streaming' : 'offline',
+      ...(rec
         ? {
             streaming: {
-              chunk: plan.description,
-              exact: plan.exact,
-              algorithmicLatencyMs: plan.algorithmicLatency * 1000,
+              chunk: rec.describe(),
+              exact: rec.geometry.exactnessIssues.length === 0,
+              algorithmicLatencyMs: rec.geometry.algorithmicLatencySeconds * 1000,
               steps: sorted.length,
               stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
               stepMsP50: sorted[Math.floor(0.5 * (sorted.length - 1))] ?? 0,
@@ -92,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    rec?.dispose();
     loaded.dispose();
   }
 }

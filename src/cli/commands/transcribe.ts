@@ -21,15 +21,16 @@ ${summary}.
 Options:
 ${formatOptions(spec)}
 
-Fully causal models stream in chunks of --chunk-size (whole 80 ms frames, at least 2); chunked_limited models use
-their own chunk (right context + 1 frames). For both, the streaming transcript equals the offline one.`;
+Fully causal models stream in chunks of --chunk-size (rounded to whole encoder frames); chunked_limited models use
+their own chunk (right context + 1 frames). For both, the streaming transcript equals the offline one. Streaming
+runs the same recognizer as streamnest serve and the TypeScript API (OnlineRecognizer).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.audio) throw new Error('transcribe needs --model MODEL.nemo and --audio FILE');
   const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudio } = await import('../../audio/index.js');
-  const { planStreaming, transcribeStreaming } = await import('../../asr/index.js');
+  const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
   // what the loader noted (e.g. a hybrid RNN-T/CTC model decoded with its CTC head); stderr keeps stdout the transcript
@@ -41,27 +42,27 @@ export async function run(argv: string[]): Promise<number> {
     let out: { text: string; words: { word: string; start: number; end: number }[] };
     let extra: Record<string, unknown> = {};
     if (options.streaming) {
-      const plan = planStreaming(model, options.chunkSize, options.maxContext);
-      if (!options.json)
-        process.stderr.write(`streamnest: streaming (${plan.description}; algorithmic latency ${(plan.algorithmicLatency * 1000).toFixed(0)} ms)\n`);
-      let shown = '';
-      const r = transcribeStreaming(model, audio, {
-        plan,
-        pushSeconds: options.chunkSize,
-        onUpdate: (u) => {
-          if (!options.json && u.text !== shown) {
-            process.stderr.write(`  [${(u.frames * model.frameSeconds).toFixed(2)} s] ${u.text}\n`);
-            shown = u.text;
-          }
-        },
-      });
+      const rec = streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext });
+      if (!options.json) process.stderr.write(`streamnest: streaming (${rec.describe()})\n`);
+      const r = (() => {
+        try {
+          return transcribeStreaming(rec, audio, {
+            pushSeconds: options.chunkSize,
+            onUpdate: (u) => {
+              if (!options.json) process.stderr.write(`  [${u.decodedSeconds.toFixed(2)} s] ${u.text}\n`);
+            },
+          });
+        } finally {
+          rec.dispose();
+        }
+      })();
       out = r;
       const sorted = [...r.stepTimes].sort((a, b) => a - b);
       extra = {
         streaming: {
-          chunk: plan.description,
-          algorithmicLatencyMs: plan.algorithmicLatency * 1000,
-          exact: plan.exact,
+          chunk: rec.describe(),
+          algorithmicLatencyMs: rec.geometry.algorithmicLatencySeconds * 1000,
+          exact: rec.geometry.exactnessIssues.length === 0,
           steps: r.stepTimes.length,
           stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
           stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0,

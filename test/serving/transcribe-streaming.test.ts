@@ -1,12 +1,14 @@
-// Streaming vs offline CTC transcription: for the exact configurations (fully causal regular [-1, 0] and
-// chunked_limited [-1, 4], causal subsampling and convolutions) the per-frame argmax sequence — hence the
-// transcript and the word timestamps — is identical whether the audio arrives at once or in pieces.
+// Streaming vs offline CTC transcription (transcribeStreaming: the recognizer `transcribe --streaming` and `eval
+// --streaming` run): for the exact configurations (fully causal regular [-1, 0] and chunked_limited [-1, 4], causal
+// subsampling and convolutions) the per-frame argmax sequence — hence the transcript and the word timestamps — is
+// identical whether the audio arrives at once or in pieces, for any chunk and push size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { loadAudio } from '../../src/audio/index.js';
-import { CtcModel, planStreaming, transcribeStreaming, NotStreamableError, type CtcModelArgs } from '../../src/asr/index.js';
+import { CtcModel, NotStreamableError, assertStreamable, type CtcModelArgs } from '../../src/asr/index.js';
+import { streamingTranscriber, transcribeStreaming } from '../../src/serving/index.js';
 import { repoRoot } from '../../src/data/corpus.js';
 
 function args(enc: Record<string, unknown>, seed = 7): CtcModelArgs {
@@ -59,10 +61,11 @@ for (const [name, enc, pushes] of [
     const ids = argmaxOffline(m, audio);
     assert.ok(off.tokens.length > 5, `offline decoded ${off.tokens.length} tokens`);
     for (const push of pushes) {
-      for (const chunk of name.startsWith('fully') ? [0.16, 0.64] : [undefined]) {
-        const plan = planStreaming(m, chunk);
-        assert.equal(plan.exact, true);
-        const s = transcribeStreaming(m, audio, { plan, pushSeconds: push });
+      for (const chunk of name.startsWith('fully') ? [0.16, 0.3, 0.64] : [undefined]) {
+        const rec = streamingTranscriber(m, { chunkSeconds: chunk });
+        assert.deepEqual(rec.geometry.exactnessIssues, []);
+        const s = transcribeStreaming(rec, audio, { pushSeconds: push });
+        rec.dispose();
         assert.equal(s.text, off.text, `push ${push} s, chunk ${chunk}`);
         assert.deepEqual(s.tokens, off.tokens, `push ${push} s, chunk ${chunk}: token frames`);
         assert.deepEqual(s.words, off.words);
@@ -79,7 +82,7 @@ test('a bidirectional model refuses to stream with a clear error', () => {
   const m = new CtcModel(args({ att_context_size: [-1, -1], causal_downsampling: false, conv_context_size: null }));
   m.eval();
   assert.throws(
-    () => planStreaming(m),
+    () => assertStreamable(m),
     (e: Error) => e instanceof NotStreamableError && /causal_downsampling/.test(e.message),
   );
   m.dispose();
