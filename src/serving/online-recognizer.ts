@@ -124,7 +124,12 @@ export class OnlineRecognizer {
   private readonly ownsModel: boolean;
 
   /** A recognizer over a CTC model (put in eval mode; not freed by dispose() unless loaded by fromFile). */
-  constructor(model: CtcModel, o: OnlineRecognizerOptions = {}, owns = false) {
+  constructor(
+    model: CtcModel,
+    readonly options: OnlineRecognizerOptions = {},
+    owns = false,
+  ) {
+    const o = options;
     assertStreamable(model);
     model.eval();
     this.model = model;
@@ -182,6 +187,23 @@ export class OnlineRecognizer {
       }
     }
     return performance.now() - t0;
+  }
+
+  /** The [left, right] attention contexts the model was trained with (several for a multi-look-ahead model). */
+  get trainedContexts(): AttContextSize[] {
+    return this.model.encoder.context.sizes.all.map((p) => [p[0], p[1]]);
+  }
+
+  /**
+   * A recognizer over the same model (shared, not owned) streaming with another of its trained attention contexts,
+   * e.g. a lower-latency look-ahead of a multi-look-ahead model; the other options are this one's.
+   */
+  withAttContext(pair: AttContextSize): OnlineRecognizer {
+    if (!this.trainedContexts.some((p) => p[0] === pair[0] && p[1] === pair[1]))
+      throw new RecognizerInputError(
+        `att_context_size [${pair.join(', ')}] is not one the model was trained with (${this.trainedContexts.map((p) => `[${p.join(', ')}]`).join(', ')})`,
+      );
+    return new OnlineRecognizer(this.model, { ...this.options, attContextSize: pair });
   }
 
   /** Streams not yet freed. */

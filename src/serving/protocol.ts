@@ -15,7 +15,8 @@ export const DONE_REPLY = 'Done!';
  *  1001 going away: the server is shutting down (open streams got their last results and `Done!` first).
  *  1003 unsupported data: a text message other than `Done`.
  *  1007 invalid payload: a binary message whose length is not a multiple of 4 bytes, or NaN/infinite samples.
- *  1008 policy violation: audio after `Done`, or no message for the idle time (the results so far and `Done!` are sent first).
+ *  1008 policy violation: audio after `Done`; no message for the idle time (the results so far and `Done!` are sent
+ *       first); an ?att_context_size=L,R the model does not serve.
  *  1009 message too big: a message over --max-message-bytes (closed by the WebSocket layer).
  *  1011 internal error: decoding this stream failed (other streams are unaffected).
  *  1013 try again later: --max-streams streams are open.

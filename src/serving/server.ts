@@ -77,6 +77,8 @@ const CONTENT_TYPES: Record<string, string> = {
 interface Connection {
   id: number;
   ws: WebSocket;
+  /** The recognizer of the attention context the client asked for (the server's default unless ?att_context_size=L,R). */
+  rec: OnlineRecognizer;
   stream: OnlineStream;
   /** The client sent `Done` (or the server ended the input: idle, shutdown). */
   inputEnded: boolean;
@@ -113,7 +115,24 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const owns = typeof o.model === 'string';
   const warmMs = recognizer.warmUp(1, maxBatch);
   const metrics = new ServerMetrics();
-  const chunkMs = recognizer.geometry.chunkSeconds * 1000;
+  // one recognizer per trained attention context (a multi-look-ahead model serves each of its pairs; a client picks
+  // one with ?att_context_size=L,R), all sharing the model, each warmed up before the server listens
+  const recognizers = new Map<string, OnlineRecognizer>([[recognizer.geometry.attContextSize.join(','), recognizer]]);
+  for (const pair of recognizer.trainedContexts) {
+    if (recognizers.has(pair.join(','))) continue;
+    const rec = recognizer.withAttContext(pair);
+    rec.warmUp(1, maxBatch);
+    recognizers.set(pair.join(','), rec);
+  }
+  const recognizerFor = (query: string | null): OnlineRecognizer => {
+    if (query === null) return recognizer;
+    const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(query);
+    if (!m) throw new ProtocolError(CLOSE.policyViolation, `att_context_size must be L,R (e.g. 70,13), got '${query.slice(0, 40)}'`);
+    const rec = recognizers.get(`${Number(m[1])},${Number(m[2])}`);
+    if (!rec)
+      throw new ProtocolError(CLOSE.policyViolation, `att_context_size ${Number(m[1])},${Number(m[2])} is not served (${[...recognizers.keys()].join(' | ')})`);
+    return rec;
+  };
   const conns = new Map<number, Connection>();
   let nextId = 1;
   let shuttingDown = false;
@@ -131,7 +150,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     if (path === '/health') {
-      const body = JSON.stringify({ status: shuttingDown ? 'shutting down' : 'ok', streams: conns.size, maxStreams, recognizer: recognizer.describe() });
+      const body = JSON.stringify({
+        status: shuttingDown ? 'shutting down' : 'ok',
+        streams: conns.size,
+        maxStreams,
+        recognizer: recognizer.describe(),
+        attContextSizes: recognizer.trainedContexts,
+        defaultAttContextSize: recognizer.geometry.attContextSize,
+      });
       return void res.writeHead(shuttingDown ? 503 : 200, { 'content-type': 'application/json' }).end(body);
     }
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': metrics.contentType }).end(await metrics.text());
@@ -207,7 +233,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       c.stream.acceptWaveform({ sampleRate: inputRate, samples });
       metrics.audioSeconds.inc(samples.length / inputRate);
       // backpressure: a client sending faster than the server decodes waits (TCP flow control) until it catches up
-      if (recognizer.bufferedSeconds(c.stream) > maxBuffered && !c.paused) {
+      if (c.rec.bufferedSeconds(c.stream) > maxBuffered && !c.paused) {
         c.paused = true;
         c.ws.pause();
         metrics.pauses.inc();
@@ -222,16 +248,25 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     }
   }
 
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
     if (shuttingDown) return void ws.close(CLOSE.goingAway, 'server shutting down');
     if (conns.size >= maxStreams) {
       metrics.closes.inc({ code: String(CLOSE.tryAgainLater) });
       return void ws.close(CLOSE.tryAgainLater, `too many streams (${maxStreams} open)`);
     }
+    let rec: OnlineRecognizer;
+    try {
+      rec = recognizerFor(new URL(req.url ?? '/', 'http://x').searchParams.get('att_context_size'));
+    } catch (e) {
+      const code = e instanceof ProtocolError ? e.code : CLOSE.internalError;
+      metrics.closes.inc({ code: String(code) });
+      return void ws.close(code, (e as Error).message.slice(0, 120));
+    }
     const c: Connection = {
       id: nextId++,
       ws,
-      stream: recognizer.createStream(),
+      rec,
+      stream: rec.createStream(),
       inputEnded: false,
       clientDone: false,
       closeCode: CLOSE.normal,
@@ -272,7 +307,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const open = [...conns.values()].filter((c) => !c.closed);
     const ready: Connection[] = [];
     for (const c of open) {
-      if (recognizer.isReady(c.stream)) {
+      if (c.rec.isReady(c.stream)) {
         c.readySince ??= now;
         ready.push(c);
       } else c.readySince = null;
@@ -281,17 +316,21 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const oldest = Math.min(...ready.map((c) => c.readySince!));
     const wait = oldest + batchWaitMs - now;
     if (wait > 0 && ready.length < maxBatch && !shuttingDown && !ready.some((c) => c.inputEnded)) return -wait;
-    rotate = (rotate + 1) % ready.length;
-    const batch = [...ready.slice(rotate), ...ready.slice(0, rotate)].slice(0, maxBatch);
+    // one recognizer's streams per call (streams of different attention contexts cannot share a step): the one whose
+    // stream has waited longest
+    const first = ready.find((c) => c.readySince === oldest)!;
+    const mine = ready.filter((c) => c.rec === first.rec);
+    rotate = (rotate + 1) % mine.length;
+    const batch = [...mine.slice(rotate), ...mine.slice(0, rotate)].slice(0, maxBatch);
     const t0 = performance.now();
     try {
-      recognizer.decodeStreams(batch.map((c) => c.stream));
+      first.rec.decodeStreams(batch.map((c) => c.stream));
     } catch (e) {
       // find the stream that fails and close it; the others decode alone
       log(`batch decode failed (${(e as Error).message}); decoding the ${batch.length} streams one by one`);
       for (const c of batch) {
         try {
-          recognizer.decode(c.stream);
+          c.rec.decode(c.stream);
         } catch (e1) {
           log(`stream ${c.id}: ${(e1 as Error).stack ?? e1}`);
           closeConn(c, CLOSE.internalError, 'decoding failed');
@@ -305,15 +344,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     for (const c of batch) {
       if (c.closed) continue;
       // a stream still ready has a backlog: it keeps its place (no new wait); one that is not starts afresh
-      if (!recognizer.isReady(c.stream)) c.readySince = null;
-      const r = recognizer.getResult(c.stream);
-      const endpoint = !r.isEof && recognizer.isEndpoint(c.stream);
-      send(c, resultJson(endpoint ? { ...r, isFinal: true } : r, { computeMs: ms, chunkMs }));
-      if (endpoint) recognizer.reset(c.stream);
+      if (!c.rec.isReady(c.stream)) c.readySince = null;
+      const r = c.rec.getResult(c.stream);
+      const endpoint = !r.isEof && c.rec.isEndpoint(c.stream);
+      send(c, resultJson(endpoint ? { ...r, isFinal: true } : r, { computeMs: ms, chunkMs: c.rec.geometry.chunkSeconds * 1000 }));
+      if (endpoint) c.rec.reset(c.stream);
       if (r.isEof) {
         send(c, DONE_REPLY);
         closeConn(c, c.closeCode, c.closeReason);
-      } else if (c.paused && recognizer.bufferedSeconds(c.stream) <= maxBuffered / 2) resume(c);
+      } else if (c.paused && c.rec.bufferedSeconds(c.stream) <= maxBuffered / 2) resume(c);
     }
     return batch.length;
   }
@@ -351,6 +390,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   } catch (e) {
     wss.close();
+    for (const r of recognizers.values()) if (r !== recognizer) r.dispose();
     if (owns) recognizer.dispose();
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EADDRINUSE' ? 'the address is already in use (EADDRINUSE)' : err.message;
@@ -360,6 +400,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const addr = http.address();
   const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 6006);
   loop = setTimeout(tick, loopMs);
+  for (const r of recognizers.values()) if (r !== recognizer) log(`also serving ${r.describe()} (?att_context_size=${r.geometry.attContextSize.join(',')})`);
   log(`serving ${recognizer.describe()} on ws://${host}:${port}/ (page: http://${host}:${port}/; warm-up ${warmMs.toFixed(0)} ms)`);
 
   let finishShutdown: (() => void) | null = null;
@@ -386,6 +427,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections(); // idle keep-alive connections would hold close() open
       await httpClosed;
+      for (const r of recognizers.values()) if (r !== recognizer) r.dispose();
       if (owns) recognizer.dispose();
     })();
     return closing;

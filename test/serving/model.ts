@@ -15,7 +15,8 @@ export const SERVING_PREPROCESSOR = {
   pad_to: 0,
 };
 
-export function servingEncoder(style: 'regular' | 'chunked_limited' = 'regular'): Record<string, unknown> {
+/** contexts: a multi-look-ahead model's [left, right] pairs (the first is its default) instead of the style's one pair. */
+export function servingEncoder(style: 'regular' | 'chunked_limited' = 'regular', contexts?: number[][]): Record<string, unknown> {
   return {
     _target_: 'nemo.collections.asr.modules.ConformerEncoder',
     feat_in: 80,
@@ -30,15 +31,15 @@ export function servingEncoder(style: 'regular' | 'chunked_limited' = 'regular')
     conv_kernel_size: 9,
     conv_norm_type: 'layer_norm',
     conv_context_size: 'causal',
-    att_context_size: style === 'regular' ? [-1, 0] : [-1, 4],
+    att_context_size: contexts ?? (style === 'regular' ? [-1, 0] : [-1, 4]),
     att_context_style: style,
   };
 }
 
 /** The model (eval mode, decoder sharpened; the caller disposes it). */
-export function servingModel(style: 'regular' | 'chunked_limited' = 'regular', seed = 8): CtcModel {
+export function servingModel(style: 'regular' | 'chunked_limited' = 'regular', seed = 8, contexts?: number[][]): CtcModel {
   const labels = CharVocabulary.english().labels;
-  const encoder = servingEncoder(style) as unknown as CtcModelArgs['encoder'];
+  const encoder = servingEncoder(style, contexts) as unknown as CtcModelArgs['encoder'];
   const m = new CtcModel({ preprocessor: SERVING_PREPROCESSOR, encoder, labels, specAugment: null, seed });
   m.eval();
   t.noGrad(() => m.decoder.decoder_layers.items[0]!.weight.mul_(20));
@@ -46,10 +47,10 @@ export function servingModel(style: 'regular' | 'chunked_limited' = 'regular', s
 }
 
 /** Writes the model to `path` (EncDecCTCModel layout) and returns it (eval mode; the caller disposes it). */
-export function writeServingModel(path: string, style: 'regular' | 'chunked_limited' = 'regular'): CtcModel {
-  const m = servingModel(style);
+export function writeServingModel(path: string, style: 'regular' | 'chunked_limited' = 'regular', contexts?: number[][]): CtcModel {
+  const m = servingModel(style, 8, contexts);
   const labels = m.vocab.labels;
-  const encoder = servingEncoder(style);
+  const encoder = servingEncoder(style, contexts);
   const cfg = {
     target: CTC_TARGET,
     sample_rate: 16000,

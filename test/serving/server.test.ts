@@ -244,3 +244,49 @@ test('bad options are refused by name before the model loads', async () => {
   await assert.rejects(startServer({ model: join(tmp, 'missing.nemo'), batchWaitMs: -1 }), /serve: batchWaitMs must be >= 0/);
   await assert.rejects(startServer({ model: join(tmp, 'missing.nemo'), port: 0 }), /missing\.nemo/);
 });
+
+test("a multi-look-ahead model: each client picks a trained attention context (?att_context_size=L,R) and gets that context's transcript", async () => {
+  const contexts = [
+    [-1, 4],
+    [-1, 1],
+    [-1, 0],
+  ];
+  const m = writeServingModel(join(tmp, 'multi.nemo'), 'chunked_limited', contexts);
+  const a = clip(2);
+  const expected = new Map<string, string>();
+  for (const pair of contexts) {
+    m.encoder.context.setDefault(pair as [number, number]);
+    expected.set(pair.join(','), m.transcribe([a])[0]!.text);
+  }
+  m.encoder.context.setDefault([-1, 4]);
+  assert.ok([...expected.values()].every((x) => x.length > 3));
+  const server = await startServer({ model: join(tmp, 'multi.nemo'), recognizer: { enableEndpoint: false }, port: 0, webRoot: null });
+  try {
+    const health = (await (await fetch(`${server.url}health`)).json()) as { attContextSizes: number[][]; defaultAttContextSize: number[] };
+    assert.deepEqual(health.attContextSizes, contexts);
+    assert.deepEqual(health.defaultAttContextSize, [-1, 4]);
+    const runs = await Promise.all([
+      streamAudio(server.url, a, { piece: 2000 }),
+      streamAudio(`${server.url}?att_context_size=-1,1`, a, { piece: 2000 }),
+      streamAudio(`${server.url}?att_context_size=[-1,0]`, a, { piece: 2000 }),
+    ]);
+    assert.deepEqual(
+      runs.map((r) => r.results.at(-1)!.text),
+      [expected.get('-1,4'), expected.get('-1,1'), expected.get('-1,0')],
+    );
+    assert.deepEqual(
+      runs.map((r) => r.results[0]!.chunk_ms),
+      [400, 160, 80],
+      'each context streams in its own chunk (right + 1 frames of 80 ms)',
+    );
+    for (const bad of ['?att_context_size=-1,2', '?att_context_size=soon']) {
+      const ws = await connect(`${server.url}${bad}`);
+      const r = await collect(ws);
+      assert.equal(r.closeCode, CLOSE.policyViolation, bad);
+      assert.match(r.closeReason, /att_context_size/);
+    }
+  } finally {
+    await server.close();
+    m.dispose();
+  }
+});

@@ -46,6 +46,7 @@ text message {text, tokens, timestamps, segment, start_time, is_final, is_eof, w
 compute_ms, chunk_ms}, and 'Done!' after the last one. Close codes: 1000 done, 1001 shutting down, 1003 unexpected text,
 1007 bad samples (length not a multiple of 4, NaN/Inf), 1008 audio after 'Done' or idle, 1009 message too big,
 1011 decoding failed, 1013 too many streams.
+A multi-look-ahead model serves each trained [left, right] pair: clients pick one with ws://HOST:PORT/?att_context_size=L,R.
 HTTP on the same port: / (the browser page), /health (JSON), /metrics (Prometheus).
 
 Example:
