@@ -20,6 +20,7 @@
 //   stop(): void                         ends the input: the microphone's last samples, then `Done`
 //   finalText(): string                  all finished segments' text joined with ' ' (empty segments skipped)
 //   partialText(): string                the current segment's live text
+//   chunkMs(): number | null             the last result's chunk_ms (the chosen context's chunk)
 //   segments(): {segment, startTime, text, words}[]   the finished segments
 //   whenDone(): Promise<void>            resolves when the connection has ended (see done / error)
 //   done: boolean                        the connection has ended (after `Done!`, or with an error)
@@ -52,6 +53,8 @@
     chart: $('chart'),
     rtf: $('rtf'),
     sent: $('sent'),
+    context: $('context'),
+    contextLabel: $('context-label'),
   };
 
   // ---- resampling -------------------------------------------------------------------------------------------------
@@ -216,7 +219,28 @@
   function wsUrl() {
     const override = new URLSearchParams(location.search).get('ws');
     if (override) return override;
-    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
+    const base = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
+    // a multi-look-ahead model: the attention context chosen in the selector (the server's default otherwise)
+    return ui.context.value ? `${base}?att_context_size=${encodeURIComponent(ui.context.value)}` : base;
+  }
+
+  /** Lists the server's attention contexts (GET /health) in the selector when it serves more than one. */
+  async function loadContexts() {
+    try {
+      const h = await (await fetch('health')).json();
+      const pairs = Array.isArray(h.attContextSizes) ? h.attContextSizes : [];
+      if (pairs.length < 2) return;
+      for (const [left, right] of pairs) {
+        const o = document.createElement('option');
+        o.value = `${left},${right}`;
+        o.textContent = `[${left}, ${right}]: ${right} frame${right === 1 ? '' : 's'} ahead`;
+        o.selected = h.defaultAttContextSize && left === h.defaultAttContextSize[0] && right === h.defaultAttContextSize[1];
+        ui.context.append(o);
+      }
+      ui.contextLabel.hidden = false;
+    } catch {
+      // no /health (another server): the default context
+    }
   }
 
   function assertIdle() {
@@ -646,6 +670,7 @@
   window.addEventListener('resize', () => drawChart());
   setStatus(`ready: ${wsUrl()}`, 'idle');
   drawChart();
+  loadContexts();
 
   window.streamnest = Object.assign(api, {
     startMic,
@@ -657,6 +682,7 @@
         .filter((x) => x)
         .join(' '),
     partialText: () => (s.partial ? s.partial.text : ''),
+    chunkMs: () => (s.steps.length ? s.steps[s.steps.length - 1].chunk : null),
     segments: () => s.segments.map((x) => ({ ...x })),
     whenDone: () => (s.done ? Promise.resolve() : new Promise((r) => s.doneWaiters.push(r))),
     sentSamples: () => {

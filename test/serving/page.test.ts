@@ -58,6 +58,7 @@ declare global {
       captureRate: number | null;
       recordSent: boolean;
       finalText(): string;
+      chunkMs(): number | null;
       startMic(): Promise<void>;
       stop(): void;
       sendFile(src: string | Blob, o?: { realtime?: boolean }): Promise<void>;
@@ -295,6 +296,40 @@ test('the browser page streams a file and the microphone through `streamnest ser
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       await page.screenshot({ path: join(root, 'docs', 'images', 'serve-page.png'), fullPage: true });
     }
+
+    await t.test('a multi-look-ahead model: the page lists its attention contexts and streams with the one chosen', async () => {
+      const multi = join(tmp, 'multi.nemo');
+      const m = writeServingModel(multi, 'chunked_limited', [
+        [-1, 4],
+        [-1, 1],
+        [-1, 0],
+      ]);
+      m.encoder.context.setDefault([-1, 0]);
+      const want = m.transcribe([clip])[0]!.text;
+      m.dispose();
+      const other = await startServer({ model: multi, port: 0 });
+      try {
+        await page.goto(other.url, { waitUntil: 'load', timeout: LONG });
+        await page.waitForFunction(() => window.streamnest !== undefined && !document.getElementById('context-label')!.hidden, { timeout: LONG });
+        const options = await page.$$eval('#context option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+        assert.deepEqual(options, ['-1,4', '-1,1', '-1,0']);
+        await page.select('#context', '-1,0');
+        const b64 = readFileSync(clipPath).toString('base64');
+        await page.evaluate(async (data: string) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          await window.streamnest.sendFile(new Blob([bytes], { type: 'audio/wav' }), { realtime: false });
+        }, b64);
+        await page.waitForFunction(() => window.streamnest.done, doneOpts);
+        const s = await state(page);
+        assert.equal(s.error, null, s.status);
+        assert.equal(s.text, want, 'the transcript of the chosen context [-1, 0]');
+        assert.equal(await page.evaluate(() => window.streamnest.chunkMs()), 80, 'streamed in [-1, 0] chunks (one 80 ms frame)');
+      } finally {
+        await other.close();
+        await page.goto(server!.url, { waitUntil: 'load', timeout: LONG });
+        await page.waitForFunction(() => window.streamnest !== undefined, { timeout: LONG });
+      }
+    });
 
     await t.test('a server that shuts down mid-stream: the page ends in an error that shows the close code', async () => {
       await page.evaluate(() => window.streamnest.startMic());
