@@ -62,3 +62,10 @@ export function writeServingModel(path: string, style: 'regular' | 'chunked_limi
   writeNemoArchive(path, { configYaml: stringify(cfg), stateDict: m.stateDict() });
   return m;
 }
+
+/** The same model made bidirectional (unlimited right context, non-causal subsampling and conv): it cannot stream. */
+export function bidirectionalModel(seed = 7): CtcModel {
+  const encoder = { ...servingEncoder(), att_context_size: [-1, -1], causal_downsampling: false, conv_context_size: null };
+  const labels = CharVocabulary.english().labels;
+  return new CtcModel({ preprocessor: SERVING_PREPROCESSOR, encoder: encoder as unknown as CtcModelArgs['encoder'], labels, specAugment: null, seed });
+}

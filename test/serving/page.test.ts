@@ -84,6 +84,16 @@ const state = (page: Page): Promise<PageState> =>
   });
 
 /** `streamnest transcribe --streaming --json`'s text for a file. */
+/** Drops the file on the page as a user would (as fast as the server takes it) and waits for the last result. */
+async function sendFile(page: Page, path: string): Promise<void> {
+  const b64 = readFileSync(path).toString('base64');
+  await page.evaluate(async (data: string) => {
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    await window.streamnest.sendFile(new Blob([bytes], { type: 'audio/wav' }), { realtime: false });
+  }, b64);
+  await page.waitForFunction(() => window.streamnest.done, { timeout: LONG, polling: 100 });
+}
+
 async function cliText(model: string, audio: string): Promise<string> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -239,12 +249,7 @@ test('the browser page streams a file and the microphone through `streamnest ser
     });
 
     await t.test('a dropped/chosen file: the final text is exactly the CLI transcript', async () => {
-      const b64 = readFileSync(clipPath).toString('base64');
-      await page.evaluate(async (data: string) => {
-        const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-        await window.streamnest.sendFile(new Blob([bytes], { type: 'audio/wav' }), { realtime: false });
-      }, b64);
-      await page.waitForFunction(() => window.streamnest.done, doneOpts);
+      await sendFile(page, clipPath);
       const s = await state(page);
       assert.equal(s.error, null, s.status);
       assert.match(s.status, /^done/);
@@ -314,12 +319,7 @@ test('the browser page streams a file and the microphone through `streamnest ser
         const options = await page.$$eval('#context option', (os) => os.map((o) => (o as HTMLOptionElement).value));
         assert.deepEqual(options, ['-1,4', '-1,1', '-1,0']);
         await page.select('#context', '-1,0');
-        const b64 = readFileSync(clipPath).toString('base64');
-        await page.evaluate(async (data: string) => {
-          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-          await window.streamnest.sendFile(new Blob([bytes], { type: 'audio/wav' }), { realtime: false });
-        }, b64);
-        await page.waitForFunction(() => window.streamnest.done, doneOpts);
+        await sendFile(page, clipPath);
         const s = await state(page);
         assert.equal(s.error, null, s.status);
         assert.equal(s.text, want, 'the transcript of the chosen context [-1, 0]');
