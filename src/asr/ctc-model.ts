@@ -70,6 +70,11 @@ export interface CtcConfigSource {
   training: boolean;
   /** Receives the schema's warnings (keys with no effect, unknown keys); dropped when absent. */
   warnings?: string[];
+  /**
+   * How errors name the decoder section and the labels (default `model.decoder`, `model.labels`): a hybrid RNN-T/CTC
+   * model's CTC head is `model.aux_ctc.decoder`, and a character hybrid's labels `model.aux_ctc.decoder.vocabulary`.
+   */
+  keys?: { decoder?: string; labels?: string };
 }
 
 /**
@@ -84,18 +89,20 @@ export function ctcModelArgsFromConfig(
   tokenizer: SentencePieceTokenizer | null = null,
   source: CtcConfigSource = { file: 'model_config.yaml', path: [], training: false },
 ): CtcModelArgs {
-  const need = (k: string): Record<string, unknown> => {
+  const decKey = source.keys?.decoder ?? 'model.decoder';
+  const labelsKey = source.keys?.labels ?? 'model.labels';
+  const need = (k: string, name = `model.${k}`): Record<string, unknown> => {
     const v = model[k];
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`model.${k}: required section is missing`);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${name}: required section is missing`);
     return v as Record<string, unknown>;
   };
   const labels = model.labels;
-  const dec = need('decoder');
+  const dec = need('decoder', decKey);
   const enc = need('encoder');
   let vocab: CtcVocabulary;
   if (readTokenizerSection(model.tokenizer, 'model.tokenizer')) {
     if (labels !== null && labels !== undefined)
-      throw new Error("model.labels must be null when model.tokenizer is set (the labels are the tokenizer's pieces)");
+      throw new Error(`${labelsKey} must be null when model.tokenizer is set (the labels are the tokenizer's pieces)`);
     if (!tokenizer) throw new Error('model.tokenizer is set: load its SentencePiece model and pass it to ctcModelArgsFromConfig');
     vocab = tokenizer;
     const v = dec.vocabulary;
@@ -103,18 +110,18 @@ export function ctcModelArgsFromConfig(
       const i = tokenizer.labels.findIndex((p, k) => v[k] !== p);
       if (v.length !== tokenizer.size || i >= 0) {
         throw new Error(
-          `model.decoder.vocabulary does not match the tokenizer ${tokenizer.source} (${v.length} vs ${tokenizer.size} pieces${i >= 0 ? `; piece ${i} is ${JSON.stringify(v[i])} vs ${JSON.stringify(tokenizer.labels[i])}` : ''})`,
+          `${decKey}.vocabulary does not match the tokenizer ${tokenizer.source} (${v.length} vs ${tokenizer.size} pieces${i >= 0 ? `; piece ${i} is ${JSON.stringify(v[i])} vs ${JSON.stringify(tokenizer.labels[i])}` : ''})`,
         );
       }
     }
   } else {
     if (tokenizer) throw new Error('a tokenizer was given but model.tokenizer is not set');
-    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error('model.labels: expected a list of single characters');
+    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error(`${labelsKey}: expected a list of single characters`);
     vocab = new CharVocabulary(labels as string[]);
   }
-  const what = tokenizer ? `the tokenizer ${tokenizer.source} has` : 'model.labels has';
+  const what = tokenizer ? `the tokenizer ${tokenizer.source} has` : `${labelsKey} has`;
   if (dec.num_classes !== undefined && dec.num_classes !== null && dec.num_classes !== -1 && dec.num_classes !== vocab.size) {
-    throw new Error(`model.decoder.num_classes is ${String(dec.num_classes)} but ${what} ${vocab.size} labels`);
+    throw new Error(`${decKey}.num_classes is ${String(dec.num_classes)} but ${what} ${vocab.size} labels`);
   }
   const ctx = newValidationContext(source.file, undefined, source.training);
   const encoder = readEncoderConfig(SectionReader.open(ctx, [...source.path, 'encoder'], enc as ConfigMap, true));
@@ -123,7 +130,7 @@ export function ctcModelArgsFromConfig(
   source.warnings?.push(...ctx.warnings);
   const d = encoder.feat_out > 0 ? encoder.feat_out : encoder.d_model;
   if (dec.feat_in !== undefined && dec.feat_in !== null && dec.feat_in !== d)
-    throw new Error(`model.decoder.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
+    throw new Error(`${decKey}.feat_in is ${String(dec.feat_in)} but the encoder outputs ${d} channels`);
   const sa = model.spec_augment;
   return {
     preprocessor: { ...preprocessor },

@@ -16,6 +16,7 @@ import { basename } from 'node:path';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
 import { CtcModel, ctcModelArgsFromConfig } from '../asr/ctc-model.js';
 import { readTokenizerSection, tokenizerFromArchive } from '../asr/tokenizer-config.js';
+import { isConfigMap } from '../config/config-tree.js';
 import type { ConfigMap } from '../config/index.js';
 import type { EncoderConfig, NestModelConfig, PreprocessorConfig } from '../config/index.js';
 import { ConformerEncoder } from '../model/index.js';
@@ -224,10 +225,6 @@ export function loadNemoModel(path: string): LoadedNemoModel {
 const HYBRID_CTC_PARTS = ['preprocessor', 'encoder', 'ctc_decoder'];
 const RNNT_PARTS = ['decoder', 'joint'];
 
-/** A config mapping at `v`, or null. */
-const mapping = (v: unknown): Record<string, unknown> | null =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-
 /** The CTC model's config read from a hybrid's, and what the reading noted. */
 interface HybridCtcConfig {
   /** The CTC model's sections in a CTC archive's layout (decoder = aux_ctc.decoder). */
@@ -245,8 +242,8 @@ interface HybridCtcConfig {
  * ctc_decoder.vocabulary)), else labels.
  */
 function hybridCtcConfig(cfg: ConfigMap, path: string, bpe: boolean): HybridCtcConfig {
-  const aux = mapping(cfg.aux_ctc);
-  const dec = mapping(aux?.decoder);
+  const aux = isConfigMap(cfg.aux_ctc) ? cfg.aux_ctc : null;
+  const dec = isConfigMap(aux?.decoder) ? aux.decoder : null;
   if (!dec) {
     throw new NemoModelError(
       `${path}: model_config.yaml: aux_ctc.decoder: missing; a hybrid RNN-T/CTC model${typeof cfg.target === 'string' ? ` (${cfg.target})` : ''} is decoded ` +
@@ -258,7 +255,7 @@ function hybridCtcConfig(cfg: ConfigMap, path: string, bpe: boolean): HybridCtcC
     throw new NemoModelError(`${path}: model_config.yaml: aux_ctc.decoder._target_: streamnest implements ConvASRDecoder here; got ${JSON.stringify(target)}`);
   if (!bpe && typeof cfg.target === 'string' && cfg.target.endsWith('BPEModel'))
     throw new NemoModelError(`${path}: model_config.yaml: tokenizer: missing; ${cfg.target} is a sub-word model and needs its SentencePiece tokenizer`);
-  const decoder = dec as ConfigMap;
+  const decoder = dec;
   if (bpe) return { cfg: { ...cfg, labels: null, decoder }, labelsKey: 'model.labels', warnings: [] };
   const v = dec.vocabulary;
   if (!Array.isArray(v) || v.length === 0) return { cfg: { ...cfg, decoder }, labelsKey: 'model.labels', warnings: [] };
@@ -320,13 +317,11 @@ export async function loadNemoCtcModel(path: string, o: { seed?: number } = {}):
     const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, archive.extra, path, 'tokenizer') : null;
     let model: CtcModel;
     try {
-      const args = ctcModelArgsFromConfig(ctcCfg, o.seed ?? 0, tokenizer);
+      const keys = hybrid ? { decoder: 'model.aux_ctc.decoder', labels: hybrid.labelsKey } : undefined;
+      const args = ctcModelArgsFromConfig(ctcCfg, o.seed ?? 0, tokenizer, { file: 'model_config.yaml', path: [], training: false, keys });
       model = new CtcModel({ ...args, preprocessor: { ...sections.preprocessor }, encoder: conformerEncoderArgs(sections.encoder) });
     } catch (e) {
-      let msg = (e as Error).message;
-      // ctcModelArgsFromConfig names the CTC config's keys; a hybrid's decoder and labels are elsewhere
-      if (hybrid) msg = msg.replace(/\bmodel\.decoder\b/g, 'model.aux_ctc.decoder').replace(/\bmodel\.labels\b/g, hybrid.labelsKey);
-      throw new NemoModelError(`${path}: model_config.yaml: ${msg}`, { cause: e });
+      throw new NemoModelError(`${path}: model_config.yaml: ${(e as Error).message}`, { cause: e });
     }
     try {
       if (hybrid) loadHybridCtcWeights(model, sd, path);
