@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { OnlineRecognizer, RecognizerInputError, type OnlineRecognizerOptions, type OnlineStream } from './online-recognizer.js';
 import { CLOSE, DONE, DONE_REPLY, ProtocolError, resultJson, samplesFromMessage } from './protocol.js';
 import { ServerMetrics } from './metrics.js';
+import { parseAttContextSize } from '../config/schema/encoder.js';
 
 export interface ServerOptions {
   /** A CTC / hybrid .nemo path (loaded and owned by the server), or a recognizer (not disposed by close()). */
@@ -124,13 +125,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     rec.warmUp(1, maxBatch);
     recognizers.set(pair.join(','), rec);
   }
+  /** Frees the recognizers the server made, the ones sharing the model first (the given one only when the server loaded it). */
+  const disposeRecognizers = (): void => {
+    for (const r of [...recognizers.values()].reverse()) if (r !== recognizer || owns) r.dispose();
+  };
   const recognizerFor = (query: string | null): OnlineRecognizer => {
     if (query === null) return recognizer;
-    const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(query);
-    if (!m) throw new ProtocolError(CLOSE.policyViolation, `att_context_size must be L,R (e.g. 70,13), got '${query.slice(0, 40)}'`);
-    const rec = recognizers.get(`${Number(m[1])},${Number(m[2])}`);
-    if (!rec)
-      throw new ProtocolError(CLOSE.policyViolation, `att_context_size ${Number(m[1])},${Number(m[2])} is not served (${[...recognizers.keys()].join(' | ')})`);
+    const pair = parseAttContextSize(query);
+    if (!pair) throw new ProtocolError(CLOSE.policyViolation, `att_context_size must be L,R (e.g. 70,13), got '${query.slice(0, 40)}'`);
+    const rec = recognizers.get(pair.join(','));
+    if (!rec) throw new ProtocolError(CLOSE.policyViolation, `att_context_size ${pair.join(',')} is not served (${[...recognizers.keys()].join(' | ')})`);
     return rec;
   };
   const conns = new Map<number, Connection>();
@@ -175,15 +179,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   function closeConn(c: Connection, code: number, reason: string): void {
     if (c.closed) return;
-    c.closed = true;
-    if (c.idle) clearTimeout(c.idle);
     metrics.closes.inc({ code: String(code) });
     c.ws.close(code, reason.slice(0, 120)); // close reasons are limited to 123 bytes
-    drop(c);
+    forget(c);
   }
 
-  /** Forgets a connection and frees its stream. */
-  function drop(c: Connection): void {
+  /** The socket is closing or closed: nothing more is sent or read; the connection is forgotten and its stream freed. */
+  function forget(c: Connection): void {
+    c.closed = true;
+    if (c.idle) clearTimeout(c.idle);
     if (!conns.delete(c.id)) return;
     c.stream.dispose();
     metrics.streamsActive.set(conns.size);
@@ -281,20 +285,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     metrics.streamsActive.set(conns.size);
     touch(c);
     ws.on('message', (data, isBinary) => onMessage(c, data as Buffer, isBinary));
-    ws.on('close', () => {
-      c.closed = true;
-      if (c.idle) clearTimeout(c.idle);
-      drop(c);
-    });
+    ws.on('close', () => forget(c));
     ws.on('error', (e) => {
       // ws reports protocol violations (e.g. a message over maxPayload: 1009) here and closes the socket itself
       log(`stream ${c.id}: ${e.message}`);
-      c.closed = true;
-      if (c.idle) clearTimeout(c.idle);
       metrics.closes.inc({
         code: String((e as Error & { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE.messageTooBig : CLOSE.internalError),
       });
-      drop(c);
+      forget(c);
     });
   });
 
@@ -390,8 +388,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   } catch (e) {
     wss.close();
-    for (const r of recognizers.values()) if (r !== recognizer) r.dispose();
-    if (owns) recognizer.dispose();
+    disposeRecognizers();
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EADDRINUSE' ? 'the address is already in use (EADDRINUSE)' : err.message;
     throw new Error(`cannot listen on ${host}:${o.port ?? 6006}: ${why}`, { cause: e });
@@ -411,7 +408,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       const drained = new Promise<void>((resolve) => {
         finishShutdown = resolve;
       });
-      for (const c of conns.values()) endInput(c, c.inputEnded ? c.closeCode : CLOSE.goingAway, c.inputEnded ? c.closeReason : 'server shutting down');
+      // (a stream whose input had already ended keeps its own close code)
+      for (const c of conns.values()) endInput(c, CLOSE.goingAway, 'server shutting down');
       // every open stream ends within a few decode turns; the bound only guards against a stream that never does
       if (conns.size > 0) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
       stopped = true;
@@ -427,8 +425,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections(); // idle keep-alive connections would hold close() open
       await httpClosed;
-      for (const r of recognizers.values()) if (r !== recognizer) r.dispose();
-      if (owns) recognizer.dispose();
+      disposeRecognizers();
     })();
     return closing;
   };

@@ -2,7 +2,7 @@
 // (rows = query frames, columns = key frames, blue = may attend), with chunk boundaries and the look-ahead.
 import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 import type { Canvas, Rgb } from '../../plot/index.js';
-import { chunkedLimitedViolations } from '../../config/schema/encoder.js';
+import { chunkedLimitedViolations, parseAttContextSize } from '../../config/schema/encoder.js';
 
 export const name = 'show-attention';
 export const summary = "Draw a config's encoder self-attention mask (query x key frames) as a PNG, with its look-ahead latency";
@@ -109,9 +109,8 @@ export async function drawAttentionMask(
 }
 
 function parsePair(s: string): [number, number] {
-  const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(s);
-  if (!m) throw new ArgError(`--att-context-size: expected L,R (two integers, -1 = unlimited), got '${s}'`);
-  const pair: [number, number] = [Number(m[1]), Number(m[2])];
+  const pair = parseAttContextSize(s);
+  if (!pair) throw new ArgError(`--att-context-size: expected L,R (two integers, -1 = unlimited), got '${s}'`);
   if (pair[0] < -1 || pair[1] < -1) throw new ArgError(`--att-context-size: values must be >= -1, got '${s}'`);
   return pair;
 }

@@ -2,6 +2,7 @@
 // with per-chunk latency, real-time factor, algorithmic latency and (--compare-modes) the difference from offline.
 // The seeds' streaming_inference_example.py (simulate_streaming_inference + compare_streaming_vs_offline).
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
+import { parseAttContextSize } from '../../config/schema/encoder.js';
 import type { Tensor } from '../../torch/index.js';
 
 export const name = 'stream';
@@ -41,9 +42,9 @@ Examples:
 
 export function parsePair(s: string | undefined, what: string): [number, number] | undefined {
   if (s === undefined) return undefined;
-  const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(s);
-  if (!m) throw new ArgError(`${what}: expected L,R (e.g. 70,13), got '${s}'`);
-  return [Number(m[1]), Number(m[2])];
+  const pair = parseAttContextSize(s);
+  if (!pair) throw new ArgError(`${what}: expected L,R (e.g. 70,13), got '${s}'`);
+  return pair;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

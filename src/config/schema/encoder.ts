@@ -73,6 +73,15 @@ export type ChunkedLimitedViolation = 'left_not_whole_chunks' | 'right_unlimited
  * NeMo lets -1 through when the model has several pairs). `pairCount`: how many pairs the model has (1 checks one
  * pair on its own). Empty when the pair is fine.
  */
+/**
+ * `L,R` or `[L, R]` (two integers) as a pair, else null: how the command line (--att-context-size) and the server's
+ * query (?att_context_size=) spell an attention context. No torch here, so the CLI can parse before libtorch loads.
+ */
+export function parseAttContextSize(text: string): [number, number] | null {
+  const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
 export function chunkedLimitedViolations(pair: AttContextSize, pairCount = 1): ChunkedLimitedViolation[] {
   const [left, right] = pair;
   const out: ChunkedLimitedViolation[] = [];
