@@ -65,11 +65,12 @@ export function wordTimings(tokens: readonly CtcToken[], vocab: CtcVocabulary, f
   const words: WordTiming[] = [];
   for (const { start, end } of vocab.wordSpans(ids)) {
     const word = vocab.decode(ids.slice(start, end)).replace(/\s+/g, ' ').trim();
-    if (word) words.push({ word, start: round(tokens[start]!.frame * frameSeconds), end: round((tokens[end - 1]!.frame + 1) * frameSeconds) });
+    if (word) words.push({ word, start: roundSeconds(tokens[start]!.frame * frameSeconds), end: roundSeconds((tokens[end - 1]!.frame + 1) * frameSeconds) });
   }
   return words;
 }
 
-function round(x: number): number {
+/** Seconds rounded to the microsecond, as word and token times are reported. */
+export function roundSeconds(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }

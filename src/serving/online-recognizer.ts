@@ -9,7 +9,7 @@
 // ends (its last result read after inputFinished), on stream.dispose(), and on recognizer.dispose().
 import { Resampler, type ResamplerState } from '../audio/resample.js';
 import { assertStreamable, DEFAULT_MAX_CONTEXT } from '../asr/streaming-ctc.js';
-import { greedyStep, initGreedyState, tokensToText, wordTimings, type GreedyState, type WordTiming } from '../asr/ctc-greedy.js';
+import { greedyStep, initGreedyState, roundSeconds, tokensToText, wordTimings, type GreedyState, type WordTiming } from '../asr/ctc-greedy.js';
 import type { CtcModel } from '../asr/ctc-model.js';
 import { loadNemoCtcModel } from '../checkpoint/nemo-model.js';
 import type { AttContextSize } from '../model/index.js';
@@ -81,8 +81,6 @@ export class OnlineStream {
   segment = 0;
   /** Encoder frames before the current segment. */
   segmentStart = 0;
-  /** Encoder frames decoded so far. */
-  frames = 0;
   /** inputFinished() has been called. */
   ended = false;
   /** Samples accepted so far, at their own rates, in seconds. */
@@ -93,6 +91,11 @@ export class OnlineStream {
     slot: StreamSlot,
   ) {
     this.slot = slot;
+  }
+
+  /** Encoder frames decoded so far: those before the current segment and the segment's own. */
+  get frames(): number {
+    return this.segmentStart + this.greedy.frames;
   }
 
   /** Appends audio (any sample rate; resampled to the model's). Throws RecognizerInputError for bad input. */
@@ -314,18 +317,17 @@ export class OnlineRecognizer {
     this.own(s);
     const vocab = this.model.vocab;
     const fs = this.frameSeconds;
-    const round = (x: number): number => Math.round(x * 1e6) / 1e6;
     const eof = s.ended && s.slot === null;
     return {
       text: tokensToText(s.greedy.tokens, vocab),
       tokens: s.greedy.tokens.map((k) => vocab.labels[k.id] ?? ''),
-      timestamps: s.greedy.tokens.map((k) => round(k.frame * fs)),
+      timestamps: s.greedy.tokens.map((k) => roundSeconds(k.frame * fs)),
       words: wordTimings(s.greedy.tokens, vocab, fs),
       segment: s.segment,
-      startTime: round(s.segmentStart * fs),
+      startTime: roundSeconds(s.segmentStart * fs),
       isFinal: eof,
       isEof: eof,
-      decodedSeconds: round(s.frames * fs),
+      decodedSeconds: roundSeconds(s.frames * fs),
     };
   }
 
@@ -333,14 +335,14 @@ export class OnlineRecognizer {
   isEndpoint(s: OnlineStream): boolean {
     this.own(s);
     if (!this.enableEndpoint) return false;
-    return isEndpoint(this.rules, { frames: s.frames - s.segmentStart, trailingSilenceFrames: s.trailingBlanks }, this.frameSeconds);
+    return isEndpoint(this.rules, { frames: s.greedy.frames, trailingSilenceFrames: s.trailingBlanks }, this.frameSeconds);
   }
 
   /** Starts a new segment: the text so far is dropped (read it first); the encoder keeps its context. */
   reset(s: OnlineStream): void {
     this.own(s);
-    s.greedy = { prev: s.greedy.prev, frames: 0, tokens: [] };
     s.segmentStart = s.frames;
+    s.greedy = { prev: s.greedy.prev, frames: 0, tokens: [] };
     s.trailingBlanks = 0;
     s.segment++;
   }
@@ -413,6 +415,5 @@ export class OnlineRecognizer {
     const blank = this.model.vocab.blank;
     s.greedy = greedyStep(ids, blank, s.greedy);
     for (const id of ids) s.trailingBlanks = id === blank ? s.trailingBlanks + 1 : 0;
-    s.frames += ids.length;
   }
 }
