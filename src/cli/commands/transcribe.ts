@@ -43,31 +43,29 @@ export async function run(argv: string[]): Promise<number> {
     let extra: Record<string, unknown> = {};
     if (options.streaming) {
       const rec = streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext });
-      if (!options.json) process.stderr.write(`streamnest: streaming (${rec.describe()})\n`);
-      const r = (() => {
-        try {
-          return transcribeStreaming(rec, audio, {
-            pushSeconds: options.chunkSize,
-            onUpdate: (u) => {
-              if (!options.json) process.stderr.write(`  [${u.decodedSeconds.toFixed(2)} s] ${u.text}\n`);
-            },
-          });
-        } finally {
-          rec.dispose();
-        }
-      })();
-      out = r;
-      const sorted = [...r.stepTimes].sort((a, b) => a - b);
-      extra = {
-        streaming: {
-          chunk: rec.describe(),
-          algorithmicLatencyMs: rec.geometry.algorithmicLatencySeconds * 1000,
-          exact: rec.geometry.exactnessIssues.length === 0,
-          steps: r.stepTimes.length,
-          stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
-          stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0,
-        },
-      };
+      try {
+        if (!options.json) process.stderr.write(`streamnest: streaming (${rec.describe()})\n`);
+        const r = transcribeStreaming(rec, audio, {
+          pushSeconds: options.chunkSize,
+          onUpdate: (u) => {
+            if (!options.json) process.stderr.write(`  [${u.decodedSeconds.toFixed(2)} s] ${u.text}\n`);
+          },
+        });
+        out = r;
+        const sorted = [...r.stepTimes].sort((a, b) => a - b);
+        extra = {
+          streaming: {
+            chunk: rec.describe(),
+            algorithmicLatencyMs: rec.geometry.algorithmicLatencySeconds * 1000,
+            exact: rec.geometry.exactnessIssues.length === 0,
+            steps: r.stepTimes.length,
+            stepMsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+            stepMsP90: sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0,
+          },
+        };
+      } finally {
+        rec.dispose();
+      }
     } else {
       out = model.transcribe([audio])[0]!;
     }
