@@ -4,6 +4,8 @@
 import { stringify } from 'yaml';
 import * as t from '../../src/torch/index.js';
 import { writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import type { ConformerEncoderConfig } from '../../src/model/index.js';
+import { smallEncoderConfig } from '../streaming/helpers.js';
 import { CharVocabulary, CtcModel, CTC_TARGET, type CtcModelArgs } from '../../src/asr/index.js';
 
 export const SERVING_PREPROCESSOR = {
@@ -17,22 +19,12 @@ export const SERVING_PREPROCESSOR = {
 
 /** contexts: a multi-look-ahead model's [left, right] pairs (the first is its default) instead of the style's one pair. */
 export function servingEncoder(style: 'regular' | 'chunked_limited' = 'regular', contexts?: number[][]): Record<string, unknown> {
+  // the streaming tests' small encoder (test/streaming/helpers.ts), with 80 mel features and a 9-tap convolution
+  const att_context_size = (contexts ?? (style === 'regular' ? [-1, 0] : [-1, 4])) as ConformerEncoderConfig['att_context_size'];
   return {
     _target_: 'nemo.collections.asr.modules.ConformerEncoder',
-    feat_in: 80,
     feat_out: -1,
-    n_layers: 2,
-    d_model: 32,
-    n_heads: 2,
-    subsampling: 'dw_striding',
-    subsampling_factor: 8,
-    subsampling_conv_channels: 16,
-    causal_downsampling: true,
-    conv_kernel_size: 9,
-    conv_norm_type: 'layer_norm',
-    conv_context_size: 'causal',
-    att_context_size: contexts ?? (style === 'regular' ? [-1, 0] : [-1, 4]),
-    att_context_style: style,
+    ...smallEncoderConfig({ feat_in: 80, conv_kernel_size: 9, att_context_style: style, att_context_size }),
   };
 }
 
