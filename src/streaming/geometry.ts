@@ -80,7 +80,8 @@ export function exactnessIssues(encoder: ConformerEncoder, cfg: StreamingConfig,
  * read (its configuration and default pair); the chosen pair lives in the returned geometry (`attContextSize`), which
  * the streaming drivers hand to every step. Throws StreamingConfigError for chunk sizes the style cannot stream.
  */
-export function configureStreaming(encoder: ConformerEncoder, o: StreamingSetup): StreamingGeometry {
+export function configureStreaming(encoder: ConformerEncoder, setup: StreamingSetup): StreamingGeometry {
+  let o = setup;
   const c = encoder.config;
   const S = c.subsampling_factor > 1 && c.subsampling ? c.subsampling_factor : 1;
   const chosen = o.attContextSize ?? encoder.context.default;
@@ -96,6 +97,13 @@ export function configureStreaming(encoder: ConformerEncoder, o: StreamingSetup)
     }
   }
   let cfg: StreamingConfig;
+  if (c.att_context_style === 'chunked_limited' && ctx[0] < 0) {
+    // Unlimited left context: the cache of maxContext slots (NeMo's default 10000) precedes the chunk, and
+    // chunked_limited numbers chunks from slot 0; unless the cache is whole chunks, a chunk's frames fall into two
+    // chunks and stop seeing each other (NeMo has this flaw: 10000 slots and 3-frame chunks). Rounded up to whole chunks.
+    const chunk = chunkFrames ?? ctx[1] + 1;
+    if (chunk > 0) o = { ...o, maxContext: Math.ceil((o.maxContext ?? 10000) / chunk) * chunk };
+  }
   if (chunkFrames !== undefined) {
     if (!Number.isInteger(chunkFrames) || chunkFrames < 1) throw new StreamingConfigError(`chunk size must be >= 1 encoder frame, got ${chunkFrames}`);
     const [left, right] = ctx;
