@@ -154,13 +154,18 @@ export function createMasks(
   offset: Tensor | null = null,
   queryFrom = 0,
 ): Masks {
+  return t.tidy(() => masksFromAllowed(contextAllowed(size, style, maxLength, queryFrom), paddingLength, maxLength, offset, queryFrom));
+}
+
+/** createMasks with the context rule given as allowed [Tq, T] (query rows queryFrom .. maxLength-1). */
+export function masksFromAllowed(allowed: Tensor, paddingLength: Tensor, maxLength: number, offset: Tensor | null = null, queryFrom = 0): Masks {
   return t.tidy(() => {
     const pos = t.arange(maxLength).unsqueeze(0); // [1, T]
     let valid = pos.lt(paddingLength.unsqueeze(1)); // [B, T]
     if (offset) valid = t.logicalAnd(valid, pos.ge(offset.unsqueeze(1)));
     const validQ = queryFrom > 0 ? valid.narrow(1, queryFrom, maxLength - queryFrom) : valid; // [B, Tq]
     const pair = t.logicalAnd(valid.unsqueeze(1), validQ.unsqueeze(2)); // [B, 1, T] & [B, Tq, 1] -> [B, Tq, T]
-    const ok = t.logicalAnd(pair, contextAllowed(size, style, maxLength, queryFrom).unsqueeze(0)); // [B, Tq, T]
+    const ok = t.logicalAnd(pair, allowed.unsqueeze(0)); // [B, Tq, T]
     return { padMask: t.logicalNot(valid), attMask: t.logicalNot(ok) };
   });
 }

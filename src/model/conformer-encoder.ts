@@ -2,7 +2,16 @@
 // Provenance: nemo.collections.asr.modules.ConformerEncoder
 import * as t from '../torch/index.js';
 import type { Generator, LayerInit, Tensor } from '../torch/index.js';
-import { AttentionContextPolicy, calcContextSizes, createMasks, type AttContextSize, type AttContextStyle, type ContextSizes } from './attention-context.js';
+import { scheduleAllowed, type ChunkSchedule } from './chunk-schedule.js';
+import {
+  AttentionContextPolicy,
+  calcContextSizes,
+  createMasks,
+  masksFromAllowed,
+  type AttContextSize,
+  type AttContextStyle,
+  type ContextSizes,
+} from './attention-context.js';
 import type { ConvNormType } from './conformer-convolution.js';
 import { ConformerLayer, type LayerCache, type SelfAttentionModel } from './conformer-layer.js';
 import type { EncoderCache } from './encoder-cache.js';
@@ -105,6 +114,11 @@ export interface EncoderForwardOptions {
   rng?: Generator;
   /** Overrides the context pair for this call (e.g. to evaluate one lookahead of a multi-lookahead model). */
   attContextSize?: AttContextSize;
+  /**
+   * Attention under a chunk schedule instead of a context pair: the offline reference of a stream that changes its
+   * chunk (look-ahead) between steps. Takes precedence over attContextSize.
+   */
+  chunkSchedule?: ChunkSchedule;
 }
 
 /**
@@ -275,7 +289,9 @@ export class ConformerEncoder extends t.Module {
       const len = pre.lengths.to({ dtype: 'int64' });
       const { x: scaled, posEmb } = this.pos_enc.forward(pre.x); // x * xscale, dropout; posEmb [1, 2T'-1, d]
       const maxLen = scaled.size(1);
-      const { padMask, attMask } = createMasks(ctx, this.config.att_context_style, len, maxLen);
+      const { padMask, attMask } = opts.chunkSchedule
+        ? masksFromAllowed(scheduleAllowed(opts.chunkSchedule, maxLen), len, maxLen)
+        : createMasks(ctx, this.config.att_context_style, len, maxLen);
       let x = scaled;
       for (const [l, layer] of this.layers.items.entries()) {
         const y = layer.forward(x, attMask, this.config.self_attention_model === 'rel_pos' ? posEmb : null, padMask); // [B, T', d]

@@ -15,11 +15,13 @@ export {
   calcContextSizes,
   contextAllowed,
   createMasks,
+  masksFromAllowed,
   type AttContextSize,
   type AttContextStyle,
   type ContextSizes,
   type Masks,
 } from './attention-context.js';
+export { scheduleAllowed, scheduleSpans, type ChunkSchedule } from './chunk-schedule.js';
 export { ConvSubsampling, MaskedConvSequential, subsampledLength, stageLength, type ConvSubsamplingOptions, type SubsamplingKind } from './subsampling.js';
 export { RelPositionalEncoding, AbsPositionalEncoding, sinusoidTable } from './positional-encoding.js';
 export {

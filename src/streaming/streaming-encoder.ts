@@ -22,7 +22,7 @@ import {
 } from '../model/index.js';
 import { advanceCursor, nemoStepFails, planChunk, START_CURSOR, type ChunkCursor, type ChunkPlan } from './chunk-plan.js';
 import { encoderStreamStep } from './encoder-step.js';
-import type { StreamingGeometry, StreamingMode } from './geometry.js';
+import { StreamingConfigError, type StreamingGeometry, type StreamingMode } from './geometry.js';
 
 /** One stream's state. */
 export interface StreamSlot {
@@ -36,6 +36,11 @@ export interface StreamSlot {
   /** The stream's final feature count once its input has ended (finishStream), else null. */
   readonly total: number | null;
   readonly cursor: ChunkCursor;
+  /**
+   * The chunking and attention context of the stream's next step: the StreamingEncoder's geometry, or another trained
+   * look-ahead chosen with switchGeometry (between any two steps).
+   */
+  readonly geometry: StreamingGeometry;
   /** The encoder's caches for this stream (batch 1): attention inputs, conv inputs, valid cache length. */
   readonly encoder: EncoderCache;
 }
@@ -125,9 +130,11 @@ export class StreamingEncoder {
     return c.subsampling && c.subsampling_factor > 1 ? subsampledLength(frames, c.subsampling_factor, c.causal_downsampling) : frames;
   }
 
-  /** A fresh stream. */
-  initStream(): StreamSlot {
+  /** A fresh stream (streaming with `geometry`, by default the encoder's; see switchGeometry for the rules). */
+  initStream(geometry: StreamingGeometry = this.geometry): StreamSlot {
+    if (geometry !== this.geometry) this.checkSwitch(this.geometry, geometry);
     return {
+      geometry,
       features: this.featureStream ? this.featureStream.initState() : null,
       buffer: t.keep(t.zeros([this.numFeatures, 0])),
       bufferStart: 0,
@@ -137,6 +144,35 @@ export class StreamingEncoder {
       // (no attention inputs: nothing here reads NeMo's cache_last_channel; a third less memory traffic per step)
       encoder: keepEncoderCache(this.encoder.initCache(1, this.geometry.cfg, 'float32', false)),
     };
+  }
+
+  /**
+   * The stream with another chunk size / look-ahead from its next step on (no tensor is touched: the slot is returned
+   * with the new geometry). Exact mode only, and only between geometries that share the attention cache (the same
+   * left context in frames, no cache drop) and the pre-encode cache, so that the caches stay valid. The output then
+   * equals the offline pass under the same per-chunk masks (ConformerEncoder.forward's chunkSchedule). A stream that
+   * has ended keeps running with the geometry it has.
+   */
+  switchGeometry(slot: StreamSlot, geometry: StreamingGeometry): StreamSlot {
+    if (geometry === slot.geometry) return slot;
+    this.checkSwitch(slot.geometry, geometry);
+    return { ...slot, geometry };
+  }
+
+  /** Why a stream cannot move from geometry `a` to `b` (throws StreamingConfigError); nothing when it can. */
+  checkSwitch(a: StreamingGeometry, b: StreamingGeometry): void {
+    const what = (g: StreamingGeometry): string => `[${g.attContextSize.join(', ')}]`;
+    const no = (why: string): never => {
+      throw new StreamingConfigError(`cannot switch a stream from context ${what(a)} to ${what(b)}: ${why}`);
+    };
+    if (this.mode !== 'exact') no("NeMo-compatible streaming runs one context per stream (use mode 'exact')");
+    if (a.style !== b.style) no(`the attention styles differ (${a.style}, ${b.style})`);
+    if (a.cfg.lastChannelCacheSize !== b.cfg.lastChannelCacheSize)
+      no(`the attention caches differ (${a.cfg.lastChannelCacheSize} and ${b.cfg.lastChannelCacheSize} frames of left context)`);
+    if (a.cfg.cacheDropSize !== 0 || b.cfg.cacheDropSize !== 0)
+      no('a context that drops cache frames (regular style with look-ahead) streams one frame per step');
+    if (a.cfg.preEncodeCacheSize[1] !== b.cfg.preEncodeCacheSize[1] || a.subsamplingFactor !== b.subsamplingFactor) no('the subsampling caches differ');
+    if (b.exactnessIssues.length > 0) no(b.exactnessIssues.join('; '));
   }
 
   /** `batch` fresh, independent streams. */
@@ -245,7 +281,8 @@ export class StreamingEncoder {
       const groups = new Map<string, number[]>();
       for (const [i, p] of plans.entries()) {
         if (!p) continue;
-        const key = `${p.zeroPad + p.end - p.start}/${p.drop}/${p.keepAll}/${this.mode === 'exact' && p.last}`;
+        const geo = streams[i]!.geometry;
+        const key = `${p.zeroPad + p.end - p.start}/${p.drop}/${p.keepAll}/${this.mode === 'exact' && p.last}/${geo.attContextSize.join(',')}/${geo.cfg.validOutLen}`;
         const g = groups.get(key);
         if (g) g.push(i);
         else groups.set(key, [i]);
@@ -272,8 +309,8 @@ export class StreamingEncoder {
   }
 
   private plan(s: StreamSlot): ChunkPlan | null {
-    const p = planChunk(this.mode, s.cursor, s.framesIn, s.total, s.total === null ? null : this.offlineFrames(s.total), this.geometry);
-    if (p && this.mode === 'nemo' && nemoStepFails(p, this.geometry, (n) => this.offlineFrames(n))) return { ...p, last: true };
+    const p = planChunk(this.mode, s.cursor, s.framesIn, s.total, s.total === null ? null : this.offlineFrames(s.total), s.geometry);
+    if (p && this.mode === 'nemo' && nemoStepFails(p, s.geometry, (n) => this.offlineFrames(n))) return { ...p, last: true };
     return p;
   }
 
@@ -293,8 +330,9 @@ export class StreamingEncoder {
   /** One encoder step for streams whose chunks share a shape: stack inputs and caches, step, unstack. */
   private stepGroup(slots: StreamSlot[], plans: ChunkPlan[]): { slots: StreamSlot[]; encoded: Tensor[] } {
     const p0 = plans[0]!;
-    const st: StreamingConfig = this.mode === 'exact' && p0.last ? { ...this.geometry.cfg, cacheDropSize: 0, validOutLen: 0 } : this.geometry.cfg;
-    const cacheSize = this.geometry.cfg.preEncodeCacheSize[1];
+    const geo = slots[0]!.geometry; // the same for every slot of a group (run() groups by context)
+    const st: StreamingConfig = this.mode === 'exact' && p0.last ? { ...geo.cfg, cacheDropSize: 0, validOutLen: 0 } : geo.cfg;
+    const cacheSize = geo.cfg.preEncodeCacheSize[1];
     const r = t.tidy(() =>
       t.noGrad(() => {
         const chunks = slots.map((s, i) => {
@@ -310,7 +348,7 @@ export class StreamingEncoder {
         );
         const cache = stackCaches(slots.map((s) => s.encoder));
         const out = encoderStreamStep(this.encoder, feats, lens, cache, {
-          attContextSize: this.geometry.attContextSize,
+          attContextSize: geo.attContextSize,
           streaming: st,
           dropExtraPreEncoded: p0.drop,
           keepAllOutputs: p0.keepAll,
