@@ -22,6 +22,8 @@ export function nestModelArgs(m: NestModelConfig, seed: number): NestModelArgs {
       featIn: m.masking.feat_in,
       maskProb: m.masking.mask_prob,
       blockSize: m.masking.block_size,
+      blockSizes: m.masking.block_sizes,
+      blockSizeProbs: m.masking.block_size_probs,
       maskValue: m.masking.mask_value,
       freeze: m.masking.freeze,
       allowOverlap: m.masking.allow_overlap,

@@ -1,8 +1,17 @@
-// Provenance: NeMo nemo/collections/asr/modules/ssl_modules/masking.py RandomBlockMasking (+ the project's causal extension, spec 02 §2).
+// Provenance: NeMo nemo/collections/asr/modules/ssl_modules/masking.py RandomBlockMasking (+ the project's causal extension,
+// spec 02 §2, and multi-scale block sizes, issue 17 item 5).
 //
 // Random draws are NeMo's exactly: per item, overlap mode calls torch.binomial(count, p) then torch.randperm(count);
 // no-overlap mode calls torch.randint(0, block_size, (1,)) then torch.randperm(m - 1). NeMo uses the global generator;
 // here the generator is passed in, so `new Generator(s)` reproduces NeMo's masks after `torch.manual_seed(s)`.
+//
+// Multi-scale (blockSizes with two or more sizes of non-zero probability; not in NeMo): each item runs NeMo's
+// algorithm above with block_size = R, the largest of those sizes (short-item test, start count, no-overlap grid and
+// offset), then draws one more tensor, torch.rand(n) for its n placed blocks (none for an item without blocks or
+// too short for a regular block), and block j takes size k_j = the first size whose cumulative probability exceeds
+// u_j. Block j covers [s_j, s_j + k_j) instead of [s_j, s_j + R) (overlap mode: still clipped to L; no-overlap mode:
+// k_j capped at the grid's cell length, so blocks stay disjoint). The causal window is applied afterwards, as for one
+// size. A single size (or one size with probability 1) is NeMo's masking with that block_size, with no extra draw.
 import * as t from '../torch/index.js';
 import type { Tensor, Generator } from '../torch/index.js';
 
@@ -11,8 +20,12 @@ export interface RandomBlockMaskingConfig {
   featIn: number;
   /** Overlap mode: probability that a block starts at a position. No-overlap mode: target masked fraction. */
   maskProb?: number;
-  /** Block length in frames. */
+  /** Block length in frames (NeMo's single size). Ignored when blockSizes is set. */
   blockSize?: number;
+  /** Multi-scale extension: the block lengths to draw from (positive integers); null/absent = blockSize alone. */
+  blockSizes?: readonly number[] | null;
+  /** Probability of each blockSizes entry (>= 0, summing to 1); null/absent = uniform. Requires blockSizes. */
+  blockSizeProbs?: readonly number[] | null;
   /** null: a random N(0, 0.1^2) embedding; a number: a constant vector of that value (never trainable). */
   maskValue?: number | null;
   /** Embedding not trainable (requiresGrad false). */
@@ -50,7 +63,14 @@ const SHORT_BLOCK = 8; // NeMo's block length for items too short for a regular 
 export class RandomBlockMasking extends t.Module {
   readonly featIn: number;
   readonly maskProb: number;
+  /** The block length NeMo's algorithm runs with: blockSize, or with blockSizes the largest size of non-zero probability. */
   readonly blockSize: number;
+  /** Multi-scale: the configured sizes and their probabilities (uniform when not given); null when blockSizes is not set. */
+  readonly blockSizes: readonly number[] | null;
+  readonly blockSizeProbs: readonly number[] | null;
+  /** The sizes drawn per block (non-zero probability) and their cumulative probabilities; empty: no draw. */
+  private readonly drawSizes: readonly number[];
+  private readonly drawCum: readonly number[];
   readonly allowOverlap: boolean;
   readonly maxMaskRatio: number;
   readonly causal: boolean;
@@ -62,6 +82,10 @@ export class RandomBlockMasking extends t.Module {
     this.featIn = cfg.featIn;
     this.maskProb = cfg.maskProb ?? 0.5;
     this.blockSize = cfg.blockSize ?? 48;
+    this.blockSizes = cfg.blockSizes ?? null;
+    this.blockSizeProbs = null;
+    this.drawSizes = [];
+    this.drawCum = [];
     this.allowOverlap = cfg.allowOverlap ?? false;
     this.maxMaskRatio = cfg.maxMaskRatio ?? 0.8;
     this.causal = cfg.causal ?? false;
@@ -69,6 +93,27 @@ export class RandomBlockMasking extends t.Module {
     if (!Number.isInteger(this.featIn) || this.featIn <= 0) throw new RangeError(`RandomBlockMasking: featIn must be a positive integer, got ${cfg.featIn}`);
     if (!Number.isInteger(this.blockSize) || this.blockSize <= 0)
       throw new RangeError(`RandomBlockMasking: blockSize must be a positive integer, got ${cfg.blockSize}`);
+    if (this.blockSizes !== null) {
+      const sizes = [...this.blockSizes];
+      if (sizes.length === 0 || !sizes.every((k) => Number.isInteger(k) && k > 0)) {
+        throw new RangeError(`RandomBlockMasking: blockSizes must be a non-empty list of positive integers, got [${sizes}]`);
+      }
+      const probs = cfg.blockSizeProbs ? [...cfg.blockSizeProbs] : sizes.map(() => 1 / sizes.length);
+      if (probs.length !== sizes.length || !probs.every((p) => p >= 0 && p <= 1) || Math.abs(probs.reduce((a, b) => a + b, 0) - 1) > 1e-6) {
+        throw new RangeError(`RandomBlockMasking: blockSizeProbs must be ${sizes.length} probabilities summing to 1, got [${probs}]`);
+      }
+      const live = sizes.map((k, i) => [k, probs[i]!] as const).filter(([, p]) => p > 0);
+      this.blockSizes = sizes;
+      this.blockSizeProbs = probs;
+      this.blockSize = Math.max(...live.map(([k]) => k));
+      if (live.length > 1) {
+        let c = 0;
+        this.drawSizes = live.map(([k]) => k);
+        this.drawCum = live.map(([, p]) => (c += p));
+      }
+    } else if (cfg.blockSizeProbs != null) {
+      throw new RangeError('RandomBlockMasking: blockSizeProbs needs blockSizes');
+    }
     if (!(this.maskProb >= 0 && this.maskProb <= 1)) throw new RangeError(`RandomBlockMasking: maskProb must lie in [0, 1], got ${cfg.maskProb}`);
     if (!Number.isInteger(this.leftContextSize) || this.leftContextSize < -1) {
       throw new RangeError(`RandomBlockMasking: leftContextSize must be -1 (unlimited) or an integer >= 0, got ${cfg.leftContextSize}`);
@@ -136,15 +181,16 @@ export class RandomBlockMasking extends t.Module {
       return frames;
     }
     const count = Math.max(0, L - this.blockSize);
-    const starts = t.tidy(() => {
+    const { starts, sizes } = t.tidy(() => {
       // torch.binomial(torch.tensor(count).float(), torch.tensor(mask_prob)).long(), then torch.randperm(count)[:n]
       const n = t.call(t.op('binomial'), t.scalar(count), t.scalar(this.maskProb), generator).item();
-      return t.randperm(count, { generator }).toArray().slice(0, n);
+      const starts = t.randperm(count, { generator }).toArray().slice(0, n);
+      return { starts, sizes: this.drawBlockSizes(starts.length, generator) };
     });
-    for (const s of starts) {
-      const e = Math.min(s + this.blockSize, L);
+    starts.forEach((s, j) => {
+      const e = Math.min(s + (sizes?.[j] ?? this.blockSize), L);
       for (let f = s; f < e; f++) frames.push(f);
-    }
+    });
     return frames;
   }
 
@@ -159,20 +205,40 @@ export class RandomBlockMasking extends t.Module {
     }
     // num_patches = ceil(L * mask_prob / block_size) in float32
     const numPatches = Math.ceil(f32(f32(f32(L) * f32(this.maskProb)) / this.blockSize));
-    const { offset, idx } = t.tidy(() => {
+    const { offset, idx, sizes } = t.tidy(() => {
       const offset = t.randint(0, this.blockSize, [1], { generator }).item();
       let b = this.blockSize;
       if ((numPatches + 1) * this.blockSize > L) b = Math.trunc(L / (numPatches + 1));
       if (b <= 0) throw new Error(`RandomBlockMasking: item of length ${L} is too short for ${numPatches} blocks`);
       const cells = Math.trunc(L / b);
-      const perm = t.randperm(Math.max(0, cells - 1), { generator }).toArray();
-      return { offset: { off: offset, b }, idx: perm.slice(0, numPatches) };
+      const idx = t
+        .randperm(Math.max(0, cells - 1), { generator })
+        .toArray()
+        .slice(0, numPatches);
+      return { offset: { off: offset, b }, idx, sizes: this.drawBlockSizes(idx.length, generator) };
     });
-    for (const j of idx) {
+    idx.forEach((j, k) => {
       const s = j * offset.b + offset.off;
-      for (let f = s; f < s + offset.b; f++) frames.push(f);
-    }
+      const len = Math.min(sizes?.[k] ?? offset.b, offset.b); // a cell of the grid: blocks stay disjoint
+      for (let f = s; f < s + len; f++) frames.push(f);
+    });
     return frames;
+  }
+
+  /**
+   * Multi-scale: the sizes of an item's n blocks, in the order of its starts: u = torch.rand(n) (float32), size j =
+   * the first drawn size whose cumulative probability (float64) exceeds u_j. undefined (and no draw) with one size.
+   */
+  private drawBlockSizes(n: number, generator: Generator): number[] | undefined {
+    if (this.drawSizes.length === 0 || n === 0) return undefined;
+    const last = this.drawSizes.length - 1;
+    return t
+      .rand([n], { generator })
+      .toArray()
+      .map((u) => {
+        const i = this.drawCum.findIndex((c) => u < c);
+        return this.drawSizes[i < 0 ? last : i]!;
+      });
   }
 
   /**

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ConfigError, applyOverrides, convContextOf, readYamlConfigFile, validateNestConfig } from '../../src/config/index.js';
 import type { ValidatedConfig } from '../../src/config/index.js';
+import { RandomBlockMasking } from '../../src/ssl/random-block-masking.js';
+import { nestModelArgs } from '../../src/ssl/nest-factory.js';
 import { REPO_ROOT } from '../helpers/assert.js';
 
 const NEMO_FILE = join(REPO_ROOT, 'configs', 'nest_fast-conformer.yaml');
@@ -188,4 +190,48 @@ test('all problems are reported at once', () => {
   const e = validationError(['model.encoder.n_layers=0', 'trainer.precision=17', 'exp_manager.checkpoint_callback_params.mode=minimum']);
   assert.equal(e.issues.length, 3);
   assert.match(e.message, /3 problems/);
+});
+
+test('multi-scale masking: block_sizes / block_size_probs are read, reach the model, and block_size is reported as ignored', () => {
+  const recipe = validate([]);
+  assert.deepEqual([recipe.config.model.masking.block_sizes, recipe.config.model.masking.block_size_probs], [null, null]);
+  assert.ok(!recipe.warnings.some((w) => w.includes('block_size')), recipe.warnings.join('\n'));
+  const { config, warnings } = validate(['+model.masking.block_sizes=[20,40,80]', '+model.masking.block_size_probs=[0.5,0.3,0.2]']);
+  assert.deepEqual(config.model.masking.block_sizes, [20, 40, 80]);
+  assert.deepEqual(config.model.masking.block_size_probs, [0.5, 0.3, 0.2]);
+  assert.ok(warnings.includes('model.masking.block_size (40) is ignored: model.masking.block_sizes [20, 40, 80] sets the block lengths'), warnings.join('\n'));
+  const args = nestModelArgs(config.model, 0).masking;
+  assert.deepEqual(
+    [args.blockSizes, args.blockSizeProbs],
+    [
+      [20, 40, 80],
+      [0.5, 0.3, 0.2],
+    ],
+  );
+  const m = new RandomBlockMasking(args);
+  assert.equal(m.blockSize, 80, 'NeMo runs with the largest size');
+  m.dispose();
+  // probabilities default to uniform (null); without block_size in the file there is nothing to report
+  const uniform = validate(['~model.masking.block_size', '+model.masking.block_sizes=[16,32]']);
+  assert.equal(uniform.config.model.masking.block_size_probs, null);
+  assert.ok(!uniform.warnings.some((w) => w.includes('block_size')), uniform.warnings.join('\n'));
+});
+
+test('multi-scale masking: bad lists and probabilities are refused naming the key', () => {
+  const sizes = '+model.masking.block_sizes=[20,40]';
+  assert.match(
+    validationError([sizes, '+model.masking.block_size_probs=[0.5,0.6]']).message,
+    /model\.masking\.block_size_probs .*must sum to 1; got \[0\.5,0\.6\]/,
+  );
+  assert.match(
+    validationError([sizes, '+model.masking.block_size_probs=[1]']).message,
+    /model\.masking\.block_size_probs .*needs one probability per block_sizes entry \(2\); got 1/,
+  );
+  assert.match(validationError([sizes, '+model.masking.block_size_probs=[1.5,-0.5]']).message, /block_size_probs .*expected a list of probabilities/);
+  assert.match(validationError(['+model.masking.block_size_probs=[1]']).message, /model\.masking\.block_size_probs .*needs model\.masking\.block_sizes/);
+  assert.match(validationError(['+model.masking.block_sizes=[20,0]']).message, /model\.masking\.block_sizes\[1\] .*must be >= 1, got 0/);
+  assert.match(validationError(['+model.masking.block_sizes=[20,2.5]']).message, /model\.masking\.block_sizes\[1\] .*expected an integer, got 2\.5/);
+  assert.match(validationError(['+model.masking.block_sizes=40']).message, /model\.masking\.block_sizes .*expected a non-empty list of block lengths/);
+  assert.match(validationError(['+model.masking.block_sizes=[]']).message, /model\.masking\.block_sizes .*expected a non-empty list/);
+  assert.match(validationError([sizes, '+model.masking.block_size_prob=[0.5,0.5]']).message, /block_size_prob .*did you mean 'block_size_probs'\?/);
 });

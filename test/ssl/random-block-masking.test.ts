@@ -387,3 +387,230 @@ test(
     }
   }),
 );
+
+// ---- multi-scale block sizes (issue 17 item 5) ----------------------------------------------------------------
+
+/** [start, end) runs of a sorted frame list. */
+function runsOf(fs: readonly number[]): [number, number][] {
+  const r: [number, number][] = [];
+  for (const f of fs) {
+    const last = r[r.length - 1];
+    if (last && last[1] === f) last[1] = f + 1;
+    else r.push([f, f + 1]);
+  }
+  return r;
+}
+
+test(
+  'multi-scale: one size, or extra sizes of probability 0, is the single-size mask bit-exact with no extra draw (blockSize ignored)',
+  scoped(() => {
+    const lengths = [300, 97, 45, 9, 0, 1000, 160];
+    let masked = 0;
+    for (const allowOverlap of [true, false]) {
+      for (const causal of [false, true]) {
+        const base = { featIn: 3, maskProb: allowOverlap ? 0.02 : 0.3, allowOverlap, causal };
+        const single = new RandomBlockMasking({ ...base, blockSize: 20 }, { generator: new t.Generator(4) });
+        const variants = [
+          new RandomBlockMasking({ ...base, blockSizes: [20] }, { generator: new t.Generator(4) }),
+          new RandomBlockMasking({ ...base, blockSize: 7, blockSizes: [20], blockSizeProbs: [1] }, { generator: new t.Generator(4) }),
+          new RandomBlockMasking({ ...base, blockSizes: [5, 20, 64], blockSizeProbs: [0, 1, 0] }, { generator: new t.Generator(4) }),
+        ];
+        try {
+          for (const v of variants) assert.equal(v.blockSize, 20);
+          for (let seed = 0; seed < 8; seed++) {
+            const ga = new t.Generator(seed);
+            const want = single.selectFrames(lengths, 1000, ga);
+            const next = t.tidy(() => t.rand([4], { generator: ga }).toArray());
+            masked += want.flat().length;
+            for (const [i, v] of variants.entries()) {
+              const g = new t.Generator(seed);
+              assert.deepEqual(v.selectFrames(lengths, 1000, g), want, `overlap=${allowOverlap} causal=${causal} variant ${i} seed ${seed}`);
+              assert.deepEqual(
+                t.tidy(() => t.rand([4], { generator: g }).toArray()),
+                next,
+                `variant ${i}: the generator is where the single-size path leaves it`,
+              );
+            }
+          }
+          // the whole forward too: same mask and masked features from the same seed
+          const feats = t.randn([2, 3, 120], { generator: new t.Generator(9) });
+          const a = single.forward(feats, [120, 77], new t.Generator(11));
+          const b = variants[2]!.forward(feats, [120, 77], new t.Generator(11));
+          assert.deepEqual(b.mask.toArray(), a.mask.toArray());
+          assert.deepEqual(b.masked.toArray(), a.masked.toArray());
+        } finally {
+          single.dispose();
+          for (const v of variants) v.dispose();
+        }
+      }
+    }
+    assert.ok(masked > 1000, 'the comparison must actually mask frames');
+  }),
+);
+
+test(
+  'multi-scale: each block starts where NeMo (block_size = the largest size) starts one, and is at most that long',
+  scoped(() => {
+    // one item per call: NeMo's draws for it come first, so the multi-scale blocks sit inside the single-size blocks
+    for (const allowOverlap of [true, false]) {
+      const base = { featIn: 1, maskProb: allowOverlap ? 0.02 : 0.3, allowOverlap };
+      const ref = new RandomBlockMasking({ ...base, blockSize: 24 });
+      const multi = new RandomBlockMasking({ ...base, blockSizes: [24, 6, 12], blockSizeProbs: [0.2, 0.5, 0.3] });
+      try {
+        assert.equal(multi.blockSize, 24);
+        let shorter = 0;
+        for (let seed = 0; seed < 30; seed++) {
+          const L = 200 + seed * 23;
+          const [r] = ref.selectFrames([L], L + 30, new t.Generator(seed));
+          const [m] = multi.selectFrames([L], L + 30, new t.Generator(seed));
+          const inRef = new Set(r);
+          assert.ok(
+            m!.every((f) => inRef.has(f)),
+            `overlap=${allowOverlap} seed ${seed}: a multi-scale frame outside the single-size blocks`,
+          );
+          if (!allowOverlap) {
+            // disjoint cells: every single-size block keeps exactly its first k frames, k in the size list
+            const mset = new Set(m);
+            for (const [s, e] of runsOf(r!)) {
+              for (let b = s; b < e; b += 24) {
+                let k = 0;
+                while (k < 24 && mset.has(b + k)) k++;
+                assert.ok([6, 12, 24].includes(k), `seed ${seed}: block at ${b} has ${k} frames`);
+                for (let f = b + k; f < Math.min(b + 24, e); f++) assert.ok(!mset.has(f), `seed ${seed}: block at ${b} is not one run`);
+                if (k < 24) shorter++;
+              }
+            }
+          } else if (m!.length < r!.length) shorter++;
+        }
+        assert.ok(shorter > 10, `overlap=${allowOverlap}: the smaller sizes must be drawn (${shorter})`);
+      } finally {
+        ref.dispose();
+        multi.dispose();
+      }
+    }
+  }),
+);
+
+test(
+  'multi-scale: the drawn block lengths follow block_size_probs (no-overlap grid decoded exactly; isolated overlap blocks)',
+  scoped(() => {
+    const sizes = [4, 8, 16];
+    const probs = [0.5, 0.3, 0.2];
+    const check = (counts: Map<number, number>, what: string): void => {
+      const total = sizes.reduce((a, k) => a + (counts.get(k) ?? 0), 0);
+      assert.ok(total > 1500, `${what}: ${total} blocks`);
+      sizes.forEach((k, i) => {
+        const f = (counts.get(k) ?? 0) / total;
+        assert.ok(Math.abs(f - probs[i]!) < 0.04, `${what}: size ${k} drawn with frequency ${f.toFixed(3)}, expected ${probs[i]}`);
+      });
+    };
+    // no-overlap: cells of 16 frames at offset o (o = first frame mod 16, < 16); each block = the first k frames of its cell
+    const noOverlap = new RandomBlockMasking({ featIn: 1, maskProb: 0.3, allowOverlap: false, blockSizes: sizes, blockSizeProbs: probs });
+    // overlap: ~20 starts in 20000 frames, so blocks rarely touch; runs of other lengths (merged blocks) are not counted
+    const overlap = new RandomBlockMasking({ featIn: 1, maskProb: 0.001, allowOverlap: true, blockSizes: sizes, blockSizeProbs: probs });
+    try {
+      const grid = new Map<number, number>();
+      for (const fs of noOverlap.selectFrames(new Array<number>(60).fill(2000), 2020, new t.Generator(7))) {
+        assert.ok(fs.length > 0);
+        const o = fs[0]! % 16;
+        const perCell = new Map<number, number[]>();
+        for (const f of fs) {
+          const c = Math.floor((f - o) / 16);
+          perCell.set(c, [...(perCell.get(c) ?? []), f - o - 16 * c]);
+        }
+        assert.equal(perCell.size, 38, 'ceil(2000 * 0.3 / 16) = 38 blocks per item (grid of the largest size)');
+        for (const rel of perCell.values()) {
+          assert.deepEqual(
+            rel,
+            rel.map((_, i) => i),
+            'a block starts at its cell start and is one run',
+          );
+          grid.set(rel.length, (grid.get(rel.length) ?? 0) + 1);
+        }
+      }
+      check(grid, 'no-overlap');
+      const runs = new Map<number, number>();
+      for (const fs of overlap.selectFrames(new Array<number>(100).fill(20000), 20000, new t.Generator(8))) {
+        for (const [s, e] of runsOf(fs)) runs.set(e - s, (runs.get(e - s) ?? 0) + 1);
+      }
+      check(runs, 'overlap');
+    } finally {
+      noOverlap.dispose();
+      overlap.dispose();
+    }
+  }),
+);
+
+test(
+  'multi-scale causal window: over many seeds no masked frame outside [current - left, min(current, L - 1)]; default current frame = NeMo-style draws',
+  scoped(() => {
+    const T = 96;
+    let maskedSomething = 0;
+    const sizeSets = [
+      { blockSizes: [3, 8, 13], blockSizeProbs: [0.3, 0.3, 0.4] },
+      { blockSizes: [2, 20], blockSizeProbs: null },
+    ];
+    for (const allowOverlap of [true, false]) {
+      for (const sizes of sizeSets) {
+        for (const left of [-1, 0, 5, 17, 40]) {
+          const m = new RandomBlockMasking(
+            { featIn: 3, ...sizes, maskProb: allowOverlap ? 0.1 : 0.4, allowOverlap, causal: true, leftContextSize: left },
+            { generator: new t.Generator(3) },
+          );
+          try {
+            for (let seed = 0; seed < 30; seed++) {
+              t.tidy(() => {
+                const g = new t.Generator(seed);
+                const lengths = [T, 1 + ((seed * 37) % T), 50, (seed * 11) % 20];
+                const current = [(seed * 13) % (T + 10), 30, -1 + (seed % 3) * 60, 7];
+                const feats = t.randn([4, 3, T], { generator: g });
+                const { masked, mask } = m.forward(feats, lengths, g, { currentFrame: current });
+                checkApplied(feats, masked, mask, m.maskEmbedding);
+                maskRows(mask).forEach((row, b) => {
+                  const hi = Math.min(current[b]!, lengths[b]! - 1);
+                  const lo = left < 0 ? 0 : Math.max(0, current[b]! - left);
+                  row.forEach((v, k) => {
+                    if (v === 1) {
+                      maskedSomething++;
+                      assert.ok(k >= lo && k <= hi, `overlap=${allowOverlap} left=${left} seed=${seed} item ${b}: frame ${k} masked outside [${lo}, ${hi}]`);
+                    }
+                  });
+                });
+              });
+            }
+          } finally {
+            m.dispose();
+          }
+        }
+      }
+      // causal with the default current frame and unlimited left context draws exactly the non-causal multi-scale masks
+      const cfg = { featIn: 4, blockSizes: [4, 10], blockSizeProbs: [0.6, 0.4], maskProb: allowOverlap ? 0.05 : 0.3, allowOverlap };
+      const a = new RandomBlockMasking(cfg);
+      const c = new RandomBlockMasking({ ...cfg, causal: true });
+      try {
+        for (let seed = 0; seed < 20; seed++) {
+          const lengths = [200, 37, 120, 9, 8];
+          assert.deepEqual(c.selectFrames(lengths, 220, new t.Generator(seed)), a.selectFrames(lengths, 220, new t.Generator(seed)), `seed ${seed}`);
+        }
+      } finally {
+        a.dispose();
+        c.dispose();
+      }
+    }
+    assert.ok(maskedSomething > 1000, 'the property test must actually mask frames');
+  }),
+);
+
+test('multi-scale: bad size lists and probabilities are refused', () => {
+  const make = (cfg: Partial<RandomBlockMaskingConfig>) => () => new RandomBlockMasking({ featIn: 2, maskValue: 0, ...cfg }).dispose();
+  assert.throws(make({ blockSizes: [] }), /blockSizes must be a non-empty list of positive integers/);
+  assert.throws(make({ blockSizes: [8, 0] }), /blockSizes must be a non-empty list of positive integers, got \[8,0\]/);
+  assert.throws(make({ blockSizes: [2.5] }), /blockSizes/);
+  assert.throws(make({ blockSizes: [4, 8], blockSizeProbs: [0.5, 0.6] }), /blockSizeProbs must be 2 probabilities summing to 1/);
+  assert.throws(make({ blockSizes: [4, 8], blockSizeProbs: [1] }), /blockSizeProbs/);
+  assert.throws(make({ blockSizes: [4, 8], blockSizeProbs: [1.5, -0.5] }), /blockSizeProbs/);
+  assert.throws(make({ blockSizeProbs: [1] }), /blockSizeProbs needs blockSizes/);
+  const u = new RandomBlockMasking({ featIn: 2, maskValue: 0, blockSizes: [4, 8, 2] });
+  assert.deepEqual([u.blockSize, u.blockSizeProbs], [8, [1 / 3, 1 / 3, 1 / 3]], 'uniform by default; NeMo runs with the largest size');
+  u.dispose();
+});
