@@ -15,3 +15,18 @@ export {
 } from './streaming-encoder.js';
 export { StreamBatcher } from './stream-batcher.js';
 export { runNemoBuffer, nemoBufferPlans, nemoChunkLength, type NemoBufferStep } from './nemo-buffer.js';
+export {
+  baselineMs,
+  calibrate,
+  calibrateLookahead,
+  chooseLookahead,
+  contextsUsed,
+  expectedComputeMs,
+  expectedLatencyMs,
+  initLookaheadState,
+  lookaheadPolicy,
+  observeStep,
+  switchableGeometries,
+  type LookaheadChoice,
+  type LookaheadState,
+} from './adaptive-lookahead.js';
