@@ -124,6 +124,50 @@ test('stream --att-context-size: a multi-lookahead model streams with either pai
   }
 });
 
+test('stream --latency-budget-ms: adaptive look-ahead reports the contexts it used and equals offline under the same per-chunk masks', (t) => {
+  const nemo = streamableCopy('f_multi_lookahead.nemo', testDir(t));
+  const run = (budget: string, ...more: string[]) => {
+    const r = cli(['stream', '--model', nemo, '--audio', audio, '--compare-modes', '--json', '--latency-budget-ms', budget, ...more]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  // [16, 0] streams 80 ms of algorithmic latency, [16, 3] 320 ms: a generous budget takes the larger look-ahead
+  // throughout, one below 320 ms can only take the smaller; either way the output is the offline pass's.
+  for (const [budget, only] of [
+    ['5000', '16,3'],
+    ['250', '16,0'],
+  ] as const) {
+    const j = run(budget);
+    assert.deepEqual(Object.keys(j.contexts_used as object), [only], `budget ${budget}: ${JSON.stringify(j.contexts_used)}`);
+    assert.equal(j.latency_budget_ms, Number(budget));
+    assert.deepEqual(
+      (j.contexts as { att_context_size: number[]; algorithmic_latency_ms: number; baseline_compute_ms: number }[]).map((c) => [
+        c.att_context_size.join(','),
+        Math.round(c.algorithmic_latency_ms),
+        c.baseline_compute_ms > 0,
+      ]),
+      [
+        ['16,0', 80, true],
+        ['16,3', 320, true],
+      ],
+    );
+    assert.equal(j.frames_out, j.offline_frames_out);
+    assert.ok((j.max_abs_diff as number) <= 1e-5, `budget ${budget}: ${String(j.max_abs_diff)}`);
+  }
+  const text = cli(['stream', '--model', nemo, '--audio', audio, '--latency-budget-ms', '250']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /adaptive look-ahead within 250 ms: \[16,0\] x \d+ \(audio pushed in 80 ms pieces\)/);
+  for (const [args, msg] of [
+    [['--latency-budget-ms', '-5'], /positive number of milliseconds/],
+    [['--latency-budget-ms', '300', '--chunk-size', '0.08'], /omit --chunk-size/],
+    [['--latency-budget-ms', '300', '--nemo-compatible'], /omit --nemo-compatible/],
+  ] as const) {
+    const r = cli(['stream', '--model', nemo, '--audio', audio, ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, msg);
+  }
+});
+
 test('stream loads a FastConformer CTC archive through the validated loader (its encoder + preprocessor stream)', (t) => {
   const nemo = join(testDir(t), 'ctc.nemo');
   writeCtcArchive(nemo, { edit: (c) => Object.assign(c.preprocessor as object, { normalize: 'NA' }) });

@@ -4,6 +4,7 @@
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
 import { parseAttContextSize } from '../../config/schema/encoder.js';
 import type { Tensor } from '../../torch/index.js';
+import type { LookaheadChoice, LookaheadState } from '../../streaming/index.js';
 
 export const name = 'stream';
 export const summary = 'Stream an audio file through a .nemo encoder chunk by chunk (cache-aware); latency, RTF, offline comparison';
@@ -18,6 +19,11 @@ const spec = {
   json: { type: 'boolean', help: 'print one JSON object' },
   out: { type: 'string', metavar: 'FILE.npy', help: 'write the streaming encoder output, float32 [d_model, frames_out]' },
   plot: { type: 'string', metavar: 'FILE.png', help: 'plot per-chunk latency over time with the real-time budget' },
+  latencyBudgetMs: {
+    type: 'number',
+    metavar: 'MS',
+    help: "adaptive look-ahead: before each step take the largest trained look-ahead whose algorithmic latency plus measured compute fits MS (multi-look-ahead models; the pairs sharing --att-context-size's left context)",
+  },
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
   maxContext: {
     type: 'integer',
@@ -27,18 +33,23 @@ const spec = {
 
 export const usage = `Usage: streamnest stream --model FILE.nemo --audio FILE [--chunk-size 0.32] [--att-context-size L,R]
                         [--compare-modes] [--json] [--out FILE.npy] [--plot FILE.png] [--nemo-compatible]
+                        [--latency-budget-ms MS]
 
 ${summary}.
 Audio is pushed in pieces of one chunk (the new audio a step consumes); each push's wall time is one chunk latency.
 The default driver is exact: for causal subsampling + causal convs (chunked_limited or regular style) the
 concatenated output equals the offline encoder output. --nemo-compatible reproduces NeMo's driver instead.
+--latency-budget-ms switches look-ahead chunk by chunk (after timing every trained context once on quiet noise);
+audio then arrives in pieces of the smallest chunk, and --compare-modes compares with the offline pass under the
+same per-chunk masks. --json adds contexts_used (pair -> steps).
 
 Options:
 ${formatOptions(spec)}
 
 Examples:
   streamnest stream --model exp/tiny/checkpoints/tiny.nemo --audio clip.wav --compare-modes
-  streamnest stream --model model.nemo --audio long.flac --chunk-size 0.32 --json --plot latency.png`;
+  streamnest stream --model model.nemo --audio long.flac --chunk-size 0.32 --json --plot latency.png
+  streamnest stream --model multilatency.nemo --audio clip.wav --latency-budget-ms 400 --json`;
 
 export function parsePair(s: string | undefined, what: string): [number, number] | undefined {
   if (s === undefined) return undefined;
@@ -58,7 +69,18 @@ export async function run(argv: string[]): Promise<number> {
   if (!options.model || !options.audio) throw new ArgError(`stream: --model FILE.nemo and --audio FILE are required\n\n${usage}`);
   const t = await import('../../torch/index.js');
   const { loadAudio } = await import('../../audio/index.js');
-  const { configureStreaming, StreamingEncoder, StreamingConfigError } = await import('../../streaming/index.js');
+  const {
+    calibrateLookahead,
+    chooseLookahead,
+    configureStreaming,
+    contextsUsed,
+    initLookaheadState,
+    lookaheadPolicy,
+    observeStep,
+    StreamingConfigError,
+    StreamingEncoder,
+    switchableGeometries,
+  } = await import('../../streaming/index.js');
   const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
   t.setNumThreads(options.threads);
 
@@ -81,23 +103,52 @@ export async function run(argv: string[]): Promise<number> {
     }
     const sr = pre.cfg.sample_rate;
     const se = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: options.nemoCompatible ? 'nemo' : 'exact' });
-    const piece = Math.max(1, Math.round(geo.chunkSeconds * sr));
+    const budget = options.latencyBudgetMs;
+    let adaptive: { p: LookaheadChoice; s: LookaheadState; skipped: string[] } | null = null;
+    if (budget !== undefined) {
+      if (!(budget > 0)) throw new ArgError(`--latency-budget-ms: expected a positive number of milliseconds, got ${budget}`);
+      if (options.chunkSize !== undefined) throw new ArgError('--latency-budget-ms chooses the chunk itself; omit --chunk-size');
+      if (options.nemoCompatible)
+        throw new ArgError("--latency-budget-ms switches context within a stream, which NeMo's driver cannot; omit --nemo-compatible");
+      const { geometries, skipped } = switchableGeometries(se, { hopSeconds: hop, maxContext });
+      const p = lookaheadPolicy(geometries, budget);
+      adaptive = { p, s: calibrateLookahead(se, p, initLookaheadState(p)), skipped };
+    }
+    const piece = Math.max(1, Math.round((adaptive ? adaptive.p.geometries[0]! : geo).chunkSeconds * sr));
     const latencies: number[] = [];
     const times: number[] = [];
     const parts: Tensor[] = [];
+    const schedule: number[] = []; // encoder frames per step (adaptive: the chunk schedule of the offline reference)
     let state = se.initStreamState(1);
+    /** Runs the stream's ready steps one at a time, choosing the look-ahead before each. */
+    const steps = (): void => {
+      for (;;) {
+        if (adaptive) {
+          adaptive.s = chooseLookahead(adaptive.p, adaptive.s);
+          state = { streams: [se.switchGeometry(state.streams[0]!, adaptive.p.geometries[adaptive.s.current]!)] };
+        }
+        if (!se.isReady(state.streams[0]!)) return;
+        schedule.push(state.streams[0]!.geometry.chunkFrames);
+        const s0 = performance.now();
+        const r = se.run(state, { maxSteps: 1 });
+        if (adaptive) adaptive.s = observeStep(adaptive.p, adaptive.s, performance.now() - s0);
+        state = r.state;
+        parts.push(r.encoded[0]!);
+      }
+    };
     const t0 = performance.now();
     for (let pos = 0; pos < audio.samples.length; pos += piece) {
       const s = performance.now();
-      const r = se.pushAudio([audio.samples.subarray(pos, pos + piece)], state);
+      state = se.feedAudio([audio.samples.subarray(pos, pos + piece)], state);
+      steps();
       latencies.push(performance.now() - s);
       times.push(Math.min(audio.samples.length, pos + piece) / sr);
-      state = r.state;
-      parts.push(r.encoded[0]!);
       await new Promise((res) => setImmediate(res)); // let N-API finalizers run between chunks
     }
     const sFin = performance.now();
-    parts.push(se.finish(state).encoded[0]!);
+    state = se.endStreams(state, [0]);
+    steps();
+    se.disposeState(state);
     latencies.push(performance.now() - sFin);
     se.dispose();
     times.push(audio.samples.length / sr);
@@ -126,12 +177,26 @@ export async function run(argv: string[]): Promise<number> {
       threads: options.threads,
       exactness_issues: geo.exactnessIssues,
     };
+    if (adaptive) {
+      result.latency_budget_ms = budget;
+      result.contexts_used = contextsUsed(adaptive.p, adaptive.s);
+      result.contexts = adaptive.p.geometries.map((g, k) => ({
+        att_context_size: g.attContextSize,
+        algorithmic_latency_ms: g.algorithmicLatencySeconds * 1000,
+        baseline_compute_ms: adaptive!.s.baselineMs[k],
+      }));
+      result.contexts_skipped = adaptive.skipped;
+    }
     if (options.compareModes) {
       const off = t.tidy(() =>
         t.noGrad(() => {
           const f = pre.forward(t.tensor(audio.samples, [1, audio.samples.length]), [audio.samples.length]);
           const L = f.lengths.toArray()[0]!;
-          const o = m.encoder.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), { attContextSize: geo.attContextSize });
+          const o = m.encoder.forward(
+            f.features.narrow(2, 0, L),
+            t.tensor([L], [1], { dtype: 'int64' }),
+            adaptive ? { chunkSchedule: { chunks: schedule, left: geo.attContextSize[0] } } : { attContextSize: geo.attContextSize },
+          );
           return o.encoded.select(0, 0).narrow(1, 0, o.lengths.toArray()[0]!).contiguous(); // [D, T']
         }),
       );
@@ -150,16 +215,19 @@ export async function run(argv: string[]): Promise<number> {
       };
       result.offline_frames_out = off.size(1);
       result.max_abs_diff = diff(encoded);
-      const other = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: se.mode === 'exact' ? 'nemo' : 'exact' });
-      const a = other.pushAudio([audio.samples], other.initStreamState(1));
-      const b = other.finish(a.state);
-      const o2 = t.cat([a.encoded[0]!, b.encoded[0]!], 1);
-      a.encoded[0]!.dispose();
-      b.encoded[0]!.dispose();
-      result[`${other.mode}_max_abs_diff`] = diff(o2);
-      result[`${other.mode}_frames_out`] = o2.size(1);
-      o2.dispose();
-      other.dispose();
+      if (!adaptive) {
+        // the other driver, with the same fixed context
+        const other = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: se.mode === 'exact' ? 'nemo' : 'exact' });
+        const a = other.pushAudio([audio.samples], other.initStreamState(1));
+        const b = other.finish(a.state);
+        const o2 = t.cat([a.encoded[0]!, b.encoded[0]!], 1);
+        a.encoded[0]!.dispose();
+        b.encoded[0]!.dispose();
+        result[`${other.mode}_max_abs_diff`] = diff(o2);
+        result[`${other.mode}_frames_out`] = o2.size(1);
+        o2.dispose();
+        other.dispose();
+      }
       off.dispose();
     }
     if (options.out) {
@@ -170,12 +238,14 @@ export async function run(argv: string[]): Promise<number> {
     encoded.dispose();
     if (options.plot) {
       const { linePlot } = await import('../../plot/index.js');
-      const budget = geo.chunkSeconds * 1000;
+      const realTime = (piece / sr) * 1000;
       linePlot([{ name: 'chunk latency', x: times, y: latencies }], {
-        title: `stream: ${(geo.chunkSeconds * 1000).toFixed(0)} ms chunks, att ${geo.attContextSize.join(',')}, RTF ${(result.rtf as number).toFixed(3)}`,
+        title: adaptive
+          ? `stream: adaptive look-ahead within ${budget} ms, RTF ${(result.rtf as number).toFixed(3)}`
+          : `stream: ${(geo.chunkSeconds * 1000).toFixed(0)} ms chunks, att ${geo.attContextSize.join(',')}, RTF ${(result.rtf as number).toFixed(3)}`,
         xLabel: 'audio time (s)',
         yLabel: 'latency per chunk (ms)',
-        hLines: [{ y: budget, label: `real-time budget ${budget.toFixed(0)} ms` }],
+        hLines: [{ y: realTime, label: `real-time budget ${realTime.toFixed(0)} ms` }],
       }).save(options.plot);
       result.plot = options.plot;
     }
@@ -188,6 +258,11 @@ export async function run(argv: string[]): Promise<number> {
         `  ${latencies.length} chunks: latency p50 ${l.p50!.toFixed(2)} ms, p90 ${l.p90!.toFixed(2)} ms, p99 ${l.p99!.toFixed(2)} ms, max ${l.max!.toFixed(2)} ms; RTF ${(result.rtf as number).toFixed(4)} (${options.threads} thread${options.threads === 1 ? '' : 's'})`,
         `  frames out: ${String(result.frames_out)}`,
       ];
+      if (adaptive) {
+        const used = Object.entries(result.contexts_used as Record<string, number>).map(([k, n]) => `[${k}] x ${n}`);
+        lines.push(`  adaptive look-ahead within ${budget} ms: ${used.join(', ')} (audio pushed in ${((piece / sr) * 1000).toFixed(0)} ms pieces)`);
+        for (const why of adaptive.skipped) lines.push(`  not switchable: ${why}`);
+      }
       if (geo.exactnessIssues.length) lines.push(`  not exact: ${geo.exactnessIssues.join('; ')}`);
       if (options.compareModes) {
         lines.push(`  offline frames: ${String(result.offline_frames_out)}; max |streaming - offline| = ${(result.max_abs_diff as number).toExponential(3)}`);
