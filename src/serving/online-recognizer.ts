@@ -13,7 +13,21 @@ import { greedyStep, initGreedyState, roundSeconds, tokensToText, wordTimings, t
 import type { CtcModel } from '../asr/ctc-model.js';
 import { loadNemoCtcModel } from '../checkpoint/nemo-model.js';
 import type { AttContextSize } from '../model/index.js';
-import { configureStreaming, StreamingEncoder, type StreamingGeometry, type StreamSlot } from '../streaming/index.js';
+import {
+  calibrateLookahead,
+  chooseLookahead,
+  configureStreaming,
+  expectedLatencyMs,
+  initLookaheadState,
+  lookaheadPolicy,
+  observeStep,
+  StreamingEncoder,
+  switchableGeometries,
+  type LookaheadChoice,
+  type LookaheadState,
+  type StreamingGeometry,
+  type StreamSlot,
+} from '../streaming/index.js';
 import * as t from '../torch/index.js';
 import { endpointRules, isEndpoint, type EndpointRule, type EndpointRules } from './endpoint.js';
 
@@ -31,6 +45,13 @@ export interface OnlineRecognizerOptions {
   enableEndpoint?: boolean;
   /** Endpoint rules (default: sherpa-onnx's 2.4 s / 1.2 s / 20 s). */
   endpoint?: { [K in keyof EndpointRules]?: Partial<EndpointRule> };
+  /**
+   * Adaptive look-ahead: before each decode, every stream takes the largest trained look-ahead whose algorithmic
+   * latency plus expected compute fits this many milliseconds (the trained pairs sharing attContextSize's left
+   * context; see src/streaming/adaptive-lookahead.ts). warmUp() times each of them once; load is machine-wide, so
+   * one choice holds for all streams of the recognizer.
+   */
+  latencyBudgetMs?: number;
 }
 
 /** A stream's recognition result for its current segment (sherpa-onnx's OnlineRecognizerResult). */
@@ -52,6 +73,8 @@ export interface OnlineResult {
   isEof: boolean;
   /** Seconds of the stream's audio decoded so far (encoder frames x frame length), from the stream's start. */
   decodedSeconds: number;
+  /** Decode steps per attention context "L,R" so far (several with adaptive look-ahead). */
+  contextsUsed: Record<string, number>;
 }
 
 /** Audio handed to a stream: float32 samples in [-1, 1] at `sampleRate`. */
@@ -85,6 +108,8 @@ export class OnlineStream {
   ended = false;
   /** Samples accepted so far, at their own rates, in seconds. */
   secondsIn = 0;
+  /** Decode steps per attention context "L,R". */
+  readonly contextsUsed: Record<string, number> = {};
 
   constructor(
     readonly recognizer: OnlineRecognizer,
@@ -123,6 +148,8 @@ export class OnlineRecognizer {
   readonly rules: EndpointRules;
   readonly enableEndpoint: boolean;
   private readonly streaming: StreamingEncoder;
+  /** Adaptive look-ahead (latencyBudgetMs): the policy and its state; null for a fixed context. */
+  private adaptive: { p: LookaheadChoice; s: LookaheadState; skipped: string[] } | null = null;
   private readonly live = new Set<OnlineStream>();
   private readonly ownsModel: boolean;
 
@@ -150,6 +177,15 @@ export class OnlineRecognizer {
       hopSeconds: pre.geometry.hopLength / this.sampleRate,
     });
     this.streaming = new StreamingEncoder(enc, { geometry: this.geometry, preprocessor: pre, mode: 'exact' });
+    if (o.latencyBudgetMs !== undefined) {
+      if (!(o.latencyBudgetMs > 0)) throw new RecognizerInputError(`latencyBudgetMs must be a positive number, got ${o.latencyBudgetMs}`);
+      const { geometries, skipped } = switchableGeometries(this.streaming, {
+        maxContext: o.maxContext ?? DEFAULT_MAX_CONTEXT,
+        hopSeconds: this.geometry.hopSeconds,
+      });
+      const p = lookaheadPolicy(geometries, o.latencyBudgetMs);
+      this.adaptive = { p, s: initLookaheadState(p), skipped };
+    }
     this.rules = endpointRules(o.endpoint);
     this.enableEndpoint = o.enableEndpoint ?? true;
   }
@@ -172,6 +208,10 @@ export class OnlineRecognizer {
    */
   warmUp(seconds = 1, maxBatch = 1): number {
     const t0 = performance.now();
+    if (this.adaptive) {
+      const a = this.adaptive;
+      a.s = chooseLookahead(a.p, calibrateLookahead(this.streaming, a.p, a.s, Math.max(1, seconds)));
+    }
     let seed = 1;
     const noise = Float32Array.from({ length: Math.round(seconds * this.sampleRate) }, () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -189,6 +229,8 @@ export class OnlineRecognizer {
         for (const s of streams) s.dispose();
       }
     }
+    // the first-time set-up of each batch shape above was slow on purpose: it says nothing about the load
+    if (this.adaptive) this.adaptive.s = { ...this.adaptive.s, load: null };
     return performance.now() - t0;
   }
 
@@ -199,14 +241,15 @@ export class OnlineRecognizer {
 
   /**
    * A recognizer over the same model (shared, not owned) streaming with another of its trained attention contexts,
-   * e.g. a lower-latency look-ahead of a multi-look-ahead model; the other options are this one's.
+   * e.g. a lower-latency look-ahead of a multi-look-ahead model; the other options are this one's (but the context is
+   * fixed: no adaptive look-ahead).
    */
   withAttContext(pair: AttContextSize): OnlineRecognizer {
     if (!this.trainedContexts.some((p) => p[0] === pair[0] && p[1] === pair[1]))
       throw new RecognizerInputError(
         `att_context_size [${pair.join(', ')}] is not one the model was trained with (${this.trainedContexts.map((p) => `[${p.join(', ')}]`).join(', ')})`,
       );
-    return new OnlineRecognizer(this.model, { ...this.options, attContextSize: pair });
+    return new OnlineRecognizer(this.model, { ...this.options, attContextSize: pair, latencyBudgetMs: undefined });
   }
 
   /** Streams not yet freed. */
@@ -214,8 +257,33 @@ export class OnlineRecognizer {
     return this.live.size;
   }
 
+  /**
+   * Adaptive look-ahead's view: the budget, the context the next decode takes, the expected latency of each candidate
+   * (algorithmic + expected compute, ms) and those left out; null for a fixed context.
+   */
+  get lookahead(): {
+    budgetMs: number;
+    current: AttContextSize;
+    candidates: { attContextSize: AttContextSize; expectedLatencyMs: number }[];
+    skipped: string[];
+  } | null {
+    const a = this.adaptive;
+    if (!a) return null;
+    return {
+      budgetMs: a.p.budgetMs,
+      current: a.p.geometries[a.s.current]!.attContextSize,
+      candidates: a.p.geometries.map((g, k) => ({ attContextSize: g.attContextSize, expectedLatencyMs: expectedLatencyMs(a.p, a.s, k) })),
+      skipped: a.skipped,
+    };
+  }
+
   /** Chunk, look-ahead and latency in words. */
   describe(): string {
+    const a = this.adaptive;
+    if (a) {
+      const pairs = a.p.geometries.map((g) => `[${g.attContextSize.join(', ')}] ${(g.algorithmicLatencySeconds * 1000).toFixed(0)} ms`);
+      return `adaptive look-ahead within ${a.p.budgetMs} ms over ${pairs.join(', ')} (algorithmic latency)`;
+    }
     const g = this.geometry;
     return `context [${g.attContextSize.join(', ')}] ${g.style}; chunk ${(g.chunkSeconds * 1000).toFixed(0)} ms, look-ahead ${(g.lookaheadSeconds * 1000).toFixed(0)} ms, algorithmic latency ${(g.algorithmicLatencySeconds * 1000).toFixed(0)} ms`;
   }
@@ -271,7 +339,9 @@ export class OnlineRecognizer {
   /** True when decode would make progress (a chunk is complete, or the input ended with audio left). */
   isReady(s: OnlineStream): boolean {
     this.own(s);
-    return s.slot !== null && this.streaming.isReady(s.slot);
+    if (s.slot === null) return false;
+    if (this.adaptive) s.slot = this.streaming.switchGeometry(s.slot, this.adaptive.p.geometries[this.adaptive.s.current]!);
+    return this.streaming.isReady(s.slot);
   }
 
   /** Seconds of accepted audio not yet decoded into output frames (the chunk being filled, look-ahead, any backlog). */
@@ -289,10 +359,17 @@ export class OnlineRecognizer {
    * decoded everything is freed (its result stays readable).
    */
   decodeStreams(streams: readonly OnlineStream[]): void {
+    if (this.adaptive) this.adaptive.s = chooseLookahead(this.adaptive.p, this.adaptive.s);
     const ready = streams.filter((s) => this.isReady(s));
     if (ready.length === 0) return;
+    const t0 = performance.now();
     const r = this.streaming.run({ streams: ready.map((s) => s.slot!) }, { maxSteps: 1 });
-    for (const [i, s] of ready.entries()) s.slot = r.state.streams[i]!;
+    if (this.adaptive) this.adaptive.s = observeStep(this.adaptive.p, this.adaptive.s, performance.now() - t0);
+    for (const [i, s] of ready.entries()) {
+      const key = s.slot!.geometry.attContextSize.join(',');
+      s.contextsUsed[key] = (s.contextsUsed[key] ?? 0) + 1;
+      s.slot = r.state.streams[i]!;
+    }
     const counts = r.encoded.map((e) => e.size(1));
     const ids = t.noGrad(() =>
       t.tidy(() => {
@@ -328,6 +405,7 @@ export class OnlineRecognizer {
       isFinal: eof,
       isEof: eof,
       decodedSeconds: roundSeconds(s.frames * fs),
+      contextsUsed: { ...s.contextsUsed },
     };
   }
 

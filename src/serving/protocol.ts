@@ -76,6 +76,7 @@ export function resultJson(r: OnlineResult, timing: ResultTiming): string {
     is_eof: r.isEof,
     word_timestamps: r.words,
     decoded_seconds: r.decodedSeconds,
+    contexts_used: r.contextsUsed,
     compute_ms: Math.round(timing.computeMs * 1000) / 1000,
     chunk_ms: timing.chunkMs,
   });

@@ -345,7 +345,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (!c.rec.isReady(c.stream)) c.readySince = null;
       const r = c.rec.getResult(c.stream);
       const endpoint = !r.isEof && c.rec.isEndpoint(c.stream);
-      send(c, resultJson(endpoint ? { ...r, isFinal: true } : r, { computeMs: ms, chunkMs: c.rec.geometry.chunkSeconds * 1000 }));
+      send(c, resultJson(endpoint ? { ...r, isFinal: true } : r, { computeMs: ms, chunkMs: (c.stream.slot?.geometry ?? c.rec.geometry).chunkSeconds * 1000 }));
       if (endpoint) c.rec.reset(c.stream);
       if (r.isEof) {
         send(c, DONE_REPLY);

@@ -192,3 +192,52 @@ test('a bidirectional model is refused with the reasons', () => {
   );
   m.dispose();
 });
+
+test('latencyBudgetMs: adaptive look-ahead takes the largest trained look-ahead that fits; results equal offline at that context', async () => {
+  const before = t.liveTensorCount();
+  const pairs = [
+    [16, 3],
+    [16, 0],
+    [16, 1],
+    [8, 1],
+  ];
+  const m = servingModel('chunked_limited', 7, pairs);
+  const a = clip('val-00000.wav');
+  // 80 ms frames: [16,0] streams 80 ms of algorithmic latency, [16,1] 160 ms, [16,3] 320 ms; [8,1] has another cache
+  for (const [budget, expected] of [
+    [60_000, '16,3'],
+    [150, '16,0'],
+  ] as const) {
+    const rec = new OnlineRecognizer(m, { enableEndpoint: false, latencyBudgetMs: budget });
+    const la = rec.lookahead!;
+    assert.deepEqual(
+      la.candidates.map((c) => c.attContextSize.join(',')),
+      ['16,0', '16,1', '16,3'],
+    );
+    assert.equal(la.skipped.length, 1);
+    assert.match(la.skipped[0]!, /\[8, 1\].*16 and 8 frames of left context/);
+    rec.warmUp(1, 2);
+    assert.ok(
+      rec.lookahead!.candidates.every((c, k) => c.expectedLatencyMs > [80, 160, 320][k]!),
+      'warm-up measured every candidate',
+    );
+    assert.match(rec.describe(), new RegExp(`adaptive look-ahead within ${budget} ms over \\[16, 0\\] 80 ms, \\[16, 1\\] 160 ms, \\[16, 3\\] 320 ms`));
+    let last: OnlineResult | null = null;
+    for await (const r of rec.recognize([a.subarray(0, 30000), a.subarray(30000)])) last = r;
+    assert.deepEqual(Object.keys(last!.contextsUsed), [expected], `budget ${budget}: ${JSON.stringify(last!.contextsUsed)}`);
+    const pair = expected.split(',').map(Number) as [number, number];
+    m.encoder.setDefaultAttContextSize(pair);
+    assert.deepEqual(streamTokens([last!]), offlineTokens(m, a), `budget ${budget}: the transcript of [${pair.join(', ')}]`);
+    m.encoder.setDefaultAttContextSize([16, 3]);
+    rec.dispose();
+  }
+  assert.throws(
+    () => new OnlineRecognizer(m, { latencyBudgetMs: 0 }),
+    (e: Error) => e instanceof RecognizerInputError && /latencyBudgetMs/.test(e.message),
+  );
+  const fixed = new OnlineRecognizer(m, { latencyBudgetMs: 500 }).withAttContext([16, 1]);
+  assert.equal(fixed.lookahead, null, 'a recognizer for a chosen context is not adaptive');
+  fixed.dispose();
+  m.dispose();
+  assert.equal(t.liveTensorCount(), before, 'leaked tensors');
+});

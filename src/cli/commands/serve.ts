@@ -29,6 +29,11 @@ const spec = {
     metavar: 'FRAMES',
     help: 'attention cache of unlimited-left-context models; per-stream cost grows with it (exact up to this many frames)',
   },
+  latencyBudgetMs: {
+    type: 'number',
+    metavar: 'MS',
+    help: 'adaptive look-ahead for the default streams: before each decode take the largest trained look-ahead whose algorithmic latency plus measured compute fits MS',
+  },
   noEndpoint: { type: 'boolean', help: 'no endpointing: one segment per stream' },
   quiet: { type: 'boolean', help: 'no log lines' },
 } satisfies OptionsSpec;
@@ -43,10 +48,11 @@ ${formatOptions(spec)}
 Protocol (sherpa-onnx's online WebSocket protocol; its clients work unchanged): send binary messages of float32
 little-endian samples at --sample-rate, then the text 'Done'. The server answers each decoded chunk with a JSON
 text message {text, tokens, timestamps, segment, start_time, is_final, is_eof, word_timestamps, decoded_seconds,
-compute_ms, chunk_ms}, and 'Done!' after the last one. Close codes: 1000 done, 1001 shutting down, 1003 unexpected text,
+contexts_used, compute_ms, chunk_ms}, and 'Done!' after the last one. Close codes: 1000 done, 1001 shutting down, 1003 unexpected text,
 1007 bad samples (length not a multiple of 4, NaN/Inf), 1008 audio after 'Done' or idle, 1009 message too big,
 1011 decoding failed, 1013 too many streams.
 A multi-look-ahead model serves each trained [left, right] pair: clients pick one with ws://HOST:PORT/?att_context_size=L,R.
+With --latency-budget-ms, streams that pick none switch look-ahead chunk by chunk to stay within the budget as load changes.
 HTTP on the same port: / (the browser page), /health (JSON), /metrics (Prometheus).
 
 Example:
@@ -64,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       chunkSeconds: options.chunkSize,
       attContextSize: parsePair(options.attContextSize, '--att-context-size'),
       maxContext: options.maxContext,
+      latencyBudgetMs: options.latencyBudgetMs,
       enableEndpoint: !options.noEndpoint,
     },
     host: options.host,
