@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GOLDEN } from '../helpers/assert.js';
 import { writeCharCtcArchive } from '../checkpoint/asr-archive.js';
+import { writeServingModel } from '../serving/model.js';
+import { repoRoot } from '../../src/data/corpus.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'streamnest-transcribe-'));
@@ -58,4 +60,38 @@ test("transcribe and eval refuse a NEST archive and a bad config with the loader
   r = cli(['eval', '--model', bad, '--manifest', man]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /bad\.nemo: model_config\.yaml[\s\S]*encoder\.subsampling: 'vggnet' is not implemented/);
+});
+
+test('transcribe and eval --att-context-size: each trained pair of a multi-look-ahead model, streaming equal to offline; others refused', () => {
+  const nemo = join(tmp, 'multi.nemo');
+  writeServingModel(nemo, 'chunked_limited', [
+    [16, 3],
+    [16, 0],
+  ]).dispose();
+  const clip = join(repoRoot(), 'data', 'corpus', 'val', 'val-00000.wav');
+  for (const pair of ['16,3', '16,0']) {
+    const runs = [[], ['--streaming']].map((more) => {
+      const r = cli(['transcribe', '--model', nemo, '--audio', clip, '--json', '--att-context-size', pair, ...more]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { text: string; attContextSize: number[]; streaming?: { chunk: string; exact: boolean } };
+    });
+    const [off, str] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    assert.deepEqual(off.attContextSize.join(','), pair);
+    assert.deepEqual(str.attContextSize.join(','), pair);
+    assert.match(str.streaming!.chunk, new RegExp(`context \\[${pair.replace(',', ', ')}\\]`));
+    assert.equal(str.streaming!.exact, true);
+    assert.ok(off.text.length > 0);
+    assert.equal(str.text, off.text, `[${pair}]: streaming transcript is the offline one`);
+  }
+  const man = join(tmp, 'multi.json');
+  writeFileSync(man, JSON.stringify({ audio_filepath: clip, duration: 1.0, text: 'x' }) + '\n');
+  const ev = cli(['eval', '--model', nemo, '--manifest', man, '--json', '--streaming', '--att-context-size', '16,0']);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.deepEqual((JSON.parse(ev.stdout) as { attContextSize: number[] }).attContextSize, [16, 0]);
+  const bad = cli(['transcribe', '--model', nemo, '--audio', clip, '--att-context-size', '16,1']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /transcribe: --att-context-size 16,1 is not one of .*multi\.nemo's trained contexts \(16,3 16,0\)/);
+  const syntax = cli(['eval', '--model', nemo, '--manifest', man, '--att-context-size', 'x']);
+  assert.equal(syntax.code, 2, syntax.stderr);
+  assert.match(syntax.stderr, /--att-context-size: expected L,R/);
 });

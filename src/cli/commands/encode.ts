@@ -1,4 +1,5 @@
 // `streamnest encode`: a .nemo's encoder run offline (eval mode) on features or audio, saved as .npy.
+import { parseContextPair, trainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
 
 export const name = 'encode';
@@ -25,19 +26,11 @@ Examples:
   streamnest encode --model model.nemo --features clip.npy --out clip.enc.npy
   streamnest encode --model model.nemo --audio clip.wav --out clip.enc.npy --att-context-size 16,0`;
 
-export function parseContextPair(s: string, flag: string): [number, number] {
-  const m = /^\s*\[?\s*(-?\d+)\s*,\s*(-?\d+)\s*\]?\s*$/.exec(s);
-  if (!m) throw new ArgError(`${flag}: expected L,R (two integers, -1 = unlimited), got '${s}'`);
-  const pair: [number, number] = [Number(m[1]), Number(m[2])];
-  if (pair[0] < -1 || pair[1] < -1) throw new ArgError(`${flag}: context sizes must be >= -1, got '${s}'`);
-  return pair;
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.out) throw new ArgError(`encode: --model FILE.nemo and --out OUT.npy are required\n\n${usage}`);
   if ((options.features === undefined) === (options.audio === undefined)) throw new ArgError('encode: give exactly one of --features IN.npy and --audio FILE');
-  const ctx = options.attContextSize === undefined ? undefined : parseContextPair(options.attContextSize, '--att-context-size');
+  if (options.attContextSize !== undefined) parseContextPair(options.attContextSize, '--att-context-size'); // bad syntax: fail before loading
   const t = await import('../../torch/index.js');
   const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudio } = await import('../../audio/load-audio.js');
@@ -45,13 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   const m = loadNemoModel(options.model);
   try {
     const enc = m.encoder;
-    if (ctx) {
-      const known = enc.context.sizes.all.some(([l, r]) => l === ctx[0] && r === ctx[1]);
-      if (!known) {
-        const list = enc.context.sizes.all.map((p) => `${p[0]},${p[1]}`).join(' ');
-        throw new ArgError(`encode: --att-context-size ${ctx.join(',')} is not one of ${options.model}'s trained contexts (${list})`);
-      }
-    }
+    const ctx = trainedContext(options.attContextSize, enc, 'encode', options.model);
     const out = t.tidy(() =>
       t.noGrad(() => {
         let features: import('../../torch/index.js').Tensor;

@@ -2,6 +2,7 @@
 // (per utterance and totals; substitutions, deletions, insertions from a Levenshtein alignment).
 import { writeFileSync } from 'node:fs';
 import type { OnlineRecognizer } from '../../serving/online-recognizer.js';
+import { trainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'eval';
@@ -12,13 +13,18 @@ const spec = {
   manifest: { type: 'string', metavar: 'FILE', help: 'NeMo manifest with audio_filepath and text' },
   streaming: { type: 'boolean', help: 'decode with cache-aware streaming instead of the offline encoder' },
   chunkSize: { type: 'number', default: 0.32, metavar: 'SECONDS', help: 'audio per push in streaming mode (and the encoder chunk of fully causal models)' },
+  attContextSize: {
+    type: 'string',
+    metavar: 'L,R',
+    help: "attention context (one of a multi-look-ahead model's trained pairs; default: its first), offline and streaming",
+  },
   maxContext: { type: 'integer', default: 1000, metavar: 'FRAMES', help: 'attention cache of unlimited-left-context models' },
   json: { type: 'boolean', help: 'print the JSON report on stdout' },
   out: { type: 'string', metavar: 'FILE', help: 'also write the JSON report to FILE' },
   limit: { type: 'integer', default: 0, help: 'only the first N utterances (0: all)' },
 } satisfies OptionsSpec;
 
-export const usage = `Usage: streamnest eval --model MODEL.nemo --manifest FILE [--streaming] [--json] [--out report.json]
+export const usage = `Usage: streamnest eval --model MODEL.nemo --manifest FILE [--streaming] [--att-context-size L,R] [--json] [--out report.json]
 
 ${summary}.
 Normalisation: lowercase, punctuation removed (apostrophes inside words kept), whitespace collapsed.
@@ -37,9 +43,18 @@ export async function run(argv: string[]): Promise<number> {
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
+  let ctx: [number, number] | undefined;
+  try {
+    ctx = trainedContext(options.attContextSize, model.encoder, 'eval', options.model);
+  } catch (e) {
+    loaded.dispose();
+    throw e;
+  }
+  // the offline pass runs the encoder's default pair; the streaming recognizer is handed the pair
+  if (ctx) model.encoder.setDefaultAttContextSize(ctx);
   let rec: OnlineRecognizer | null = null;
   try {
-    rec = options.streaming ? streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext }) : null;
+    rec = options.streaming ? streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext, attContextSize: ctx }) : null;
     let entries = readManifests(options.manifest).entries;
     if (options.limit > 0) entries = entries.slice(0, options.limit);
     const sr = model.preprocessor.cfg.sample_rate;
@@ -67,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
       model: options.model,
       manifest: options.manifest,
       mode: rec ? 'streaming' : 'offline',
+      attContextSize: model.encoder.context.default,
       ...(rec
         ? {
             streaming: {

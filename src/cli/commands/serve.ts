@@ -1,7 +1,7 @@
 // `streamnest serve`: streaming recognition over WebSocket (sherpa-onnx's online protocol), with the browser page,
 // /health and /metrics. SIGTERM / SIGINT finish every open stream's results, then the command exits 0.
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
-import { parsePair } from './stream.js';
+import { parseContextPair } from '../att-context.js';
 
 export const name = 'serve';
 export const summary = 'Serve streaming recognition over WebSocket (sherpa-onnx protocol), with a live browser page';
@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     model: options.model,
     recognizer: {
       chunkSeconds: options.chunkSize,
-      attContextSize: parsePair(options.attContextSize, '--att-context-size'),
+      attContextSize: options.attContextSize === undefined ? undefined : parseContextPair(options.attContextSize, '--att-context-size'),
       maxContext: options.maxContext,
       latencyBudgetMs: options.latencyBudgetMs,
       enableEndpoint: !options.noEndpoint,

@@ -2,7 +2,8 @@
 // (rows = query frames, columns = key frames, blue = may attend), with chunk boundaries and the look-ahead.
 import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 import type { Canvas, Rgb } from '../../plot/index.js';
-import { chunkedLimitedViolations, parseAttContextSize } from '../../config/schema/encoder.js';
+import { chunkedLimitedViolations } from '../../config/schema/encoder.js';
+import { parseContextPair } from '../att-context.js';
 
 export const name = 'show-attention';
 export const summary = "Draw a config's encoder self-attention mask (query x key frames) as a PNG, with its look-ahead latency";
@@ -108,13 +109,6 @@ export async function drawAttentionMask(
   return { canvas: c, left, top, cell };
 }
 
-function parsePair(s: string): [number, number] {
-  const pair = parseAttContextSize(s);
-  if (!pair) throw new ArgError(`--att-context-size: expected L,R (two integers, -1 = unlimited), got '${s}'`);
-  if (pair[0] < -1 || pair[1] < -1) throw new ArgError(`--att-context-size: values must be >= -1, got '${s}'`);
-  return pair;
-}
-
 const fmtMs = (ms: number): string => (ms >= 1000 ? `${+(ms / 1000).toFixed(3)} s` : `${+ms.toFixed(1)} ms`);
 
 /** Title and info lines for a pair under a style. */
@@ -167,7 +161,9 @@ export async function run(argv: string[]): Promise<number> {
   );
   const c = loaded.config;
   const e = c.model.encoder;
-  const pair: [number, number] = options.attContextSize ? parsePair(options.attContextSize) : [e.att_context_size[0]![0], e.att_context_size[0]![1]];
+  const pair: [number, number] = options.attContextSize
+    ? parseContextPair(options.attContextSize, '--att-context-size')
+    : [e.att_context_size[0]![0], e.att_context_size[0]![1]];
   const style = e.att_context_style;
   if (style === 'chunked_limited' && pair[1] >= 0 && chunkedLimitedViolations(pair).includes('left_not_whole_chunks')) {
     throw new ArgError(`show-attention: chunked_limited needs left % (right + 1) == 0 (NeMo refuses it); got [${pair[0]}, ${pair[1]}]`);

@@ -2,7 +2,7 @@
 // with per-chunk latency, real-time factor, algorithmic latency and (--compare-modes) the difference from offline.
 // The seeds' streaming_inference_example.py (simulate_streaming_inference + compare_streaming_vs_offline).
 import { formatOptions, parseArgs, ArgError, type OptionsSpec } from '../args.js';
-import { parseAttContextSize } from '../../config/schema/encoder.js';
+import { parseContextPair } from '../att-context.js';
 import type { Tensor } from '../../torch/index.js';
 import type { LookaheadChoice, LookaheadState } from '../../streaming/index.js';
 
@@ -51,13 +51,6 @@ Examples:
   streamnest stream --model model.nemo --audio long.flac --chunk-size 0.32 --json --plot latency.png
   streamnest stream --model multilatency.nemo --audio clip.wav --latency-budget-ms 400 --json`;
 
-export function parsePair(s: string | undefined, what: string): [number, number] | undefined {
-  if (s === undefined) return undefined;
-  const pair = parseAttContextSize(s);
-  if (!pair) throw new ArgError(`${what}: expected L,R (e.g. 70,13), got '${s}'`);
-  return pair;
-}
-
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -89,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     const pre = m.preprocessor;
     const hop = pre.featurizer.geometry.hopLength / pre.cfg.sample_rate;
     const audio = loadAudio(options.audio, { targetSampleRate: pre.cfg.sample_rate });
-    const attContextSize = parsePair(options.attContextSize, '--att-context-size');
+    const attContextSize = options.attContextSize === undefined ? undefined : parseContextPair(options.attContextSize, '--att-context-size');
     // Unlimited left context: NeMo's 10000-slot attention cache makes every step attend over 10000 slots; a file's
     // length is known here, so by default the cache holds just the whole file (the same outputs, far faster).
     const fileFrames = Math.ceil(audio.samples.length / pre.featurizer.geometry.hopLength / Math.max(1, m.encoder.config.subsampling_factor)) + 1;

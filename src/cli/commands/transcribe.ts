@@ -1,5 +1,6 @@
 // `streamnest transcribe`: greedy CTC transcription of one audio file, offline or cache-aware streaming
 // (partial results printed as chunks arrive), with word timestamps.
+import { trainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'transcribe';
@@ -10,11 +11,16 @@ const spec = {
   audio: { type: 'string', short: 'a', metavar: 'FILE', help: 'WAV or FLAC (any rate; mixed to mono and resampled)' },
   streaming: { type: 'boolean', help: 'cache-aware streaming: audio pushed chunk by chunk, partial results on stderr' },
   chunkSize: { type: 'number', default: 0.32, metavar: 'SECONDS', help: 'audio per push in streaming mode (and the encoder chunk of fully causal models)' },
+  attContextSize: {
+    type: 'string',
+    metavar: 'L,R',
+    help: "attention context (one of a multi-look-ahead model's trained pairs; default: its first), offline and streaming",
+  },
   maxContext: { type: 'integer', default: 1000, metavar: 'FRAMES', help: 'attention cache of unlimited-left-context models (80 ms frames)' },
   json: { type: 'boolean', help: 'print one JSON object (text, words with start/end seconds, timing)' },
 } satisfies OptionsSpec;
 
-export const usage = `Usage: streamnest transcribe --model MODEL.nemo --audio FILE [--streaming [--chunk-size 0.32]] [--json]
+export const usage = `Usage: streamnest transcribe --model MODEL.nemo --audio FILE [--streaming [--chunk-size 0.32]] [--att-context-size L,R] [--json]
 
 ${summary}.
 
@@ -33,6 +39,15 @@ export async function run(argv: string[]): Promise<number> {
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
+  let ctx: [number, number] | undefined;
+  try {
+    ctx = trainedContext(options.attContextSize, model.encoder, 'transcribe', options.model);
+  } catch (e) {
+    loaded.dispose();
+    throw e;
+  }
+  // the offline pass runs the encoder's default pair; the streaming recognizer is handed the pair
+  if (ctx) model.encoder.setDefaultAttContextSize(ctx);
   // what the loader noted (e.g. a hybrid RNN-T/CTC model decoded with its CTC head); stderr keeps stdout the transcript
   if (!options.json) for (const w of loaded.warnings) process.stderr.write(`streamnest: warning: ${w}\n`);
   try {
@@ -42,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     let out: { text: string; words: { word: string; start: number; end: number }[] };
     let extra: Record<string, unknown> = {};
     if (options.streaming) {
-      const rec = streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext });
+      const rec = streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext, attContextSize: ctx });
       try {
         if (!options.json) process.stderr.write(`streamnest: streaming (${rec.describe()})\n`);
         const r = transcribeStreaming(rec, audio, {
@@ -77,6 +92,7 @@ export async function run(argv: string[]): Promise<number> {
             audio: options.audio,
             durationSeconds: seconds,
             mode: options.streaming ? 'streaming' : 'offline',
+            attContextSize: model.encoder.context.default,
             text: out.text,
             words: out.words,
             elapsedMs: ms,
