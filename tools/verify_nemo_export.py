@@ -5,7 +5,9 @@
 
 1. the tar layout of NeMo's save_to ('.', ./model_config.yaml, ./model_weights.ckpt, sorted, uncompressed or gzip);
 2. model_config.yaml: target EncDecDenoiseMaskedTokenPredModel and the sections NeMo's constructor reads
-   (parsed with PyYAML when installed, else a text check);
+   (parsed with PyYAML when installed, else a text check); with PyYAML, every encoder key is an argument of NeMo's
+   ConformerEncoder (NeMo builds it as ConformerEncoder(**cfg.encoder); streamnest's dynamic-chunk keys must have
+   been expanded into att_context_size) and att_context_size passes NeMo's _calc_context_sizes checks;
 3. model_weights.ckpt opened by torch.load (weights_only=True: nothing is executed) has exactly the state-dict keys
    NeMo's EncDecDenoiseMaskedTokenPredModel has for this config: the key list of a golden NeMo archive
    (test/fixtures/golden/index.json 'archives'), with the layer / decoder count and the conv-norm variant adjusted,
@@ -32,6 +34,18 @@ SECTIONS = ["preprocessor", "masking", "quantizer", "encoder", "decoder", "loss"
 
 problems = []
 
+# NeMo 2.x ConformerEncoder.__init__ arguments (nemo/collections/asr/modules/conformer_encoder.py)
+CONFORMER_ENCODER_ARGS = {
+    "feat_in", "n_layers", "d_model", "feat_out", "causal_downsampling", "subsampling", "subsampling_factor",
+    "subsampling_conv_chunking_factor", "subsampling_conv_channels", "reduction", "reduction_position",
+    "reduction_factor", "ff_expansion_factor", "self_attention_model", "n_heads", "att_context_size",
+    "att_context_probs", "att_context_style", "xscaling", "untie_biases", "pos_emb_max_len", "conv_kernel_size",
+    "conv_norm_type", "conv_context_size", "use_bias", "dropout", "dropout_pre_encoder", "dropout_emb", "dropout_att",
+    "stochastic_depth_drop_prob", "stochastic_depth_mode", "stochastic_depth_start_layer", "global_tokens",
+    "global_tokens_spacing", "global_attn_separate", "use_pytorch_sdpa", "use_pytorch_sdpa_backends",
+    "sync_max_audio_length",
+}
+
 
 def fail(msg):
     problems.append(msg)
@@ -55,6 +69,25 @@ def read_config(text):
         if v:
             cfg[sec][key] = int(v.group(1)) if v.group(1).isdigit() else v.group(1)
     return cfg, "text check (PyYAML not installed)"
+
+
+def check_encoder(enc):
+    """The encoder section as NeMo's ConformerEncoder(**cfg) takes it, and its _calc_context_sizes checks."""
+    for k in enc:
+        if k != "_target_" and k not in CONFORMER_ENCODER_ARGS:
+            fail(f"encoder.{k}: not an argument of NeMo's ConformerEncoder (NeMo would fail to build the encoder)")
+    acs = enc.get("att_context_size")
+    pairs = [[-1, -1]] if not acs else ([acs] if isinstance(acs[0], int) else acs)
+    style = enc.get("att_context_style", "regular")
+    for i, p in enumerate(pairs):
+        if not (isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) for x in p)):
+            fail(f"encoder.att_context_size[{i}]: {p!r} is not a pair of integers")
+        elif style == "chunked_limited" and p[1] != -1 and p[0] % (p[1] + 1) > 0:
+            fail(f"encoder.att_context_size[{i}]: {p} breaks chunked_limited's left % (right + 1) == 0")
+    probs = enc.get("att_context_probs")
+    if probs and (len(probs) != len(pairs) or sum(probs) != 1):
+        fail(f"encoder.att_context_probs: {probs} is not one probability per pair summing to 1")
+    print(f"  encoder: {len(enc)} keys checked against NeMo's ConformerEncoder arguments; att_context_size {pairs} ({style})")
 
 
 def reference_keys(cfg):
@@ -138,6 +171,8 @@ def main():
     for s in SECTIONS:
         if s not in cfg:
             fail(f"config section {s!r} missing")
+    if how == "PyYAML" and isinstance(cfg.get("encoder"), dict):
+        check_encoder(cfg["encoder"])
 
     sd = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     print(f"  torch.load(weights_only=True): {type(sd).__name__} with {len(sd)} tensors")

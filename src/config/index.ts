@@ -2,7 +2,7 @@
 
 export { ConfigError } from './config-error.js';
 export type { ConfigIssue } from './config-error.js';
-export { MISSING, formatPath, getAt, parsePath } from './config-tree.js';
+export { MISSING, formatPath, getAt, isConfigMap, parsePath } from './config-tree.js';
 export type { ConfigMap, ConfigScalar, ConfigValue, KeyPath } from './config-tree.js';
 export { editDistance, closestMatch, suggestPath } from './edit-distance.js';
 export { resolveInterpolations } from './interpolation.js';

@@ -9,6 +9,8 @@ import * as t from '../torch/index.js';
 import {
   DEFAULT_SAVE_TOP_K,
   applyOverrides,
+  isConfigMap,
+  nemoEncoderSection,
   readYamlConfigFile,
   resolveInterpolations,
   resolveConfigSource,
@@ -288,7 +290,9 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
     ? `SentencePiece tokenizer ${tok.tokenizer.source}: ${vocab.size} pieces`
     : `${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))}`;
   log(`streamnest: ${labelsText} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
-  const configYaml = stringify({ ...modelTree, target: artifacts ? CTC_BPE_TARGET : CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
+  // the encoder as NeMo's ConformerEncoder accepts it (dynamic-chunk keys expanded into att_context_size)
+  const stored = isConfigMap(modelTree.encoder) ? { ...modelTree, encoder: nemoEncoderSection(modelTree.encoder) } : modelTree;
+  const configYaml = stringify({ ...stored, target: artifacts ? CTC_BPE_TARGET : CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
   const train = new CtcTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
   log(train.describe());
   const val = c.model.validation_ds ? { ...c.model.validation_ds, batch_augmentor: null, noise_manifest: null, shuffle: false } : null;

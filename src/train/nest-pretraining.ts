@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import * as t from '../torch/index.js';
-import { validateNestConfig, type ConfigMap, type NestConfig } from '../config/index.js';
+import { isConfigMap, nemoEncoderSection, validateNestConfig, type ConfigMap, type NestConfig } from '../config/index.js';
 import { fillFixedStatistics } from './feature-statistics.js';
 import { buildNestModel } from '../ssl/nest-factory.js';
 import type { NestBatch, NestMetrics, NestModel } from '../ssl/nest-model.js';
@@ -31,10 +31,19 @@ export interface PretrainOptions {
 
 export type PretrainResult = RunEnd;
 
-/** The `model:` section as NeMo's model_config.yaml, with target and nemo_version. */
+/**
+ * The `model:` section as NeMo's model_config.yaml, with target and nemo_version; the encoder section as NeMo's
+ * ConformerEncoder accepts it (dynamic-chunk keys expanded into att_context_size: nemoEncoderSection).
+ */
 export function modelConfigYaml(resolved: ConfigMap): string {
   const model = (resolved as Record<string, unknown>).model as Record<string, unknown>;
-  return stringify({ ...model, target: NEST_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
+  const encoder = model.encoder;
+  return stringify({
+    ...model,
+    ...(isConfigMap(encoder) ? { encoder: nemoEncoderSection(encoder) } : {}),
+    target: NEST_TARGET,
+    nemo_version: NEMO_VERSION_WRITTEN,
+  });
 }
 
 function toNestBatch(b: Parameters<typeof batchToTensors>[0]): NestBatch {

@@ -87,6 +87,37 @@ test('the tiny preset loads without overrides and is small and streaming-safe', 
   assert.equal(config.exp_manager.create_tensorboard_logger, false);
 });
 
+test('the tiny_multilatency preset is tiny with chunked_limited dynamic chunk training: three look-aheads, one left context', () => {
+  assert.ok(listPresets().includes('tiny_multilatency'));
+  assert.equal(resolveConfigSource('tiny_multilatency'), join(CONFIGS_DIR, 'tiny_multilatency.yaml'));
+  const { config, warnings } = loadConfig('tiny_multilatency');
+  assert.deepEqual(warnings, []);
+  expectStreamingSafe(config);
+  const e = config.model.encoder;
+  assert.equal(e.att_context_style, 'chunked_limited');
+  assert.deepEqual(e.att_context_size, [
+    [20, 0],
+    [20, 1],
+    [20, 4],
+  ]);
+  const frameMs = Math.round((config.model.preprocessor.window_stride ?? 0.01) * 1000) * e.subsampling_factor;
+  assert.deepEqual(
+    e.att_context_size.map(([, right]) => right * frameMs),
+    [0, 80, 320],
+    'look-ahead 0, 80 and 320 ms',
+  );
+  assert.equal(new Set(e.att_context_size.map(([left]) => left)).size, 1, 'one shared left context');
+  // everything else is tiny's
+  const tiny = loadConfig('tiny').config;
+  const strip = (c: NestConfig): unknown => ({
+    ...c,
+    name: '',
+    exp_manager: { ...c.exp_manager, name: '' },
+    model: { ...c.model, encoder: { ...c.model.encoder, att_context_size: [], att_context_probs: [], att_context_style: '' } },
+  });
+  assert.deepEqual(strip(config), strip(tiny));
+});
+
 test('loadConfig applies overrides before interpolation and validation', () => {
   const { config } = loadConfig('tiny', ['model.sample_rate=8000', 'model.encoder.d_model=32', 'trainer.max_steps=5']);
   assert.equal(config.model.train_ds.sample_rate, 8000);

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../../src/model/conformer-encoder.js';
-import { resolveEncoderConfig } from '../../src/model/encoder-config.js';
+import { conformerEncoderArgs, resolveEncoderConfig } from '../../src/model/encoder-config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { outputReach, subsamplingReach, attentionReach } from '../../src/model/receptive-field.js';
 import type { AttContextSize } from '../../src/model/attention-context.js';
 
@@ -77,6 +78,19 @@ function probe(config: ConformerEncoderConfig, cut: number, claimedReach: number
   }
 }
 
+const MULTILATENCY = conformerEncoderArgs(loadConfig('tiny_multilatency').config.model.encoder);
+const MULTILATENCY_PAIRS = MULTILATENCY.att_context_size as AttContextSize[];
+
+test('tiny_multilatency trains at least 3 pairs (look-ahead 0, 1 and 4 frames) with one left context', () => {
+  assert.ok(MULTILATENCY_PAIRS.length >= 3);
+  assert.deepEqual(
+    MULTILATENCY_PAIRS.map((p) => p[1]),
+    [0, 1, 4],
+  );
+  assert.equal(new Set(MULTILATENCY_PAIRS.map((p) => p[0])).size, 1);
+  assert.equal(MULTILATENCY.feat_in, 80, 'probe() feeds 80 features');
+});
+
 const CAUSAL: { name: string; config: ConformerEncoderConfig; pairs?: AttContextSize[] }[] = [
   { name: 'fully causal [-1,0]', config: { ...BASE } },
   { name: 'look-ahead regular [-1,2], causal conv', config: { ...BASE, att_context_size: [-1, 2] } },
@@ -102,6 +116,8 @@ const CAUSAL: { name: string; config: ConformerEncoderConfig; pairs?: AttContext
     ],
   },
   { name: 'striding subsampling x4, causal', config: { ...BASE, subsampling: 'striding', subsampling_factor: 4 } },
+  // dynamic chunk training: every pair the tiny_multilatency preset trains (its own sizes, random weights)
+  { name: 'tiny_multilatency preset', config: MULTILATENCY, pairs: MULTILATENCY_PAIRS },
 ];
 
 for (const c of CAUSAL) {

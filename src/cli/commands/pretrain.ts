@@ -16,7 +16,7 @@ const spec = {
     short: 'c',
     default: 'tiny',
     metavar: 'PRESET|FILE',
-    help: 'preset name (tiny, streaming, lookahead, limited_context, nest_fast-conformer) or a YAML file',
+    help: 'preset name (tiny, tiny_multilatency, streaming, lookahead, limited_context, nest_fast-conformer) or a YAML file',
   },
   seed: { type: 'integer', default: 1234, help: 'seed of the initialisation, masking, dropout, data order and augmentation' },
   allowUnsafe: { type: 'boolean', help: 'train a config that declares itself streaming even if the streaming-safety check fails' },

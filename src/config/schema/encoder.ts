@@ -1,7 +1,10 @@
 // model.encoder — NeMo's ConformerEncoder (spec 04). Defaults are the class defaults; the checks are
 // the ones NeMo's constructor makes (_calc_context_sizes), so a config refused here is refused by NeMo.
+// Two streamnest keys (not ConformerEncoder arguments) give dynamic chunk training icefall-style:
+// att_chunk_sizes and att_left_context expand into NeMo's att_context_size pair list (DYNAMIC_CHUNK_KEYS), and a
+// stored model_config.yaml holds the expanded list instead (nemoEncoderSection), so NeMo loads it.
 
-import type { ConfigValue } from '../config-tree.js';
+import type { ConfigMap, ConfigValue } from '../config-tree.js';
 import type { KeyTable } from '../key-status.js';
 import { isEmpty, isOneOf, noEffect, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
@@ -113,6 +116,117 @@ function readAttContextSize(r: SectionReader): AttContextSize[] {
   return out.length > 0 ? out : [[-1, -1]];
 }
 
+/** streamnest's dynamic-chunk keys of model.encoder: NeMo's ConformerEncoder has no such arguments. */
+export const DYNAMIC_CHUNK_KEYS = ['att_chunk_sizes', 'att_left_context'] as const;
+
+/**
+ * Dynamic chunk training's pair list: every left context with every chunk size, as NeMo's `[left, chunk - 1]`
+ * pairs, left contexts outer (the first pair, the default at inference, is the first left context with the first
+ * chunk size). A uniform draw over these pairs is an independent uniform draw of the chunk size and the left context.
+ */
+export function dynamicChunkPairs(chunkSizes: readonly number[], leftContexts: readonly number[]): AttContextSize[] {
+  return leftContexts.flatMap((left) => chunkSizes.map((c): AttContextSize => [left, c - 1]));
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** A list of integers (one integer stands for a one-element list), each checked by `ok`; null when malformed. */
+function intList(r: SectionReader, key: string, what: string, ok: (x: number) => boolean): number[] | null {
+  const v = r.value(key);
+  const list = typeof v === 'number' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'number' && Number.isInteger(x) && ok(x))) {
+    r.problem(key, `expected ${what}; got ${describeValue(v)}`);
+    return null;
+  }
+  const nums = list as number[];
+  const twice = nums.find((x, i) => nums.indexOf(x) !== i);
+  if (twice !== undefined) {
+    r.problem(key, `lists ${twice} twice; got ${JSON.stringify(nums)}`);
+    return null;
+  }
+  return nums;
+}
+
+/**
+ * att_chunk_sizes / att_left_context (dynamic chunk training, icefall style) as NeMo's pair list, or null when
+ * att_chunk_sizes is not given (absent or null). Chunk sizes are encoder frames per chunk (right context + 1); left
+ * contexts are encoder frames (-1 = unlimited, the default) shared by every chunk size, so each bounded one must be
+ * whole chunks of every size (chunked_limited's left % (right + 1) == 0).
+ */
+function readDynamicChunks(r: SectionReader, style: 'regular' | 'chunked_limited'): AttContextSize[] | null {
+  const given = (key: string): boolean => {
+    const v = r.value(key);
+    return v !== undefined && v !== null;
+  };
+  const hasChunks = given('att_chunk_sizes');
+  const hasLeft = given('att_left_context');
+  if (!hasChunks) {
+    if (hasLeft) r.problem('att_left_context', 'is the left context of dynamic chunk training: set att_chunk_sizes too (or use att_context_size)');
+    return null;
+  }
+  let ok = true;
+  if (style !== 'chunked_limited') {
+    r.problem('att_chunk_sizes', `dynamic chunk training needs att_context_style: chunked_limited (chunks of right + 1 frames); got '${style}'`);
+    ok = false;
+  }
+  const explicit = r.value('att_context_size');
+  if (explicit !== undefined && explicit !== null) {
+    r.problem(
+      'att_context_size',
+      "give either att_context_size (NeMo's pair list) or att_chunk_sizes / att_left_context (expanded into that list), not both; " +
+        'drop one, e.g. model.encoder.att_context_size=null',
+    );
+    ok = false;
+  }
+  const probs = r.value('att_context_probs');
+  if (probs !== undefined && probs !== null && !(Array.isArray(probs) && probs.length === 0)) {
+    r.problem(
+      'att_context_probs',
+      'dynamic chunk training draws the chunk size and the left context uniformly; for other probabilities list the pairs in att_context_size',
+    );
+    ok = false;
+  }
+  const chunks = intList(r, 'att_chunk_sizes', 'a list of chunk sizes in encoder frames (integers >= 1; chunk = right context + 1)', (x) => x >= 1);
+  const lefts = hasLeft
+    ? intList(r, 'att_left_context', 'a left context in encoder frames (an integer >= 0, -1 = unlimited) or a list of them', (x) => x >= -1)
+    : [-1];
+  const placeholder: AttContextSize[] = [[-1, 0]]; // after a problem: a valid list, so that nothing else is reported for it
+  if (!chunks || !lefts) return placeholder;
+  const lcm = chunks.reduce((a, c) => (a * c) / gcd(a, c), 1); // every bounded left context must be a multiple of this
+  for (const left of lefts) {
+    const bad = chunks.find((c) => chunkedLimitedViolations([left, c - 1]).length > 0);
+    if (bad !== undefined) {
+      r.problem(
+        'att_left_context',
+        `chunked_limited needs whole chunks of left context (left % chunk == 0): ${left} is not a multiple of chunk size ${bad} (att_chunk_sizes ${JSON.stringify(chunks)}); ` +
+          `use a multiple of ${lcm}, e.g. ${Math.max(1, Math.round(left / lcm)) * lcm}`,
+      );
+      ok = false;
+    }
+  }
+  return ok ? dynamicChunkPairs(chunks, lefts) : placeholder;
+}
+
+/**
+ * The encoder section as NeMo's ConformerEncoder accepts it (what a stored model_config.yaml holds): the dynamic-chunk
+ * keys, which NeMo would pass to the constructor and fail on, are replaced by the pair list they expand into (the
+ * probabilities stay NeMo's null = uniform). A section without them is returned as it is. Expects a validated section.
+ */
+export function nemoEncoderSection(encoder: ConfigMap): ConfigMap {
+  if (!DYNAMIC_CHUNK_KEYS.some((k) => Object.hasOwn(encoder, k))) return encoder;
+  const chunks = encoder.att_chunk_sizes;
+  const list = (v: ConfigValue | undefined, dflt: number[]): number[] => (v === undefined || v === null ? dflt : typeof v === 'number' ? [v] : (v as number[]));
+  const given = chunks !== undefined && chunks !== null;
+  const pairs = given ? dynamicChunkPairs(list(chunks, []), list(encoder.att_left_context, [-1])).map(([l, r]) => [l, r]) : null;
+  const out: ConfigMap = {};
+  for (const [k, v] of Object.entries(encoder)) {
+    if (k === 'att_chunk_sizes' && pairs)
+      out.att_context_size = pairs; // where the chunk sizes were
+    else if (!(DYNAMIC_CHUNK_KEYS as readonly string[]).includes(k) && !(k === 'att_context_size' && pairs)) out[k] = v;
+  }
+  return out;
+}
+
 function readAttContextProbs(r: SectionReader, n: number): number[] {
   const v = r.value('att_context_probs');
   if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return Array.from({ length: n }, () => 1 / n);
@@ -150,6 +264,8 @@ export const ENCODER_KEYS: KeyTable = {
     'att_context_size',
     'att_context_probs',
     'att_context_style',
+    // streamnest keys (dynamic chunk training), written to a stored model as the att_context_size list they expand into
+    ...DYNAMIC_CHUNK_KEYS,
     'xscaling',
     'untie_biases',
     'pos_emb_max_len',
@@ -195,8 +311,9 @@ export function readEncoderConfig(r: SectionReader): EncoderConfig {
     r.problem('n_heads', `d_model (${d_model}) must be divisible by n_heads (${n_heads})`);
   }
   const att_context_style = r.oneOf('att_context_style', ['regular', 'chunked_limited'] as const, 'regular');
-  const att_context_size = readAttContextSize(r);
-  if (att_context_style === 'chunked_limited') {
+  const dynamic = readDynamicChunks(r, att_context_style);
+  const att_context_size = dynamic ?? readAttContextSize(r);
+  if (att_context_style === 'chunked_limited' && !dynamic) {
     att_context_size.forEach(([left, right], i) => {
       for (const v of chunkedLimitedViolations([left, right], att_context_size.length)) {
         if (v === 'left_not_whole_chunks') {
@@ -207,7 +324,8 @@ export function readEncoderConfig(r: SectionReader): EncoderConfig {
       }
     });
   }
-  const att_context_probs = readAttContextProbs(r, att_context_size.length);
+  // dynamic chunk training draws uniformly (readDynamicChunks refuses att_context_probs beside it)
+  const att_context_probs = dynamic ? dynamic.map(() => 1 / dynamic.length) : readAttContextProbs(r, att_context_size.length);
 
   const conv_kernel_size = r.int('conv_kernel_size', 31, { min: 1 });
   if (conv_kernel_size % 2 === 0) r.problem('conv_kernel_size', `must be odd; got ${conv_kernel_size}`);
