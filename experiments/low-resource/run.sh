@@ -7,7 +7,7 @@
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
 #
-# Corpus: make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
+# Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
 # en-gb-scotland+m2, en-029+f1) are removed from training; dev = the validation sentences of the other voices.
 # The labelled subset is the first utterances of the (shuffled) pretraining set up to --labelled-min minutes.
 # Needs a built streamnest (npm run build). Prints the table (results.md) and draws dev-wer.png.
@@ -30,23 +30,8 @@ SN="${STREAMNEST:-node $root/dist/src/cli/main.js} --threads 1"
 mkdir -p "$out"; cd "$root"
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$out/run.log"; }
 C="$out/corpus"
-if [ ! -f "$C/train_manifest.json" ]; then
-  log "corpus: $minutes min"
-  $SN make-corpus --out "$C" --minutes "$minutes" --seed 8 > "$out/corpus.log" 2>&1
-fi
-node -e '
-const fs = require("fs"); const [dir, mins] = [process.argv[1], Number(process.argv[2])];
-const held = new Set(["en-gb-scotland", "en-gb-scotland+m2", "en-029+f1"]);
-const read = (f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter(Boolean).map(JSON.parse);
-const w = (f, rows) => fs.writeFileSync(`${dir}/${f}`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
-const train = read("train_manifest.json").filter((r) => !held.has(r.speaker));
-let acc = 0; const lab = train.filter((r) => (acc += r.duration) <= mins * 60);
-w("pretrain_manifest.json", train); w("labelled_manifest.json", lab);
-w("dev_manifest.json", read("val_manifest.json").filter((r) => !held.has(r.speaker)));
-w("test_manifest.json", read("val_manifest.json").filter((r) => held.has(r.speaker)));
-const h = (rows) => (rows.reduce((s, r) => s + r.duration, 0) / 60).toFixed(1);
-console.log(`pretrain ${train.length} utts ${h(train)} min (unlabelled); labelled ${lab.length} utts ${h(lab)} min`);
-' "$C" "$labelled_min" | tee -a "$out/run.log"
+log "corpus: $minutes min"
+SN="$SN" "$root/experiments/common/corpus.sh" "$C" "$minutes" "$labelled_min" | tee -a "$out/run.log"
 
 arch="model.encoder.subsampling_factor=4 model.encoder.n_layers=4 model.encoder.d_model=96 model.encoder.n_heads=4 model.encoder.subsampling_conv_channels=96 model.train_ds.batch_size=8 model.validation_ds.batch_size=8"
 ctx_causal="model.encoder.att_context_size=[-1,0] model.encoder.att_context_style=regular"
