@@ -21,7 +21,9 @@ for (const f of existsSync(evalDir) ? readdirSync(evalDir) : []) {
   const m = /^(.*)-s(\d+)@(\d+)\.json$/.exec(f);
   if (!m) continue;
   const rep = JSON.parse(readFileSync(join(evalDir, f), 'utf8'));
-  ((wer[m[1]] ??= {})[m[3]] ??= []).push({ seed: Number(m[2]), wer: rep.totals.wer });
+  const byRight = wer[m[1]] ?? {};
+  wer[m[1]] = byRight;
+  byRight[m[3]] = [...(byRight[m[3]] ?? []), { seed: Number(m[2]), wer: rep.totals.wer }];
 }
 const stat = (row, r) => {
   const v = (wer[row]?.[r] ?? []).map((x) => x.wer);
