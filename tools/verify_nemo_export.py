@@ -46,6 +46,9 @@ CONFORMER_ENCODER_ARGS = {
     "sync_max_audio_length",
 }
 
+# NeMo's RandomBlockMasking.__init__ arguments (nemo/collections/asr/modules/ssl_modules/masking.py)
+RANDOM_BLOCK_MASKING_ARGS = {"feat_in", "mask_prob", "block_size", "mask_value", "freeze", "allow_overlap", "max_mask_ratio"}
+
 
 def fail(msg):
     problems.append(msg)
@@ -173,6 +176,10 @@ def main():
             fail(f"config section {s!r} missing")
     if how == "PyYAML" and isinstance(cfg.get("encoder"), dict):
         check_encoder(cfg["encoder"])
+    if how == "PyYAML" and isinstance(cfg.get("masking"), dict):
+        for k in cfg["masking"]:
+            if k != "_target_" and k not in RANDOM_BLOCK_MASKING_ARGS:
+                fail(f"masking.{k}: not an argument of NeMo's RandomBlockMasking (NeMo would fail to build the model)")
 
     sd = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     print(f"  torch.load(weights_only=True): {type(sd).__name__} with {len(sd)} tensors")

@@ -1,10 +1,12 @@
-// Reading the `model:` section stored in a .nemo archive's model_config.yaml as a validated NEST model config.
+// Reading the `model:` section stored in a .nemo archive's model_config.yaml as a validated NEST model config
+// (streamnest's masking keys are stored under streamnest_masking, where NeMo ignores them: nemoMaskingSplit).
 import { parse } from 'yaml';
-import { validateNestConfig, type NestModelConfig } from '../config/index.js';
+import { validateNestConfig, withMaskingExtensions, type ConfigMap, type NestModelConfig } from '../config/index.js';
 
 export function nestModelConfigFromYaml(modelYaml: string, file: string): { model: NestModelConfig; warnings: string[] } {
-  const model = parse(modelYaml) as Record<string, unknown>;
-  if (model === null || typeof model !== 'object') throw new Error(`${file}: model_config.yaml is not a mapping`);
+  const stored = parse(modelYaml) as ConfigMap;
+  if (stored === null || typeof stored !== 'object' || Array.isArray(stored)) throw new Error(`${file}: model_config.yaml is not a mapping`);
+  const model = withMaskingExtensions(stored, file); // streamnest's masking keys, kept apart for NeMo's sake
   const { config, warnings } = validateNestConfig({ name: String(model.name ?? 'model'), model, trainer: {}, exp_manager: {} } as never, {
     file,
     training: false,

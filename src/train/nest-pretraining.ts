@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import * as t from '../torch/index.js';
-import { isConfigMap, nemoEncoderSection, validateNestConfig, type ConfigMap, type NestConfig } from '../config/index.js';
+import { isConfigMap, nemoEncoderSection, nemoMaskingSplit, validateNestConfig, type ConfigMap, type NestConfig } from '../config/index.js';
 import { fillFixedStatistics } from './feature-statistics.js';
 import { buildNestModel } from '../ssl/nest-factory.js';
 import type { NestBatch, NestMetrics, NestModel } from '../ssl/nest-model.js';
@@ -32,11 +32,12 @@ export interface PretrainOptions {
 export type PretrainResult = RunEnd;
 
 /**
- * The `model:` section as NeMo's model_config.yaml, with target and nemo_version; the encoder section as NeMo's
- * ConformerEncoder accepts it (dynamic-chunk keys expanded into att_context_size: nemoEncoderSection).
+ * The `model:` section as NeMo's model_config.yaml, with target and nemo_version, in the form NeMo loads: the encoder
+ * section as its ConformerEncoder accepts it (dynamic-chunk keys expanded into att_context_size: nemoEncoderSection)
+ * and streamnest's masking keys under streamnest_masking instead of masking (nemoMaskingSplit).
  */
 export function modelConfigYaml(resolved: ConfigMap): string {
-  const model = (resolved as Record<string, unknown>).model as Record<string, unknown>;
+  const model = nemoMaskingSplit((resolved as Record<string, ConfigMap>).model!);
   const encoder = model.encoder;
   return stringify({
     ...model,

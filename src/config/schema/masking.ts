@@ -1,7 +1,8 @@
 // model.masking — NeMo's RandomBlockMasking plus streamnest's causal extension (spec 02 §1–2) and multi-scale block
 // sizes (issue 17 item 5).
 
-import { formatPath } from '../config-tree.js';
+import { ConfigError } from '../config-error.js';
+import { formatPath, isConfigMap, type ConfigMap } from '../config-tree.js';
 import type { KeyTable } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
@@ -104,4 +105,51 @@ function readBlockSizes(r: SectionReader): Pick<MaskingConfig, 'block_sizes' | '
     r.problem('block_size_probs', `must sum to 1; got ${JSON.stringify(probs)}`);
   }
   return { block_sizes, block_size_probs: probs };
+}
+
+/** The masking keys NeMo's RandomBlockMasking does not take (its constructor fails on them). */
+export const STREAMNEST_MASKING_KEYS = ['causal', 'left_context_size', 'block_sizes', 'block_size_probs'] as const;
+
+/**
+ * The model-level key a written model_config.yaml keeps streamnest's masking keys under: NeMo instantiates
+ * `masking` as RandomBlockMasking(**masking) and fails on keys it does not know, but ignores unknown model-level keys.
+ */
+export const STREAMNEST_MASKING_SECTION = 'streamnest_masking';
+
+/**
+ * A NEST `model:` section as NeMo loads it: streamnest's masking keys moved from `masking` to `streamnest_masking`
+ * (withMaskingExtensions moves them back). A section without them is returned as it is.
+ */
+export function nemoMaskingSplit(model: ConfigMap): ConfigMap {
+  const masking = model.masking;
+  if (!isConfigMap(masking)) return model;
+  const nemo: ConfigMap = {};
+  const ours: ConfigMap = {};
+  for (const [k, v] of Object.entries(masking)) {
+    if ((STREAMNEST_MASKING_KEYS as readonly string[]).includes(k)) ours[k] = v;
+    else nemo[k] = v;
+  }
+  if (Object.keys(ours).length === 0) return model;
+  return { ...model, masking: nemo, [STREAMNEST_MASKING_SECTION]: ours };
+}
+
+/**
+ * The inverse of nemoMaskingSplit when reading a stored model: `streamnest_masking`'s keys back into `masking`.
+ * Throws (naming the key) when both hold the same key or streamnest_masking holds another one.
+ */
+export function withMaskingExtensions(model: ConfigMap, file: string): ConfigMap {
+  const ours = model[STREAMNEST_MASKING_SECTION];
+  if (ours === undefined) return model;
+  const where = `${file}: model_config.yaml ${STREAMNEST_MASKING_SECTION}`;
+  if (!isConfigMap(ours)) throw new ConfigError(where, [{ path: STREAMNEST_MASKING_SECTION, message: 'must be a mapping of masking keys' }]);
+  const masking = isConfigMap(model.masking) ? model.masking : {};
+  for (const k of Object.keys(ours)) {
+    if (!(STREAMNEST_MASKING_KEYS as readonly string[]).includes(k))
+      throw new ConfigError(where, [
+        { path: `${STREAMNEST_MASKING_SECTION}.${k}`, message: `is not one of streamnest's masking keys (${STREAMNEST_MASKING_KEYS.join(', ')})` },
+      ]);
+    if (Object.hasOwn(masking, k)) throw new ConfigError(where, [{ path: `${STREAMNEST_MASKING_SECTION}.${k}`, message: 'is also set in masking' }]);
+  }
+  const { [STREAMNEST_MASKING_SECTION]: _, ...rest } = model;
+  return { ...rest, masking: { ...masking, ...ours } };
 }
