@@ -33,7 +33,7 @@ export interface QuantizerOutput {
   xid: Tensor;
 }
 
-/** Rows of the (rows, H, K, C) float64 difference tensor computed at once (bounds memory; results do not depend on it). */
+/** Elements of the (H, rows, C) float64 score tensor computed at once (bounds memory; results do not depend on it). */
 const DIST_ELEMENTS_PER_CHUNK = 1 << 22;
 
 export class RandomProjectionVectorQuantizer extends t.Module {
@@ -133,18 +133,30 @@ export class RandomProjectionVectorQuantizer extends t.Module {
     const C = this.numClasses;
     const stacked = x.contiguous().reshape([B, Tt, this.combineTimeSteps * D]); // (B, T_tok, c*D): frame-major, then feature
     const z = l2Normalize(this.proj.forward(stacked).reshape([B, Tt, H, K])); // (B, T_tok, H, K) f32, unit vectors
-    // l2 argmin in float64 as NeMo: (z[..., None] - codebooks^T) -> norm over K -> argmin over C; ties -> lowest index
-    const cbT = this.codebooks.transpose(1, 2).unsqueeze(0); // (1, H, K, C) f64
-    const zr = z.reshape([B * Tt, H, K, 1]); // (N, H, K, 1) f32
+    // l2 argmin in float64, as NeMo's argmin over C of ||z - c||: NeMo forms every difference (N, H, K, C); here
+    // ||z - c||^2 = ||z||^2 - 2 z.c + ||c||^2 with one float64 matmul per chunk, and ||z||^2 (the same for every c)
+    // dropped. A zero z (padding: every code at distance ||c|| = 1 up to rounding) takes the code NeMo's rounding
+    // picks, computed once its way. Otherwise tokens equal NeMo's unless two codes lie within float64 rounding of
+    // each other (none in the golden fixtures).
+    const cb = this.codebooks; // (H, C, K) f64
+    const cbT = cb.transpose(1, 2); // (H, K, C) f64
+    const cNorm = cb.mul(cb).sum([-1]).unsqueeze(1); // (H, 1, C) ||c||^2
+    const zeroToken = t.argmin(t.norm(t.zeros([1, H, K, 1], { dtype: 'float64' }).sub(cbT.unsqueeze(0)), 2, -2), -1).reshape([H, 1]); // (H, 1)
+    const zh = z
+      .reshape([B * Tt, H, K])
+      .transpose(0, 1)
+      .to({ dtype: 'float64' }); // (H, N, K) f64
+    const isZero = zh.abs().sum([-1]).eq(0); // (H, N)
     const N = B * Tt;
-    const per = Math.max(1, Math.floor(DIST_ELEMENTS_PER_CHUNK / (H * K * C)));
+    const per = Math.max(1, Math.floor(DIST_ELEMENTS_PER_CHUNK / (H * C)));
     const parts: Tensor[] = [];
     for (let s = 0; s < N; s += per) {
       const n = Math.min(per, N - s);
       parts.push(
         t.tidy(() => {
-          const diff = zr.narrow(0, s, n).sub(cbT); // (n, H, K, C) f64 (f32 promoted)
-          return t.argmin(t.norm(diff, 2, -2), -1); // (n, H) int64
+          const dot = zh.narrow(1, s, n).matmul(cbT); // (H, n, K) @ (H, K, C) -> (H, n, C)
+          const best = t.argmin(cNorm.sub(dot.mul(2)), -1); // (H, n) int64
+          return t.where(isZero.narrow(1, s, n), zeroToken.expand([H, n]), best).transpose(0, 1); // (n, H)
         }),
       );
     }
