@@ -15,6 +15,8 @@ export interface DatasetLoaderOptions {
   where?: string;
   /** Resume from a saved loader state. */
   state?: SamplerState;
+  /** Data parallel: yield (and decode) only this rank's share of the common batch sequence (AudioLoader's shard). */
+  shard?: { rank: number; world: number };
 }
 
 export interface DatasetLoader {
@@ -69,6 +71,7 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
   const loader = new AudioLoader(manifests.entries, noise?.entries ?? [], sampler, {
     seed: o.seed,
     workers,
+    shard: o.shard && o.shard.world > 1 ? o.shard : undefined,
     prefetch: opt(ds, 'prefetch', where, 'number', 2),
     build: { sampleRate: opt(ds, 'sample_rate', where, 'number', 16000), skipBadAudio: skipBad, augmentation: aug },
   });

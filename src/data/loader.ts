@@ -16,6 +16,11 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Worker threads (default 1; 0 = decode on the main thread when next() is called). */
   workers?: number;
+  /**
+   * Data parallel: this loader yields only the batches with sampler index drawn % world == rank, and never decodes
+   * the others (every rank draws the common seeded sequence and takes its share of it).
+   */
+  shard?: { rank: number; world: number };
   build?: Partial<BatchBuildConfig>;
 }
 
@@ -104,7 +109,10 @@ export class AudioLoader {
   }
 
   private enqueue(): void {
-    const { indices, epoch, batchInEpoch } = this.sampler.next();
+    const shard = this.opts.shard;
+    let b = this.sampler.next();
+    while (shard && b.drawn % shard.world !== shard.rank) b = this.sampler.next(); // another rank's batch: not decoded
+    const { indices, epoch, batchInEpoch } = b;
     const id = this.nextId++;
     const task: BatchTask = {
       id,

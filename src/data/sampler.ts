@@ -34,6 +34,8 @@ export interface SamplerState {
   position: number;
   /** RNG state at the start of this epoch (the epoch's plan is recomputed from it). */
   rng: RngState;
+  /** Batches drawn since the start, over every epoch (data-parallel sharding counts on it); absent in old states: 0. */
+  drawn?: number;
 }
 
 export class BatchSampler {
@@ -41,6 +43,7 @@ export class BatchSampler {
   private readonly opts: Required<Omit<SamplerOptions, 'weights'>> & { weights: readonly number[] | null };
   private epoch = 0;
   private position = 0;
+  private drawn = 0;
   private epochStart: RngState;
   private plan: number[][];
   private nextEpochStart: RngState;
@@ -110,7 +113,7 @@ export class BatchSampler {
 
   /** A copy of the current state (JSON-serialisable). */
   state(): SamplerState {
-    return { epoch: this.epoch, position: this.position, rng: { s: [...this.epochStart.s] } };
+    return { epoch: this.epoch, position: this.position, rng: { s: [...this.epochStart.s] }, drawn: this.drawn };
   }
 
   setState(s: SamplerState): void {
@@ -124,10 +127,11 @@ export class BatchSampler {
     if (s.position > this.plan.length)
       throw new Error(`sampler state: position ${s.position} > ${this.plan.length} batches in the epoch (different data or batch size?)`);
     this.position = s.position;
+    this.drawn = s.drawn ?? 0;
   }
 
-  /** The next batch of item indices with its epoch and index in the epoch; rolls over to the next epoch. */
-  next(): { indices: number[]; epoch: number; batchInEpoch: number } {
+  /** The next batch of item indices with its epoch, index in the epoch and index since the start; rolls over to the next epoch. */
+  next(): { indices: number[]; epoch: number; batchInEpoch: number; drawn: number } {
     if (this.position >= this.plan.length) {
       this.epoch++;
       this.position = 0;
@@ -135,7 +139,7 @@ export class BatchSampler {
       ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
     }
     const batchInEpoch = this.position++;
-    return { indices: this.plan[batchInEpoch]!.slice(), epoch: this.epoch, batchInEpoch };
+    return { indices: this.plan[batchInEpoch]!.slice(), epoch: this.epoch, batchInEpoch, drawn: this.drawn++ };
   }
 }
 

@@ -57,36 +57,26 @@ function disposeNestBatch(b: NestBatch): void {
 }
 
 /**
- * Training batches; with several ranks, rank r takes every W-th non-empty batch of the common seeded sequence
- * (deterministic; every rank decodes every batch, so data loading does not shrink with W). Each rank's state
- * differs (its `taken` count), so the Trainer saves all ranks' states in checkpoints and each resumes its own.
+ * Training batches; with several ranks, rank r takes the batches of the common seeded sequence whose index is r
+ * modulo W, and its loader decodes only those (AudioLoader's shard: data loading shrinks with W). Each rank's loader
+ * state differs, so the Trainer saves all ranks' states in checkpoints and each resumes its own.
  */
 class NestTrainStream implements BatchStream<NestBatch> {
   private data: DatasetLoader;
-  private taken = 0;
-  constructor(
-    private readonly make: (state?: SamplerState) => DatasetLoader,
-    private readonly rank: number,
-    private readonly world: number,
-  ) {
+  constructor(private readonly make: (state?: SamplerState) => DatasetLoader) {
     this.data = make();
   }
   async next(): Promise<{ batch: NestBatch; epoch: number }> {
-    for (;;) {
-      const b = await this.data.loader.next();
-      const mine = this.taken % this.world === this.rank;
-      this.taken++;
-      if (mine) return { batch: toNestBatch(b), epoch: b.epoch };
-    }
+    const b = await this.data.loader.next();
+    return { batch: toNestBatch(b), epoch: b.epoch };
   }
   state(): unknown {
-    return { sampler: this.data.loader.state(), taken: this.taken };
+    return { sampler: this.data.loader.state() };
   }
   restore(state: unknown): void {
-    const s = state as { sampler: SamplerState; taken: number };
+    const s = state as { sampler: SamplerState };
     void this.data.loader.close();
     this.data = this.make(s.sampler);
-    this.taken = s.taken;
   }
   async close(): Promise<void> {
     await this.data.loader.close();
@@ -189,24 +179,24 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
   // trainer.sync_batchnorm: the conv modules' batch_norm (bidirectional recipe) normalises with global batch statistics
   const model = buildNestModel(c.model, o.seed, { syncBatchNorm: c.trainer.sync_batchnorm && world > 1 ? (o.processGroup ?? null) : null });
   const configYaml = modelConfigYaml(o.resolved);
-  const train = new NestTrainStream(
-    (state) =>
-      createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }),
-    rank,
-    world,
+  const shard = { rank, world };
+  const train = new NestTrainStream((state) =>
+    createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state, shard }),
   );
   if (rank === 0) log(train.describe());
   const val = c.model.validation_ds;
   const validation =
     val && val.manifest_filepath !== null
       ? async function* (): AsyncIterable<NestBatch> {
-          const d = createDatasetLoader(val as unknown as Record<string, unknown>, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
+          const d = createDatasetLoader(val as unknown as Record<string, unknown>, {
+            seed: o.seed + 1,
+            baseDir: o.baseDir,
+            where: 'model.validation_ds',
+            shard,
+          });
           try {
-            const n = d.sampler.batchesPerEpoch;
-            for (let i = 0; i < n; i++) {
-              const b = await d.loader.next();
-              if (i % world === rank) yield toNestBatch(b);
-            }
+            // this rank's share of one pass: batches rank, rank + W, ... (the others are not decoded)
+            for (let i = rank; i < d.sampler.batchesPerEpoch; i += world) yield toNestBatch(await d.loader.next());
           } finally {
             await d.loader.close();
           }

@@ -76,3 +76,47 @@ test('loader: stop after k batches, restore the saved state, the next batches ar
     await resumed.close();
   }
 });
+
+test('loader shard: ranks take the common sequence modulo the world size, decode only their own batches and resume exactly', async () => {
+  const shard = (rank: number, state?: SamplerState) =>
+    new AudioLoader(train.entries, noise.entries, new BatchSampler(items, samplerOpts, state), { seed: 3, workers: 0, build, shard: { rank, world: 2 } });
+  const whole = loader(0);
+  const ranks = [shard(0), shard(1)];
+  try {
+    const all = await take(whole, 10); // into the second epoch (8 batches per epoch)
+    const mine = await Promise.all(ranks.map((l) => take(l, 5)));
+    for (let i = 0; i < 10; i++) assert.deepEqual(comparable(mine[i % 2]![i >> 1]!), comparable(all[i]!), `batch ${i}: rank ${i % 2}'s ${i >> 1}`);
+    // rank 1 never built rank 0's batches: its loader summary holds its own utterances only
+    assert.equal(ranks[1]!.summary().utterances, 5 * 4);
+    const saved = JSON.parse(JSON.stringify(ranks[1]!.state())) as SamplerState;
+    assert.equal(saved.drawn, 10, "the sampler counts every rank's batches");
+    const next = await take(ranks[1]!, 2);
+    const resumed = shard(1, saved);
+    try {
+      const again = await take(resumed, 2);
+      for (let i = 0; i < 2; i++) assert.deepEqual(comparable(again[i]!), comparable(next[i]!), `resumed batch ${i}`);
+    } finally {
+      await resumed.close();
+    }
+  } finally {
+    await whole.close();
+    for (const l of ranks) await l.close();
+  }
+});
+
+test("loader shard: a broken file in another rank's batch is never read", async () => {
+  const entries = train.entries.slice(0, 2).map((e, i) => (i === 1 ? { ...e, audioFilepath: '/nonexistent/broken.wav' } : e));
+  const its = entries.map((e) => ({ duration: e.duration, source: e.source }));
+  const opts = { batchSize: 1, seed: 1, shuffle: false };
+  const rank0 = new AudioLoader(entries, [], new BatchSampler(its, opts), { seed: 3, workers: 0, shard: { rank: 0, world: 2 } });
+  const unsharded = new AudioLoader(entries, [], new BatchSampler(its, opts), { seed: 3, workers: 0 });
+  try {
+    const got = await take(rank0, 3); // its own batches: item 0 of every epoch
+    assert.ok(got.every((b) => b.indices[0] === 0));
+    await take(unsharded, 1);
+    await assert.rejects(() => unsharded.next(), /broken\.wav/, 'the unsharded loader reads it (and fails)');
+  } finally {
+    await rank0.close();
+    await unsharded.close();
+  }
+});
