@@ -4,7 +4,8 @@
 // Throughput = steps/s x devices x batch_size (utterances/s) and seconds of audio/s (from the corpus' mean
 // duration); scaling efficiency = throughput(2) / (2 x throughput(1)). The global batch doubles with 2 devices.
 //
-//   node dist/bench/distributed/scaling.js [--steps 40] [--skip 5] [--devices 1,2]
+//   node dist/bench/distributed/scaling.js [--steps 40] [--skip 5] [--devices 1,2] [--model 'key=value ...']
+// --model: overrides of the tiny preset, e.g. 'model.encoder.n_layers=4 model.encoder.d_model=176' (a model larger than tiny).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ function arg(name: string, def: string): string {
 const steps = Number(arg('steps', '40'));
 const skip = Number(arg('skip', '5'));
 const devicesList = arg('devices', '1,2').split(',').map(Number);
+const modelOverrides = arg('model', '').split(/\s+/).filter(Boolean);
 
 function meanDuration(manifest: string): number {
   const lines = readFileSync(manifest, 'utf8').trim().split('\n');
@@ -45,6 +47,7 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
       'trainer.val_check_interval=100000',
       'trainer.log_every_n_steps=1',
       `exp_manager.exp_dir=${exp}`,
+      ...modelOverrides,
     ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1' } },
   );
@@ -64,7 +67,9 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
 
 const batch = 4;
 const audio = meanDuration(join(root, 'data', 'corpus', 'train_manifest.json'));
-console.log(`# NEST tiny preset, ${steps} steps (first ${skip} skipped), batch_size ${batch} per process, 1 thread per process`);
+console.log(
+  `# NEST tiny preset${modelOverrides.length ? ` with ${modelOverrides.join(' ')}` : ''}, ${steps} steps (first ${skip} skipped), batch_size ${batch} per process, 1 thread per process`,
+);
 console.log(
   `# ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
     .map((x) => x.toFixed(2))
