@@ -117,10 +117,40 @@ test(
   }),
 );
 
+/**
+ * The causal-window property over `seeds` seeds of one masking module: no masked frame outside
+ * [current - left, min(current, L - 1)], masked == feats elsewhere. Returns how many frames were masked.
+ */
+function causalWindowHolds(m: RandomBlockMasking, seeds: number, label: string): number {
+  const T = 96;
+  const left = m.leftContextSize;
+  let masked = 0;
+  for (let seed = 0; seed < seeds; seed++) {
+    t.tidy(() => {
+      const g = new t.Generator(seed);
+      const lengths = [T, 1 + ((seed * 37) % T), 50, (seed * 11) % 20];
+      const current = [(seed * 13) % (T + 10), 30, -1 + (seed % 3) * 60, 7];
+      const feats = t.randn([4, 3, T], { generator: g });
+      const r = m.forward(feats, lengths, g, { currentFrame: current });
+      checkApplied(feats, r.masked, r.mask, m.maskEmbedding);
+      maskRows(r.mask).forEach((row, b) => {
+        const hi = Math.min(current[b]!, lengths[b]! - 1);
+        const lo = left < 0 ? 0 : Math.max(0, current[b]! - left);
+        row.forEach((v, k) => {
+          if (v === 1) {
+            masked++;
+            assert.ok(k >= lo && k <= hi, `${label} seed=${seed} item ${b}: frame ${k} masked outside [${lo}, ${hi}]`);
+          }
+        });
+      });
+    });
+  }
+  return masked;
+}
+
 test(
   'causal window: over many seeds no masked frame outside [current - left, min(current, L - 1)], masked == feats elsewhere',
   scoped(() => {
-    const T = 96;
     let maskedSomething = 0;
     for (const allowOverlap of [true, false]) {
       for (const left of [-1, 0, 5, 17, 40]) {
@@ -129,26 +159,7 @@ test(
           { generator: new t.Generator(3) },
         );
         try {
-          for (let seed = 0; seed < 40; seed++) {
-            t.tidy(() => {
-              const g = new t.Generator(seed);
-              const lengths = [T, 1 + ((seed * 37) % T), 50, (seed * 11) % 20];
-              const current = [(seed * 13) % (T + 10), 30, -1 + (seed % 3) * 60, 7];
-              const feats = t.randn([4, 3, T], { generator: g });
-              const { masked, mask } = m.forward(feats, lengths, g, { currentFrame: current });
-              checkApplied(feats, masked, mask, m.maskEmbedding);
-              maskRows(mask).forEach((row, b) => {
-                const hi = Math.min(current[b]!, lengths[b]! - 1);
-                const lo = left < 0 ? 0 : Math.max(0, current[b]! - left);
-                row.forEach((v, k) => {
-                  if (v === 1) {
-                    maskedSomething++;
-                    assert.ok(k >= lo && k <= hi, `overlap=${allowOverlap} left=${left} seed=${seed} item ${b}: frame ${k} masked outside [${lo}, ${hi}]`);
-                  }
-                });
-              });
-            });
-          }
+          maskedSomething += causalWindowHolds(m, 40, `overlap=${allowOverlap} left=${left}`);
         } finally {
           m.dispose();
         }
@@ -544,7 +555,6 @@ test(
 test(
   'multi-scale causal window: over many seeds no masked frame outside [current - left, min(current, L - 1)]; default current frame = NeMo-style draws',
   scoped(() => {
-    const T = 96;
     let maskedSomething = 0;
     const sizeSets = [
       { blockSizes: [3, 8, 13], blockSizeProbs: [0.3, 0.3, 0.4] },
@@ -558,26 +568,7 @@ test(
             { generator: new t.Generator(3) },
           );
           try {
-            for (let seed = 0; seed < 30; seed++) {
-              t.tidy(() => {
-                const g = new t.Generator(seed);
-                const lengths = [T, 1 + ((seed * 37) % T), 50, (seed * 11) % 20];
-                const current = [(seed * 13) % (T + 10), 30, -1 + (seed % 3) * 60, 7];
-                const feats = t.randn([4, 3, T], { generator: g });
-                const { masked, mask } = m.forward(feats, lengths, g, { currentFrame: current });
-                checkApplied(feats, masked, mask, m.maskEmbedding);
-                maskRows(mask).forEach((row, b) => {
-                  const hi = Math.min(current[b]!, lengths[b]! - 1);
-                  const lo = left < 0 ? 0 : Math.max(0, current[b]! - left);
-                  row.forEach((v, k) => {
-                    if (v === 1) {
-                      maskedSomething++;
-                      assert.ok(k >= lo && k <= hi, `overlap=${allowOverlap} left=${left} seed=${seed} item ${b}: frame ${k} masked outside [${lo}, ${hi}]`);
-                    }
-                  });
-                });
-              });
-            }
+            maskedSomething += causalWindowHolds(m, 30, `overlap=${allowOverlap} sizes=${sizes.blockSizes.join('/')} left=${left}`);
           } finally {
             m.dispose();
           }
