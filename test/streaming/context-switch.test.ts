@@ -6,26 +6,14 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { configureStreaming, StreamingConfigError, StreamingEncoder, type StreamingGeometry, type StreamSlot } from '../../src/streaming/index.js';
-import { contextAllowed, scheduleAllowed, scheduleSpans, type ChunkSchedule, type ConformerEncoder } from '../../src/model/index.js';
-import type { AudioToMelSpectrogramPreprocessor } from '../../src/audio/index.js';
-import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, randomInts } from './helpers.js';
+import { contextAllowed, scheduleAllowed, scheduleSpans } from '../../src/model/index.js';
+import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
 
 const PAIRS: [number, number][] = [
   [8, 0],
   [8, 1],
   [8, 3],
 ];
-
-function offlineScheduled(pre: AudioToMelSpectrogramPreprocessor, enc: ConformerEncoder, samples: Float32Array, schedule: ChunkSchedule): Tensor {
-  return t.tidy(() =>
-    t.noGrad(() => {
-      const f = pre.forward(t.tensor(samples, [1, samples.length]), [samples.length]);
-      const L = f.lengths.toArray()[0]!;
-      const out = enc.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), { chunkSchedule: schedule });
-      return out.encoded.select(0, 0).narrow(1, 0, out.lengths.toArray()[0]!).contiguous();
-    }),
-  );
-}
 
 /**
  * Streams every clip together (all audio fed, then ended), one step per stream per turn; before each step a stream
@@ -110,11 +98,11 @@ test('a stream that switches look-ahead between steps equals the offline pass un
   try {
     for (const [i, clip] of clips.entries()) {
       assert.ok(new Set(chunks[i]).size === PAIRS.length, `stream ${i} used every chunk size (${chunks[i]!.join(' ')})`);
-      const ref = offlineScheduled(pre, enc, clip, { chunks: chunks[i]!, left: 8 });
+      const ref = offlineEncode(pre, enc, clip, { chunkSchedule: { chunks: chunks[i]!, left: 8 } });
       assert.deepEqual(out[i]!.shape, ref.shape);
       assert.ok(maxAbsDiff(out[i]!, ref) < 1e-5, `stream ${i}: max |diff| ${maxAbsDiff(out[i]!, ref)}`);
       // and it is not the output of any fixed context (the reference is not trivially met)
-      const fixed = offlineScheduled(pre, enc, clip, { chunks: [4], left: 8 });
+      const fixed = offlineEncode(pre, enc, clip, { chunkSchedule: { chunks: [4], left: 8 } });
       assert.ok(maxAbsDiff(fixed, ref) > 1e-4, 'switching changes the output');
       ref.dispose();
       fixed.dispose();
@@ -160,7 +148,7 @@ test('chunked_limited with unlimited left context streams exactly whatever max_c
   const enc = buildEncoder({ att_context_size: [-1, 2] });
   const pre = buildPreprocessor();
   const clip = longAudio(2.0, 1);
-  const ref = offlineScheduled(pre, enc, clip, { chunks: [3], left: -1 });
+  const ref = offlineEncode(pre, enc, clip, { chunkSchedule: { chunks: [3], left: -1 } });
   try {
     for (const maxContext of [1000, 1001, 1002]) {
       const geo = configureStreaming(enc, { hopSeconds: 0.01, maxContext });

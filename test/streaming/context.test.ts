@@ -7,28 +7,8 @@ import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { configureStreaming, encoderStreamStep, StreamingEncoder } from '../../src/streaming/index.js';
-import {
-  disposeEncoderCache,
-  encoderCacheTensors,
-  keepEncoderCache,
-  type AttContextSize,
-  type ConformerEncoder,
-  type ConformerEncoderConfig,
-} from '../../src/model/index.js';
-import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff } from './helpers.js';
-import type { AudioToMelSpectrogramPreprocessor } from '../../src/audio/index.js';
-
-/** Offline [D, T'] output of the whole utterance with the given context pair. */
-function offline(pre: AudioToMelSpectrogramPreprocessor, enc: ConformerEncoder, samples: Float32Array, ctx: AttContextSize): Tensor {
-  return t.tidy(() =>
-    t.noGrad(() => {
-      const f = pre.forward(t.tensor(samples, [1, samples.length]), [samples.length]);
-      const L = f.lengths.toArray()[0]!;
-      const out = enc.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), { attContextSize: ctx });
-      return out.encoded.select(0, 0).narrow(1, 0, out.lengths.toArray()[0]!).contiguous();
-    }),
-  );
-}
+import { disposeEncoderCache, encoderCacheTensors, keepEncoderCache, type AttContextSize, type ConformerEncoderConfig } from '../../src/model/index.js';
+import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode } from './helpers.js';
 
 /** Streams `samples` in pieces of `piece` samples; returns the concatenated [D, T'] output. */
 function stream(se: StreamingEncoder, samples: Float32Array, piece: number): Tensor {
@@ -93,15 +73,15 @@ test('streams with different context pairs on one encoder: each equals the offli
   for (const [i, se] of ses.entries()) parts[i]!.push(se.finish(states[i]!).encoded[0]!);
   for (const [i, p] of pairs.entries()) {
     const str = t.cat(parts[i]!, 1);
-    const off = offline(pre, enc, audio, p);
+    const off = offlineEncode(pre, enc, audio, { attContextSize: p });
     assert.equal(str.size(1), off.size(1), `frames out, [${p.join(', ')}]`);
     const d = maxAbsDiff(str, off);
     assert.ok(d <= 1e-5, `[${p.join(', ')}]: max |stream - offline| = ${d}`);
     for (const x of [str, off, ...parts[i]!]) x.dispose();
   }
   // the pairs really differ (else the test would prove nothing)
-  const o3 = offline(pre, enc, audio, [8, 3]);
-  const o1 = offline(pre, enc, audio, [8, 1]);
+  const o3 = offlineEncode(pre, enc, audio, { attContextSize: [8, 3] });
+  const o1 = offlineEncode(pre, enc, audio, { attContextSize: [8, 1] });
   assert.ok(maxAbsDiff(o3, o1) > 1e-3, 'the two contexts give different outputs');
   assert.deepEqual(enc.context.default, [8, 1], 'default pair unchanged');
   for (const x of [o3, o1]) x.dispose();
@@ -120,7 +100,7 @@ test('a chunked_limited chunk size sets the streamed right context; the output e
   assert.deepEqual(geo.exactnessIssues, []);
   const se = new StreamingEncoder(enc, { geometry: geo, preprocessor: pre });
   const str = stream(se, audio, 3000);
-  const off = offline(pre, enc, audio, [8, 3]);
+  const off = offlineEncode(pre, enc, audio, { attContextSize: [8, 3] });
   assert.equal(str.size(1), off.size(1));
   const d = maxAbsDiff(str, off);
   assert.ok(d <= 1e-5, `max |stream - offline| = ${d}`);

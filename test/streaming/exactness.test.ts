@@ -3,27 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
 import { configureStreaming, StreamingEncoder } from '../../src/streaming/index.js';
 import type { ConformerEncoderConfig } from '../../src/model/index.js';
-import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
-
-function streamAll(se: StreamingEncoder, samples: Float32Array, seed: number, maxPiece: number): Tensor {
-  const rnd = randomInts(seed);
-  let state = se.initStreamState(1);
-  const parts: Tensor[] = [];
-  for (let pos = 0; pos < samples.length; ) {
-    const n = Math.min(samples.length - pos, rnd(0, maxPiece));
-    const r = se.pushAudio([samples.subarray(pos, pos + n)], state);
-    parts.push(r.encoded[0]!);
-    state = r.state;
-    pos += n;
-  }
-  parts.push(se.finish(state).encoded[0]!);
-  const out = t.cat(parts, 1); // [D, T']
-  for (const p of parts) p.dispose();
-  return out;
-}
+import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, streamInPieces } from './helpers.js';
 
 const variants: { name: string; cfg: Partial<ConformerEncoderConfig>; seconds: number }[] = [
   { name: 'chunked_limited [8,1]', cfg: {}, seconds: 60 },
@@ -43,7 +25,7 @@ for (const v of variants) {
     const se = new StreamingEncoder(enc, { geometry: geo, preprocessor: pre });
     const audio = longAudio(v.seconds, v.seconds);
     const off = offlineEncode(pre, enc, audio);
-    const str = streamAll(se, audio, 11, 12000);
+    const str = streamInPieces(se, audio, 11, 12000);
     assert.equal(str.size(1), off.size(1), 'frames out');
     const d = maxAbsDiff(str, off);
     assert.ok(d <= 1e-5, `max |stream - offline| = ${d}`);
@@ -53,7 +35,7 @@ for (const v of variants) {
     for (const n of [1, 400, 1280, 2560, 2561, 5000]) {
       const a = audio.subarray(0, 16000 + n);
       const o = offlineEncode(pre, enc, a);
-      const s = streamAll(se, a, n, 3000);
+      const s = streamInPieces(se, a, n, 3000);
       assert.equal(s.size(1), o.size(1), `frames out for ${a.length} samples`);
       assert.ok(maxAbsDiff(s, o) <= 1e-5, `tail ${n}`);
       o.dispose();
@@ -75,7 +57,7 @@ test('nemo mode differs where NeMo does (zero-padded early pre-encode cache, ful
   const audio = longAudio(5);
   const off = offlineEncode(pre, enc, audio);
   const nemo = new StreamingEncoder(enc, { geometry: geo, preprocessor: pre, mode: 'nemo' });
-  const s = streamAll(nemo, audio, 3, 4000);
+  const s = streamInPieces(nemo, audio, 3, 4000);
   const n = Math.min(s.size(1), off.size(1));
   const d = maxAbsDiff(s.narrow(1, 0, n), off.narrow(1, 0, n));
   assert.ok(d > 1e-4, `NeMo's zero-padded cache should perturb frame 1 onward, diff ${d}`);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { AudioToMelSpectrogramPreprocessor, loadAudio } from '../../src/audio/index.js';
-import { ConformerEncoder, type ConformerEncoderConfig } from '../../src/model/index.js';
+import { ConformerEncoder, type ConformerEncoderConfig, type EncoderForwardOptions } from '../../src/model/index.js';
+import type { StreamingEncoder } from '../../src/streaming/index.js';
 import { GOLDEN } from '../helpers/assert.js';
 
 export const PREPROCESSOR = {
@@ -88,18 +89,38 @@ export function randomInts(seed: number): (lo: number, hi: number) => number {
   };
 }
 
-/** Offline reference: [D, T'] encoder output of the whole utterance (valid frames only). */
-export function offlineEncode(pre: AudioToMelSpectrogramPreprocessor, enc: ConformerEncoder, samples: Float32Array): Tensor {
+/**
+ * Offline reference: [D, T'] encoder output of the whole utterance (valid frames only), with the encoder's default
+ * context unless `o` names a pair (attContextSize) or a chunk schedule.
+ */
+export function offlineEncode(pre: AudioToMelSpectrogramPreprocessor, enc: ConformerEncoder, samples: Float32Array, o: EncoderForwardOptions = {}): Tensor {
   return t.tidy(() =>
     t.noGrad(() => {
       const f = pre.forward(t.tensor(samples, [1, samples.length]), [samples.length]);
       const L = f.lengths.toArray()[0]!;
-      const feats = f.features.narrow(2, 0, L);
-      const out = enc.forward(feats, t.tensor([L], [1], { dtype: 'int64' }));
+      const out = enc.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), o);
       const T = out.lengths.toArray()[0]!;
       return out.encoded.select(0, 0).narrow(1, 0, T).contiguous(); // [D, T']
     }),
   );
+}
+
+/** Streams `samples` through one stream in random pieces of 0 .. maxPiece samples; the concatenated [D, T'] output. */
+export function streamInPieces(se: StreamingEncoder, samples: Float32Array, seed: number, maxPiece: number): Tensor {
+  const rnd = randomInts(seed);
+  let state = se.initStreamState(1);
+  const parts: Tensor[] = [];
+  for (let pos = 0; pos < samples.length; ) {
+    const n = Math.min(samples.length - pos, rnd(0, maxPiece));
+    const r = se.pushAudio([samples.subarray(pos, pos + n)], state);
+    parts.push(r.encoded[0]!);
+    state = r.state;
+    pos += n;
+  }
+  parts.push(se.finish(state).encoded[0]!);
+  const out = t.cat(parts, 1); // [D, T']
+  for (const p of parts) p.dispose();
+  return out;
 }
 
 export function maxAbsDiff(a: Tensor, b: Tensor): number {

@@ -5,46 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
 import { AudioToMelSpectrogramPreprocessor } from '../../src/audio/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConformerEncoder, type AttContextSize } from '../../src/model/index.js';
 import { conformerEncoderArgs } from '../../src/model/encoder-config.js';
 import { configureStreaming, StreamingEncoder } from '../../src/streaming/index.js';
-import { longAudio, maxAbsDiff, randomInts } from './helpers.js';
+import { longAudio, maxAbsDiff, offlineEncode, streamInPieces } from './helpers.js';
 
 const { config } = loadConfig('tiny_multilatency');
 const PAIRS = config.model.encoder.att_context_size.map((p): AttContextSize => [p[0], p[1]]);
-
-/** Offline [D, T'] output of the whole utterance with the given pair. */
-function offline(pre: AudioToMelSpectrogramPreprocessor, enc: ConformerEncoder, samples: Float32Array, ctx: AttContextSize): Tensor {
-  return t.tidy(() =>
-    t.noGrad(() => {
-      const f = pre.forward(t.tensor(samples, [1, samples.length]), [samples.length]);
-      const L = f.lengths.toArray()[0]!;
-      const out = enc.forward(f.features.narrow(2, 0, L), t.tensor([L], [1], { dtype: 'int64' }), { attContextSize: ctx });
-      return out.encoded.select(0, 0).narrow(1, 0, out.lengths.toArray()[0]!).contiguous();
-    }),
-  );
-}
-
-/** Streams `samples` in random pieces of up to `maxPiece` samples; the concatenated [D, T'] output. */
-function stream(se: StreamingEncoder, samples: Float32Array, seed: number, maxPiece: number): Tensor {
-  const rnd = randomInts(seed);
-  let state = se.initStreamState(1);
-  const parts: Tensor[] = [];
-  for (let pos = 0; pos < samples.length; ) {
-    const n = Math.min(samples.length - pos, rnd(0, maxPiece));
-    const r = se.pushAudio([samples.subarray(pos, pos + n)], state);
-    parts.push(r.encoded[0]!);
-    state = r.state;
-    pos += n;
-  }
-  parts.push(se.finish(state).encoded[0]!);
-  const out = t.cat(parts, 1);
-  for (const p of parts) p.dispose();
-  return out;
-}
 
 test('tiny_multilatency has at least 3 pairs sharing one left context', () => {
   assert.ok(PAIRS.length >= 3, JSON.stringify(PAIRS));
@@ -64,8 +33,8 @@ for (const pair of PAIRS) {
       const se = new StreamingEncoder(enc, { geometry: geo, preprocessor: pre });
       try {
         const audio = longAudio(6, 3);
-        const off = offline(pre, enc, audio, pair);
-        const str = stream(se, audio, 11 + pair[1], 6000);
+        const off = offlineEncode(pre, enc, audio, { attContextSize: pair });
+        const str = streamInPieces(se, audio, 11 + pair[1], 6000);
         assert.equal(str.size(1), off.size(1), 'frames out');
         assert.ok(off.size(1) > 2 * (pair[0] + pair[1] + 1), `${off.size(1)} frames reach past the left context`);
         const d = maxAbsDiff(str, off);
@@ -73,7 +42,7 @@ for (const pair of PAIRS) {
         console.log(`# [${pair.join(',')}]: ${str.size(1)} frames, max |stream - offline| = ${d.toExponential(2)}`);
         if (pair !== PAIRS[0]) {
           // the pairs compute different things, so a stream that ignored its pair would fail the check above
-          const other = offline(pre, enc, audio, PAIRS[0]!);
+          const other = offlineEncode(pre, enc, audio, { attContextSize: PAIRS[0]! });
           assert.ok(maxAbsDiff(other, off) > 1e-3, `[${pair.join(',')}] differs from [${PAIRS[0]!.join(',')}]`);
           other.dispose();
         }
@@ -81,8 +50,8 @@ for (const pair of PAIRS) {
         // short tails: the last chunk ends exactly whatever the length
         for (const n of [1, 1280, 2561]) {
           const a = audio.subarray(0, 16000 + n);
-          const o = offline(pre, enc, a, pair);
-          const s = stream(se, a, n, 3000);
+          const o = offlineEncode(pre, enc, a, { attContextSize: pair });
+          const s = streamInPieces(se, a, n, 3000);
           assert.equal(s.size(1), o.size(1), `frames out for ${a.length} samples`);
           assert.ok(maxAbsDiff(s, o) <= 1e-5, `tail ${n}`);
           for (const x of [o, s]) x.dispose();
