@@ -5,7 +5,8 @@
 # target-normalisation ablation (none / per_utterance / per_frame) and the target-alignment ablation (first_frames /
 # whole_group) on the causal model. One pretraining run (seed 1234) per pretrained row.
 #
-#   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
+#   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500] [--only REGEX]
+#   --only: run just the pretraining and fine-tuning rows whose name matches (e.g. 'causal-per_utterance$|scratch-causal')
 #
 # Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
 # en-gb-scotland+m2, en-029+f1) are removed from training; dev = the validation sentences of the other voices.
@@ -14,7 +15,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500
+out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; only=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --labelled-min) labelled_min="$2"; shift 2 ;;
     --pre-steps) pre_steps="$2"; shift 2 ;;
     --ft-steps) ft_steps="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +75,8 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
 export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional pre_steps ft_steps C
-printf '%s\n' "${PRE[@]}" | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
+pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
+printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
 # the main rows first, then the ablation rows; 3 seeds each
 FT=()
 for seed in 1 2 3; do
@@ -81,6 +84,6 @@ for seed in 1 2 3; do
   for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
 done
 for seed in 1 2 3; do for r in "${ABLATION[@]}"; do FT+=("${r%% *} $seed"); done; done
-printf '%s\n' "${FT[@]}" | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
+printf '%s\n' "${FT[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
 node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" | tee "$out/results.md"
 log "done: $out/results.md, $out/dev-wer.png"
