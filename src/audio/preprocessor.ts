@@ -253,9 +253,9 @@ function makeWindow(name: WindowName | null, length: number): t.Tensor | null {
     case 'hamming':
       return t.hammingWindow(length, false);
     case 'blackman':
-      return t.call(t.op('aten::blackman_window', 'periodic'), length, false, scalarTypeCode('float32'));
+      return t.call(t.op('aten::blackman_window', 'periodic'), length, false, scalarTypeCode('float32'), null, t.currentDefaultDevice());
     case 'bartlett':
-      return t.call(t.op('aten::bartlett_window', 'periodic'), length, false, scalarTypeCode('float32'));
+      return t.call(t.op('aten::bartlett_window', 'periodic'), length, false, scalarTypeCode('float32'), null, t.currentDefaultDevice());
     default:
       return null; // 'none' or unknown: torch.stft's rectangular window (FilterbankFeatures registers None)
   }

@@ -51,13 +51,17 @@ export interface ConvertReport {
 /** Writes `output` as an uncompressed .nemo in NeMo's save_to layout. */
 export function convertToNemo(input: string, output: string): ConvertReport {
   const inputFormat = sniffArchive(input);
-  const m = loadNemoModel(input); // validates config and weights (strict) before anything is written
+  // validates the config, every key and every shape (strict) before anything is written, without reading the weights;
+  // their data are read (and CRC-checked) below, before the output is written
+  const m = loadNemoModel(input, { weights: 'meta' });
   const model = m.kind === 'nest' ? `NEST SSL (${m.target ?? 'no target'})` : `${m.family} ASR (${m.target ?? 'no target'})`;
   m.dispose();
-  const a = readNemoArchive(input);
+  const trainingMembers: readonly string[] = TRAINING_STATE_MEMBERS;
+  // the trainer state (optimizer moments: twice the weights) is skipped, not read
+  const a = readNemoArchive(input, { extra: (n) => !trainingMembers.includes(n) });
   try {
-    const training = TRAINING_STATE_MEMBERS.some((n) => a.extra.has(n));
-    const extra = new Map([...a.extra].filter(([n]) => !(training && (TRAINING_STATE_MEMBERS as readonly string[]).includes(n))));
+    const training = trainingMembers.some((n) => a.extraSizes.has(n));
+    const extra = a.extra;
     writeNemoArchive(output, { configYaml: a.configYaml, stateDict: a.stateDict, extra });
     return {
       input,
@@ -67,7 +71,7 @@ export function convertToNemo(input: string, output: string): ConvertReport {
       model,
       tensors: a.stateDict.size,
       kept: [...extra.keys()],
-      dropped: [...a.extra.keys()].filter((n) => !extra.has(n)),
+      dropped: [...a.extraSizes.keys()].filter((n) => !extra.has(n)),
     };
   } finally {
     for (const x of a.stateDict.values()) x.dispose();

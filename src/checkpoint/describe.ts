@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { checkStreamingSafety, convContextOf, type NestConfig, type SafetyProblem } from '../config/index.js';
 import { tidy } from '../torch/index.js';
-import { readNemoArchive } from './nemo-archive.js';
+import { readNemoArchive, readNemoMember } from './nemo-archive.js';
 import type { IgnoredPart, LoadedNemoModel } from './nemo-model.js';
 
 export interface ModelDescription {
@@ -57,9 +57,13 @@ export function describeModel(m: LoadedNemoModel): ModelDescription {
   const stateFile = m.members.find((x) => x.name.replace(/^\.\//, '') === 'trainer_state.json');
   let trainingStep: number | null = null;
   if (stateFile) {
-    const a = readNemoArchive(m.file); // small models only reach here twice; the JSON is tiny
-    for (const x of a.stateDict.values()) x.dispose();
-    const j = JSON.parse(new TextDecoder().decode(a.extra.get('trainer_state.json'))) as { global_step?: number };
+    const json = readNemoMember(m.file, 'trainer_state.json', { maxBytes: 16 << 20 }); // the rest of the archive is skipped
+    let j: { global_step?: unknown } = {};
+    try {
+      j = JSON.parse(new TextDecoder().decode(json ?? new Uint8Array(0))) as { global_step?: unknown };
+    } catch {
+      // not JSON: no step to show
+    }
     trainingStep = typeof j.global_step === 'number' ? j.global_step : null;
   }
   const problems = checkStreamingSafety(safetyInput(m));
@@ -110,7 +114,7 @@ export function describeModel(m: LoadedNemoModel): ModelDescription {
 
 /** Per-tensor shape, dtype and SHA-256 of the raw little-endian bytes, as streamnest reads the archive (for tools/verify_nemo_export.py). */
 export function tensorDigests(path: string): Record<string, { shape: number[]; dtype: string; sha256: string; sum: number }> {
-  const a = readNemoArchive(path);
+  const a = readNemoArchive(path, { extra: 'none' });
   const out: Record<string, { shape: number[]; dtype: string; sha256: string; sum: number }> = {};
   try {
     for (const [k, v] of a.stateDict) {

@@ -23,10 +23,10 @@ import { ConformerEncoder } from '../model/index.js';
 import { nestModelConfigFromYaml } from '../ssl/nest-config.js';
 import { buildNestModel } from '../ssl/nest-factory.js';
 import type { NestModel } from '../ssl/nest-model.js';
-import type { Tensor } from '../torch/index.js';
+import { withDefaultDevice, type Tensor } from '../torch/index.js';
 import { modelFamily, parseModelConfig, readEncoderSections, type AsrFamily, type EncoderSections, type ModelFamily } from './model-config.js';
 import { conformerEncoderArgs } from '../model/encoder-config.js';
-import { readNemoArchive, type NemoArchive } from './nemo-archive.js';
+import { readNemoArchive, type NemoArchive, type ReadNemoOptions } from './nemo-archive.js';
 
 /** A group of state-dict tensors (or archive files) that the import did not use. */
 export interface IgnoredPart {
@@ -100,7 +100,7 @@ function ignoredTensors(sd: Map<string, Tensor>, used: readonly string[]): Ignor
 }
 
 function ignoredFiles(a: NemoArchive): IgnoredPart[] {
-  return [...a.extra].map(([name, data]) => ({ what: name, kind: 'file' as const, count: 1, size: data.length }));
+  return [...a.extraSizes].map(([name, size]) => ({ what: name, kind: 'file' as const, count: 1, size }));
 }
 
 /** Loads `prefix.*` of `sd` into `module` strictly, naming the archive and the prefix in errors. */
@@ -128,8 +128,8 @@ const notCtc = (path: string): string =>
  * Reads the archive and validates its config; on a bad config the state dict is released before the error.
  * `wanted` 'ctc': an archive whose family cannot be told (no target, no decoder) is refused as not a CTC model.
  */
-function checkArchive(path: string, wanted: 'any' | 'ctc' = 'any'): CheckedArchive {
-  const archive = readNemoArchive(path);
+function checkArchive(path: string, wanted: 'any' | 'ctc' = 'any', read: ReadNemoOptions = {}): CheckedArchive {
+  const archive = readNemoArchive(path, read);
   try {
     const cfg = parseModelConfig(archive.configYaml, path);
     let identified: ReturnType<typeof modelFamily>;
@@ -141,7 +141,7 @@ function checkArchive(path: string, wanted: 'any' | 'ctc' = 'any'): CheckedArchi
     }
     const { family, target, guessed } = identified;
     const sections = readEncoderSections(cfg, path);
-    const warnings = [...sections.warnings];
+    const warnings = [...archive.warnings, ...sections.warnings];
     if (guessed)
       warnings.push(`model_config.yaml has no 'target'; read as a ${family.kind === 'nest' ? 'NEST SSL' : `${family.family} ASR`} model from its sections`);
     const base = {
@@ -164,15 +164,19 @@ function checkArchive(path: string, wanted: 'any' | 'ctc' = 'any'): CheckedArchi
 /**
  * Reads a .nemo (tar or tar.gz; a streamnest training checkpoint too) and builds the model it holds, in eval mode.
  * Nothing in the file is executed (restricted unpickler). The result's tensors belong to the caller: call dispose().
+ * `weights: 'meta'` checks the archive as strictly (config, keys, shapes) without reading the weights' data: the model
+ * and its tensors are on the 'meta' device (shapes only, no memory); what `inspect` shows.
  */
-export function loadNemoModel(path: string): LoadedNemoModel {
-  const { archive, family, sections, base } = checkArchive(path);
+export function loadNemoModel(path: string, o: { weights?: 'load' | 'meta' } = {}): LoadedNemoModel {
+  const meta = o.weights === 'meta';
+  const { archive, family, sections, base } = checkArchive(path, 'any', { tensors: meta ? 'meta' : 'load', extra: 'none' });
+  const build = <T>(f: () => T): T => (meta ? withDefaultDevice('meta', f) : f());
   const sd = archive.stateDict;
   const warnings = base.warnings;
   try {
     if (family.kind === 'nest') {
       const { model: nestConfig, warnings: w } = nestModelConfigFromYaml(archive.configYaml, path);
-      const model = buildNestModel(nestConfig, 0);
+      const model = build(() => buildNestModel(nestConfig, 0));
       try {
         model.loadStateDict(sd);
       } catch (e) {
@@ -192,8 +196,8 @@ export function loadNemoModel(path: string): LoadedNemoModel {
         dispose: () => model.dispose(),
       };
     }
-    const preprocessor = new AudioToMelSpectrogramPreprocessor({ ...sections.preprocessor });
-    const encoder = new ConformerEncoder(conformerEncoderArgs(sections.encoder));
+    const preprocessor = build(() => new AudioToMelSpectrogramPreprocessor({ ...sections.preprocessor }));
+    const encoder = build(() => new ConformerEncoder(conformerEncoderArgs(sections.encoder)));
     try {
       loadPart(preprocessor, sd, 'preprocessor', path);
       loadPart(encoder, sd, 'encoder', path);

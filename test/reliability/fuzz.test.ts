@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TARGET_NAMES, fuzzTarget } from './harness/fuzz.js';
 
-const PER_TARGET: Record<string, number> = { 'yaml-config': 120, nemo: 150 };
+const PER_TARGET: Record<string, number> = { 'yaml-config': 120, nemo: 150, 'nemo-meta': 150 };
 const DEFAULT = 250;
 
 for (const target of TARGET_NAMES) {

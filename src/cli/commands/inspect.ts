@@ -14,7 +14,10 @@ export const usage = `Usage: streamnest inspect FILE [--tensors] [--json] [--dum
 
 ${summary}.
 FILE is a NEST SSL or FastConformer CTC/RNNT/hybrid .nemo (tar or tar.gz) or a streamnest training checkpoint.
-The model is loaded strictly (nothing in the file is executed). The streaming-safety verdict is
+Only the config and the weights' pickle are read (names, shapes, dtypes; nothing in the file is executed); they are
+checked as strictly as a load checks them (every key, every shape) against the model the config describes, built
+without memory, so memory stays small whatever the archive's size. The tensor data are not read (--dump-tensors reads
+them): a weights member cut short still lists its tensors, with a warning. The streaming-safety verdict is
 streamnest's validator (causal subsampling and convolutions, layer norm, bounded look-ahead, streamable
 feature normalisation, causal masking for NEST). The exit code is 0 whether or not the model is streaming-safe.
 
@@ -38,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const { formatSafetyReport } = await import('../../config/index.js');
   const { writeFileSync } = await import('node:fs');
 
-  const m = loadNemoModel(file);
+  const m = loadNemoModel(file, { weights: 'meta' }); // config + pickle only: no tensor data are read
   // which decoder transcribe / eval would use (they load through loadNemoCtcModel)
   const decoding =
     m.kind !== 'asr' || m.family === 'ctc'
@@ -72,6 +75,8 @@ export async function run(argv: string[]): Promise<number> {
     `  tensors:      ${d.tensors.length} in the state dict, ${count(values)} values${options.tensors ? '' : ' (--tensors lists them)'}`,
   ];
   if (decoding) lines.push(`  decoding:     ${decoding}`);
+  // what reading the file noticed (a weights member cut short, ...); the config's notes are in --json
+  for (const w of d.warnings) if (w.startsWith(`${file}: `)) lines.push(`  warning:      ${w}`);
   if (d.ignored.length) {
     lines.push(
       `  not loaded:   ${d.ignored.map((g) => (g.kind === 'tensors' ? `${g.what} (${g.count} tensors)` : `${g.what} (file, ${count(g.size)} bytes)`)).join(', ')}`,

@@ -30,6 +30,32 @@ const OPS = {
   eye: op('eye'),
 };
 
+/** The device creation functions use when no `device` option is given (null: libtorch's default, the CPU). */
+let defaultDevice: string | null = null;
+
+const dev = (o: CreateOptions): string | null => o.device ?? defaultDevice;
+
+/**
+ * Runs `fn` with `device` as the default of every creation function here (`zeros`, `empty`, `tensor`, `rand`, ...):
+ * e.g. 'meta' builds a module's parameters as shapes and dtypes without memory. Synchronous; nests.
+ */
+export function withDefaultDevice<T>(device: string, fn: () => T): T {
+  const prev = defaultDevice;
+  defaultDevice = device;
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new Error('withDefaultDevice(fn): fn must be synchronous');
+    return r;
+  } finally {
+    defaultDevice = prev;
+  }
+}
+
+/** The device set by withDefaultDevice, or null (the CPU). */
+export function currentDefaultDevice(): string | null {
+  return defaultDevice;
+}
+
 function finish(t: Tensor, o: CreateOptions): Tensor {
   if (o.requiresGrad) t.requiresGrad = true;
   return t;
@@ -47,16 +73,16 @@ function checkShape(shape: readonly number[], what: string): readonly number[] {
 }
 
 export function zeros(shape: readonly number[], o: CreateOptions = {}): Tensor {
-  return finish(call(OPS.zeros, checkShape(shape, 'zeros'), dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.zeros, checkShape(shape, 'zeros'), dt(o), null, dev(o)), o);
 }
 export function ones(shape: readonly number[], o: CreateOptions = {}): Tensor {
-  return finish(call(OPS.ones, checkShape(shape, 'ones'), dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.ones, checkShape(shape, 'ones'), dt(o), null, dev(o)), o);
 }
 export function full(shape: readonly number[], value: number, o: CreateOptions = {}): Tensor {
-  return finish(call(OPS.full, checkShape(shape, 'full'), value, dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.full, checkShape(shape, 'full'), value, dt(o), null, dev(o)), o);
 }
 export function empty(shape: readonly number[], o: CreateOptions = {}): Tensor {
-  return finish(call(OPS.empty, checkShape(shape, 'empty'), dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.empty, checkShape(shape, 'empty'), dt(o), null, dev(o)), o);
 }
 export function zerosLike(t: Tensor): Tensor {
   return call(OPS.zerosLike, t);
@@ -72,13 +98,13 @@ export function arange(startOrEnd: number, end?: number, step = 1, o: CreateOpti
   const start = end === undefined ? 0 : startOrEnd;
   const stop = end === undefined ? startOrEnd : end;
   const integral = Number.isInteger(start) && Number.isInteger(stop) && Number.isInteger(step);
-  return finish(call(OPS.arange, start, stop, step, dt(o, integral ? 'int64' : 'float32'), null, o.device ?? null), o);
+  return finish(call(OPS.arange, start, stop, step, dt(o, integral ? 'int64' : 'float32'), null, dev(o)), o);
 }
 export function linspace(start: number, end: number, steps: number, o: CreateOptions = {}): Tensor {
-  return finish(call(OPS.linspace, start, end, steps, dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.linspace, start, end, steps, dt(o), null, dev(o)), o);
 }
 export function eye(n: number, o: CreateOptions = {}): Tensor {
-  return finish(call(OPS.eye, n, dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.eye, n, dt(o), null, dev(o)), o);
 }
 
 export interface RandomOptions extends CreateOptions {
@@ -86,17 +112,17 @@ export interface RandomOptions extends CreateOptions {
 }
 
 export function randn(shape: readonly number[], o: RandomOptions = {}): Tensor {
-  return finish(call(OPS.randn, checkShape(shape, 'randn'), o.generator ?? null, dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.randn, checkShape(shape, 'randn'), o.generator ?? null, dt(o), null, dev(o)), o);
 }
 export function rand(shape: readonly number[], o: RandomOptions = {}): Tensor {
-  return finish(call(OPS.rand, checkShape(shape, 'rand'), o.generator ?? null, dt(o), null, o.device ?? null), o);
+  return finish(call(OPS.rand, checkShape(shape, 'rand'), o.generator ?? null, dt(o), null, dev(o)), o);
 }
 /** Integers in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], o: RandomOptions = {}): Tensor {
-  return call(OPS.randint, low, high, checkShape(shape, 'randint'), o.generator ?? null, dt(o, 'int64'), null, o.device ?? null);
+  return call(OPS.randint, low, high, checkShape(shape, 'randint'), o.generator ?? null, dt(o, 'int64'), null, dev(o));
 }
 export function randperm(n: number, o: RandomOptions = {}): Tensor {
-  return call(OPS.randperm, n, o.generator ?? null, dt(o, 'int64'), null, o.device ?? null);
+  return call(OPS.randperm, n, o.generator ?? null, dt(o, 'int64'), null, dev(o));
 }
 /** Bernoulli draws: with a number p, each element of `like`'s shape is 1 with probability p; with a tensor, elementwise. */
 export function bernoulli(probs: Tensor, o: { generator?: Generator; p?: number } = {}): Tensor {
@@ -155,8 +181,9 @@ export function tensor(data: NumericArray | readonly number[] | readonly boolean
     }
   }
   let t = new Tensor(native.fromBuffer(bytes, dtype, checkShape(shp, 'tensor')));
-  if (o.device && o.device !== 'cpu') {
-    const moved = t.to({ device: o.device });
+  const device = dev(o);
+  if (device && device !== 'cpu') {
+    const moved = t.to({ device });
     t.dispose();
     t = moved;
   }

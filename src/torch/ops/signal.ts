@@ -3,6 +3,7 @@ import { scalarTypeCode, type DType } from '../dtype.js';
 import { call, op } from '../dispatch.js';
 import type { Tensor } from '../tensor.js';
 import { pad, unsqueeze, squeeze } from './shape.js';
+import { currentDefaultDevice } from './creation.js';
 
 const OPS = {
   hann: op('hann_window', 'periodic'),
@@ -11,8 +12,10 @@ const OPS = {
   viewAsReal: op('view_as_real'),
 };
 
-export const hannWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor => call(OPS.hann, length, periodic, scalarTypeCode(dtype));
-export const hammingWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor => call(OPS.hamming, length, periodic, scalarTypeCode(dtype));
+export const hannWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor =>
+  call(OPS.hann, length, periodic, scalarTypeCode(dtype), null, currentDefaultDevice());
+export const hammingWindow = (length: number, periodic = true, dtype: DType = 'float32'): Tensor =>
+  call(OPS.hamming, length, periodic, scalarTypeCode(dtype), null, currentDefaultDevice());
 
 export interface StftOptions {
   nFft: number;

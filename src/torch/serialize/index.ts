@@ -12,5 +12,17 @@ export {
 } from './torch-save.js';
 export { parseNpy, readNpy, toNpy, writeNpy, NpyError } from './npy.js';
 export { writeFileAtomic } from './atomic-file.js';
-export { ZipArchive, ZipError, writeZip, type ZipEntry, type ZipWriteEntry, type ZipWriteOptions } from './zip.js';
+export {
+  ZipArchive,
+  ZipError,
+  ZipLocalScan,
+  sequentialReader,
+  writeZip,
+  type SequentialReader,
+  type ZipEntries,
+  type ZipEntry,
+  type ZipWriteEntry,
+  type ZipWriteOptions,
+} from './zip.js';
+export { FileRangeSource, MemorySource, asRandomAccess, type RandomAccessSource } from './random-access.js';
 export { PickleError } from './pickle.js';

@@ -1,13 +1,15 @@
 // torch.save / torch.load zip format (ports torch/serialization.py's _save and _load with a weights-only
 // unpickler): tensors, state dicts and nested checkpoint dicts, without executing any pickled code.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { call, op } from '../dispatch.js';
 import { isFloatingDtype, type DType } from '../dtype.js';
 import { tidy } from '../scope.js';
+import { empty } from '../ops/creation.js';
 import { PickleError, PickleWriter, unpickle, type PickleCallable, type UnpickleHooks } from './pickle.js';
-import { ZipArchive, ZipError, writeZip, type ZipWriteEntry } from './zip.js';
+import { asRandomAccess, FileRangeSource, type RandomAccessSource } from './random-access.js';
+import { ZipArchive, ZipError, writeZip, type ZipEntries, type ZipWriteEntry } from './zip.js';
 import { writeFileAtomic } from './atomic-file.js';
 
 export type PickleValue = Tensor | number | bigint | string | boolean | null | PickleValue[] | Map<string | number, PickleValue>;
@@ -47,6 +49,17 @@ const ITEM_SIZE: Record<DType, number> = {
 
 const AS_STRIDED = op('as_strided');
 const CLONE = op('clone');
+const DETACH = op('detach');
+
+/** Whether strides are the row-major (C-contiguous) ones of size (dimensions of size 1 may have any stride). */
+function isRowMajor(size: readonly number[], stride: readonly number[]): boolean {
+  let expected = 1;
+  for (let i = size.length - 1; i >= 0; i--) {
+    if (size[i] !== 1 && stride[i] !== expected) return false;
+    expected *= size[i]!;
+  }
+  return true;
+}
 const MEMORY_FORMAT_CONTIGUOUS = 0;
 
 /** A storage type named by a GLOBAL (torch.FloatStorage, ...). */
@@ -72,7 +85,18 @@ export interface LoadTorchSaveOptions {
    * hyper_parameters hold OmegaConf objects.
    */
   unknownGlobals?: UnknownGlobals;
+  /**
+   * 'load' (default): tensors hold the file's data. 'meta': tensors are made on the 'meta' device (shape, dtype and
+   * strides only, no memory) and no storage is read: the pickle is still fully checked, and each storage's entry must
+   * exist and be large enough, which the zip's directory tells without reading it.
+   */
+  storages?: 'load' | 'meta';
+  /** Storages larger than this are copied into their tensors in pieces of this size (default 16 MiB; a multiple of 8). */
+  storageChunkBytes?: number;
 }
+
+/** Storages larger than this are copied into their tensor in pieces of this size (one scratch buffer, reused). */
+const STORAGE_CHUNK_BYTES = 16 << 20;
 
 /** A GLOBAL outside the whitelist, loaded in placeholder mode. */
 class OpaqueGlobal implements PickleCallable {
@@ -93,6 +117,8 @@ class OpaqueObject {
 
 /** One storage: a flat tensor over the bytes of `<top>/data/<key>`. */
 class StorageRef {
+  /** Whether a tensor already took `flat`'s memory as its own (later tensors over this storage get copies). */
+  claimed = false;
   constructor(
     readonly key: string,
     readonly dtype: DType,
@@ -119,7 +145,15 @@ function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride:
     if (last >= s.numel) fail(`_rebuild_tensor_v2: size [${sz}] stride [${st}] offset ${off} reach element ${last} of storage '${s.key}' holding ${s.numel}`);
   }
   const view = call(AS_STRIDED, s.flat, sz, st, off); // [numel] -> size, with the file's strides
-  const owned = call(CLONE, view, MEMORY_FORMAT_CONTIGUOUS); // size, row-major compact memory of its own
+  let owned: Tensor;
+  if (!s.claimed && off === 0 && sz.reduce((a, d) => a * d, 1) === s.numel && isRowMajor(sz, st)) {
+    // the tensor is its whole storage, in row-major order (as torch.save writes state dicts): it takes the storage's
+    // memory (no copy); the flat tensor is released by the caller's scope, so nothing else aliases it
+    s.claimed = true;
+    owned = call(DETACH, view);
+  } else {
+    owned = call(CLONE, view, MEMORY_FORMAT_CONTIGUOUS); // size, row-major compact memory of its own
+  }
   view.dispose();
   if (requiresGrad === true) {
     if (!isFloatingDtype(owned.dtype)) fail(`_rebuild_tensor_v2: requires_grad on a ${owned.dtype} tensor`);
@@ -128,8 +162,8 @@ function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride:
   return owned;
 }
 
-function findTopFolder(zip: ZipArchive, where: string): string {
-  const pkls = [...zip.entries.keys()].filter((n) => n.endsWith('data.pkl') && /^[^/]*\/?data\.pkl$/.test(n));
+function findTopFolder(zip: ZipEntries, where: string): string {
+  const pkls = zip.names().filter((n) => n.endsWith('data.pkl') && /^[^/]*\/?data\.pkl$/.test(n));
   if (pkls.length === 0) throw new TorchSaveError(`${where}: zip archive has no <folder>/data.pkl; is it a torch.save file?`);
   if (pkls.length > 1) throw new TorchSaveError(`${where}: zip archive has several data.pkl entries (${pkls.join(', ')})`);
   return pkls[0]!.slice(0, -'data.pkl'.length);
@@ -146,26 +180,78 @@ function isLegacyOrForeign(bytes: Uint8Array): string | null {
   return null;
 }
 
-/** Reads torch.save bytes (zip format). `where` names the source in errors. Tensors come back on the CPU. */
-export function loadTorchSave(bytes: Uint8Array, where = '<torch.save>', options: LoadTorchSaveOptions = {}): PickleValue {
-  const foreign = isLegacyOrForeign(bytes);
-  if (foreign !== null) throw new TorchSaveError(`${where}: ${foreign}`);
+const isZipEntries = (x: Uint8Array | RandomAccessSource | ZipEntries): x is ZipEntries =>
+  !(x instanceof Uint8Array) && typeof (x as Partial<ZipEntries>).names === 'function';
+
+/**
+ * Reads torch.save data (zip format): bytes in memory, a RandomAccessSource (a range of a file: only the zip's
+ * directory, the pickle and the storages are read, each storage straight into its tensor), or the entries of an
+ * already opened zip. `where` names the source in errors. Tensors come back on the CPU ('meta' with storages: 'meta').
+ */
+export function loadTorchSave(source: Uint8Array | RandomAccessSource | ZipEntries, where = '<torch.save>', options: LoadTorchSaveOptions = {}): PickleValue {
   try {
-    const zip = new ZipArchive(bytes, where);
+    let zip: ZipEntries;
+    if (isZipEntries(source)) {
+      zip = source;
+    } else {
+      const ra = asRandomAccess(source);
+      const foreign = isLegacyOrForeign(ra.read(0, 512));
+      if (foreign !== null) throw new TorchSaveError(`${where}: ${foreign}`);
+      zip = new ZipArchive(ra, where);
+    }
     const top = findTopFolder(zip, where);
     const pkl = zip.read(`${top}data.pkl`);
     if (zip.has(`${top}byteorder`)) {
       const order = new TextDecoder().decode(zip.read(`${top}byteorder`)).trim();
       if (order !== 'little') throw new TorchSaveError(`${where}: storages are in '${order}' byte order; only little-endian files are supported`);
     }
-    return tidy(() => unpickleTorch(zip, top, pkl, where, options.unknownGlobals ?? 'refuse'));
+    const chunk = options.storageChunkBytes ?? STORAGE_CHUNK_BYTES;
+    if (!Number.isSafeInteger(chunk) || chunk <= 0 || chunk % 8 !== 0)
+      throw new RangeError(`loadTorchSave: storageChunkBytes ${chunk} is not a positive multiple of 8`);
+    return tidy(() => unpickleTorch(zip, top, pkl, where, options.unknownGlobals ?? 'refuse', options.storages ?? 'load', chunk));
   } catch (e) {
     if (e instanceof ZipError || e instanceof PickleError) throw new TorchSaveError(e.message, { cause: e });
     throw e;
   }
 }
 
-function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: string, unknownGlobals: UnknownGlobals): PickleValue {
+/** A flat [numel] tensor holding the first numel elements of the entry, copied in once (in pieces for large ones). */
+function readStorage(zip: ZipEntries, entry: string, dtype: DType, numel: number, chunkBytes: number): Tensor {
+  const item = ITEM_SIZE[dtype];
+  const nbytes = numel * item;
+  const out: { flat: Tensor | null } = { flat: null };
+  try {
+    zip.readChunks(entry, chunkBytes, (chunk, offset) => {
+      if (offset === 0 && chunk.length >= nbytes) {
+        out.flat = new Tensor(native.fromBuffer(chunk.subarray(0, nbytes), dtype, [numel]));
+        return;
+      }
+      out.flat ??= empty([numel], { dtype, device: 'cpu' });
+      const n = Math.min(chunk.length, nbytes - offset);
+      if (n <= 0) return;
+      // pieces start at multiples of chunkBytes, a multiple of every item size
+      const part = new Tensor(native.fromBuffer(chunk.subarray(0, n), dtype, [n / item]));
+      const dst = out.flat.narrow(0, offset / item, n / item);
+      dst.copy_(part);
+      dst.dispose();
+      part.dispose();
+    });
+  } catch (e) {
+    out.flat?.dispose();
+    throw e;
+  }
+  return out.flat ?? empty([numel], { dtype, device: 'cpu' });
+}
+
+function unpickleTorch(
+  zip: ZipEntries,
+  top: string,
+  pkl: Uint8Array,
+  where: string,
+  unknownGlobals: UnknownGlobals,
+  mode: 'load' | 'meta',
+  chunkBytes: number,
+): PickleValue {
   const pklWhere = `${where}: ${top}data.pkl`;
   const fail = (msg: string): never => {
     throw new PickleError(pklWhere, msg);
@@ -225,11 +311,13 @@ function unpickleTorch(zip: ZipArchive, top: string, pkl: Uint8Array, where: str
         return cached;
       }
       const entry = `${top}data/${key}`;
-      if (!zip.has(entry)) fail(`storage '${key}' has no entry ${entry}`);
-      const raw = zip.read(entry);
+      const listedOnlyInPart = mode === 'meta' && zip.partial === true && !zip.has(entry);
+      if (!zip.has(entry) && !listedOnlyInPart) fail(`storage '${key}' has no entry ${entry}`);
+      // the declared size is checked before anything is allocated or read
+      const declared = listedOnlyInPart ? Number.POSITIVE_INFINITY : zip.size(entry);
       const nbytes = numel * ITEM_SIZE[type.dtype];
-      if (raw.length < nbytes) fail(`storage entry ${entry} has ${raw.length} bytes, but ${numel} ${type.dtype} elements need ${nbytes}`);
-      const flat = new Tensor(native.fromBuffer(raw.subarray(0, nbytes), type.dtype, [numel]));
+      if (declared < nbytes) fail(`storage entry ${entry} has ${declared} bytes, but ${numel} ${type.dtype} elements need ${nbytes}`);
+      const flat = mode === 'meta' ? empty([numel], { dtype: type.dtype, device: 'meta' }) : readStorage(zip, entry, type.dtype, numel, chunkBytes);
       const ref = new StorageRef(key, type.dtype, numel, flat);
       storages.set(key, ref);
       return ref;
@@ -315,14 +403,26 @@ function placeholderClass(v: PickleValue): string | null {
 }
 
 /**
- * Loads a state dict: a file path or torch.save bytes holding either the bare `{name: tensor}` dict or a
+ * Loads a state dict: a file path (read piece by piece: its zip directory, its pickle, then each storage straight into
+ * its tensor), torch.save bytes, or a RandomAccessSource holding either the bare `{name: tensor}` dict or a
  * Lightning-style checkpoint whose `state_dict` entry is one. Objects of other classes elsewhere in a checkpoint
  * (OmegaConf hyper-parameters, ...) are skipped as inert placeholders; nothing is executed. Other tensors in
- * the file are released.
+ * the file are released. `storages: 'meta'` gives shapes and dtypes only (see LoadTorchSaveOptions).
  */
-export function loadStateDict(source: string | Uint8Array, where = typeof source === 'string' ? source : '<state dict bytes>'): Map<string, Tensor> {
-  const bytes = typeof source === 'string' ? readFileSync(source) : source;
-  const value = loadTorchSave(bytes, where, { unknownGlobals: 'placeholder' });
+export function loadStateDict(
+  source: string | Uint8Array | RandomAccessSource | ZipEntries,
+  where = typeof source === 'string' ? source : '<state dict bytes>',
+  options: Pick<LoadTorchSaveOptions, 'storages' | 'storageChunkBytes'> = {},
+): Map<string, Tensor> {
+  if (typeof source === 'string') {
+    const fd = openSync(source, 'r');
+    try {
+      return loadStateDict(new FileRangeSource(fd, 0, fstatSync(fd).size), where, options);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const value = loadTorchSave(source, where, { ...options, unknownGlobals: 'placeholder' });
   let sd: PickleValue = value;
   if (value instanceof Map && value.get('state_dict') instanceof Map) sd = value.get('state_dict')!;
   const fail = (msg: string): never => {

@@ -1,6 +1,12 @@
 // Zip container as torch.save writes it (ports caffe2::serialize::PyTorchStreamReader/Writer's use of miniz):
-// a reader for stored or deflated entries (zip64 aware) and a writer of stored, 64-byte aligned entries.
+// a reader for stored or deflated entries (zip64 aware) over bytes in memory or a range of a file (only the end
+// records and the directory are read up front, entries on demand, large ones in pieces), a front-to-back lister for
+// zips whose directory is out of reach (cut short), and a writer of stored, 64-byte aligned entries.
 import { crc32 as zlibCrc32, inflateRawSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+import { asRandomAccess, type RandomAccessSource } from './random-access.js';
+
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
 export class ZipError extends Error {
   constructor(where: string, msg: string) {
@@ -27,10 +33,10 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-/** CRC-32 (zip polynomial) of bytes; uses node:zlib's when the Node version has it. */
-export function crc32(bytes: Uint8Array): number {
-  if (typeof zlibCrc32 === 'function') return zlibCrc32(bytes) >>> 0;
-  let c = 0xffffffff;
+/** CRC-32 (zip polynomial) of bytes, continuing from `crc` (the CRC of the bytes before); uses node:zlib's when the Node version has it. */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  if (typeof zlibCrc32 === 'function') return zlibCrc32(bytes, crc) >>> 0;
+  let c = (crc ^ 0xffffffff) >>> 0;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
@@ -45,66 +51,118 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
+/** What a torch.save reader needs of a zip: its entries' names and sizes, and their bytes on request. */
+export interface ZipEntries {
+  readonly where: string;
+  /** Entry names in the archive's order. */
+  names(): string[];
+  has(name: string): boolean;
+  /** The entry's uncompressed size (as its header declares it). */
+  size(name: string): number;
+  /** The entry's bytes, CRC-checked. */
+  read(name: string): Uint8Array;
+  /**
+   * Streams a stored entry's bytes to `onChunk` in pieces of at most `chunkBytes` (a deflated entry comes in one
+   * piece); the pieces are views that are only valid during the call. The CRC is checked after the last piece: when
+   * it fails this throws, and whatever the pieces filled must be discarded.
+   */
+  readChunks(name: string, chunkBytes: number, onChunk: (chunk: Uint8Array, offset: number) => void): void;
+  /** True when the listing may lack entries (a cut-short zip listed front to back). */
+  readonly partial?: boolean;
+}
+
+/** Largest central directory read (a torch.save file of a million tensors has well under 100 MB). */
+export const MAX_CENTRAL_DIRECTORY_BYTES = 256 << 20;
+
 function u64(view: DataView, at: number, where: string): number {
   const v = view.getBigUint64(at, true);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZipError(where, `64-bit field at byte ${at} is too large (${v})`);
   return Number(v);
 }
 
-/** A parsed zip archive over bytes in memory (entries are read on demand). */
-export class ZipArchive {
+const viewOf = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * A parsed zip archive over bytes in memory or a RandomAccessSource (a range of a file): only the end records and the
+ * central directory are read up front; entries are read on demand.
+ */
+export class ZipArchive implements ZipEntries {
   readonly entries = new Map<string, ZipEntry>();
-  private readonly view: DataView;
+  readonly source: RandomAccessSource;
+  private scratch: Uint8Array | null = null;
 
   constructor(
-    readonly bytes: Uint8Array,
+    bytes: Uint8Array | RandomAccessSource,
     readonly where = '<zip>',
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.source = asRandomAccess(bytes);
     this.parseCentralDirectory();
   }
 
   private need(at: number, len: number, what: string): void {
-    if (at < 0 || len < 0 || at + len > this.bytes.length) {
+    if (at < 0 || len < 0 || at + len > this.source.size) {
       throw new ZipError(
         this.where,
-        `${what} at byte ${at} (+${len}) runs past the end of the file (${this.bytes.length} bytes); the file is truncated or corrupt`,
+        `${what} at byte ${at} (+${len}) runs past the end of the file (${this.source.size} bytes); the file is truncated or corrupt`,
       );
     }
   }
 
-  private findEndOfCentralDirectory(): number {
-    const n = this.bytes.length;
-    const stop = Math.max(0, n - 22 - U16_MAX);
-    for (let i = n - 22; i >= stop; i--) {
-      if (this.view.getUint32(i, true) === SIG_EOCD) return i;
-    }
-    throw new ZipError(this.where, 'not a zip archive (no end-of-central-directory record)');
+  /** Exactly `len` bytes at `at` (after need()). */
+  private bytesAt(at: number, len: number, what: string): Uint8Array {
+    this.need(at, len, what);
+    const b = this.source.read(at, len);
+    if (b.length !== len)
+      throw new ZipError(this.where, `${what} at byte ${at}: the file ended after ${b.length} of ${len} bytes (it shrank while being read?)`);
+    return b;
   }
 
   private parseCentralDirectory(): void {
-    const v = this.view;
-    if (this.bytes.length < 22) throw new ZipError(this.where, `not a zip archive (only ${this.bytes.length} bytes)`);
-    const eocd = this.findEndOfCentralDirectory();
-    let count = v.getUint16(eocd + 10, true);
-    let cdSize = v.getUint32(eocd + 12, true);
-    let cdOffset = v.getUint32(eocd + 16, true);
+    const size = this.source.size;
+    if (size < 22) throw new ZipError(this.where, `not a zip archive (only ${size} bytes)`);
+    // the end-of-central-directory record is in the last 22 + 65535 (comment) bytes; the zip64 locator just before it
+    const tailStart = Math.max(0, size - 22 - U16_MAX - 20);
+    const tail = this.bytesAt(tailStart, size - tailStart, 'end of the zip');
+    const tv = viewOf(tail);
+    let eocd = -1;
+    for (let i = tail.length - 22; i >= 0 && i >= tail.length - 22 - U16_MAX; i--) {
+      if (tv.getUint32(i, true) === SIG_EOCD) {
+        eocd = i;
+        break;
+      }
+    }
+    if (eocd < 0) throw new ZipError(this.where, 'not a zip archive (no end-of-central-directory record)');
+    let count = tv.getUint16(eocd + 10, true);
+    let cdSize = tv.getUint32(eocd + 12, true);
+    let cdOffset = tv.getUint32(eocd + 16, true);
     if (count === U16_MAX || cdSize === U32_MAX || cdOffset === U32_MAX) {
       const loc = eocd - 20;
-      if (loc < 0 || v.getUint32(loc, true) !== SIG_ZIP64_LOCATOR) throw new ZipError(this.where, 'zip64 fields without a zip64 locator');
-      const rec = u64(v, loc + 8, this.where);
-      this.need(rec, 56, 'zip64 end-of-central-directory record');
-      if (v.getUint32(rec, true) !== SIG_ZIP64_EOCD) throw new ZipError(this.where, `bad zip64 end-of-central-directory signature at byte ${rec}`);
-      count = u64(v, rec + 32, this.where);
-      cdSize = u64(v, rec + 40, this.where);
-      cdOffset = u64(v, rec + 48, this.where);
+      if (loc < 0 || tv.getUint32(loc, true) !== SIG_ZIP64_LOCATOR) throw new ZipError(this.where, 'zip64 fields without a zip64 locator');
+      const rec = u64(tv, loc + 8, this.where);
+      const rv = viewOf(this.bytesAt(rec, 56, 'zip64 end-of-central-directory record'));
+      if (rv.getUint32(0, true) !== SIG_ZIP64_EOCD) throw new ZipError(this.where, `bad zip64 end-of-central-directory signature at byte ${rec}`);
+      count = u64(rv, 32, this.where);
+      cdSize = u64(rv, 40, this.where);
+      cdOffset = u64(rv, 48, this.where);
     }
     this.need(cdOffset, cdSize, 'central directory');
-    let p = cdOffset;
+    if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES)
+      throw new ZipError(this.where, `central directory of ${cdSize} bytes is larger than the ${MAX_CENTRAL_DIRECTORY_BYTES >> 20} MiB limit; refused`);
+    if (count > cdSize / 46)
+      throw new ZipError(this.where, `central directory of ${cdSize} bytes cannot hold the ${count} entries it declares; the file is corrupt`);
+    const cd = this.bytesAt(cdOffset, cdSize, 'central directory');
+    const size0 = size;
+    const v = viewOf(cd);
+    const at = (p: number): number => cdOffset + p;
+    const needCd = (p: number, len: number, what: string): void => {
+      if (p + len > cd.length)
+        throw new ZipError(this.where, `${what} at byte ${at(p)} (+${len}) runs past the end of the central directory; the file is corrupt`);
+    };
+    let p = 0;
     const decoder = new TextDecoder('utf-8', { fatal: true });
     for (let i = 0; i < count; i++) {
-      this.need(p, 46, `central directory entry ${i}`);
-      if (v.getUint32(p, true) !== SIG_CENTRAL) throw new ZipError(this.where, `bad central directory signature for entry ${i} at byte ${p}`);
+      needCd(p, 46, `central directory entry ${i}`);
+      if (v.getUint32(p, true) !== SIG_CENTRAL) throw new ZipError(this.where, `bad central directory signature for entry ${i} at byte ${at(p)}`);
       const method = v.getUint16(p + 10, true);
       const crc = v.getUint32(p + 16, true);
       let compressedSize = v.getUint32(p + 20, true);
@@ -113,10 +171,10 @@ export class ZipArchive {
       const extraLen = v.getUint16(p + 30, true);
       const commentLen = v.getUint16(p + 32, true);
       let localHeaderOffset = v.getUint32(p + 42, true);
-      this.need(p + 46, nameLen + extraLen + commentLen, `central directory entry ${i} name/extra`);
+      needCd(p + 46, nameLen + extraLen + commentLen, `central directory entry ${i} name/extra`);
       let name: string;
       try {
-        name = decoder.decode(this.bytes.subarray(p + 46, p + 46 + nameLen));
+        name = decoder.decode(cd.subarray(p + 46, p + 46 + nameLen));
       } catch {
         throw new ZipError(this.where, `central directory entry ${i}: the name is not valid UTF-8`);
       }
@@ -142,45 +200,354 @@ export class ZipArchive {
         e += 4 + len;
       }
       if (this.entries.has(name)) throw new ZipError(this.where, `duplicate entry '${name}'`);
+      // checked here, so that a size the directory declares (all that a 'meta' read looks at) is one the file can hold
+      if (localHeaderOffset + 30 + compressedSize > size0)
+        throw new ZipError(
+          this.where,
+          `data of '${name}' (${compressedSize} bytes after its local header at byte ${localHeaderOffset}) runs past the end of the file (${size0} bytes); the file is truncated or corrupt`,
+        );
+      if (method === 0 && size !== compressedSize)
+        throw new ZipError(this.where, `stored entry '${name}' has size ${size} != compressed size ${compressedSize}`);
       this.entries.set(name, { name, method, compressedSize, size, crc, localHeaderOffset });
       p = extraEnd + commentLen;
     }
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
   }
 
   has(name: string): boolean {
     return this.entries.has(name);
   }
 
-  /** The entry's bytes (a view into the archive for stored entries, a new buffer for deflated ones), CRC-checked. */
-  read(name: string): Uint8Array {
+  size(name: string): number {
+    return this.entry(name).size;
+  }
+
+  private entry(name: string): ZipEntry {
     const e = this.entries.get(name);
     if (!e) throw new ZipError(this.where, `no entry '${name}'`);
-    const v = this.view;
-    this.need(e.localHeaderOffset, 30, `local header of '${name}'`);
-    if (v.getUint32(e.localHeaderOffset, true) !== SIG_LOCAL) throw new ZipError(this.where, `bad local header signature for '${name}'`);
-    const nameLen = v.getUint16(e.localHeaderOffset + 26, true);
-    const extraLen = v.getUint16(e.localHeaderOffset + 28, true);
-    const start = e.localHeaderOffset + 30 + nameLen + extraLen;
-    this.need(start, e.compressedSize, `data of '${name}' (${e.compressedSize} bytes)`);
-    const raw = this.bytes.subarray(start, start + e.compressedSize);
+    return e;
+  }
+
+  /** Where the entry's (compressed) data start, after its local header. */
+  private dataStart(e: ZipEntry): number {
+    const lv = viewOf(this.bytesAt(e.localHeaderOffset, 30, `local header of '${e.name}'`));
+    if (lv.getUint32(0, true) !== SIG_LOCAL) throw new ZipError(this.where, `bad local header signature for '${e.name}'`);
+    const start = e.localHeaderOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
+    this.need(start, e.compressedSize, `data of '${e.name}' (${e.compressedSize} bytes)`);
+    return start;
+  }
+
+  private inflate(e: ZipEntry, raw: Uint8Array): Uint8Array {
+    if (e.method !== 8) throw new ZipError(this.where, `entry '${e.name}' uses compression method ${e.method} (only stored and deflate are supported)`);
     let out: Uint8Array;
-    if (e.method === 0) {
-      if (e.size !== e.compressedSize) throw new ZipError(this.where, `stored entry '${name}' has size ${e.size} != compressed size ${e.compressedSize}`);
-      out = raw;
-    } else if (e.method === 8) {
-      try {
-        out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
-      } catch (err) {
-        throw new ZipError(this.where, `entry '${name}': deflate data is corrupt (${(err as Error).message})`);
-      }
-      if (out.length !== e.size) throw new ZipError(this.where, `entry '${name}' inflated to ${out.length} bytes, expected ${e.size}`);
-    } else {
-      throw new ZipError(this.where, `entry '${name}' uses compression method ${e.method} (only stored and deflate are supported)`);
+    try {
+      out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+    } catch (err) {
+      throw new ZipError(this.where, `entry '${e.name}': deflate data is corrupt (${(err as Error).message})`);
     }
-    const c = crc32(out);
-    if (c !== e.crc) throw new ZipError(this.where, `entry '${name}' fails its CRC-32 check (0x${c.toString(16)} != 0x${e.crc.toString(16)})`);
+    if (out.length !== e.size) throw new ZipError(this.where, `entry '${e.name}' inflated to ${out.length} bytes, expected ${e.size}`);
     return out;
   }
+
+  private checkCrc(e: ZipEntry, c: number): void {
+    if (c !== e.crc) throw new ZipError(this.where, `entry '${e.name}' fails its CRC-32 check (0x${c.toString(16)} != 0x${e.crc.toString(16)})`);
+  }
+
+  /** The entry's bytes (a view into the archive for stored entries in memory, new bytes otherwise), CRC-checked. */
+  read(name: string): Uint8Array {
+    const e = this.entry(name);
+    const start = this.dataStart(e);
+    if (e.method === 0 && e.size !== e.compressedSize)
+      throw new ZipError(this.where, `stored entry '${name}' has size ${e.size} != compressed size ${e.compressedSize}`);
+    if (e.method !== 0 && e.method !== 8)
+      throw new ZipError(this.where, `entry '${name}' uses compression method ${e.method} (only stored and deflate are supported)`);
+    if (e.compressedSize > BUFFER_MAX_LENGTH || e.size > BUFFER_MAX_LENGTH)
+      throw new ZipError(this.where, `entry '${name}' of ${e.size} bytes is too large to read into memory`);
+    const raw = this.bytesAt(start, e.compressedSize, `data of '${name}' (${e.compressedSize} bytes)`);
+    const out = e.method === 0 ? raw : this.inflate(e, raw);
+    this.checkCrc(e, crc32(out));
+    return out;
+  }
+
+  readChunks(name: string, chunkBytes: number, onChunk: (chunk: Uint8Array, offset: number) => void): void {
+    const e = this.entry(name);
+    if (e.method !== 0 || this.source.inMemory || e.size <= chunkBytes) {
+      onChunk(this.read(name), 0);
+      return;
+    }
+    const start = this.dataStart(e);
+    if (e.size !== e.compressedSize) throw new ZipError(this.where, `stored entry '${name}' has size ${e.size} != compressed size ${e.compressedSize}`);
+    if (this.scratch === null || this.scratch.length < chunkBytes) this.scratch = Buffer.allocUnsafe(chunkBytes);
+    let c = 0;
+    for (let off = 0; off < e.size; off += chunkBytes) {
+      const n = Math.min(chunkBytes, e.size - off);
+      const chunk = this.source.read(start + off, n, this.scratch);
+      if (chunk.length !== n)
+        throw new ZipError(this.where, `data of '${name}': the file ended at byte ${start + off + chunk.length} (it shrank while being read?)`);
+      c = crc32(chunk, c);
+      onChunk(chunk, off);
+    }
+    this.checkCrc(e, c);
+  }
+}
+
+/** A byte stream read front to back (a tar member, a file): what scanZipLocalEntries reads. */
+export interface SequentialReader {
+  /** Up to `n` bytes (fewer only at the end). */
+  read(n: number): Uint8Array;
+  /** Skips up to `n` bytes; returns how many were skipped (fewer only at the end). */
+  skip(n: number): number;
+}
+
+const SIG_DESCRIPTOR = Buffer.from([0x50, 0x4b, 0x07, 0x08]);
+
+/** A SequentialReader with bytes pushed back in front of it. */
+class Pushback implements SequentialReader {
+  private front: Uint8Array = new Uint8Array(0);
+  constructor(private readonly input: SequentialReader) {}
+  unread(b: Uint8Array): void {
+    this.front = this.front.length === 0 ? b : Buffer.concat([b, this.front]);
+  }
+  read(n: number): Uint8Array {
+    if (this.front.length === 0) return this.input.read(n);
+    if (this.front.length >= n) {
+      const b = this.front.subarray(0, n);
+      this.front = this.front.subarray(n);
+      return b;
+    }
+    const head = this.front;
+    this.front = new Uint8Array(0);
+    return Buffer.concat([head, this.input.read(n - head.length)]);
+  }
+  skip(n: number): number {
+    const k = Math.min(n, this.front.length);
+    this.front = this.front.subarray(k);
+    return k + (n > k ? this.input.skip(n - k) : 0);
+  }
+}
+
+/**
+ * The entries of a zip read front to back through its local headers, for when the central directory at the end cannot
+ * be reached (a file cut short): names and sizes of the entries met, and the bytes of those `keep` selects
+ * (CRC-checked). An entry whose sizes follow its data (a data descriptor, as torch.save writes every entry) is read
+ * until its descriptor: the signature followed by the CRC and the sizes of the bytes read since the data began.
+ * Stops at the central directory (`complete`) or at the end of the data (`stoppedBecause`). Only a listing: entries
+ * it did not keep cannot be read.
+ */
+export class ZipLocalScan implements ZipEntries {
+  readonly sizes = new Map<string, number>();
+  private readonly kept = new Map<string, Uint8Array>();
+  complete = false;
+  /** Why the scan stopped before the central directory, when it did. */
+  stoppedBecause: string | null = null;
+
+  constructor(
+    source: SequentialReader,
+    keep: (name: string) => boolean,
+    readonly where = '<zip>',
+    private readonly maxKeptBytes = 64 << 20,
+  ) {
+    const input = new Pushback(source);
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let pos = 0;
+    for (;;) {
+      const sig = input.read(4);
+      if (sig.length < 4) {
+        this.stoppedBecause = `the data end at byte ${pos + sig.length} before the central directory`;
+        return;
+      }
+      const s = viewOf(sig).getUint32(0, true);
+      if (s === SIG_CENTRAL || s === SIG_EOCD || s === SIG_ZIP64_EOCD) {
+        this.complete = true;
+        return;
+      }
+      if (s !== SIG_LOCAL) {
+        if (this.sizes.size === 0) throw new ZipError(where, 'not a zip archive (no local header at byte 0)');
+        this.stoppedBecause = `no local header at byte ${pos}`;
+        return;
+      }
+      const rest = input.read(26);
+      if (rest.length < 26) {
+        this.stoppedBecause = `the data end inside the local header at byte ${pos}`;
+        return;
+      }
+      const v = viewOf(rest); // offsets 4.. of the local header
+      const flags = v.getUint16(2, true);
+      const method = v.getUint16(4, true);
+      let crc = v.getUint32(10, true);
+      let compressedSize = v.getUint32(14, true);
+      let size = v.getUint32(18, true);
+      const nameLen = v.getUint16(22, true);
+      const extraLen = v.getUint16(24, true);
+      const nameBytes = input.read(nameLen);
+      const extra = input.read(extraLen);
+      if (nameBytes.length < nameLen || extra.length < extraLen) {
+        this.stoppedBecause = `the data end inside the local header at byte ${pos}`;
+        return;
+      }
+      let name: string;
+      try {
+        name = decoder.decode(nameBytes);
+      } catch {
+        throw new ZipError(where, `local header at byte ${pos}: the name is not valid UTF-8`);
+      }
+      const ev = viewOf(extra);
+      for (let e = 0; e + 4 <= extra.length; ) {
+        const id = ev.getUint16(e, true);
+        const len = ev.getUint16(e + 2, true);
+        if (id === 0x0001 && e + 4 + len <= extra.length) {
+          let q = e + 4;
+          if (size === U32_MAX && q + 8 <= e + 4 + len) {
+            size = u64(ev, q, where);
+            q += 8;
+          }
+          if (compressedSize === U32_MAX && q + 8 <= e + 4 + len) compressedSize = u64(ev, q, where);
+        }
+        e += 4 + len;
+      }
+      if (this.sizes.has(name)) throw new ZipError(where, `duplicate entry '${name}'`);
+      const wanted = keep(name);
+      let raw: Uint8Array | null = null;
+      let descriptorLen = 0;
+      if (flags & 0x08) {
+        // sizes and CRC follow the data
+        if (method !== 0) {
+          this.stoppedBecause = `entry '${name}' is compressed and gives its size after its data`;
+          return;
+        }
+        const found = this.readToDescriptor(input, wanted, name);
+        if (found === null) {
+          this.stoppedBecause = `the data end inside entry '${name}'`;
+          return;
+        }
+        ({ size, crc, data: raw, descriptorLen } = found);
+        compressedSize = size;
+      } else if (wanted) {
+        if (compressedSize > maxKeptBytes || size > maxKeptBytes)
+          throw new ZipError(where, `entry '${name}' of ${size} bytes is larger than the ${maxKeptBytes} bytes read here`);
+        raw = input.read(compressedSize);
+        if (raw.length < compressedSize) {
+          this.stoppedBecause = `the data end inside entry '${name}'`;
+          return;
+        }
+      } else if (input.skip(compressedSize) < compressedSize) {
+        this.sizes.set(name, size); // listed: its data are cut short, but a listing does not read them
+        this.stoppedBecause = `the data end inside entry '${name}'`;
+        return;
+      }
+      this.sizes.set(name, size);
+      if (wanted && raw !== null) {
+        let out: Uint8Array;
+        if (method === 0) out = raw;
+        else if (method === 8) {
+          try {
+            out = inflateRawSync(raw, { maxOutputLength: Math.max(1, size) });
+          } catch (err) {
+            throw new ZipError(where, `entry '${name}': deflate data is corrupt (${(err as Error).message})`);
+          }
+        } else throw new ZipError(where, `entry '${name}' uses compression method ${method} (only stored and deflate are supported)`);
+        if (out.length !== size) throw new ZipError(where, `entry '${name}' holds ${out.length} bytes, its header says ${size}`);
+        const c = crc32(out);
+        if (c !== crc) throw new ZipError(where, `entry '${name}' fails its CRC-32 check (0x${c.toString(16)} != 0x${crc.toString(16)})`);
+        this.kept.set(name, out);
+      }
+      pos += 30 + nameLen + extraLen + compressedSize + descriptorLen;
+    }
+  }
+
+  /**
+   * Reads a stored entry's data up to its data descriptor: the first signature followed by the CRC of the bytes before
+   * it and their count (32- or 64-bit sizes). The bytes after the descriptor are pushed back. Null at the end of the input.
+   */
+  private readToDescriptor(input: Pushback, keep: boolean, name: string): { size: number; crc: number; data: Uint8Array | null; descriptorLen: number } | null {
+    let pending: Buffer = Buffer.alloc(0);
+    let done = 0; // bytes before `pending` that are data
+    let crc = 0;
+    const parts: Uint8Array[] = [];
+    const confirm = (n: number): void => {
+      const b = pending.subarray(0, n);
+      crc = crc32(b, crc);
+      if (keep) {
+        if (done + n > this.maxKeptBytes) throw new ZipError(this.where, `entry '${name}' is larger than the ${this.maxKeptBytes} bytes read here`);
+        parts.push(Uint8Array.from(b));
+      }
+      done += n;
+      pending = pending.subarray(n);
+    };
+    for (;;) {
+      let from = 0;
+      let settledTo = Math.max(0, pending.length - 23); // a descriptor starting before this is complete in `pending`
+      for (;;) {
+        const i = pending.indexOf(SIG_DESCRIPTOR, from);
+        if (i < 0 || i >= settledTo) {
+          if (i >= 0) settledTo = i;
+          break;
+        }
+        const v = new DataView(pending.buffer, pending.byteOffset, pending.byteLength);
+        const size = done + i;
+        const c = crc32(pending.subarray(0, i), crc);
+        const small = v.getUint32(i + 4, true) === c && v.getUint32(i + 8, true) === size && v.getUint32(i + 12, true) === size;
+        const big = !small && v.getUint32(i + 4, true) === c && Number(v.getBigUint64(i + 8, true)) === size && Number(v.getBigUint64(i + 16, true)) === size;
+        if (small || big) {
+          confirm(i);
+          const len = small ? 16 : 24;
+          input.unread(Uint8Array.from(pending.subarray(len)));
+          return { size, crc, data: keep ? (parts.length === 1 ? parts[0]! : Buffer.concat(parts)) : null, descriptorLen: len };
+        }
+        from = i + 1;
+      }
+      confirm(settledTo);
+      const more = input.read(64 << 10);
+      if (more.length === 0) return null;
+      pending = Buffer.concat([pending, more]);
+    }
+  }
+
+  get partial(): boolean {
+    return !this.complete;
+  }
+  names(): string[] {
+    return [...this.sizes.keys()];
+  }
+  has(name: string): boolean {
+    return this.sizes.has(name);
+  }
+  size(name: string): number {
+    const s = this.sizes.get(name);
+    if (s === undefined) throw new ZipError(this.where, `no entry '${name}'`);
+    return s;
+  }
+  read(name: string): Uint8Array {
+    const b = this.kept.get(name);
+    if (!b) throw new ZipError(this.where, `entry '${name}' was not read (the zip was only listed front to back)`);
+    return b;
+  }
+  readChunks(name: string, _chunkBytes: number, onChunk: (chunk: Uint8Array, offset: number) => void): void {
+    onChunk(this.read(name), 0);
+  }
+}
+
+/** A SequentialReader over a RandomAccessSource, from `start`. */
+export function sequentialReader(source: RandomAccessSource, start = 0): SequentialReader & { readonly position: number } {
+  let pos = start;
+  return {
+    get position() {
+      return pos;
+    },
+    read(n: number): Uint8Array {
+      const b = source.read(pos, n);
+      pos += b.length;
+      return b;
+    },
+    skip(n: number): number {
+      const k = Math.max(0, Math.min(n, source.size - pos));
+      pos += k;
+      return k;
+    },
+  };
 }
 
 export interface ZipWriteEntry {

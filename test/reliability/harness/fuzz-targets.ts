@@ -2,6 +2,7 @@
 // Anything else thrown (TypeError, RangeError, a plain Error, ...) or a crash, a hang or runaway memory is a finding.
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { REPO_ROOT, prng } from './common.js';
 import { AudioFileError } from '../../../src/audio/wav.js';
 import { loadAudio } from '../../../src/audio/load-audio.js';
@@ -12,7 +13,8 @@ import { ConfigError } from '../../../src/config/config-error.js';
 import { loadConfig, parseOverride } from '../../../src/config/index.js';
 import { TarError } from '../../../src/checkpoint/tar.js';
 import { NemoArchiveError, readNemoArchive } from '../../../src/checkpoint/nemo-archive.js';
-import { ZipError } from '../../../src/torch/serialize/zip.js';
+import { ZipError, ZipLocalScan, sequentialReader } from '../../../src/torch/serialize/zip.js';
+import { MemorySource } from '../../../src/torch/serialize/random-access.js';
 import { PickleError } from '../../../src/torch/serialize/pickle.js';
 import { TorchSaveError, loadTorchSave } from '../../../src/torch/serialize/torch-save.js';
 import { NpyError, parseNpy } from '../../../src/torch/serialize/npy.js';
@@ -132,6 +134,28 @@ export const TARGETS: FuzzTarget[] = [
       disposeDeep(readNemoArchive(scratch).stateDict);
     },
     allowed: [NemoArchiveError, TarError, TorchSaveError, ZipError, PickleError],
+  },
+  {
+    // what `inspect` reads: the config and the weights' pickle, not the storages (a weights member cut short or with
+    // an unreadable zip directory is listed front to back through its local headers)
+    name: 'nemo-meta',
+    // the golden archives, and the gzip ones also as plain tars (so that most mutations reach the tar and zip readers)
+    seeds: () => read(files('test/fixtures/golden/nemo', /\.nemo$/), 2 << 20).flatMap((b) => (b[0] === 0x1f && b[1] === 0x8b ? [b, gunzipSync(b)] : [b])),
+    run: (b, scratch) => {
+      writeFileSync(scratch, b);
+      disposeDeep(readNemoArchive(scratch, { tensors: 'meta', extra: 'none' }).stateDict);
+    },
+    allowed: [NemoArchiveError, TarError, TorchSaveError, ZipError, PickleError],
+  },
+  {
+    // a torch.save zip listed front to back (local headers, data descriptors), then its pickle read for shapes
+    name: 'torch-save-scan',
+    seeds: () => read(files('test/fixtures/torch_save', /\.(pt|ckpt)$/), 2 << 20),
+    run: (b) => {
+      const scan = new ZipLocalScan(sequentialReader(new MemorySource(b)), (n) => /(^|\/)(data\.pkl|byteorder)$/.test(n), 'fuzz.pt');
+      disposeDeep(loadTorchSave(scan, 'fuzz.pt', { storages: 'meta', unknownGlobals: 'placeholder' }));
+    },
+    allowed: [TorchSaveError, ZipError, PickleError],
   },
   {
     name: 'torch-save',
