@@ -154,8 +154,15 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
   const many = pairs.length > 1;
   pairs.forEach((pair, i) => {
     const [l, r] = pair;
-    const key = many ? `model.encoder.att_context_size[${i}]` : 'model.encoder.att_context_size';
-    const which = many ? (i === 0 ? ' (the default pair)' : ` (pair ${i} of the multi-lookahead list)`) : '';
+    // dynamic chunk training: the pair of chunk size r + 1 in att_chunk_sizes; otherwise the pair's own key
+    const key = e.att_context_from_chunks ? 'model.encoder.att_chunk_sizes' : many ? `model.encoder.att_context_size[${i}]` : 'model.encoder.att_context_size';
+    const which = e.att_context_from_chunks
+      ? ` (chunk size ${r + 1}${i === 0 ? ', the default pair' : ''})`
+      : many
+        ? i === 0
+          ? ' (the default pair)'
+          : ` (pair ${i} of the multi-lookahead list)`
+        : '';
     if (r < 0) {
       add(
         key,
@@ -186,8 +193,12 @@ export function checkStreamingSafety(c: NestConfig, opts: SafetyOptions = {}): S
         i === 0 ? 'error' : 'warning',
         `[${l}, ${r}]${which} looks ${la} encoder frame(s) (${fmtMs(la * encMs)}) ahead, but the model is declared ${intent}${i === 0 ? '' : '; this pair is trained but cannot be deployed within that latency'}.`,
         opts.maxLookahead === 0
-          ? `set the right context to 0: ${many ? `model.encoder.att_context_size[${i}]` : 'model.encoder.att_context_size'}=[${l},0].`
-          : `lower the right context (chunked_limited: right <= ${opts.maxLookahead}; regular: right x n_layers <= ${opts.maxLookahead}).`,
+          ? e.att_context_from_chunks
+            ? `keep only chunk size 1 (no look-ahead) in model.encoder.att_chunk_sizes.`
+            : `set the right context to 0: ${many ? `model.encoder.att_context_size[${i}]` : 'model.encoder.att_context_size'}=[${l},0].`
+          : e.att_context_from_chunks
+            ? `drop the chunk sizes above ${opts.maxLookahead + 1} from model.encoder.att_chunk_sizes.`
+            : `lower the right context (chunked_limited: right <= ${opts.maxLookahead}; regular: right x n_layers <= ${opts.maxLookahead}).`,
       );
     }
   });

@@ -143,6 +143,21 @@ test('declared look-ahead: right context beyond it is an error for the default p
   assert.deepEqual(errors(multiBad), ['model.encoder.att_context_size[0]']);
 });
 
+test('declared look-ahead with dynamic chunk training names att_chunk_sizes and the chunk size, not a pair list the file does not have', () => {
+  const ps = check('tiny_multilatency', [], { maxLookahead: 1 });
+  assert.deepEqual(errors(ps), []);
+  assert.deepEqual(warnings(ps), ['model.encoder.att_chunk_sizes']);
+  assert.match(ps[0]!.problem, /\[20, 4\] \(chunk size 5\) looks 4 encoder frame\(s\) \(320 ms\) ahead/);
+  assert.match(ps[0]!.fix, /drop the chunk sizes above 2 from model.encoder.att_chunk_sizes/);
+  const causal = check('tiny_multilatency', [], { maxLookahead: 0 });
+  assert.deepEqual(
+    causal.map((p) => p.severity),
+    ['warning', 'warning'],
+    'the default pair (chunk size 1) is causal; the others are trained but not deployable',
+  );
+  assert.match(causal[0]!.fix, /keep only chunk size 1/);
+});
+
 test('absolute positions are an error; rel_pos_local_attn a warning', () => {
   flagged(['model.encoder.self_attention_model=abs_pos'], 'model.encoder.self_attention_model', 'error', /rel_pos/);
   flagged(['model.encoder.self_attention_model=rel_pos_local_attn'], 'model.encoder.self_attention_model', 'warning');

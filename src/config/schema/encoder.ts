@@ -41,6 +41,8 @@ export interface EncoderConfig {
   /** One probability per pair (uniform when null in the YAML). */
   readonly att_context_probs: readonly number[];
   readonly att_context_style: 'regular' | 'chunked_limited';
+  /** The pairs came from att_chunk_sizes / att_left_context (dynamic chunk training), not from att_context_size. */
+  readonly att_context_from_chunks: boolean;
   readonly xscaling: boolean;
   readonly untie_biases: boolean;
   readonly pos_emb_max_len: number;
@@ -372,6 +374,7 @@ export function readEncoderConfig(r: SectionReader): EncoderConfig {
     att_context_size,
     att_context_probs,
     att_context_style,
+    att_context_from_chunks: dynamic !== null,
     xscaling: r.bool('xscaling', true),
     untie_biases: r.bool('untie_biases', true),
     pos_emb_max_len: r.int('pos_emb_max_len', 5000, { min: 1 }),
