@@ -107,13 +107,14 @@ test('the tiny_multilatency preset is tiny with chunked_limited dynamic chunk tr
     'look-ahead 0, 80 and 320 ms',
   );
   assert.equal(new Set(e.att_context_size.map(([left]) => left)).size, 1, 'one shared left context');
+  assert.equal(e.att_context_from_chunks, true);
   // everything else is tiny's
   const tiny = loadConfig('tiny').config;
   const strip = (c: NestConfig): unknown => ({
     ...c,
     name: '',
     exp_manager: { ...c.exp_manager, name: '' },
-    model: { ...c.model, encoder: { ...c.model.encoder, att_context_size: [], att_context_probs: [], att_context_style: '' } },
+    model: { ...c.model, encoder: { ...c.model.encoder, att_context_size: [], att_context_probs: [], att_context_style: '', att_context_from_chunks: false } },
   });
   assert.deepEqual(strip(config), strip(tiny));
 });
