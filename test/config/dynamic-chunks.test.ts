@@ -40,16 +40,8 @@ test('att_chunk_sizes x att_left_context expand into [left, chunk - 1] pairs, le
     [-1, 0],
     [-1, 3],
   ]);
-  const { config, warnings } = loadConfig('tiny_multilatency');
-  assert.deepEqual(warnings, []);
-  const e = config.model.encoder;
-  assert.equal(e.att_context_style, 'chunked_limited');
-  assert.deepEqual(e.att_context_size, [
-    [20, 0],
-    [20, 1],
-    [20, 4],
-  ]);
-  assert.deepEqual(e.att_context_probs, [1 / 3, 1 / 3, 1 / 3]);
+  // the preset's own pairs are checked in presets.test.ts; here: drawn uniformly
+  assert.deepEqual(loadConfig('tiny_multilatency').config.model.encoder.att_context_probs, [1 / 3, 1 / 3, 1 / 3]);
   // a list of left contexts, and the default left context (-1 = unlimited) when att_left_context is absent
   const two = loadConfig('tiny_multilatency', ['model.encoder.att_chunk_sizes=[2,4]', 'model.encoder.att_left_context=[8,-1]']).config.model.encoder;
   assert.deepEqual(two.att_context_size, [
