@@ -23,3 +23,13 @@ export function trainedContext(value: string | undefined, encoder: ConformerEnco
   }
   return ctx;
 }
+
+/**
+ * For commands that run a stored model offline and streaming: checks --att-context-size as trainedContext does and
+ * makes the pair the encoder's default (what the offline pass runs); returns it for the streaming recognizer.
+ */
+export function chooseTrainedContext(value: string | undefined, encoder: ConformerEncoder, command: string, file: string): AttContextSize | undefined {
+  const ctx = trainedContext(value, encoder, command, file);
+  if (ctx) encoder.setDefaultAttContextSize(ctx);
+  return ctx;
+}

@@ -21,6 +21,7 @@ import {
   initLookaheadState,
   lookaheadPolicy,
   observeStep,
+  quietNoise,
   StreamingEncoder,
   switchableGeometries,
   type LookaheadChoice,
@@ -212,11 +213,7 @@ export class OnlineRecognizer {
       const a = this.adaptive;
       a.s = chooseLookahead(a.p, calibrateLookahead(this.streaming, a.p, a.s, Math.max(1, seconds)));
     }
-    let seed = 1;
-    const noise = Float32Array.from({ length: Math.round(seconds * this.sampleRate) }, () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return (seed / 2 ** 31 - 0.5) * 1e-3;
-    });
+    const noise = quietNoise(Math.round(seconds * this.sampleRate));
     for (let b = 1; b <= Math.max(1, maxBatch); b *= 2) {
       const streams = Array.from({ length: b }, () => this.createStream());
       try {
@@ -340,8 +337,12 @@ export class OnlineRecognizer {
   isReady(s: OnlineStream): boolean {
     this.own(s);
     if (s.slot === null) return false;
-    if (this.adaptive) s.slot = this.streaming.switchGeometry(s.slot, this.adaptive.p.geometries[this.adaptive.s.current]!);
-    return this.streaming.isReady(s.slot);
+    return this.streaming.isReady(this.withChosenContext(s.slot));
+  }
+
+  /** The slot with adaptive look-ahead's current context (the slot itself for a fixed context); no tensor is touched. */
+  private withChosenContext(slot: StreamSlot): StreamSlot {
+    return this.adaptive ? this.streaming.switchGeometry(slot, this.adaptive.p.geometries[this.adaptive.s.current]!) : slot;
   }
 
   /** Seconds of accepted audio not yet decoded into output frames (the chunk being filled, look-ahead, any backlog). */
@@ -363,6 +364,7 @@ export class OnlineRecognizer {
     const ready = streams.filter((s) => this.isReady(s));
     if (ready.length === 0) return;
     const t0 = performance.now();
+    for (const s of ready) s.slot = this.withChosenContext(s.slot!);
     const r = this.streaming.run({ streams: ready.map((s) => s.slot!) }, { maxSteps: 1 });
     if (this.adaptive) this.adaptive.s = observeStep(this.adaptive.p, this.adaptive.s, performance.now() - t0);
     for (const [i, s] of ready.entries()) {

@@ -118,6 +118,15 @@ export function contextsUsed(p: LookaheadChoice, s: LookaheadState): Record<stri
   return out;
 }
 
+/** `n` samples of deterministic quiet noise (amplitude 5e-4, a linear congruential generator): warm-up and calibration audio. */
+export function quietNoise(n: number): Float32Array {
+  let seed = 1;
+  return Float32Array.from({ length: n }, () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return (seed / 2 ** 31 - 0.5) * 1e-3;
+  });
+}
+
 /**
  * Measures every context's step time before streaming: a throwaway stream per context over `seconds` of quiet noise,
  * each step timed; the first two steps (libtorch's first-time set-up of new shapes) and the last are not counted.
@@ -126,11 +135,7 @@ export function contextsUsed(p: LookaheadChoice, s: LookaheadState): Record<stri
 export function calibrateLookahead(se: StreamingEncoder, p: LookaheadChoice, s: LookaheadState, seconds = 2): LookaheadState {
   const fs = se.featureStream;
   if (!fs) throw new Error('adaptive look-ahead: calibration streams audio; the StreamingEncoder needs the preprocessor');
-  let seed = 7;
-  const noise = Float32Array.from({ length: Math.round(seconds * fs.featurizer.cfg.sample_rate) }, () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return (seed / 2 ** 31 - 0.5) * 1e-3;
-  });
+  const noise = quietNoise(Math.round(seconds * fs.featurizer.cfg.sample_rate));
   let out = s;
   for (const [k, g] of p.geometries.entries()) {
     let state: StreamState = se.endStreams(se.feedAudio([noise], { streams: [se.initStream(g)] }), [0]);

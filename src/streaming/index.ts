@@ -26,6 +26,7 @@ export {
   initLookaheadState,
   lookaheadPolicy,
   observeStep,
+  quietNoise,
   switchableGeometries,
   type LookaheadChoice,
   type LookaheadState,

@@ -2,7 +2,7 @@
 // (per utterance and totals; substitutions, deletions, insertions from a Levenshtein alignment).
 import { writeFileSync } from 'node:fs';
 import type { OnlineRecognizer } from '../../serving/online-recognizer.js';
-import { trainedContext } from '../att-context.js';
+import { chooseTrainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'eval';
@@ -43,17 +43,9 @@ export async function run(argv: string[]): Promise<number> {
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
-  let ctx: [number, number] | undefined;
-  try {
-    ctx = trainedContext(options.attContextSize, model.encoder, 'eval', options.model);
-  } catch (e) {
-    loaded.dispose();
-    throw e;
-  }
-  // the offline pass runs the encoder's default pair; the streaming recognizer is handed the pair
-  if (ctx) model.encoder.setDefaultAttContextSize(ctx);
   let rec: OnlineRecognizer | null = null;
   try {
+    const ctx = chooseTrainedContext(options.attContextSize, model.encoder, 'eval', options.model);
     rec = options.streaming ? streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext, attContextSize: ctx }) : null;
     let entries = readManifests(options.manifest).entries;
     if (options.limit > 0) entries = entries.slice(0, options.limit);

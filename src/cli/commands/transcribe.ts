@@ -1,6 +1,6 @@
 // `streamnest transcribe`: greedy CTC transcription of one audio file, offline or cache-aware streaming
 // (partial results printed as chunks arrive), with word timestamps.
-import { trainedContext } from '../att-context.js';
+import { chooseTrainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'transcribe';
@@ -39,18 +39,10 @@ export async function run(argv: string[]): Promise<number> {
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
-  let ctx: [number, number] | undefined;
   try {
-    ctx = trainedContext(options.attContextSize, model.encoder, 'transcribe', options.model);
-  } catch (e) {
-    loaded.dispose();
-    throw e;
-  }
-  // the offline pass runs the encoder's default pair; the streaming recognizer is handed the pair
-  if (ctx) model.encoder.setDefaultAttContextSize(ctx);
-  // what the loader noted (e.g. a hybrid RNN-T/CTC model decoded with its CTC head); stderr keeps stdout the transcript
-  if (!options.json) for (const w of loaded.warnings) process.stderr.write(`streamnest: warning: ${w}\n`);
-  try {
+    const ctx = chooseTrainedContext(options.attContextSize, model.encoder, 'transcribe', options.model);
+    // what the loader noted (e.g. a hybrid RNN-T/CTC model decoded with its CTC head); stderr keeps stdout the transcript
+    if (!options.json) for (const w of loaded.warnings) process.stderr.write(`streamnest: warning: ${w}\n`);
     const audio = loadAudio(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate }).samples;
     const seconds = audio.length / model.preprocessor.cfg.sample_rate;
     const t0 = performance.now();
