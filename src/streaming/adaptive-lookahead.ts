@@ -155,7 +155,8 @@ export function calibrateLookahead(se: StreamingEncoder, p: LookaheadChoice, s: 
 
 /**
  * The geometries a stream of `se` can switch between: every trained context of its encoder that shares the stream's
- * attention cache (see StreamingEncoder.switchGeometry), and the reasons the others are left out.
+ * attention cache (see StreamingEncoder.switchGeometry), its own pair with se.geometry itself, and the reasons the
+ * others are left out.
  */
 export function switchableGeometries(
   se: StreamingEncoder,
@@ -163,8 +164,11 @@ export function switchableGeometries(
 ): { geometries: StreamingGeometry[]; skipped: string[] } {
   const geometries: StreamingGeometry[] = [];
   const skipped: string[] = [];
+  const base = se.geometry.attContextSize;
   for (const pair of se.encoder.context.sizes.all) {
-    const g = configureStreaming(se.encoder, { ...setup, attContextSize: [pair[0], pair[1]] });
+    // the stream's own pair keeps its geometry (e.g. a fully causal model's chosen chunk size)
+    const own = pair[0] === base[0] && pair[1] === base[1];
+    const g = own ? se.geometry : configureStreaming(se.encoder, { ...setup, attContextSize: [pair[0], pair[1]] });
     try {
       se.checkSwitch(se.geometry, g);
       geometries.push(g);

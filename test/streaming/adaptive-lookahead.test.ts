@@ -106,6 +106,7 @@ test('calibration measures every switchable context of a real encoder; contexts 
       geometries.map((g) => g.attContextSize.join(',')),
       ['8,3', '8,0', '8,1'],
     );
+    assert.ok(geometries.includes(base), "the stream's own pair keeps its geometry");
     assert.equal(skipped.length, 1);
     assert.match(skipped[0]!, /\[16, 1\].*8 and 16 frames of left context/);
     const p = lookaheadPolicy(geometries, 500);
