@@ -119,7 +119,11 @@ const require = createRequire(import.meta.url);
 export interface CpuAllocatorStats {
   enabled: boolean;
   cachedBytes?: number;
+  /** The floor of the bound (STREAMNEST_CPU_CACHE_MB); the bound is max(limitBytes, peakLiveBytes). */
   limitBytes?: number;
+  /** Bytes of large blocks in use now, and the most there have been at once (since the last trim). */
+  liveBytes?: number;
+  peakLiveBytes?: number;
   hits?: number;
   misses?: number;
 }

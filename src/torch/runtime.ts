@@ -9,14 +9,14 @@ export function liveTensorCount(): number {
 
 /**
  * Counters of the caching CPU allocator in the addon: freed blocks of 64 KiB and more are kept by size class
- * (at most STREAMNEST_CPU_CACHE_MB, default 512; 0 turns the cache off) and reused, so that repeated steps do not
- * fault in fresh pages (see native/src/cpu-allocator.cc).
+ * (at most the larger of STREAMNEST_CPU_CACHE_MB, default 512, and the peak of large blocks live at once; 0 turns
+ * the cache off) and reused, so that repeated steps do not fault in fresh pages (see native/src/cpu-allocator.cc).
  */
 export function cpuAllocatorStats(): CpuAllocatorStats {
   return native.cpuAllocatorStats();
 }
 
-/** Frees every block the CPU allocator holds in its cache (they are reallocated on demand). */
+/** Frees every block the CPU allocator holds in its cache (they are reallocated on demand) and resets its live peak. */
 export function cpuAllocatorTrim(): void {
   native.cpuAllocatorTrim();
 }

@@ -66,3 +66,38 @@ test('cpuAllocatorTrim empties the cache; STREAMNEST_CPU_CACHE_MB=0 disables it'
   assert.deepEqual(JSON.parse(stats!), { enabled: false });
   assert.equal(Number(sum), 1 << 18);
 });
+
+/** Runs `body` (ESM, with `t` imported) in a fresh process with the given cache floor; returns its last stdout line. */
+function inFreshProcess(cacheMb: number, body: string): string {
+  const index = fileURLToPath(new URL('../../src/torch/index.js', import.meta.url));
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `import * as t from ${JSON.stringify(index)};\n${body}`], {
+    env: { ...process.env, STREAMNEST_CPU_CACHE_MB: String(cacheMb) },
+    encoding: 'utf8',
+  });
+  return out.trim().split('\n').pop()!;
+}
+
+test('the bound grows to the live peak and evicts the least recently used class: a steady loop above the floor hits', () => {
+  // Floor 1 MiB. Three 1 MiB blocks live at once set the peak (3 MiB, the bound); a 1.5 MiB block used once is then
+  // the stale class. The steady loop frees and reallocates two 1 MiB blocks per iteration: with the bound at the
+  // floor, or evicting the steady class instead of the stale one, every iteration would miss once.
+  const r = JSON.parse(
+    inFreshProcess(
+      1,
+      `
+      const mib = 1 << 18; // float32 elements in 1 MiB
+      t.tidy(() => { t.zeros([mib]); t.zeros([mib]); t.zeros([mib]); });
+      const peak = t.cpuAllocatorStats().peakLiveBytes;
+      t.tidy(() => t.zeros([mib + mib / 2]));
+      for (let i = 0; i < 3; i++) t.tidy(() => { t.zeros([mib]); t.zeros([mib]); });
+      const s0 = t.cpuAllocatorStats();
+      for (let i = 0; i < 100; i++) t.tidy(() => { t.zeros([mib]); t.zeros([mib]); });
+      const s1 = t.cpuAllocatorStats();
+      console.log(JSON.stringify({ peak, hits: s1.hits - s0.hits, misses: s1.misses - s0.misses, cached: s1.cachedBytes, live: s1.liveBytes }));
+      `,
+    ),
+  ) as { peak: number; hits: number; misses: number; cached: number; live: number };
+  assert.ok(r.peak >= 3 << 20, `live peak ${r.peak} bytes`);
+  assert.equal(r.misses, 0, `steady loop: ${r.hits} hits, ${r.misses} misses`);
+  assert.ok(r.cached <= r.peak, `cached ${r.cached} bytes stays within the live peak ${r.peak}`);
+});
