@@ -4,7 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { configureStreaming, powerOfTwoBatches, StreamBatcher, StreamingEncoder, stackCaches, unstackCache } from '../../src/streaming/index.js';
+import {
+  configureStreaming,
+  powerOfTwoBatches,
+  SharedBatchCache,
+  sharedBatchOf,
+  StreamBatcher,
+  StreamingEncoder,
+  stackCaches,
+  unstackCache,
+} from '../../src/streaming/index.js';
 import { disposeEncoderCache, encoderCacheTensors, mapEncoderCache, type EncoderCache } from '../../src/model/index.js';
 import { buildEncoder, buildPreprocessor, longAudio, maxAbsDiff, offlineEncode, randomInts } from './helpers.js';
 
@@ -127,6 +136,71 @@ test('initStreamState(3): streams of different lengths pushed together, finish()
   se.dispose();
   enc.dispose();
   pre.dispose();
+});
+
+test('streams that step together again reuse their batched caches; reordered, they are stacked; both equal offline, nothing leaks', () => {
+  const before = t.liveTensorCount();
+  const enc = buildEncoder({ att_context_style: 'regular', att_context_size: [16, 0] });
+  const pre = buildPreprocessor();
+  const se = new StreamingEncoder(enc, { geometry: configureStreaming(enc, { hopSeconds: 0.01, chunkFrames: 2 }), preprocessor: pre });
+  const audios = [2.6, 2.6, 2.6, 2.6].map((s, i) => longAudio(s, i + 5));
+  let state = se.initStreamState(4);
+  let order = [0, 1, 2, 3]; // state.streams[k] is audio order[k]
+  const outs: Tensor[][] = [[], [], [], []];
+  const seen = { shared: 0, stacked: 0 };
+  for (let p = 0, round = 0; p < 2.6 * 16000; p += 3200, round++) {
+    if (round === 4) {
+      // a server's turn may list the same streams in another order: the rows no longer line up
+      order = [order[3]!, order[0]!, order[1]!, order[2]!];
+      state = { streams: [state.streams[3]!, state.streams[0]!, state.streams[1]!, state.streams[2]!] };
+      assert.equal(sharedBatchOf(state.streams), null, 'reordered rows are not reused');
+    }
+    if (sharedBatchOf(state.streams)) seen.shared++;
+    else seen.stacked++;
+    const r = se.pushAudio(
+      order.map((i) => audios[i]!.subarray(p, Math.min(p + 3200, audios[i]!.length))),
+      state,
+    );
+    r.encoded.forEach((e, k) => {
+      outs[order[k]!]!.push(e);
+    });
+    state = r.state;
+    if (r.encoded.some((e) => e.size(1) > 0)) {
+      const batch = sharedBatchOf(state.streams);
+      assert.ok(batch && batch.rows === 4, `round ${round}: the four streams hold the rows of one batched step`);
+    }
+  }
+  assert.ok(seen.shared >= 5 && seen.stacked >= 2, `steps reading shared caches ${seen.shared}, stacking ${seen.stacked}`);
+  se.finish(state).encoded.forEach((e, k) => {
+    outs[order[k]!]!.push(e);
+  });
+  for (const [i, a] of audios.entries()) {
+    const s = t.cat(outs[i]!, 1);
+    const o = offlineEncode(pre, enc, a);
+    assert.equal(s.size(1), o.size(1));
+    const d = maxAbsDiff(s, o);
+    assert.ok(d <= 1e-5, `stream ${i}: max |diff| ${d}`);
+    for (const x of [s, o, ...outs[i]!]) x.dispose();
+  }
+  se.dispose();
+  enc.dispose();
+  pre.dispose();
+  assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
+});
+
+test('SharedBatchCache frees the batched caches with the last row and refuses a second release', () => {
+  const enc = buildEncoder();
+  const geo = configureStreaming(enc, { hopSeconds: 0.01 });
+  const before = t.liveTensorCount();
+  const shared = new SharedBatchCache(enc.initCache(2, geo.cfg), 2);
+  const held = t.liveTensorCount() - before;
+  assert.ok(held > 0);
+  shared.release();
+  assert.equal(t.liveTensorCount() - before, held, 'one row still holds the caches');
+  shared.release();
+  assert.equal(t.liveTensorCount(), before, 'freed with the last row');
+  assert.throws(() => shared.release(), /released twice/);
+  enc.dispose();
 });
 
 test('batches are split into powers of two, largest first, keeping every stream once and in order', () => {
