@@ -11,3 +11,8 @@ export * from './conv-asr-decoder.js';
 export * from './spec-augment.js';
 export * from './ctc-model.js';
 export * from './streaming-ctc.js';
+export * from './rnnt-loss.js';
+export * from './rnnt-decoder.js';
+export * from './rnnt-joint.js';
+export * from './rnnt-greedy.js';
+export * from './rnnt-model.js';

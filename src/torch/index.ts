@@ -19,6 +19,7 @@ export { op, call, callMany, Op } from './dispatch.js';
 export * from './ops/index.js';
 export { Module, StateDictError, type StateDict } from './nn/module.js';
 export * from './nn/layers.js';
+export { Lstm, type LstmState } from './nn/lstm.js';
 export { SyncBatchNorm1d } from './nn/sync-batch-norm.js';
 export * as init from './nn/init.js';
 export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';

@@ -38,6 +38,7 @@ const OPS = {
   clamp: op('clamp'),
   clampT: op('clamp', 'Tensor'),
   maximum: op('maximum'),
+  logaddexp: op('logaddexp'),
   minimum: op('minimum'),
   relu: op('relu'),
   silu: op('silu'),
@@ -135,6 +136,8 @@ export function clamp(x: Tensor, min?: number | Tensor | null, max?: number | Te
 }
 export const maximum = (a: Tensor, b: Tensor): Tensor => call(OPS.maximum, a, b);
 export const minimum = (a: Tensor, b: Tensor): Tensor => call(OPS.minimum, a, b);
+/** log(exp(a) + exp(b)), elementwise with broadcasting (-inf + -inf gives -inf). */
+export const logaddexp = (a: Tensor, b: Tensor): Tensor => call(OPS.logaddexp, a, b);
 
 export const relu = (x: Tensor): Tensor => call(OPS.relu, x);
 /** SiLU / swish: x * sigmoid(x). */

@@ -24,6 +24,7 @@ const OPS = {
   sort: op('sort'),
   cumsum: op('cumsum'),
   logsumexp: op('logsumexp'),
+  logcumsumexp: op('logcumsumexp'),
   normScalarOpt: op('norm', 'ScalarOpt_dim'),
   all: op('all'),
   allDim: op('all', 'dim'),
@@ -85,6 +86,8 @@ export function sort(x: Tensor, dim = -1, descending = false): { values: Tensor;
 }
 export const cumsum = (x: Tensor, dim: number, dtype?: DType): Tensor => call(OPS.cumsum, x, dim, dtype ? scalarTypeCode(dtype) : null);
 export const logsumexp = (x: Tensor, dim: Dims, keepdim = false): Tensor => call(OPS.logsumexp, x, dim, keepdim);
+/** Running log(sum(exp)) along dim: out[i] = log(exp(x[0]) + ... + exp(x[i])) (-inf entries allowed). */
+export const logcumsumexp = (x: Tensor, dim: number): Tensor => call(OPS.logcumsumexp, x, dim);
 /** p-norm along dims (all dims when omitted). */
 export const norm = (x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor => call(OPS.normScalarOpt, x, p, dim ?? [], keepdim);
 export const all = (x: Tensor, dim?: number, keepdim = false): Tensor => (dim === undefined ? call(OPS.all, x) : call(OPS.allDim, x, dim, keepdim));
