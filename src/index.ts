@@ -8,6 +8,7 @@ export * as torch from './torch/index.js';
 
 // audio: decoding, resampling, NeMo's log-mel preprocessor and its chunk-exact streaming twin
 export { loadAudio, decodeAudio, resample, Resampler, AudioToMelSpectrogramPreprocessor, FeatureStream, readFixedNormalization } from './audio/index.js';
+export { loadAudioAsync, loadAudioBytes } from './audio/index.js';
 export type { MonoAudio, FeatureOutput, FeatureStreamState, FixedNormalization, ResamplerState } from './audio/index.js';
 
 // configs (NeMo's YAML layout, Hydra-style overrides, one validation route)

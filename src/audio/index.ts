@@ -1,9 +1,10 @@
 // streamnest's audio front end: decoding, resampling, NeMo's log-mel preprocessor and its chunk-exact streaming form.
-export { AudioFileError, decodeWav, readWav, readWavInfo, mixToMono, encodeWavPcm16, writeWav } from './wav.js';
+export { AudioFileError, decodeWav, decodeWavBuffer, readWav, readWavInfo, mixToMono, encodeWavPcm16, writeWav } from './wav.js';
 export type { AudioWindow, DecodedAudio, MonoAudio, WavInfo } from './wav.js';
 export { decodeFlac, decodeFlacBuffer, readFlacInfo, isFlac } from './flac.js';
 export type { FlacInfo } from './flac.js';
-export { loadAudio, decodeAudio, sniffAudioFormat } from './load-audio.js';
+export { loadAudio, loadAudioAsync, loadAudioBytes, decodeAudio, decodeAudioAsync, decodeAudioBytes, sniffAudioFormat } from './load-audio.js';
+export { sniffAudioBytes, FORMAT_NAMES } from './sniff.js';
 export type { AudioFormat, LoadAudioOptions } from './load-audio.js';
 export { Resampler, resample } from './resample.js';
 export type { ResampleOptions, ResamplerState } from './resample.js';

@@ -72,10 +72,25 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return got === length ? buf : buf.subarray(0, got);
 }
 
+/** Positioned reads of a WAV held in a file or in memory. */
+interface WavBytes {
+  size: number;
+  read(position: number, length: number): Buffer;
+}
+
+function fileBytes(fd: number): WavBytes {
+  return { size: fstatSync(fd).size, read: (p, n) => readAt(fd, p, n) };
+}
+
+function memoryBytes(b: Uint8Array): WavBytes {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return { size: buf.length, read: (p, n) => buf.subarray(p, p + n) };
+}
+
 /** Parses the RIFF header and chunk list up to the data chunk, reading only headers. */
-function parseHeader(fd: number, path: string): WavInfo {
-  const fileSize = fstatSync(fd).size;
-  const riff = readAt(fd, 0, 12);
+function parseHeader(src: WavBytes, path: string): WavInfo {
+  const fileSize = src.size;
+  const riff = src.read(0, 12);
   if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') {
     const tag = riff.toString('latin1', 0, Math.min(4, riff.length));
     throw new AudioFileError(path, 'format', tag === 'RF64' ? 'RF64 WAV files are not supported' : 'not a RIFF/WAVE file');
@@ -83,13 +98,13 @@ function parseHeader(fd: number, path: string): WavInfo {
   let pos = 12;
   let fmt: Buffer | null = null;
   while (pos + 8 <= fileSize) {
-    const head = readAt(fd, pos, 8);
+    const head = src.read(pos, 8);
     const id = head.toString('latin1', 0, 4);
     const size = head.readUInt32LE(4);
     const body = pos + 8;
     if (id === 'fmt ') {
       if (size < 16 || body + size > fileSize) throw new AudioFileError(path, 'truncated', 'truncated fmt chunk');
-      fmt = readAt(fd, body, size);
+      fmt = src.read(body, size);
     } else if (id === 'data') {
       if (!fmt) throw new AudioFileError(path, 'format', "data chunk before the 'fmt ' chunk");
       return describe(path, fmt, body, size, fileSize);
@@ -135,7 +150,7 @@ function describe(path: string, fmt: Buffer, dataOffset: number, dataSize: numbe
 export function readWavInfo(path: string): WavInfo {
   const fd = openOrThrow(path);
   try {
-    return parseHeader(fd, path);
+    return parseHeader(fileBytes(fd), path);
   } finally {
     closeSync(fd);
   }
@@ -179,16 +194,25 @@ function decodeFrames(info: WavInfo, bytes: Buffer, frames: number): Float32Arra
 export function decodeWav(path: string, w: AudioWindow = {}): DecodedAudio {
   const fd = openOrThrow(path);
   try {
-    const info = parseHeader(fd, path);
-    if (info.numFrames === 0) throw new AudioFileError(path, 'empty', 'zero-length clip (the data chunk is empty)');
-    const { start, count } = windowFrames(path, info.numFrames, info.sampleRate, w);
-    if (count <= 0) throw new AudioFileError(path, 'empty', `zero-length clip: offset ${w.offset ?? 0}s is at or past the end (${info.duration}s)`);
-    const bytes = readAt(fd, info.dataOffset + start * info.blockAlign, count * info.blockAlign);
-    if (bytes.length < count * info.blockAlign) throw new AudioFileError(path, 'truncated', 'truncated data (file shrank while reading)');
-    return { sampleRate: info.sampleRate, channels: decodeFrames(info, bytes, count) };
+    return decodeWavBytes(fileBytes(fd), path, w);
   } finally {
     closeSync(fd);
   }
+}
+
+/** decodeWav over a WAV held in memory (a tar member, say); `path` names it in errors. */
+export function decodeWavBuffer(bytes: Uint8Array, path: string, w: AudioWindow = {}): DecodedAudio {
+  return decodeWavBytes(memoryBytes(bytes), path, w);
+}
+
+function decodeWavBytes(src: WavBytes, path: string, w: AudioWindow): DecodedAudio {
+  const info = parseHeader(src, path);
+  if (info.numFrames === 0) throw new AudioFileError(path, 'empty', 'zero-length clip (the data chunk is empty)');
+  const { start, count } = windowFrames(path, info.numFrames, info.sampleRate, w);
+  if (count <= 0) throw new AudioFileError(path, 'empty', `zero-length clip: offset ${w.offset ?? 0}s is at or past the end (${info.duration}s)`);
+  const bytes = src.read(info.dataOffset + start * info.blockAlign, count * info.blockAlign);
+  if (bytes.length < count * info.blockAlign) throw new AudioFileError(path, 'truncated', 'truncated data (file shrank while reading)');
+  return { sampleRate: info.sampleRate, channels: decodeFrames(info, bytes, count) };
 }
 
 /** Mean over channels (NeMo: np.mean(samples, axis=1)); returns the input itself for mono. */

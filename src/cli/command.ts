@@ -42,6 +42,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'transcribe', load: () => import('./commands/transcribe.js') },
   { name: 'eval', load: () => import('./commands/eval.js') },
   { name: 'serve', load: () => import('./commands/serve.js') },
+  { name: 'make-tarred', load: () => import('./commands/make-tarred.js') },
   // append new commands here, one line each
 ];
 

@@ -64,7 +64,7 @@ function sum(x: Float32Array): number {
 }
 
 /** NeMo load_noise_audio: a random window of n samples with a positive sum (≤ 100 draws), else as listed. */
-function loadNoise(ref: AudioRef, n: number, cfg: BatchBuildConfig, rng: Rng): Float32Array {
+async function loadNoise(ref: AudioRef, n: number, cfg: BatchBuildConfig, rng: Rng): Promise<Float32Array> {
   const sr = cfg.sampleRate;
   const maxDur = n / sr;
   let x: Float32Array;
@@ -72,11 +72,11 @@ function loadNoise(ref: AudioRef, n: number, cfg: BatchBuildConfig, rng: Rng): F
     let cnt = 0;
     do {
       const offset = rng.uniform(0, ref.duration - maxDur);
-      x = decodeAudio({ ...ref, offset, duration: maxDur }, { sampleRate: sr, durationTolerance: cfg.durationTolerance });
+      x = await decodeAudio({ ...ref, offset, duration: maxDur }, { sampleRate: sr, durationTolerance: cfg.durationTolerance });
       cnt++;
     } while (!(sum(x) > 0) && cnt < 100);
   } else {
-    x = decodeAudio(ref, { sampleRate: sr, durationTolerance: cfg.durationTolerance });
+    x = await decodeAudio(ref, { sampleRate: sr, durationTolerance: cfg.durationTolerance });
   }
   if (sum(x) === 0) {
     // WhiteNoisePerturbation(min_level=-90, max_level=-46): level = randint in [-90, -46)
@@ -89,17 +89,17 @@ function loadNoise(ref: AudioRef, n: number, cfg: BatchBuildConfig, rng: Rng): F
 }
 
 /** NeMo sample_noise: a uniformly chosen entry, up to 20 tries on load errors, then zeros. */
-function sampleNoise(
+async function sampleNoise(
   noise: readonly AudioRef[],
   n: number,
   cfg: BatchBuildConfig,
   rng: Rng,
   skips: SkipCounts,
-): { clip: Float32Array; len: number; skips: SkipCounts } {
+): Promise<{ clip: Float32Array; len: number; skips: SkipCounts }> {
   for (let tries = 0; tries < 20 && noise.length > 0; tries++) {
     const ref = noise[Math.floor(rng.random() * noise.length)]!;
     try {
-      const x = loadNoise(ref, n, cfg, rng);
+      const x = await loadNoise(ref, n, cfg, rng);
       const clip = new Float32Array(n);
       clip.set(x.subarray(0, Math.min(n, x.length)));
       return { clip, len: Math.min(n, x.length), skips };
@@ -112,24 +112,24 @@ function sampleNoise(
 }
 
 /** Builds a batch; throws DataError on bad audio unless cfg.skipBadAudio. May return 0 rows (all bad). */
-export function buildBatch(task: BatchTask, noise: readonly AudioRef[], cfg: BatchBuildConfig): LoadedBatch {
+export async function buildBatch(task: BatchTask, noise: readonly AudioRef[], cfg: BatchBuildConfig): Promise<LoadedBatch> {
   const rng = new Rng(task.seed);
   let skips = emptySkips();
   const minLen = Math.round(cfg.minAudioLenSecs * cfg.sampleRate);
   const rows: { index: number; audio: Float32Array; noise: Float32Array; noiseLen: number }[] = [];
-  task.items.forEach((ref, k) => {
+  for (const [k, ref] of task.items.entries()) {
     let audio: Float32Array;
     try {
-      audio = padAudio(decodeAudio(ref, { sampleRate: cfg.sampleRate, durationTolerance: cfg.durationTolerance }), minLen, cfg.padAudioMode);
+      audio = padAudio(await decodeAudio(ref, { sampleRate: cfg.sampleRate, durationTolerance: cfg.durationTolerance }), minLen, cfg.padAudioMode);
     } catch (e) {
       if (!(e instanceof DataError) || !cfg.skipBadAudio) throw e;
       skips = addSkip(skips, e.reason, e.message);
-      return;
+      continue;
     }
-    const nz = sampleNoise(noise, audio.length, cfg, rng, skips);
+    const nz = await sampleNoise(noise, audio.length, cfg, rng, skips);
     skips = nz.skips;
     rows.push({ index: task.indices[k]!, audio, noise: nz.clip, noiseLen: nz.len });
-  });
+  }
   const B = rows.length;
   const N = B === 0 ? 0 : Math.max(...rows.map((r) => r.audio.length));
   const audio = new Float32Array(B * N);

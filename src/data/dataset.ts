@@ -1,11 +1,15 @@
 // Building a loader from a NeMo dataset section (model.train_ds / model.validation_ds): manifest_filepath,
 // noise_manifest, sample_rate, batch_size, shuffle, drop_last, min_duration, max_duration, skip_bad_audio,
-// num_workers, batch_augmentor; plus streamnest's manifest_weights and prefetch. Other NeMo keys are ignored.
+// num_workers, batch_augmentor; tarred datasets (is_tarred, tarred_audio_filepaths, shuffle_n, tarred_shard_strategy);
+// plus streamnest's manifest_weights and prefetch. Other NeMo keys are ignored (the schema refuses those that matter).
 import { isAbsolute, resolve } from 'node:path';
 import { augmentationFromConfig } from './noise-augmentation.js';
 import { AudioLoader } from './loader.js';
 import { formatManifestSummary, readManifests, splitManifestPaths, type ManifestSet } from './manifest.js';
 import { BatchSampler, type SamplerState } from './sampler.js';
+import { braceExpand, expandShardedFilepaths, normaliseBraces, type ShardStrategy } from './shard-paths.js';
+import { TarredBatchSampler } from './tarred.js';
+import type { BatchSource } from './loader.js';
 
 export interface DatasetLoaderOptions {
   seed: number;
@@ -21,7 +25,7 @@ export interface DatasetLoaderOptions {
 
 export interface DatasetLoader {
   loader: AudioLoader;
-  sampler: BatchSampler;
+  sampler: BatchSource;
   manifests: ManifestSet;
   noise: ManifestSet | null;
   /** Human-readable summary of what was read and skipped. */
@@ -42,6 +46,36 @@ function manifestPaths(v: unknown, key: string, baseDir: string): string[] {
   return splitManifestPaths(v as string | string[]).map((p) => (isAbsolute(p) ? p : resolve(baseDir, p)));
 }
 
+/** NeMo's sharded manifests: a path with both _OP_ and _CL_ (manifest__OP_0..7_CL_.json) is brace-expanded. */
+function expandShardedManifests(paths: string[]): string[] {
+  return paths.flatMap((p) => (p.includes('_OP_') && p.includes('_CL_') ? braceExpand(normaliseBraces(p)) : [p]));
+}
+
+interface TarredSetup {
+  /** This rank's shards. */
+  shards: string[];
+  total: number;
+  strategy: ShardStrategy;
+}
+
+/** The shards this rank reads (tarred_audio_filepaths, tarred_shard_strategy), resolved against baseDir. */
+function tarredShards(ds: Record<string, unknown>, where: string, o: DatasetLoaderOptions): TarredSetup {
+  const spec = ds.tarred_audio_filepaths;
+  if (typeof spec !== 'string' && !(Array.isArray(spec) && spec.length > 0 && spec.every((x) => typeof x === 'string'))) {
+    throw new Error(
+      `${where}.tarred_audio_filepaths: is_tarred needs a brace pattern (audio_{0..511}.tar) or a list of shard paths, got ${JSON.stringify(spec)}`,
+    );
+  }
+  const strategy = opt<string>(ds, 'tarred_shard_strategy', where, 'string', 'scatter');
+  if (strategy !== 'scatter' && strategy !== 'replicate') throw new Error(`${where}.tarred_shard_strategy: 'scatter' or 'replicate', got '${strategy}'`);
+  const world = o.shard?.world ?? 1;
+  const warn = (m: string): void => process.emitWarning(`${where}: ${m}`, 'TarredDataset');
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(o.baseDir, p));
+  const all = expandShardedFilepaths(spec as string | string[], 'replicate', 1, 0).map(abs);
+  const mine = expandShardedFilepaths(all, strategy, world, o.shard?.rank ?? 0, warn);
+  return { shards: mine, total: all.length, strategy };
+}
+
 export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoaderOptions): DatasetLoader {
   const where = o.where ?? 'dataset';
   if (ds.manifest_filepath === undefined || ds.manifest_filepath === null || ds.manifest_filepath === '???') {
@@ -51,27 +85,36 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
   const minDuration = opt<number | undefined>(ds, 'min_duration', where, 'number', undefined);
   const maxDuration = opt<number | undefined>(ds, 'max_duration', where, 'number', undefined);
   const weights = ds.manifest_weights == null ? undefined : (ds.manifest_weights as number[]);
-  const manifests = readManifests(manifestPaths(ds.manifest_filepath, `${where}.manifest_filepath`, o.baseDir), {
+  const tarred = ds.is_tarred === true ? tarredShards(ds, where, o) : null;
+  if (tarred && weights) throw new Error(`${where}.manifest_weights: not with is_tarred (the shards set what is read)`);
+  const paths = manifestPaths(ds.manifest_filepath, `${where}.manifest_filepath`, o.baseDir);
+  const manifests = readManifests(tarred ? expandShardedManifests(paths) : paths, {
     skipBad,
     minDuration,
     maxDuration,
     weights,
+    checkFiles: !tarred, // a tarred manifest's audio_filepath names a member, not a file
   });
   const noise =
     ds.noise_manifest == null ? null : readManifests(manifestPaths(ds.noise_manifest, `${where}.noise_manifest`, o.baseDir), { skipBad, kind: 'noise' });
   const batchSize = opt(ds, 'batch_size', where, 'number', 8);
   const shuffle = opt(ds, 'shuffle', where, 'boolean', false);
-  const sampler = new BatchSampler(
-    manifests.entries.map((e) => ({ duration: e.duration, source: e.source })),
-    { batchSize, seed: o.seed, shuffle, dropLast: opt(ds, 'drop_last', where, 'boolean', false), weights },
-    o.state,
-  );
+  const dropLast = opt(ds, 'drop_last', where, 'boolean', false);
+  // NeMo: shuffle_n = config.get('shuffle_n', 4 * batch_size) if shuffle else 0
+  const shuffleN = shuffle ? opt(ds, 'shuffle_n', where, 'number', 4 * batchSize) : 0;
+  const sampler: BatchSource = tarred
+    ? new TarredBatchSampler(tarred.shards, manifests.entries, { batchSize, seed: o.seed, shuffle, shuffleN, dropLast, rank: o.shard?.rank ?? 0 }, o.state)
+    : new BatchSampler(
+        manifests.entries.map((e) => ({ duration: e.duration, source: e.source })),
+        { batchSize, seed: o.seed, shuffle, dropLast, weights },
+        o.state,
+      );
   const aug = ds.batch_augmentor == null ? null : augmentationFromConfig(ds.batch_augmentor as Record<string, unknown>, `${where}.batch_augmentor`);
   const workers = Math.min(2, Math.max(0, Math.floor(opt(ds, 'num_workers', where, 'number', 0))));
   const loader = new AudioLoader(manifests.entries, noise?.entries ?? [], sampler, {
     seed: o.seed,
     workers,
-    shard: o.shard && o.shard.world > 1 ? o.shard : undefined,
+    shard: !tarred && o.shard && o.shard.world > 1 ? o.shard : undefined, // tarred: the shard files are split instead
     prefetch: opt(ds, 'prefetch', where, 'number', 2),
     build: { sampleRate: opt(ds, 'sample_rate', where, 'number', 16000), skipBadAudio: skipBad, augmentation: aug },
   });
@@ -83,6 +126,8 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
     describe: () =>
       `${where}: ${formatManifestSummary(manifests)}\n` +
       (noise ? `${where}.noise_manifest: ${formatManifestSummary(noise)}\n` : '') +
-      `${where}: ${sampler.batchesPerEpoch} batches per epoch (batch_size ${batchSize}${shuffle ? ', shuffled, duration-bucketed' : ''})`,
+      (tarred
+        ? `${where}: tarred, ${tarred.shards.length} of ${tarred.total} shards (${tarred.strategy}), about ${sampler.batchesPerEpoch} batches per epoch over all ranks (batch_size ${batchSize}${shuffle ? `, shuffle_n ${shuffleN}` : ''})`
+        : `${where}: ${sampler.batchesPerEpoch} batches per epoch (batch_size ${batchSize}${shuffle ? ', shuffled, duration-bucketed' : ''})`),
   };
 }

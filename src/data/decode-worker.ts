@@ -13,9 +13,9 @@ function transferables(b: LoadedBatch): ArrayBuffer[] {
   return [...set];
 }
 
-parentPort!.on('message', (task: BatchTask) => {
+parentPort!.on('message', async (task: BatchTask) => {
   try {
-    const batch = buildBatch(task, noise, cfg);
+    const batch = await buildBatch(task, noise, cfg);
     parentPort!.postMessage({ id: task.id, batch }, transferables(batch));
   } catch (e) {
     const err = e as Error;

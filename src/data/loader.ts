@@ -8,7 +8,14 @@ import { DataError, emptySkips, formatSkips, mergeSkips, type BadDataReason, typ
 import type { AudioRef } from './decode.js';
 import type { ManifestEntry } from './manifest.js';
 import { mixSeed } from './rng.js';
-import type { BatchSampler, SamplerState } from './sampler.js';
+import type { SamplerState } from './sampler.js';
+
+/** What AudioLoader draws batches from: BatchSampler (manifest indices) or TarredBatchSampler (members of tar shards, as refs). */
+export interface BatchSource {
+  next(): { indices: number[]; epoch: number; batchInEpoch: number; drawn: number; refs?: AudioRef[] };
+  state(): SamplerState;
+  readonly batchesPerEpoch: number;
+}
 
 export interface LoaderOptions {
   seed: number;
@@ -62,7 +69,7 @@ export class AudioLoader {
   constructor(
     private readonly entries: readonly ManifestEntry[],
     noise: readonly ManifestEntry[],
-    private readonly sampler: BatchSampler,
+    private readonly sampler: BatchSource,
     private readonly opts: LoaderOptions,
   ) {
     this.cfg = { ...DEFAULT_BUILD_CONFIG, ...opts.build };
@@ -112,7 +119,7 @@ export class AudioLoader {
     const shard = this.opts.shard;
     let b = this.sampler.next();
     while (shard && b.drawn % shard.world !== shard.rank) b = this.sampler.next(); // another rank's batch: not decoded
-    const { indices, epoch, batchInEpoch } = b;
+    const { indices, epoch, batchInEpoch, refs } = b;
     const id = this.nextId++;
     const task: BatchTask = {
       id,
@@ -120,7 +127,7 @@ export class AudioLoader {
       batchInEpoch,
       indices,
       seed: mixSeed(this.opts.seed, epoch, batchInEpoch),
-      items: indices.map((i) => toAudioRef(this.entries[i]!)),
+      items: refs ?? indices.map((i) => toAudioRef(this.entries[i]!)),
     };
     const p: Pending = { id, stateAfter: this.sampler.state(), task, result: null };
     if (this.slots.length > 0) {
@@ -136,7 +143,7 @@ export class AudioLoader {
     for (;;) {
       while (this.queue.length < this.prefetch + (this.slots.length > 0 ? 1 : 0) || this.queue.length === 0) this.enqueue();
       const head = this.queue.shift()!;
-      const batch = head.result ? await head.result : buildBatch(head.task, this.noise, this.cfg);
+      const batch = await (head.result ?? buildBatch(head.task, this.noise, this.cfg));
       this.consumed = head.stateAfter;
       this.stats = {
         batches: this.stats.batches + (batch.batchSize > 0 ? 1 : 0),

@@ -31,8 +31,8 @@ const REFUSED_SAMPLES: Record<string, { refused: string; inert: string }> = {
   init_from_nemo_model: { refused: '/models/ssl.nemo', inert: 'null' },
   init_from_pretrained_model: { refused: 'stt_en_fastconformer_ctc_large', inert: 'null' },
   init_from_ptl_ckpt: { refused: '/models/ssl.ckpt', inert: 'null' },
-  'model.train_ds.is_tarred': { refused: 'true', inert: 'false' },
-  'model.train_ds.tarred_audio_filepaths': { refused: '/data/audio_0.tar', inert: 'null' },
+  'model.train_ds.bucketing_weights': { refused: '[1,2]', inert: 'null' },
+  'model.train_ds.bucketing_batch_size': { refused: '[8,4]', inert: 'null' },
   'model.train_ds.is_concat': { refused: 'true', inert: 'false' },
   'model.train_ds.use_lhotse': { refused: 'true', inert: 'false' },
   'model.train_ds.trim_silence': { refused: 'true', inert: 'false' },
@@ -170,15 +170,15 @@ test('a refused key with a value that is not inert is a ConfigError naming the k
 });
 
 test("the brief's examples: tarred data and mixed precision name the key, the reason and the inert values", () => {
-  const tarred = configError(['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=[/d/a.tar]']);
+  // tarred datasets are read (issue #20); a tarred dataset without shards, or bucketed shards, are refused by key
+  assert.ok(loadConfig('tiny', ['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=/d/audio_{0..3}.tar']));
+  const noShards = configError(['++model.train_ds.is_tarred=true']);
   assert.deepEqual(
-    tarred.issues.map((i) => i.path),
-    ['model.train_ds.is_tarred', 'model.train_ds.tarred_audio_filepaths'],
+    noShards.issues.map((i) => i.path),
+    ['model.train_ds.tarred_audio_filepaths'],
   );
-  assert.match(
-    tarred.message,
-    /model\.train_ds\.is_tarred \(override '\+\+model\.train_ds\.is_tarred=true'\): tarred datasets are not supported yet \(issue #20\); use JSON-lines manifests \(got true \(boolean\); accepted: false or null\)/,
-  );
+  const buckets = configError(['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=[[/d/b1/a.tar],[/d/b2/a.tar]]']);
+  assert.match(buckets.message, /model\.train_ds\.tarred_audio_filepaths.*bucketed tarred datasets .* are not implemented/);
   const bf16 = configError(['trainer.precision=bf16-mixed']);
   assert.match(
     bf16.message,
@@ -201,7 +201,7 @@ test('a key with no effect is reported in one warning line per section; its stre
   ]);
   const lines = warnings.filter((w) => w.startsWith('model.train_ds:'));
   assert.deepEqual(lines, [
-    'model.train_ds: has no effect in streamnest: pin_memory (data loading speed only); shuffle_n, bucketing_strategy (only for tarred datasets, which are not supported)',
+    'model.train_ds: has no effect in streamnest: pin_memory (data loading speed only); bucketing_strategy (only for bucketed tarred datasets (one list of shards per duration bucket), which are not implemented)',
   ]);
   assert.ok(!warnings.some((w) => w.includes('accepted for NeMo compatibility')));
   // values that are what streamnest does anyway are not reported
@@ -242,11 +242,11 @@ test("a stored model's configuration (not training) reports refused training set
   const doc = readYamlConfigFile(file);
   const tree = structuredClone(doc.tree) as ConfigMap;
   const model = tree.model as ConfigMap;
-  (model.train_ds as ConfigMap).is_tarred = true;
+  (model.train_ds as ConfigMap).bucketing_weights = [1, 2];
   (model.optim as ConfigMap).amsgrad = true;
   const { warnings } = validateNestConfig(tree, { file });
   assert.ok(
-    warnings.some((w) => w.startsWith("model.train_ds: refused for training, accepted in a stored model's configuration: is_tarred (tarred datasets")),
+    warnings.some((w) => w.startsWith("model.train_ds: refused for training, accepted in a stored model's configuration: bucketing_weights (bucketed tarred")),
     warnings.join('\n'),
   );
   assert.ok(warnings.some((w) => w.startsWith('model.optim: refused for training') && w.includes('amsgrad')));

@@ -1,6 +1,7 @@
-// Seeded short fuzz run of every parser a user can feed (WAV, FLAC, manifests, YAML configs, overrides, .nemo,
-// torch.save zip/pickle, .npy): mutated valid inputs give a result or an error of streamnest's own type, never a
-// crash, a hang (10 s per input) or runaway memory; no tensor outlives a failed parse.
+// Seeded short fuzz run of every parser a user can feed (WAV, FLAC, MP3, Ogg Opus/Vorbis, WebM Opus, tarred-dataset
+// shards, manifests, YAML configs, overrides, .nemo, torch.save zip/pickle, .npy): mutated valid inputs give a result
+// or an error of streamnest's own type, never a crash, a hang (10 s per input) or runaway memory; no tensor outlives a
+// failed parse.
 // The long run: tools/reliability/fuzz.sh N.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TARGET_NAMES, fuzzTarget } from './harness/fuzz.js';
 
-const PER_TARGET: Record<string, number> = { 'yaml-config': 120, nemo: 150, 'nemo-meta': 150 };
+const PER_TARGET: Record<string, number> = {
+  'yaml-config': 120,
+  nemo: 150,
+  'nemo-meta': 150,
+  mp3: 150,
+  'ogg-opus': 150,
+  'ogg-vorbis': 150,
+  'webm-opus': 150,
+  'tar-shard': 150,
+};
 const DEFAULT = 250;
 
 for (const target of TARGET_NAMES) {

@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.manifest) throw new ArgError(`analyze: --model FILE.nemo and --manifest FILE are required\n\n${usage}`);
   const t = await import('../../torch/index.js');
-  const { loadAudio } = await import('../../audio/index.js');
+  const { loadAudioAsync } = await import('../../audio/index.js');
   const { readManifest } = await import('../../data/manifest.js');
   const { configureStreaming, StreamingEncoder, StreamingConfigError } = await import('../../streaming/index.js');
   const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
@@ -79,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     let seconds = 0;
     const perUtt: Record<string, unknown>[] = [];
     for (const e of use) {
-      const audio = loadAudio(e.audioFilepath, { offset: e.offset, duration: e.duration ?? 0, targetSampleRate: sr });
+      const audio = await loadAudioAsync(e.audioFilepath, { offset: e.offset, duration: e.duration ?? 0, targetSampleRate: sr });
       const x = audio.samples;
       seconds += x.length / sr;
       const r = t.tidy(() =>

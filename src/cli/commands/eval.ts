@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.manifest) throw new Error('eval needs --model MODEL.nemo and --manifest FILE');
   const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
-  const { loadAudio } = await import('../../audio/index.js');
+  const { loadAudioAsync } = await import('../../audio/index.js');
   const { readManifests } = await import('../../data/manifest.js');
   const { utteranceWer, corpusWer } = await import('../../asr/index.js');
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     let audioSeconds = 0;
     const t0 = performance.now();
     for (const e of entries) {
-      const audio = loadAudio(e.audioFilepath, { targetSampleRate: sr }).samples;
+      const audio = (await loadAudioAsync(e.audioFilepath, { targetSampleRate: sr })).samples;
       audioSeconds += audio.length / sr;
       let text: string;
       if (rec) {

@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const { loadConfigTree, parseOverrideValue } = await import('../../config/index.js');
   const { AudioToMelSpectrogramPreprocessor, NEST_PREPROCESSOR, readFixedNormalization } = await import('../../audio/preprocessor.js');
   const { FeatureStream } = await import('../../audio/feature-stream.js');
-  const { loadAudio } = await import('../../audio/load-audio.js');
+  const { loadAudioAsync } = await import('../../audio/load-audio.js');
   const t = await import('../../torch/index.js');
   const { writeNpy } = await import('../../torch/serialize/npy.js');
 
@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const pre = new AudioToMelSpectrogramPreprocessor(section).eval();
   try {
-    const audio = loadAudio(options.audio, { offset: options.offset, duration: options.duration, targetSampleRate: pre.cfg.sample_rate });
+    const audio = await loadAudioAsync(options.audio, { offset: options.offset, duration: options.duration, targetSampleRate: pre.cfg.sample_rate });
     const feats = t.tidy(() => {
       if (options.streaming) {
         if (options.keepPadding) throw new ArgError('features: --streaming emits only valid frames; drop --keep-padding');

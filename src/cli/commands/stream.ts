@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.audio) throw new ArgError(`stream: --model FILE.nemo and --audio FILE are required\n\n${usage}`);
   const t = await import('../../torch/index.js');
-  const { loadAudio } = await import('../../audio/index.js');
+  const { loadAudioAsync } = await import('../../audio/index.js');
   const {
     calibrateLookahead,
     chooseLookahead,
@@ -81,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const pre = m.preprocessor;
     const hop = pre.featurizer.geometry.hopLength / pre.cfg.sample_rate;
-    const audio = loadAudio(options.audio, { targetSampleRate: pre.cfg.sample_rate });
+    const audio = await loadAudioAsync(options.audio, { targetSampleRate: pre.cfg.sample_rate });
     const attContextSize = options.attContextSize === undefined ? undefined : parseContextPair(options.attContextSize, '--att-context-size');
     // Unlimited left context: NeMo's 10000-slot attention cache makes every step attend over 10000 slots; a file's
     // length is known here, so by default the cache holds just the whole file (the same outputs, far faster).

@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.audio) throw new Error('transcribe needs --model MODEL.nemo and --audio FILE');
   const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
-  const { loadAudio } = await import('../../audio/index.js');
+  const { loadAudioAsync } = await import('../../audio/index.js');
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
   const loaded = await loadNemoCtcModel(options.model);
   const model = loaded.model;
@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     const ctx = chooseTrainedContext(options.attContextSize, model.encoder, 'transcribe', options.model);
     // what the loader noted (e.g. a hybrid RNN-T/CTC model decoded with its CTC head); stderr keeps stdout the transcript
     if (!options.json) for (const w of loaded.warnings) process.stderr.write(`streamnest: warning: ${w}\n`);
-    const audio = loadAudio(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate }).samples;
+    const audio = (await loadAudioAsync(options.audio, { targetSampleRate: model.preprocessor.cfg.sample_rate })).samples;
     const seconds = audio.length / model.preprocessor.cfg.sample_rate;
     const t0 = performance.now();
     let out: { text: string; words: { word: string; start: number; end: number }[] };

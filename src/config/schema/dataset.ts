@@ -1,4 +1,4 @@
-// model.train_ds / model.validation_ds — NeMo's AudioNoiseDataset config (spec 03, 06 §6) and the
+// model.train_ds / model.validation_ds — NeMo's AudioNoiseDataset / TarredAudioNoiseDataset config (spec 03, 06 §6) and the
 // NEST batch augmentor MultiSpeakerNoiseAugmentation (spec 03 §2).
 
 import type { KeyTable } from '../key-status.js';
@@ -6,7 +6,8 @@ import { isEmpty, isOneOf, noEffect, noEffectAll, refuseUnless, refuseWhen } fro
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
 
-const TARRED_ONLY = 'only for tarred datasets, which are not supported';
+const NO_BUCKETS = 'bucketed tarred datasets (one list of shards per duration bucket) are not implemented';
+const BUCKETS_ONLY = `only for ${NO_BUCKETS.replace(' are not implemented', ', which are not implemented')}`;
 const CONCAT_ONLY = 'only with is_concat: true, which is not supported';
 
 /** model.train_ds / model.validation_ds keys (NeMo's AudioNoiseDataset config, get_audio_noise_dataset_from_config). */
@@ -25,14 +26,14 @@ export const DATASET_KEYS: KeyTable = {
     'drop_last',
     'skip_bad_audio',
     'batch_augmentor',
+    'is_tarred',
+    'tarred_audio_filepaths',
+    'shuffle_n',
+    'tarred_shard_strategy',
   ],
   refused: {
-    is_tarred: refuseUnless('tarred datasets are not supported yet (issue #20); use JSON-lines manifests', [false]),
-    tarred_audio_filepaths: refuseWhen(
-      'tarred datasets are not supported yet (issue #20); use JSON-lines manifests',
-      'null or empty',
-      (v) => isEmpty(v) || v === '',
-    ),
+    bucketing_weights: refuseWhen(`${NO_BUCKETS}; bucket upsampling has nothing to act on`, 'null or empty', isEmpty),
+    bucketing_batch_size: refuseWhen(`${NO_BUCKETS}; per-bucket batch sizes have nothing to act on`, 'null or empty', isEmpty),
     is_concat: refuseUnless(
       'concatenated datasets with a sampling technique are not implemented; list the manifests in manifest_filepath (read one after the other)',
       [false],
@@ -66,8 +67,7 @@ export const DATASET_KEYS: KeyTable = {
       ],
       CONCAT_ONLY,
     ),
-    ...noEffectAll(['tarred_shard_strategy', 'shuffle_n', 'bucketing_strategy', 'bucketing_weights'], TARRED_ONLY),
-    bucketing_batch_size: noEffect(TARRED_ONLY, isEmpty),
+    bucketing_strategy: noEffect(BUCKETS_ONLY),
   },
 };
 
@@ -125,6 +125,14 @@ export interface DatasetConfig {
   readonly skip_bad_audio: boolean;
   /** null: no batch augmentation (noisy audio = audio + noise). */
   readonly batch_augmentor: BatchAugmentorConfig | null;
+  /** NeMo tarred dataset: the manifest's audio_filepath names members of the tarred_audio_filepaths shards. */
+  readonly is_tarred: boolean;
+  /** A brace pattern (audio_{0..511}.tar, or with NeMo's _OP_/_CL_ spelling) or a list of shard paths. */
+  readonly tarred_audio_filepaths: string | readonly string[] | null;
+  /** Sample shuffle buffer when shuffling; null: NeMo's 4 * batch_size. */
+  readonly shuffle_n: number | null;
+  /** Data parallel: each rank reads its own slice of the shards (scatter) or all of them (replicate). */
+  readonly tarred_shard_strategy: 'scatter' | 'replicate';
 }
 
 function readPaths(r: SectionReader, key: string, required: boolean): string | string[] | null {
@@ -194,7 +202,29 @@ export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): 
     drop_last: r.bool('drop_last', false),
     skip_bad_audio: r.bool('skip_bad_audio', false),
     batch_augmentor,
+    ...readTarred(r),
   };
   r.finish();
   return config;
+}
+
+function readTarred(r: SectionReader): Pick<DatasetConfig, 'is_tarred' | 'tarred_audio_filepaths' | 'shuffle_n' | 'tarred_shard_strategy'> {
+  const is_tarred = r.bool('is_tarred', false);
+  const spec = r.value('tarred_audio_filepaths');
+  let tarred_audio_filepaths: string | string[] | null = null;
+  if (Array.isArray(spec) && spec.some((x) => Array.isArray(x))) {
+    r.problem('tarred_audio_filepaths', `${NO_BUCKETS}; give one brace pattern or one list of shards`);
+  } else if (spec !== undefined && spec !== null) {
+    tarred_audio_filepaths = readPaths(r, 'tarred_audio_filepaths', false);
+  }
+  // a stored model's configuration keeps NeMo's training paths, which need not exist here: only training needs shards
+  if (is_tarred && r.ctx.training && (tarred_audio_filepaths === null || tarred_audio_filepaths === '')) {
+    r.problem('tarred_audio_filepaths', 'is_tarred: true needs the shards (a brace pattern such as audio_{0..511}.tar, or a list of paths)');
+  }
+  return {
+    is_tarred,
+    tarred_audio_filepaths,
+    shuffle_n: r.nullableInt('shuffle_n', null, { min: 0 }),
+    tarred_shard_strategy: r.oneOf('tarred_shard_strategy', ['scatter', 'replicate'] as const, 'scatter'),
+  };
 }

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { REPO_ROOT, prng } from './common.js';
 import { AudioFileError } from '../../../src/audio/wav.js';
-import { loadAudio } from '../../../src/audio/load-audio.js';
+import { decodeAudioBytes, loadAudio } from '../../../src/audio/load-audio.js';
 import { decodeFlacBuffer } from '../../../src/audio/flac.js';
 import { DataError } from '../../../src/data/data-error.js';
 import { parseManifest } from '../../../src/data/manifest.js';
 import { ConfigError } from '../../../src/config/config-error.js';
 import { loadConfig, parseOverride } from '../../../src/config/index.js';
 import { TarError } from '../../../src/checkpoint/tar.js';
+import { MemoryStream } from '../../../src/data/byte-stream.js';
+import { TarReader, writeTar } from '../../../src/data/tar-stream.js';
 import { NemoArchiveError, readNemoArchive } from '../../../src/checkpoint/nemo-archive.js';
 import { ZipError, ZipLocalScan, sequentialReader } from '../../../src/torch/serialize/zip.js';
 import { MemorySource } from '../../../src/torch/serialize/random-access.js';
@@ -27,7 +29,7 @@ export interface FuzzTarget {
   /** Valid inputs the mutations start from. */
   seeds(): Uint8Array[];
   /** Parses one input; `scratch` is a file path the target may write the input to. */
-  run(input: Uint8Array, scratch: string): void;
+  run(input: Uint8Array, scratch: string): void | Promise<void>;
   /** The error classes streamnest promises for bad input of this kind. */
   allowed: ErrorClass[];
   /** Text formats also get line/token-level mutations. */
@@ -80,6 +82,39 @@ export const TARGETS: FuzzTarget[] = [
       decodeFlacBuffer(b, 'fuzz.flac');
     },
     allowed: [AudioFileError],
+  },
+  ...(
+    [
+      ['mp3', /\.mp3$/],
+      ['ogg-opus', /\.opus$/],
+      ['ogg-vorbis', /\.ogg$/],
+      ['webm-opus', /\.webm$/],
+    ] as const
+  ).map(
+    ([name, re]): FuzzTarget => ({
+      name,
+      seeds: () => read(files('test/fixtures/audio/compressed', re), 256 << 10),
+      run: async (b) => {
+        await decodeAudioBytes(b, `fuzz.${name}`);
+      },
+      allowed: [AudioFileError],
+    }),
+  ),
+  {
+    // a tarred-dataset shard as the tarred sampler and the decode workers read it: headers front to back, members decoded
+    name: 'tar-shard',
+    seeds: () => {
+      const members = ['compressed/speech_hello.mp3', 'compressed/stereo16.opus', 'stereo8.wav', 'stereo8.flac'].map((f) => ({
+        name: f.replace('/', '_'),
+        data: readFileSync(join(REPO_ROOT, 'test/fixtures/audio', f)),
+      }));
+      return [Buffer.concat(writeTar(members, 0)), Buffer.concat(writeTar(members.slice(2), 0))];
+    },
+    run: async (b) => {
+      const r = new TarReader(new MemoryStream(b), 'fuzz.tar');
+      for (let e = r.next(); e !== null; e = r.next()) if (e.type === 'file') await decodeAudioBytes(r.readData(e), `fuzz.tar:${e.name}`);
+    },
+    allowed: [TarError, AudioFileError],
   },
   {
     name: 'manifest',

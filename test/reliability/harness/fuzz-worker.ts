@@ -35,7 +35,7 @@ for (let i = start; i < start + count; i++) {
   const t0 = performance.now();
   let outcome = 'ok';
   try {
-    target.run(input, scratch);
+    await target.run(input, scratch);
   } catch (e) {
     const cls = e instanceof Error ? e.constructor.name : typeof e;
     if (target.allowed.some((c) => e instanceof c)) outcome = `expected:${cls}`;
