@@ -61,6 +61,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
           InstanceMethod("item", &TensorWrap::Item),
           InstanceMethod("toBuffer", &TensorWrap::ToBuffer),
           InstanceMethod("sameStorage", &TensorWrap::SameStorage),
+          InstanceMethod("assign", &TensorWrap::Assign),
       });
   Data(env).tensorCtor = Napi::Persistent(f);
   return f;
@@ -200,6 +201,18 @@ Napi::Value TensorWrap::SameStorage(const Napi::CallbackInfo& info) {
   at::Tensor& other = FromValue(info[0], "sameStorage");
   at::Tensor& t = Checked(info.Env());
   return Napi::Boolean::New(info.Env(), t.storage().unsafeGetStorageImpl() == other.storage().unsafeGetStorageImpl());
+}
+
+// Makes this handle refer to `other`'s tensor, detached (shallow: the same storage, no copy), keeping its own requires_grad. What was
+// referenced before is dropped (freed with its last handle). Lets a model built on the 'meta' device take the loaded
+// weights as its own (PyTorch's load_state_dict(assign=True)), so loading holds the weights once instead of twice.
+Napi::Value TensorWrap::Assign(const Napi::CallbackInfo& info) {
+  at::Tensor& other = FromValue(info[0], "assign");
+  at::Tensor& t = Checked(info.Env());
+  const bool grad = t.requires_grad();
+  t = other.detach();  // a leaf of its own, whatever `other` was
+  if (grad) t.set_requires_grad(true);
+  return info.Env().Undefined();
 }
 
 }  // namespace streamnest

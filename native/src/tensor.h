@@ -52,6 +52,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Item(const Napi::CallbackInfo& info);
   Napi::Value ToBuffer(const Napi::CallbackInfo& info);
   Napi::Value SameStorage(const Napi::CallbackInfo& info);
+  Napi::Value Assign(const Napi::CallbackInfo& info);
   Napi::Value Nbytes(const Napi::CallbackInfo& info);
 };
 

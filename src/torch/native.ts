@@ -22,6 +22,8 @@ export interface NativeTensor {
   item(): number | boolean;
   toBuffer(): ArrayBuffer;
   sameStorage(other: NativeTensor): boolean;
+  /** This handle now refers to `other`'s tensor (same storage, no copy; its own requires_grad kept). */
+  assign(other: NativeTensor): void;
 }
 
 export interface NativeGenerator {

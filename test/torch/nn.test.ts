@@ -141,6 +141,37 @@ test('loadStateDict copies values in; strict errors list every missing, unexpect
   }
 });
 
+test('loadStateDict with assign: a model built on the meta device takes the given tensors without a copy', () => {
+  const a = new Net();
+  const b = t.withDefaultDevice('meta', () => new Net());
+  const before = t.liveTensorCount();
+  try {
+    assert.equal(b.out.weight.device, 'meta');
+    const sd = new Map([...a.stateDict()].map(([k, v]) => [k, t.keep(k === 'ln.weight' ? t.tensor([2, 3], undefined, { dtype: 'float64' }) : v.clone())]));
+    b.loadStateDict(sd, true, { assign: true });
+    for (const v of sd.values()) v.dispose(); // the model keeps the storage; the handles may go
+    assert.equal(t.liveTensorCount(), before, 'no handle left behind');
+    for (const [k, v] of b.stateDict()) {
+      assert.equal(v.device, 'cpu', `${k} on the CPU`);
+      if (k !== 'ln.weight') assert.deepEqual(v.toArray(), a.stateDict().get(k)!.toArray(), k);
+    }
+    assert.deepEqual(b.ln.weight.toArray(), [2, 3]);
+    assert.equal(b.ln.weight.dtype, 'float32', 'dtype converted where it differs');
+    assert.ok(b.out.weight.requiresGrad && b.out.weight.isLeaf, 'parameters stay trainable leaves');
+    assert.ok(!b.stateDict().get('blocks.0.norm.num_batches_tracked')!.requiresGrad, 'buffers stay without grad');
+    // the same state dict, not disposed, is shared rather than copied
+    const shared = new Map([...a.stateDict()].map(([k, v]) => [k, t.keep(v.clone())]));
+    const c = t.withDefaultDevice('meta', () => new Net());
+    c.loadStateDict(shared, true, { assign: true });
+    assert.ok(c.out.weight.native.sameStorage(shared.get('out.weight')!.native), 'assigned, not copied');
+    for (const v of shared.values()) v.dispose();
+    c.dispose();
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+});
+
 test('train/eval propagate to every submodule and switch BatchNorm and Dropout behaviour', () => {
   const net = new Net();
   const drop = new t.Dropout(0.5, new t.Generator(1));

@@ -114,9 +114,12 @@ export abstract class Module {
 
   /**
    * Copies values in (no_grad), converting dtype if needed. strict: every key must match and every shape agree;
-   * errors list every missing, unexpected and mismatched name at once.
+   * errors list every missing, unexpected and mismatched name at once. `assign`: the module's tensors take the given
+   * tensors' storage instead of copying (PyTorch's load_state_dict(assign=True)), converted only where dtype or device
+   * differ (a module built on the 'meta' device takes the given device); the module then shares them with `sd`, whose
+   * handles the caller may dispose.
    */
-  loadStateDict(sd: StateDict, strict = true): { missing: string[]; unexpected: string[] } {
+  loadStateDict(sd: StateDict, strict = true, o: { assign?: boolean } = {}): { missing: string[]; unexpected: string[] } {
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !sd.has(k));
     const unexpected = [...sd.keys()].filter((k) => !own.has(k));
@@ -134,7 +137,16 @@ export abstract class Module {
     noGrad(() => {
       for (const [k, t] of own) {
         const src = sd.get(k);
-        if (src) t.copy_(src);
+        if (!src) continue;
+        if (!o.assign) {
+          t.copy_(src);
+          continue;
+        }
+        const device = t.device === 'meta' ? src.device : t.device;
+        const same = src.dtype === t.dtype && src.device === device;
+        const value = same ? src : src.to({ dtype: t.dtype, device });
+        t.native.assign(value.native);
+        if (!same) value.dispose();
       }
     });
     return { missing, unexpected };
