@@ -146,6 +146,30 @@ def expected_shapes(cfg):
     return rules
 
 
+def check_digests(sd, path):
+    """Every tensor's dtype, shape and SHA-256 equal the dump of `streamnest inspect --dump-tensors` (path)."""
+    with open(path) as f:
+        dig = json.load(f)["tensors"]
+    same = 0
+    for k, v in sd.items():
+        d = dig.get(k)
+        if d is None:
+            fail(f"{k}: not in the streamnest dump")
+            continue
+        b = v.detach().contiguous().numpy().tobytes()
+        dt = str(v.dtype).replace("torch.", "")
+        if dt != d["dtype"] or list(v.shape) != d["shape"]:
+            fail(f"{k}: torch {dt} {list(v.shape)} vs streamnest {d['dtype']} {d['shape']}")
+        elif hashlib.sha256(b).hexdigest() != d["sha256"]:
+            fail(f"{k}: bytes differ (sum torch {float(v.double().sum())} vs streamnest {d['sum']})")
+        else:
+            same += 1
+    extra = [k for k in dig if k not in sd]
+    for k in extra:
+        fail(f"{k}: in the streamnest dump but not in the file torch read")
+    print(f"  tensors bit-identical to streamnest's: {same}/{len(sd)}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("nemo")
@@ -206,26 +230,7 @@ def main():
     print(f"  shapes implied by the config: {checked} tensors checked")
 
     if args.digests:
-        with open(args.digests) as f:
-            dig = json.load(f)["tensors"]
-        same = 0
-        for k, v in sd.items():
-            d = dig.get(k)
-            if d is None:
-                fail(f"{k}: not in the streamnest dump")
-                continue
-            b = v.detach().contiguous().numpy().tobytes()
-            dt = str(v.dtype).replace("torch.", "")
-            if dt != d["dtype"] or list(v.shape) != d["shape"]:
-                fail(f"{k}: torch {dt} {list(v.shape)} vs streamnest {d['dtype']} {d['shape']}")
-            elif hashlib.sha256(b).hexdigest() != d["sha256"]:
-                fail(f"{k}: bytes differ (sum torch {float(v.double().sum())} vs streamnest {d['sum']})")
-            else:
-                same += 1
-        extra = [k for k in dig if k not in sd]
-        for k in extra:
-            fail(f"{k}: in the streamnest dump but not in the file torch read")
-        print(f"  tensors bit-identical to streamnest's: {same}/{len(sd)}")
+        check_digests(sd, args.digests)
 
     print("OK" if not problems else f"{len(problems)} problem(s)")
     return 0 if not problems else 1

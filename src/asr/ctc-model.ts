@@ -15,6 +15,7 @@ import { SectionReader, newValidationContext } from '../config/section-reader.js
 import { ConformerEncoder, type ConformerEncoderConfig } from '../model/conformer-encoder.js';
 import { conformerEncoderArgs, resolveEncoderConfig } from '../model/encoder-config.js';
 import { ConvAsrDecoder } from './conv-asr-decoder.js';
+import { loadEncoderWeights } from './encoder-init.js';
 import { SpecAugment, readSpecAugmentConfig, type SpecAugmentConfig } from './spec-augment.js';
 import { CharVocabulary } from './text.js';
 import type { CtcVocabulary } from './vocabulary.js';
@@ -179,19 +180,7 @@ export class CtcModel extends t.Module {
 
   /** Copies the encoder and preprocessor weights of a pretrained model (e.g. NEST); returns how many tensors were copied. */
   loadEncoderFrom(sd: t.StateDict): number {
-    const own = this.stateDict();
-    const picked = new Map<string, Tensor>();
-    for (const [k, v] of sd) {
-      if (!k.startsWith('encoder.') && !k.startsWith('preprocessor.')) continue;
-      const mine = own.get(k);
-      if (!mine) throw new Error(`init checkpoint has ${k}, which this model's encoder/preprocessor does not have (different architecture?)`);
-      if (mine.shape.join() !== v.shape.join()) throw new Error(`init checkpoint ${k} has shape [${v.shape}] but the model expects [${mine.shape}]`);
-      picked.set(k, v);
-    }
-    for (const k of own.keys())
-      if ((k.startsWith('encoder.') || k.startsWith('preprocessor.')) && !picked.has(k)) throw new Error(`init checkpoint lacks ${k}`);
-    this.loadStateDict(picked, false);
-    return picked.size;
+    return loadEncoderWeights(this, sd);
   }
 
   /** Encoder parameters (for freezing). */

@@ -1,4 +1,4 @@
-// Downstream ASR: CTC fine-tuning (characters or SentencePiece sub-words) of the (streaming) FastConformer, greedy
+// Downstream ASR: CTC and RNN-T fine-tuning (characters or SentencePiece sub-words) of the (streaming) FastConformer, greedy
 // decoding, WER.
 export * from './vocabulary.js';
 export * from './text.js';
@@ -16,3 +16,5 @@ export * from './rnnt-decoder.js';
 export * from './rnnt-joint.js';
 export * from './rnnt-greedy.js';
 export * from './rnnt-model.js';
+export * from './rnnt-config.js';
+export * from './encoder-init.js';

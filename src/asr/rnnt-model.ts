@@ -2,8 +2,8 @@
 // sub-words: the same network) — preprocessor -> (SpectrogramAugmentation in training) -> ConformerEncoder ->
 // RNNTDecoder (prediction network over the targets) -> RNNTJoint -> RNNTLoss (blank = the last class,
 // rnnt_reduction 'mean_batch' by default; FastEmit and clamp from model.loss.<loss_name>_kwargs), greedy decoding.
-// State-dict order and names as NeMo: preprocessor.*, encoder.*, decoder.prediction.*, joint.*. Not wired to the
-// configuration schema or the CLI yet (see the report of issue #19).
+// State-dict order and names as NeMo: preprocessor.*, encoder.*, decoder.prediction.*, joint.*. Built from a config
+// by rnntModelArgsFromConfig (rnnt-config.ts).
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
@@ -12,6 +12,7 @@ import { resolveEncoderConfig } from '../model/encoder-config.js';
 import { tokensToText, wordTimings } from './ctc-greedy.js';
 import type { Transcript } from './ctc-model.js';
 import { RnntDecoder, type RnntDecoderConfig } from './rnnt-decoder.js';
+import { loadEncoderWeights } from './encoder-init.js';
 import { rnntGreedyDecode } from './rnnt-greedy.js';
 import { RnntJoint, type RnntJointConfig, type RnntJointNetConfig } from './rnnt-joint.js';
 import { rnntLoss } from './rnnt-loss.js';
@@ -99,6 +100,15 @@ export class RnntModel extends t.Module {
   /** Seconds per encoder frame (window_stride x subsampling_factor). */
   get frameSeconds(): number {
     return (this.preprocessor.geometry.hopLength / this.preprocessor.cfg.sample_rate) * this.encoder.config.subsampling_factor;
+  }
+
+  /** Copies the encoder and preprocessor weights of a pretrained model (e.g. NEST); returns how many tensors were copied. */
+  loadEncoderFrom(sd: t.StateDict): number {
+    return loadEncoderWeights(this, sd);
+  }
+
+  trainableParameters(): Tensor[] {
+    return this.parameters().filter((p) => p.requiresGrad);
   }
 
   /** audio [B, N], lengths [B] -> encoder frames [B, T', d] and their lengths. Spec augment only in training mode. */

@@ -7,6 +7,9 @@
 //   loadNemoCtcModel: a FastConformer CTC archive (EncDecCTCModel / EncDecCTCModelBPE) loads whole as a CtcModel,
 //     with its SentencePiece tokenizer read from the archive (async: the WebAssembly module loads so); a hybrid
 //     RNN-T/CTC archive loads as the CtcModel of its auxiliary CTC head (see loadHybridCtcWeights), the RNN-T parts left out.
+//   loadNemoRnntModel: a FastConformer transducer archive (EncDecRNNTModel / EncDecRNNTBPEModel) loads whole as an
+//     RnntModel; a hybrid archive loads as the RnntModel of its transducer head (decoder.*, joint.*), ctc_decoder.* left out.
+//   loadNemoAsrModel: whichever of the two the archive's family calls for (transcribe, eval).
 // Provenance: nemo.core.connectors.save_restore_connector.SaveRestoreConnector.restore_from (+ load_state_dict strict);
 // the hybrid layout from nemo.collections.asr.models.hybrid_rnnt_ctc_models.EncDecHybridRNNTCTCModel (characters) and
 // hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel (sub-words): config section aux_ctc.decoder (a ConvASRDecoder
@@ -15,9 +18,11 @@
 import { basename } from 'node:path';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
 import { CtcModel, ctcModelArgsFromConfig } from '../asr/ctc-model.js';
+import { rnntModelArgsFromConfig } from '../asr/rnnt-config.js';
+import { RnntModel } from '../asr/rnnt-model.js';
 import { readTokenizerSection, tokenizerFromArchive } from '../asr/tokenizer-config.js';
 import { isConfigMap } from '../config/config-tree.js';
-import type { ConfigMap } from '../config/index.js';
+import { ConfigError, type ConfigMap } from '../config/index.js';
 import type { EncoderConfig, NestModelConfig, PreprocessorConfig } from '../config/index.js';
 import { ConformerEncoder } from '../model/index.js';
 import { nestModelConfigFromYaml } from '../ssl/nest-config.js';
@@ -65,6 +70,12 @@ export type LoadedNemoModel = (Common & { kind: 'nest'; model: NestModel; nestCo
  * RNN-T decoder.* and joint.* are in `ignored`, and `warnings` says so).
  */
 export type LoadedNemoCtcModel = Common & { kind: 'ctc'; family: 'ctc'; source: 'ctc' | 'hybrid'; model: CtcModel };
+
+/**
+ * A transducer model loaded by loadNemoRnntModel. `source` 'rnnt' (loaded whole) or 'hybrid' (a hybrid RNN-T/CTC
+ * archive's transducer head; its ctc_decoder.* is in `ignored`).
+ */
+export type LoadedNemoRnntModel = Common & { kind: 'rnnt'; family: 'rnnt'; source: 'rnnt' | 'hybrid'; model: RnntModel };
 
 export class NemoModelError extends Error {
   constructor(msg: string, options?: { cause?: unknown }) {
@@ -251,7 +262,7 @@ function hybridCtcConfig(cfg: ConfigMap, path: string, bpe: boolean): HybridCtcC
   if (!dec) {
     throw new NemoModelError(
       `${path}: model_config.yaml: aux_ctc.decoder: missing; a hybrid RNN-T/CTC model${typeof cfg.target === 'string' ? ` (${cfg.target})` : ''} is decoded ` +
-        'with its auxiliary CTC head, which this section describes (streamnest does not implement RNN-T decoding)',
+        'with its auxiliary CTC head by loadNemoCtcModel, which this section describes (loadNemoRnntModel decodes its transducer head)',
     );
   }
   const target = dec._target_;
@@ -306,7 +317,7 @@ export async function loadNemoCtcModel(path: string, o: { seed?: number } = {}):
         `${path}: ${what}${base.target ? ` (${base.target})` : ''}, not a CTC model; CTC decoding needs EncDecCTCModel or EncDecCTCModelBPE` +
           (family.kind === 'nest'
             ? ` (fine-tune it first with streamnest finetune --init ${path})`
-            : ', or a hybrid RNN-T/CTC model (EncDecHybridRNNTCTCModel / EncDecHybridRNNTCTCBPEModel: its auxiliary CTC head); RNN-T decoding is not implemented'),
+            : ', or a hybrid RNN-T/CTC model (EncDecHybridRNNTCTCModel / EncDecHybridRNNTCTCBPEModel: its auxiliary CTC head); a transducer loads with loadNemoRnntModel'),
       );
     }
     const source = family.family;
@@ -363,4 +374,84 @@ export async function loadNemoCtcModel(path: string, o: { seed?: number } = {}):
   } finally {
     disposeAll(sd);
   }
+}
+
+/** Top-level keys of a hybrid's config that belong to its CTC head (left out when its transducer head is loaded). */
+const HYBRID_CTC_KEYS = ['aux_ctc', 'interctc'];
+
+/**
+ * Loads a FastConformer transducer .nemo whole, in eval mode: EncDecRNNTModel (model.labels) or EncDecRNNTBPEModel
+ * (its SentencePiece tokenizer read from the archive). A hybrid RNN-T/CTC archive loads as the RnntModel of its
+ * transducer head (preprocessor.*, encoder.*, decoder.*, joint.*; ctc_decoder.* listed in `ignored`). The config goes
+ * through the transducer schema (rnntModelArgsFromConfig); other families are refused by name.
+ */
+export async function loadNemoRnntModel(path: string, o: { seed?: number } = {}): Promise<LoadedNemoRnntModel> {
+  const { archive, cfg, family, sections, base } = checkArchive(path);
+  const sd = archive.stateDict;
+  try {
+    if (family.kind !== 'asr' || family.family === 'ctc') {
+      const what = family.kind === 'nest' ? 'a NEST SSL model' : 'a FastConformer CTC model';
+      throw new NemoModelError(
+        `${path}: ${what}${base.target ? ` (${base.target})` : ''}, not a transducer model (EncDecRNNTModel, EncDecRNNTBPEModel or a hybrid RNN-T/CTC model)`,
+      );
+    }
+    const source = family.family;
+    const tokSection = readTokenizerSection(cfg.tokenizer, `${path}: model_config.yaml tokenizer`);
+    const tokenizer = tokSection ? await tokenizerFromArchive(tokSection, archive.extra, path, 'tokenizer') : null;
+    const rnntCfg: ConfigMap = { ...cfg };
+    if (source === 'hybrid') for (const k of HYBRID_CTC_KEYS) delete rnntCfg[k];
+    const warnings: string[] = [...base.warnings];
+    let model: RnntModel;
+    try {
+      const args = rnntModelArgsFromConfig(rnntCfg, o.seed ?? 0, tokenizer, { file: `${path}: model_config.yaml`, path: [], training: false, warnings });
+      model = new RnntModel({ ...args, preprocessor: { ...sections.preprocessor }, encoder: conformerEncoderArgs(sections.encoder) });
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new NemoModelError(`${path}: model_config.yaml: ${(e as Error).message}`, { cause: e });
+    }
+    const parts = ['preprocessor', 'encoder', 'decoder', 'joint'];
+    try {
+      const unexpected = [...sd.keys()].filter((k) => !parts.includes(k.split('.')[0]!) && !(source === 'hybrid' && k.startsWith('ctc_decoder.')));
+      if (unexpected.length > 0)
+        throw new NemoModelError(
+          `${path}: unexpected tensors for a transducer model (expected ${parts.map((p) => `${p}.*`).join(', ')}): ${unexpected.join(', ')}`,
+        );
+      for (const p of parts) loadPart((model as unknown as Record<string, { loadStateDict(sd: Map<string, Tensor>): unknown }>)[p]!, sd, p, path);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    model.eval();
+    const mp = tokSection?.modelPath ?? 'tokenizer.model';
+    const tokenizerMember = !tokSection ? null : mp.startsWith('nemo:') ? mp.slice('nemo:'.length).replace(/^(\.\/)+/, '') : basename(mp);
+    if (source === 'hybrid')
+      warnings.push(
+        "hybrid RNN-T/CTC model: decoding uses its transducer head (decoder.*, joint.*), as NeMo's transcribe() does by default; the CTC head (ctc_decoder.*) is not loaded",
+      );
+    return {
+      ...base,
+      kind: 'rnnt',
+      family: 'rnnt',
+      source,
+      model,
+      encoder: model.encoder,
+      preprocessor: model.preprocessor,
+      ignored: [...ignoredTensors(sd, parts), ...ignoredFiles(archive).filter((f) => f.what !== tokenizerMember)],
+      warnings,
+      dispose: () => model.dispose(),
+    };
+  } finally {
+    disposeAll(sd);
+  }
+}
+
+/**
+ * The ASR model `transcribe` and `eval` decode: a transducer archive (EncDecRNNTModel / EncDecRNNTBPEModel) loads as
+ * an RnntModel, anything else goes to loadNemoCtcModel (CTC archives, hybrids by their CTC head, and its refusals).
+ */
+export async function loadNemoAsrModel(path: string, o: { seed?: number } = {}): Promise<LoadedNemoCtcModel | LoadedNemoRnntModel> {
+  const { archive, family } = checkArchive(path, 'ctc', { tensors: 'meta', extra: 'none' });
+  disposeAll(archive.stateDict);
+  if (family.kind === 'asr' && family.family === 'rnnt') return loadNemoRnntModel(path, o);
+  return loadNemoCtcModel(path, o);
 }

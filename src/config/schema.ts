@@ -11,3 +11,4 @@ export * from './schema/optim.js';
 export * from './schema/preprocessor.js';
 export * from './schema/quantizer.js';
 export * from './schema/trainer.js';
+export * from './schema/transducer.js';

@@ -1,206 +1,33 @@
 // CTC fine-tuning (NeMo's speech_to_text_ctc.py with EncDecCTCModel, or speech_to_text_ctc_bpe.py with
-// EncDecCTCModelBPE when model.tokenizer names a SentencePiece tokenizer; init from a pretrained SSL .nemo):
-// the config (NeMo layout, the init model's encoder/preprocessor sections reused unless given), the labelled
-// data stream, the TrainTask for the shared Trainer (checkpoints, exact resume, logs, plot), the final .nemo
-// (with the tokenizer files for sub-word models), and loading a fine-tuned .nemo back for transcription.
-import { resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
-import * as t from '../torch/index.js';
-import {
-  DEFAULT_SAVE_TOP_K,
-  applyOverrides,
-  isConfigMap,
-  nemoEncoderSection,
-  readYamlConfigFile,
-  resolveInterpolations,
-  resolveConfigSource,
-  type ConfigMap,
-  type ConfigValue,
-} from '../config/index.js';
+// EncDecCTCModelBPE when model.tokenizer names a SentencePiece tokenizer; init from a pretrained SSL .nemo): the
+// CtcModel, its TrainTask and stored config on the fine-tuning run shared with transducers (asr-finetuning.ts: config,
+// labelled data, Trainer with checkpoints, exact resume, logs, plot, final .nemo with the tokenizer files for sub-word
+// models), and loading a fine-tuned .nemo back for transcription.
+import { parse } from 'yaml';
+import type { ConfigMap } from '../config/index.js';
 import { CTC_BPE_TARGET, CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
-import { CharVocabulary } from '../asr/text.js';
-import type { CtcVocabulary } from '../asr/vocabulary.js';
-import { loadTrainingTokenizer, readTokenizerSection, tokenizerArtifacts, tokenizerFromArchive, type TokenizerSection } from '../asr/tokenizer-config.js';
+import { readTokenizerSection, tokenizerFromArchive } from '../asr/tokenizer-config.js';
 import { corpusWer, utteranceWer } from '../asr/wer.js';
-import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
-import type { LoadedBatch } from '../data/batch-builder.js';
-import type { SamplerState } from '../data/sampler.js';
 import { readNemoArchive } from '../checkpoint/nemo-archive.js';
-import { fitAndExport, type RunEnd } from './end-of-run.js';
-import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask, type TrainerSection } from './trainer.js';
-import { schedulerFromSection, type LrScheduler, type SchedSection } from './lr-scheduler.js';
-import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
+import type { TrainTask } from './trainer.js';
+import type { LrScheduler } from './lr-scheduler.js';
+import {
+  describeLabels,
+  disposeCtcBatch,
+  finetuneScheduler,
+  prepareFinetune,
+  runFinetune,
+  storedConfigYaml,
+  type FinetuneConfig,
+  type FinetuneOptions,
+  type FinetuneResult,
+} from './asr-finetuning.js';
 
-/** The typed view of a fine-tuning config (only what streamnest uses; other NeMo keys are carried along). */
-export interface FinetuneConfig {
-  name: string;
-  model: {
-    labels: string[] | null;
-    /** model.tokenizer with dir (or model_path) set: SentencePiece sub-word labels instead of characters. */
-    tokenizer: TokenizerSection | null;
-    train_ds: Record<string, unknown>;
-    validation_ds: Record<string, unknown> | null;
-    /** streamnest key: steps during which the encoder is frozen (no gradients, eval mode), as NeMo's encoder.freeze(). */
-    freeze_encoder_steps: number;
-    optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; sched: Record<string, unknown> | null };
-  };
-  trainer: TrainerSection;
-  exp_manager: { exp_dir: string; name: string; resume_if_exists: boolean; save_top_k: number };
-}
-
-export interface LoadedFinetuneConfig {
-  config: FinetuneConfig;
-  /** The whole resolved tree (model: is what the .nemo stores). */
-  tree: ConfigMap;
-  file: string;
-}
-
-function section(tree: ConfigMap, key: string): ConfigMap {
-  const v = tree[key];
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${key}: required section is missing`);
-  return v as ConfigMap;
-}
-function num(m: ConfigMap, key: string, where: string, dflt?: number): number {
-  const v = m[key] ?? dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}.${key}: expected a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-/**
- * Reads a CTC config file, fills model.preprocessor / model.encoder from the init model's config when the file
- * leaves them out (or null), applies the key=value overrides, resolves interpolations and checks the keys used.
- */
-export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | null, overrides: readonly string[]): LoadedFinetuneConfig {
-  const file = resolveConfigSource(nameOrPath);
-  const doc = readYamlConfigFile(file);
-  const tree = structuredClone(doc.tree) as ConfigMap;
-  const model = section(tree, 'model');
-  if (initConfigYaml) {
-    const init = parse(initConfigYaml) as Record<string, ConfigValue>;
-    for (const k of ['preprocessor', 'encoder', 'sample_rate'] as const) {
-      if ((model[k] === undefined || model[k] === null) && init[k] !== undefined) model[k] = structuredClone(init[k]!);
-    }
-  }
-  const resolved = resolveInterpolations(applyOverrides(tree, overrides, { file, sources: doc.sources }), { file, sources: doc.sources });
-  const m = section(resolved, 'model');
-  for (const k of ['preprocessor', 'encoder', 'decoder', 'train_ds', 'optim']) section(m, k);
-  const o = section(m, 'optim');
-  if (o.name !== undefined && String(o.name).toLowerCase() !== 'adamw')
-    throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
-  const betas = (o.betas ?? [0.9, 0.98]) as number[];
-  const tr = section(resolved, 'trainer');
-  const em = section(resolved, 'exp_manager');
-  const labels = m.labels;
-  if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string')))
-    throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
-  const tokenizer = readTokenizerSection(m.tokenizer, 'model.tokenizer');
-  if (tokenizer && labels !== null && labels !== undefined)
-    throw new Error("model.labels must be null when model.tokenizer is set (the labels are then the tokenizer's pieces)");
-  const name = String(resolved.name ?? 'CTC');
-  const val = m.validation_ds;
-  const config: FinetuneConfig = {
-    name,
-    model: {
-      labels: (labels as string[] | null | undefined) ?? null,
-      tokenizer,
-      train_ds: section(m, 'train_ds') as Record<string, unknown>,
-      validation_ds: val && typeof val === 'object' && !Array.isArray(val) && (val as ConfigMap).manifest_filepath ? (val as Record<string, unknown>) : null,
-      freeze_encoder_steps: num(m, 'freeze_encoder_steps', 'model', 0),
-      optim: {
-        lr: num(o, 'lr', 'model.optim'),
-        betas: [betas[0]!, betas[1]!],
-        eps: num(o, 'eps', 'model.optim', 1e-8),
-        weight_decay: num(o, 'weight_decay', 'model.optim', 0),
-        sched: o.sched && typeof o.sched === 'object' ? (o.sched as Record<string, unknown>) : null,
-      },
-    },
-    trainer: {
-      max_steps: num(tr, 'max_steps', 'trainer'),
-      max_epochs: num(tr, 'max_epochs', 'trainer', -1),
-      val_check_interval: num(tr, 'val_check_interval', 'trainer', 1000),
-      log_every_n_steps: num(tr, 'log_every_n_steps', 'trainer', 10),
-      gradient_clip_val: num(tr, 'gradient_clip_val', 'trainer', 0),
-      accumulate_grad_batches: num(tr, 'accumulate_grad_batches', 'trainer', 1),
-    },
-    exp_manager: {
-      exp_dir: String(em.exp_dir ?? 'nemo_experiments'),
-      name: String(em.name ?? name),
-      resume_if_exists: em.resume_if_exists === true,
-      save_top_k: Number((em.checkpoint_callback_params as ConfigMap | undefined)?.save_top_k ?? DEFAULT_SAVE_TOP_K),
-    },
-  };
-  return { config, tree: resolved, file };
-}
+export { disposeCtcBatch, loadFinetuneConfig, toCtcBatch } from './asr-finetuning.js';
+export type { FinetuneConfig, FinetuneOptions, FinetuneResult, LoadedFinetuneConfig } from './asr-finetuning.js';
 
 export function ctcScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
-  return schedulerFromSection(c.model.optim.lr, c.model.optim.sched as SchedSection | null, c.trainer.max_steps, dModel);
-}
-
-/** A loaded batch with its transcripts as CTC targets. */
-export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CtcVocabulary): CtcBatch {
-  const rows = b.indices.map((i) => texts[i] ?? '');
-  const enc = rows.map((r) => vocab.encode(r).ids);
-  const S = Math.max(1, ...enc.map((e) => e.length));
-  const tg = new BigInt64Array(enc.length * S);
-  enc.forEach((e, i) => {
-    e.forEach((id, j) => {
-      tg[i * S + j] = BigInt(id);
-    });
-  });
-  return {
-    audio: t.tensor(b.audio, [b.batchSize, b.maxLen]),
-    audioLen: t.tensor(
-      BigInt64Array.from(b.audioLens, (v) => BigInt(v)),
-      [b.batchSize],
-    ),
-    targets: t.tensor(tg, [enc.length, S]),
-    targetLen: t.tensor(
-      BigInt64Array.from(enc, (e) => BigInt(e.length)),
-      [enc.length],
-    ),
-    texts: rows,
-  };
-}
-
-export function disposeCtcBatch(b: CtcBatch): void {
-  for (const x of [b.audio, b.audioLen, b.targets, b.targetLen]) x.dispose();
-}
-
-class CtcTrainStream implements BatchStream<CtcBatch> {
-  private data: DatasetLoader;
-  constructor(
-    private readonly make: (state?: SamplerState) => DatasetLoader,
-    private readonly vocab: CtcVocabulary,
-  ) {
-    this.data = make();
-  }
-  async next(): Promise<{ batch: CtcBatch; epoch: number }> {
-    const b = await this.data.loader.next();
-    return {
-      batch: toCtcBatch(
-        b,
-        this.data.manifests.entries.map((e) => e.text),
-        this.vocab,
-      ),
-      epoch: b.epoch,
-    };
-  }
-  state(): unknown {
-    return this.data.loader.state();
-  }
-  restore(state: unknown): void {
-    void this.data.loader.close();
-    this.data = this.make(state as SamplerState);
-  }
-  async close(): Promise<void> {
-    await this.data.loader.close();
-  }
-  describe(): string {
-    return this.data.describe();
-  }
-  get batchesPerEpoch(): number {
-    return this.data.sampler.batchesPerEpoch;
-  }
+  return finetuneScheduler(c, dModel);
 }
 
 /** The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint monitor. */
@@ -238,45 +65,14 @@ export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps:
   };
 }
 
-export interface FinetuneOptions {
-  loaded: LoadedFinetuneConfig;
-  /** Pretrained .nemo whose encoder + preprocessor weights initialise the model (null: from scratch). */
-  initWeights: t.StateDict | null;
-  baseDir: string;
-  seed: number;
-  progress?: boolean;
-  log?: (line: string) => void;
-}
-
-export interface FinetuneResult extends RunEnd {
-  /** The CTC labels (characters, or the tokenizer's pieces), blank excluded. */
-  labels: string[];
-}
-
 export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
-  const c = o.loaded.config;
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const trainDs = { ...c.model.train_ds, batch_augmentor: null, noise_manifest: null };
-  const probe = createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds' });
-  await probe.loader.close();
-  const tok = c.model.tokenizer ? await loadTrainingTokenizer(c.model.tokenizer, o.baseDir, 'model.tokenizer') : null;
-  const vocab: CtcVocabulary =
-    tok?.tokenizer ?? (c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
-  const modelTree = { ...(o.loaded.tree.model as ConfigMap) } as ConfigMap;
+  const s = await prepareFinetune(o);
+  const { vocab, artifacts, modelTree, log } = s;
   const dec = modelTree.decoder as ConfigMap;
   modelTree.decoder = { ...dec, num_classes: vocab.size, vocabulary: [...vocab.labels] };
-  // sub-word models are written as NeMo's EncDecCTCModelBPE: no labels, the tokenizer section pointing into the archive
-  const artifacts = tok ? tokenizerArtifacts(tok) : null;
-  if (artifacts) {
-    delete modelTree.labels;
-    modelTree.tokenizer = artifacts.section;
-  } else {
-    modelTree.labels = [...vocab.labels];
-    delete modelTree.tokenizer; // an unused {dir: null, type: bpe}
-  }
   const warnings: string[] = [];
   const model = new CtcModel(
-    ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed, tok?.tokenizer ?? null, {
+    ctcModelArgsFromConfig(modelTree as Record<string, unknown>, o.seed, s.tokenizer?.tokenizer ?? null, {
       file: o.loaded.file,
       path: ['model'],
       training: true,
@@ -286,43 +82,10 @@ export async function finetuneCtc(o: FinetuneOptions): Promise<FinetuneResult> {
   for (const w of warnings) log(`streamnest: config: ${w}`);
   if (o.initWeights) log(`streamnest: initialised ${model.loadEncoderFrom(o.initWeights)} encoder/preprocessor tensors from the pretrained model`);
   else log('streamnest: training from scratch (no pretrained weights)');
-  const labelsText = tok
-    ? `SentencePiece tokenizer ${tok.tokenizer.source}: ${vocab.size} pieces`
-    : `${vocab.size} labels ${JSON.stringify(vocab.labels.join(''))}`;
-  log(`streamnest: ${labelsText} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
-  // the encoder as NeMo's ConformerEncoder accepts it (dynamic-chunk keys expanded into att_context_size)
-  const stored = isConfigMap(modelTree.encoder) ? { ...modelTree, encoder: nemoEncoderSection(modelTree.encoder) } : modelTree;
-  const configYaml = stringify({ ...stored, target: artifacts ? CTC_BPE_TARGET : CTC_TARGET, nemo_version: NEMO_VERSION_WRITTEN });
-  const train = new CtcTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
-  log(train.describe());
-  const val = c.model.validation_ds ? { ...c.model.validation_ds, batch_augmentor: null, noise_manifest: null, shuffle: false } : null;
-  const validation = val
-    ? async function* (): AsyncIterable<CtcBatch> {
-        const d = createDatasetLoader(val, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
-        const texts = d.manifests.entries.map((e) => e.text);
-        try {
-          for (let i = 0; i < d.sampler.batchesPerEpoch; i++) yield toCtcBatch(await d.loader.next(), texts, vocab);
-        } finally {
-          await d.loader.close();
-        }
-      }
-    : null;
-  const em = c.exp_manager;
-  const expDir = resolve(o.baseDir, em.exp_dir);
-  const trainer = new Trainer(ctcTask(model, configYaml, c.model.freeze_encoder_steps, artifacts?.files), train, validation, {
-    ...trainerLoopOptions(c.trainer, train.batchesPerEpoch),
-    expDir,
-    name: em.name,
-    resumeIfExists: em.resume_if_exists,
-    saveTopK: em.save_top_k,
-    optimizer: { lr: c.model.optim.lr, betas: c.model.optim.betas, eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
-    scheduler: ctcScheduler(c, model.encoder.config.d_model),
-    progress: o.progress ?? true,
-    progressLabel: 'finetune',
-  });
-  const end = await fitAndExport(trainer, train, { name: em.name, isMain: true, log });
-  model.dispose();
-  return { ...end, labels: [...vocab.labels] };
+  log(`streamnest: ${describeLabels(s)} + blank (${vocab.blank}); ${model.numParameters()} parameters`);
+  const configYaml = storedConfigYaml(modelTree, artifacts ? CTC_BPE_TARGET : CTC_TARGET);
+  const task = ctcTask(model, configYaml, o.loaded.config.model.freeze_encoder_steps, artifacts?.files);
+  return runFinetune(o, s, task, model, model.encoder.config.d_model);
 }
 
 /**

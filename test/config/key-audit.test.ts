@@ -262,15 +262,15 @@ test("a stored model's configuration (not training) reports refused training set
   );
 });
 
-test('every shipped preset loads, with no unknown keys and nothing refused (the CTC preset through its own loader)', async () => {
+test('every shipped preset loads, with no unknown keys and nothing refused (the CTC and RNN-T presets through their own loader)', async () => {
   const presets = listPresets();
   assert.ok(presets.length >= 6, presets.join(', '));
   for (const name of presets) {
-    if (name.startsWith('ctc')) continue;
+    if (/^(ctc|rnnt)_/.test(name)) continue;
     const { warnings } = loadConfig(name, MANIFESTS);
     assert.ok(!warnings.some((w) => /unknown key|refused/.test(w)), `${name}: ${warnings.join('\n')}`);
   }
-  const ctc = presets.filter((n) => n.startsWith('ctc'));
+  const ctc = presets.filter((n) => /^(ctc|rnnt)_/.test(n));
   assert.ok(ctc.includes('ctc_tiny'));
   const { loadFinetuneConfig } = await import('../../src/train/ctc-finetuning.js');
   const initModel = stringify(loadConfig('tiny').raw.model);

@@ -1,12 +1,13 @@
-// `streamnest eval`: WER of a fine-tuned CTC .nemo on a manifest (offline or streaming), with a JSON report
+// `streamnest eval`: WER of a fine-tuned CTC or transducer .nemo on a manifest (offline or streaming), with a JSON report
 // (per utterance and totals; substitutions, deletions, insertions from a Levenshtein alignment).
 import { writeFileSync } from 'node:fs';
 import type { OnlineRecognizer } from '../../serving/online-recognizer.js';
+import { streamingCtcModel } from '../asr-model.js';
 import { chooseTrainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'eval';
-export const summary = 'Word error rate of a CTC .nemo on a manifest (offline or streaming), with a JSON report';
+export const summary = 'Word error rate of a CTC or RNN-T .nemo on a manifest (offline or streaming), with a JSON report';
 
 const spec = {
   model: { type: 'string', short: 'm', metavar: 'MODEL.nemo', help: 'a model written by streamnest finetune' },
@@ -36,17 +37,23 @@ ${formatOptions(spec)}`;
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.manifest) throw new Error('eval needs --model MODEL.nemo and --manifest FILE');
-  const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
+  const { loadNemoAsrModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudioAsync } = await import('../../audio/index.js');
   const { readManifests } = await import('../../data/manifest.js');
   const { utteranceWer, corpusWer } = await import('../../asr/index.js');
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
-  const loaded = await loadNemoCtcModel(options.model);
+  const loaded = await loadNemoAsrModel(options.model);
   const model = loaded.model;
   let rec: OnlineRecognizer | null = null;
   try {
     const ctx = chooseTrainedContext(options.attContextSize, model.encoder, 'eval', options.model);
-    rec = options.streaming ? streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext, attContextSize: ctx }) : null;
+    rec = options.streaming
+      ? streamingTranscriber(streamingCtcModel(loaded, 'eval', options.model), {
+          chunkSeconds: options.chunkSize,
+          maxContext: options.maxContext,
+          attContextSize: ctx,
+        })
+      : null;
     let entries = readManifests(options.manifest).entries;
     if (options.limit > 0) entries = entries.slice(0, options.limit);
     const sr = model.preprocessor.cfg.sample_rate;

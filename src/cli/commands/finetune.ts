@@ -1,14 +1,20 @@
-// `streamnest finetune`: CTC fine-tuning of a pretrained encoder, characters or SentencePiece sub-words (NeMo's
-// speech_to_text_ctc.py / speech_to_text_ctc_bpe.py with init_from_nemo_model), on the shared Trainer: checkpoints,
-// exact resume, logs, loss plot, final .nemo.
+// `streamnest finetune`: CTC or RNN-T (transducer) fine-tuning of a pretrained encoder, characters or SentencePiece
+// sub-words (NeMo's speech_to_text_ctc(_bpe).py / speech_to_text_rnnt(_bpe).py with init_from_nemo_model), on the
+// shared Trainer: checkpoints, exact resume, logs, loss plot, final .nemo. A config with model.joint is a transducer.
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'finetune';
-export const summary = 'Fine-tune a pretrained (NEST) encoder for CTC speech recognition (characters or SentencePiece sub-words)';
+export const summary = 'Fine-tune a pretrained (NEST) encoder for CTC or RNN-T speech recognition (characters or SentencePiece sub-words)';
 
 const spec = {
   init: { type: 'string', metavar: 'MODEL.nemo', help: 'pretrained .nemo: its preprocessor and encoder (config and weights) start the model' },
-  config: { type: 'string', short: 'c', default: 'ctc_tiny', metavar: 'PRESET|FILE', help: 'CTC config (NeMo layout)' },
+  config: {
+    type: 'string',
+    short: 'c',
+    default: 'ctc_tiny',
+    metavar: 'PRESET|FILE',
+    help: 'CTC or transducer config (NeMo layout): ctc_tiny, rnnt_tiny or a file',
+  },
   fromScratch: { type: 'boolean', help: 'take only the architecture from --init, not its weights (the no-pretraining baseline)' },
   seed: { type: 'integer', default: 1234, help: 'seed of the decoder initialisation, data order, spec augment and dropout' },
   quiet: { type: 'boolean', help: 'no progress bar' },
@@ -25,6 +31,8 @@ Overrides (NeMo key layout): model.train_ds.manifest_filepath=train.json  model.
   trainer.max_steps=2000  model.freeze_encoder_steps=200  model.spec_augment.time_masks=0
   model.tokenizer.dir=DIR model.tokenizer.type=bpe  (sub-words: DIR/tokenizer.model from NeMo's
   process_asr_text_tokenizer.py or spm_train; the .nemo is an EncDecCTCModelBPE holding the tokenizer)
+Transducers: --config rnnt_tiny (EncDecRNNTModel, or EncDecRNNTBPEModel with model.tokenizer.dir; RNN-T loss,
+  greedy decoding for the validation WER)  model.decoder.prednet.pred_hidden=320  model.rnnt_reduction=mean_volume
 
 Outputs under exp_manager.exp_dir/<name>/: checkpoints/ (top-k by validation WER, <name>--last.ckpt,
 <name>.nemo), metrics.csv (val_loss holds the validation WER), TensorBoard events, loss.png.
@@ -34,7 +42,7 @@ Then: streamnest transcribe --model <name>.nemo --audio clip.wav [--streaming]
 export async function run(argv: string[]): Promise<number> {
   const { options, overrides } = parseArgs(argv, spec, { overrides: true, maxPositionals: 0 });
   const { readNemoArchive } = await import('../../checkpoint/nemo-archive.js');
-  const { loadFinetuneConfig, finetuneCtc } = await import('../../train/ctc-finetuning.js');
+  const { loadFinetuneConfig, finetuneFamily } = await import('../../train/asr-finetuning.js');
   if (!options.init && options.fromScratch) throw new Error('--from-scratch takes the architecture from --init MODEL.nemo; give --init too');
   const init = options.init ? readNemoArchive(options.init) : null;
   try {
@@ -43,7 +51,10 @@ export async function run(argv: string[]): Promise<number> {
       init?.configYaml ?? null,
       overrides.map((o) => o.text),
     );
-    const r = await finetuneCtc({
+    const family = finetuneFamily(loaded);
+    const finetune =
+      family === 'rnnt' ? (await import('../../train/rnnt-finetuning.js')).finetuneRnnt : (await import('../../train/ctc-finetuning.js')).finetuneCtc;
+    const r = await finetune({
       loaded,
       initWeights: init && !options.fromScratch ? init.stateDict : null,
       baseDir: process.cwd(),
@@ -54,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     const last = r.trainLoss[r.trainLoss.length - 1];
     const lines = [
       `streamnest: fine-tuning finished at step ${r.globalStep} (${r.stoppedBy})`,
-      first && last ? `  ctc_loss ${first.loss.toFixed(4)} (step ${first.step}) -> ${last.loss.toFixed(4)} (step ${last.step})` : '',
+      first && last ? `  ${family}_loss ${first.loss.toFixed(4)} (step ${first.step}) -> ${last.loss.toFixed(4)} (step ${last.step})` : '',
       r.valLoss.length ? `  val WER ${r.valLoss.map((v) => `${(100 * v.loss).toFixed(2)}%@${v.step}`).join(', ')}` : '',
       `  logs: ${r.logDir}`,
       r.nemoPath ? `  model: ${r.nemoPath}` : '',

@@ -42,13 +42,13 @@ export async function run(argv: string[]): Promise<number> {
   const { writeFileSync } = await import('node:fs');
 
   const m = loadNemoModel(file, { weights: 'meta' }); // config + pickle only: no tensor data are read
-  // which decoder transcribe / eval would use (they load through loadNemoCtcModel)
+  // which decoder transcribe / eval would use (they load through loadNemoAsrModel)
   const decoding =
     m.kind !== 'asr' || m.family === 'ctc'
       ? null
       : m.family === 'hybrid'
         ? 'transcribe / eval decode with the auxiliary CTC head (aux_ctc.decoder, ctc_decoder.*); the RNN-T decoder.* and joint.* are not used'
-        : 'RNN-T decoding is not implemented: transcribe / eval need a CTC or hybrid RNN-T/CTC model';
+        : 'transcribe / eval decode with greedy RNN-T (decoder.*, joint.*), offline only so far';
   let d: ReturnType<typeof describeModel>;
   try {
     d = describeModel(m);

@@ -1,10 +1,11 @@
-// `streamnest transcribe`: greedy CTC transcription of one audio file, offline or cache-aware streaming
-// (partial results printed as chunks arrive), with word timestamps.
+// `streamnest transcribe`: greedy CTC or transducer transcription of one audio file, offline or (CTC) cache-aware
+// streaming (partial results printed as chunks arrive), with word timestamps.
+import { streamingCtcModel } from '../asr-model.js';
 import { chooseTrainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
 export const name = 'transcribe';
-export const summary = 'Transcribe an audio file with a fine-tuned CTC .nemo (offline or streaming, word timestamps)';
+export const summary = 'Transcribe an audio file with a fine-tuned CTC or RNN-T .nemo (offline or streaming, word timestamps)';
 
 const spec = {
   model: { type: 'string', short: 'm', metavar: 'MODEL.nemo', help: 'a model written by streamnest finetune' },
@@ -34,10 +35,10 @@ runs the same recognizer as streamnest serve and the TypeScript API (OnlineRecog
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.model || !options.audio) throw new Error('transcribe needs --model MODEL.nemo and --audio FILE');
-  const { loadNemoCtcModel } = await import('../../checkpoint/nemo-model.js');
+  const { loadNemoAsrModel } = await import('../../checkpoint/nemo-model.js');
   const { loadAudioAsync } = await import('../../audio/index.js');
   const { streamingTranscriber, transcribeStreaming } = await import('../../serving/transcribe-streaming.js');
-  const loaded = await loadNemoCtcModel(options.model);
+  const loaded = await loadNemoAsrModel(options.model);
   const model = loaded.model;
   try {
     const ctx = chooseTrainedContext(options.attContextSize, model.encoder, 'transcribe', options.model);
@@ -49,7 +50,11 @@ export async function run(argv: string[]): Promise<number> {
     let out: { text: string; words: { word: string; start: number; end: number }[] };
     let extra: Record<string, unknown> = {};
     if (options.streaming) {
-      const rec = streamingTranscriber(model, { chunkSeconds: options.chunkSize, maxContext: options.maxContext, attContextSize: ctx });
+      const rec = streamingTranscriber(streamingCtcModel(loaded, 'transcribe', options.model), {
+        chunkSeconds: options.chunkSize,
+        maxContext: options.maxContext,
+        attContextSize: ctx,
+      });
       try {
         if (!options.json) process.stderr.write(`streamnest: streaming (${rec.describe()})\n`);
         const r = transcribeStreaming(rec, audio, {

@@ -1,0 +1,332 @@
+// What CTC and transducer fine-tuning share (NeMo's speech_to_text_*.py scripts with init_from_nemo_model): the
+// config (NeMo layout, the init model's encoder/preprocessor sections reused unless given), the label set (characters
+// from the config or the training manifest, or a SentencePiece tokenizer), the labelled data streams, and the run on
+// the shared Trainer (checkpoints, exact resume, logs, plot) ending in the .nemo. The model, its TrainTask and its
+// stored config are the caller's (ctc-finetuning.ts, rnnt-finetuning.ts).
+import { resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import * as t from '../torch/index.js';
+import {
+  DEFAULT_SAVE_TOP_K,
+  applyOverrides,
+  isConfigMap,
+  nemoEncoderSection,
+  readYamlConfigFile,
+  resolveInterpolations,
+  resolveConfigSource,
+  type ConfigMap,
+  type ConfigValue,
+} from '../config/index.js';
+import type { CtcBatch } from '../asr/ctc-model.js';
+import { CharVocabulary } from '../asr/text.js';
+import type { CtcVocabulary } from '../asr/vocabulary.js';
+import {
+  loadTrainingTokenizer,
+  readTokenizerSection,
+  tokenizerArtifacts,
+  type TokenizerArtifacts,
+  type TokenizerSection,
+  type TrainingTokenizer,
+} from '../asr/tokenizer-config.js';
+import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
+import type { LoadedBatch } from '../data/batch-builder.js';
+import type { SamplerState } from '../data/sampler.js';
+import { fitAndExport, type RunEnd } from './end-of-run.js';
+import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask, type TrainerSection } from './trainer.js';
+import { schedulerFromSection, type LrScheduler, type SchedSection } from './lr-scheduler.js';
+import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
+
+/** The typed view of a fine-tuning config (only what streamnest uses; other NeMo keys are carried along). */
+export interface FinetuneConfig {
+  name: string;
+  model: {
+    labels: string[] | null;
+    /** model.tokenizer with dir (or model_path) set: SentencePiece sub-word labels instead of characters. */
+    tokenizer: TokenizerSection | null;
+    train_ds: Record<string, unknown>;
+    validation_ds: Record<string, unknown> | null;
+    /** streamnest key: steps during which the encoder is frozen (no gradients, eval mode), as NeMo's encoder.freeze(). */
+    freeze_encoder_steps: number;
+    optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; sched: Record<string, unknown> | null };
+  };
+  trainer: TrainerSection;
+  exp_manager: { exp_dir: string; name: string; resume_if_exists: boolean; save_top_k: number };
+}
+
+export interface LoadedFinetuneConfig {
+  config: FinetuneConfig;
+  /** The whole resolved tree (model: is what the .nemo stores). */
+  tree: ConfigMap;
+  file: string;
+}
+
+function section(tree: ConfigMap, key: string): ConfigMap {
+  const v = tree[key];
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${key}: required section is missing`);
+  return v as ConfigMap;
+}
+function num(m: ConfigMap, key: string, where: string, dflt?: number): number {
+  const v = m[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}.${key}: expected a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Reads a fine-tuning config file (CTC or transducer), fills model.preprocessor / model.encoder from the init model's config when the file
+ * leaves them out (or null), applies the key=value overrides, resolves interpolations and checks the keys used.
+ */
+export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | null, overrides: readonly string[]): LoadedFinetuneConfig {
+  const file = resolveConfigSource(nameOrPath);
+  const doc = readYamlConfigFile(file);
+  const tree = structuredClone(doc.tree) as ConfigMap;
+  const model = section(tree, 'model');
+  if (initConfigYaml) {
+    const init = parse(initConfigYaml) as Record<string, ConfigValue>;
+    for (const k of ['preprocessor', 'encoder', 'sample_rate'] as const) {
+      if ((model[k] === undefined || model[k] === null) && init[k] !== undefined) model[k] = structuredClone(init[k]!);
+    }
+  }
+  const resolved = resolveInterpolations(applyOverrides(tree, overrides, { file, sources: doc.sources }), { file, sources: doc.sources });
+  const m = section(resolved, 'model');
+  for (const k of ['preprocessor', 'encoder', 'decoder', 'train_ds', 'optim']) section(m, k);
+  const o = section(m, 'optim');
+  if (o.name !== undefined && String(o.name).toLowerCase() !== 'adamw')
+    throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
+  const betas = (o.betas ?? [0.9, 0.98]) as number[];
+  const tr = section(resolved, 'trainer');
+  const em = section(resolved, 'exp_manager');
+  const labels = m.labels;
+  if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string')))
+    throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
+  const tokenizer = readTokenizerSection(m.tokenizer, 'model.tokenizer');
+  if (tokenizer && labels !== null && labels !== undefined)
+    throw new Error("model.labels must be null when model.tokenizer is set (the labels are then the tokenizer's pieces)");
+  const name = String(resolved.name ?? 'CTC');
+  const val = m.validation_ds;
+  const config: FinetuneConfig = {
+    name,
+    model: {
+      labels: (labels as string[] | null | undefined) ?? null,
+      tokenizer,
+      train_ds: section(m, 'train_ds') as Record<string, unknown>,
+      validation_ds: val && typeof val === 'object' && !Array.isArray(val) && (val as ConfigMap).manifest_filepath ? (val as Record<string, unknown>) : null,
+      freeze_encoder_steps: num(m, 'freeze_encoder_steps', 'model', 0),
+      optim: {
+        lr: num(o, 'lr', 'model.optim'),
+        betas: [betas[0]!, betas[1]!],
+        eps: num(o, 'eps', 'model.optim', 1e-8),
+        weight_decay: num(o, 'weight_decay', 'model.optim', 0),
+        sched: o.sched && typeof o.sched === 'object' ? (o.sched as Record<string, unknown>) : null,
+      },
+    },
+    trainer: {
+      max_steps: num(tr, 'max_steps', 'trainer'),
+      max_epochs: num(tr, 'max_epochs', 'trainer', -1),
+      val_check_interval: num(tr, 'val_check_interval', 'trainer', 1000),
+      log_every_n_steps: num(tr, 'log_every_n_steps', 'trainer', 10),
+      gradient_clip_val: num(tr, 'gradient_clip_val', 'trainer', 0),
+      accumulate_grad_batches: num(tr, 'accumulate_grad_batches', 'trainer', 1),
+    },
+    exp_manager: {
+      exp_dir: String(em.exp_dir ?? 'nemo_experiments'),
+      name: String(em.name ?? name),
+      resume_if_exists: em.resume_if_exists === true,
+      save_top_k: Number((em.checkpoint_callback_params as ConfigMap | undefined)?.save_top_k ?? DEFAULT_SAVE_TOP_K),
+    },
+  };
+  return { config, tree: resolved, file };
+}
+
+/** The learning-rate schedule of model.optim (NoamAnnealing's d_model defaulting to the encoder's). */
+export function finetuneScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
+  return schedulerFromSection(c.model.optim.lr, c.model.optim.sched as SchedSection | null, c.trainer.max_steps, dModel);
+}
+
+/** A loaded batch with its transcripts as label ids (CTC and transducer targets alike). */
+export function toCtcBatch(b: LoadedBatch, texts: readonly string[], vocab: CtcVocabulary): CtcBatch {
+  const rows = b.indices.map((i) => texts[i] ?? '');
+  const enc = rows.map((r) => vocab.encode(r).ids);
+  const S = Math.max(1, ...enc.map((e) => e.length));
+  const tg = new BigInt64Array(enc.length * S);
+  enc.forEach((e, i) => {
+    e.forEach((id, j) => {
+      tg[i * S + j] = BigInt(id);
+    });
+  });
+  return {
+    audio: t.tensor(b.audio, [b.batchSize, b.maxLen]),
+    audioLen: t.tensor(
+      BigInt64Array.from(b.audioLens, (v) => BigInt(v)),
+      [b.batchSize],
+    ),
+    targets: t.tensor(tg, [enc.length, S]),
+    targetLen: t.tensor(
+      BigInt64Array.from(enc, (e) => BigInt(e.length)),
+      [enc.length],
+    ),
+    texts: rows,
+  };
+}
+
+export function disposeCtcBatch(b: CtcBatch): void {
+  for (const x of [b.audio, b.audioLen, b.targets, b.targetLen]) x.dispose();
+}
+
+/** The training stream: the data loader's batches with their transcripts as label ids (restorable for exact resume). */
+class LabelledTrainStream implements BatchStream<CtcBatch> {
+  private data: DatasetLoader;
+  constructor(
+    private readonly make: (state?: SamplerState) => DatasetLoader,
+    private readonly vocab: CtcVocabulary,
+  ) {
+    this.data = make();
+  }
+  async next(): Promise<{ batch: CtcBatch; epoch: number }> {
+    const b = await this.data.loader.next();
+    return {
+      batch: toCtcBatch(
+        b,
+        this.data.manifests.entries.map((e) => e.text),
+        this.vocab,
+      ),
+      epoch: b.epoch,
+    };
+  }
+  state(): unknown {
+    return this.data.loader.state();
+  }
+  restore(state: unknown): void {
+    void this.data.loader.close();
+    this.data = this.make(state as SamplerState);
+  }
+  async close(): Promise<void> {
+    await this.data.loader.close();
+  }
+  describe(): string {
+    return this.data.describe();
+  }
+  get batchesPerEpoch(): number {
+    return this.data.sampler.batchesPerEpoch;
+  }
+}
+
+export interface FinetuneOptions {
+  loaded: LoadedFinetuneConfig;
+  /** Pretrained .nemo whose encoder + preprocessor weights initialise the model (null: from scratch). */
+  initWeights: t.StateDict | null;
+  baseDir: string;
+  seed: number;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface FinetuneResult extends RunEnd {
+  /** The labels (characters, or the tokenizer's pieces), blank excluded. */
+  labels: string[];
+}
+
+/** What every fine-tuning run prepares before its model is built. */
+export interface FinetuneSetup {
+  vocab: CtcVocabulary;
+  tokenizer: TrainingTokenizer | null;
+  /** The tokenizer's files for the archive and its section pointing into it (sub-word models). */
+  artifacts: TokenizerArtifacts | null;
+  /** The resolved model section with the labels (characters) or the archive's tokenizer section (sub-words). */
+  modelTree: ConfigMap;
+  trainDs: Record<string, unknown>;
+  log: (line: string) => void;
+}
+
+/**
+ * Probes the training manifest and loads the tokenizer, then sets the label set: the tokenizer's pieces, model.labels,
+ * or the manifest's characters. Sub-word models are written as NeMo's *BPE classes: no labels, the tokenizer section
+ * pointing into the archive.
+ */
+export async function prepareFinetune(o: FinetuneOptions): Promise<FinetuneSetup> {
+  const c = o.loaded.config;
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const trainDs = { ...c.model.train_ds, batch_augmentor: null, noise_manifest: null };
+  const probe = createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds' });
+  await probe.loader.close();
+  const tok = c.model.tokenizer ? await loadTrainingTokenizer(c.model.tokenizer, o.baseDir, 'model.tokenizer') : null;
+  const vocab: CtcVocabulary =
+    tok?.tokenizer ?? (c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
+  const modelTree = { ...(o.loaded.tree.model as ConfigMap) } as ConfigMap;
+  const artifacts = tok ? tokenizerArtifacts(tok) : null;
+  if (artifacts) {
+    delete modelTree.labels;
+    modelTree.tokenizer = artifacts.section;
+  } else {
+    modelTree.labels = [...vocab.labels];
+    delete modelTree.tokenizer; // an unused {dir: null, type: bpe}
+  }
+  return { vocab, tokenizer: tok, artifacts, modelTree, trainDs, log };
+}
+
+/** The log line naming the label set. */
+export function describeLabels(s: FinetuneSetup): string {
+  return s.tokenizer
+    ? `SentencePiece tokenizer ${s.tokenizer.tokenizer.source}: ${s.vocab.size} pieces`
+    : `${s.vocab.size} labels ${JSON.stringify(s.vocab.labels.join(''))}`;
+}
+
+/** model_config.yaml of the .nemo: the encoder as NeMo's ConformerEncoder accepts it (dynamic-chunk keys expanded). */
+export function storedConfigYaml(modelTree: ConfigMap, target: string): string {
+  const stored = isConfigMap(modelTree.encoder) ? { ...modelTree, encoder: nemoEncoderSection(modelTree.encoder) } : modelTree;
+  return stringify({ ...stored, target, nemo_version: NEMO_VERSION_WRITTEN });
+}
+
+/**
+ * Trains `task` on the Trainer: the training stream, the validation set (its transcripts as labels), checkpoints
+ * under exp_manager.exp_dir/<name>, and the final .nemo. Disposes `model` at the end.
+ */
+export async function runFinetune(
+  o: FinetuneOptions,
+  s: FinetuneSetup,
+  task: TrainTask<CtcBatch>,
+  model: { dispose(): void },
+  dModel: number,
+): Promise<FinetuneResult> {
+  const c = o.loaded.config;
+  const { vocab, trainDs, log } = s;
+  const train = new LabelledTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
+  log(train.describe());
+  const val = c.model.validation_ds ? { ...c.model.validation_ds, batch_augmentor: null, noise_manifest: null, shuffle: false } : null;
+  const validation = val
+    ? async function* (): AsyncIterable<CtcBatch> {
+        const d = createDatasetLoader(val, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
+        const texts = d.manifests.entries.map((e) => e.text);
+        try {
+          for (let i = 0; i < d.sampler.batchesPerEpoch; i++) yield toCtcBatch(await d.loader.next(), texts, vocab);
+        } finally {
+          await d.loader.close();
+        }
+      }
+    : null;
+  const em = c.exp_manager;
+  const expDir = resolve(o.baseDir, em.exp_dir);
+  const trainer = new Trainer(task, train, validation, {
+    ...trainerLoopOptions(c.trainer, train.batchesPerEpoch),
+    expDir,
+    name: em.name,
+    resumeIfExists: em.resume_if_exists,
+    saveTopK: em.save_top_k,
+    optimizer: { lr: c.model.optim.lr, betas: c.model.optim.betas, eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
+    scheduler: finetuneScheduler(c, dModel),
+    progress: o.progress ?? true,
+    progressLabel: 'finetune',
+  });
+  const end = await fitAndExport(trainer, train, { name: em.name, isMain: true, log });
+  model.dispose();
+  return { ...end, labels: [...vocab.labels] };
+}
+
+/**
+ * What a fine-tuning config trains, from its sections (NeMo's training configs carry no `target`): a model.joint
+ * section makes it a transducer (EncDecRNNTModel), else CTC. A hybrid's model.aux_ctc is refused by the transducer
+ * schema.
+ */
+export function finetuneFamily(l: LoadedFinetuneConfig): 'ctc' | 'rnnt' {
+  const joint = (l.tree.model as ConfigMap).joint;
+  return joint === undefined || joint === null ? 'ctc' : 'rnnt';
+}
