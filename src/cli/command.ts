@@ -43,6 +43,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'eval', load: () => import('./commands/eval.js') },
   { name: 'serve', load: () => import('./commands/serve.js') },
   { name: 'make-tarred', load: () => import('./commands/make-tarred.js') },
+  { name: 'make-diarization-corpus', load: () => import('./commands/make-diarization-corpus.js') },
+  { name: 'eval-diar', load: () => import('./commands/eval-diar.js') },
   // append new commands here, one line each
 ];
 

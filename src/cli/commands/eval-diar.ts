@@ -1,0 +1,89 @@
+// `streamnest eval-diar`: diarization error rate of hypothesis RTTM against reference RTTM (src/diarization/der.ts).
+// The hypothesis comes from --hyp RTTM today; a model (`--model M --manifest F [--streaming]`) will be a second
+// source of hypothesis turns feeding the same scoring and report.
+import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
+import type { DerReport, DerTotals } from '../../diarization/der.js';
+
+export const name = 'eval-diar';
+export const summary = 'Score speaker diarization: DER (missed, false alarm, confusion) of hypothesis RTTM against reference RTTM';
+
+const spec = {
+  ref: { type: 'string', metavar: 'PATH', help: 'reference RTTM file, or a folder of *.rttm' },
+  manifest: { type: 'string', metavar: 'FILE', help: 'NeMo diarization manifest: references (and UEMs) from rttm_filepath / uem_filepath' },
+  hyp: { type: 'string', metavar: 'PATH', help: 'hypothesis RTTM file, or a folder of *.rttm' },
+  uem: { type: 'string', metavar: 'PATH', help: 'UEM file or folder of *.uem: the regions to score (default: each reference extent)' },
+  collar: { type: 'number', default: 0.25, help: 'no-score collar in seconds around reference boundaries (0 = none)' },
+  skipOverlap: { type: 'boolean', help: 'do not score time where two or more reference speakers talk' },
+  perFile: { type: 'boolean', help: 'print one line per recording' },
+  json: { type: 'boolean', help: 'print the report as JSON' },
+  model: { type: 'string', metavar: 'M', help: 'diarization model (not available yet)' },
+} satisfies OptionsSpec;
+
+export const usage = `Usage: streamnest eval-diar (--ref PATH | --manifest FILE) --hyp PATH [--collar 0.25] [--uem PATH] [options]
+
+${summary}.
+DER = (missed + false alarm + speaker confusion) / scored reference speaker time, as NIST md-eval-22.pl computes
+it: overlapping speech counts once per speaker, speakers are mapped one-to-one to maximise the time they speak
+together (Hungarian algorithm), and nothing is scored within +-collar of a reference turn's start or end. Each
+recording (RTTM file id and channel) is scored over its UEM segments, or else over its reference extent; totals
+add up all recordings. Recordings that only the hypothesis has are listed and not scored.
+
+Options:
+${formatOptions(spec)}
+
+Examples:
+  streamnest eval-diar --ref ref.rttm --hyp sys.rttm
+  streamnest eval-diar --manifest diar/diarization_manifest.json --hyp out/rttm --collar 0 --per-file`;
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
+
+function totalsLine(label: string, t: DerTotals): string {
+  const share = (x: number): string => (t.scored > 0 ? pct(x / t.scored) : 'n/a');
+  return `${label}  DER ${pct(t.der).padStart(7)}  missed ${share(t.missed).padStart(7)}  false alarm ${share(t.falseAlarm).padStart(7)}  confusion ${share(t.confusion).padStart(7)}  scored speaker time ${t.scored.toFixed(2)} s`;
+}
+
+function formatReport(r: DerReport, o: { collar: number; skipOverlap: boolean; perFile: boolean }): string {
+  const lines: string[] = [];
+  const width = Math.max(5, ...r.recordings.map((x) => x.file.length + (x.channel === '1' ? 0 : x.channel.length + 1)));
+  if (o.perFile) {
+    for (const x of r.recordings) {
+      const label = (x.channel === '1' ? x.file : `${x.file}/${x.channel}`).padEnd(width);
+      const map = [...x.mapping].map(([a, b]) => `${a}->${b ?? '-'}`).join(' ');
+      lines.push(`${totalsLine(label, x)}  ${map}`);
+    }
+  }
+  lines.push(totalsLine('total'.padEnd(width), r.total));
+  lines.push(`${r.recordings.length} recordings, collar ${o.collar} s${o.skipOverlap ? ', overlapped speech not scored' : ''}`);
+  if (r.unscoredHypothesis.length > 0) lines.push(`not scored (no reference or UEM): ${r.unscoredHypothesis.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function reportJson(r: DerReport): unknown {
+  return {
+    total: r.total,
+    recordings: r.recordings.map((x) => ({ ...x, mapping: Object.fromEntries(x.mapping) })),
+    unscoredHypothesis: r.unscoredHypothesis,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { options: o } = parseArgs(argv, spec, { maxPositionals: 0 });
+  if (o.model !== undefined)
+    throw new ArgError('eval-diar: --model is not available yet (no diarization model in streamnest so far); score RTTM output with --hyp');
+  if ((o.ref === undefined) === (o.manifest === undefined)) throw new ArgError(`eval-diar: give exactly one of --ref and --manifest\n\n${usage}`);
+  if (o.hyp === undefined) throw new ArgError(`eval-diar: --hyp is required\n\n${usage}`);
+  if (!(o.collar >= 0)) throw new ArgError(`eval-diar: --collar must be >= 0 seconds, got ${o.collar}`);
+  const { scoreDiarization } = await import('../../diarization/der.js');
+  const sources = await import('../../diarization/rttm-sources.js');
+  const refs = o.ref !== undefined ? { ref: sources.readRttmPath(o.ref), uem: null } : sources.readManifestReferences(o.manifest!);
+  const uem = o.uem !== undefined ? sources.readUemPath(o.uem) : refs.uem;
+  const hyp = sources.readRttmPath(o.hyp);
+  const report = scoreDiarization(refs.ref, hyp, uem, { collar: o.collar, skipOverlap: o.skipOverlap ?? false });
+  if (report.recordings.length === 0) throw new ArgError('eval-diar: the reference has no SPEAKER turns and no UEM: nothing to score');
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(reportJson(report), null, 1)}\n`
+      : formatReport(report, { collar: o.collar, skipOverlap: o.skipOverlap ?? false, perFile: o.perFile ?? false }),
+  );
+  return 0;
+}
