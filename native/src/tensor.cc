@@ -62,6 +62,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
           InstanceMethod("toBuffer", &TensorWrap::ToBuffer),
           InstanceMethod("sameStorage", &TensorWrap::SameStorage),
           InstanceMethod("assign", &TensorWrap::Assign),
+          InstanceMethod("bytesView", &TensorWrap::BytesView),
       });
   Data(env).tensorCtor = Napi::Persistent(f);
   return f;
@@ -195,6 +196,26 @@ Napi::Value TensorWrap::ToBuffer(const Napi::CallbackInfo& info) {
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), n);
   if (n > 0) std::memcpy(buf.Data(), c.data_ptr(), n);
   return buf;
+}
+
+// The tensor's bytes without a copy: an external ArrayBuffer over the memory of the (CPU, contiguous) tensor, which
+// holds a reference to the tensor until the buffer is collected, so the memory stays valid (a non-contiguous or non-CPU
+// tensor is first made contiguous on the CPU, and that copy is what is held). For streaming large tensors out
+// (writing archives) without a JavaScript copy per tensor that only the garbage collector would free. Where the
+// runtime forbids external buffers (a V8 sandbox), falls back to a copy.
+Napi::Value TensorWrap::BytesView(const Napi::CallbackInfo& info) {
+  at::Tensor c = Checked(info.Env()).detach().to(at::kCPU).contiguous();
+  const size_t n = c.nbytes();
+  if (n == 0) return Napi::ArrayBuffer::New(info.Env(), 0);
+  auto* held = new at::Tensor(c);
+  try {
+    return Napi::ArrayBuffer::New(info.Env(), held->data_ptr(), n, [](Napi::Env, void*, at::Tensor* t) { delete t; }, held);
+  } catch (const Napi::Error&) {
+    delete held;
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), n);
+    std::memcpy(buf.Data(), c.data_ptr(), n);
+    return buf;
+  }
 }
 
 Napi::Value TensorWrap::SameStorage(const Napi::CallbackInfo& info) {

@@ -53,6 +53,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value ToBuffer(const Napi::CallbackInfo& info);
   Napi::Value SameStorage(const Napi::CallbackInfo& info);
   Napi::Value Assign(const Napi::CallbackInfo& info);
+  Napi::Value BytesView(const Napi::CallbackInfo& info);
   Napi::Value Nbytes(const Napi::CallbackInfo& info);
 };
 

@@ -3,11 +3,21 @@
 // Reading streams the archive (byte-stream.ts, tar.ts): members are taken front to back, those not wanted are skipped
 // (a seek in a plain tar, decompress-and-discard in gzip), and in a plain tar the weights' zip is read in place: its
 // directory, its pickle, then each storage straight into its tensor. Nothing is read whole.
-import { TorchSaveError, ZipError, ZipLocalScan, loadStateDict, saveTorchSave, sequentialReader, writeFileAtomic, type Tensor } from '../torch/index.js';
+import {
+  TorchSaveError,
+  ZipError,
+  ZipLocalScan,
+  loadStateDict,
+  sequentialReader,
+  torchSaveStream,
+  writeFileAtomic,
+  type SizedChunks,
+  type Tensor,
+} from '../torch/index.js';
 import { MemorySource, type RandomAccessSource } from '../torch/serialize/random-access.js';
 import type { SequentialReader } from '../torch/serialize/zip.js';
 import { GzipError, MemoryStream, openArchiveStream, type OpenedArchive } from './byte-stream.js';
-import { TarError, TarReader, writeTar, type TarEntry, type TarLimits, type TarWriteMember } from './tar.js';
+import { TarError, TarReader, writeTarStream, type TarEntry, type TarLimits, type TarWriteMember } from './tar.js';
 
 export const NEMO_CONFIG_MEMBER = 'model_config.yaml';
 export const NEMO_WEIGHTS_MEMBER = 'model_weights.ckpt';
@@ -203,11 +213,13 @@ export function readNemoMember(path: string, name: string, o: { limits?: Partial
 /**
  * Writes an uncompressed .nemo tar with NeMo's save_to layout ('./', then ./model_config.yaml,
  * ./model_weights.ckpt and any extra files sorted by name), atomically (temporary file in the same folder, fsync, rename).
+ * The weights (and any extra member given as SizedChunks, such as a training checkpoint's optimizer state) stream
+ * into the file tensor by tensor, CRCs computed on the way: writing holds one storage's copy at a time, not the archive.
  */
-export function writeNemoArchive(path: string, a: { configYaml: string; stateDict: Map<string, Tensor>; extra?: Map<string, Uint8Array> }): void {
+export function writeNemoArchive(path: string, a: { configYaml: string; stateDict: Map<string, Tensor>; extra?: Map<string, Uint8Array | SizedChunks> }): void {
   const files: TarWriteMember[] = [
     { name: `./${NEMO_CONFIG_MEMBER}`, data: new TextEncoder().encode(a.configYaml) },
-    { name: `./${NEMO_WEIGHTS_MEMBER}`, data: saveTorchSave(a.stateDict, { keepRequiresGrad: false }) },
+    { name: `./${NEMO_WEIGHTS_MEMBER}`, data: torchSaveStream(a.stateDict, { keepRequiresGrad: false }) },
   ];
   for (const [name, data] of a.extra ?? []) {
     const parts = name.split('/').filter((p) => p !== '' && p !== '.');
@@ -221,5 +233,5 @@ export function writeNemoArchive(path: string, a: { configYaml: string; stateDic
   }
   // tarfile.add of the folder: the './' entry first, then the files sorted by name
   files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-  writeFileAtomic(path, writeTar([{ name: './', type: 'dir' }, ...files]));
+  writeFileAtomic(path, writeTarStream([{ name: './', type: 'dir' }, ...files]));
 }

@@ -3,7 +3,7 @@
 // hostile ones held to TarLimits, unwanted data skipped) and a writer of plain ustar archives.
 
 import { constants as bufferConstants } from 'node:buffer';
-import type { RandomAccessSource, SequentialReader } from '../torch/serialize/index.js';
+import type { RandomAccessSource, SequentialReader, SizedChunks } from '../torch/serialize/index.js';
 import { MemoryStream, type ByteStream } from './byte-stream.js';
 
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
@@ -377,8 +377,8 @@ function paxRecord(key: string, value: string): string {
 
 export interface TarWriteMember {
   name: string;
-  /** Omitted for directories. */
-  data?: Uint8Array;
+  /** Omitted for directories. Bytes made on demand (SizedChunks) stream through writeTarStream. */
+  data?: Uint8Array | SizedChunks;
   type?: TarMemberType;
 }
 
@@ -388,17 +388,26 @@ export interface TarWriteMember {
  * with the two zero blocks. Returns the archive as chunks in order (no single large copy).
  */
 export function writeTar(members: readonly TarWriteMember[], mtime = Math.floor(Date.now() / 1000)): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const m of members) out.push(...tarMemberChunks(m, mtime));
-  out.push(tarEndMarker());
-  return out;
+  return [...writeTarStream(members, mtime)];
+}
+
+/** writeTar's chunks made on demand: members given as SizedChunks are streamed, one chunk in memory at a time. */
+export function* writeTarStream(members: readonly TarWriteMember[], mtime = Math.floor(Date.now() / 1000)): Generator<Uint8Array> {
+  for (const m of members) yield* tarMemberChunks(m, mtime);
+  yield tarEndMarker();
 }
 
 /** One member of an archive as chunks in order (PAX header when needed, header, data, padding): for writing archives member by member. */
 export function tarMemberChunks(m: TarWriteMember, mtime = Math.floor(Date.now() / 1000)): Uint8Array[] {
+  return [...tarMemberStream(m, mtime)];
+}
+
+/** tarMemberChunks made on demand (data given as SizedChunks are streamed; their declared size is checked). */
+function* tarMemberStream(m: TarWriteMember, mtime: number): Generator<Uint8Array> {
   const out: Uint8Array[] = [];
   const isDir = m.type === 'dir';
-  const size = isDir ? 0 : (m.data?.length ?? 0);
+  const data = m.data;
+  const size = isDir || !data ? 0 : data instanceof Uint8Array ? data.length : data.size;
   let name = isDir && !m.name.endsWith('/') ? `${m.name}/` : m.name;
   const longName = Buffer.byteLength(name) > 100;
   const hugeSize = size > 0o77777777777; // more than 11 octal digits (8 GiB): size goes in a PAX record
@@ -408,12 +417,19 @@ export function tarMemberChunks(m: TarWriteMember, mtime = Math.floor(Date.now()
     if (longName) name = name.slice(0, 99);
   }
   out.push(header(name, isDir ? '5' : '0', hugeSize ? 0 : size, isDir ? 0o755 : 0o644, mtime));
-  if (!isDir && m.data) {
-    out.push(m.data);
-    const pad = (BLOCK - (size % BLOCK)) % BLOCK;
-    if (pad > 0) out.push(new Uint8Array(pad));
+  yield* out;
+  if (isDir || !data) return;
+  if (data instanceof Uint8Array) yield data;
+  else {
+    let n = 0;
+    for (const c of data.chunks()) {
+      n += c.length;
+      yield c;
+    }
+    if (n !== size) throw new TarError('tar writer', `member ${m.name} made ${n} bytes where ${size} were declared`);
   }
-  return out;
+  const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+  if (pad > 0) yield new Uint8Array(pad);
 }
 
 /** The two zero blocks that end an archive. */

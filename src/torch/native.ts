@@ -24,6 +24,8 @@ export interface NativeTensor {
   sameStorage(other: NativeTensor): boolean;
   /** This handle now refers to `other`'s tensor (same storage, no copy; its own requires_grad kept). */
   assign(other: NativeTensor): void;
+  /** The bytes without a copy (an external buffer that keeps the tensor alive until collected; a copy where not allowed). */
+  bytesView(): ArrayBuffer;
 }
 
 export interface NativeGenerator {

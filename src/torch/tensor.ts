@@ -109,6 +109,14 @@ export class Tensor {
   toBuffer(): ArrayBuffer {
     return this.native.toBuffer();
   }
+  /**
+   * The raw bytes without a copy where possible: a read-only-by-convention view of the tensor's memory that keeps the
+   * tensor's storage alive until the buffer is collected. Do not write to it, and do not rely on it after the tensor
+   * is changed in place. For streaming large tensors out (archive writing).
+   */
+  bytesView(): ArrayBuffer {
+    return this.native.bytesView();
+  }
 
   to(o: { dtype?: DType; device?: string }): Tensor {
     if (o.device !== undefined && o.device !== this.device) {

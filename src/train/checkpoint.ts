@@ -5,7 +5,7 @@
 // written atomically (temporary file, fsync, rename), so a kill mid-write leaves the previous file intact.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadTorchSave, saveTorchSave, scalar, type PickleValue, type Tensor, type AdamWState } from '../torch/index.js';
+import { loadTorchSave, scalar, torchSaveStream, type AdamWState, type PickleValue, type SizedChunks, type Tensor } from '../torch/index.js';
 import { readNemoArchive, writeNemoArchive } from '../checkpoint/nemo-archive.js';
 
 export const TRAINER_STATE_CKPT = 'trainer_state.ckpt';
@@ -128,7 +128,12 @@ export function saveTrainingCheckpoint(path: string, c: TrainingCheckpoint): voi
     writeNemoArchive(path, {
       configYaml: c.configYaml,
       stateDict: c.stateDict,
-      extra: new Map([...(c.artifacts ?? []), [TRAINER_STATE_CKPT, saveTorchSave(trainerState)], [TRAINER_STATE_JSON, new TextEncoder().encode(json)]]),
+      // the optimizer state (twice the weights) streams into the file like the weights
+      extra: new Map<string, Uint8Array | SizedChunks>([
+        ...(c.artifacts ?? []),
+        [TRAINER_STATE_CKPT, torchSaveStream(trainerState)],
+        [TRAINER_STATE_JSON, new TextEncoder().encode(json)],
+      ]),
     });
   } finally {
     for (const x of owned) x.dispose();

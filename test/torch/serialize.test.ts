@@ -351,3 +351,53 @@ test('zip64 records (as written past 4 GiB) are read, and big-endian storages ar
   );
   assert.throws(() => t.loadTorchSave(big, 'big.pt'), /big\.pt: storages are in 'big' byte order/);
 });
+
+test('torchSaveStream: the same bytes as saveTorchSave, its size known up front, each storage made only when reached', () => {
+  t.tidy(() => {
+    const sd = new Map([
+      ['a', t.randn([64, 33], { generator: new t.Generator(3) })],
+      ['b', t.arange(0, 10, 1, { dtype: 'int64' })],
+      ['c', t.randn([5, 7], { generator: new t.Generator(4) }).transpose(0, 1)], // not contiguous
+    ]);
+    const whole = t.saveTorchSave(sd);
+    const z = t.torchSaveStream(sd);
+    assert.equal(z.size, whole.length, 'planned size');
+    const streamed = Buffer.concat([...z.chunks()]);
+    assert.ok(streamed.equals(Buffer.from(whole)), 'same bytes');
+    // the zip writer asks for an entry's bytes only when it reaches it
+    const made: string[] = [];
+    const lazy = t.zipStream(
+      ['x', 'y', 'z'].map((name) => ({
+        name,
+        size: 4,
+        data: () => {
+          made.push(name);
+          return new Uint8Array([1, 2, 3, 4]);
+        },
+      })),
+    );
+    assert.deepEqual(made, [], 'planning the size makes no data');
+    const it = lazy.chunks()[Symbol.iterator]();
+    it.next(); // x's header
+    it.next(); // x's data
+    assert.deepEqual(made, ['x']);
+    for (let r = it.next(); !r.done; r = it.next());
+    assert.deepEqual(made, ['x', 'y', 'z']);
+    const bad = t.zipStream([{ name: 'w', size: 3, data: () => new Uint8Array(4) }]);
+    assert.throws(() => [...bad.chunks()], /4 bytes where 3 were declared/);
+  });
+});
+
+test('bytesView: the bytes without a copy, valid after the handle is disposed; non-contiguous tensors come out contiguous', () => {
+  const x = t.randn([3, 4], { generator: new t.Generator(5) });
+  const view = x.bytesView();
+  assert.ok(Buffer.from(view).equals(Buffer.from(x.toBuffer())));
+  const y = x.transpose(0, 1);
+  const yc = y.contiguous();
+  assert.ok(Buffer.from(y.bytesView()).equals(Buffer.from(yc.toBuffer())), 'transposed: contiguous bytes');
+  yc.dispose();
+  const expect = Buffer.from(x.toBuffer());
+  x.dispose();
+  y.dispose();
+  assert.ok(Buffer.from(view).equals(expect), 'the view keeps the storage alive');
+});

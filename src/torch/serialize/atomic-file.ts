@@ -3,8 +3,11 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** Writes `chunks` to `path` so that readers see either the old file or the complete new one. */
-export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint8Array[]): void {
+/**
+ * Writes `chunks` to `path` so that readers see either the old file or the complete new one. Chunks may be made on
+ * demand (a generator): each is written before the next is asked for, so a large file streams through.
+ */
+export function writeFileAtomic(path: string, chunks: Uint8Array | Iterable<Uint8Array>): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const list = chunks instanceof Uint8Array ? [chunks] : chunks;

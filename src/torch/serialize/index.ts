@@ -2,6 +2,7 @@
 export {
   loadTorchSave,
   saveTorchSave,
+  torchSaveStream,
   loadStateDict,
   saveStateDict,
   TorchSaveError,
@@ -18,6 +19,9 @@ export {
   ZipLocalScan,
   sequentialReader,
   writeZip,
+  zipStream,
+  type LazyZipEntry,
+  type SizedChunks,
   type SequentialReader,
   type ZipEntries,
   type ZipEntry,

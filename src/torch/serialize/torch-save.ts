@@ -9,7 +9,7 @@ import { tidy } from '../scope.js';
 import { empty } from '../ops/creation.js';
 import { PickleError, PickleWriter, unpickle, type PickleCallable, type UnpickleHooks } from './pickle.js';
 import { asRandomAccess, FileRangeSource, type RandomAccessSource } from './random-access.js';
-import { ZipArchive, ZipError, writeZip, type ZipEntries, type ZipWriteEntry } from './zip.js';
+import { ZipArchive, ZipError, zipStream, type LazyZipEntry, type SizedChunks, type ZipEntries } from './zip.js';
 import { writeFileAtomic } from './atomic-file.js';
 
 export type PickleValue = Tensor | number | bigint | string | boolean | null | PickleValue[] | Map<string | number, PickleValue>;
@@ -461,10 +461,26 @@ export interface SaveOptions {
  * the others floats. Each distinct tensor is written once as its own contiguous CPU storage.
  */
 export function saveTorchSave(obj: PickleValue, options: SaveOptions = {}): Uint8Array {
+  const z = torchSaveStream(obj, options);
+  const out = new Uint8Array(z.size);
+  let p = 0;
+  for (const b of z.chunks()) {
+    out.set(b, p);
+    p += b.length;
+  }
+  return out;
+}
+
+/**
+ * saveTorchSave's bytes made piece by piece: the size is known up front and each storage's bytes are copied out of
+ * its tensor only when the writer reaches it, so writing a large state dict holds one storage's copy at a time. The
+ * tensors must stay alive (and unchanged) until the chunks have been consumed.
+ */
+export function torchSaveStream(obj: PickleValue, options: SaveOptions = {}): SizedChunks {
   const keepRequiresGrad = options.keepRequiresGrad ?? true;
   const w = new PickleWriter();
   const storageKeys = new Map<Tensor, string>();
-  const storages: ZipWriteEntry[] = [];
+  const storages: LazyZipEntry[] = [];
   const active = new Set<unknown>();
 
   const writeOrderedDictCtor = (): void => {
@@ -481,7 +497,7 @@ export function saveTorchSave(obj: PickleValue, options: SaveOptions = {}): Uint
     if (key === undefined) {
       key = String(storageKeys.size);
       storageKeys.set(t, key);
-      storages.push({ name: `archive/data/${key}`, data: new Uint8Array(t.toBuffer()) });
+      storages.push({ name: `archive/data/${key}`, size: t.native.nbytes(), data: () => new Uint8Array(t.bytesView()) });
     }
     const shape = t.shape;
     const stride: number[] = new Array<number>(shape.length);
@@ -557,12 +573,13 @@ export function saveTorchSave(obj: PickleValue, options: SaveOptions = {}): Uint
   write(obj, '');
   const pkl = w.finish();
   const enc = new TextEncoder();
+  const small = (name: string, data: Uint8Array): LazyZipEntry => ({ name, size: data.length, data: () => data });
   // record order as torch >= 2 writes it: data.pkl, byteorder, data/<n>..., version
-  return writeZip([
-    { name: 'archive/data.pkl', data: pkl },
-    { name: 'archive/byteorder', data: enc.encode('little') },
+  return zipStream([
+    small('archive/data.pkl', pkl),
+    small('archive/byteorder', enc.encode('little')),
     ...storages,
-    { name: 'archive/version', data: enc.encode('3\n') },
+    small('archive/version', enc.encode('3\n')),
   ]);
 }
 

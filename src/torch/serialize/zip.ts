@@ -555,6 +555,22 @@ export interface ZipWriteEntry {
   data: Uint8Array;
 }
 
+/**
+ * An entry whose bytes are made only when the writer reaches it (a tensor's storage), so that a large zip streams
+ * with one entry in memory at a time. `size` must be the length `data()` returns.
+ */
+export interface LazyZipEntry {
+  name: string;
+  size: number;
+  data: () => Uint8Array;
+}
+
+/** Bytes made piece by piece, of a length known before any is made (a tar member can be written as it streams). */
+export interface SizedChunks {
+  readonly size: number;
+  chunks(): Iterable<Uint8Array>;
+}
+
 export interface ZipWriteOptions {
   /** Data alignment in bytes (torch: 64). */
   align?: number;
@@ -568,20 +584,60 @@ export interface ZipWriteOptions {
  * are used when an offset or size needs them.
  */
 export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOptions = {}): Uint8Array {
+  const z = zipStream(
+    entries.map((e) => ({ name: e.name, size: e.data.length, data: () => e.data })),
+    options,
+  );
+  const out = new Uint8Array(z.size);
+  let p = 0;
+  for (const b of z.chunks()) {
+    out.set(b, p);
+    p += b.length;
+  }
+  return out;
+}
+
+/**
+ * The zip of writeZip as chunks made on demand: its size is known up front (the headers do not depend on the data),
+ * each entry's bytes are made, CRC'd and handed out one entry at a time.
+ */
+export function zipStream(entries: readonly LazyZipEntry[], options: ZipWriteOptions = {}): SizedChunks {
+  let size = 0;
+  for (const r of zipRecords(entries, options, null)) size += typeof r === 'number' ? r : r.length;
+  return {
+    size,
+    chunks: function* () {
+      let written = 0;
+      for (const r of zipRecords(entries, options, (e) => e.data())) {
+        if (typeof r === 'number') throw new ZipError('<zip writer>', 'internal: a data record without data');
+        written += r.length;
+        yield r;
+      }
+      if (written !== size) throw new ZipError('<zip writer>', `wrote ${written} bytes where ${size} were planned (an entry's data changed size)`);
+    },
+  };
+}
+
+/**
+ * The records of the zip in order: local headers, data, central directory, end records. With `dataOf` null, each
+ * entry's data is its size (a number) and the CRCs are 0: for planning the length without making the data.
+ */
+function* zipRecords(
+  entries: readonly LazyZipEntry[],
+  options: ZipWriteOptions,
+  dataOf: ((e: LazyZipEntry) => Uint8Array) | null,
+): Generator<Uint8Array | number> {
   const align = options.align ?? 64;
   const force = options.forceZip64 === true;
   const enc = new TextEncoder();
-  const parts: Uint8Array[] = [];
   let offset = 0;
   const central: Uint8Array[] = [];
-  const push = (b: Uint8Array): void => {
-    parts.push(b);
-    offset += b.length;
-  };
   for (const entry of entries) {
     const name = enc.encode(entry.name);
-    const crc = crc32(entry.data);
-    const size = entry.data.length;
+    const data = dataOf ? dataOf(entry) : null;
+    if (data && data.length !== entry.size) throw new ZipError('<zip writer>', `entry ${entry.name}: ${data.length} bytes where ${entry.size} were declared`);
+    const crc = data ? crc32(data) : 0;
+    const size = entry.size;
     const headerOffset = offset;
     const big = force || size >= U32_MAX || headerOffset >= U32_MAX;
     const zip64Local = big ? 20 : 0; // id, len, usize, csize
@@ -614,8 +670,9 @@ export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
     lv.setUint16(x, 0x4246, true); // 'FB'
     lv.setUint16(x + 2, pad, true);
     local.fill(0x5a, x + 4, x + 4 + pad); // 'Z'
-    push(local);
-    push(entry.data);
+    yield local;
+    yield data ?? size;
+    offset += local.length + size;
 
     const needSize = force || size >= U32_MAX;
     const needOffset = force || headerOffset >= U32_MAX;
@@ -652,7 +709,10 @@ export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
     central.push(c);
   }
   const cdOffset = offset;
-  for (const c of central) push(c);
+  for (const c of central) {
+    yield c;
+    offset += c.length;
+  }
   const cdSize = offset - cdOffset;
   const count = entries.length;
   const needZip64 = force || count >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
@@ -671,7 +731,8 @@ export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
     rv.setUint32(56, SIG_ZIP64_LOCATOR, true);
     rv.setBigUint64(64, BigInt(recOffset), true);
     rv.setUint32(72, 1, true);
-    push(rec);
+    yield rec;
+    offset += rec.length;
   }
   const end = new Uint8Array(22);
   const ev = new DataView(end.buffer);
@@ -680,12 +741,5 @@ export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
   ev.setUint16(10, needZip64 ? U16_MAX : count, true);
   ev.setUint32(12, needZip64 ? U32_MAX : cdSize, true);
   ev.setUint32(16, needZip64 ? U32_MAX : cdOffset, true);
-  push(end);
-  const out = new Uint8Array(offset);
-  let p = 0;
-  for (const b of parts) {
-    out.set(b, p);
-    p += b.length;
-  }
-  return out;
+  yield end;
 }
