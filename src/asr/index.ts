@@ -18,3 +18,6 @@ export * from './rnnt-greedy.js';
 export * from './rnnt-model.js';
 export * from './rnnt-config.js';
 export * from './encoder-init.js';
+export * from './streaming-rnnt.js';
+export * from './hybrid-rnnt-ctc-model.js';
+export * from './rnnt-beam.js';

@@ -6,7 +6,7 @@
 // joint.num_classes = len(labels), joint.vocabulary = labels, jointnet sizes from model_defaults); rnnt_bpe_models
 // (labels = the tokenizer's pieces).
 import { ConfigError } from '../config/config-error.js';
-import type { ConfigMap, KeyPath } from '../config/config-tree.js';
+import { isConfigMap, type ConfigMap, type KeyPath } from '../config/config-tree.js';
 import { readEncoderConfig } from '../config/schema/encoder.js';
 import { readPreprocessorConfig } from '../config/schema/preprocessor.js';
 import { readTransducerConfig, type TransducerConfig } from '../config/schema/transducer.js';
@@ -64,6 +64,16 @@ function checkDerivedSizes(c: TransducerConfig, vocab: CtcVocabulary, encoderOut
   }
   if (j.pred_hidden !== null && j.pred_hidden !== c.decoder.prednet.pred_hidden)
     bad.push(`${at}joint.jointnet.pred_hidden is ${j.pred_hidden} but decoder.prednet.pred_hidden is ${c.decoder.prednet.pred_hidden}`);
+  const ctc = c.aux_ctc?.decoder;
+  if (ctc) {
+    // NeMo's hybrid: the CTC head has the transducer's labels (aux_ctc.decoder.vocabulary: ${model.labels} or the pieces)
+    if (ctc.num_classes !== null && ctc.num_classes !== n) bad.push(`${at}aux_ctc.decoder.num_classes is ${ctc.num_classes} but there are ${n} labels`);
+    const cv = ctc.vocabulary;
+    if (cv !== null && (cv.length !== n || cv.some((l, i) => l !== vocab.labels[i])))
+      bad.push(`${at}aux_ctc.decoder.vocabulary differs from the labels (${cv.length} vs ${n})`);
+    if (ctc.feat_in !== null && ctc.feat_in !== encoderOut)
+      bad.push(`${at}aux_ctc.decoder.feat_in is ${ctc.feat_in} but the encoder outputs ${encoderOut} channels`);
+  }
   return bad;
 }
 
@@ -108,6 +118,8 @@ export function rnntModelArgsFromConfig(
     },
     loss: { reduction: transducer.rnnt_reduction, fastemitLambda: transducer.loss.fastemit_lambda, clamp: transducer.loss.clamp },
     maxSymbols: transducer.decoding.max_symbols,
+    beam: transducer.decoding.strategy === 'beam' ? { beamSize: transducer.decoding.beam_size, scoreNorm: transducer.decoding.score_norm } : null,
+    auxCtc: transducer.aux_ctc ? { ctcLossWeight: transducer.aux_ctc.ctc_loss_weight } : null,
     specAugment: sa && typeof sa === 'object' ? readSpecAugmentConfig(sa as Record<string, unknown>) : null,
     seed,
   };
@@ -115,7 +127,8 @@ export function rnntModelArgsFromConfig(
 
 /**
  * The sections NeMo's EncDecRNNTModel fills in at construction (decoder.vocab_size, joint.num_classes / vocabulary,
- * jointnet.encoder_hidden / pred_hidden, model_defaults), written into a copy of `model` for the stored config.
+ * jointnet.encoder_hidden / pred_hidden, model_defaults; a hybrid's aux_ctc.decoder feat_in / num_classes /
+ * vocabulary), written into a copy of `model` for the stored config.
  */
 export function withDerivedRnntSizes(model: ConfigMap, labels: readonly string[], encoderOut: number): ConfigMap {
   const dec = model.decoder as ConfigMap;
@@ -124,8 +137,11 @@ export function withDerivedRnntSizes(model: ConfigMap, labels: readonly string[]
   const jointnet = joint.jointnet as ConfigMap;
   const predHidden = prednet.pred_hidden as number;
   const md = (model.model_defaults ?? {}) as ConfigMap;
+  const aux = isConfigMap(model.aux_ctc) && Object.keys(model.aux_ctc).length > 0 ? model.aux_ctc : null;
+  const ctcDecoder = aux && isConfigMap(aux.decoder) ? aux.decoder : {};
   return {
     ...model,
+    ...(aux ? { aux_ctc: { ...aux, decoder: { ...ctcDecoder, feat_in: encoderOut, num_classes: labels.length, vocabulary: [...labels] } } } : {}),
     model_defaults: { ...md, enc_hidden: encoderOut, pred_hidden: predHidden, joint_hidden: jointnet.joint_hidden ?? null },
     decoder: { ...dec, vocab_size: labels.length },
     joint: { ...joint, num_classes: labels.length, vocabulary: [...labels], jointnet: { ...jointnet, encoder_hidden: encoderOut, pred_hidden: predHidden } },

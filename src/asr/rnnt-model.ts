@@ -1,7 +1,8 @@
 // Provenance: nemo.collections.asr.models.rnnt_models.EncDecRNNTModel (characters; EncDecRNNTBPEModel for SentencePiece
 // sub-words: the same network) — preprocessor -> (SpectrogramAugmentation in training) -> ConformerEncoder ->
 // RNNTDecoder (prediction network over the targets) -> RNNTJoint -> RNNTLoss (blank = the last class,
-// rnnt_reduction 'mean_batch' by default; FastEmit and clamp from model.loss.<loss_name>_kwargs), greedy decoding.
+// rnnt_reduction 'mean_batch' by default; FastEmit and clamp from model.loss.<loss_name>_kwargs), greedy decoding or
+// modified beam search (model.decoding.strategy beam).
 // State-dict order and names as NeMo: preprocessor.*, encoder.*, decoder.prediction.*, joint.*. Built from a config
 // by rnntModelArgsFromConfig (rnnt-config.ts).
 import * as t from '../torch/index.js';
@@ -16,6 +17,8 @@ import { loadEncoderWeights } from './encoder-init.js';
 import { rnntGreedyDecode } from './rnnt-greedy.js';
 import { RnntJoint, type RnntJointConfig, type RnntJointNetConfig } from './rnnt-joint.js';
 import { rnntLoss } from './rnnt-loss.js';
+import { beamRnntStreamDecoder, greedyRnntStreamDecoder, type RnntStreamDecoder } from './streaming-rnnt.js';
+import { rnntBeamDecode, type RnntBeamOptions } from './rnnt-beam.js';
 import { SpecAugment, type SpecAugmentConfig } from './spec-augment.js';
 import { CharVocabulary } from './text.js';
 import type { CtcVocabulary } from './vocabulary.js';
@@ -49,6 +52,10 @@ export interface RnntModelArgs {
   loss: RnntLossConfig;
   /** model.decoding.greedy.max_symbols. */
   maxSymbols: number;
+  /** model.decoding.strategy beam: modified beam search with these options; null or absent: greedy. */
+  beam?: RnntBeamOptions | null;
+  /** A hybrid RNN-T/CTC model's CTC head (model.aux_ctc; HybridRnntCtcModel builds it); null or absent for a transducer. */
+  auxCtc?: { ctcLossWeight: number } | null;
   specAugment: SpecAugmentConfig | null;
   seed: number;
 }
@@ -174,12 +181,22 @@ export class RnntModel extends t.Module {
     });
   }
 
-  /** Greedy transcripts of a forward pass (one per batch row). */
+  /** Transcripts of a forward pass (one per batch row): greedy, or modified beam search with args.beam. */
   decode(f: RnntForward): Transcript[] {
     return t.noGrad(() => {
-      const tokens = rnntGreedyDecode(this.decoder, this.joint, f.encoded, f.encodedLen.toArray(), { maxSymbols: this.args.maxSymbols });
+      const lens = f.encodedLen.toArray();
+      const beam = this.args.beam;
+      const tokens = beam
+        ? rnntBeamDecode(this.decoder, this.joint, f.encoded, lens, beam).map((h) => h.tokens)
+        : rnntGreedyDecode(this.decoder, this.joint, f.encoded, lens, { maxSymbols: this.args.maxSymbols });
       return tokens.map((toks) => ({ text: tokensToText(toks, this.vocab), tokens: toks, words: wordTimings(toks, this.vocab, this.frameSeconds) }));
     });
+  }
+
+  /** The model's search run stream by stream, its state carried between chunks (the streaming recognizer's). */
+  streamDecoder(): RnntStreamDecoder {
+    if (this.args.beam) return beamRnntStreamDecoder(this.decoder, this.joint, this.args.beam);
+    return greedyRnntStreamDecoder(this.decoder, this.joint, { maxSymbols: this.args.maxSymbols });
   }
 
   /** Offline transcription of mono float32 clips at the preprocessor's rate. */

@@ -1,7 +1,8 @@
-// Whether a CTC model can stream cache-aware, and the attention cache it streams with. The streaming driver itself is
-// the serving layer's OnlineRecognizer (FeatureStream -> StreamingEncoder -> ConvASRDecoder -> greedy CTC), which the
-// server, the API and `transcribe --streaming` / `eval --streaming` share.
-import type { CtcModel } from './ctc-model.js';
+// Whether an ASR model (CTC or transducer: only its encoder matters) can stream cache-aware, and the attention cache it
+// streams with. The streaming driver itself is the serving layer's OnlineRecognizer (FeatureStream -> StreamingEncoder
+// -> greedy CTC, or greedy / beam transducer decoding with carried state), which the server, the API and
+// `transcribe --streaming` / `eval --streaming` share.
+import type { ConformerEncoder } from '../model/conformer-encoder.js';
 
 export class NotStreamableError extends Error {}
 
@@ -12,8 +13,8 @@ export class NotStreamableError extends Error {}
  */
 export const DEFAULT_MAX_CONTEXT = 1000;
 
-/** Why a CTC model's encoder cannot stream cache-aware (empty when it can). */
-export function notStreamableReasons(model: CtcModel): string[] {
+/** Why a model's encoder cannot stream cache-aware (empty when it can). */
+export function notStreamableReasons(model: { encoder: ConformerEncoder }): string[] {
   const c = model.encoder.config;
   const [left, right] = model.encoder.context.default;
   const why: string[] = [];
@@ -25,7 +26,7 @@ export function notStreamableReasons(model: CtcModel): string[] {
 }
 
 /** Throws NotStreamableError naming every reason the model cannot stream. */
-export function assertStreamable(model: CtcModel): void {
+export function assertStreamable(model: { encoder: ConformerEncoder }): void {
   const why = notStreamableReasons(model);
   if (why.length) throw new NotStreamableError(`this model cannot stream (${why.join('; ')}); use offline mode`);
 }

@@ -12,3 +12,4 @@ export * from './schema/preprocessor.js';
 export * from './schema/quantizer.js';
 export * from './schema/trainer.js';
 export * from './schema/transducer.js';
+export * from './schema/aux-ctc.js';

@@ -1,7 +1,8 @@
 // A streaming recognizer shaped like sherpa-onnx's OnlineRecognizer: streams take audio at any rate, ready streams
 // decode together (one batched encoder step per chunk shape), results carry text, tokens, timestamps and word times,
 // and endpointing splits a stream into segments. Cache-aware CTC: FeatureStream -> StreamingEncoder (exact mode) ->
-// ConvASRDecoder -> greedy CTC with carried state.
+// ConvASRDecoder -> greedy CTC with carried state; transducers: StreamingEncoder -> the model's transducer search
+// (greedy, or modified beam search) with the prediction network's state carried next to the encoder cache.
 // Provenance: the API follows sherpa-onnx's OnlineRecognizer / OnlineStream (createStream, acceptWaveform, isReady,
 // decodeStreams, getResult, isEndpoint, reset, inputFinished); the encoder step is NeMo's cache_aware_stream_step.
 //
@@ -9,9 +10,11 @@
 // ends (its last result read after inputFinished), on stream.dispose(), and on recognizer.dispose().
 import { Resampler, type ResamplerState } from '../audio/resample.js';
 import { assertStreamable, DEFAULT_MAX_CONTEXT } from '../asr/streaming-ctc.js';
-import { greedyStep, initGreedyState, roundSeconds, tokensToText, wordTimings, type GreedyState, type WordTiming } from '../asr/ctc-greedy.js';
+import { greedyStep, initGreedyState, roundSeconds, tokensToText, wordTimings, type CtcToken, type GreedyState, type WordTiming } from '../asr/ctc-greedy.js';
 import type { CtcModel } from '../asr/ctc-model.js';
-import { loadNemoCtcModel } from '../checkpoint/nemo-model.js';
+import { RnntModel } from '../asr/rnnt-model.js';
+import type { RnntStreamDecoder, RnntStreamState } from '../asr/streaming-rnnt.js';
+import { loadNemoAsrModel } from '../checkpoint/nemo-model.js';
 import type { AttContextSize } from '../model/index.js';
 import {
   calibrateLookahead,
@@ -78,6 +81,9 @@ export interface OnlineResult {
   contextsUsed: Record<string, number>;
 }
 
+/** The models a recognizer streams: CTC (a hybrid's CTC head included) or a transducer. */
+export type StreamingAsrModel = CtcModel | RnntModel;
+
 /** Audio handed to a stream: float32 samples in [-1, 1] at `sampleRate`. */
 export interface Waveform {
   sampleRate: number;
@@ -99,8 +105,11 @@ export class OnlineStream {
   inputRate: number | null = null;
   /** Converts the input rate to the model's (null when they are equal). */
   resampler: { r: Resampler; state: ResamplerState } | null = null;
+  /** The current segment's labels and frames (CTC: also the greedy decoder's state). */
   greedy: GreedyState = initGreedyState();
-  /** Consecutive blank frames at the end of the current segment. */
+  /** Transducers: the search state carried between chunks (owns tensors); null for CTC and once the stream is freed. */
+  transducer: RnntStreamState | null = null;
+  /** Consecutive blank frames at the end of the current segment (transducers: frames that emitted no label). */
   trailingBlanks = 0;
   segment = 0;
   /** Encoder frames before the current segment. */
@@ -124,6 +133,11 @@ export class OnlineStream {
     return this.segmentStart + this.greedy.frames;
   }
 
+  /** The current segment's labels, each with its frame from the segment's start. */
+  get tokens(): readonly CtcToken[] {
+    return this.greedy.tokens;
+  }
+
   /** Appends audio (any sample rate; resampled to the model's). Throws RecognizerInputError for bad input. */
   acceptWaveform(w: Waveform): void {
     this.recognizer.accept(this, w);
@@ -141,7 +155,7 @@ export class OnlineStream {
 }
 
 export class OnlineRecognizer {
-  readonly model: CtcModel;
+  readonly model: StreamingAsrModel;
   readonly geometry: StreamingGeometry;
   readonly sampleRate: number;
   /** Seconds per encoder output frame. */
@@ -153,10 +167,12 @@ export class OnlineRecognizer {
   private adaptive: { p: LookaheadChoice; s: LookaheadState; skipped: string[] } | null = null;
   private readonly live = new Set<OnlineStream>();
   private readonly ownsModel: boolean;
+  /** Transducers: the model's search, run stream by stream (null for CTC). */
+  private readonly rnnt: RnntStreamDecoder | null;
 
-  /** A recognizer over a CTC model (put in eval mode; not freed by dispose() unless loaded by fromFile). */
+  /** A recognizer over a CTC or transducer model (put in eval mode; not freed by dispose() unless loaded by fromFile). */
   constructor(
-    model: CtcModel,
+    model: StreamingAsrModel,
     readonly options: OnlineRecognizerOptions = {},
     owns = false,
   ) {
@@ -165,6 +181,7 @@ export class OnlineRecognizer {
     model.eval();
     this.model = model;
     this.ownsModel = owns;
+    this.rnnt = model instanceof RnntModel ? model.streamDecoder() : null;
     const pre = model.preprocessor;
     this.sampleRate = pre.cfg.sample_rate;
     this.frameSeconds = model.frameSeconds;
@@ -191,9 +208,12 @@ export class OnlineRecognizer {
     this.enableEndpoint = o.enableEndpoint ?? true;
   }
 
-  /** Loads a CTC (or hybrid RNN-T/CTC) .nemo and makes a recognizer that owns it. */
+  /**
+   * Loads a CTC, transducer (EncDecRNNTModel / EncDecRNNTBPEModel) or hybrid RNN-T/CTC .nemo (decoded with its CTC
+   * head, as loadNemoAsrModel loads it) and makes a recognizer that owns it.
+   */
   static async fromFile(path: string, o: OnlineRecognizerOptions = {}): Promise<OnlineRecognizer> {
-    const loaded = await loadNemoCtcModel(path);
+    const loaded = await loadNemoAsrModel(path);
     try {
       return new OnlineRecognizer(loaded.model, o, true);
     } catch (e) {
@@ -287,6 +307,7 @@ export class OnlineRecognizer {
 
   createStream(): OnlineStream {
     const s = new OnlineStream(this, this.streaming.initStream());
+    if (this.rnnt) s.transducer = this.rnnt.init();
     this.live.add(s);
     return s;
   }
@@ -356,7 +377,7 @@ export class OnlineRecognizer {
 
   /**
    * Runs one step (one chunk) of every ready stream given, batching those whose chunks have the same shape into one
-   * encoder call, then the CTC head on all their new frames at once. A stream whose input has ended and that has
+   * encoder call, then the CTC head on all their new frames at once (transducers: one batched search step). A stream whose input has ended and that has
    * decoded everything is freed (its result stays readable).
    */
   decodeStreams(streams: readonly OnlineStream[]): void {
@@ -372,22 +393,52 @@ export class OnlineRecognizer {
       s.contextsUsed[key] = (s.contextsUsed[key] ?? 0) + 1;
       s.slot = r.state.streams[i]!;
     }
-    const counts = r.encoded.map((e) => e.size(1));
+    if (this.rnnt) this.decodeTransducer(this.rnnt, ready, r.encoded);
+    else this.decodeCtc(this.model as CtcModel, ready, r.encoded);
+    for (const s of ready) if (s.ended && this.streaming.isDone(s.slot!)) this.freeSlot(s);
+  }
+
+  /** The CTC head over every ready stream's new frames at once, then greedy CTC per stream. Frees `encoded`. */
+  private decodeCtc(model: CtcModel, ready: readonly OnlineStream[], encoded: readonly t.Tensor[]): void {
+    const counts = encoded.map((e) => e.size(1));
     const ids = t.noGrad(() =>
       t.tidy(() => {
-        const nonEmpty = r.encoded.filter((e) => e.size(1) > 0);
+        const nonEmpty = encoded.filter((e) => e.size(1) > 0);
         if (nonEmpty.length === 0) return [];
         const all = t.cat(nonEmpty, 1).unsqueeze(0); // [1, D, sum k]
-        return this.model.decoder.logits(all).argmax(-1).toArray(); // [sum k]
+        return model.decoder.logits(all).argmax(-1).toArray(); // [sum k]
       }),
     );
-    for (const e of r.encoded) e.dispose();
+    for (const e of encoded) e.dispose();
     let at = 0;
     for (const [i, s] of ready.entries()) {
       const k = counts[i]!;
       this.consume(s, ids.slice(at, at + k));
       at += k;
-      if (s.ended && this.streaming.isDone(s.slot!)) this.freeSlot(s);
+    }
+  }
+
+  /**
+   * One transducer search step over every ready stream's new frames together (their carried states stacked), then
+   * each stream's labels and trailing frames without a label (endpointing's "blanks"). Frees `encoded`.
+   */
+  private decodeTransducer(rnnt: RnntStreamDecoder, ready: readonly OnlineStream[], encoded: readonly t.Tensor[]): void {
+    let next: RnntStreamState[];
+    try {
+      next = rnnt.step(
+        encoded,
+        ready.map((s) => s.transducer!),
+      );
+    } finally {
+      for (const e of encoded) e.dispose();
+    }
+    for (const [i, s] of ready.entries()) {
+      rnnt.dispose(s.transducer!);
+      const n = next[i]!;
+      const last = n.tokens.at(-1);
+      s.trailingBlanks = n.frames - (last ? last.frame + 1 : 0); // a beam's best labels can change, not only grow
+      s.transducer = n;
+      s.greedy = { prev: -1, frames: n.frames, tokens: [...n.tokens] };
     }
   }
 
@@ -398,7 +449,7 @@ export class OnlineRecognizer {
     const fs = this.frameSeconds;
     const eof = s.ended && s.slot === null;
     return {
-      text: tokensToText(s.greedy.tokens, vocab),
+      text: tokensToText(s.tokens, vocab),
       tokens: s.greedy.tokens.map((k) => vocab.labels[k.id] ?? ''),
       timestamps: s.greedy.tokens.map((k) => roundSeconds(k.frame * fs)),
       words: wordTimings(s.greedy.tokens, vocab, fs),
@@ -423,6 +474,7 @@ export class OnlineRecognizer {
     this.own(s);
     s.segmentStart = s.frames;
     s.greedy = { prev: s.greedy.prev, frames: 0, tokens: [] };
+    if (this.rnnt && s.transducer) s.transducer = this.rnnt.newSegment(s.transducer); // the prediction network keeps its context
     s.trailingBlanks = 0;
     s.segment++;
   }
@@ -478,6 +530,8 @@ export class OnlineRecognizer {
   private freeSlot(s: OnlineStream): void {
     if (s.slot) this.streaming.disposeStream(s.slot);
     s.slot = null;
+    if (this.rnnt && s.transducer) this.rnnt.dispose(s.transducer);
+    s.transducer = null;
   }
 
   private own(s: OnlineStream): void {

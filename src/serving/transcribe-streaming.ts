@@ -2,9 +2,9 @@
 // audio is pushed in pieces, every ready step is decoded at once, and the partial text is reported as it grows. For
 // `transcribe --streaming` and `eval --streaming`, so that the command line, the API and the server share one driver.
 import type { AttContextSize } from '../model/index.js';
-import type { CtcModel, Transcript } from '../asr/ctc-model.js';
+import type { Transcript } from '../asr/ctc-model.js';
 import { tokensToText, wordTimings } from '../asr/ctc-greedy.js';
-import { OnlineRecognizer } from './online-recognizer.js';
+import { OnlineRecognizer, type StreamingAsrModel } from './online-recognizer.js';
 
 export interface StreamingTranscriberOptions {
   /**
@@ -17,7 +17,7 @@ export interface StreamingTranscriberOptions {
 }
 
 /** A recognizer for whole-clip transcription: no endpoints (one segment), the chunk rounded to whole frames. */
-export function streamingTranscriber(model: CtcModel, o: StreamingTranscriberOptions = {}): OnlineRecognizer {
+export function streamingTranscriber(model: StreamingAsrModel, o: StreamingTranscriberOptions = {}): OnlineRecognizer {
   const frames = Math.max(1, Math.round((o.chunkSeconds ?? 0.32) / model.frameSeconds));
   return new OnlineRecognizer(model, {
     chunkSeconds: frames * model.frameSeconds,
@@ -59,7 +59,7 @@ export function transcribeStreaming(
       recognizer.decode(s);
       stepTimes.push(performance.now() - t0);
     }
-    const text = tokensToText(s.greedy.tokens, model.vocab);
+    const text = tokensToText(s.tokens, model.vocab);
     if (text !== shown) {
       shown = text;
       o.onUpdate?.({ text, decodedSeconds: s.frames * recognizer.frameSeconds });
@@ -72,7 +72,7 @@ export function transcribeStreaming(
     }
     s.inputFinished();
     drain();
-    const tokens = s.greedy.tokens;
+    const tokens = [...s.tokens];
     return { text: tokensToText(tokens, model.vocab), tokens, words: wordTimings(tokens, model.vocab, model.frameSeconds), stepTimes };
   } finally {
     s.dispose();

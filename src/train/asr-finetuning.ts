@@ -323,10 +323,11 @@ export async function runFinetune(
 
 /**
  * What a fine-tuning config trains, from its sections (NeMo's training configs carry no `target`): a model.joint
- * section makes it a transducer (EncDecRNNTModel), else CTC. A hybrid's model.aux_ctc is refused by the transducer
- * schema.
+ * section makes it a transducer (EncDecRNNTModel; with model.aux_ctc a hybrid RNN-T/CTC model, which the transducer
+ * fine-tuning trains too), else CTC.
  */
-export function finetuneFamily(l: LoadedFinetuneConfig): 'ctc' | 'rnnt' {
-  const joint = (l.tree.model as ConfigMap).joint;
-  return joint === undefined || joint === null ? 'ctc' : 'rnnt';
+export function finetuneFamily(l: LoadedFinetuneConfig): 'ctc' | 'rnnt' | 'hybrid' {
+  const m = l.tree.model as ConfigMap;
+  if (m.joint === undefined || m.joint === null) return 'ctc';
+  return isConfigMap(m.aux_ctc) && Object.keys(m.aux_ctc).length > 0 ? 'hybrid' : 'rnnt';
 }

@@ -1,6 +1,7 @@
 // `streamnest transcribe` and `streamnest eval` as child processes load through the validated .nemo loader
 // (loadNemoCtcModel): a character CTC archive transcribes offline and streaming alike and is scored on a manifest;
-// a NEST archive and an archive with a bad config are refused with the loader's errors.
+// a NEST archive and an archive with a bad config are refused with the loader's errors; a transducer archive with
+// modified beam search streams to its offline transcript.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { GOLDEN } from '../helpers/assert.js';
 import { writeCharCtcArchive } from '../checkpoint/asr-archive.js';
 import { writeServingModel } from '../serving/model.js';
+import { writeServingRnntModel } from '../serving/rnnt-model.js';
 import { repoRoot } from '../../src/data/corpus.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -94,4 +96,23 @@ test('transcribe and eval --att-context-size: each trained pair of a multi-look-
   const syntax = cli(['eval', '--model', nemo, '--manifest', man, '--att-context-size', 'x']);
   assert.equal(syntax.code, 2, syntax.stderr);
   assert.match(syntax.stderr, /--att-context-size: expected L,R/);
+});
+
+test('transcribe and eval decode a transducer archive with modified beam search (decoding.strategy beam), streaming equal to offline', () => {
+  const nemo = join(tmp, 'rnnt-beam.nemo');
+  writeServingRnntModel(nemo, 'chunked_limited', { strategy: 'beam', beam: { beam_size: 4 } }).dispose();
+  const clip = join(repoRoot(), 'data', 'corpus', 'val', 'val-00003.wav');
+  const runs = [[], ['--streaming']].map((more) => {
+    const r = cli(['transcribe', '--model', nemo, '--audio', clip, '--json', ...more]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { mode: string; text: string; words: unknown[] };
+  });
+  assert.equal(runs[1]!.mode, 'streaming');
+  assert.ok(runs[0]!.text.length > 3, runs[0]!.text);
+  assert.deepEqual(runs[1]!.words, runs[0]!.words, 'streaming beam search: the offline words and times');
+  const man = join(tmp, 'beam.json');
+  writeFileSync(man, JSON.stringify({ audio_filepath: clip, duration: 1.0, text: 'x' }) + '\n');
+  const ev = cli(['eval', '--model', nemo, '--manifest', man, '--json', '--streaming']);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.equal((JSON.parse(ev.stdout) as { mode: string }).mode, 'streaming');
 });

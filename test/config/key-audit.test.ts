@@ -266,11 +266,11 @@ test('every shipped preset loads, with no unknown keys and nothing refused (the 
   const presets = listPresets();
   assert.ok(presets.length >= 6, presets.join(', '));
   for (const name of presets) {
-    if (/^(ctc|rnnt)_/.test(name)) continue;
+    if (/^(ctc|rnnt|hybrid)_/.test(name)) continue;
     const { warnings } = loadConfig(name, MANIFESTS);
     assert.ok(!warnings.some((w) => /unknown key|refused/.test(w)), `${name}: ${warnings.join('\n')}`);
   }
-  const ctc = presets.filter((n) => /^(ctc|rnnt)_/.test(n));
+  const ctc = presets.filter((n) => /^(ctc|rnnt|hybrid)_/.test(n));
   assert.ok(ctc.includes('ctc_tiny'));
   const { loadFinetuneConfig } = await import('../../src/train/ctc-finetuning.js');
   const initModel = stringify(loadConfig('tiny').raw.model);

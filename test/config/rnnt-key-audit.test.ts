@@ -41,7 +41,10 @@ const REFUSED_SAMPLES: Record<string, { refused: string; inert: string }> = {
   'model.normalize_decoder_norm': { refused: 'true', inert: 'false' },
   'model.normalize_joint_norm': { refused: 'true', inert: 'false' },
   'model.interctc': { refused: '{loss_weights: [0.3], apply_at_layers: [8]}', inert: '{loss_weights: [], apply_at_layers: []}' },
-  'model.aux_ctc': { refused: '{ctc_loss_weight: 0.3}', inert: 'null' },
+  'model.aux_ctc.ctc_reduction': { refused: 'sum', inert: 'mean_batch' },
+  'model.aux_ctc.use_cer': { refused: 'true', inert: 'false' },
+  'model.aux_ctc.decoding': { refused: '{strategy: beam}', inert: '{strategy: greedy}' },
+  'model.aux_ctc.decoder.init_mode': { refused: 'tds_uniform', inert: 'xavier_uniform' },
   'model.decoder.normalization_mode': { refused: 'layer', inert: 'null' },
   'model.decoder.random_state_sampling': { refused: 'true', inert: 'false' },
   'model.decoder.blank_as_pad': { refused: 'false', inert: 'true' },
@@ -55,6 +58,10 @@ const REFUSED_SAMPLES: Record<string, { refused: string; inert: string }> = {
   'model.decoding.greedy.preserve_frame_confidence': { refused: 'true', inert: 'false' },
   'model.decoding.greedy.ngram_lm_model': { refused: '/lm/4gram.nemo', inert: 'null' },
   'model.decoding.greedy.boosting_tree': { refused: '{key_phrases_file: phrases.txt}', inert: 'null' },
+  'model.decoding.beam.ngram_lm_model': { refused: '/lm/4gram.nemo', inert: 'null' },
+  'model.decoding.beam.softmax_temperature': { refused: '0.5', inert: '1' },
+  'model.decoding.beam.preserve_frame_confidence': { refused: 'true', inert: 'false' },
+  'model.decoding.beam.boosting_tree': { refused: '{key_phrases_file: phrases.txt}', inert: 'null' },
 };
 
 const REFUSED = RNNT_KEY_TABLES.flatMap((t) => Object.entries(t.refused).map(([key, entry]) => ({ path: `${t.paths[0]}.${key}`, entry })));
@@ -121,14 +128,20 @@ test('every transducer no-effect key set to a value streamnest does not mimic is
   }
 });
 
-test('values the port does not implement are refused by key: beam search, TDT / multi-blank losses, bad sizes, typos', () => {
+test('values the port does not implement are refused by key: other beam searches, TDT / multi-blank losses, bad sizes, typos', () => {
   const path = (o: string[]): string[] => readRnnt(o).issues.map((i) => i.path);
-  const beam = readRnnt(['model.decoding.strategy=beam']);
+  const maes = readRnnt(['model.decoding.strategy=maes']);
   assert.deepEqual(
-    beam.issues.map((i) => i.path),
+    maes.issues.map((i) => i.path),
     ['model.decoding.strategy'],
   );
-  assert.match(beam.issues[0]!.message, /only greedy decoding is implemented .*beam search is not yet \(issue #19\)/);
+  assert.match(maes.issues[0]!.message, /greedy, greedy_batch .* and beam \(modified beam search\) are implemented; tsd, alsd and maes are not/);
+  assert.deepEqual(path(['++model.decoding.beam.search_type=tsd']), ['model.decoding.beam.search_type']);
+  // strategy beam: NeMo's keys reach the typed config, with a warning that the search is icefall's modified one
+  const beam = readRnnt(['model.decoding.strategy=beam', '++model.decoding.beam.beam_size=8', '++model.decoding.beam.score_norm=false']);
+  assert.deepEqual(beam.issues, []);
+  assert.deepEqual(beam.config.decoding, { strategy: 'beam', max_symbols: 10, beam_size: 8, score_norm: false });
+  assert.ok(beam.warnings.some((w) => /strategy: beam runs icefall's modified beam search/.test(w)));
   const tdt = readRnnt(['model.loss.loss_name=tdt']);
   assert.match(tdt.issues[0]!.message, /must be one of 'default', 'warprnnt_numba', 'pytorch', 'warprnnt'/);
   assert.deepEqual(path(['model.decoder.prednet.pred_hidden=32']), ['model.model_defaults.pred_hidden'], 'NeMo sizes the joint from model_defaults');

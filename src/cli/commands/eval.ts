@@ -2,7 +2,6 @@
 // (per utterance and totals; substitutions, deletions, insertions from a Levenshtein alignment).
 import { writeFileSync } from 'node:fs';
 import type { OnlineRecognizer } from '../../serving/online-recognizer.js';
-import { streamingCtcModel } from '../asr-model.js';
 import { chooseTrainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
@@ -48,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const ctx = chooseTrainedContext(options.attContextSize, model.encoder, 'eval', options.model);
     rec = options.streaming
-      ? streamingTranscriber(streamingCtcModel(loaded, 'eval', options.model), {
+      ? streamingTranscriber(model, {
           chunkSeconds: options.chunkSize,
           maxContext: options.maxContext,
           attContextSize: ctx,

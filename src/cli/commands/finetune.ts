@@ -13,7 +13,7 @@ const spec = {
     short: 'c',
     default: 'ctc_tiny',
     metavar: 'PRESET|FILE',
-    help: 'CTC or transducer config (NeMo layout): ctc_tiny, rnnt_tiny or a file',
+    help: 'CTC, transducer or hybrid RNN-T/CTC config (NeMo layout): ctc_tiny, rnnt_tiny, hybrid_tiny or a file',
   },
   fromScratch: { type: 'boolean', help: 'take only the architecture from --init, not its weights (the no-pretraining baseline)' },
   seed: { type: 'integer', default: 1234, help: 'seed of the decoder initialisation, data order, spec augment and dropout' },
@@ -33,6 +33,8 @@ Overrides (NeMo key layout): model.train_ds.manifest_filepath=train.json  model.
   process_asr_text_tokenizer.py or spm_train; the .nemo is an EncDecCTCModelBPE holding the tokenizer)
 Transducers: --config rnnt_tiny (EncDecRNNTModel, or EncDecRNNTBPEModel with model.tokenizer.dir; RNN-T loss,
   greedy decoding for the validation WER)  model.decoder.prednet.pred_hidden=320  model.rnnt_reduction=mean_volume
+Hybrids: --config hybrid_tiny (EncDecHybridRNNTCTCModel: loss (1 - w) * rnnt + w * ctc with
+  w = model.aux_ctc.ctc_loss_weight; validation WER of the transducer head)
 
 Outputs under exp_manager.exp_dir/<name>/: checkpoints/ (top-k by validation WER, <name>--last.ckpt,
 <name>.nemo), metrics.csv (val_loss holds the validation WER), TensorBoard events, loss.png.
@@ -53,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     const family = finetuneFamily(loaded);
     const finetune =
-      family === 'rnnt' ? (await import('../../train/rnnt-finetuning.js')).finetuneRnnt : (await import('../../train/ctc-finetuning.js')).finetuneCtc;
+      family === 'ctc' ? (await import('../../train/ctc-finetuning.js')).finetuneCtc : (await import('../../train/rnnt-finetuning.js')).finetuneRnnt;
     const r = await finetune({
       loaded,
       initWeights: init && !options.fromScratch ? init.stateDict : null,

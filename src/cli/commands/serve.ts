@@ -7,7 +7,7 @@ export const name = 'serve';
 export const summary = 'Serve streaming recognition over WebSocket (sherpa-onnx protocol), with a live browser page';
 
 const spec = {
-  model: { type: 'string', short: 'm', metavar: 'MODEL.nemo', help: 'a CTC or hybrid RNN-T/CTC .nemo (streamnest finetune, or NeMo)' },
+  model: { type: 'string', short: 'm', metavar: 'MODEL.nemo', help: 'a CTC, RNN-T or hybrid RNN-T/CTC (its CTC head) .nemo (streamnest finetune, or NeMo)' },
   host: { type: 'string', default: '127.0.0.1', metavar: 'ADDR', help: 'address to listen on (0.0.0.0 for every interface)' },
   port: { type: 'integer', default: 6006, metavar: 'N', help: 'TCP port (0: any free port)' },
   maxStreams: { type: 'integer', default: 64, metavar: 'N', help: 'streams open at once; more are closed with 1013' },

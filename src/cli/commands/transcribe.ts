@@ -1,6 +1,6 @@
-// `streamnest transcribe`: greedy CTC or transducer transcription of one audio file, offline or (CTC) cache-aware
-// streaming (partial results printed as chunks arrive), with word timestamps.
-import { streamingCtcModel } from '../asr-model.js';
+// `streamnest transcribe`: CTC or transducer transcription of one audio file, offline or cache-aware streaming
+// (partial results printed as chunks arrive; a transducer's prediction-network state carried between chunks), with
+// word timestamps.
 import { chooseTrainedContext } from '../att-context.js';
 import { formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 
@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     let out: { text: string; words: { word: string; start: number; end: number }[] };
     let extra: Record<string, unknown> = {};
     if (options.streaming) {
-      const rec = streamingTranscriber(streamingCtcModel(loaded, 'transcribe', options.model), {
+      const rec = streamingTranscriber(model, {
         chunkSeconds: options.chunkSize,
         maxContext: options.maxContext,
         attContextSize: ctx,

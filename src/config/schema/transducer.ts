@@ -1,7 +1,8 @@
 // The transducer sections of an RNN-T model config (NeMo's EncDecRNNTModel / EncDecRNNTBPEModel layout):
 // model.decoder (RNNTDecoder) and its prednet, model.joint (RNNTJoint) and its jointnet, model.loss (RNNTLoss:
-// loss_name and <loss_name>_kwargs), model.decoding (RNNTDecoding; greedy), model.model_defaults, and the
-// transducer keys of the model section itself (rnnt_reduction, ...). Every key is honoured, refused with its reason,
+// loss_name and <loss_name>_kwargs), model.decoding (RNNTDecoding; greedy and modified beam search),
+// model.model_defaults, a hybrid RNN-T/CTC model's model.aux_ctc (./aux-ctc.ts), and the transducer keys of the model
+// section itself (rnnt_reduction, ...). Every key is honoured, refused with its reason,
 // or reported as having no effect. These tables are not in KEY_TABLES (that list is the NEST training config's
 // sections, where model.decoder and model.loss are NEST's own); RNNT_KEY_TABLES lists them.
 // Provenance: nemo.collections.asr.models.rnnt_models.EncDecRNNTModel.__init__ (vocab_size, num_classes, vocabulary
@@ -9,8 +10,9 @@
 // constructor arguments, losses.rnnt.resolve_rnnt_loss.
 
 import type { ConfigValue } from '../config-tree.js';
+import { RNNT_AUX_CTC_DECODER_KEYS, RNNT_AUX_CTC_KEYS, hasAuxCtc, readAuxCtcConfig, type AuxCtcConfig } from './aux-ctc.js';
 import type { KeyTable } from '../key-status.js';
-import { isAtMost, isOneOf, noEffect, noEffectAll, refuseUnless, refuseUnlessEmpty, refuseWhen } from '../key-status.js';
+import { isAtMost, isOneOf, noEffect, noEffectAll, refuseUnless, refuseWhen } from '../key-status.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
 
@@ -93,21 +95,20 @@ export const RNNT_LOSS_KWARGS_KEYS: KeyTable = {
   noEffect: {},
 };
 
-const BEAM_ONLY = "only for beam strategies, which are not implemented yet (issue #19); greedy decoding doesn't read it";
+const OTHER_SEARCHES = 'only for the tsd / alsd / maes beam searches, which are not implemented';
 
 /** model.decoding: NeMo's RNNTDecodingConfig. */
 export const RNNT_DECODING_KEYS: KeyTable = {
   paths: ['model.decoding'],
   trainingOnly: false,
-  honoured: ['strategy', 'greedy'],
+  honoured: ['strategy', 'greedy', 'beam'],
   refused: {
     compute_langs: refuseUnless('per-token language ids are not implemented', [false]),
     preserve_frame_confidence: refuseUnless('confidence scores are not implemented', [false]),
     confidence_cfg: refuseWhen('confidence scores are not implemented', 'null or preserve_frame_confidence false', (v) => confidenceOff(v)),
   },
   noEffect: {
-    beam: noEffect(BEAM_ONLY),
-    ...noEffectAll(['tsd_max_sym_exp', 'alsd_max_target_len'], BEAM_ONLY),
+    ...noEffectAll(['tsd_max_sym_exp', 'alsd_max_target_len'], OTHER_SEARCHES),
     ...noEffectAll(
       ['preserve_alignments', 'compute_timestamps', 'rnnt_timestamp_type', 'word_seperator', 'segment_seperators', 'segment_gap_threshold'],
       'streamnest always returns labels with their frames and word timings; nothing else changes',
@@ -138,6 +139,33 @@ export const RNNT_GREEDY_KEYS: KeyTable = {
     preserve_alignments: noEffect('labels always come with their frames'),
     confidence_method_cfg: noEffect('confidence scores are not implemented'),
     ngram_lm_alpha: noEffect('only with ngram_lm_model, which is refused'),
+  },
+};
+
+/**
+ * model.decoding.beam (strategy beam). streamnest's beam search is icefall's modified beam search (at most one label
+ * per frame), for the default search_type; NeMo's default is Graves' beam search (several labels per frame), so
+ * transcripts can differ from NeMo's (readDecoding warns).
+ */
+export const RNNT_BEAM_KEYS: KeyTable = {
+  paths: ['model.decoding.beam'],
+  trainingOnly: false,
+  honoured: ['beam_size', 'score_norm', 'search_type'],
+  refused: {
+    ngram_lm_model: refuseUnless('n-gram language-model fusion is not implemented', []),
+    softmax_temperature: refuseUnless('the beam scores are the log-softmax at temperature 1', [1]),
+    preserve_frame_confidence: refuseUnless('confidence scores are not implemented', [false]),
+    boosting_tree: refuseUnless('context biasing is not implemented', []),
+  },
+  noEffect: {
+    return_best_hypothesis: noEffect('the best hypothesis is always the one returned', isOneOf([true])),
+    preserve_alignments: noEffect('labels always come with their frames'),
+    ngram_lm_alpha: noEffect('only with ngram_lm_model, which is refused'),
+    ...noEffectAll(
+      ['tsd_max_sym_exp_per_step', 'alsd_max_target_len', 'maes_num_steps', 'maes_prefix_alpha', 'maes_expansion_gamma', 'maes_expansion_beta'],
+      OTHER_SEARCHES,
+    ),
+    ...noEffectAll(['allow_cuda_graphs', 'max_symbols_per_step'], "NeMo's implementation choices"),
   },
 };
 
@@ -174,6 +202,7 @@ export const RNNT_MODEL_KEYS: KeyTable = {
     'decoding',
     'model_defaults',
     'rnnt_reduction',
+    'aux_ctc',
     'optim',
     'freeze_encoder_steps',
     'target',
@@ -190,7 +219,6 @@ export const RNNT_MODEL_KEYS: KeyTable = {
       ]),
     ),
     interctc: refuseWhen('intermediate CTC losses are not implemented', 'null or empty loss_weights', (v) => interCtcOff(v)),
-    aux_ctc: refuseUnlessEmpty('the auxiliary CTC head of a hybrid model: hybrid RNN-T/CTC training is not wired yet (issue #19)'),
   },
   noEffect: {
     compute_eval_loss: noEffect('validation scores WER; no loss is computed on the validation set', isOneOf([false])),
@@ -211,6 +239,9 @@ export const RNNT_KEY_TABLES: readonly KeyTable[] = [
   RNNT_LOSS_KWARGS_KEYS,
   RNNT_DECODING_KEYS,
   RNNT_GREEDY_KEYS,
+  RNNT_BEAM_KEYS,
+  RNNT_AUX_CTC_KEYS,
+  RNNT_AUX_CTC_DECODER_KEYS,
 ];
 
 const mapOf = (v: ConfigValue): Record<string, ConfigValue> | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null);
@@ -263,7 +294,15 @@ export interface TransducerConfig {
   };
   readonly loss: { readonly loss_name: RnntLossName; readonly fastemit_lambda: number; readonly clamp: number };
   readonly rnnt_reduction: 'mean_batch' | 'mean' | 'sum' | 'mean_volume';
-  readonly decoding: { readonly strategy: 'greedy' | 'greedy_batch'; readonly max_symbols: number };
+  readonly decoding: {
+    readonly strategy: 'greedy' | 'greedy_batch' | 'beam';
+    readonly max_symbols: number;
+    /** strategy beam: decoding.beam.beam_size (default 4) and score_norm (default true). */
+    readonly beam_size: number;
+    readonly score_norm: boolean;
+  };
+  /** A hybrid RNN-T/CTC model's CTC head; null for a plain transducer (no or an empty aux_ctc). */
+  readonly aux_ctc: AuxCtcConfig | null;
   /** null when the section is absent (NeMo requires it; streamnest writes it). */
   readonly model_defaults: { readonly enc_hidden: number | null; readonly pred_hidden: number | null; readonly joint_hidden: number | null } | null;
 }
@@ -364,18 +403,31 @@ function readLoss(r: SectionReader): TransducerConfig['loss'] {
 function readDecoding(r: SectionReader): TransducerConfig['decoding'] {
   r.classify(RNNT_DECODING_KEYS);
   const strategy = r.string('strategy', 'greedy_batch');
-  if (strategy !== 'greedy' && strategy !== 'greedy_batch') {
+  if (strategy !== 'greedy' && strategy !== 'greedy_batch' && strategy !== 'beam') {
     r.problem(
       'strategy',
-      `only greedy decoding is implemented (greedy or greedy_batch: the same labels); beam search is not yet (issue #19); got ${describeValue(strategy)}`,
+      `greedy, greedy_batch (the same labels) and beam (modified beam search) are implemented; tsd, alsd and maes are not; got ${describeValue(strategy)}`,
     );
   }
   const g = r.section('greedy', false);
   g.classify(RNNT_GREEDY_KEYS);
   const ms = g.nullableInt('max_symbols', 10, { min: 1 });
   g.finish();
+  const b = r.section('beam', false);
+  b.classify(RNNT_BEAM_KEYS);
+  const beamSize = b.int('beam_size', 4, { min: 1 });
+  const scoreNorm = b.bool('score_norm', true);
+  const search = b.nullableString('search_type', 'default');
+  if (search !== null && search !== 'default')
+    b.problem('search_type', `only the default search is implemented (as icefall's modified beam search); got ${describeValue(search)}`);
+  b.finish();
+  if (strategy === 'beam')
+    r.ctx.warnings.push(
+      "model.decoding.strategy: beam runs icefall's modified beam search (at most one label per frame, hypotheses with the same labels merged); NeMo's default beam search (Graves', several labels per frame) can give other transcripts",
+    );
   r.finish();
-  return { strategy: strategy === 'greedy' ? 'greedy' : 'greedy_batch', max_symbols: ms ?? 10 };
+  const st = strategy === 'greedy' || strategy === 'beam' ? strategy : 'greedy_batch';
+  return { strategy: st, max_symbols: ms ?? 10, beam_size: beamSize, score_norm: scoreNorm };
 }
 
 function readModelDefaults(r: SectionReader): TransducerConfig['model_defaults'] {
@@ -418,6 +470,7 @@ export function readTransducerConfig(r: SectionReader): TransducerConfig {
     loss: readLoss(r.section('loss', false)),
     rnnt_reduction: r.oneOf('rnnt_reduction', ['mean_batch', 'mean', 'sum', 'mean_volume'] as const, 'mean_batch'),
     decoding: readDecoding(r.section('decoding', false)),
+    aux_ctc: hasAuxCtc(r.value('aux_ctc')) ? readAuxCtcConfig(r.section('aux_ctc', true)) : null,
     model_defaults,
   };
   const mdv = model_defaults;
