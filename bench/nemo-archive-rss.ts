@@ -3,7 +3,7 @@
 //
 //   node dist/bench/nemo-archive-rss.js make OUT.nemo [--mb 200] [--gzip]   a NEST .nemo with about MB of float32 weights
 //   node dist/bench/nemo-archive-rss.js bomb OUT.nemo [--zeros-mb 300]       a gzip .nemo (tiny model) hiding MB of zeros
-//   node dist/bench/nemo-archive-rss.js measure FILE.nemo [--command inspect] [--repeat 1]
+//   node dist/bench/nemo-archive-rss.js measure FILE.nemo [--command inspect|inspect-dump|encode|convert|python] [--repeat 1]
 //
 // `make` writes through the same writer `pretrain` uses (writeNemoArchive + modelConfigYaml); the generator itself
 // needs a few times the weights in memory. `measure` prints one line per run: command, peak RSS (MB), wall seconds.
@@ -25,11 +25,14 @@ const spec = {
   mb: { type: 'integer', default: 200, help: 'make: approximate MB of float32 weights' },
   gzip: { type: 'boolean', help: 'make: gzip the archive (as NeMo < 1.x wrote them)' },
   zerosMb: { type: 'integer', default: 300, help: 'bomb: MB of zeros in the extra member' },
-  command: { type: 'string', default: 'inspect', help: 'measure: the streamnest command (inspect, inspect-dump, convert)' },
+  command: { type: 'string', default: 'inspect', help: 'measure: inspect, inspect-dump, encode, convert, or python (tarfile + torch.load)' },
   repeat: { type: 'integer', default: 1, help: 'measure: runs' },
 } satisfies OptionsSpec;
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLIP = join(ROOT, 'data', 'corpus', 'train', 'train-00000.wav');
+const PY_LOAD = join(ROOT, 'bench', 'pytorch', 'nemo_load.py');
 
 /** A NEST model of d_model 512 with as many layers as make about `mb` MB of float32 weights. */
 function makeModel(out: string, mb: number, gzip: boolean): void {
@@ -111,9 +114,13 @@ function measure(file: string, command: string, repeat: number): void {
           ? ['inspect', file, '--dump-tensors', join(dir, 'dump.json')]
           : command === 'convert'
             ? ['convert', file, join(dir, 'out.nemo')]
-            : [command, file];
+            : command === 'encode'
+              ? ['encode', '--model', file, '--audio', CLIP, '--out', join(dir, 'enc.npy')]
+              : [command, file];
+    // 'python': tarfile + torch.load of the same weights (bench/pytorch/nemo_load.py), NeMo's restore without NeMo
+    const argv = command === 'python' ? ['/usr/bin/python3', PY_LOAD, file] : [process.execPath, MAIN, ...args];
     for (let i = 0; i < repeat; i++) {
-      const r = spawnSync('/usr/bin/time', ['-v', process.execPath, MAIN, ...args], { encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' } });
+      const r = spawnSync('/usr/bin/time', ['-v', ...argv], { encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '', OMP_NUM_THREADS: '1' } });
       const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
       const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
       const secs = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : Number.NaN;
