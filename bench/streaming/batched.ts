@@ -4,6 +4,7 @@
 // core, for each N.
 //
 //   npx tsc -p . && node dist/bench/streaming/batched.js [--streams 1,4,16,32,64] [--seconds 12] [--chunk-ms 320]
+//   BATCHED_ALLOC=1 ...: also print the CPU allocator's misses per step (stderr) and its counters after each N
 import { parseArgs, type OptionsSpec } from '../../src/cli/args.js';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
