@@ -14,10 +14,11 @@ import { readPreprocessorConfig } from '../config/schema/preprocessor.js';
 import { SectionReader, newValidationContext } from '../config/section-reader.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../model/conformer-encoder.js';
 import { conformerEncoderArgs, resolveEncoderConfig } from '../model/encoder-config.js';
+import { asrGenerators, asrVocabulary, audioToEncoder, encoderFrameSeconds, type AsrGenerators } from './asr-front-end.js';
 import { ConvAsrDecoder } from './conv-asr-decoder.js';
+import { CharVocabulary } from './text.js';
 import { loadEncoderWeights } from './encoder-init.js';
 import { SpecAugment, readSpecAugmentConfig, type SpecAugmentConfig } from './spec-augment.js';
-import { CharVocabulary } from './text.js';
 import type { CtcVocabulary } from './vocabulary.js';
 import type { SentencePieceTokenizer } from './sentencepiece-tokenizer.js';
 import { readTokenizerSection } from './tokenizer-config.js';
@@ -149,17 +150,14 @@ export class CtcModel extends t.Module {
   readonly decoder: ConvAsrDecoder;
   readonly specAugment: SpecAugment | null;
   readonly vocab: CtcVocabulary;
-  readonly rng: { dither: t.Generator; specAugment: t.Generator; dropout: t.Generator; context: t.Generator };
+  readonly rng: AsrGenerators;
 
   constructor(readonly args: CtcModelArgs) {
     super();
     const s = args.seed;
-    this.rng = { dither: new t.Generator(s + 1), specAugment: new t.Generator(s + 2), dropout: new t.Generator(s + 3), context: new t.Generator(s + 4) };
+    this.rng = asrGenerators(s);
     const init = new t.Generator(s);
-    this.vocab = args.vocabulary ?? new CharVocabulary(args.labels);
-    if (args.vocabulary && (args.labels.length !== args.vocabulary.size || args.labels.some((l, i) => l !== args.vocabulary!.labels[i]))) {
-      throw new Error("CtcModel: labels differ from the vocabulary's labels");
-    }
+    this.vocab = asrVocabulary(args.labels, args.vocabulary, 'CtcModel');
     this.preprocessor = this.registerModule('preprocessor', new AudioToMelSpectrogramPreprocessor(args.preprocessor, this.rng.dither));
     this.encoder = this.registerModule(
       'encoder',
@@ -175,7 +173,7 @@ export class CtcModel extends t.Module {
 
   /** Seconds per encoder frame (window_stride x subsampling_factor: 0.08 for 10 ms and 8x). */
   get frameSeconds(): number {
-    return (this.preprocessor.geometry.hopLength / this.preprocessor.cfg.sample_rate) * this.encoder.config.subsampling_factor;
+    return encoderFrameSeconds(this);
   }
 
   /** Copies the encoder and preprocessor weights of a pretrained model (e.g. NEST); returns how many tensors were copied. */
@@ -194,22 +192,7 @@ export class CtcModel extends t.Module {
 
   /** audio [B, N], lengths [B] -> log-probabilities [B, T', C+1] and encoded lengths. Spec augment only in training mode. */
   forward(audio: Tensor, audioLen: Tensor, o: { freezeEncoder?: boolean } = {}): CtcForward {
-    const pre = this.preprocessor.forward(audio, audioLen); // [B, F, T]
-    let feats = pre.features;
-    if (this.training && this.specAugment) feats = this.specAugment.forward(feats, pre.lengths, this.rng.specAugment);
-    let enc: { encoded: Tensor; lengths: Tensor };
-    if (o.freezeEncoder) {
-      // NeMo's encoder.freeze(): no gradients and eval mode (no dropout) while frozen
-      const was = this.encoder.training;
-      this.encoder.eval();
-      try {
-        enc = t.noGrad(() => this.encoder.forward(feats, pre.lengths));
-      } finally {
-        this.encoder.train(was);
-      }
-    } else {
-      enc = this.encoder.forward(feats, pre.lengths, { rng: this.rng.context }); // [B, d, T']
-    }
+    const enc = audioToEncoder(this, audio, audioLen, o); // [B, d, T']
     return { logProbs: this.decoder.forward(enc.encoded), encodedLen: enc.lengths.to({ dtype: 'int64' }) };
   }
 

@@ -10,6 +10,7 @@ import type { Tensor } from '../torch/index.js';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
 import { ConformerEncoder, type ConformerEncoderConfig } from '../model/conformer-encoder.js';
 import { resolveEncoderConfig } from '../model/encoder-config.js';
+import { asrGenerators, asrVocabulary, audioToEncoder, encoderFrameSeconds, type AsrGenerators } from './asr-front-end.js';
 import { tokensToText, wordTimings } from './ctc-greedy.js';
 import type { Transcript } from './ctc-model.js';
 import { RnntDecoder, type RnntDecoderConfig } from './rnnt-decoder.js';
@@ -20,7 +21,6 @@ import { rnntLoss } from './rnnt-loss.js';
 import { beamRnntStreamDecoder, greedyRnntStreamDecoder, type RnntStreamDecoder } from './streaming-rnnt.js';
 import { rnntBeamDecode, type RnntBeamOptions } from './rnnt-beam.js';
 import { SpecAugment, type SpecAugmentConfig } from './spec-augment.js';
-import { CharVocabulary } from './text.js';
 import type { CtcVocabulary } from './vocabulary.js';
 
 export const RNNT_TARGET = 'nemo.collections.asr.models.EncDecRNNTModel';
@@ -73,17 +73,14 @@ export class RnntModel extends t.Module {
   readonly joint: RnntJoint;
   readonly specAugment: SpecAugment | null;
   readonly vocab: CtcVocabulary;
-  readonly rng: { dither: t.Generator; specAugment: t.Generator; dropout: t.Generator; context: t.Generator };
+  readonly rng: AsrGenerators;
 
   constructor(readonly args: RnntModelArgs) {
     super();
     const s = args.seed;
-    this.rng = { dither: new t.Generator(s + 1), specAugment: new t.Generator(s + 2), dropout: new t.Generator(s + 3), context: new t.Generator(s + 4) };
+    this.rng = asrGenerators(s);
     const init = new t.Generator(s);
-    this.vocab = args.vocabulary ?? new CharVocabulary(args.labels);
-    if (args.vocabulary && (args.labels.length !== args.vocabulary.size || args.labels.some((l, i) => l !== args.vocabulary!.labels[i]))) {
-      throw new Error("RnntModel: labels differ from the vocabulary's labels");
-    }
+    this.vocab = asrVocabulary(args.labels, args.vocabulary, 'RnntModel');
     if (!['mean_batch', 'mean', 'sum', 'mean_volume'].includes(args.loss.reduction))
       throw new RangeError(`rnnt_reduction must be mean_batch, mean, sum or mean_volume, got '${String(args.loss.reduction)}'`);
     if (!(Number.isInteger(args.maxSymbols) && args.maxSymbols >= 1))
@@ -106,7 +103,7 @@ export class RnntModel extends t.Module {
 
   /** Seconds per encoder frame (window_stride x subsampling_factor). */
   get frameSeconds(): number {
-    return (this.preprocessor.geometry.hopLength / this.preprocessor.cfg.sample_rate) * this.encoder.config.subsampling_factor;
+    return encoderFrameSeconds(this);
   }
 
   /** Copies the encoder and preprocessor weights of a pretrained model (e.g. NEST); returns how many tensors were copied. */
@@ -121,21 +118,7 @@ export class RnntModel extends t.Module {
   /** audio [B, N], lengths [B] -> encoder frames [B, T', d] and their lengths. Spec augment only in training mode. */
   forward(audio: Tensor, audioLen: Tensor, o: { freezeEncoder?: boolean } = {}): RnntForward {
     return t.tidy(() => {
-      const pre = this.preprocessor.forward(audio, audioLen); // [B, F, T]
-      let feats = pre.features;
-      if (this.training && this.specAugment) feats = this.specAugment.forward(feats, pre.lengths, this.rng.specAugment);
-      let enc: { encoded: Tensor; lengths: Tensor };
-      if (o.freezeEncoder) {
-        const was = this.encoder.training;
-        this.encoder.eval();
-        try {
-          enc = t.noGrad(() => this.encoder.forward(feats, pre.lengths));
-        } finally {
-          this.encoder.train(was);
-        }
-      } else {
-        enc = this.encoder.forward(feats, pre.lengths, { rng: this.rng.context }); // [B, d, T']
-      }
+      const enc = audioToEncoder(this, audio, audioLen, o); // [B, d, T']
       return { encoded: enc.encoded.transpose(1, 2), encodedLen: enc.lengths.to({ dtype: 'int64' }) };
     });
   }
