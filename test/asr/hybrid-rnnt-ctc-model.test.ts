@@ -5,34 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import { CharVocabulary, CtcModel, HybridRnntCtcModel, RnntModel, type RnntModelArgs } from '../../src/asr/index.js';
+import { CtcModel, HybridRnntCtcModel, RnntModel, type RnntModelArgs } from '../../src/asr/index.js';
+import { tinyRnntArgs } from './rnnt-helpers.js';
 
 function args(w: number): RnntModelArgs & { auxCtc: { ctcLossWeight: number } } {
-  return {
-    preprocessor: { sample_rate: 16000, normalize: 'per_feature', features: 80, dither: 0, pad_to: 0 },
-    encoder: {
-      feat_in: 80,
-      n_layers: 1,
-      d_model: 16,
-      n_heads: 2,
-      subsampling: 'dw_striding',
-      subsampling_factor: 4,
-      subsampling_conv_channels: 8,
-      causal_downsampling: true,
-      conv_kernel_size: 5,
-      conv_norm_type: 'layer_norm',
-      conv_context_size: 'causal',
-      att_context_size: [-1, 0],
-    },
-    labels: CharVocabulary.english().labels,
+  const noDropout = {
     decoder: { prednet: { pred_hidden: 12, pred_rnn_layers: 1, dropout: 0 } },
-    joint: { jointnet: { joint_hidden: 10, activation: 'relu', dropout: 0 } },
-    loss: { reduction: 'mean_batch', fastemitLambda: 0, clamp: -1 },
-    maxSymbols: 5,
-    specAugment: null,
-    seed: 3,
-    auxCtc: { ctcLossWeight: w },
+    joint: { jointnet: { joint_hidden: 10, activation: 'relu' as const, dropout: 0 } },
   };
+  return { ...tinyRnntArgs(noDropout), auxCtc: { ctcLossWeight: w } };
 }
 
 function batch(): { audio: t.Tensor; audioLen: t.Tensor; targets: t.Tensor; targetLen: t.Tensor } {
