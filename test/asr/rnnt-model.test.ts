@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { loadAudio } from '../../src/audio/index.js';
-import { CharVocabulary, RnntModel, rnntLoss, type RnntModelArgs } from '../../src/asr/index.js';
+import { RnntModel, rnntLoss } from '../../src/asr/index.js';
 import { REPO_ROOT } from '../helpers/assert.js';
 import { tinyRnntArgs } from './rnnt-helpers.js';
 
