@@ -45,6 +45,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'make-tarred', load: () => import('./commands/make-tarred.js') },
   { name: 'make-diarization-corpus', load: () => import('./commands/make-diarization-corpus.js') },
   { name: 'eval-diar', load: () => import('./commands/eval-diar.js') },
+  { name: 'embed', load: () => import('./commands/embed.js') },
+  { name: 'finetune-diar', load: () => import('./commands/finetune-diar.js') },
   // append new commands here, one line each
 ];
 

@@ -79,7 +79,10 @@ test('eval-diar reads folders of RTTM and a diarization manifest; errors are arg
   assert.match(m.stdout, /2 recordings/);
   await assert.rejects(evalDiar(['--hyp', hypDir]), ArgError);
   await assert.rejects(evalDiar(['--ref', refDir]), /--hyp is required/);
-  await assert.rejects(evalDiar(['--ref', refDir, '--hyp', hypDir, '--model', 'm.nemo']), /--model is not available yet/);
+  await assert.rejects(
+    evalDiar(['--ref', refDir, '--hyp', hypDir, '--model', 'm.nemo']),
+    /--model runs on a manifest's audio; give --manifest instead of --ref/,
+  );
   await assert.rejects(evalDiar(['--ref', join(dir, 'nope'), '--hyp', hypDir]), /nope: no such RTTM file or folder/);
   writeFileSync(join(dir, 'bad.rttm'), 'SPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\nSPEAKER f 1 2 -1 <NA> <NA> a <NA> <NA>\n');
   await assert.rejects(evalDiar(['--ref', join(dir, 'bad.rttm'), '--hyp', hypDir]), /bad\.rttm:2: negative duration/);

@@ -1,8 +1,9 @@
 // `streamnest eval-diar`: diarization error rate of hypothesis RTTM against reference RTTM (src/diarization/der.ts).
-// The hypothesis comes from --hyp RTTM today; a model (`--model M --manifest F [--streaming]`) will be a second
-// source of hypothesis turns feeding the same scoring and report.
+// The hypothesis comes from --hyp RTTM, or from a diarizer .nemo run on the manifest's audio (`--model M --manifest F
+// [--streaming]`, src/diarization/diarize-audio.ts), feeding the same scoring and report.
 import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 import type { DerReport, DerTotals } from '../../diarization/der.js';
+import type { SpeakerTurn } from '../../diarization/rttm.js';
 
 export const name = 'eval-diar';
 export const summary = 'Score speaker diarization: DER (missed, false alarm, confusion) of hypothesis RTTM against reference RTTM';
@@ -16,10 +17,15 @@ const spec = {
   skipOverlap: { type: 'boolean', help: 'do not score time where two or more reference speakers talk' },
   perFile: { type: 'boolean', help: 'print one line per recording' },
   json: { type: 'boolean', help: 'print the report as JSON' },
-  model: { type: 'string', metavar: 'M', help: 'diarization model (not available yet)' },
+  model: { type: 'string', metavar: 'M.nemo', help: "diarizer .nemo: hypotheses from the model on the manifest's audio instead of --hyp" },
+  streaming: { type: 'boolean', help: 'with --model: stream the audio through the cache-aware encoder (exact: the same activities as offline)' },
+  chunkSize: { type: 'number', metavar: 'SECONDS', help: "with --streaming: the streaming chunk (default: the encoder context's own)" },
+  threshold: { type: 'number', default: 0.5, help: 'with --model: speech when a speaker activity is >= this' },
+  outRttm: { type: 'string', metavar: 'DIR', help: "with --model: write each recording's hypothesis as DIR/<file>.rttm" },
 } satisfies OptionsSpec;
 
 export const usage = `Usage: streamnest eval-diar (--ref PATH | --manifest FILE) --hyp PATH [--collar 0.25] [--uem PATH] [options]
+       streamnest eval-diar --manifest FILE --model M.nemo [--streaming] [--collar 0.25] [options]
 
 ${summary}.
 DER = (missed + false alarm + speaker confusion) / scored reference speaker time, as NIST md-eval-22.pl computes
@@ -33,7 +39,8 @@ ${formatOptions(spec)}
 
 Examples:
   streamnest eval-diar --ref ref.rttm --hyp sys.rttm
-  streamnest eval-diar --manifest diar/diarization_manifest.json --hyp out/rttm --collar 0 --per-file`;
+  streamnest eval-diar --manifest diar/diarization_manifest.json --hyp out/rttm --collar 0 --per-file
+  streamnest eval-diar --manifest diar/diarization_manifest.json --model diarizer.nemo --streaming --out-rttm out/rttm`;
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
 
@@ -66,18 +73,62 @@ function reportJson(r: DerReport): unknown {
   };
 }
 
+/** Hypothesis turns of a diarizer .nemo on every manifest entry (written to --out-rttm when given). */
+async function modelHypotheses(
+  model: string,
+  manifest: string,
+  o: { streaming?: boolean; chunkSize?: number; threshold: number; outRttm?: string },
+): Promise<SpeakerTurn[]> {
+  const { loadDiarizer } = await import('../../diarization/diarizer-archive.js');
+  const { diarizeManifest } = await import('../../diarization/diarize-audio.js');
+  const { writeRttm } = await import('../../diarization/rttm.js');
+  const { mkdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { StreamingConfigError } = await import('../../streaming/index.js');
+  const loaded = loadDiarizer(model);
+  for (const w of loaded.warnings) process.stderr.write(`streamnest: ${model}: ${w}\n`);
+  if (o.outRttm !== undefined) mkdirSync(o.outRttm, { recursive: true });
+  try {
+    // stream in pieces of 0.5 s, as audio would arrive; the streaming chunk is the model's (or --chunk-size)
+    return await diarizeManifest(
+      loaded.model,
+      manifest,
+      { streamSeconds: o.streaming ? 0.5 : null, chunkSeconds: o.chunkSize, onset: o.threshold },
+      (file, turns) => {
+        if (o.outRttm !== undefined) writeRttm(join(o.outRttm, `${file}.rttm`), turns);
+      },
+    );
+  } catch (e) {
+    if (e instanceof StreamingConfigError) throw new ArgError(`eval-diar: ${e.message}`);
+    throw e;
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { options: o } = parseArgs(argv, spec, { maxPositionals: 0 });
-  if (o.model !== undefined)
-    throw new ArgError('eval-diar: --model is not available yet (no diarization model in streamnest so far); score RTTM output with --hyp');
   if ((o.ref === undefined) === (o.manifest === undefined)) throw new ArgError(`eval-diar: give exactly one of --ref and --manifest\n\n${usage}`);
-  if (o.hyp === undefined) throw new ArgError(`eval-diar: --hyp is required\n\n${usage}`);
+  if (o.model !== undefined) {
+    if (o.manifest === undefined) throw new ArgError("eval-diar: --model runs on a manifest's audio; give --manifest instead of --ref");
+    if (o.hyp !== undefined) throw new ArgError('eval-diar: give --hyp or --model, not both');
+  } else {
+    if (o.hyp === undefined) throw new ArgError(`eval-diar: --hyp is required (or --model with --manifest)\n\n${usage}`);
+    for (const [flag, set] of [
+      ['--streaming', o.streaming],
+      ['--chunk-size', o.chunkSize],
+      ['--out-rttm', o.outRttm],
+    ] as const)
+      if (set !== undefined) throw new ArgError(`eval-diar: ${flag} applies to --model only`);
+  }
+  if (o.chunkSize !== undefined && !o.streaming) throw new ArgError('eval-diar: --chunk-size applies to --streaming only');
+  if (!(o.threshold > 0 && o.threshold < 1)) throw new ArgError(`eval-diar: --threshold must be between 0 and 1, got ${o.threshold}`);
   if (!(o.collar >= 0)) throw new ArgError(`eval-diar: --collar must be >= 0 seconds, got ${o.collar}`);
   const { scoreDiarization } = await import('../../diarization/der.js');
   const sources = await import('../../diarization/rttm-sources.js');
   const refs = o.ref !== undefined ? { ref: sources.readRttmPath(o.ref), uem: null } : sources.readManifestReferences(o.manifest!);
   const uem = o.uem !== undefined ? sources.readUemPath(o.uem) : refs.uem;
-  const hyp = sources.readRttmPath(o.hyp);
+  const hyp = o.model !== undefined ? await modelHypotheses(o.model, o.manifest!, o) : sources.readRttmPath(o.hyp!);
   const report = scoreDiarization(refs.ref, hyp, uem, { collar: o.collar, skipOverlap: o.skipOverlap ?? false });
   if (report.recordings.length === 0) throw new ArgError('eval-diar: the reference has no SPEAKER turns and no UEM: nothing to score');
   process.stdout.write(
