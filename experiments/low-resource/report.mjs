@@ -41,12 +41,19 @@ const cell = (s) => (s.n ? `${pct(s.mean)} ± ${pct(s.std)} (n=${s.n})` : 'n/a')
 const lines = [];
 lines.push('| model | pretrained (NEST, per_utterance targets) | from scratch | relative gain | goal (>= 10%) |');
 lines.push('| --- | --- | --- | --- | --- |');
-for (const c of ['causal', 'lookahead', 'bidirectional']) {
-  const p = stat(`${c}-per_utterance`);
+for (const [c, row, label] of [
+  ['causal', 'causal-per_utterance', 'causal'],
+  ['causal', 'causal-short_blocks', 'causal, short mask blocks'],
+  ['lookahead', 'lookahead-per_utterance', 'lookahead'],
+  ['lookahead', 'lookahead-short_blocks', 'lookahead, short mask blocks'],
+  ['bidirectional', 'bidirectional-per_utterance', 'bidirectional'],
+]) {
+  const p = stat(row);
   const s = stat(`scratch-${c}`);
+  if (!p.n && row.endsWith('short_blocks')) continue; // the masking ablation was not run here
   const gain = (s.mean - p.mean) / s.mean;
   const goal = c === 'bidirectional' ? '(reference)' : Number.isFinite(gain) ? (gain >= 0.1 ? 'met' : 'missed') : 'n/a';
-  lines.push(`| ${c} | ${cell(p)} | ${cell(s)} | ${Number.isFinite(gain) ? `${(100 * gain).toFixed(1)}%` : 'n/a'} | ${goal} |`);
+  lines.push(`| ${label} | ${cell(p)} | ${cell(s)} | ${Number.isFinite(gain) ? `${(100 * gain).toFixed(1)}%` : 'n/a'} | ${goal} |`);
 }
 const bi = stat('bidirectional-per_utterance');
 const ca = stat('causal-per_utterance');
@@ -59,20 +66,22 @@ lines.push(
 );
 lines.push('');
 lines.push(
-  '| causal pretraining row | target_normalize | target_alignment | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |',
+  '| causal pretraining row | target_normalize | target_alignment | mask blocks | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |',
 );
-lines.push('| --- | --- | --- | --- | --- | --- | --- |');
-for (const [row, norm, align] of [
-  ['causal-none', 'none', 'first_frames'],
-  ['causal-per_utterance', 'per_utterance', 'first_frames'],
-  ['causal-per_frame', 'per_frame', 'first_frames'],
-  ['causal-per_utterance-whole_group', 'per_utterance', 'whole_group'],
+lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+const NEST_BLOCKS = '40 frames, p 0.01';
+for (const [row, norm, align, blocks] of [
+  ['causal-none', 'none', 'first_frames', NEST_BLOCKS],
+  ['causal-per_utterance', 'per_utterance', 'first_frames', NEST_BLOCKS],
+  ['causal-per_frame', 'per_frame', 'first_frames', NEST_BLOCKS],
+  ['causal-per_utterance-whole_group', 'per_utterance', 'whole_group', NEST_BLOCKS],
+  ['causal-short_blocks', 'per_utterance', 'first_frames', '4 frames, p 0.085'],
 ]) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
   const last = pre[pre.length - 1];
   const f = (k, d) => (last && Number.isFinite(last[k]) ? last[k].toFixed(d) : 'n/a');
   lines.push(
-    `| ${row} | ${norm} | ${align} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`,
+    `| ${row} | ${norm} | ${align} | ${blocks} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`,
   );
 }
 console.log(lines.join('\n'));
@@ -81,6 +90,7 @@ console.log(lines.join('\n'));
 const series = [];
 for (const row of [
   'causal-per_utterance',
+  'causal-short_blocks',
   'scratch-causal',
   'lookahead-per_utterance',
   'scratch-lookahead',
@@ -91,7 +101,10 @@ for (const row of [
   if (!r) continue;
   const steps = r[0].curve.map(([s]) => s).filter((s) => r.every((x) => x.curve.some(([q]) => q === s)));
   series.push({
-    name: `${row.replace('-per_utterance', ' (NEST)').replace(/^scratch-(.*)$/, '$1 (scratch)')}`,
+    name: `${row
+      .replace('-per_utterance', ' (NEST)')
+      .replace('-short_blocks', ' (NEST, short blocks)')
+      .replace(/^scratch-(.*)$/, '$1 (scratch)')}`,
     x: steps,
     y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))),
   });

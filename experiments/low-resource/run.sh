@@ -2,8 +2,8 @@
 # Low-resource downstream experiment (issue #14): NEST pretraining on all the unlabelled training speech, then
 # character-CTC fine-tuning on a small labelled subset, pretrained against from scratch with the same fine-tuning
 # steps, 3 fine-tuning seeds per row (mean ± std of the best dev WER), causal / look-ahead / bidirectional; plus the
-# target-normalisation ablation (none / per_utterance / per_frame) and the target-alignment ablation (first_frames /
-# whole_group) on the causal model. One pretraining run (seed 1234) per pretrained row.
+# target-normalisation ablation (none / per_utterance / per_frame), the target-alignment ablation (first_frames /
+# whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model. One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500] [--only REGEX]
 #   --only: run just the pretraining and fine-tuning rows whose name matches (e.g. 'causal-per_utterance$|scratch-causal')
@@ -39,7 +39,11 @@ arch="model.encoder.subsampling_factor=4 model.encoder.n_layers=4 model.encoder.
 ctx_causal="model.encoder.att_context_size=[-1,0] model.encoder.att_context_style=regular"
 ctx_lookahead="model.encoder.att_context_size=[-1,4] model.encoder.att_context_style=chunked_limited"
 ctx_bidirectional="streaming=false model.encoder.att_context_size=[-1,-1] model.encoder.causal_downsampling=false model.encoder.conv_context_size=null model.masking.causal=false"
-# pretraining rows: name context target_normalize target_alignment
+# masking: NEST's default (blocks of 40 feature frames = 400 ms, mask_prob 0.01: about a third of the frames masked),
+# or short blocks of 4 frames (40 ms, one encoder frame at subsampling 4) with mask_prob 0.085: also about 30% masked
+mask_nest=""
+mask_short="model.masking.block_size=4 model.masking.mask_prob=0.085"
+# pretraining rows: name context target_normalize target_alignment [masking]
 MAIN=(
   "causal-per_utterance causal per_utterance first_frames"
   "lookahead-per_utterance lookahead per_utterance first_frames"
@@ -49,14 +53,16 @@ ABLATION=(
   "causal-none causal none first_frames"
   "causal-per_frame causal per_frame first_frames"
   "causal-per_utterance-whole_group causal per_utterance whole_group"
+  "causal-short_blocks causal per_utterance first_frames short"
+  "lookahead-short_blocks lookahead per_utterance first_frames short"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
-  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4
+  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4 maskname=mask_${5:-nest}
   local nemo="$out/pretrain/$name/checkpoints/$name.nemo"
   [ -f "$nemo" ] && return 0
   log "pretrain $name ($pre_steps steps)"
-  $SN pretrain --quiet ${!ctxname} $arch model.target_normalize=$norm model.target_alignment=$align \
+  $SN pretrain --quiet ${!ctxname} $arch ${!maskname} model.target_normalize=$norm model.target_alignment=$align \
     trainer.max_steps=$pre_steps trainer.val_check_interval=200 \
     model.train_ds.manifest_filepath=$C/pretrain_manifest.json model.train_ds.noise_manifest=$C/noise_manifest.json \
     model.validation_ds.manifest_filepath=$C/dev_manifest.json model.validation_ds.noise_manifest=$C/noise_manifest.json \
@@ -74,7 +80,7 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional pre_steps ft_steps C
+export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short pre_steps ft_steps C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
 # the main rows first, then the ablation rows; 3 seeds each
