@@ -2,7 +2,7 @@
 // `normalize: {fixed_mean, fixed_std}`, the streaming-safe normalisation (the same affine map for every frame, so a
 // stream normalises each chunk exactly as the offline pass does).
 import * as t from '../torch/index.js';
-import { loadAudio } from '../audio/load-audio.js';
+import { loadAudioAsync } from '../audio/load-audio.js';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/preprocessor.js';
 import type { ManifestEntry } from './manifest.js';
 
@@ -43,11 +43,11 @@ class RunningMoments {
  * normalisation and without dither (deterministic). Accumulates in float64. `onProgress(done, total, seconds)`
  * after each utterance.
  */
-export function estimateFeatureStatistics(
+export async function estimateFeatureStatistics(
   preprocessor: Record<string, unknown>,
   entries: readonly ManifestEntry[],
   onProgress?: (done: number, total: number, seconds: number) => void,
-): FeatureStatistics {
+): Promise<FeatureStatistics> {
   if (entries.length === 0) throw new Error('feature statistics: the manifest has no utterances');
   const pre = new AudioToMelSpectrogramPreprocessor({ ...preprocessor, normalize: 'NA', dither: 0 });
   pre.eval();
@@ -57,7 +57,7 @@ export function estimateFeatureStatistics(
   let seconds = 0;
   try {
     for (const [i, e] of entries.entries()) {
-      const a = loadAudio(e.audioFilepath, { offset: e.offset, duration: e.duration ?? 0, targetSampleRate: sr });
+      const a = await loadAudioAsync(e.audioFilepath, { offset: e.offset, duration: e.duration ?? 0, targetSampleRate: sr }); // any format
       seconds += a.samples.length / sr;
       if (a.samples.length > 0) {
         const m = t.noGrad(() =>

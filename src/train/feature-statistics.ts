@@ -21,17 +21,17 @@ function preprocessorKey(pre: Record<string, unknown>): Record<string, unknown> 
 }
 
 /** Estimates the statistics of `manifestSpec` (one path, a comma list or a list), drawing a progress bar on stderr. */
-export function estimateStatistics(
+export async function estimateStatistics(
   preprocessor: Record<string, unknown>,
   manifestSpec: string | readonly string[],
   baseDir: string,
   o: { progress?: boolean; label?: string } = {},
-): StatisticsFile {
+): Promise<StatisticsFile> {
   const manifests = splitManifestPaths(manifestSpec).map((p) => resolve(baseDir, p));
   const { entries } = readManifests(manifests);
   const bar = o.progress === false ? null : new ProgressBar(o.label ?? 'stats');
   const t0 = Date.now();
-  const stats = estimateFeatureStatistics(preprocessor, entries, (done, total, seconds) =>
+  const stats = await estimateFeatureStatistics(preprocessor, entries, (done, total, seconds) =>
     bar?.update(
       {
         step: done,
@@ -69,10 +69,10 @@ function readCached(path: string, manifests: string[], preprocessor: Record<stri
  * training manifest, from `cachePath` or estimated now (and cached there), filled into a copy of the resolved config
  * tree. Returns null when the config does not ask for an estimate.
  */
-export function fillFixedStatistics(
+export async function fillFixedStatistics(
   resolved: ConfigMap,
   o: { baseDir: string; cachePath: string; progress?: boolean; log: (line: string) => void },
-): ConfigMap | null {
+): Promise<ConfigMap | null> {
   const model = (resolved as Record<string, unknown>).model as Record<string, unknown>;
   const pre = model.preprocessor as Record<string, unknown>;
   const n = pre.normalize as { fixed_mean?: unknown; fixed_std?: unknown } | null | string | undefined;
@@ -91,7 +91,7 @@ export function fillFixedStatistics(
   if (stats) o.log(`streamnest: fixed feature statistics from ${o.cachePath} (${stats.utterances} utterances, ${(stats.seconds / 3600).toFixed(3)} h)`);
   else {
     o.log(`streamnest: estimating fixed feature statistics over ${manifests.join(', ')} (model.preprocessor.normalize: fixed_mean/fixed_std null)`);
-    stats = estimateStatistics(pre, manifests, o.baseDir, { progress: o.progress, label: 'feature statistics' });
+    stats = await estimateStatistics(pre, manifests, o.baseDir, { progress: o.progress, label: 'feature statistics' });
     writeStatisticsFile(o.cachePath, stats);
     o.log(`streamnest: wrote ${o.cachePath} (${stats.utterances} utterances, ${(stats.seconds / 3600).toFixed(3)} h, ${stats.frames} frames)`);
   }

@@ -151,11 +151,11 @@ export function nestTask(model: NestModel, configYaml: string, warn: ((line: str
  * fixed_std: null}): rank 0 estimates them over the training manifest (or reads its cache beside the run) and every
  * rank gets rank 0's values.
  */
-function withFixedStatistics(o: PretrainOptions, runDir: string, log: (l: string) => void): { config: NestConfig; resolved: ConfigMap } {
+async function withFixedStatistics(o: PretrainOptions, runDir: string, log: (l: string) => void): Promise<{ config: NestConfig; resolved: ConfigMap }> {
   const rank = o.processGroup?.rank ?? 0;
   const world = o.processGroup?.worldSize ?? 1;
   const cachePath = join(runDir, 'feature_statistics.json');
-  let tree = rank === 0 ? fillFixedStatistics(o.resolved, { baseDir: o.baseDir, cachePath, progress: o.progress, log }) : null;
+  let tree = rank === 0 ? await fillFixedStatistics(o.resolved, { baseDir: o.baseDir, cachePath, progress: o.progress, log }) : null;
   if (world > 1 && o.processGroup) tree = o.processGroup.allgatherJson(tree)[0] ?? null;
   if (!tree) return { config: o.config, resolved: o.resolved };
   return { config: validateNestConfig(tree, { file: 'the config with estimated feature statistics', training: true }).config, resolved: tree };
@@ -169,7 +169,7 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
     resolve(options.baseDir, options.config.exp_manager.exp_dir ?? 'nemo_experiments'),
     options.config.exp_manager.name ?? options.config.name,
   );
-  const o = { ...options, ...withFixedStatistics(options, runDir, log) };
+  const o = { ...options, ...(await withFixedStatistics(options, runDir, log)) };
   const c = o.config;
   if (c.model.train_ds.manifest_filepath === null)
     throw new Error('model.train_ds.manifest_filepath is null: set it, e.g. model.train_ds.manifest_filepath=/data/train.json');

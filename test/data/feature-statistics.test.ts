@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
-import { loadAudio } from '../../src/audio/load-audio.js';
+import { loadAudio, loadAudioAsync } from '../../src/audio/load-audio.js';
 import { writeWav } from '../../src/audio/wav.js';
 import { AudioToMelSpectrogramPreprocessor, readFixedNormalization } from '../../src/audio/preprocessor.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -17,7 +17,7 @@ import { REPO_ROOT } from '../reliability/harness/common.js';
 const MANIFEST = join(REPO_ROOT, 'data', 'corpus', 'val_manifest.json');
 const PRE = { sample_rate: 16000, normalize: 'NA', window_size: 0.025, window_stride: 0.01, features: 80, n_fft: 512, dither: 1e-5, pad_to: 16 };
 
-test('estimateFeatureStatistics equals a float64 mean / unbiased std over every valid frame of every utterance', () => {
+test('estimateFeatureStatistics equals a float64 mean / unbiased std over every valid frame of every utterance', async () => {
   const { entries } = readManifest(MANIFEST);
   // reference: the same features (no dither), all valid frames pooled, summed in float64 here
   const pre = new AudioToMelSpectrogramPreprocessor({ ...PRE, dither: 0 }).eval();
@@ -40,7 +40,7 @@ test('estimateFeatureStatistics equals a float64 mean / unbiased std over every 
   const std = rows.map((r, f) => Math.sqrt(r.reduce((a, c) => a + (c - mean[f]!) ** 2, 0) / (n - 1)));
   const live = t.liveTensorCount();
   const progress: number[] = [];
-  const s = estimateFeatureStatistics(PRE, entries, (done) => progress.push(done));
+  const s = await estimateFeatureStatistics(PRE, entries, (done) => progress.push(done));
   assert.equal(t.liveTensorCount(), live, 'the estimate leaked tensors');
   assert.equal(s.frames, n);
   assert.equal(s.utterances, entries.length);
@@ -56,17 +56,48 @@ test('estimateFeatureStatistics equals a float64 mean / unbiased std over every 
   assert.ok(Math.abs(s.fixed_mean[40]!) > 1, 'log-mel has a large offset to remove');
 });
 
-test('a silent manifest has no spread to estimate: an error naming the constant feature', () => {
+test('compressed audio counts as any other: an MP3 and an Ogg Opus clip give the statistics of their decoded samples', async () => {
+  const dir = join(REPO_ROOT, 'test', 'fixtures', 'audio', 'compressed');
+  const entries = ['speech_hello.mp3', 'speech_hello.opus'].map((f) => ({
+    audioFilepath: join(dir, f),
+    duration: null,
+    offset: 0,
+    text: '',
+    where: f,
+  })) as never;
+  const s = await estimateFeatureStatistics(PRE, entries);
+  assert.equal(s.utterances, 2);
+  assert.ok(s.frames > 50 && s.fixed_std.every((x) => x > 0), `${s.frames} frames`);
+  // the same numbers as a 16-bit WAV copy of the decoded samples (up to that copy's rounding)
+  const tmp = mkdtempSync(join(tmpdir(), 'streamnest-stats-'));
+  try {
+    const wavs = [];
+    for (const f of ['speech_hello.mp3', 'speech_hello.opus']) {
+      const a = await loadAudioAsync(join(dir, f), { targetSampleRate: 16000 });
+      const w = join(tmp, `${f}.wav`);
+      writeWav(w, a.samples, 16000);
+      wavs.push({ audioFilepath: w, duration: null, offset: 0, text: '', where: w });
+    }
+    const ref = await estimateFeatureStatistics(PRE, wavs as never);
+    assert.equal(ref.frames, s.frames);
+    const worst = Math.max(...s.fixed_mean.map((m, i) => Math.abs(m - ref.fixed_mean[i]!)));
+    assert.ok(worst < 0.02, `largest mean difference ${worst} (log-mel)`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a silent manifest has no spread to estimate: an error naming the constant feature', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'streamnest-stats-'));
   try {
     const wav = join(dir, 'silence.wav');
     writeWav(wav, new Float32Array(16000), 16000); // 1 s of digital silence
     const entries = [{ audioFilepath: wav, duration: 1, offset: 0, text: '', where: `${wav}` }] as never;
-    assert.throws(
+    await assert.rejects(
       () => estimateFeatureStatistics({ ...PRE, preemph: 0 }, entries),
       /feature 0 is constant over all 100 frames \(std 0\): the audio is silent or constant/,
     );
-    assert.throws(() => estimateFeatureStatistics(PRE, []), /the manifest has no utterances/);
+    await assert.rejects(() => estimateFeatureStatistics(PRE, []), /the manifest has no utterances/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

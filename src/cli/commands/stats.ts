@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   const { estimateStatistics, writeStatisticsFile } = await import('../../train/feature-statistics.js');
   const pre = model.preprocessor as Record<string, unknown>;
   const t0 = Date.now();
-  const s = estimateStatistics(pre, manifest, process.cwd(), { progress: !options.quiet });
+  const s = await estimateStatistics(pre, manifest, process.cwd(), { progress: !options.quiet });
   const wall = (Date.now() - t0) / 1000;
   writeStatisticsFile(options.out, s);
   const range = (v: number[]): string => `${Math.min(...v).toFixed(2)}..${Math.max(...v).toFixed(2)}`;
