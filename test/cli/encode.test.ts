@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as t from '../../src/torch/index.js';
 import { loadNemoModel } from '../../src/checkpoint/nemo-model.js';
-import { loadAudio } from '../../src/audio/load-audio.js';
-import { GOLDEN, assertClose } from '../helpers/assert.js';
+import { loadAudioAsync } from '../../src/audio/load-audio.js';
+import { GOLDEN, REPO_ROOT, assertClose } from '../helpers/assert.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'streamnest-encode-'));
@@ -90,29 +90,30 @@ test('encode reproduces every golden offline encoder case from its .nemo, item b
   assert.equal(t.liveTensorCount(), live);
 });
 
-test('encode --audio runs the checkpoint preprocessor and then the encoder', () => {
+test('encode --audio runs the checkpoint preprocessor and then the encoder (WAV, and MP3 decoded from its content)', async () => {
   const nemo = join(GOLDEN, 'nemo', 'e_chunked_limited.nemo');
-  const wav = join(GOLDEN, 'audio', 'speech_hello.wav');
-  const out = join(tmp, 'hello.npy');
-  const r = cli(['encode', '--model', nemo, '--audio', wav, '--out', out]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /wrote .*hello\.npy: float32 \[64, \d+\] \(NEST encoder, att_context_size \[16, 3\]\)/);
-  const live = t.liveTensorCount();
-  const m = loadNemoModel(nemo);
-  t.tidy(() =>
-    t.noGrad(() => {
-      const a = loadAudio(wav, { targetSampleRate: 16000 });
-      const f = m.preprocessor.forward(t.tensor(a.samples, [1, a.samples.length]), [a.samples.length]);
-      const e = m.encoder.forward(f.features, f.lengths);
-      const len = e.lengths.toArray()[0]!;
-      // Another process may run with another thread count, so BLAS and reductions may sum in another order: the
-      // same computation agrees to float32 rounding (seen: 9.5e-7), not bit for bit. 1e-5 is 10x that and far below
-      // any real difference (a wrong preprocessor or context changes values by 1e-2 and more).
-      assertClose(t.readNpy(out), e.encoded.select(0, 0).narrow(1, 0, len), 1e-5, 1e-5, 'same as in-process');
-    }),
-  );
-  m.dispose();
-  assert.equal(t.liveTensorCount(), live);
+  for (const audio of [join(GOLDEN, 'audio', 'speech_hello.wav'), join(REPO_ROOT, 'test', 'fixtures', 'audio', 'compressed', 'speech_hello.mp3')]) {
+    const out = join(tmp, 'hello.npy');
+    const r = cli(['encode', '--model', nemo, '--audio', audio, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /wrote .*hello\.npy: float32 \[64, \d+\] \(NEST encoder, att_context_size \[16, 3\]\)/);
+    const live = t.liveTensorCount();
+    const m = loadNemoModel(nemo);
+    const a = await loadAudioAsync(audio, { targetSampleRate: 16000 });
+    t.tidy(() =>
+      t.noGrad(() => {
+        const f = m.preprocessor.forward(t.tensor(a.samples, [1, a.samples.length]), [a.samples.length]);
+        const e = m.encoder.forward(f.features, f.lengths);
+        const len = e.lengths.toArray()[0]!;
+        // Another process may run with another thread count, so BLAS and reductions may sum in another order: the
+        // same computation agrees to float32 rounding (seen: 9.5e-7), not bit for bit. 1e-5 is 10x that and far below
+        // any real difference (a wrong preprocessor or context changes values by 1e-2 and more).
+        assertClose(t.readNpy(out), e.encoded.select(0, 0).narrow(1, 0, len), 1e-5, 1e-5, `${audio}: same as in-process`);
+      }),
+    );
+    m.dispose();
+    assert.equal(t.liveTensorCount(), live);
+  }
 });
 
 test('encode refuses a wrong feature count, an untrained context and a missing input, with the reason', () => {

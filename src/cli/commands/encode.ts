@@ -33,18 +33,19 @@ export async function run(argv: string[]): Promise<number> {
   if (options.attContextSize !== undefined) parseContextPair(options.attContextSize, '--att-context-size'); // bad syntax: fail before loading
   const t = await import('../../torch/index.js');
   const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
-  const { loadAudio } = await import('../../audio/load-audio.js');
+  const { loadAudioAsync } = await import('../../audio/load-audio.js');
 
   const m = loadNemoModel(options.model);
   try {
+    // any format (compressed ones decode asynchronously), before the synchronous tensor scope below
+    const audio = options.audio !== undefined ? await loadAudioAsync(options.audio, { targetSampleRate: m.preprocessorConfig.sample_rate }) : null;
     const enc = m.encoder;
     const ctx = trainedContext(options.attContextSize, enc, 'encode', options.model);
     const out = t.tidy(() =>
       t.noGrad(() => {
         let features: import('../../torch/index.js').Tensor;
         let length: number;
-        if (options.audio !== undefined) {
-          const audio = loadAudio(options.audio, { targetSampleRate: m.preprocessorConfig.sample_rate });
+        if (audio !== null) {
           const f = m.preprocessor.forward(t.tensor(audio.samples, [1, audio.samples.length]), [audio.samples.length]);
           features = f.features; // [1, F, T]
           length = f.lengths.toArray()[0]!;
