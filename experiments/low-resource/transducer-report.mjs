@@ -19,14 +19,18 @@ function bestDevWer(run) {
   const col = head.indexOf('val_loss'); // the dev WER (fraction), as in report.mjs
   const v = lines
     .slice(1)
-    .map((l) => Number(l.split(',')[col]))
+    .map((l) => l.split(',')[col] ?? '')
+    .filter((x) => x !== '')
+    .map(Number)
     .filter((x) => Number.isFinite(x));
   return v.length ? 100 * Math.min(...v) : null;
 }
 
 const rows = [];
 for (const init of [row, 'scratch']) {
-  const runs = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => n.startsWith(`rnnt-${init}-s`));
+  const runs = (existsSync(dir) ? readdirSync(dir) : []).filter(
+    (n) => n.startsWith(`rnnt-${init}-s`) && existsSync(join(dir, n, 'checkpoints', `${n}.nemo`)), // finished runs only
+  );
   const best = [];
   const offline = [];
   const streaming = [];
