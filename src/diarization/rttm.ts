@@ -2,8 +2,9 @@
 // '#'/';' comment lines and blank lines skipped, other record types (SPKR-INFO, LEXEME, ...) ignored.
 // Provenance: md-eval-22.pl get_rttm_file (fields, comment rules, the negative-duration check) and NeMo's
 // nemo.collections.asr.parts.utils.speaker_utils.labels_to_rttmfile (the line written, times with 3 decimals).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { DataError } from '../data/data-error.js';
+import { parseSeconds, readNistFile, recordLines } from './nist-text.js';
 
 /** One SPEAKER record: `speaker` talks in `file`/`channel` over [start, start + duration) seconds. */
 export interface SpeakerTurn {
@@ -14,14 +15,6 @@ export interface SpeakerTurn {
   speaker: string;
   /** Where it came from, for messages: "ref.rttm:12" ('' for turns made in code). */
   where: string;
-}
-
-const COMMENT = /^\s*[#;]|^\s*$/;
-
-function parseTime(field: string, what: string, where: string): number {
-  const v = Number(field);
-  if (field === '' || !Number.isFinite(v)) throw new DataError('malformed_line', where, `${what} '${field}' is not a number`);
-  return v;
 }
 
 /** Parses one non-comment RTTM line; null for record types other than SPEAKER. */
@@ -36,8 +29,8 @@ export function parseRttmLine(line: string, where: string): SpeakerTurn | null {
       `SPEAKER record needs at least 8 fields (SPEAKER file chnl tbeg tdur ortho stype name ...), got ${f.length}: '${line.trim().slice(0, 120)}'`,
     );
   }
-  const start = parseTime(f[3]!, 'start time', where);
-  const duration = parseTime(f[4]!, 'duration', where);
+  const start = parseSeconds(f[3]!, 'start time', where);
+  const duration = parseSeconds(f[4]!, 'duration', where);
   if (start < 0) throw new DataError('bad_field', where, `negative start time ${start}`);
   if (duration < 0) throw new DataError('bad_field', where, `negative duration ${duration}`);
   return { file: f[1]!, channel: f[2]!, start, duration, speaker: f[7]!, where };
@@ -46,24 +39,15 @@ export function parseRttmLine(line: string, where: string): SpeakerTurn | null {
 /** Every SPEAKER turn of RTTM text read from `path`; the first bad line throws a DataError naming `path:line`. */
 export function parseRttm(text: string, path: string): SpeakerTurn[] {
   const turns: SpeakerTurn[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (COMMENT.test(line)) continue;
-    const turn = parseRttmLine(line, `${path}:${i + 1}`);
+  for (const { line, where } of recordLines(text, path)) {
+    const turn = parseRttmLine(line, where);
     if (turn) turns.push(turn);
   }
   return turns;
 }
 
 export function readRttm(path: string): SpeakerTurn[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError('missing_file', path, `cannot read RTTM file: ${(e as Error).message}`);
-  }
-  return parseRttm(text, path);
+  return parseRttm(readNistFile(path, 'RTTM'), path);
 }
 
 function checkToken(value: string, what: string): string {

@@ -1,8 +1,9 @@
 // NIST UEM scoring regions: `<file> <chnl> <tbeg> <tend>` per line, '#'/';' comments and blank lines skipped.
 // Segments of one file and channel must not overlap and must have tend > tbeg.
 // Provenance: md-eval-22.pl get_uem_data (fields and both checks), dscore scorelib/uem.py (writing).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { DataError } from '../data/data-error.js';
+import { parseSeconds, readNistFile, recordLines } from './nist-text.js';
 
 export interface UemSegment {
   file: string;
@@ -13,20 +14,12 @@ export interface UemSegment {
   where: string;
 }
 
-const COMMENT = /^\s*[#;]|^\s*$/;
-
-function parseTime(field: string, what: string, where: string): number {
-  const v = Number(field);
-  if (field === '' || !Number.isFinite(v)) throw new DataError('malformed_line', where, `${what} '${field}' is not a number`);
-  return v;
-}
-
 export function parseUemLine(line: string, where: string): UemSegment {
   const f = line.trim().split(/\s+/);
   if (f.length < 4)
     throw new DataError('malformed_line', where, `UEM record needs 4 fields (file chnl tbeg tend), got ${f.length}: '${line.trim().slice(0, 120)}'`);
-  const start = parseTime(f[2]!, 'start time', where);
-  const end = parseTime(f[3]!, 'end time', where);
+  const start = parseSeconds(f[2]!, 'start time', where);
+  const end = parseSeconds(f[3]!, 'end time', where);
   if (start < 0) throw new DataError('bad_field', where, `negative start time ${start}`);
   if (!(end > start)) throw new DataError('bad_field', where, `end ${end} must be after start ${start} (negative or zero duration)`);
   return { file: f[0]!, channel: f[1]!, start, end, where };
@@ -59,23 +52,13 @@ export function checkUemOverlaps(segments: readonly UemSegment[]): void {
 
 export function parseUem(text: string, path: string): UemSegment[] {
   const out: UemSegment[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (COMMENT.test(lines[i]!)) continue;
-    out.push(parseUemLine(lines[i]!, `${path}:${i + 1}`));
-  }
+  for (const { line, where } of recordLines(text, path)) out.push(parseUemLine(line, where));
   checkUemOverlaps(out);
   return out;
 }
 
 export function readUem(path: string): UemSegment[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError('missing_file', path, `cannot read UEM file: ${(e as Error).message}`);
-  }
-  return parseUem(text, path);
+  return parseUem(readNistFile(path, 'UEM'), path);
 }
 
 export function formatUem(segments: readonly Omit<UemSegment, 'where'>[]): string {
