@@ -92,6 +92,25 @@ export const SMALL_CTC_PREPROCESSOR = {
 };
 
 /**
+ * A "pretrained" model for fine-tuning tests: a .nemo whose config has the small preprocessor + encoder sections and
+ * whose weights hold encoder.* (from a random CTC model, seed 99), as `finetune --init` takes any such archive.
+ */
+export function writeEncoderInitArchive(path: string): void {
+  const pre = new CtcModel({
+    preprocessor: SMALL_CTC_PREPROCESSOR,
+    encoder: SMALL_CTC_ENCODER as CtcModelArgs['encoder'],
+    labels: CharVocabulary.english().labels,
+    specAugment: null,
+    seed: 99,
+  });
+  writeNemoArchive(path, {
+    configYaml: stringify({ sample_rate: 16000, preprocessor: SMALL_CTC_PREPROCESSOR, encoder: SMALL_CTC_ENCODER }),
+    stateDict: pre.stateDict(),
+  });
+  pre.dispose();
+}
+
+/**
  * A small random character CTC .nemo (fully causal, 1 layer) laid out as streamnest finetune writes one (target,
  * labels, decoder); `edit` changes the config before it is written. Returns the model that wrote it (eval mode).
  */

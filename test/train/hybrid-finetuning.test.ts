@@ -10,13 +10,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { loadAudio } from '../../src/audio/index.js';
-import { CharVocabulary, CtcModel, type CtcModelArgs } from '../../src/asr/index.js';
-import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import { readNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { loadNemoCtcModel, loadNemoRnntModel } from '../../src/checkpoint/nemo-model.js';
 import { repoRoot } from '../../src/data/corpus.js';
-import { SMALL_CTC_ENCODER, SMALL_CTC_PREPROCESSOR, sameBits } from '../checkpoint/asr-archive.js';
+import { sameBits, writeEncoderInitArchive } from '../checkpoint/asr-archive.js';
 
 const root = repoRoot();
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -24,20 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'streamnest-hybrid-ft-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const initPath = join(dir, 'pretrained.nemo');
-{
-  const pre = new CtcModel({
-    preprocessor: SMALL_CTC_PREPROCESSOR,
-    encoder: SMALL_CTC_ENCODER as CtcModelArgs['encoder'],
-    labels: CharVocabulary.english().labels,
-    specAugment: null,
-    seed: 99,
-  });
-  writeNemoArchive(initPath, {
-    configYaml: stringify({ sample_rate: 16000, preprocessor: SMALL_CTC_PREPROCESSOR, encoder: SMALL_CTC_ENCODER }),
-    stateDict: pre.stateDict(),
-  });
-  pre.dispose();
-}
+writeEncoderInitArchive(initPath);
 
 const cli = (args: string[]) =>
   spawnSync(process.execPath, [MAIN, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' }, timeout: 300_000 });

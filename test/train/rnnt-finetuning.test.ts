@@ -9,16 +9,15 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import * as t from '../../src/torch/index.js';
-import { CharVocabulary, CtcModel, type CtcModelArgs } from '../../src/asr/index.js';
-import { readNemoArchive, writeNemoArchive } from '../../src/checkpoint/nemo-archive.js';
+import { readNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { loadNemoRnntModel } from '../../src/checkpoint/nemo-model.js';
 import { loadFinetuneConfig } from '../../src/train/asr-finetuning.js';
 import { finetuneRnnt } from '../../src/train/rnnt-finetuning.js';
 import { repoRoot } from '../../src/data/corpus.js';
 import { compareDigests, digestCheckpoint } from '../reliability/harness/common.js';
-import { SMALL_CTC_ENCODER, SMALL_CTC_PREPROCESSOR } from '../checkpoint/asr-archive.js';
+import { writeEncoderInitArchive } from '../checkpoint/asr-archive.js';
 
 const root = repoRoot();
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -27,20 +26,7 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** A "pretrained" model: a .nemo whose config has preprocessor + encoder sections and whose weights have encoder.*. */
 const initPath = join(dir, 'pretrained.nemo');
-{
-  const pre = new CtcModel({
-    preprocessor: SMALL_CTC_PREPROCESSOR,
-    encoder: SMALL_CTC_ENCODER as CtcModelArgs['encoder'],
-    labels: CharVocabulary.english().labels,
-    specAugment: null,
-    seed: 99,
-  });
-  writeNemoArchive(initPath, {
-    configYaml: stringify({ sample_rate: 16000, preprocessor: SMALL_CTC_PREPROCESSOR, encoder: SMALL_CTC_ENCODER }),
-    stateDict: pre.stateDict(),
-  });
-  pre.dispose();
-}
+writeEncoderInitArchive(initPath);
 
 const cli = (args: string[]) =>
   spawnSync(process.execPath, [MAIN, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, STREAMNEST_DEBUG: '' }, timeout: 300_000 });
