@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodePng, linePlot, maskPlot, niceTicks, Canvas } from '../../src/plot/index.js';
+import { activityPlot, encodePng, linePlot, maskPlot, niceTicks, Canvas } from '../../src/plot/index.js';
 import { decodeRgbPng } from '../helpers/png.js';
 
 test('encodePng writes pixels that decode back exactly', () => {
@@ -35,4 +35,30 @@ test('linePlot draws each series in its colour; maskPlot colours allowed cells',
   assert.deepEqual(px(50 + 2, 44 + 2), [0, 0, 255]);
   assert.deepEqual(px(60 + 2, 44 + 2), [9, 9, 9]);
   assert.ok(Canvas.textWidth('abc') === 18);
+});
+
+test('activityPlot shades reference turns where they are and draws the activity line in the lane colour', () => {
+  // lane 0 (blue [31,119,180], shade [199,221,236]) speaks 0-5 s of 10; its activity is 1 for the first half
+  const lanes = [
+    { label: 'spk0', reference: [[0, 5]] as const, activity: Float32Array.from({ length: 125 }, (_, f) => (f < 62 ? 1 : 0)) },
+    { label: 'spk1', reference: [[5, 10]] as const, activity: [] },
+  ];
+  const c = activityPlot(lanes, { title: 'session', frameSeconds: 0.08, seconds: 10, threshold: 0.5, width: 570 });
+  const px = (x: number, y: number): number[] => [...c.pixels.subarray((y * c.width + x) * 3, (y * c.width + x) * 3 + 3)];
+  // plot area: left 70, width 480 -> 48 px per second; lanes 60 px high from top 44, 10 px apart
+  const shade0 = [199, 221, 236];
+  assert.deepEqual(px(70 + 48 * 2, 44 + 20), shade0, 'lane 0 is shaded at 2 s');
+  assert.deepEqual(px(70 + 48 * 7, 44 + 20), [255, 255, 255], 'lane 0 is not shaded at 7 s');
+  assert.deepEqual(px(70 + 48 * 2, 114 + 20), [255, 255, 255], 'lane 1 is not shaded at 2 s');
+  assert.notDeepEqual(px(70 + 48 * 7, 114 + 20), [255, 255, 255], 'lane 1 is shaded at 7 s');
+  let blueHigh = 0;
+  let blueLow = 0;
+  for (let x = 70; x < 70 + 480; x++) {
+    for (let y = 44; y < 104; y++) {
+      const p = px(x, y);
+      if (p[0] === 31 && p[1] === 119 && p[2] === 180) y < 60 ? blueHigh++ : blueLow++;
+    }
+  }
+  assert.ok(blueHigh > 200 && blueLow > 200, `the activity line is drawn high then low (${blueHigh}, ${blueLow})`);
+  assert.throws(() => activityPlot(lanes, { title: 't', frameSeconds: 0, seconds: 10 }), /positive/);
 });
