@@ -1,4 +1,5 @@
-// Provenance: nemo.core.optim.lr_scheduler.NoamAnnealing and CosineAnnealing (without constant/hold phases).
+// Provenance: nemo.core.optim.lr_scheduler.NoamAnnealing, CosineAnnealing (without constant/hold phases) and
+// InverseSquareRootAnnealing.
 // A scheduler is a pure function of the number of optimizer steps taken, so resuming needs only that count.
 
 export interface LrScheduler {
@@ -78,6 +79,29 @@ export class CosineAnnealing implements LrScheduler {
   }
 }
 
+/**
+ * InverseSquareRootAnnealing (NeMo's Sortformer recipes): NeMo's linear warm-up (step+1)/(warmup+1), then
+ * base / sqrt((step+1)/(warmup+1)); min_lr only past max_steps (as NeMo: no floor while annealing).
+ */
+export class InverseSquareRootAnnealing implements LrScheduler {
+  readonly name = 'InverseSquareRootAnnealing';
+  readonly warmupSteps: number;
+  readonly maxSteps: number | null;
+  constructor(
+    readonly baseLr: number,
+    o: WarmupOptions & { minLr?: number },
+    readonly minLr = o.minLr ?? 0,
+  ) {
+    this.warmupSteps = resolveWarmup(o, 'InverseSquareRootAnnealing');
+    this.maxSteps = o.maxSteps ?? null;
+  }
+  lrAt(step: number): number {
+    if (this.warmupSteps > 0 && step <= this.warmupSteps) return (this.baseLr * (step + 1)) / (this.warmupSteps + 1);
+    if (this.maxSteps !== null && step > this.maxSteps) return this.minLr;
+    return this.baseLr / ((step + 1) / (this.warmupSteps + 1)) ** 0.5;
+  }
+}
+
 /** A constant learning rate (no `sched` section). */
 export class ConstantLr implements LrScheduler {
   readonly name = 'Constant';
@@ -106,9 +130,10 @@ export function schedulerFromSection(lr: number, s: SchedSection | null, trainer
   const maxSteps = s.max_steps ?? (trainerMaxSteps > 0 ? trainerMaxSteps : null);
   const warm = { warmupSteps: s.warmup_steps ?? null, warmupRatio: s.warmup_ratio ?? null, maxSteps, minLr: s.min_lr ?? 0 };
   if (s.name === 'NoamAnnealing') return new NoamAnnealing(lr, s.d_model ?? encoderDModel, warm);
+  if (s.name === 'InverseSquareRootAnnealing') return new InverseSquareRootAnnealing(lr, warm);
   if (s.name === 'CosineAnnealing') {
     if (maxSteps === null) throw new Error('model.optim.sched: CosineAnnealing needs trainer.max_steps');
     return new CosineAnnealing(lr, { ...warm, maxSteps });
   }
-  throw new Error(`model.optim.sched.name: ${JSON.stringify(s.name)} is not supported (NoamAnnealing, CosineAnnealing)`);
+  throw new Error(`model.optim.sched.name: ${JSON.stringify(s.name)} is not supported (NoamAnnealing, CosineAnnealing, InverseSquareRootAnnealing)`);
 }

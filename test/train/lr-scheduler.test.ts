@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CosineAnnealing, NoamAnnealing } from '../../src/train/lr-scheduler.js';
+import { CosineAnnealing, InverseSquareRootAnnealing, NoamAnnealing, schedulerFromSection } from '../../src/train/lr-scheduler.js';
 
 test('NoamAnnealing reproduces the spec reference values (d=512, warmup 25000, base 5.0)', () => {
   const s = new NoamAnnealing(5.0, 512, { warmupSteps: 25000, minLr: 1e-6 });
@@ -35,4 +35,15 @@ test('CosineAnnealing: linear warm-up (step+1)/(warmup+1), cosine to min_lr, min
   assert.ok(Math.abs(s.lrAt(59) - 0.55) < 1e-12, `midpoint ${s.lrAt(59)}`);
   assert.ok(Math.abs(s.lrAt(109) - 0.1) < 1e-12);
   assert.equal(s.lrAt(500), 0.1);
+});
+
+test("InverseSquareRootAnnealing: NeMo's warm-up to the base lr, then base / sqrt((step+1)/(warmup+1)); min_lr past max_steps", () => {
+  const s = new InverseSquareRootAnnealing(1e-4, { warmupSteps: 99, maxSteps: 10_000, minLr: 1e-6 });
+  assert.ok(Math.abs(s.lrAt(0) - 1e-6) < 1e-18); // (0+1)/(99+1) * 1e-4
+  assert.ok(Math.abs(s.lrAt(99) - 1e-4) < 1e-18); // the peak is the configured lr (not scaled by d_model like Noam)
+  assert.ok(Math.abs(s.lrAt(399) - 5e-5) < 1e-18); // 1e-4 / sqrt(400 / 100)
+  assert.equal(s.lrAt(10_001), 1e-6);
+  const viaSection = schedulerFromSection(1e-4, { name: 'InverseSquareRootAnnealing', warmup_steps: 99, min_lr: 1e-6 }, 10_000, 96);
+  assert.equal(viaSection.name, 'InverseSquareRootAnnealing');
+  assert.equal(viaSection.lrAt(399), s.lrAt(399));
 });

@@ -53,8 +53,11 @@ export const SCHED_KEYS: KeyTable = {
   },
 };
 
+/** The schedules streamnest implements (InverseSquareRootAnnealing: NeMo's Sortformer recipes; finetune-diar only). */
+export type SchedulerName = 'NoamAnnealing' | 'CosineAnnealing' | 'InverseSquareRootAnnealing';
+
 export interface SchedulerConfig {
-  readonly name: 'NoamAnnealing' | 'CosineAnnealing';
+  readonly name: SchedulerName;
   /** NoamAnnealing: the model width in `d_model^-0.5`. */
   readonly d_model: number | null;
   /** Exactly one of warmup_steps / warmup_ratio may be set (or neither: no warm-up). */
@@ -77,9 +80,9 @@ export interface OptimConfig {
   readonly sched: SchedulerConfig | null;
 }
 
-function readScheduler(r: SectionReader): SchedulerConfig {
+function readScheduler(r: SectionReader, schedulers: readonly SchedulerName[]): SchedulerConfig {
   r.classify(SCHED_KEYS);
-  const name = r.oneOf('name', ['NoamAnnealing', 'CosineAnnealing'] as const, REQUIRED);
+  const name = r.oneOf('name', schedulers, REQUIRED);
   const warmup_steps = r.nullableInt('warmup_steps', null, { min: 0 });
   const warmup_ratio = r.nullableNumber('warmup_ratio', null, { min: 0, max: 1 });
   if (warmup_steps !== null && warmup_ratio !== null) {
@@ -99,7 +102,8 @@ function readScheduler(r: SectionReader): SchedulerConfig {
   return c;
 }
 
-export function readOptimConfig(r: SectionReader): OptimConfig {
+/** `schedulers`: the sched.name values the caller's training loop builds. */
+export function readOptimConfig(r: SectionReader, schedulers: readonly SchedulerName[] = ['NoamAnnealing', 'CosineAnnealing']): OptimConfig {
   r.classify(OPTIM_KEYS);
   const name = 'adamw';
   const n = r.string('name', REQUIRED);
@@ -112,7 +116,7 @@ export function readOptimConfig(r: SectionReader): OptimConfig {
     else r.problem('betas', `expected [beta1, beta2] with each in [0, 1); got ${describeValue(b)}`);
   }
   const s = r.value('sched');
-  const sched = s === undefined || s === null ? null : readScheduler(r.section('sched', false));
+  const sched = s === undefined || s === null ? null : readScheduler(r.section('sched', false), schedulers);
   const lr = r.number('lr', REQUIRED, { min: 0, minExclusive: true });
   if (sched !== null && lr < sched.min_lr) r.problem('lr', `must be >= sched.min_lr (${sched.min_lr}); got ${lr}`);
   const config: OptimConfig = {
