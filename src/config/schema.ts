@@ -10,6 +10,7 @@ export * from './schema/nest.js';
 export * from './schema/optim.js';
 export * from './schema/preprocessor.js';
 export * from './schema/quantizer.js';
+export * from './schema/sortformer.js';
 export * from './schema/trainer.js';
 export * from './schema/transducer.js';
 export * from './schema/aux-ctc.js';
