@@ -126,7 +126,8 @@ function streamStart(buf: Uint8Array): number {
   return 0;
 }
 
-function readMetadata(buf: Uint8Array, path: string): { info: FlacInfo; framesStart: number } {
+/** STREAMINFO and the byte offset of the first frame; `buf` must hold the file's start up to the last metadata block. */
+export function readMetadata(buf: Uint8Array, path: string): { info: FlacInfo; framesStart: number } {
   const start = streamStart(buf);
   if (!isFlac(buf.subarray(start, start + 4))) throw new AudioFileError(path, 'format', 'not a FLAC stream (no fLaC marker)');
   let p = start + 4;
@@ -230,12 +231,15 @@ function readSubframe(r: BitReader, blockSize: number, bps: number): Float64Arra
   return s;
 }
 
-/** Decodes one frame at byte offset `at`; returns per-channel integer samples and the next frame's offset. */
-function readFrame(buf: Uint8Array, at: number, info: FlacInfo, path: string): { channels: Float64Array[]; next: number } {
+/**
+ * Decodes one frame at byte offset `at` of `buf`; returns per-channel integer samples and the next frame's offset.
+ * `byteBase`: where `buf` starts in the file (a window of it), so that errors name file offsets.
+ */
+export function readFrame(buf: Uint8Array, at: number, info: FlacInfo, path: string, byteBase = 0): { channels: Float64Array[]; next: number } {
   const r = new BitReader(buf, path);
   r.pos = at * 8;
   const sync = r.bits(14);
-  if (sync !== 0x3ffe) throw new AudioFileError(path, 'format', `lost frame sync at byte ${at}`);
+  if (sync !== 0x3ffe) throw new AudioFileError(path, 'format', `lost frame sync at byte ${byteBase + at}`);
   r.bits(2); // reserved, blocking strategy
   const bsCode = r.bits(4);
   const srCode = r.bits(4);
@@ -261,7 +265,7 @@ function readFrame(buf: Uint8Array, at: number, info: FlacInfo, path: string): {
     throw new AudioFileError(path, 'unsupported', 'unsupported encoding: the sample rate changes mid-stream');
   }
   const headerEnd = r.bytePos;
-  if (r.bits(8) !== crc8(buf, at, headerEnd)) throw new AudioFileError(path, 'format', `frame header CRC mismatch at byte ${at}`);
+  if (r.bits(8) !== crc8(buf, at, headerEnd)) throw new AudioFileError(path, 'format', `frame header CRC mismatch at byte ${byteBase + at}`);
   const bps = ssCode === 0 ? info.bitsPerSample : SAMPLE_SIZES[ssCode]!;
   if (bps <= 0 || bps > 24) throw new AudioFileError(path, 'unsupported', `unsupported encoding: sample size code ${ssCode}`);
   const nch = chCode < 8 ? chCode + 1 : chCode <= 10 ? 2 : -1;
@@ -276,7 +280,7 @@ function readFrame(buf: Uint8Array, at: number, info: FlacInfo, path: string): {
   const end = r.bytePos;
   if (end + 2 > buf.length) throw new AudioFileError(path, 'truncated', 'truncated data: stream ends inside a frame footer');
   const crc = (buf[end]! << 8) | buf[end + 1]!;
-  if (crc !== crc16(buf, at, end)) throw new AudioFileError(path, 'format', `frame CRC-16 mismatch at byte ${at} (corrupt or truncated)`);
+  if (crc !== crc16(buf, at, end)) throw new AudioFileError(path, 'format', `frame CRC-16 mismatch at byte ${byteBase + at} (corrupt or truncated)`);
   if (chCode >= 8) {
     const [a, b] = channels as [Float64Array, Float64Array];
     for (let i = 0; i < blockSize; i++) {

@@ -5,6 +5,8 @@ export { decodeFlac, decodeFlacBuffer, readFlacInfo, isFlac } from './flac.js';
 export type { FlacInfo } from './flac.js';
 export { loadAudio, loadAudioAsync, loadAudioBytes, decodeAudio, decodeAudioAsync, decodeAudioBytes, sniffAudioFormat } from './load-audio.js';
 export { sniffAudioBytes, FORMAT_NAMES } from './sniff.js';
+export { openAudioStream, DEFAULT_MAX_WHOLE_FILE_BYTES } from './audio-file-stream.js';
+export type { AudioStream, AudioStreamOptions } from './audio-file-stream.js';
 export type { AudioFormat, LoadAudioOptions } from './load-audio.js';
 export { Resampler, resample } from './resample.js';
 export type { ResampleOptions, ResamplerState } from './resample.js';

@@ -52,7 +52,8 @@ const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-function openOrThrow(path: string): number {
+/** Opens a file for reading; an AudioFileError naming it when it is missing or cannot be opened. */
+export function openOrThrow(path: string): number {
   if (!existsSync(path)) throw new AudioFileError(path, 'missing', 'no such file');
   try {
     return openSync(path, 'r');
@@ -61,7 +62,8 @@ function openOrThrow(path: string): number {
   }
 }
 
-function readAt(fd: number, position: number, length: number): Buffer {
+/** Up to `length` bytes at `position` (fewer at the end of the file). */
+export function readAt(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
@@ -166,7 +168,8 @@ export function windowFrames(path: string, numFrames: number, sampleRate: number
   return { start, count };
 }
 
-function decodeFrames(info: WavInfo, bytes: Buffer, frames: number): Float32Array[] {
+/** Per-channel float32 of `frames` sample frames in `bytes`; `firstFrame` (the frames' index in the data) names a bad sample. */
+export function decodeFrames(info: WavInfo, bytes: Buffer, frames: number, firstFrame = 0): Float32Array[] {
   const ch = info.numChannels;
   const out = Array.from({ length: ch }, () => new Float32Array(frames));
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -178,7 +181,7 @@ function decodeFrames(info: WavInfo, bytes: Buffer, frames: number): Float32Arra
       if (info.encoding === 'float') {
         v = bytesPer === 4 ? dv.getFloat32(p, true) : dv.getFloat64(p, true);
         if (!Number.isFinite(v)) {
-          throw new AudioFileError(info.path, 'nonfinite', `sample ${f} of channel ${c} is ${v} (NaN/Inf in a float WAV)`);
+          throw new AudioFileError(info.path, 'nonfinite', `sample ${firstFrame + f} of channel ${c} is ${v} (NaN/Inf in a float WAV)`);
         }
       } else if (bytesPer === 2) v = dv.getInt16(p, true) / 32768;
       else if (bytesPer === 1) v = (dv.getUint8(p) - 128) / 128;

@@ -18,8 +18,17 @@ const spec = {
   perFile: { type: 'boolean', help: 'print one line per recording' },
   json: { type: 'boolean', help: 'print the report as JSON' },
   model: { type: 'string', metavar: 'M.nemo', help: "diarizer .nemo: hypotheses from the model on the manifest's audio instead of --hyp" },
-  streaming: { type: 'boolean', help: 'with --model: stream the audio through the cache-aware encoder (exact: the same activities as offline)' },
+  streaming: {
+    type: 'boolean',
+    help: 'with --model: read each recording from its file in 0.5 s pieces through the cache-aware encoder (bounded memory; see Streaming below)',
+  },
   chunkSize: { type: 'number', metavar: 'SECONDS', help: "with --streaming: the streaming chunk (default: the encoder context's own)" },
+  offlineLimitMb: {
+    type: 'number',
+    default: 1024,
+    metavar: 'MB',
+    help: "with --model, offline: refuse a recording whose self-attention scores (heads x T'^2 x 4 bytes) pass this",
+  },
   threshold: { type: 'number', default: 0.5, help: 'with --model: speech when a speaker activity is >= this' },
   outRttm: { type: 'string', metavar: 'DIR', help: "with --model: write each recording's hypothesis as DIR/<file>.rttm" },
 } satisfies OptionsSpec;
@@ -33,6 +42,16 @@ it: overlapping speech counts once per speaker, speakers are mapped one-to-one t
 together (Hungarian algorithm), and nothing is scored within +-collar of a reference turn's start or end. Each
 recording (RTTM file id and channel) is scored over its UEM segments, or else over its reference extent; totals
 add up all recordings. Recordings that only the hypothesis has are listed and not scored.
+
+With --model, offline runs one forward pass per recording; its self-attention scores grow with the square of the
+length (heads x T'^2 x 4 bytes per layer, 12.5 encoder frames per second), so a recording above --offline-limit-mb
+is refused before it is loaded, naming the file and manifest line (1024 MB: about 11 min with 4 heads, 7.7 with 8).
+Streaming: --streaming reads WAV and FLAC from the file in pieces (MP3/Opus/Vorbis are decoded whole, up to 16 MiB)
+and holds only the encoder's caches plus num_spks floats per 80 ms frame, at any length. The streamed activities
+equal the offline ones while the left context fits the attention cache: a limited left context always does; an
+unlimited one (att_context_size [-1, R]) keeps the last 10000 encoder frames (NeMo's max_context, rounded up to
+whole chunks: 800 s), so beyond that length streaming equals an offline pass with a left context of 10000 frames,
+not the unlimited one.
 
 Options:
 ${formatOptions(spec)}
@@ -77,7 +96,7 @@ function reportJson(r: DerReport): unknown {
 async function modelHypotheses(
   model: string,
   manifest: string,
-  o: { streaming?: boolean; chunkSize?: number; threshold: number; outRttm?: string },
+  o: { streaming?: boolean; chunkSize?: number; threshold: number; outRttm?: string; offlineLimitMb: number },
 ): Promise<SpeakerTurn[]> {
   const { loadDiarizer } = await import('../../diarization/diarizer-archive.js');
   const { diarizeManifest } = await import('../../diarization/diarize-audio.js');
@@ -93,7 +112,7 @@ async function modelHypotheses(
     return await diarizeManifest(
       loaded.model,
       manifest,
-      { streamSeconds: o.streaming ? 0.5 : null, chunkSeconds: o.chunkSize, onset: o.threshold },
+      { streamSeconds: o.streaming ? 0.5 : null, chunkSeconds: o.chunkSize, onset: o.threshold, offlineAttentionBytes: o.offlineLimitMb * 2 ** 20 },
       (file, turns) => {
         if (o.outRttm !== undefined) writeRttm(join(o.outRttm, `${file}.rttm`), turns);
       },
@@ -122,6 +141,7 @@ export async function run(argv: string[]): Promise<number> {
       if (set !== undefined) throw new ArgError(`eval-diar: ${flag} applies to --model only`);
   }
   if (o.chunkSize !== undefined && !o.streaming) throw new ArgError('eval-diar: --chunk-size applies to --streaming only');
+  if (!(o.offlineLimitMb > 0)) throw new ArgError(`eval-diar: --offline-limit-mb must be > 0, got ${o.offlineLimitMb}`);
   if (!(o.threshold > 0 && o.threshold < 1)) throw new ArgError(`eval-diar: --threshold must be between 0 and 1, got ${o.threshold}`);
   if (!(o.collar >= 0)) throw new ArgError(`eval-diar: --collar must be >= 0 seconds, got ${o.collar}`);
   const { scoreDiarization } = await import('../../diarization/der.js');
