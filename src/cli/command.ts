@@ -47,6 +47,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'eval-diar', load: () => import('./commands/eval-diar.js') },
   { name: 'embed', load: () => import('./commands/embed.js') },
   { name: 'finetune-diar', load: () => import('./commands/finetune-diar.js') },
+  { name: 'finetune-embed', load: () => import('./commands/finetune-embed.js') },
+  { name: 'eval-embed', load: () => import('./commands/eval-embed.js') },
   // append new commands here, one line each
 ];
 

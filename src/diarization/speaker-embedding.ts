@@ -2,13 +2,14 @@
 // chunk when streamed (the seeds' `embeddings = streaming_encoder(audio_chunks)`); an utterance embedding is the
 // statistics pooling of those frames ([mean, std], 2D values), optionally through a trained linear projection.
 // Provenance: nemo.collections.asr.models.label_models.EncDecSpeakerLabelModel.forward (preprocessor -> encoder ->
-// decoder: StatsPoolLayer then the embedding layer) with a FastConformer encoder; NeMo's SpeakerDecoder embedding layer is
-// BatchNorm1d + Linear (emb_layers), here a Linear only (state-dict name `projection.*`).
+// decoder: StatsPoolLayer then the embedding layer) with a FastConformer encoder; the projection is a trained
+// SpeakerDecoder's embedding layer (speaker-decoder.ts: NeMo's emb_layers, Linear + BatchNorm1d) or any linear map.
 import * as t from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { AudioToMelSpectrogramPreprocessor } from '../audio/index.js';
 import type { ConformerEncoder, AttContextSize } from '../model/index.js';
 import type { StreamingEncoder } from '../streaming/index.js';
+import type { EmbeddingProjection } from './speaker-decoder.js';
 import { finishPooling, initPooling, statisticsPooling, updatePooling } from './statistics-pooling.js';
 
 export interface UtteranceEmbedding {
@@ -24,7 +25,7 @@ export class SpeakerEmbedder {
     readonly preprocessor: AudioToMelSpectrogramPreprocessor,
     readonly encoder: ConformerEncoder,
     /** A trained projection of the pooled statistics (2D -> E), or null for the statistics themselves. */
-    readonly projection: t.Linear | null = null,
+    readonly projection: EmbeddingProjection | null = null,
   ) {
     if (projection && projection.inFeatures !== 2 * encoder.featOut)
       throw new RangeError(`speaker embedding: the projection takes ${projection.inFeatures} values but pooling gives ${2 * encoder.featOut}`);

@@ -2,6 +2,7 @@
 // false-acceptance rate where it equals the false-rejection rate, on the ROC curve joined by straight lines).
 // Provenance: NeMo's examples/speaker_tasks/recognition/voxceleb_eval.py (score = (cos + 1) / 2; EER = brentq root of
 // 1 - fpr - interp1d(fpr, tpr) over sklearn.metrics.roc_curve, whose points group equal scores).
+import { Rng } from '../data/rng.js';
 
 /** NeMo's trial score: (cosine similarity + 1) / 2, in [0, 1]. */
 export function cosineScore(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -67,4 +68,34 @@ export function allPairTrials(utterances: readonly { speaker: string; embedding:
     }
   }
   return { scores, target };
+}
+
+/**
+ * Trials over utterance pairs: every pair when there are at most `maxTrials`, else `maxTrials` distinct pairs drawn
+ * with the seeded generator (in index order), so that large sets are scored in bounded time and reproducibly.
+ */
+export function sampledPairTrials(
+  utterances: readonly { speaker: string; embedding: ArrayLike<number> }[],
+  maxTrials: number,
+  seed: number,
+): { scores: number[]; target: boolean[]; all: boolean } {
+  if (!(Number.isInteger(maxTrials) && maxTrials >= 1)) throw new RangeError(`trials: the maximum must be a positive integer, got ${maxTrials}`);
+  const n = utterances.length;
+  if ((n * (n - 1)) / 2 <= maxTrials) return { ...allPairTrials(utterances), all: true };
+  const rng = new Rng(seed);
+  const picked = new Set<number>();
+  while (picked.size < maxTrials) {
+    const i = rng.int(0, n - 1);
+    const j = rng.int(0, n - 1);
+    if (i !== j) picked.add(Math.min(i, j) * n + Math.max(i, j));
+  }
+  const scores: number[] = [];
+  const target: boolean[] = [];
+  for (const k of [...picked].sort((a, b) => a - b)) {
+    const a = utterances[Math.floor(k / n)]!;
+    const b = utterances[k % n]!;
+    scores.push(cosineScore(a.embedding, b.embedding));
+    target.push(a.speaker === b.speaker);
+  }
+  return { scores, target, all: false };
 }
