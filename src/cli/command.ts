@@ -48,6 +48,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'embed', load: () => import('./commands/embed.js') },
   { name: 'finetune-diar', load: () => import('./commands/finetune-diar.js') },
   { name: 'finetune-embed', load: () => import('./commands/finetune-embed.js') },
+  { name: 'diarize', load: () => import('./commands/diarize.js') },
   { name: 'eval-embed', load: () => import('./commands/eval-embed.js') },
   // append new commands here, one line each
 ];
