@@ -5,7 +5,8 @@
 # statistics of a randomly initialised encoder of the same architecture (the from-scratch anchor; its trained
 # embedding layer is reported too).
 #
-#   experiments/speaker-embedding/run.sh [--corpus DIR] [--init MODEL.nemo] [--out DIR] [--steps N] [--seed S]
+#   experiments/speaker-embedding/run.sh [--corpus DIR] [--init MODEL.nemo] [--out DIR] [--steps N] [--seeds "1 2"]
+#   defaults: the low-resource experiment's corpus and its causal short-block NEST encoder (experiments/low-resource)
 #
 # Corpus: the low-resource corpus (experiments/common/corpus.sh); training = train_manifest.json minus the held-out
 # voices (en-gb-scotland, en-gb-scotland+m2, en-029+f1), validation = val_manifest.json minus them, test =
@@ -14,16 +15,16 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-corpus=/work/exp/lr-corpus
-init=/work/exp/lr-short/pretrain/causal-short_blocks/checkpoints/causal-short_blocks.nemo
-out="$root/exp/speaker-embedding"; steps=1000; seed=1234
+corpus="$root/exp/low-resource/corpus"
+init="$root/exp/low-resource/pretrain/causal-short_blocks/checkpoints/causal-short_blocks.nemo"
+out="$root/exp/speaker-embedding"; steps=1000; seeds="1 2"
 while [ $# -gt 0 ]; do
   case "$1" in
     --corpus) corpus="$2"; shift 2 ;;
     --init) init="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
+    --seeds) seeds="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -45,25 +46,34 @@ heldin "$corpus/train_manifest.json" "$out/train_heldin.json"
 heldin "$corpus/val_manifest.json" "$out/val_heldin.json"
 test="$corpus/test_manifest.json"
 
-train() { # name extra-args...
-  local name="$1"; shift
+train() { # name seed extra-args...
+  local name="$1" seed="$2"; shift 2
   [ -f "$out/$name/checkpoints/$name.nemo" ] || $SN finetune-embed --init "$init" --manifest "$out/train_heldin.json" \
     --val-manifest "$out/val_heldin.json" --emb-dim 128 --max-steps "$steps" --val-check-interval 100 --exp-dir "$out" \
     --name "$name" --seed "$seed" --quiet "$@" >&2
 }
-train pretrained
-train scratch --from-scratch
-P="$out/pretrained/checkpoints/pretrained.nemo"
-S="$out/scratch/checkpoints/scratch.nemo"
-
-row() { # label model extra-args...
-  local label="$1" model="$2"; shift 2
-  local j; j=$($SN eval-embed --model "$model" --manifest "$test" --json "$@")
-  node -e 'const r = JSON.parse(process.argv[2]); console.log(`| ${process.argv[1]} | ${r.embedding} | ${(100 * r.eer).toFixed(2)} | ${r.trials} (${r.target_trials} / ${r.nontarget_trials}) |`)' "$label" "$j"
-}
-echo "| encoder | embedding | test EER % (held-out voices) | trials (target / non-target) |"
-echo "| --- | --- | ---: | ---: |"
-row "pretrained causal NEST" "$init"
-row "pretrained causal NEST" "$P"
-row "random init (same architecture)" "$S" --no-projection
-row "random init (same architecture)" "$S"
+eer() { $SN eval-embed --model "$1" --manifest "$test" --json "${@:2}"; } # model extra-args... -> JSON
+# one JSON line per (row, seed): the pooled statistics of the pretrained encoder do not depend on a seed
+rows="$out/rows.jsonl"; : > "$rows"
+echo "{\"row\":\"pretrained|pooled statistics\",\"r\":$(eer "$init")}" >> "$rows"
+for seed in $seeds; do
+  train "pretrained-s$seed" "$seed"
+  train "scratch-s$seed" "$seed" --from-scratch
+  P="$out/pretrained-s$seed/checkpoints/pretrained-s$seed.nemo"; S="$out/scratch-s$seed/checkpoints/scratch-s$seed.nemo"
+  echo "{\"row\":\"pretrained|trained embedding layer\",\"r\":$(eer "$P")}" >> "$rows"
+  echo "{\"row\":\"random init|pooled statistics\",\"r\":$(eer "$S" --no-projection)}" >> "$rows"
+  echo "{\"row\":\"random init|trained embedding layer\",\"r\":$(eer "$S")}" >> "$rows"
+done
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+  const std = (v) => Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1));
+  console.log("| encoder | embedding | seeds | test EER % (held-out voices) | trials (target / non-target) |");
+  console.log("| --- | --- | ---: | ---: | ---: |");
+  for (const row of [...new Set(rows.map((x) => x.row))]) {
+    const rs = rows.filter((x) => x.row === row); const e = rs.map((x) => 100 * x.r.eer); const r = rs[0].r;
+    const [enc, emb] = row.split("|");
+    const cell = e.length > 1 ? `${mean(e).toFixed(2)} ± ${std(e).toFixed(2)}` : e[0].toFixed(2);
+    console.log(`| ${enc === "pretrained" ? "pretrained causal NEST" : "random init (same architecture)"} | ${emb} | ${e.length} | ${cell} | ${r.trials} (${r.target_trials} / ${r.nontarget_trials}) |`);
+  }
+' "$rows"
