@@ -13,9 +13,9 @@ export function parseSeconds(field: string, what: string, where: string): number
   return v;
 }
 
-/** The record lines of `text` (comments and blank lines skipped) with where each stands ("path:line"). */
+/** The record lines of `text` (a UTF-8 byte-order mark dropped, comments and blank lines skipped) with where each stands ("path:line"). */
 export function* recordLines(text: string, path: string): Generator<{ line: string; where: string }> {
-  const lines = text.split('\n');
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
   for (let i = 0; i < lines.length; i++) if (!COMMENT.test(lines[i]!)) yield { line: lines[i]!, where: `${path}:${i + 1}` };
 }
 

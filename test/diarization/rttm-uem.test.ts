@@ -33,6 +33,21 @@ test('RTTM: SPEAKER records are read, comments, blank lines and other record typ
   );
 });
 
+test('RTTM and UEM with a UTF-8 byte-order mark and CRLF line ends: the first record is read, not skipped', () => {
+  const rttm = parseRttm('\uFEFFSPEAKER m 1 0.5 1 <NA> <NA> a <NA> <NA>\r\nSPEAKER m 1 2 1 <NA> <NA> b <NA> <NA>\r\n', 'bom.rttm');
+  assert.deepEqual(
+    rttm.map((t) => [t.speaker, t.start, t.where]),
+    [
+      ['a', 0.5, 'bom.rttm:1'],
+      ['b', 2, 'bom.rttm:2'],
+    ],
+  );
+  assert.deepEqual(
+    parseUem('\uFEFFm 1 0 10\r\n', 'bom.uem').map((u) => [u.file, u.end]),
+    [['m', 10]],
+  );
+});
+
 test('RTTM errors name the file and line: too few fields, a non-number, a negative duration or start', () => {
   const bad: [string, RegExp][] = [
     ['SPEAKER f 1 0.0 1.0 <NA> <NA>', /r\.rttm:2: SPEAKER record needs at least 8 fields/],
