@@ -175,3 +175,33 @@ test("the guide's overrides turn NeMo's recipe into a streaming-safe config (+ke
   assert.equal(lookahead.code, 0, lookahead.stdout + lookahead.stderr);
   assert.match(lookahead.stdout, /look-ahead \[-1,4\] 4 frame\(s\) = 320 ms/);
 });
+
+test('a diarizer config is checked through its own schema and the encoder of its init model; without an init model it says what to add', async () => {
+  const nemo = (name: string): string => `init_from_nemo_model=${join(REPO_ROOT, 'test', 'fixtures', 'golden', 'nemo', `${name}.nemo`)}`;
+  // the golden causal model's encoder is causal; its per-utterance feature normalisation is the one problem
+  const causal = await runIn(['diar_streaming_tiny', nemo('b_fully_causal')]);
+  assert.equal(causal.code, 1, causal.stderr);
+  assert.match(causal.stdout, /diar_streaming_tiny\.yaml: 1 error\(s\)/);
+  assert.match(causal.stdout, /ERROR +model\.preprocessor\.normalize: 'per_feature'/);
+  assert.match(causal.stdout, /diarizer \(SortformerEncLabelModel layout\): 4 speakers, .*InverseSquareRootAnnealing/);
+  const bidirectional = await runIn(['diar_streaming_tiny', nemo('a_bidirectional'), '--json']);
+  assert.equal(bidirectional.code, 1);
+  const report = JSON.parse(bidirectional.stdout) as { kind: string; safe: boolean; problems: { key: string }[] };
+  assert.equal(report.kind, 'diarizer');
+  assert.equal(report.safe, false);
+  assert.ok(
+    report.problems.some((p) => p.key === 'model.encoder.att_context_size'),
+    JSON.stringify(report.problems),
+  );
+  const none = await runIn(['diar_streaming_tiny']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /diarizer config whose encoder and preprocessor come from init_from_nemo_model.*init_from_nemo_model=MODEL\.nemo/);
+  const transformer = await runIn([
+    'diar_streaming_tiny',
+    nemo('b_fully_causal'),
+    'model.transformer_encoder=null',
+    '+model.transformer_encoder.num_layers=18',
+  ]);
+  assert.equal(transformer.code, 1);
+  assert.match(transformer.stderr, /model\.transformer_encoder.*not causal/);
+});

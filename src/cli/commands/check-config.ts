@@ -32,7 +32,8 @@ Examples:
   streamnest check-config tiny
   streamnest check-config nest_fast-conformer            # NeMo's bidirectional recipe: 6 errors
   streamnest check-config my_config.yaml model.encoder.att_context_size=[-1,4] --fully-causal
-  streamnest check-config lookahead --json`;
+  streamnest check-config lookahead --json
+  streamnest check-config diar_streaming_tiny init_from_nemo_model=nest.nemo   # a diarizer config: its keys and its encoder`;
 
 /**
  * loadConfig, but a mandatory (???) manifest_filepath does not stop the load: such keys are set to a placeholder
@@ -59,6 +60,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (options.maxLookahead !== undefined && options.maxLookahead < 0) throw new ArgError('check-config: --max-lookahead must be >= 0');
   const maxLookahead = options.fullyCausal ? 0 : options.maxLookahead;
+  const { readYamlConfigFile, resolveConfigSource } = await import('../../config/index.js');
+  const { checkDiarizerConfig, isDiarizerTree } = await import('../check-diarizer-config.js');
+  if (isDiarizerTree(readYamlConfigFile(resolveConfigSource(source)).tree))
+    return checkDiarizerConfig(
+      source,
+      overrides.map((o) => o.text),
+      { json: options.json ?? false, maxLookahead },
+    );
   const { checkStreamingSafety, formatSafetyReport, encoderFrameMs, lookaheadFrames } = await import('../../config/streaming-safety.js');
   const loaded = await loadConfigForCheck(
     source,
