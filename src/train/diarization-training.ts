@@ -35,13 +35,13 @@ import { conformerEncoderArgs } from '../model/encoder-config.js';
 import { ConformerEncoder } from '../model/index.js';
 import { diarizerConfigYaml } from '../diarization/diarizer-archive.js';
 import { DataError } from '../data/data-error.js';
-import { Rng } from '../data/rng.js';
 import { readDiarizationManifest } from '../diarization/diarization-manifest.js';
 import { Diarizer } from '../diarization/diarizer.js';
 import { frameTargets } from '../diarization/frame-targets.js';
 import { readRttm, type SpeakerTurn } from '../diarization/rttm.js';
 import { sortLoss, type SortLossOptions } from '../diarization/sort-loss.js';
 import { fitAndExport, type RunEnd } from './end-of-run.js';
+import { EpochOrder } from './epoch-order.js';
 import { schedulerFromSection, type SchedSection } from './lr-scheduler.js';
 import { Trainer, type BatchStream, type TrainTask } from './trainer.js';
 
@@ -134,55 +134,33 @@ export function batchTargets(model: Diarizer, turns: readonly SpeakerTurn[][], l
 
 /** Shuffled epochs of fixed-size batches (the last partial batch dropped), resumable at any batch. */
 export class DiarizationTrainStream implements BatchStream<DiarizationBatch> {
-  private epoch = 0;
-  private pos = 0;
-  private order: number[];
+  private readonly order: EpochOrder;
 
   constructor(
     private readonly examples: readonly DiarizationExample[],
-    private readonly batchSize: number,
-    private readonly seed: number,
+    batchSize: number,
+    seed: number,
   ) {
     if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= examples.length))
       throw new RangeError(`batch size ${batchSize} must be between 1 and the number of sessions (${examples.length})`);
-    this.order = this.shuffle(0);
+    this.order = new EpochOrder(examples.length, batchSize, seed, 'diarization stream');
   }
 
   get batchesPerEpoch(): number {
-    return Math.floor(this.examples.length / this.batchSize);
-  }
-
-  private shuffle(epoch: number): number[] {
-    const rng = new Rng(this.seed * 7919 + epoch);
-    const o = this.examples.map((_, i) => i);
-    for (let i = o.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [o[i], o[j]] = [o[j]!, o[i]!];
-    }
-    return o;
+    return this.order.batchesPerEpoch;
   }
 
   async next(): Promise<{ batch: DiarizationBatch; epoch: number }> {
-    if (this.pos + this.batchSize > this.order.length) {
-      this.epoch++;
-      this.pos = 0;
-      this.order = this.shuffle(this.epoch);
-    }
-    const picked = this.order.slice(this.pos, this.pos + this.batchSize).map((i) => this.examples[i]!);
-    this.pos += this.batchSize;
-    return { batch: diarizationBatch(picked), epoch: this.epoch };
+    const { indices, epoch } = this.order.next();
+    return { batch: diarizationBatch(indices.map((i) => this.examples[i]!)), epoch };
   }
 
   state(): unknown {
-    return { epoch: this.epoch, pos: this.pos };
+    return this.order.state();
   }
 
   restore(state: unknown): void {
-    const s = state as { epoch?: unknown; pos?: unknown };
-    if (typeof s?.epoch !== 'number' || typeof s.pos !== 'number') throw new Error('diarization stream: bad saved position');
-    this.epoch = s.epoch;
-    this.pos = s.pos;
-    this.order = this.shuffle(this.epoch);
+    this.order.restore(state);
   }
 }
 

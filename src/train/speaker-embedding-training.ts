@@ -13,7 +13,6 @@ import type { Tensor } from '../torch/index.js';
 import { AudioToMelSpectrogramPreprocessor } from '../audio/index.js';
 import { loadNemoModel } from '../checkpoint/nemo-model.js';
 import type { ConfigMap } from '../config/index.js';
-import { Rng } from '../data/rng.js';
 import { angularSoftmaxLoss, type AngularSoftmaxOptions } from '../diarization/angular-softmax-loss.js';
 import type { SpeakerEmbedder } from '../diarization/speaker-embedding.js';
 import { SpeakerLabelModel } from '../diarization/speaker-label-model.js';
@@ -23,6 +22,7 @@ import { equalErrorRate, sampledPairTrials } from '../diarization/verification.j
 import { conformerEncoderArgs } from '../model/encoder-config.js';
 import { ConformerEncoder } from '../model/index.js';
 import { fitAndExport, type RunEnd } from './end-of-run.js';
+import { EpochOrder } from './epoch-order.js';
 import { CosineAnnealing } from './lr-scheduler.js';
 import { Trainer, type BatchStream, type TrainTask } from './trainer.js';
 
@@ -72,57 +72,35 @@ export function disposeSpeakerBatch(b: SpeakerVectorBatch): void {
 
 /** Shuffled epochs of fixed-size batches of cached vectors (the last partial batch dropped), resumable at any batch. */
 export class SpeakerVectorStream implements BatchStream<SpeakerVectorBatch> {
-  private epoch = 0;
-  private pos = 0;
-  private order: number[];
+  private readonly order: EpochOrder;
 
   constructor(
     private readonly set: PooledSet,
     private readonly labels: ReadonlyMap<string, number>,
-    private readonly batchSize: number,
-    private readonly seed: number,
+    batchSize: number,
+    seed: number,
   ) {
     const n = set.speakers.length;
     if (!(Number.isInteger(batchSize) && batchSize >= 2 && batchSize <= n))
       throw new RangeError(`batch size ${batchSize} must be between 2 (BatchNorm statistics) and the number of utterances (${n})`);
-    this.order = this.shuffle(0);
+    this.order = new EpochOrder(n, batchSize, seed, 'speaker vector stream');
   }
 
   get batchesPerEpoch(): number {
-    return Math.floor(this.set.speakers.length / this.batchSize);
-  }
-
-  private shuffle(epoch: number): number[] {
-    const rng = new Rng(this.seed * 7919 + epoch);
-    const o = this.set.speakers.map((_, i) => i);
-    for (let i = o.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [o[i], o[j]] = [o[j]!, o[i]!];
-    }
-    return o;
+    return this.order.batchesPerEpoch;
   }
 
   async next(): Promise<{ batch: SpeakerVectorBatch; epoch: number }> {
-    if (this.pos + this.batchSize > this.order.length) {
-      this.epoch++;
-      this.pos = 0;
-      this.order = this.shuffle(this.epoch);
-    }
-    const idx = this.order.slice(this.pos, this.pos + this.batchSize);
-    this.pos += this.batchSize;
-    return { batch: speakerBatch(this.set, idx, this.labels), epoch: this.epoch };
+    const { indices, epoch } = this.order.next();
+    return { batch: speakerBatch(this.set, indices, this.labels), epoch };
   }
 
   state(): unknown {
-    return { epoch: this.epoch, pos: this.pos };
+    return this.order.state();
   }
 
   restore(state: unknown): void {
-    const s = state as { epoch?: unknown; pos?: unknown };
-    if (typeof s?.epoch !== 'number' || typeof s.pos !== 'number') throw new Error('speaker vector stream: bad saved position');
-    this.epoch = s.epoch;
-    this.pos = s.pos;
-    this.order = this.shuffle(this.epoch);
+    this.order.restore(state);
   }
 }
 

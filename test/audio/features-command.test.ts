@@ -8,6 +8,7 @@ import * as t from '../../src/torch/index.js';
 import { readNpy } from '../../src/torch/serialize/npy.js';
 import { run } from '../../src/cli/commands/features.js';
 import { GOLDEN } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'streamnest-features-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -55,15 +56,7 @@ function assertGoldenFeatures(got: t.Tensor, kind: 'nest_NA' | 'nest_per_feature
   }
 }
 
-const quiet = async (argv: string[]): Promise<number> => {
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    return await run(argv);
-  } finally {
-    process.stdout.write = write;
-  }
-};
+const quiet = async (argv: string[]): Promise<number> => (await captureOutput(() => run(argv))).value;
 
 test('default (NEST, per_feature) output equals the golden features', async (tc) => {
   const out = join(dir, 'pf.npy');

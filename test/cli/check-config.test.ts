@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 // This file compiles to <outDir>/test/cli/; the CLI to <outDir>/src/cli/main.js.
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -15,19 +16,14 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 async function runIn(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const { run } = await import('../../src/cli/commands/check-config.js');
   const { ArgError } = await import('../../src/cli/args.js');
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await run(args), stdout, stderr: '' };
-  } catch (err) {
-    return { code: err instanceof ArgError ? 2 : 1, stdout, stderr: (err as Error).message };
-  } finally {
-    process.stdout.write = write;
-  }
+  const r = await captureOutput(async () => {
+    try {
+      return { code: await run(args), stderr: '' };
+    } catch (err) {
+      return { code: err instanceof ArgError ? 2 : 1, stderr: (err as Error).message };
+    }
+  });
+  return { ...r.value, stdout: r.stdout };
 }
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {

@@ -16,6 +16,7 @@ import { Diarizer } from '../../src/diarization/diarizer.js';
 import { readRttm } from '../../src/diarization/rttm.js';
 import { DEFAULT_TURN_STATISTICS } from '../../src/diarization/session-plan.js';
 import { REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { decodeRgbPng } from '../helpers/png.js';
 import { PREPROCESSOR, buildEncoder, buildPreprocessor, smallEncoderConfig } from '../streaming/helpers.js';
 
@@ -24,21 +25,8 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const ENCODER = smallEncoderConfig({ att_context_style: 'regular', att_context_size: [16, 0] });
 
 async function quiet(args: string[]): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    if (typeof chunk !== 'string') return (write as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    stdout += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await diarize(args), stdout };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
+  const r = await captureOutput(() => diarize(args));
+  return { code: r.value, stdout: r.stdout };
 }
 
 test('diarize writes RTTM, streams the same activities as offline, scores against --ref and draws the activity plot', async () => {

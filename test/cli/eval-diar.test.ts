@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { ArgError } from '../../src/cli/args.js';
 import { run as evalDiar } from '../../src/cli/commands/eval-diar.js';
 import { run as makeDiarizationCorpus } from '../../src/cli/commands/make-diarization-corpus.js';
@@ -15,22 +16,8 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const FIX = join(REPO_ROOT, 'test', 'fixtures', 'diarization');
 
 async function capture(run: (a: string[]) => Promise<number>, args: string[]): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  // only strings are the command's output; byte chunks are the test runner's own reports and pass through
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    if (typeof chunk !== 'string') return (write as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    stdout += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await run(args), stdout };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
+  const r = await captureOutput(() => run(args));
+  return { code: r.value, stdout: r.stdout };
 }
 
 test('eval-diar scores RTTM files with a UEM and prints the md-eval DER (11.18% at collar 0.25, 21.21% without)', async () => {

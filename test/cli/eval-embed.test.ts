@@ -13,6 +13,7 @@ import { embedUtterances, readSpeakerManifest } from '../../src/diarization/spea
 import { loadEmbedderModel } from '../../src/diarization/speaker-model-archive.js';
 import { allPairTrials, equalErrorRate } from '../../src/diarization/verification.js';
 import { GOLDEN, REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'streamnest-eval-embed-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -49,18 +50,8 @@ function manifest(name: string, n: number, edit: (o: Record<string, unknown>, i:
 }
 
 async function json(args: string[]): Promise<Record<string, number | string | boolean>> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((c: string | Uint8Array): boolean => {
-    stdout += typeof c === 'string' ? c : '';
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await evalEmbed([...args, '--json']);
-  } finally {
-    process.stdout.write = write;
-  }
-  return JSON.parse(stdout);
+  const r = await captureOutput(() => evalEmbed([...args, '--json']));
+  return JSON.parse(r.stdout);
 }
 
 test('eval-embed: the EER of a hand-made set, all pairs and a seeded sample; streamed == offline', async () => {

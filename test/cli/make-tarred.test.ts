@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { ArgError } from '../../src/cli/args.js';
 import { run } from '../../src/cli/commands/make-tarred.js';
 import { readTar } from '../../src/data/tar-stream.js';
@@ -15,17 +16,8 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const MANIFEST = join(REPO_ROOT, 'data', 'corpus', 'train_manifest.json');
 
 async function capture(args: string[]): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await run(args), stdout };
-  } finally {
-    process.stdout.write = write;
-  }
+  const r = await captureOutput(() => run(args));
+  return { code: r.value, stdout: r.stdout };
 }
 
 test('make-tarred shards the corpus into audio_{i}.tar with the manifests NeMo writes', async () => {

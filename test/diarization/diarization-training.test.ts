@@ -17,6 +17,7 @@ import { ConstantLr } from '../../src/train/lr-scheduler.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { DiarizationTrainStream, batchTargets, diarizationBatch, diarizationTask, loadDiarizationExamples } from '../../src/train/diarization-training.js';
 import { REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { PREPROCESSOR, buildEncoder, buildPreprocessor, maxAbsDiff, smallEncoderConfig } from '../streaming/helpers.js';
 import { run as evalDiar } from '../../src/cli/commands/eval-diar.js';
 import type { ConfigMap } from '../../src/config/index.js';
@@ -165,19 +166,6 @@ test('a tiny causal diarizer trained on simulated sessions: arrival-ordered targ
 });
 
 async function capture(run: (a: string[]) => Promise<number>, args: string[]): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    if (typeof chunk !== 'string') return (write as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    stdout += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await run(args), stdout };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
+  const r = await captureOutput(() => run(args));
+  return { code: r.value, stdout: r.stdout };
 }

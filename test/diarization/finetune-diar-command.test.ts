@@ -15,6 +15,7 @@ import { makeDiarizationCorpus } from '../../src/diarization/diarization-corpus.
 import { loadDiarizer } from '../../src/diarization/diarizer-archive.js';
 import { DEFAULT_TURN_STATISTICS } from '../../src/diarization/session-plan.js';
 import { GOLDEN, REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'streamnest-finetune-diar-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -28,24 +29,6 @@ function streamableInit(): string {
   writeNemoArchive(out, { configYaml: stringify(cfg), stateDict: a.stateDict, extra: a.extra });
   for (const v of a.stateDict.values()) v.dispose();
   return out;
-}
-
-async function quietly<T>(f: () => Promise<T>): Promise<{ value: T; stdout: string }> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    if (typeof chunk !== 'string') return (write as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    stdout += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { value: await f(), stdout };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
 }
 
 function encoderTensor(path: string, key: string): number[] {
@@ -70,9 +53,9 @@ test('finetune-diar: pretrained (encoder frozen: kept) and from scratch; eval-di
   const manifest = join(corpus, 'diarization_manifest.json');
   const common = ['--init', init, '--manifest', manifest, '--val-manifest', manifest, '--exp-dir', dir, '--max-steps', '4', '--batch-size', '2'];
   const flags = ['--val-check-interval', '2', '--lr', '1e-3', '--warmup-steps', '2', '--quiet'];
-  const pre = await quietly(() => finetuneDiar([...common, ...flags, '--name', 'pre', '--freeze-encoder-steps', '4']));
+  const pre = await captureOutput(() => finetuneDiar([...common, ...flags, '--name', 'pre', '--freeze-encoder-steps', '4']));
   assert.match(pre.stdout, /finetune-diar: 4 steps \(max_steps\), last loss [\d.]+; model .*pre\.nemo/);
-  const scratch = await quietly(() => finetuneDiar([...common, ...flags, '--name', 'scratch', '--from-scratch']));
+  const scratch = await captureOutput(() => finetuneDiar([...common, ...flags, '--name', 'scratch', '--from-scratch']));
   assert.match(scratch.stdout, /4 steps/);
   const preNemo = join(dir, 'pre', 'checkpoints', 'pre.nemo');
   const scratchNemo = join(dir, 'scratch', 'checkpoints', 'scratch.nemo');
@@ -86,8 +69,8 @@ test('finetune-diar: pretrained (encoder frozen: kept) and from scratch; eval-di
   loaded.model.dispose();
   assert.equal(t.liveTensorCount(), before);
   const args = ['--manifest', manifest, '--model', preNemo, '--threshold', '0.3', '--per-file'];
-  const off = await quietly(() => evalDiar(args));
-  const str = await quietly(() => evalDiar([...args, '--streaming']));
+  const off = await captureOutput(() => evalDiar(args));
+  const str = await captureOutput(() => evalDiar([...args, '--streaming']));
   assert.match(off.stdout, /^total\s+DER/m);
   assert.equal(str.stdout, off.stdout);
   console.log(`# ${off.stdout.split('\n').find((l) => l.startsWith('total'))}`);

@@ -11,6 +11,7 @@ import { readNemoArchive } from '../../src/checkpoint/nemo-archive.js';
 import { run as finetuneEmbed } from '../../src/cli/commands/finetune-embed.js';
 import { run as embed } from '../../src/cli/commands/embed.js';
 import { GOLDEN, REPO_ROOT } from '../helpers/assert.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'streamnest-finetune-embed-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -18,23 +19,6 @@ const INIT = join(GOLDEN, 'nemo', 'e_chunked_limited.nemo');
 const TRAIN = join(REPO_ROOT, 'data', 'corpus', 'train_manifest.json');
 const VAL = join(REPO_ROOT, 'data', 'corpus', 'val_manifest.json');
 const AUDIO = join(REPO_ROOT, 'data', 'corpus', 'val', 'val-00000.wav');
-
-async function quietly<T>(f: () => Promise<T>): Promise<{ value: T; stdout: string }> {
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    stdout += typeof chunk === 'string' ? chunk : '';
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { value: await f(), stdout };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
-}
 
 function tensorOf(path: string, key: string): number[] {
   const a = readNemoArchive(path, { extra: 'none' });
@@ -47,7 +31,7 @@ function tensorOf(path: string, key: string): number[] {
 
 test('finetune-embed: frozen encoder, falling loss, validation EER, a speaker .nemo that embed uses', async () => {
   const args = ['--init', INIT, '--manifest', TRAIN, '--val-manifest', VAL, '--exp-dir', dir, '--name', 'spk', '--quiet'];
-  const r = await quietly(() => finetuneEmbed([...args, '--max-steps', '40', '--val-check-interval', '20', '--batch-size', '16', '--emb-dim', '16']));
+  const r = await captureOutput(() => finetuneEmbed([...args, '--max-steps', '40', '--val-check-interval', '20', '--batch-size', '16', '--emb-dim', '16']));
   assert.match(r.stdout, /finetune-embed: 40 steps \(max_steps\).*best validation EER [\d.]+%; model .*spk\.nemo/);
   const nemo = join(dir, 'spk', 'checkpoints', 'spk.nemo');
   const rows = readFileSync(join(dir, 'spk', 'metrics.csv'), 'utf8')
@@ -75,13 +59,13 @@ test('finetune-embed: frozen encoder, falling loss, validation EER, a speaker .n
   assert.match(cfg.configYaml, /emb_sizes: 16/);
 
   const out = join(dir, 'e.npy');
-  let e = await quietly(() => embed(['--model', nemo, '--audio', AUDIO, '--out', out]));
+  let e = await captureOutput(() => embed(['--model', nemo, '--audio', AUDIO, '--out', out]));
   assert.match(e.stdout, /float32 \[16\] \(trained embedding layer \d+ -> 16 over/);
   assert.deepEqual(
     t.tidy(() => t.readNpy(out).shape),
     [16],
   );
-  e = await quietly(() => embed(['--model', nemo, '--audio', AUDIO, '--out', out, '--no-projection']));
+  e = await captureOutput(() => embed(['--model', nemo, '--audio', AUDIO, '--out', out, '--no-projection']));
   assert.match(e.stdout, /pooled statistics \[\d+\] \(--no-projection\)/);
 
   await assert.rejects(finetuneEmbed([...args, '--batch-size', '1']), /--batch-size must be >= 2/);
