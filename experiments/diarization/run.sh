@@ -4,7 +4,7 @@
 # causal ([-1,0]) and look-ahead ([-1,4] chunked_limited) encoders, and the loss ablation (ATS + PIL against PIL only);
 # DER offline and streamed on sessions of voices never seen in pretraining or diarizer training.
 #
-#   experiments/diarization/run.sh [--out DIR] [--pretrained DIR] [--corpus DIR] [--jobs 2] [--steps 200] [--seeds "1 2"] [--lookahead-seeds "1"]
+#   experiments/diarization/run.sh [--out DIR] [--pretrained DIR] [--corpus DIR] [--jobs 2] [--steps 600] [--seeds "1"] [--lookahead-seeds "1"] [--pil]
 #   --pretrained: the low-resource experiment's output (its pretrain/<row>/checkpoints/<row>.nemo; default exp/low-resource)
 #   --corpus: its corpus (experiments/common/corpus.sh; default <pretrained>/corpus)
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$root/exp/diarization"; pre="$root/exp/low-resource"; corpus=''; jobs=2; steps=200; seeds="1 2"; la_seeds="1"
+out="$root/exp/diarization"; pre="$root/exp/low-resource"; corpus=''; jobs=2; steps=600; seeds="1"; la_seeds="1"; pil=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --lookahead-seeds) la_seeds="$2"; shift 2 ;;
+    --pil) pil=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -58,12 +59,13 @@ train() { # "row seed"
   local name="$1-s$seed" src="$pre/pretrain/$2/checkpoints/$2.nemo" flag=""
   [ "$3" = scratch ] && flag=--from-scratch
   local dir="$out/runs/$name"
-  if ! grep -qs '(max_steps)' "$out/train-$name.log"; then # not finished (a stopped run resumes from its last checkpoint)
+  if ! grep -qs "finetune-diar: $steps steps (max_steps)" "$out/train-$name.log"; then # not finished (a stopped run, or one with fewer steps, resumes from its last checkpoint)
     log "train $name ($steps steps)"
     $SN finetune-diar --quiet --init "$src" $flag --seed "$seed" --manifest "$out/sessions/train/diarization_manifest.json" \
       --val-manifest "$out/sessions/val/diarization_manifest.json" --max-steps "$steps" --val-check-interval 100 \
       --lr 1e-3 --warmup-steps 50 --batch-size 4 --ats-weight "$4" --pil-weight "$5" \
       --exp-dir "$out/runs" --name "$name" > "$out/train-$name.log" 2>&1 || { log "FAILED train $name"; return 1; }
+    rm -rf "$dir"/der-*.json "$dir/rttm" # scores of an earlier, shorter run
   fi
   local m="$dir/checkpoints/$name.nemo" t="$out/sessions/test/diarization_manifest.json"
   [ -f "$dir/der-offline.json" ] || $SN eval-diar --manifest "$t" --model "$m" --json > "$dir/der-offline.json"
@@ -77,7 +79,7 @@ for seed in $seeds; do
   for r in causal-pretrained causal-scratch; do JOBS+=("$r $seed"); done
   if [[ " $la_seeds " == *" $seed "* ]]; then for r in lookahead-pretrained lookahead-scratch; do JOBS+=("$r $seed"); done; fi
 done
-JOBS+=("causal-pretrained-pil 1")
+if [ "$pil" = 1 ]; then JOBS+=("causal-pretrained-pil 1"); fi # the loss ablation (PIL only)
 printf '%s\n' "${JOBS[@]}" | xargs -P "$jobs" -I{} bash -c 'train "$@"' _ {}
 # one test session drawn: the first seed's streamed causal pretrained diarizer against the reference
 s="$out/sessions/test"; m="$out/runs/causal-pretrained-s1/checkpoints/causal-pretrained-s1.nemo"
