@@ -75,8 +75,9 @@ export const usage = `Usage: streamnest finetune-diar --init MODEL.nemo --manife
 
 ${summary}.
 The head is NeMo Sortformer's speaker head without its (non-causal) Transformer: frame-wise layers on the
-encoder's 80 ms frames, so that streaming gives the offline activities. The loss is ats_weight x BCE against
-targets whose speakers are ordered by first arrival + pil_weight x BCE against the best speaker permutation.
+encoder's frames (80 ms at 8x subsampling), so that streaming gives the offline activities. The loss is
+ats_weight x BCE against targets whose speakers are ordered by first arrival + pil_weight x BCE against the best
+speaker permutation. The schedule is NeMo's InverseSquareRootAnnealing: --lr is the peak.
 The run is a config in NeMo's SortformerEncLabelModel layout (${DEFAULT_DIARIZER_CONFIG} unless --config); every flag
 overrides the key it names, then key.path=value overrides apply. Keys streamnest cannot honour are refused with the reason.
 Outputs under exp_manager.exp_dir/<name>/: checkpoints/ (with <name>.nemo, a SortformerEncLabelModel-layout archive
@@ -89,7 +90,7 @@ Examples:
   streamnest make-diarization-corpus --out diar --sessions 200
   streamnest finetune-diar --init nest.nemo --manifest diar/diarization_manifest.json --max-steps 3000
   streamnest finetune-diar --config diar_streaming_tiny init_from_nemo_model=nest.nemo \\
-      model.train_ds.manifest_filepath=diar/diarization_manifest.json model.optim.sched.name=InverseSquareRootAnnealing
+      model.train_ds.manifest_filepath=diar/diarization_manifest.json model.optim.sched.warmup_steps=500
   streamnest eval-diar --manifest diar_val/diarization_manifest.json --model diar_exp/diarizer/checkpoints/diarizer.nemo --streaming`;
 
 type ParsedFlags = ReturnType<typeof parseArgs<typeof spec>>['options'];
