@@ -4,7 +4,7 @@
 # causal ([-1,0]) and look-ahead ([-1,4] chunked_limited) encoders, and the loss ablation (ATS + PIL against PIL only);
 # DER offline and streamed on sessions of voices never seen in pretraining or diarizer training.
 #
-#   experiments/diarization/run.sh [--out DIR] [--pretrained DIR] [--corpus DIR] [--jobs 2] [--steps 600] [--seeds "1"] [--lookahead-seeds "1"] [--pil]
+#   experiments/diarization/run.sh [--out DIR] [--pretrained DIR] [--corpus DIR] [--jobs 2] [--steps 400] [--seeds "1 2"] [--lookahead-seeds "1"] [--pil]
 #   --pretrained: the low-resource experiment's output (its pretrain/<row>/checkpoints/<row>.nemo; default exp/low-resource)
 #   --corpus: its corpus (experiments/common/corpus.sh; default <pretrained>/corpus)
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$root/exp/diarization"; pre="$root/exp/low-resource"; corpus=''; jobs=2; steps=600; seeds="1"; la_seeds="1"; pil=0
+out="$root/exp/diarization"; pre="$root/exp/low-resource"; corpus=''; jobs=2; steps=400; seeds="1 2"; la_seeds="1"; pil=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
