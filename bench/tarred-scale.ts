@@ -127,7 +127,7 @@ function make(o: Options): void {
   });
   const info: ScaleInfo = {
     source: o.source,
-    noise: o.noise,
+    noise: resolve(o.noise),
     repeats,
     entries: r.entries,
     seconds: r.seconds,
