@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { ArgError } from '../../src/cli/args.js';
-import { run as diarize } from '../../src/cli/commands/diarize.js';
+import { activityLanes, run as diarize } from '../../src/cli/commands/diarize.js';
 import type { ConfigMap } from '../../src/config/index.js';
 import { makeDiarizationCorpus } from '../../src/diarization/diarization-corpus.js';
 import { diarizerConfigYaml, saveDiarizer } from '../../src/diarization/diarizer-archive.js';
 import { Diarizer } from '../../src/diarization/diarizer.js';
-import { readRttm } from '../../src/diarization/rttm.js';
+import { readRttm, type SpeakerTurn } from '../../src/diarization/rttm.js';
 import { DEFAULT_TURN_STATISTICS } from '../../src/diarization/session-plan.js';
 import { REPO_ROOT } from '../helpers/assert.js';
 import { captureOutput } from '../helpers/capture-output.js';
@@ -88,4 +88,32 @@ test('diarize writes RTTM, streams the same activities as offline, scores agains
   await assert.rejects(() => quiet([...base, '--chunk-size', '0.32']), /--chunk-size applies to --streaming only/);
   await assert.rejects(() => quiet(['--model', nemo, '--audio', wav, '--threshold', '1.5']), /--threshold must be between 0 and 1/);
   await assert.rejects(() => quiet([...base, '--ref', join(dir, 'missing.rttm')]), /missing\.rttm/);
+});
+
+test('activityLanes: every turn of a mapped reference speaker lands in its model lane; unmapped speakers get their own', () => {
+  const act = Float32Array.from([0.9, 0.1, 0.2, 0.8, 0.7, 0.3]); // 3 frames x 2 model speakers
+  const turn = (speaker: string, start: number): SpeakerTurn => ({ file: 'f', channel: '1', start, duration: 1, speaker, where: '' });
+  const ref = [turn('alice', 0), turn('bob', 1), turn('alice', 2), turn('carol', 3), turn('bob', 4)];
+  const lanes = activityLanes(
+    act,
+    2,
+    ref,
+    new Map([
+      ['alice', 'spk1'],
+      ['bob', 'spk0'],
+      ['carol', null],
+    ]),
+  );
+  assert.deepEqual(
+    lanes.map((l) => [l.label, l.reference.map((r) => r[0]), Array.from(l.activity).map((v) => +v.toFixed(1))]),
+    [
+      ['bob>spk0', [1, 4], [0.9, 0.2, 0.7]],
+      ['alice>spk1', [0, 2], [0.1, 0.8, 0.3]],
+      ['carol', [3], []],
+    ],
+  );
+  assert.deepEqual(
+    activityLanes(act, 2, null, new Map()).map((l) => l.label),
+    ['spk0', 'spk1'],
+  );
 });

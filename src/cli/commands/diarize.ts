@@ -3,6 +3,7 @@
 import { basename, extname } from 'node:path';
 import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
 import type { SpeakerTurn } from '../../diarization/rttm.js';
+import type { ActivityLane } from '../../plot/index.js';
 
 export const name = 'diarize';
 export const summary = 'Who spoke when in one recording: RTTM from a diarizer .nemo, offline or streamed, with an optional activity plot';
@@ -97,7 +98,36 @@ async function printDer(ref: readonly SpeakerTurn[], hyp: readonly SpeakerTurn[]
   );
 }
 
-/** One lane per model speaker (reference speakers mapped onto them by DER's optimal mapping), then unmapped reference speakers. */
+/**
+ * The plot's lanes: one per model speaker (spk0, spk1, ...: its activity, and the reference turns of the reference
+ * speaker DER's optimal mapping gives it), then one per reference speaker mapped to none (its turns only).
+ */
+export function activityLanes(
+  activities: Float32Array,
+  numSpeakers: number,
+  ref: readonly SpeakerTurn[] | null,
+  mapping: ReadonlyMap<string, string | null>,
+): ActivityLane[] {
+  const frames = activities.length / numSpeakers;
+  const lanes = Array.from({ length: numSpeakers }, (_, s) => ({
+    label: `spk${s}`,
+    reference: [] as [number, number][],
+    activity: Float32Array.from({ length: frames }, (_, f) => activities[f * numSpeakers + s]!),
+  }));
+  const byName = new Map(lanes.map((l) => [l.label, l]));
+  const extra = new Map<string, [number, number][]>();
+  for (const x of ref ?? []) {
+    const to = mapping.get(x.speaker) ?? null;
+    const lane = to === null ? undefined : byName.get(to);
+    const span: [number, number] = [x.start, x.start + x.duration];
+    if (lane) {
+      lane.label = `${x.speaker.slice(0, 5)}>${to}`;
+      lane.reference.push(span);
+    } else extra.set(x.speaker, [...(extra.get(x.speaker) ?? []), span]);
+  }
+  return [...lanes, ...[...extra].map(([speaker, spans]) => ({ label: speaker, reference: spans, activity: new Float32Array(0) }))];
+}
+
 async function drawPlot(
   path: string,
   o: {
@@ -111,29 +141,10 @@ async function drawPlot(
   },
 ): Promise<void> {
   const { activityPlot } = await import('../../plot/index.js');
-  const frames = o.activities.length / o.S;
-  const lanes = Array.from({ length: o.S }, (_, s) => ({
-    label: `spk${s}`,
-    reference: [] as [number, number][],
-    activity: Float32Array.from({ length: frames }, (_, f) => o.activities[f * o.S + s]!),
-  }));
-  let seconds = frames * o.frameSeconds;
-  if (o.ref !== null && o.ref.length > 0) {
-    const { scoreDiarization } = await import('../../diarization/der.js');
-    const mapping = scoreDiarization(o.ref, o.turns, null, { collar: 0 }).recordings[0]?.mapping ?? new Map<string, string | null>();
-    const extra = new Map<string, [number, number][]>();
-    for (const x of o.ref) {
-      const to = mapping.get(x.speaker);
-      const lane = to ? lanes.find((l) => l.label === to) : undefined;
-      const span: [number, number] = [x.start, x.start + x.duration];
-      if (lane) {
-        lane.label = `${x.speaker.slice(0, 5)}>${to}`;
-        lane.reference.push(span);
-      } else extra.set(x.speaker, [...(extra.get(x.speaker) ?? []), span]);
-      seconds = Math.max(seconds, x.start + x.duration);
-    }
-    for (const [speaker, spans] of extra) lanes.push({ label: speaker, reference: spans, activity: new Float32Array(0) });
-  }
+  const { scoreDiarization } = await import('../../diarization/der.js');
+  const mapping = o.ref?.length ? (scoreDiarization(o.ref, o.turns, null, { collar: 0 }).recordings[0]?.mapping ?? new Map()) : new Map();
+  const lanes = activityLanes(o.activities, o.S, o.ref, mapping);
+  const seconds = Math.max((o.activities.length / o.S) * o.frameSeconds, ...(o.ref ?? []).map((x) => x.start + x.duration));
   const subtitle = o.ref
     ? 'shaded: reference speech; line: model activity (spk0 = first to speak); dashed: threshold'
     : 'line: model activity; dashed: threshold';
