@@ -51,5 +51,5 @@ for (const ctx of ['causal', 'lookahead']) {
   lines.push('', `${ctx}: pretrained ${(100 * a).toFixed(1)}% against from scratch ${(100 * b).toFixed(1)}% streamed DER at the validation threshold (${(100 * (1 - a / b)).toFixed(1)}% relative).`);
 }
 const all = [...rows.values()].flat();
-lines.push('', `Streamed DER ${same(all) ? 'equals' : 'does NOT equal'} the offline DER on every run.`);
+lines.push('', all.length === 0 ? 'No finished runs.' : `Streamed DER ${same(all) ? 'equals' : 'does NOT equal'} the offline DER on every run.`);
 console.log(lines.join('\n'));
