@@ -8,6 +8,7 @@
         "native/src/generator.cc",
         "native/src/dispatch.cc",
         "native/src/runtime.cc",
+        "native/src/autocast.cc",
         "native/src/distributed.cc",
         "native/src/cpu-allocator.cc"
       ],

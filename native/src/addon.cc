@@ -1,6 +1,7 @@
-// streamnest's N-API addon: tensors, the ATen operator dispatcher, autograd and runtime settings.
+// streamnest's N-API addon: tensors, the ATen operator dispatcher, autograd, autocast and runtime settings.
 #include <napi.h>
 
+#include "autocast.h"
 #include "cpu-allocator.h"
 #include "dispatch.h"
 #include "distributed.h"
@@ -14,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeGenerator", streamnest::GeneratorWrap::Init(env));
   streamnest::InitDispatch(env, exports);
   streamnest::InitRuntime(env, exports);
+  streamnest::InitAutocast(env, exports);
   streamnest::InitCpuAllocator(env, exports);
   streamnest::InitDistributed(env, exports);
   return exports;

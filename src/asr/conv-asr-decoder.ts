@@ -38,6 +38,8 @@ export class ConvAsrDecoder extends t.Module {
 
   /** encoder output [B, d, T] -> log-probabilities [B, T, C+1] */
   forward(encoded: Tensor): Tensor {
-    return t.logSoftmax(this.logits(encoded), -1);
+    const z = this.logits(encoded); // [B, T, C+1]
+    // in float32 under autocast too (as CUDA autocast runs log_softmax; CPU autocast would keep bfloat16)
+    return t.logSoftmax(z.dtype === 'bfloat16' || z.dtype === 'float16' ? z.to({ dtype: 'float32' }) : z, -1);
   }
 }

@@ -323,7 +323,8 @@ export class FilterbankFeatures extends t.Module {
     for (const n of nIn) {
       if (!Number.isInteger(n) || n < 0 || n > nSamples) throw new RangeError(`src/audio/preprocessor.ts: length ${n} outside [0, ${nSamples}]`);
     }
-    const run = (): FeatureOutput => t.tidy(() => this.compute(x, nIn, o));
+    // float32 even inside an autocast scope (NeMo's FilterbankFeatures disables autocast around the STFT and the mel matmul)
+    const run = (): FeatureOutput => t.autocastOff(() => t.tidy(() => this.compute(x, nIn, o)));
     return this.cfg.use_grads ? run() : t.noGrad(run);
   }
 
@@ -385,37 +386,41 @@ export class FilterbankFeatures extends t.Module {
   spectralFrames(x: t.Tensor, augment: t.Generator | null = null): t.Tensor {
     const c = this.cfg;
     const g = this.geometry;
-    return t.tidy(() => {
-      const batch = x.shape[0]!;
-      const device = x.device;
-      const window = this.window && this.window.device !== device ? this.window.to({ device }) : this.window;
-      const spec = t.stft(x, { nFft: g.nFft, hopLength: g.hopLength, winLength: g.winLength, window, center: false }); // [B, nBins, T, 2]
-      let s = spec.pow(2).sum(-1); // [B, nBins, T]
-      s = (c.use_grads ? s.add(1e-5) : s).sqrt();
-      if (augment && c.nb_augmentation_prob > 0 && c.nb_max_freq < c.sample_rate / 2) {
-        const nbBin = Math.trunc((c.nb_max_freq / c.sample_rate) * g.nFft);
-        const draws = t.rand([batch], { generator: augment }).toArray();
-        const keepBins = t.arange(0, s.shape[1]!, 1, { device }).lt(nbBin).to({ dtype: 'float32' }).view([1, -1, 1]); // [1, nBins, 1]
-        const hit = t.tensor(
-          draws.map((d) => (d < c.nb_augmentation_prob ? 1 : 0)),
-          [batch, 1, 1],
-          { device },
-        ); // [B, 1, 1]
-        s = s.mul(t.sub(1, hit.mul(t.sub(1, keepBins)))); // [B, nBins, T]
-      }
-      if (c.mag_power !== 1.0) s = s.pow(c.mag_power);
-      let m = this.fb.to({ dtype: s.dtype, device }).matmul(s); // [B, F, T]
-      if (c.log) {
-        const guard = logGuardValue(c.log_zero_guard_value);
-        m = c.log_zero_guard_type === 'add' ? m.add(guard).log() : m.clamp(guard).log();
-      }
-      if (c.frame_splicing > 1)
-        m = t.cat(
-          Array.from({ length: c.frame_splicing }, () => m),
-          1,
-        ); // [B, F*splice, T] (NeMo stacks unshifted copies)
-      return m;
-    });
+    // float32 under autocast too, as NeMo disables autocast around the STFT and the mel matmul (the streaming
+    // front end calls this directly, not through forward)
+    return t.autocastOff(() =>
+      t.tidy(() => {
+        const batch = x.shape[0]!;
+        const device = x.device;
+        const window = this.window && this.window.device !== device ? this.window.to({ device }) : this.window;
+        const spec = t.stft(x, { nFft: g.nFft, hopLength: g.hopLength, winLength: g.winLength, window, center: false }); // [B, nBins, T, 2]
+        let s = spec.pow(2).sum(-1); // [B, nBins, T]
+        s = (c.use_grads ? s.add(1e-5) : s).sqrt();
+        if (augment && c.nb_augmentation_prob > 0 && c.nb_max_freq < c.sample_rate / 2) {
+          const nbBin = Math.trunc((c.nb_max_freq / c.sample_rate) * g.nFft);
+          const draws = t.rand([batch], { generator: augment }).toArray();
+          const keepBins = t.arange(0, s.shape[1]!, 1, { device }).lt(nbBin).to({ dtype: 'float32' }).view([1, -1, 1]); // [1, nBins, 1]
+          const hit = t.tensor(
+            draws.map((d) => (d < c.nb_augmentation_prob ? 1 : 0)),
+            [batch, 1, 1],
+            { device },
+          ); // [B, 1, 1]
+          s = s.mul(t.sub(1, hit.mul(t.sub(1, keepBins)))); // [B, nBins, T]
+        }
+        if (c.mag_power !== 1.0) s = s.pow(c.mag_power);
+        let m = this.fb.to({ dtype: s.dtype, device }).matmul(s); // [B, F, T]
+        if (c.log) {
+          const guard = logGuardValue(c.log_zero_guard_value);
+          m = c.log_zero_guard_type === 'add' ? m.add(guard).log() : m.clamp(guard).log();
+        }
+        if (c.frame_splicing > 1)
+          m = t.cat(
+            Array.from({ length: c.frame_splicing }, () => m),
+            1,
+          ); // [B, F*splice, T] (NeMo stacks unshifted copies)
+        return m;
+      }),
+    );
   }
 }
 

@@ -83,6 +83,8 @@ export class MultiSoftmaxDecoder extends t.Module {
       const [B, T] = logits.shape as [number, number];
       let l = logits.reshape([B, T, this.numClasses, this.numDecoders]); // (B, T', C, H): channel = c*H + h
       if (this.squeezeSingle && this.numDecoders === 1) l = l.squeeze(-1); // (B, T', C)
+      // in float32 under autocast too: CUDA autocast runs log_softmax in float32, CPU autocast would keep bfloat16
+      if (l.dtype === 'bfloat16' || l.dtype === 'float16') l = l.to({ dtype: 'float32' });
       return t.logSoftmax(l, 2); // over C
     });
   }

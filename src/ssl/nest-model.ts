@@ -97,7 +97,8 @@ export class NestModel extends t.Module {
   forward(batch: NestBatch, o: { attContextSize?: [number, number]; maskFrames?: readonly (readonly number[])[] } = {}): NestForward {
     const clean = this.preprocessor.forward(batch.audio, batch.audioLen); // [B, F, T]
     const noisy = this.preprocessor.forward(batch.noisy, batch.noisyLen); // [B, F, T]
-    const tokens = t.noGrad(() => this.quantizer.tokens(this.quantizerInput(clean.features, clean.lengths))); // [B, T/S, H]
+    // targets in full precision under autocast too (the projection is a float32 linear): tokens do not depend on trainer.precision
+    const tokens = t.noGrad(() => t.autocastOff(() => this.quantizer.tokens(this.quantizerInput(clean.features, clean.lengths)))); // [B, T/S, H]
     // masked frames drawn here, or given (reproducing a recorded batch, e.g. NeMo's golden masks)
     const { masked, mask } = o.maskFrames
       ? this.mask_processor.applyFrames(noisy.features, o.maskFrames)

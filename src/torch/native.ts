@@ -102,6 +102,12 @@ export interface NativeAddon {
     nesterov: boolean,
   ): (NativeTensor | null)[];
   clipGradNorm(params: NativeTensor[], maxNorm: number, normType: number): number;
+  autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
+  setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
+  /** Increments the autocast nesting count; returns the new level. */
+  autocastEnter(): number;
+  /** Decrements it; at 0 the cache of cast weights is cleared. Returns the remaining level. */
+  autocastExit(): number;
 }
 
 function findAddon(): string {

@@ -94,6 +94,10 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
     throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
   const betas = (o.betas ?? [0.9, 0.98]) as number[];
   const tr = section(resolved, 'trainer');
+  if (tr.precision !== undefined && ![32, '32', '32-true'].includes(tr.precision as string | number))
+    throw new Error(
+      `trainer.precision: fine-tuning trains in float32 (bf16-mixed is built for NEST pretraining only); got ${JSON.stringify(tr.precision)}, use 32`,
+    );
   const em = section(resolved, 'exp_manager');
   const labels = m.labels;
   if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string')))

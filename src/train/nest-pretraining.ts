@@ -11,7 +11,7 @@ import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import { batchToTensors } from '../data/batch-tensors.js';
 import type { SamplerState } from '../data/sampler.js';
 import { fitAndExport, type RunEnd } from './end-of-run.js';
-import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask } from './trainer.js';
+import { Trainer, precisionDescription, trainerLoopOptions, type BatchStream, type TrainTask } from './trainer.js';
 import { schedulerFromSection, type LrScheduler } from './lr-scheduler.js';
 
 export const NEST_TARGET = 'nemo.collections.asr.models.ssl_models.EncDecDenoiseMaskedTokenPredModel';
@@ -184,6 +184,7 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
     createDatasetLoader(c.model.train_ds as unknown as Record<string, unknown>, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state, shard }),
   );
   if (rank === 0) log(train.describe());
+  if (rank === 0) log(`streamnest: ${precisionDescription(c.trainer.precision)}`);
   const val = c.model.validation_ds;
   const validation =
     val && val.manifest_filepath !== null

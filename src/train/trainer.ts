@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import * as t from '../torch/index.js';
+import type { TrainingPrecision } from '../config/schema/trainer.js';
 import { collectDisposedHandles } from '../torch/startup.js';
 import { linePlot } from '../plot/index.js';
 import { CheckpointManager, loadTrainingCheckpoint, type TrainerProgress } from './checkpoint.js';
@@ -63,6 +64,8 @@ export interface TrainerOptions {
   handleSignals?: boolean;
   /** Write TensorBoard event files beside metrics.csv (exp_manager.create_tensorboard_logger; default true). */
   tensorboard?: boolean;
+  /** trainer.precision: bf16-mixed runs the forward passes under CPU bfloat16 autocast (default 32-true). */
+  precision?: TrainingPrecision;
 }
 
 /** NeMo/Lightning `trainer:` keys the training loop reads (shared by the NEST and CTC configs). */
@@ -73,6 +76,7 @@ export interface TrainerSection {
   log_every_n_steps: number;
   gradient_clip_val: number;
   accumulate_grad_batches: number;
+  precision?: TrainingPrecision;
 }
 
 /**
@@ -84,7 +88,7 @@ export function trainerLoopOptions(
   batchesPerEpoch: number,
 ): Pick<
   TrainerOptions,
-  'maxSteps' | 'maxEpochs' | 'logEveryNSteps' | 'valCheckInterval' | 'gradientClipVal' | 'accumulateGradBatches' | 'maxConsecutiveNonFinite'
+  'maxSteps' | 'maxEpochs' | 'logEveryNSteps' | 'valCheckInterval' | 'gradientClipVal' | 'accumulateGradBatches' | 'maxConsecutiveNonFinite' | 'precision'
 > {
   return {
     maxSteps: tr.max_steps > 0 ? tr.max_steps : Number.MAX_SAFE_INTEGER,
@@ -94,7 +98,15 @@ export function trainerLoopOptions(
     gradientClipVal: tr.gradient_clip_val,
     accumulateGradBatches: tr.accumulate_grad_batches,
     maxConsecutiveNonFinite: 10,
+    precision: tr.precision ?? '32-true',
   };
+}
+
+/** The run-log line naming the precision a run trains in. */
+export function precisionDescription(p: TrainingPrecision): string {
+  return p === 'bf16-mixed'
+    ? 'precision bf16-mixed: forward passes under bfloat16 autocast on the CPU (matmul, linear, conv in bfloat16; features, targets, log-softmax and loss in float32); float32 weights, gradients and optimizer state'
+    : 'precision 32-true: float32 throughout';
 }
 
 export interface TrainResult {
@@ -267,7 +279,7 @@ export class Trainer<B> {
     const metricSums = new Map<string, { sum: number; n: number }>();
     try {
       for await (const batch of this.validation()) {
-        const r = t.noGrad(() => t.tidy(() => this.task.validationLoss(batch)));
+        const r = t.noGrad(() => t.tidy(() => this.inPrecision(() => this.task.validationLoss(batch))));
         this.task.disposeBatch(batch);
         if (Number.isFinite(r.loss)) {
           sum += r.loss;
@@ -408,7 +420,8 @@ export class Trainer<B> {
         if (o.maxEpochs !== undefined && o.maxEpochs !== null && o.maxEpochs > 0 && epoch >= o.maxEpochs) epochEnded = true;
       }
       const r = t.tidy(() => {
-        const { loss, metrics: m } = this.task.trainingLoss(batch, step);
+        // only the forward pass runs under autocast; backward follows the graph's casts back to the float32 parameters
+        const { loss, metrics: m } = this.inPrecision(() => this.task.trainingLoss(batch, step));
         const scaled = o.accumulateGradBatches > 1 ? loss.div(o.accumulateGradBatches) : loss;
         const value = loss.item();
         if (Number.isFinite(value)) scaled.backward();
@@ -419,6 +432,13 @@ export class Trainer<B> {
       metrics = r.m;
     }
     return { loss: lossSum / o.accumulateGradBatches, metrics, epochEnded };
+  }
+
+  /** Runs a forward pass in the run's precision (bf16-mixed: under CPU bfloat16 autocast, the loss returned in float32). */
+  private inPrecision<R extends { loss: t.Tensor | number }>(forward: () => R): R {
+    if (this.o.precision !== 'bf16-mixed') return forward();
+    const r = t.autocast({ device: 'cpu', dtype: 'bfloat16' }, forward);
+    return typeof r.loss === 'number' || r.loss.dtype === 'float32' ? r : { ...r, loss: r.loss.to({ dtype: 'float32' }) };
   }
 
   /** This rank's finite / stop / epoch-ended flags, made the same on every rank (any rank's flag wins). Collective. */
@@ -487,7 +507,11 @@ export class Trainer<B> {
         total: o.maxSteps,
         loss,
         lr,
-        extra: { epoch: this.progress.epoch, ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])) },
+        extra: {
+          epoch: this.progress.epoch,
+          ...Object.fromEntries(shown.map(([k, label]) => [label, metrics[k]!])),
+          precision: this.o.precision ?? '32-true',
+        },
       },
       o.logEveryNSteps,
     );

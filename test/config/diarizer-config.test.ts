@@ -139,6 +139,7 @@ test('checks that name the key: streaming_mode false, speaker counts, sample rat
     [['model.ats_weight=0', 'model.pil_weight=0'], /model\.pil_weight.*cannot both be 0/],
     [['model.sortformer_modules.dropout_rate=1'], /model\.sortformer_modules\.dropout_rate.*< 1/],
     [['trainer.devices=2'], /trainer\.devices.*one process/],
+    [['trainer.precision=bf16-mixed'], /trainer\.precision.*finetune-diar trains in float32/],
     [['trainer.max_steps=-1'], /trainer\.max_steps.*never ends/],
     [['model.optim.sched.name=PolynomialDecayAnnealing'], /model\.optim\.sched\.name.*'InverseSquareRootAnnealing'/],
     [['model.train_ds.session_len_sec=0'], /model\.train_ds\.session_len_sec.*-1 for whole sessions/],

@@ -59,7 +59,6 @@ const REFUSED_SAMPLES: Record<string, { refused: string; inert: string }> = {
   'model.optim.sched.frequency': { refused: '2', inert: '1' },
   'trainer.accelerator': { refused: 'gpu', inert: 'cpu' },
   'trainer.gpus': { refused: '1', inert: '0' },
-  'trainer.precision': { refused: 'bf16-mixed', inert: '32-true' },
   'trainer.plugins': { refused: '[bf16_plugin]', inert: '[]' },
   'trainer.gradient_clip_algorithm': { refused: 'value', inert: 'norm' },
   'trainer.callbacks': { refused: '[{_target_: lightning.pytorch.callbacks.EarlyStopping}]', inert: '[]' },
@@ -179,12 +178,15 @@ test("the brief's examples: tarred data and mixed precision name the key, the re
   );
   const buckets = configError(['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=[[/d/b1/a.tar],[/d/b2/a.tar]]']);
   assert.match(buckets.message, /model\.train_ds\.tarred_audio_filepaths.*bucketed tarred datasets .* are not implemented/);
-  const bf16 = configError(['trainer.precision=bf16-mixed']);
+  // mixed precision (issue #16): bf16-mixed is built (Lightning 1.x's 'bf16' means it too); float16 needs CUDA and is refused
+  const fp16 = configError(['trainer.precision=16-mixed']);
   assert.match(
-    bf16.message,
-    /trainer\.precision .*mixed precision is not built yet \(issue #16\); use 32 \(got "bf16-mixed" \(text\); accepted: 32 or '32' or '32-true' or null\)/,
+    fp16.message,
+    /trainer\.precision .*float16 mixed precision needs CUDA autocast with a dynamic gradient scaler.*use bf16-mixed \(got "16-mixed" \(text\); accepted: 32, '32-true', 'bf16-mixed', or 'bf16' which means bf16-mixed\)/,
   );
-  for (const p of ['32', "'32'", '32-true']) assert.ok(loadConfig('tiny', [`trainer.precision=${p}`]));
+  assert.match(configError(['trainer.precision=bf16-true']).message, /trainer\.precision .*16-bit weights and optimizer state are not implemented/);
+  for (const p of ['32', "'32'", '32-true']) assert.equal(loadConfig('tiny', [`trainer.precision=${p}`]).config.trainer.precision, '32-true');
+  for (const p of ['bf16-mixed', 'bf16']) assert.equal(loadConfig('tiny', [`trainer.precision=${p}`]).config.trainer.precision, 'bf16-mixed');
   // NeMo's own recipe values for the tarred keys are inert when is_tarred is false
   const { warnings } = loadConfig('nest_fast-conformer', MANIFESTS);
   assert.ok(!warnings.some((w) => /is_tarred|tarred_audio_filepaths|bucketing_batch_size/.test(w)), warnings.join('\n'));
@@ -279,4 +281,7 @@ test('every shipped preset loads, with no unknown keys and nothing refused (the 
     assert.equal((loaded.tree.model as ConfigMap).encoder !== null, true, name);
     assert.ok(loaded.config.trainer.max_steps > 0, name);
   }
+  // fine-tuning trains in float32: another precision is refused, not ignored
+  assert.throws(() => loadFinetuneConfig('ctc_tiny', initModel, ['trainer.precision=bf16-mixed']), /trainer\.precision: fine-tuning trains in float32/);
+  assert.equal(loadFinetuneConfig('ctc_tiny', initModel, ['trainer.precision=32']).config.trainer.max_steps > 0, true);
 });

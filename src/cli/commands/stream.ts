@@ -25,6 +25,12 @@ const spec = {
     help: "adaptive look-ahead: before each step take the largest trained look-ahead whose algorithmic latency plus measured compute fits MS (multi-look-ahead models; the pairs sharing --att-context-size's left context)",
   },
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
+  precision: {
+    type: 'string',
+    choices: ['32', 'bf16'],
+    default: '32',
+    help: 'bf16: the encoder under CPU bfloat16 autocast (features in float32); --compare-modes runs the offline pass in bf16 too',
+  },
   maxContext: {
     type: 'integer',
     help: "attention cache size when the left context is unlimited (NeMo's max_context; default: the file's length, at most 10000)",
@@ -33,7 +39,7 @@ const spec = {
 
 export const usage = `Usage: streamnest stream --model FILE.nemo --audio FILE [--chunk-size 0.32] [--att-context-size L,R]
                         [--compare-modes] [--json] [--out FILE.npy] [--plot FILE.png] [--nemo-compatible]
-                        [--latency-budget-ms MS]
+                        [--latency-budget-ms MS] [--precision 32|bf16]
 
 ${summary}.
 Audio is pushed in pieces of one chunk (the new audio a step consumes); each push's wall time is one chunk latency.
@@ -41,7 +47,8 @@ The default driver is exact: for causal subsampling + causal convs (chunked_limi
 concatenated output equals the offline encoder output. --nemo-compatible reproduces NeMo's driver instead.
 --latency-budget-ms switches look-ahead chunk by chunk (after timing every trained context once on quiet noise);
 audio then arrives in pieces of the smallest chunk, and --compare-modes compares with the offline pass under the
-same per-chunk masks. --json adds contexts_used (pair -> steps).
+same per-chunk masks. --json adds contexts_used (pair -> steps). With --precision bf16, streaming equals offline
+within bfloat16 rounding instead of exactly (both passes run in bf16; chunking changes the matmul shapes).
 
 Options:
 ${formatOptions(spec)}
@@ -76,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   } = await import('../../streaming/index.js');
   const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
   t.setNumThreads(options.threads);
+  const inPrecision = <T>(fn: () => T): T => (options.precision === 'bf16' ? t.autocast({ device: 'cpu', dtype: 'bfloat16' }, fn) : fn());
 
   const m = loadNemoModel(options.model);
   try {
@@ -105,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
         throw new ArgError("--latency-budget-ms switches context within a stream, which NeMo's driver cannot; omit --nemo-compatible");
       const { geometries, skipped } = switchableGeometries(se, { hopSeconds: hop, maxContext });
       const p = lookaheadPolicy(geometries, budget);
-      adaptive = { p, s: calibrateLookahead(se, p, initLookaheadState(p)), skipped };
+      adaptive = { p, s: inPrecision(() => calibrateLookahead(se, p, initLookaheadState(p))), skipped };
     }
     const piece = Math.max(1, Math.round((adaptive ? adaptive.p.geometries[0]! : geo).chunkSeconds * sr));
     const latencies: number[] = [];
@@ -132,21 +140,25 @@ export async function run(argv: string[]): Promise<number> {
     const t0 = performance.now();
     for (let pos = 0; pos < audio.samples.length; pos += piece) {
       const s = performance.now();
-      state = se.feedAudio([audio.samples.subarray(pos, pos + piece)], state);
-      steps();
+      inPrecision(() => {
+        state = se.feedAudio([audio.samples.subarray(pos, pos + piece)], state);
+        steps();
+      });
       latencies.push(performance.now() - s);
       times.push(Math.min(audio.samples.length, pos + piece) / sr);
       await new Promise((res) => setImmediate(res)); // let N-API finalizers run between chunks
     }
     const sFin = performance.now();
-    state = se.endStreams(state, [0]);
-    steps();
+    inPrecision(() => {
+      state = se.endStreams(state, [0]);
+      steps();
+    });
     se.disposeState(state);
     latencies.push(performance.now() - sFin);
     se.dispose();
     times.push(audio.samples.length / sr);
     const total = performance.now() - t0;
-    const encoded = t.cat(parts, 1).contiguous(); // [D, T]
+    const encoded = t.tidy(() => t.cat(parts, 1).to({ dtype: 'float32' }).contiguous()); // [D, T]
     for (const p of parts) p.dispose();
     const duration = audio.samples.length / sr;
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -168,6 +180,7 @@ export async function run(argv: string[]): Promise<number> {
       rtf: total / 1000 / duration,
       frames_out: encoded.size(1),
       threads: options.threads,
+      precision: options.precision,
       exactness_issues: geo.exactnessIssues,
     };
     if (adaptive) {
@@ -182,16 +195,18 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (options.compareModes) {
       const off = t.tidy(() =>
-        t.noGrad(() => {
-          const f = pre.forward(t.tensor(audio.samples, [1, audio.samples.length]), [audio.samples.length]);
-          const L = f.lengths.toArray()[0]!;
-          const o = m.encoder.forward(
-            f.features.narrow(2, 0, L),
-            t.tensor([L], [1], { dtype: 'int64' }),
-            adaptive ? { chunkSchedule: { chunks: schedule, left: geo.attContextSize[0] } } : { attContextSize: geo.attContextSize },
-          );
-          return o.encoded.select(0, 0).narrow(1, 0, o.lengths.toArray()[0]!).contiguous(); // [D, T']
-        }),
+        t.noGrad(() =>
+          inPrecision(() => {
+            const f = pre.forward(t.tensor(audio.samples, [1, audio.samples.length]), [audio.samples.length]);
+            const L = f.lengths.toArray()[0]!;
+            const o = m.encoder.forward(
+              f.features.narrow(2, 0, L),
+              t.tensor([L], [1], { dtype: 'int64' }),
+              adaptive ? { chunkSchedule: { chunks: schedule, left: geo.attContextSize[0] } } : { attContextSize: geo.attContextSize },
+            );
+            return o.encoded.select(0, 0).narrow(1, 0, o.lengths.toArray()[0]!).to({ dtype: 'float32' }).contiguous(); // [D, T']
+          }),
+        ),
       );
       const diff = (x: Tensor): number => {
         const n = Math.min(x.size(1), off.size(1));
@@ -211,8 +226,10 @@ export async function run(argv: string[]): Promise<number> {
       if (!adaptive) {
         // the other driver, with the same fixed context
         const other = new StreamingEncoder(m.encoder, { geometry: geo, preprocessor: pre, mode: se.mode === 'exact' ? 'nemo' : 'exact' });
-        const a = other.pushAudio([audio.samples], other.initStreamState(1));
-        const b = other.finish(a.state);
+        const { a, b } = inPrecision(() => {
+          const pushed = other.pushAudio([audio.samples], other.initStreamState(1));
+          return { a: pushed, b: other.finish(pushed.state) };
+        });
         const o2 = t.cat([a.encoded[0]!, b.encoded[0]!], 1);
         a.encoded[0]!.dispose();
         b.encoded[0]!.dispose();

@@ -433,6 +433,8 @@ function checkOneProcessRun(tr: TrainerConfig, r: SectionReader): void {
       `finetune-diar trains in one process (data-parallel diarization training is not built); use 1, got ${JSON.stringify(devices)}`,
     );
   if (num_nodes !== 1) r.problem(['trainer', 'num_nodes'], `finetune-diar trains in one process; use 1, got ${num_nodes}`);
+  if (tr.precision !== '32-true')
+    r.problem(['trainer', 'precision'], `finetune-diar trains in float32 (bf16-mixed is built for NEST pretraining only); use 32`);
   if (tr.max_steps <= 0 && tr.max_epochs <= 0)
     r.problem(['trainer', 'max_steps'], 'set max_steps (or max_epochs): with both unlimited (-1) training never ends');
 }

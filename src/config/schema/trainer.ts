@@ -19,11 +19,11 @@ export const TRAINER_KEYS: KeyTable = {
     'gradient_clip_val',
     'accumulate_grad_batches',
     'sync_batchnorm',
+    'precision',
   ],
   refused: {
     accelerator: refuseUnless('streamnest trains on the CPU only (GPU training is not built); use auto or cpu', ['auto', 'cpu']),
     gpus: refuseWhen('streamnest trains on the CPU only (GPU training is not built); use devices for processes', '0 or null', (v) => v === 0 || isEmpty(v)),
-    precision: refuseUnless('mixed precision is not built yet (issue #16); use 32', [32, '32', '32-true']),
     plugins: refuseUnlessEmpty('Lightning plugins (precision, cluster, checkpoint I/O) are not supported'),
     gradient_clip_algorithm: refuseUnless('clipping by value is not implemented; gradients are clipped by their norm (use norm)', ['norm']),
     callbacks: refuseUnlessEmpty('Lightning callbacks are not supported'),
@@ -55,7 +55,7 @@ export const TRAINER_KEYS: KeyTable = {
     ...noEffectAll(['use_distributed_sampler', 'replace_sampler_ddp'], 'streamnest shards the batches across processes itself', isOneOf([true])),
     ...noEffectAll(['profiler', 'detect_anomaly', 'barebones'], 'debugging and profiling aids are not implemented', isOneOf([false])),
     reload_dataloaders_every_n_epochs: noEffect('the manifests are read once per run', isAtMost(0)),
-    ...noEffectAll(['amp_backend', 'amp_level'], 'only with 16-bit precision, which is not built'),
+    ...noEffectAll(['amp_backend', 'amp_level'], 'Lightning 1.x apex settings for float16 precision, which is not built; bf16-mixed uses libtorch autocast'),
     ...noEffectAll(['progress_bar_refresh_rate', 'weights_summary', 'model_registry'], 'old Lightning display and registry settings'),
     default_root_dir: noEffect('exp_manager.exp_dir decides where outputs go'),
   },
@@ -76,6 +76,37 @@ export interface TrainerConfig {
   readonly gradient_clip_val: number;
   readonly accumulate_grad_batches: number;
   readonly sync_batchnorm: boolean;
+  /** '32-true' (float32), or 'bf16-mixed': forward pass under bfloat16 autocast, float32 weights and optimizer state. */
+  readonly precision: TrainingPrecision;
+}
+
+/** The trainer.precision values that are built, in Lightning 2's spelling. */
+export type TrainingPrecision = '32-true' | 'bf16-mixed';
+
+/** Why a trainer.precision value is refused, or null for a built one. */
+function precisionRefusal(v: unknown): string | null {
+  if ([32, '32', '32-true', 'bf16-mixed', 'bf16'].includes(v as string)) return null;
+  if ([16, '16', '16-mixed'].includes(v as string)) {
+    return 'float16 mixed precision needs CUDA autocast with a dynamic gradient scaler, and streamnest trains on the CPU only; use bf16-mixed';
+  }
+  if (['bf16-true', '16-true'].includes(v as string)) return '16-bit weights and optimizer state are not implemented; use bf16-mixed (float32 master weights)';
+  if ([64, '64', '64-true'].includes(v as string)) return 'float64 training is not implemented; use 32';
+  return 'unknown precision';
+}
+
+/**
+ * trainer.precision, in Lightning 2's spelling. Lightning 1.x's 'bf16' was already mixed precision (float32 weights,
+ * bfloat16 autocast), so it means bf16-mixed here too.
+ */
+function readPrecision(r: SectionReader): TrainingPrecision {
+  const v = r.value('precision');
+  if (v === undefined || v === null) return '32-true';
+  const refusal = precisionRefusal(v);
+  if (refusal !== null) {
+    r.problem('precision', `${refusal} (got ${describeValue(v)}; accepted: 32, '32-true', 'bf16-mixed', or 'bf16' which means bf16-mixed)`);
+    return '32-true';
+  }
+  return v === 'bf16' || v === 'bf16-mixed' ? 'bf16-mixed' : '32-true';
 }
 
 export function readTrainerConfig(r: SectionReader): TrainerConfig {
@@ -105,6 +136,7 @@ export function readTrainerConfig(r: SectionReader): TrainerConfig {
     gradient_clip_val: clip ?? 0,
     accumulate_grad_batches: r.int('accumulate_grad_batches', 1, { min: 1 }),
     sync_batchnorm: r.bool('sync_batchnorm', false),
+    precision: readPrecision(r),
   };
   r.finish();
   return config;

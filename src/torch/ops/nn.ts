@@ -47,8 +47,17 @@ export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o:
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvOptions = {}): Tensor {
   return call(OPS.conv2d, x, weight, bias, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1);
 }
+/**
+ * A normalisation's input in its parameters' precision: under autocast a 16-bit activation meets float32 weights, and
+ * the norm runs in float32 (CUDA autocast's policy for layer_norm and group_norm; libtorch 1.13's CPU kernels refuse
+ * a bfloat16 input with float32 weights). Otherwise (no weights, or weights of x's type) x itself.
+ */
+function normInput(x: Tensor, weight: Tensor | null | undefined): Tensor {
+  const low = x.dtype === 'bfloat16' || x.dtype === 'float16';
+  return low && weight?.dtype === 'float32' ? x.to({ dtype: 'float32' }) : x;
+}
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  return call(OPS.layerNorm, x, normalizedShape, weight, bias, eps, true);
+  return call(OPS.layerNorm, normInput(x, weight), normalizedShape, weight, bias, eps, true);
 }
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -66,10 +75,21 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
       throw new RangeError(`batchNorm: expected more than 1 value per channel when training, got input of shape [${s.join(', ')}]`);
     }
   }
-  return call(OPS.batchNorm, x, o.weight ?? null, o.bias ?? null, runningMean, runningVar, o.training, o.momentum ?? 0.1, o.eps ?? 1e-5, true);
+  return call(
+    OPS.batchNorm,
+    normInput(x, o.weight),
+    o.weight ?? null,
+    o.bias ?? null,
+    runningMean,
+    runningVar,
+    o.training,
+    o.momentum ?? 0.1,
+    o.eps ?? 1e-5,
+    true,
+  );
 }
 export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  return call(OPS.groupNorm, x, numGroups, weight, bias, eps, true);
+  return call(OPS.groupNorm, normInput(x, weight), numGroups, weight, bias, eps, true);
 }
 /**
  * Inverted dropout. With a generator, the mask is drawn from it (reproducible, resumable);
