@@ -48,7 +48,10 @@ for (const ctx of ['causal', 'lookahead']) {
   if (!p || !s) continue;
   const a = mean(p.map((r) => r.tuned.der));
   const b = mean(s.map((r) => r.tuned.der));
-  lines.push('', `${ctx}: pretrained ${(100 * a).toFixed(1)}% against from scratch ${(100 * b).toFixed(1)}% streamed DER at the validation threshold (${(100 * (1 - a / b)).toFixed(1)}% relative).`);
+  lines.push(
+    '',
+    `${ctx}: pretrained ${(100 * a).toFixed(1)}% against from scratch ${(100 * b).toFixed(1)}% streamed DER at the validation threshold (${(100 * (1 - a / b)).toFixed(1)}% relative).`,
+  );
 }
 const all = [...rows.values()].flat();
 lines.push('', all.length === 0 ? 'No finished runs.' : `Streamed DER ${same(all) ? 'equals' : 'does NOT equal'} the offline DER on every run.`);
