@@ -7,43 +7,11 @@ import { join } from 'node:path';
 import * as t from '../../src/torch/index.js';
 import { readNpy } from '../../src/torch/serialize/npy.js';
 import { readNemoArchive } from '../../src/checkpoint/nemo-archive.js';
-import { readWav } from '../../src/audio/wav.js';
 import { nestModelConfigFromYaml } from '../../src/ssl/nest-config.js';
 import { buildNestModel } from '../../src/ssl/nest-factory.js';
-import type { NestBatch } from '../../src/ssl/nest-model.js';
 import { loadConfig } from '../../src/config/index.js';
 import { GOLDEN, assertClose } from '../helpers/assert.js';
-
-function audioBatch(files: string[]): { audio: t.Tensor; len: t.Tensor } {
-  const clips = files.map((f) => readWav(join(GOLDEN, f)).samples);
-  const N = Math.max(...clips.map((c) => c.length));
-  const buf = new Float32Array(clips.length * N);
-  clips.forEach((c, i) => {
-    buf.set(c, i * N);
-  });
-  return {
-    audio: t.tensor(buf, [clips.length, N]),
-    len: t.tensor(
-      clips.map((c) => c.length),
-      [clips.length],
-      { dtype: 'int64' },
-    ),
-  };
-}
-
-function goldenBatch(): NestBatch {
-  const clean = audioBatch(['audio/speech_fox.wav', 'audio/speech_edge.wav']);
-  const noisy = audioBatch(['audio/noisy_fox.wav', 'audio/noisy_edge.wav']);
-  return { audio: clean.audio, audioLen: clean.len, noisy: noisy.audio, noisyLen: noisy.len };
-}
-
-function maskFrames(name: string): number[][] {
-  const m = readNpy(join(GOLDEN, 'e2e', name, 'masks_BT.npy')); // [B, T]
-  const [B, T] = m.shape as [number, number];
-  const v = m.toArray();
-  m.dispose();
-  return [...Array(B).keys()].map((b) => [...Array(T).keys()].filter((k) => v[b * T + k]! > 0));
-}
+import { goldenBatch, maskFrames } from './golden-batch.js';
 
 interface GoldenE2ECase {
   id: string;
