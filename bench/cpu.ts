@@ -10,6 +10,7 @@ import { parseArgs, type OptionsSpec } from '../src/cli/args.js';
 import * as t from '../src/torch/index.js';
 import { WORKLOADS } from './workloads/index.js';
 import { REPO_ROOT } from './workloads/nest-shapes.js';
+import { cpuMs, median } from './timing.js';
 
 const spec = {
   threads: { type: 'integer', default: 1, help: 'threads on both sides' },
@@ -18,16 +19,7 @@ const spec = {
   rounds: { type: 'integer', default: 2, help: 'alternations of the two sides' },
 } satisfies OptionsSpec;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 async function sn(name: string, warmup: number, repeat: number): Promise<{ wall: number; cpu: number }> {
   const w = WORKLOADS.find((x) => x.name === name);

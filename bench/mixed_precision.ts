@@ -9,6 +9,7 @@ import * as t from '../src/torch/index.js';
 import { NestModel } from '../src/ssl/nest-model.js';
 import { nestArgs } from './workloads/nest-shapes.js';
 import { NEST_BATCH, NEST_SECONDS } from './workloads/nest_train.js';
+import { cpuMs, median } from './timing.js';
 
 const spec = {
   threads: { type: 'integer', default: 1 },
@@ -18,15 +19,6 @@ const spec = {
 } satisfies OptionsSpec;
 
 type Precision = '32-true' | 'bf16-mixed';
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const inPrecision = <T>(p: Precision, fn: () => T): T => (p === 'bf16-mixed' ? t.autocast({ device: 'cpu', dtype: 'bfloat16' }, fn) : fn());
 
 /** One training step, phase by phase (CPU ms); the forward phases under autocast for bf16-mixed, backward and AdamW outside. */

@@ -9,21 +9,12 @@ import * as t from '../src/torch/index.js';
 import { NestModel } from '../src/ssl/nest-model.js';
 import { nestArgs, REPO_ROOT, writeHandoff } from './workloads/nest-shapes.js';
 import { NEST_BATCH, NEST_SECONDS } from './workloads/nest_train.js';
+import { cpuMs, median } from './timing.js';
 
 const spec = {
   threads: { type: 'integer', default: 1 },
   repeat: { type: 'integer', default: 3 },
 } satisfies OptionsSpec;
-
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function main(): Promise<void> {
   const { options } = parseArgs(process.argv.slice(2), spec);

@@ -9,6 +9,7 @@ import { parseArgs, type OptionsSpec } from '../src/cli/args.js';
 import * as t from '../src/torch/index.js';
 import { Block } from './workloads/transformer_step.js';
 import { collectDisposedHandles } from '../src/torch/startup.js';
+import { median } from './timing.js';
 
 const spec = {
   threads: { type: 'integer', default: 1 },
@@ -18,12 +19,6 @@ const spec = {
 } satisfies OptionsSpec;
 
 const PHASES = ['forward', 'backward', 'optimizer', 'free', 'gc'] as const;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function main(): Promise<void> {
   const { options } = parseArgs(process.argv.slice(2), spec);

@@ -16,6 +16,7 @@ import * as t from '../src/torch/index.js';
 import { collectDisposedHandles } from '../src/torch/startup.js';
 import { WORKLOADS } from './workloads/index.js';
 import type { Workload } from './workload.js';
+import { median } from './timing.js';
 
 const spec = {
   threads: { type: 'string', multiple: true, metavar: 'N[,M...]', help: 'thread counts to run (default: 1 and 2, capped at the core count)' },
@@ -58,12 +59,6 @@ export interface Result {
 export interface Timing {
   ms: number;
   cpuMs: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Lets Node's event loop turn: N-API runs the finalizers of garbage-collected tensor wrappers only then. */

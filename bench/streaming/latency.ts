@@ -18,6 +18,7 @@ import type { Tensor } from '../../src/torch/index.js';
 import { ConformerEncoder, disposeEncoderCache, subsampledLength, type EncoderCache } from '../../src/model/index.js';
 import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.js';
 import { nestArgs, REPO_ROOT, writeHandoff, type NestSize } from '../workloads/nest-shapes.js';
+import { cpuMs, median } from '../timing.js';
 
 const spec = {
   rounds: { type: 'integer', default: 3, help: 'alternations of the two sides' },
@@ -34,15 +35,6 @@ const quant = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
   return s[i]!;
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
 };
 
 interface Side {
