@@ -15,12 +15,13 @@ export function isDiarizerTree(tree: ConfigMap): boolean {
 export async function checkDiarizerConfig(source: string, overrides: readonly string[], o: { json: boolean; maxLookahead?: number }): Promise<number> {
   const { loadDiarizerTrainingConfig } = await import('../train/diarization-training.js');
   const { checkStreamingSafety, formatSafetyReport } = await import('../config/streaming-safety.js');
-  const withInit = (extra: readonly string[]) => loadDiarizerTrainingConfig(source, [...overrides, ...extra]);
+  const { ConfigError } = await import('../config/index.js');
   let loaded: ReturnType<typeof loadDiarizerTrainingConfig>;
   try {
-    loaded = withInit(['model.train_ds.manifest_filepath=MANIFEST_NOT_SET']);
+    loaded = loadDiarizerTrainingConfig(source, [...overrides, 'model.train_ds.manifest_filepath=MANIFEST_NOT_SET']);
   } catch (e) {
-    if (/init_from_nemo_model/.test((e as Error).message) && /\?\?\?|missing/.test((e as Error).message))
+    const noInit = e instanceof ConfigError && e.issues.some((i) => i.path === 'init_from_nemo_model' && i.message.startsWith('mandatory value is missing'));
+    if (noInit)
       throw new ArgError(
         `check-config: ${source} is a diarizer config whose encoder and preprocessor come from init_from_nemo_model; name the pretrained model to check them: streamnest check-config ${source} init_from_nemo_model=MODEL.nemo`,
       );
