@@ -1,14 +1,16 @@
 // Building a loader from a NeMo dataset section (model.train_ds / model.validation_ds): manifest_filepath,
 // noise_manifest, sample_rate, batch_size, shuffle, drop_last, min_duration, max_duration, skip_bad_audio,
-// num_workers, batch_augmentor; tarred datasets (is_tarred, tarred_audio_filepaths, shuffle_n, tarred_shard_strategy);
-// plus streamnest's manifest_weights and prefetch. Other NeMo keys are ignored (the schema refuses those that matter).
+// num_workers, batch_augmentor; tarred datasets (is_tarred, tarred_audio_filepaths, shuffle_n, tarred_shard_strategy), bucketed
+// ones too (lists of lists, bucketing_weights, bucketing_batch_size, bucketing_strategy: bucketing.ts checks them, as the
+// schema does); plus streamnest's manifest_weights and prefetch. Other NeMo keys are ignored (the schema refuses those that matter).
 import { isAbsolute, resolve } from 'node:path';
+import { type TarredLayout, tarredLayout } from '../config/schema/bucketing.js';
 import { augmentationFromConfig } from './noise-augmentation.js';
 import { AudioLoader } from './loader.js';
 import { formatManifestSummary, readManifests, splitManifestPaths, type ManifestSet } from './manifest.js';
 import { BatchSampler, type SamplerState } from './sampler.js';
 import { braceExpand, expandShardedFilepaths, normaliseBraces, type ShardStrategy } from './shard-paths.js';
-import { TarredBatchSampler } from './tarred.js';
+import { TarredBatchSampler, type TarredBucket } from './tarred.js';
 import type { BatchSource } from './loader.js';
 
 export interface DatasetLoaderOptions {
@@ -32,6 +34,9 @@ export interface DatasetLoader {
   describe(): string;
 }
 
+/** batch_size when the section has none. */
+const DEFAULT_BATCH_SIZE = 8;
+
 function opt<T>(ds: Record<string, unknown>, key: string, where: string, type: 'number' | 'boolean' | 'string', dflt: T): T {
   const v = ds[key];
   if (v === undefined || v === null) return dflt;
@@ -51,29 +56,72 @@ function expandShardedManifests(paths: string[]): string[] {
   return paths.flatMap((p) => (p.includes('_OP_') && p.includes('_CL_') ? braceExpand(normaliseBraces(p)) : [p]));
 }
 
-interface TarredSetup {
-  /** This rank's shards. */
+/** One bucket as this rank reads it: its shards and its (expanded) manifest paths. */
+interface BucketSetup {
   shards: string[];
+  /** Shards of the bucket over all ranks. */
   total: number;
+  manifests: string[];
+}
+
+interface TarredSetup {
+  layout: TarredLayout;
+  buckets: BucketSetup[];
   strategy: ShardStrategy;
 }
 
-/** The shards this rank reads (tarred_audio_filepaths, tarred_shard_strategy), resolved against baseDir. */
-function tarredShards(ds: Record<string, unknown>, where: string, o: DatasetLoaderOptions): TarredSetup {
-  const spec = ds.tarred_audio_filepaths;
-  if (typeof spec !== 'string' && !(Array.isArray(spec) && spec.length > 0 && spec.every((x) => typeof x === 'string'))) {
-    throw new Error(
-      `${where}.tarred_audio_filepaths: is_tarred needs a brace pattern (audio_{0..511}.tar) or a list of shard paths, got ${JSON.stringify(spec)}`,
-    );
-  }
+/**
+ * The tarred layout (bucketing.ts, the schema's rules) with each bucket's shards for this rank (tarred_shard_strategy)
+ * and manifests, resolved against baseDir; null when the section is not tarred. A problem is an error naming its key.
+ */
+function tarredSetup(ds: Record<string, unknown>, where: string, o: DatasetLoaderOptions): TarredSetup | null {
+  const { layout, problems } = tarredLayout({
+    is_tarred: ds.is_tarred,
+    manifest_filepath: ds.manifest_filepath,
+    tarred_audio_filepaths: ds.tarred_audio_filepaths,
+    batch_size: ds.batch_size ?? DEFAULT_BATCH_SIZE,
+    bucketing_weights: ds.bucketing_weights,
+    bucketing_batch_size: ds.bucketing_batch_size,
+    bucketing_strategy: ds.bucketing_strategy,
+  });
+  if (problems.length > 0) throw new Error(problems.map((p) => `${where}.${p.key}: ${p.message}`).join('\n'));
+  if (layout === null) return null;
   const strategy = opt<string>(ds, 'tarred_shard_strategy', where, 'string', 'scatter');
   if (strategy !== 'scatter' && strategy !== 'replicate') throw new Error(`${where}.tarred_shard_strategy: 'scatter' or 'replicate', got '${strategy}'`);
   const world = o.shard?.world ?? 1;
-  const warn = (m: string): void => process.emitWarning(`${where}: ${m}`, 'TarredDataset');
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(o.baseDir, p));
-  const all = expandShardedFilepaths(spec as string | string[], 'replicate', 1, 0).map(abs);
-  const mine = expandShardedFilepaths(all, strategy, world, o.shard?.rank ?? 0, warn);
-  return { shards: mine, total: all.length, strategy };
+  const buckets = layout.buckets.map((b, i) => {
+    const key = layout.buckets.length > 1 ? `${where}.tarred_audio_filepaths[${i}]` : `${where}.tarred_audio_filepaths`;
+    const warn = (m: string): void => process.emitWarning(`${key}: ${m}`, 'TarredDataset');
+    const all = expandShardedFilepaths(b.shards, 'replicate', 1, 0).map(abs);
+    const shards = expandShardedFilepaths(all, strategy, world, o.shard?.rank ?? 0, warn);
+    if (shards.length === 0) throw new Error(`${key}: no shards for rank ${o.shard?.rank ?? 0} (${all.length} shards over ${world} ranks under ${strategy})`);
+    return { shards, total: all.length, manifests: expandShardedManifests(manifestPaths(b.manifests, `${where}.manifest_filepath`, o.baseDir)) };
+  });
+  return { layout, buckets, strategy };
+}
+
+/** The sampler's buckets: each bucket's entries are those read from its own manifests (readManifests' source index). */
+function samplerBuckets(t: TarredSetup, manifests: ManifestSet): TarredBucket[] {
+  const bucketOfSource = t.buckets.flatMap((b, i) => b.manifests.map(() => i));
+  const entries = t.buckets.map((): number[] => []);
+  manifests.entries.forEach((e, i) => {
+    entries[bucketOfSource[e.source]!]!.push(i);
+  });
+  return t.buckets.map((b, i) => ({ shards: b.shards, entries: entries[i]!, batchSize: t.layout.batchSizes[i]!, weight: t.layout.weights[i]! }));
+}
+
+/** The describe() line of a tarred dataset. */
+function describeTarred(t: TarredSetup, batches: number, batchSize: number, shuffleN: number | null): string {
+  const mine = t.buckets.reduce((a, b) => a + b.shards.length, 0);
+  const total = t.buckets.reduce((a, b) => a + b.total, 0);
+  const l = t.layout;
+  const bucketed = t.buckets.length > 1 || l.weights[0] !== 1;
+  const sizes = bucketed ? `batch sizes ${l.batchSizes.join('/')}, weights ${l.weights.join('/')}` : `batch_size ${batchSize}`;
+  return (
+    `tarred, ${mine} of ${total} shards (${t.strategy})${bucketed ? ` in ${t.buckets.length} buckets read ${l.strategy}` : ''}, ` +
+    `about ${batches} batches per epoch over all ranks (${sizes}${shuffleN === null ? '' : `, shuffle_n ${shuffleN}`})`
+  );
 }
 
 export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoaderOptions): DatasetLoader {
@@ -85,10 +133,10 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
   const minDuration = opt<number | undefined>(ds, 'min_duration', where, 'number', undefined);
   const maxDuration = opt<number | undefined>(ds, 'max_duration', where, 'number', undefined);
   const weights = ds.manifest_weights == null ? undefined : (ds.manifest_weights as number[]);
-  const tarred = ds.is_tarred === true ? tarredShards(ds, where, o) : null;
+  const tarred = tarredSetup(ds, where, o);
   if (tarred && weights) throw new Error(`${where}.manifest_weights: not with is_tarred (the shards set what is read)`);
-  const paths = manifestPaths(ds.manifest_filepath, `${where}.manifest_filepath`, o.baseDir);
-  const manifests = readManifests(tarred ? expandShardedManifests(paths) : paths, {
+  const paths = tarred ? tarred.buckets.flatMap((b) => b.manifests) : manifestPaths(ds.manifest_filepath, `${where}.manifest_filepath`, o.baseDir);
+  const manifests = readManifests(paths, {
     skipBad,
     minDuration,
     maxDuration,
@@ -97,13 +145,18 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
   });
   const noise =
     ds.noise_manifest == null ? null : readManifests(manifestPaths(ds.noise_manifest, `${where}.noise_manifest`, o.baseDir), { skipBad, kind: 'noise' });
-  const batchSize = opt(ds, 'batch_size', where, 'number', 8);
+  const batchSize = opt(ds, 'batch_size', where, 'number', DEFAULT_BATCH_SIZE);
   const shuffle = opt(ds, 'shuffle', where, 'boolean', false);
   const dropLast = opt(ds, 'drop_last', where, 'boolean', false);
-  // NeMo: shuffle_n = config.get('shuffle_n', 4 * batch_size) if shuffle else 0
+  // NeMo: shuffle_n = config.get('shuffle_n', 4 * batch_size) if shuffle else 0 (batch_size is 1 under bucketing_batch_size)
   const shuffleN = shuffle ? opt(ds, 'shuffle_n', where, 'number', 4 * batchSize) : 0;
   const sampler: BatchSource = tarred
-    ? new TarredBatchSampler(tarred.shards, manifests.entries, { batchSize, seed: o.seed, shuffle, shuffleN, dropLast, rank: o.shard?.rank ?? 0 }, o.state)
+    ? new TarredBatchSampler(
+        samplerBuckets(tarred, manifests),
+        manifests.entries,
+        { seed: o.seed, shuffle, shuffleN, dropLast, rank: o.shard?.rank ?? 0, strategy: tarred.layout.strategy },
+        o.state,
+      )
     : new BatchSampler(
         manifests.entries.map((e) => ({ duration: e.duration, source: e.source })),
         { batchSize, seed: o.seed, shuffle, dropLast, weights },
@@ -127,7 +180,7 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
       `${where}: ${formatManifestSummary(manifests)}\n` +
       (noise ? `${where}.noise_manifest: ${formatManifestSummary(noise)}\n` : '') +
       (tarred
-        ? `${where}: tarred, ${tarred.shards.length} of ${tarred.total} shards (${tarred.strategy}), about ${sampler.batchesPerEpoch} batches per epoch over all ranks (batch_size ${batchSize}${shuffle ? `, shuffle_n ${shuffleN}` : ''})`
+        ? `${where}: ${describeTarred(tarred, sampler.batchesPerEpoch, batchSize, shuffle ? shuffleN : null)}`
         : `${where}: ${sampler.batchesPerEpoch} batches per epoch (batch_size ${batchSize}${shuffle ? ', shuffled, duration-bucketed' : ''})`),
   };
 }

@@ -8,7 +8,10 @@
 // remainder is left out), optional shuffling (seeded; our generator, not Python's, so the order differs from NeMo's
 // for the same seed) and sorting by duration within shards; a file listed twice in a shard is written once, its later
 // entries named '<name>-sub<k>' (NeMo's quirk: its reader then finds no member for them).
-// Provenance: convert_to_tarred_audio_dataset.py (ASRTarredDatasetBuilder.create_new_dataset, _create_shard, _read_manifest).
+// Bucketed (NeMo's --buckets_num): [min_duration, max_duration) is cut into N equal ranges, the last widened by 1e-5 s to
+// take max_duration itself, and each range becomes its own dataset OUT/bucket1 ... OUT/bucketN with --shards shards.
+// Provenance: convert_to_tarred_audio_dataset.py (main's bucket loop, ASRTarredDatasetBuilder.create_new_dataset,
+// _create_shard, _read_manifest).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -150,6 +153,38 @@ export function makeTarredDataset(o: MakeTarredOptions): MakeTarredResult {
     tarFiles,
     manifest,
   };
+}
+
+export interface MakeBucketedResult {
+  /** Each bucket's dataset (OUT/bucket{i}) with its duration range [minDuration, maxDuration). */
+  buckets: (MakeTarredResult & { dir: string; minDuration: number; maxDuration: number })[];
+}
+
+/** The duration range of each of `n` buckets over [min, max), as NeMo cuts it (the last one takes max too). */
+export function bucketRanges(min: number, max: number, n: number): [number, number][] {
+  const width = (max - min) / n;
+  return Array.from({ length: n }, (_, i): [number, number] => {
+    const lo = min + i * width;
+    return [lo, lo + width + (i === n - 1 ? 1e-5 : 0)];
+  });
+}
+
+/** NeMo's --buckets_num: one tarred dataset per duration range, OUT/bucket1 ... OUT/bucketN. */
+export function makeBucketedTarredDataset(o: MakeTarredOptions & { buckets: number }): MakeBucketedResult {
+  if (!Number.isInteger(o.buckets) || o.buckets < 2) throw new Error(`make-tarred: --buckets must be an integer of at least 2, got ${o.buckets}`);
+  const min = o.minDuration;
+  const max = o.maxDuration;
+  if (min == null || max == null || !(max > min))
+    throw new Error(`make-tarred: --buckets needs --min-duration and --max-duration (max > min): the buckets split that range; got ${min} and ${max}`);
+  const buckets = bucketRanges(min, max, o.buckets).map(([lo, hi], i) => {
+    const dir = join(o.outDir, `bucket${i + 1}`);
+    try {
+      return { ...makeTarredDataset({ ...o, outDir: dir, minDuration: lo, maxDuration: hi }), dir, minDuration: lo, maxDuration: hi };
+    } catch (e) {
+      throw new Error(`make-tarred: bucket ${i + 1} (durations [${lo}, ${hi}) s): ${(e as Error).message.replace(/^make-tarred: /, '')}`);
+    }
+  });
+  return { buckets };
 }
 
 /** NeMo's ASRTarredDatasetMetadata for a new dataset (version 0). */

@@ -3,6 +3,10 @@
 // bytes travel with the item), members matched to manifest entries by file name (NeMo's file id: the base name without
 // its extension; a file with several manifest entries, e.g. offsets, gives one item per entry), a seeded shard order and a shuffle_n sample buffer, and batches of batch_size in stream order.
 // A shard that cannot be read on (a truncated or corrupt tar) ends with a warning naming it; the epoch goes on.
+// Bucketed datasets (NeMo's list of lists of shards) are read bucket by bucket in the order of bucket-chain.ts, each
+// bucket with its own manifest entries, batch size and number of passes per epoch; a batch never mixes buckets (each
+// pass ends with its own last, possibly short, batch; NeMo's fixed-batch-size chain cuts the concatenated stream, so
+// there one batch at each bucket boundary can hold both buckets' utterances).
 //
 // Resume is exact: an epoch's stream depends only on (seed, rank, epoch), so a saved {epoch, position} is replayed by
 // scanning the tar headers of the batches already taken, without decoding them (NeMo's webdataset pipeline keeps no
@@ -10,8 +14,10 @@
 // tarfile_to_samples) and reads each shard in order; here the shard order is a full permutation and shuffle_n buffers
 // the utterances, as webdataset's sample shuffle does, so batches mix across shards.
 // Provenance: nemo.collections.asr.data.audio_to_text._TarredAudioToTextDataset (_filter, _loop_offsets, _build_sample)
-// over webdataset's tarfile_to_samples and shuffle.
+// over webdataset's tarfile_to_samples and shuffle; BucketingDataset/BucketingIterator for per-bucket batches.
 import { basename, extname } from 'node:path';
+import type { BucketingStrategy } from '../config/schema/bucketing.js';
+import { epochBucketOrder } from './bucket-chain.js';
 import { GzipError, openArchiveStream, type OpenedArchive } from './byte-stream.js';
 import type { AudioRef } from './decode.js';
 import type { ManifestEntry } from './manifest.js';
@@ -25,8 +31,18 @@ export function fileId(name: string): string {
   return b.slice(0, b.length - extname(b).length);
 }
 
-export interface TarredOptions {
+/** One bucket of a tarred dataset (a plain tarred dataset is one bucket read once per epoch). */
+export interface TarredBucket {
+  /** This rank's shards of the bucket (expandShardedFilepaths). */
+  shards: readonly string[];
+  /** Indices into the sampler's entries of the bucket's manifest entries: its members are matched against these only. */
+  entries: readonly number[];
   batchSize: number;
+  /** Passes over the bucket per epoch (bucketing_weights). */
+  weight: number;
+}
+
+export interface TarredOptions {
   seed: number;
   /** Shuffle the shard order each epoch and draw items through the shuffle_n buffer (NeMo: shuffle_n = 0 when not shuffling). */
   shuffle: boolean;
@@ -35,6 +51,8 @@ export interface TarredOptions {
   dropLast?: boolean;
   /** Salts the shuffles per rank (replicated shards must not be read in the same order by every rank). */
   rank?: number;
+  /** The order of the buckets in an epoch (default synced_randomized; one bucket read once has one order). */
+  strategy?: BucketingStrategy;
   /** Warnings (a truncated or corrupt shard, members without a manifest entry). */
   warn?: (message: string) => void;
 }
@@ -48,6 +66,8 @@ interface TarredItem {
 export interface TarredBatch {
   indices: number[];
   refs: AudioRef[];
+  /** The bucket the batch comes from (0 for a plain tarred dataset). */
+  bucket: number;
   epoch: number;
   batchInEpoch: number;
   drawn: number;
@@ -141,43 +161,88 @@ function* bufferShuffle<T>(items: Iterable<T>, n: number, rng: Rng): Generator<T
   while (buf.length > 0) yield take();
 }
 
+/** The items of one pass over a bucket: its shards in a seeded order, through the shuffle_n buffer when shuffling. */
+function* passItems(
+  shards: readonly string[],
+  byId: ReadonlyMap<string, readonly number[]>,
+  entries: readonly ManifestEntry[],
+  o: { shuffle: boolean; shuffleN: number; stats: TarredScanStats; warn: (m: string) => void },
+  rng: Rng,
+): Generator<TarredItem> {
+  const order = o.shuffle ? rng.shuffle([...shards]) : shards;
+  const items = (function* () {
+    for (const s of order) yield* shardItems(s, byId, entries, o.stats, o.warn);
+  })();
+  yield* o.shuffle ? bufferShuffle(items, o.shuffleN, rng) : items;
+}
+
+/** Batches of `size` items in stream order (BucketingIterator); the last one short, or dropped under drop_last. */
+function* batchesOf<T>(items: Iterable<T>, size: number, dropLast: boolean): Generator<T[]> {
+  let batch: T[] = [];
+  for (const it of items) {
+    batch.push(it);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0 && !dropLast) yield batch;
+}
+
+/** Checks the buckets and warns about a bucket with no manifest entries (it gives no batches). */
+function checkBuckets(buckets: readonly TarredBucket[], entries: readonly ManifestEntry[], warn: (m: string) => void): void {
+  if (buckets.length === 0) throw new Error('tarred dataset: no buckets');
+  if (entries.length === 0) throw new Error('tarred dataset: the manifest has no entries (empty, or everything was filtered out)');
+  const name = (b: number): string => (buckets.length > 1 ? `tarred dataset bucket ${b + 1}` : 'tarred dataset');
+  buckets.forEach((k, b) => {
+    if (!Number.isInteger(k.batchSize) || k.batchSize < 1) throw new Error(`${name(b)}: batch_size must be a positive integer, got ${k.batchSize}`);
+    if (!Number.isInteger(k.weight) || k.weight < 1) throw new Error(`${name(b)}: its weight must be a positive integer, got ${k.weight}`);
+    if (k.shards.length === 0) throw new Error(`${name(b)}: no shards for this rank (tarred_audio_filepaths expanded to nothing, or fewer shards than ranks)`);
+    if (k.entries.length === 0) warn(`${name(b)}: its manifest has no entries (empty, or everything was filtered out): it gives no batches`);
+  });
+}
+
 /**
  * Batches of a tarred dataset, with BatchSampler's interface (next, state, setState, batchesPerEpoch) so AudioLoader
- * runs it unchanged. `shards` are this rank's (expandShardedFilepaths); `entries` the manifest after filtering, whose
- * audio_filepath names the member. batchesPerEpoch counts the whole manifest, as NeMo's __len__ does and as
- * BatchSampler's count does under data parallel (each of W ranks takes about 1/W of it); an epoch really ends when
- * this rank's shards do.
+ * runs it unchanged. `buckets` hold this rank's shards and their manifest entries (indices into `entries`, the
+ * manifests after filtering, whose audio_filepath names the member). batchesPerEpoch counts the whole manifest, as
+ * NeMo's __len__ does and as BatchSampler's count does under data parallel (each of W ranks takes about 1/W of it);
+ * an epoch really ends when this rank's shards do.
  */
 export class TarredBatchSampler {
   readonly stats: TarredScanStats = { members: 0, unmatched: 0, brokenShards: [] };
-  private readonly byId = new Map<string, number[]>();
+  /** Per bucket: file id -> its entries' indices. */
+  private readonly byId: Map<string, number[]>[];
   private readonly warn: (m: string) => void;
   private epoch = 0;
   private position = 0;
   private drawn = 0;
-  private stream: Generator<TarredItem[]>;
+  private stream: Generator<{ bucket: number; items: TarredItem[] }>;
   private readonly estimate: number;
 
   constructor(
-    private readonly shards: readonly string[],
+    private readonly buckets: readonly TarredBucket[],
     private readonly entries: readonly ManifestEntry[],
     private readonly opts: TarredOptions,
     state?: SamplerState,
   ) {
-    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
-      throw new Error(`tarred dataset: batch_size must be a positive integer, got ${opts.batchSize}`);
-    if (shards.length === 0)
-      throw new Error('tarred dataset: no shards for this rank (tarred_audio_filepaths expanded to nothing, or fewer shards than ranks)');
-    if (entries.length === 0) throw new Error('tarred dataset: the manifest has no entries (empty, or everything was filtered out)');
-    entries.forEach((e, i) => {
-      const id = fileId(e.audioFilepath);
-      const l = this.byId.get(id);
-      if (l) l.push(i);
-      else this.byId.set(id, [i]);
-    });
     this.warn = opts.warn ?? ((m) => process.emitWarning(m, 'TarredDataset'));
-    const n = entries.length;
-    this.estimate = Math.max(1, opts.dropLast ? Math.floor(n / opts.batchSize) : Math.ceil(n / opts.batchSize));
+    checkBuckets(buckets, entries, this.warn);
+    this.byId = buckets.map((b) => {
+      const m = new Map<string, number[]>();
+      for (const i of b.entries) {
+        const id = fileId(entries[i]!.audioFilepath);
+        const l = m.get(id);
+        if (l) l.push(i);
+        else m.set(id, [i]);
+      }
+      return m;
+    });
+    const count = (n: number, size: number): number => (opts.dropLast ? Math.floor(n / size) : Math.ceil(n / size));
+    this.estimate = Math.max(
+      1,
+      buckets.reduce((a, b) => a + b.weight * count(b.entries.length, b.batchSize), 0),
+    );
     this.stream = this.epochBatches(0);
     if (state) this.setState(state);
   }
@@ -191,25 +256,27 @@ export class TarredBatchSampler {
     return new Rng(mixSeed(this.opts.seed, this.opts.rank ?? 0, epoch, 0x7a2));
   }
 
-  private *epochItems(epoch: number): Generator<TarredItem> {
-    const rng = this.epochRng(epoch);
-    const order = this.opts.shuffle ? rng.shuffle([...this.shards]) : this.shards;
-    const items = (function* (self: TarredBatchSampler) {
-      for (const s of order) yield* shardItems(s, self.byId, self.entries, self.stats, self.warn);
-    })(this);
-    yield* this.opts.shuffle ? bufferShuffle(items, this.opts.shuffleN, rng) : items;
+  /** The RNG of the rep-th pass over `bucket` in `epoch` (the first pass over bucket 0 is the epoch's RNG, as before buckets). */
+  private passRng(epoch: number, bucket: number, rep: number): Rng {
+    return bucket === 0 && rep === 0 ? this.epochRng(epoch) : new Rng(mixSeed(this.opts.seed, this.opts.rank ?? 0, epoch, 0x7a2, bucket, rep));
   }
 
-  private *epochBatches(epoch: number): Generator<TarredItem[]> {
-    let batch: TarredItem[] = [];
-    for (const it of this.epochItems(epoch)) {
-      batch.push(it);
-      if (batch.length === this.opts.batchSize) {
-        yield batch;
-        batch = [];
-      }
+  private *epochBatches(epoch: number): Generator<{ bucket: number; items: TarredItem[] }> {
+    const order = epochBucketOrder(
+      this.buckets.map((b) => b.weight),
+      this.opts.strategy ?? 'synced_randomized',
+      this.opts.seed,
+      this.opts.rank ?? 0,
+      epoch,
+    );
+    const passes = this.buckets.map(() => 0);
+    const o = { shuffle: this.opts.shuffle, shuffleN: this.opts.shuffleN, stats: this.stats, warn: this.warn };
+    for (const bucket of order) {
+      const rng = this.passRng(epoch, bucket, passes[bucket]!++);
+      const b = this.buckets[bucket]!;
+      const items = passItems(b.shards, this.byId[bucket]!, this.entries, o, rng);
+      for (const batch of batchesOf(items, b.batchSize, this.opts.dropLast ?? false)) yield { bucket, items: batch };
     }
-    if (batch.length > 0 && !this.opts.dropLast) yield batch;
   }
 
   /** The next batch; rolls over to the next epoch when the shards are exhausted. */
@@ -227,8 +294,15 @@ export class TarredBatchSampler {
         );
       }
     }
-    const items = r.value;
-    return { indices: items.map((i) => i.index), refs: items.map((i) => i.ref), epoch: this.epoch, batchInEpoch: this.position++, drawn: this.drawn++ };
+    const { bucket, items } = r.value;
+    return {
+      indices: items.map((i) => i.index),
+      refs: items.map((i) => i.ref),
+      bucket,
+      epoch: this.epoch,
+      batchInEpoch: this.position++,
+      drawn: this.drawn++,
+    };
   }
 
   state(): SamplerState {

@@ -31,8 +31,6 @@ const REFUSED_SAMPLES: Record<string, { refused: string; inert: string }> = {
   init_from_nemo_model: { refused: '/models/ssl.nemo', inert: 'null' },
   init_from_pretrained_model: { refused: 'stt_en_fastconformer_ctc_large', inert: 'null' },
   init_from_ptl_ckpt: { refused: '/models/ssl.ckpt', inert: 'null' },
-  'model.train_ds.bucketing_weights': { refused: '[1,2]', inert: 'null' },
-  'model.train_ds.bucketing_batch_size': { refused: '[8,4]', inert: 'null' },
   'model.train_ds.is_concat': { refused: 'true', inert: 'false' },
   'model.train_ds.use_lhotse': { refused: 'true', inert: 'false' },
   'model.train_ds.trim_silence': { refused: 'true', inert: 'false' },
@@ -176,8 +174,11 @@ test("the brief's examples: tarred data and mixed precision name the key, the re
     noShards.issues.map((i) => i.path),
     ['model.train_ds.tarred_audio_filepaths'],
   );
-  const buckets = configError(['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=[[/d/b1/a.tar],[/d/b2/a.tar]]']);
-  assert.match(buckets.message, /model\.train_ds\.tarred_audio_filepaths.*bucketed tarred datasets .* are not implemented/);
+  // bucketed shards (issue #20) load with one manifest list per bucket; a mismatch names manifest_filepath
+  const bucketed = ['++model.train_ds.is_tarred=true', '++model.train_ds.tarred_audio_filepaths=[[/d/b1/a.tar],[/d/b2/a.tar]]'];
+  assert.ok(loadConfig('tiny', [...bucketed, 'model.train_ds.manifest_filepath=[[/d/b1/m.json],[/d/b2/m.json]]']));
+  const buckets = configError(bucketed);
+  assert.match(buckets.message, /model\.train_ds\.manifest_filepath.*1 bucket of manifests for the 2 buckets of shards in tarred_audio_filepaths/);
   // mixed precision (issue #16): bf16-mixed is built (Lightning 1.x's 'bf16' means it too); float16 needs CUDA and is refused
   const fp16 = configError(['trainer.precision=16-mixed']);
   assert.match(
@@ -196,14 +197,10 @@ test("the brief's examples: tarred data and mixed precision name the key, the re
 });
 
 test('a key with no effect is reported in one warning line per section; its streamnest-like value is not', () => {
-  const { warnings } = loadConfig('tiny', [
-    '++model.train_ds.pin_memory=true',
-    '++model.train_ds.shuffle_n=2048',
-    '++model.train_ds.bucketing_strategy=synced_randomized',
-  ]);
+  const { warnings } = loadConfig('tiny', ['++model.train_ds.pin_memory=true', '++model.train_ds.shuffle_n=2048', '++model.train_ds.return_sample_id=true']);
   const lines = warnings.filter((w) => w.startsWith('model.train_ds:'));
   assert.deepEqual(lines, [
-    'model.train_ds: has no effect in streamnest: pin_memory (data loading speed only); bucketing_strategy (only for bucketed tarred datasets (one list of shards per duration bucket), which are not implemented)',
+    'model.train_ds: has no effect in streamnest: pin_memory (data loading speed only); return_sample_id (batches carry no sample ids)',
   ]);
   assert.ok(!warnings.some((w) => w.includes('accepted for NeMo compatibility')));
   // values that are what streamnest does anyway are not reported
@@ -244,11 +241,11 @@ test("a stored model's configuration (not training) reports refused training set
   const doc = readYamlConfigFile(file);
   const tree = structuredClone(doc.tree) as ConfigMap;
   const model = tree.model as ConfigMap;
-  (model.train_ds as ConfigMap).bucketing_weights = [1, 2];
+  (model.train_ds as ConfigMap).trim_silence = true;
   (model.optim as ConfigMap).amsgrad = true;
   const { warnings } = validateNestConfig(tree, { file });
   assert.ok(
-    warnings.some((w) => w.startsWith("model.train_ds: refused for training, accepted in a stored model's configuration: bucketing_weights (bucketed tarred")),
+    warnings.some((w) => w.startsWith("model.train_ds: refused for training, accepted in a stored model's configuration: trim_silence (silence trimming")),
     warnings.join('\n'),
   );
   assert.ok(warnings.some((w) => w.startsWith('model.optim: refused for training') && w.includes('amsgrad')));

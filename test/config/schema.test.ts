@@ -90,7 +90,8 @@ test("NeMo's recipe validates unchanged and gives NeMo's values", () => {
   assert.equal(x.checkpoint_callback_params.save_top_k, 1);
   assert.ok(!warnings.some((w) => w.startsWith('exp_manager.checkpoint_callback_params:')), warnings.join('\n'));
   // NeMo keys with no effect in streamnest are accepted and listed, one line per section.
-  assert.ok(warnings.some((w) => w.startsWith('model.train_ds: has no effect in streamnest:') && w.includes('pin_memory') && w.includes('bucketing_strategy')));
+  assert.ok(warnings.some((w) => w.startsWith('model.train_ds: has no effect in streamnest:') && w.includes('pin_memory')));
+  assert.equal(config.model.train_ds.bucketing_strategy, 'synced_randomized'); // honoured (issue #20); one dataset has one order
   assert.ok(warnings.some((w) => w.startsWith('trainer: has no effect in streamnest:') && w.includes('strategy')));
   assert.ok(warnings.some((w) => w.startsWith('model: has no effect in streamnest:') && w.includes('spec_augment')));
 });

@@ -14,6 +14,10 @@ const spec = {
   shuffleSeed: { type: 'integer', help: 'seed of --shuffle' },
   sortInShards: { type: 'boolean', help: 'sort the entries of each shard by duration' },
   noShardManifests: { type: 'boolean', help: 'do not write sharded_manifests/manifest_{i}.json' },
+  buckets: {
+    type: 'integer',
+    help: "NeMo's --buckets_num: split [--min-duration, --max-duration) into N equal duration ranges, one dataset each (DIR/bucket1 ... bucketN, --shards shards each)",
+  },
 } satisfies OptionsSpec;
 
 export const usage = `Usage: streamnest make-tarred --manifest FILE --out DIR --shards N [options]
@@ -27,6 +31,8 @@ they are (any format streamnest reads), named by their path with '/' and '.' rep
 Use it in a config:
   model.train_ds.is_tarred=true model.train_ds.tarred_audio_filepaths=DIR/audio__OP_0..N-1_CL_.tar
   model.train_ds.manifest_filepath=DIR/tarred_audio_manifest.json
+With --buckets B, one list per bucket (the command prints them):
+  model.train_ds.tarred_audio_filepaths=[[DIR/bucket1/audio__OP_0..N-1_CL_.tar],...] model.train_ds.manifest_filepath=[[DIR/bucket1/tarred_audio_manifest.json],...]
 
 Options:
 ${formatOptions(spec)}
@@ -37,8 +43,8 @@ export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec, { maxPositionals: 0 });
   if (!options.manifest || !options.out || options.shards === undefined)
     throw new ArgError(`make-tarred: --manifest, --out and --shards are required\n\n${usage}`);
-  const { makeTarredDataset } = await import('../../data/make-tarred.js');
-  const r = makeTarredDataset({
+  const { makeBucketedTarredDataset, makeTarredDataset } = await import('../../data/make-tarred.js');
+  const o = {
     manifest: options.manifest,
     outDir: options.out,
     shards: options.shards,
@@ -48,7 +54,24 @@ export async function run(argv: string[]): Promise<number> {
     shuffleSeed: options.shuffleSeed ?? null,
     sortInShards: options.sortInShards ?? false,
     shardManifests: !options.noShardManifests,
-  });
+  };
+  if (options.buckets !== undefined && options.buckets > 1) {
+    const { buckets } = makeBucketedTarredDataset({ ...o, buckets: options.buckets });
+    const last = options.shards - 1;
+    for (const [i, b] of buckets.entries()) {
+      process.stdout.write(
+        `streamnest: bucket ${i + 1}, durations [${b.minDuration.toFixed(3)}, ${b.maxDuration.toFixed(3)}) s: ${b.tarFiles.length} shards of ${b.entriesPerShard} entries ` +
+          `(${b.entries} entries, ${(b.seconds / 3600).toFixed(3)} h) in ${b.dir}${b.leftOver > 0 ? `; ${b.leftOver} left over and not written` : ''}\n`,
+      );
+    }
+    const list = (f: (dir: string) => string): string => `[${buckets.map((b) => `[${f(b.dir)}]`).join(',')}]`;
+    process.stdout.write(
+      `  model.train_ds.is_tarred=true model.train_ds.tarred_audio_filepaths=${list((d) => `${d}/audio__OP_0..${last}_CL_.tar`)} ` +
+        `model.train_ds.manifest_filepath=${list((d) => `${d}/tarred_audio_manifest.json`)}\n`,
+    );
+    return 0;
+  }
+  const r = makeTarredDataset(o);
   process.stdout.write(
     `streamnest: wrote ${r.tarFiles.length} shards of ${r.entriesPerShard} entries (${r.entries} entries, ${(r.seconds / 3600).toFixed(3)} h) to ${options.out}` +
       `${r.filtered > 0 ? `; ${r.filtered} filtered by duration` : ''}${r.leftOver > 0 ? `; ${r.leftOver} left over (not a whole shard share) and not written` : ''}\n` +

@@ -3,11 +3,11 @@
 
 import type { KeyTable } from '../key-status.js';
 import { isEmpty, isOneOf, noEffect, noEffectAll, refuseUnless, refuseWhen } from '../key-status.js';
+import { type ConfigValue, formatPath } from '../config-tree.js';
 import type { SectionReader } from '../section-reader.js';
 import { REQUIRED, describeValue } from '../section-reader.js';
+import { type BucketingStrategy, tarredLayout } from './bucketing.js';
 
-const NO_BUCKETS = 'bucketed tarred datasets (one list of shards per duration bucket) are not implemented';
-const BUCKETS_ONLY = `only for ${NO_BUCKETS.replace(' are not implemented', ', which are not implemented')}`;
 const CONCAT_ONLY = 'only with is_concat: true, which is not supported';
 
 /** model.train_ds / model.validation_ds keys (NeMo's AudioNoiseDataset config, get_audio_noise_dataset_from_config). */
@@ -30,10 +30,11 @@ export const DATASET_KEYS: KeyTable = {
     'tarred_audio_filepaths',
     'shuffle_n',
     'tarred_shard_strategy',
+    'bucketing_weights',
+    'bucketing_batch_size',
+    'bucketing_strategy',
   ],
   refused: {
-    bucketing_weights: refuseWhen(`${NO_BUCKETS}; bucket upsampling has nothing to act on`, 'null or empty', isEmpty),
-    bucketing_batch_size: refuseWhen(`${NO_BUCKETS}; per-bucket batch sizes have nothing to act on`, 'null or empty', isEmpty),
     is_concat: refuseUnless(
       'concatenated datasets with a sampling technique are not implemented; list the manifests in manifest_filepath (read one after the other)',
       [false],
@@ -67,7 +68,6 @@ export const DATASET_KEYS: KeyTable = {
       ],
       CONCAT_ONLY,
     ),
-    bucketing_strategy: noEffect(BUCKETS_ONLY),
   },
 };
 
@@ -109,10 +109,13 @@ export interface BatchAugmentorConfig {
   readonly max_num_speakers: number;
 }
 
+/** A path, a list of paths, or (bucketed tarred datasets) one list of paths per bucket. */
+export type PathsOrBuckets = string | readonly string[] | readonly (readonly string[])[];
+
 export interface DatasetConfig {
-  /** One manifest, a comma-separated list, or a list of manifests (JSON lines). */
+  /** One manifest, a comma-separated list, or a list of manifests (JSON lines); bucketed tarred: one list per bucket. */
   /** null as NeMo stores it in .nemo archives (datasets are not needed to load a model); training then asks for one. */
-  readonly manifest_filepath: string | readonly string[] | null;
+  readonly manifest_filepath: PathsOrBuckets | null;
   readonly noise_manifest: string | readonly string[] | null;
   readonly sample_rate: number;
   readonly batch_size: number;
@@ -127,16 +130,22 @@ export interface DatasetConfig {
   readonly batch_augmentor: BatchAugmentorConfig | null;
   /** NeMo tarred dataset: the manifest's audio_filepath names members of the tarred_audio_filepaths shards. */
   readonly is_tarred: boolean;
-  /** A brace pattern (audio_{0..511}.tar, or with NeMo's _OP_/_CL_ spelling) or a list of shard paths. */
-  readonly tarred_audio_filepaths: string | readonly string[] | null;
+  /** A brace pattern (audio_{0..511}.tar, or with NeMo's _OP_/_CL_ spelling), a list of shard paths, or one list per bucket. */
+  readonly tarred_audio_filepaths: PathsOrBuckets | null;
   /** Sample shuffle buffer when shuffling; null: NeMo's 4 * batch_size. */
   readonly shuffle_n: number | null;
   /** Data parallel: each rank reads its own slice of the shards (scatter) or all of them (replicate). */
   readonly tarred_shard_strategy: 'scatter' | 'replicate';
+  /** Bucketed tarred datasets: passes over each bucket per epoch (null: once each). */
+  readonly bucketing_weights: readonly number[] | null;
+  /** Bucketed tarred datasets: per-bucket batch sizes (an integer scales linearly, NeMo's rule; batch_size is then 1). */
+  readonly bucketing_batch_size: number | readonly number[] | null;
+  /** The order of the buckets in each epoch. */
+  readonly bucketing_strategy: BucketingStrategy;
 }
 
-function readPaths(r: SectionReader, key: string, required: boolean): string | string[] | null {
-  const v = r.value(key);
+/** A path or a non-empty list of paths; `v` is the key's value, read once (reading ??? again would report it twice). */
+function readPaths(r: SectionReader, key: string, required: boolean, v: ConfigValue | undefined): string | string[] | null {
   if (v === undefined || v === null) {
     if (required && !r.has(key)) r.problem(key, 'required key is missing (a manifest path or a list of them)');
     return null;
@@ -181,8 +190,8 @@ function readBatchAugmentor(r: SectionReader): BatchAugmentorConfig {
 
 export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): DatasetConfig {
   r.classify(DATASET_KEYS);
-  const manifest_filepath = readPaths(r, 'manifest_filepath', true);
-  const noise_manifest = readPaths(r, 'noise_manifest', false);
+  const manifest_filepath = readPathsOrBuckets(r, 'manifest_filepath', true);
+  const noise_manifest = readPaths(r, 'noise_manifest', false, r.value('noise_manifest'));
   const aug = r.value('batch_augmentor');
   const batch_augmentor = aug === undefined || aug === null ? null : readBatchAugmentor(r.section('batch_augmentor', false));
   const min_duration = r.nullableNumber('min_duration', null, { min: 0 });
@@ -190,11 +199,12 @@ export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): 
   if (min_duration !== null && max_duration !== null && min_duration > max_duration) {
     r.problem('max_duration', `must be >= min_duration (${min_duration}); got ${max_duration}`);
   }
+  const batch_size = r.int('batch_size', REQUIRED, { min: 1 });
   const config: DatasetConfig = {
     manifest_filepath,
     noise_manifest,
     sample_rate: r.int('sample_rate', defaultSampleRate, { min: 1 }),
-    batch_size: r.int('batch_size', REQUIRED, { min: 1 }),
+    batch_size,
     shuffle: r.bool('shuffle', false),
     num_workers: r.int('num_workers', 0, { min: 0 }),
     min_duration,
@@ -202,29 +212,63 @@ export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): 
     drop_last: r.bool('drop_last', false),
     skip_bad_audio: r.bool('skip_bad_audio', false),
     batch_augmentor,
-    ...readTarred(r),
+    ...readTarred(r, manifest_filepath, batch_size),
   };
   r.finish();
   return config;
 }
 
-function readTarred(r: SectionReader): Pick<DatasetConfig, 'is_tarred' | 'tarred_audio_filepaths' | 'shuffle_n' | 'tarred_shard_strategy'> {
-  const is_tarred = r.bool('is_tarred', false);
-  const spec = r.value('tarred_audio_filepaths');
-  let tarred_audio_filepaths: string | string[] | null = null;
-  if (Array.isArray(spec) && spec.some((x) => Array.isArray(x))) {
-    r.problem('tarred_audio_filepaths', `${NO_BUCKETS}; give one brace pattern or one list of shards`);
-  } else if (spec !== undefined && spec !== null) {
-    tarred_audio_filepaths = readPaths(r, 'tarred_audio_filepaths', false);
+/** readPaths, or one non-empty list of paths per bucket (bucketed tarred datasets). */
+function readPathsOrBuckets(r: SectionReader, key: string, required: boolean): PathsOrBuckets | null {
+  const v = r.value(key);
+  if (Array.isArray(v) && v.length > 0 && v.every((b) => Array.isArray(b))) {
+    if (v.every((b) => Array.isArray(b) && b.length > 0 && b.every((x) => typeof x === 'string'))) return v as string[][];
+    r.problem(key, `expected one non-empty list of paths per bucket; got ${describeValue(v)}`);
+    return null;
   }
-  // a stored model's configuration keeps NeMo's training paths, which need not exist here: only training needs shards
-  if (is_tarred && r.ctx.training && (tarred_audio_filepaths === null || tarred_audio_filepaths === '')) {
-    r.problem('tarred_audio_filepaths', 'is_tarred: true needs the shards (a brace pattern such as audio_{0..511}.tar, or a list of paths)');
+  return readPaths(r, key, required, v);
+}
+
+type TarredKeys =
+  | 'is_tarred'
+  | 'tarred_audio_filepaths'
+  | 'shuffle_n'
+  | 'tarred_shard_strategy'
+  | 'bucketing_weights'
+  | 'bucketing_batch_size'
+  | 'bucketing_strategy';
+
+/**
+ * The tarred keys, checked together by tarredLayout (bucketing.ts: the data loader applies the same rules). A stored
+ * model's configuration keeps NeMo's training values, which need not hold here: only training refuses them.
+ */
+function readTarred(r: SectionReader, manifest_filepath: PathsOrBuckets | null, batch_size: number): Pick<DatasetConfig, TarredKeys> {
+  const is_tarred = r.bool('is_tarred', false);
+  const tarred = r.has('tarred_audio_filepaths') ? readPathsOrBuckets(r, 'tarred_audio_filepaths', false) : null;
+  const weights = r.value('bucketing_weights');
+  const sizes = r.value('bucketing_batch_size');
+  const { layout, strategy, problems } = tarredLayout({
+    is_tarred,
+    manifest_filepath,
+    tarred_audio_filepaths: tarred,
+    batch_size,
+    bucketing_weights: weights,
+    bucketing_batch_size: sizes,
+    bucketing_strategy: r.value('bucketing_strategy'),
+  });
+  const reported = new Set(r.ctx.issues.map((i) => i.path));
+  for (const p of problems) {
+    if (reported.has(formatPath(r.keyPath(p.key)))) continue; // its shape was reported already
+    if (r.ctx.training) r.problem(p.key, p.message);
+    else r.ctx.warnings.push(`${formatPath(r.keyPath(p.key))}: ${p.message} (refused for training; accepted in a stored model's configuration)`);
   }
   return {
     is_tarred,
-    tarred_audio_filepaths,
+    tarred_audio_filepaths: tarred,
     shuffle_n: r.nullableInt('shuffle_n', null, { min: 0 }),
     tarred_shard_strategy: r.oneOf('tarred_shard_strategy', ['scatter', 'replicate'] as const, 'scatter'),
+    bucketing_weights: layout && Array.isArray(weights) && weights.length > 0 ? layout.weights : null,
+    bucketing_batch_size: layout && sizes !== undefined && sizes !== null ? (sizes as number | number[]) : null,
+    bucketing_strategy: strategy,
   };
 }
