@@ -78,7 +78,7 @@ export async function fillFixedStatistics(
   const n = pre.normalize as { fixed_mean?: unknown; fixed_std?: unknown } | null | string | undefined;
   if (n === null || typeof n !== 'object' || n.fixed_mean !== null || n.fixed_std !== null) return null;
   const train = model.train_ds as Record<string, unknown> | undefined;
-  const spec = train?.manifest_filepath as string | string[] | null | undefined;
+  const spec = train?.manifest_filepath as string | string[] | string[][] | null | undefined;
   if (spec === null || spec === undefined || spec === '???') {
     throw new Error(
       'model.preprocessor.normalize asks for fixed statistics (fixed_mean: null, fixed_std: null) to be estimated from the training manifest, ' +
@@ -86,7 +86,15 @@ export async function fillFixedStatistics(
         'and put its fixed_mean and fixed_std into the config',
     );
   }
-  const manifests = splitManifestPaths(spec).map((p) => resolve(o.baseDir, p));
+  if (train?.is_tarred === true) {
+    throw new Error(
+      'model.preprocessor.normalize asks for fixed statistics (fixed_mean: null, fixed_std: null) to be estimated from the training manifest, ' +
+        'but model.train_ds is tarred (is_tarred: true) and the estimate reads plain manifests only: compute the statistics with ' +
+        '`streamnest stats --manifest FILE --out stats.json` over a plain manifest of (a sample of) the same audio and put its fixed_mean and ' +
+        'fixed_std into the config',
+    );
+  }
+  const manifests = splitManifestPaths(spec as string | string[]).map((p) => resolve(o.baseDir, p));
   let stats = readCached(o.cachePath, manifests, pre);
   if (stats) o.log(`streamnest: fixed feature statistics from ${o.cachePath} (${stats.utterances} utterances, ${(stats.seconds / 3600).toFixed(3)} h)`);
   else {
