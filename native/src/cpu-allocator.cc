@@ -7,12 +7,18 @@
 // Keeping freed large blocks by size class and handing them out again removes that (PyTorch does not need this: CPython
 // frees its wrappers at once). Small blocks are allocated and freed as libtorch's allocator does (64-byte aligned).
 //
-// The bound: at most max(STREAMNEST_CPU_CACHE_MB, the peak of large blocks live at once). A workload that frees and
-// reallocates more than a fixed bound per step (64 batched streams of 12 s: about 700 MB of caches per step) would
-// otherwise hand the excess back to malloc at every step: measured, 9.3 million page faults, a peak RSS of 23.7 GB and
-// 105 ms per stream at 32 streams, against 0.74 million faults, 3.0 GB and 9 ms with the bound above the step's
-// volume. Since a step frees at most what it had live, caching up to the live peak makes steady steps allocation-free,
-// and the process never holds more than twice its own peak.
+// The bound: max(STREAMNEST_CPU_CACHE_MB, min(the working set, 2 x the peak of large blocks live at once)). The
+// working set is, summed over size classes, the most blocks of that class that were live at once: what a repeating
+// step needs so that it never misses. The live peak alone is not enough, because classes peak at different times (the
+// forward pass's activations, then the backward pass's gradients): a NEST-Small float32 training step (B=8 x 16 s)
+// peaks at 2.4 GB live but has a working set of 3.8 GB, and with the cache bounded by the peak it missed 279 times and
+// faulted in 0.9 GB of fresh pages per step, a third of its time (BENCHMARKS.md, "Mixed precision"). Batches of other
+// lengths grow the working set by their own classes, hence the cap at twice the peak (the process then holds at most
+// three times its own peak); a miss is also served from a cached block up to twice the size asked for, so nearby
+// lengths share blocks. A workload that frees and reallocates more than a fixed bound per step (64 batched streams of
+// 12 s: about 700 MB of caches per step) would otherwise hand the excess back to malloc at every step: measured, 9.3
+// million page faults, a peak RSS of 23.7 GB and 105 ms per stream at 32 streams, against 0.74 million faults, 3.0 GB
+// and 9 ms with the bound above the step's volume.
 #include "cpu-allocator.h"
 
 #include <c10/core/Allocator.h>
@@ -21,7 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <unordered_map>
+#include <map>
 #include <vector>
 
 // c10::Allocator::allocate lost its const in PyTorch 2.3, which also made copy_data pure virtual.
@@ -35,7 +41,8 @@ namespace streamnest {
 namespace {
 
 constexpr size_t kMinCached = 64 * 1024;  // smaller blocks: libtorch's allocator
-constexpr size_t kHeader = 64;            // keeps the data 64-byte aligned; holds the block's size class
+constexpr size_t kHeader = 64;            // keeps the data 64-byte aligned; holds the block's classes
+constexpr size_t kMaxOversize = 2;        // a miss may take a cached block up to this many times its class
 
 /** Rounds up to one of 8 classes per power of two (at most 12.5% slack), so similar shapes share blocks. */
 size_t SizeClass(size_t n) {
@@ -45,35 +52,26 @@ size_t SizeClass(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+/** The header in front of every block: the class the block was allocated as (its size; 0: not cached) and the class
+ * that was asked for when it was handed out (counted in the working set). */
+struct BlockHeader {
+  size_t cls;
+  size_t asked;
+};
+static_assert(sizeof(BlockHeader) <= kHeader, "the header fits in front of the 64-byte aligned data");
+
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   explicit CachingCpuAllocator(size_t limit) : limit_(limit) {}
 
-  // Every block carries a 64-byte header before its data holding its size class (0: not cached), so that the data
-  // pointer is also the deleter's context, as raw_allocate / raw_deallocate users (oneDNN) require.
+  // The data pointer is also the deleter's context, as raw_allocate / raw_deallocate users (oneDNN) require.
   c10::DataPtr allocate(size_t n) STREAMNEST_ALLOCATE_CONST override {
     if (n == 0) return {nullptr, nullptr, &CachingCpuAllocator::Delete, c10::Device(c10::DeviceType::CPU)};
-    const size_t cls = n < kMinCached ? 0 : SizeClass(n);
-    void* block = nullptr;
-    if (cls) {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(cls);
-      if (it != free_.end()) it->second.lastUse = ++tick_;
-      if (it != free_.end() && !it->second.blocks.empty()) {
-        block = it->second.blocks.back();
-        it->second.blocks.pop_back();
-        cached_ -= cls;
-        hits_++;
-        live_ += cls;
-      } else {
-        misses_++;
-        live_ += cls;
-        if (live_ > peak_) peak_ = live_;
-      }
-    }
+    const size_t asked = n < kMinCached ? 0 : SizeClass(n);
+    void* block = asked ? TakeCached(asked) : nullptr;
     if (!block) {
-      if (posix_memalign(&block, kHeader, (cls ? cls : n) + kHeader) != 0 || !block) throw std::bad_alloc();
-      *static_cast<size_t*>(block) = cls;
+      if (posix_memalign(&block, kHeader, (asked ? asked : n) + kHeader) != 0 || !block) throw std::bad_alloc();
+      *static_cast<BlockHeader*>(block) = {asked, asked};
     }
     void* data = static_cast<char*>(block) + kHeader;
     return {data, data, &CachingCpuAllocator::Delete, c10::Device(c10::DeviceType::CPU)};
@@ -90,21 +88,22 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   void Release(void* block) {
-    const size_t cls = *static_cast<size_t*>(block);
-    if (cls) {
+    const BlockHeader h = *static_cast<BlockHeader*>(block);
+    if (h.cls) {
       std::lock_guard<std::mutex> lock(mu_);
-      live_ -= cls;
-      const size_t limit = limit_ > peak_ ? limit_ : peak_;
-      if (cls <= limit) {
+      live_ -= h.cls;
+      free_[h.asked].live--;
+      const size_t limit = Bound();
+      if (h.cls <= limit) {
         // Make room by freeing cached blocks of the classes used least recently (blocks of shapes a workload has
         // moved on from, such as a stream's first step, go first; the classes of its steady steps stay).
-        while (cached_ + cls > limit && EvictLeastRecent()) {
+        while (cached_ + h.cls > limit && EvictLeastRecent()) {
         }
-        if (cached_ + cls <= limit) {
-          Bucket& b = free_[cls];
+        if (cached_ + h.cls <= limit) {
+          Bucket& b = free_[h.cls];
           b.blocks.push_back(block);
           b.lastUse = ++tick_;
-          cached_ += cls;
+          cached_ += h.cls;
           return;
         }
       }
@@ -112,12 +111,16 @@ class CachingCpuAllocator final : public c10::Allocator {
     std::free(block);
   }
 
-  /** Frees every cached block and forgets the live peak (the bound falls back to what is live now, at least the floor). */
+  /** Frees every cached block and forgets the live peak and the working set (the bound falls back to what is live
+   * now, at least the floor). */
   void Trim() {
     std::lock_guard<std::mutex> lock(mu_);
+    workingSet_ = 0;
     for (auto& [cls, bucket] : free_) {
       for (void* b : bucket.blocks) std::free(b);
       bucket.blocks.clear();
+      bucket.maxLive = bucket.live;
+      workingSet_ += cls * bucket.live;
     }
     cached_ = 0;
     peak_ = live_;
@@ -129,8 +132,10 @@ class CachingCpuAllocator final : public c10::Allocator {
     o.Set("enabled", Napi::Boolean::New(env, true));
     o.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(cached_)));
     o.Set("limitBytes", Napi::Number::New(env, static_cast<double>(limit_)));
+    o.Set("boundBytes", Napi::Number::New(env, static_cast<double>(Bound())));
     o.Set("liveBytes", Napi::Number::New(env, static_cast<double>(live_)));
     o.Set("peakLiveBytes", Napi::Number::New(env, static_cast<double>(peak_)));
+    o.Set("workingSetBytes", Napi::Number::New(env, static_cast<double>(workingSet_)));
     o.Set("hits", Napi::Number::New(env, static_cast<double>(hits_)));
     o.Set("misses", Napi::Number::New(env, static_cast<double>(misses_)));
     return o;
@@ -140,9 +145,45 @@ class CachingCpuAllocator final : public c10::Allocator {
 
  private:
   struct Bucket {
-    std::vector<void*> blocks;
-    size_t lastUse = 0;  // tick_ of the last allocation or release of this class
+    std::vector<void*> blocks;  // cached blocks of this class
+    size_t lastUse = 0;         // tick_ of the last allocation or release of this class
+    size_t live = 0;            // blocks asked for as this class and not yet released
+    size_t maxLive = 0;         // the most that were live at once
   };
+
+  /** The cache's bound (caller holds mu_). */
+  size_t Bound() const {
+    const size_t needed = workingSet_ < 2 * peak_ ? workingSet_ : 2 * peak_;
+    return limit_ > needed ? limit_ : needed;
+  }
+
+  /** Counts a block of class `asked` as live and returns a cached block of that class, or failing that the smallest
+   * cached one up to kMaxOversize times larger; nullptr (a miss, counted as live) when there is none. */
+  void* TakeCached(size_t asked) STREAMNEST_ALLOCATE_CONST {
+    std::lock_guard<std::mutex> lock(mu_);
+    Bucket& wanted = free_[asked];
+    wanted.lastUse = ++tick_;
+    if (++wanted.live > wanted.maxLive) {
+      wanted.maxLive = wanted.live;
+      workingSet_ += asked;
+    }
+    for (auto it = free_.find(asked); it != free_.end() && it->first <= kMaxOversize * asked; ++it) {
+      if (it->second.blocks.empty()) continue;
+      void* block = it->second.blocks.back();
+      it->second.blocks.pop_back();
+      it->second.lastUse = tick_;
+      cached_ -= it->first;
+      live_ += it->first;
+      if (live_ > peak_) peak_ = live_;
+      hits_++;
+      static_cast<BlockHeader*>(block)->asked = asked;
+      return block;
+    }
+    misses_++;
+    live_ += asked;
+    if (live_ > peak_) peak_ = live_;
+    return nullptr;
+  }
 
   /** Frees one cached block of the least recently used non-empty class (caller holds mu_); false when none is cached. */
   bool EvictLeastRecent() {
@@ -163,13 +204,14 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   const size_t limit_;
   mutable std::mutex mu_;
-  mutable std::unordered_map<size_t, Bucket> free_;
+  mutable std::map<size_t, Bucket> free_;  // by class, ordered so that a miss can look at the next larger classes
   mutable size_t tick_ = 0;
   mutable size_t cached_ = 0;
   mutable size_t hits_ = 0;
   mutable size_t misses_ = 0;
-  mutable size_t live_ = 0;  // bytes of cached-class blocks handed out and not yet released
-  mutable size_t peak_ = 0;  // the most live_ has been
+  mutable size_t live_ = 0;        // bytes of cached-class blocks handed out and not yet released
+  mutable size_t peak_ = 0;        // the most live_ has been
+  mutable size_t workingSet_ = 0;  // sum over classes of class x maxLive
 };
 
 CachingCpuAllocator* CachingCpuAllocator::instance_ = nullptr;

@@ -129,11 +129,15 @@ const require = createRequire(import.meta.url);
 export interface CpuAllocatorStats {
   enabled: boolean;
   cachedBytes?: number;
-  /** The floor of the bound (STREAMNEST_CPU_CACHE_MB); the bound is max(limitBytes, peakLiveBytes). */
+  /** The floor of the bound (STREAMNEST_CPU_CACHE_MB). */
   limitBytes?: number;
+  /** The cache's bound now: max(limitBytes, min(workingSetBytes, 2 x peakLiveBytes)). */
+  boundBytes?: number;
   /** Bytes of large blocks in use now, and the most there have been at once (since the last trim). */
   liveBytes?: number;
   peakLiveBytes?: number;
+  /** Summed over size classes, the most blocks of the class in use at once, in bytes (since the last trim). */
+  workingSetBytes?: number;
   hits?: number;
   misses?: number;
 }

@@ -16,7 +16,7 @@ export function cpuAllocatorStats(): CpuAllocatorStats {
   return native.cpuAllocatorStats();
 }
 
-/** Frees every block the CPU allocator holds in its cache (they are reallocated on demand) and resets its live peak. */
+/** Frees every block the CPU allocator holds in its cache (they are reallocated on demand) and resets its live peak and working set. */
 export function cpuAllocatorTrim(): void {
   native.cpuAllocatorTrim();
 }

@@ -77,27 +77,71 @@ function inFreshProcess(cacheMb: number, body: string): string {
   return out.trim().split('\n').pop()!;
 }
 
-test('the bound grows to the live peak and evicts the least recently used class: a steady loop above the floor hits', () => {
-  // Floor 1 MiB. Three 1 MiB blocks live at once set the peak (3 MiB, the bound); a 1.5 MiB block used once is then
-  // the stale class. The steady loop frees and reallocates two 1 MiB blocks per iteration: with the bound at the
-  // floor, or evicting the steady class instead of the stale one, every iteration would miss once.
+type LoopStats = { peak: number; workingSet: number; bound: number; hits: number; misses: number; cached: number };
+const LOOP_STATS = `const s1 = t.cpuAllocatorStats();
+  console.log(JSON.stringify({ peak: s1.peakLiveBytes, workingSet: s1.workingSetBytes, bound: s1.boundBytes, hits: s1.hits - s0.hits,
+    misses: s1.misses - s0.misses, cached: s1.cachedBytes }));`;
+
+test('the bound covers the working set: a step whose size classes peak at different times stops missing', () => {
+  // Floor 1 MiB. A "forward" phase holds three 1 MiB blocks at once, a "backward" phase three 3 MiB blocks (more than
+  // twice as large, so neither class can serve the other): the live peak is 9 MiB, the working set 12 MiB. With the
+  // cache bounded by the live peak, the backward phase's blocks would push the forward phase's out at every step.
   const r = JSON.parse(
     inFreshProcess(
       1,
       `
       const mib = 1 << 18; // float32 elements in 1 MiB
-      t.tidy(() => { t.zeros([mib]); t.zeros([mib]); t.zeros([mib]); });
-      const peak = t.cpuAllocatorStats().peakLiveBytes;
-      t.tidy(() => t.zeros([mib + mib / 2]));
-      for (let i = 0; i < 3; i++) t.tidy(() => { t.zeros([mib]); t.zeros([mib]); });
+      const step = () => { t.tidy(() => { t.zeros([mib]); t.zeros([mib]); t.zeros([mib]); }); t.tidy(() => { t.zeros([3 * mib]); t.zeros([3 * mib]); t.zeros([3 * mib]); }); };
+      for (let i = 0; i < 2; i++) step();
       const s0 = t.cpuAllocatorStats();
-      for (let i = 0; i < 100; i++) t.tidy(() => { t.zeros([mib]); t.zeros([mib]); });
-      const s1 = t.cpuAllocatorStats();
-      console.log(JSON.stringify({ peak, hits: s1.hits - s0.hits, misses: s1.misses - s0.misses, cached: s1.cachedBytes, live: s1.liveBytes }));
-      `,
+      for (let i = 0; i < 50; i++) step();
+      ${LOOP_STATS}`,
     ),
-  ) as { peak: number; hits: number; misses: number; cached: number; live: number };
-  assert.ok(r.peak >= 3 << 20, `live peak ${r.peak} bytes`);
+  ) as LoopStats;
+  assert.equal(r.peak, 9 << 20, 'live peak');
+  assert.equal(r.workingSet, 12 << 20, 'working set');
+  assert.equal(r.bound, 12 << 20, 'bound: the working set (under twice the peak)');
   assert.equal(r.misses, 0, `steady loop: ${r.hits} hits, ${r.misses} misses`);
-  assert.ok(r.cached <= r.peak, `cached ${r.cached} bytes stays within the live peak ${r.peak}`);
+  assert.equal(r.hits, 300);
+});
+
+test('a miss takes a cached block up to twice its size; values stay right', () => {
+  const r = JSON.parse(
+    inFreshProcess(
+      1,
+      `
+      const mib = 1 << 18;
+      t.tidy(() => { t.zeros([mib + mib / 2]); }); // a cached 1.5 MiB block
+      const s0 = t.cpuAllocatorStats();
+      const sum = t.tidy(() => t.ones([mib]).sum().item()); // 1 MiB: served by the 1.5 MiB block
+      const s1 = t.cpuAllocatorStats();
+      t.tidy(() => { t.zeros([mib / 2]); }); // 0.5 MiB: the 1.5 MiB block is more than twice as large: a miss
+      const s2 = t.cpuAllocatorStats();
+      console.log(JSON.stringify({ sum, hit: s1.hits - s0.hits, miss: s2.misses - s1.misses }));`,
+    ),
+  ) as { sum: number; hit: number; miss: number };
+  assert.deepEqual(r, { sum: 1 << 18, hit: 1, miss: 1 });
+});
+
+test('past twice the live peak, the cache evicts the least recently used classes and keeps the recent ones', () => {
+  // Floor 1 MiB. Blocks of 1, 1.25, 1.5, 1.75 and 2 MiB used one at a time (each larger than every cached block, so
+  // each misses): working set 7.5 MiB, live peak 2 MiB, so the bound is 4 MiB and the oldest classes go first.
+  const r = JSON.parse(
+    inFreshProcess(
+      1,
+      `
+      const mib = 1 << 18;
+      for (const m of [1, 1.25, 1.5, 1.75, 2]) t.tidy(() => { t.zeros([m * mib]); });
+      const s0 = t.cpuAllocatorStats();
+      for (let i = 0; i < 20; i++) t.tidy(() => { t.zeros([1.75 * mib]); }); // the recent classes are still cached
+      for (let i = 0; i < 20; i++) t.tidy(() => { t.zeros([2 * mib]); });
+      ${LOOP_STATS}`,
+    ),
+  ) as LoopStats;
+  assert.equal(r.peak, 2 << 20);
+  assert.equal(r.workingSet, 7.5 * (1 << 20));
+  assert.equal(r.bound, 4 << 20, 'bound: twice the live peak');
+  assert.equal(r.cached, 3.75 * (1 << 20), 'the 1.75 and 2 MiB blocks stay cached; 1, 1.25 and 1.5 MiB were evicted');
+  assert.equal(r.misses, 0);
+  assert.equal(r.hits, 40);
 });
