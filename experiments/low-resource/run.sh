@@ -5,7 +5,11 @@
 # target-normalisation ablation (none / per_utterance / per_frame), the target-alignment ablation (first_frames /
 # whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model. One pretraining run (seed 1234) per pretrained row.
 #
-#   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500] [--only REGEX]
+#   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
+#                                   [--ft-freeze N] [--seeds '1 2 3'] [--only REGEX]
+#   --ft-freeze N: fine-tune with the encoder frozen for the first N steps (model.freeze_encoder_steps: the CTC head
+#     learns on the encoder's features first; N = --ft-steps keeps it frozen throughout, a probe of the features);
+#     the runs are named <row>-freezeN-s<seed>
 #   --only: run just the pretraining and fine-tuning rows whose name matches (e.g. 'causal-per_utterance$|scratch-causal')
 #
 # Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
@@ -15,7 +19,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; only=''
+out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; ft_freeze=0; seeds='1 2 3'; only=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -24,6 +28,8 @@ while [ $# -gt 0 ]; do
     --labelled-min) labelled_min="$2"; shift 2 ;;
     --pre-steps) pre_steps="$2"; shift 2 ;;
     --ft-steps) ft_steps="$2"; shift 2 ;;
+    --ft-freeze) ft_freeze="$2"; shift 2 ;;
+    --seeds) seeds="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -69,10 +75,10 @@ pretrain() {
     exp_manager.exp_dir=$out/pretrain exp_manager.name=$name > "$out/pretrain-$name.log" 2>&1 || { log "FAILED pretrain $name"; return 1; }
 }
 finetune() { # init-row seed; init-row is a pretraining row name or scratch-<context>
-  set -- $1; local init=$1 seed=$2 flag="" src
+  set -- $1; local init=$1 seed=$2 flag="" src name="$1-s$2"
   if [[ $init == scratch-* ]]; then src="$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo"; flag="--from-scratch"
   else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
-  local name="$init-s$seed"
+  if [ "$ft_freeze" -gt 0 ]; then flag="$flag model.freeze_encoder_steps=$ft_freeze"; name="$init-freeze$ft_freeze-s$seed"; fi
   [ -f "$out/finetune/$name/checkpoints/$name.nemo" ] && return 0
   log "finetune $name ($ft_steps steps)"
   $SN finetune --quiet --init "$src" $flag --seed "$seed" trainer.max_steps=$ft_steps trainer.val_check_interval=50 \
@@ -80,16 +86,16 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short pre_steps ft_steps C
+export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short pre_steps ft_steps ft_freeze C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
-# the main rows first, then the ablation rows; 3 seeds each
+# seed by seed: the main rows, from scratch, then the ablation rows
 FT=()
-for seed in 1 2 3; do
+for seed in $seeds; do
   for r in "${MAIN[@]}"; do FT+=("${r%% *} $seed"); done
   for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
+  for r in "${ABLATION[@]}"; do FT+=("${r%% *} $seed"); done
 done
-for seed in 1 2 3; do for r in "${ABLATION[@]}"; do FT+=("${r%% *} $seed"); done; done
 printf '%s\n' "${FT[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
 node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" | tee "$out/results.md"
 log "done: $out/results.md, $out/dev-wer.png"
