@@ -9,16 +9,20 @@
 //
 // The attention cache is NeMo's fixed-size last_channel cache of --max-context slots (NeMo's default for left = -1
 // is 10000; 384 >= the 376 encoder frames of 30 s keeps the stream exact and the per-step cost realistic).
-import { spawnSync } from 'node:child_process';
+// Like StreamingEncoder (the route of `streamnest stream`), the loop carries no attention inputs and lets the event loop
+// turn between steps (outside the timed region). Until 2026-12 it did neither, and never turned the event loop during
+// the whole run, so disposed tensor handles were never finalised: page faults per step grew with the chunk size and
+// the per-chunk times were 1.1-1.55x (CPU) those of the CLI's route on the addon before commit ee07ae4, 1.05-1.2x
+// after it; see BENCHMARKS.md "Streaming latency" and
+// bench/streaming/paths.ts. For the figures users get, run `node dist/bench/summary.js` (the CLI itself).
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs, type OptionsSpec } from '../../src/cli/args.js';
 import * as t from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { ConformerEncoder, disposeEncoderCache, subsampledLength, type EncoderCache } from '../../src/model/index.js';
-import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.js';
-import { nestArgs, REPO_ROOT, writeHandoff, type NestSize } from '../workloads/nest-shapes.js';
-import { cpuMs, median } from '../timing.js';
+import { ConformerEncoder } from '../../src/model/index.js';
+import { nestArgs, writeHandoff, type NestSize } from '../workloads/nest-shapes.js';
+import { median } from '../timing.js';
+import { HOP, quantile, S, streamFrames, timeStepLoop } from './step-loop.js';
+import { runTwin, type TwinResult } from './twin.js';
 
 const spec = {
   rounds: { type: 'integer', default: 3, help: 'alternations of the two sides' },
@@ -29,14 +33,6 @@ const spec = {
   threads: { type: 'integer', default: 1, help: 'threads on both sides' },
 } satisfies OptionsSpec;
 
-const HOP = 0.01;
-const S = 8;
-const quant = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
-  return s[i]!;
-};
-
 interface Side {
   p50: number;
   p90: number;
@@ -46,96 +42,14 @@ interface Side {
   steps: number;
 }
 
-/** Feature frames of a stream of about `seconds` that the k-frame chunk plan cuts into whole chunks. */
-export const streamFrames = (seconds: number, k: number): number => S * k * Math.floor((seconds / HOP + 7) / (S * k)) - 7;
-
-function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: number): Side {
-  const geo = configureStreaming(enc, { chunkFrames: k, hopSeconds: HOP, maxContext });
-  if (geo.exactnessIssues.length) throw new Error(`not exact: ${geo.exactnessIssues.join('; ')}`);
-  const T = streamFrames(seconds, k);
-  const F = enc.config.feat_in;
-  const feats = t.keep(t.randn([1, F, T], { generator: new t.Generator(99) }));
-  const pre = (n: number): number => subsampledLength(n, S, true);
-  const plans = nemoBufferPlans(T, geo, pre);
-  let cache: EncoderCache = enc.initCache(1, geo.cfg);
-  const positions = enc.positionProjections(); // linear_pos(posEmb) once per key length, as StreamingEncoder does
-  const walls: number[] = [];
-  const cpus: number[] = [];
-  let total = 0;
-  let frames = 0;
-  t.noGrad(() => {
-    for (const [i, p] of plans.entries()) {
-      const c0 = cpuMs();
-      const t0 = performance.now();
-      const r = t.tidy(() => {
-        let x: Tensor = feats.narrow(2, p.start, p.end - p.start); // [1, F, Tc]
-        if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
-        const lens = t.tensor([x.size(2)], [1], { dtype: 'int64' });
-        return enc.streamStep(x, lens, cache, { streaming: geo.cfg, dropExtraPreEncoded: p.drop, keepAllOutputs: p.keepAll, positions });
-      });
-      const wall = performance.now() - t0;
-      const cpu = cpuMs() - c0;
-      disposeEncoderCache(cache);
-      cache = r.cache;
-      frames += r.encoded.size(2);
-      r.encoded.dispose();
-      r.lengths.dispose();
-      total += wall;
-      if (i > 0 && p.end - p.start === geo.cfg.shiftSize[1] + geo.cfg.preEncodeCacheSize[1]) {
-        walls.push(wall);
-        cpus.push(cpu);
-      }
-    }
-  });
-  disposeEncoderCache(cache);
-  positions.dispose();
-  feats.dispose();
-  if (frames !== subsampledLength(T, S, true)) throw new Error(`streamed ${frames} frames, offline has ${subsampledLength(T, S, true)}`);
-  return { p50: quant(walls, 0.5), p90: quant(walls, 0.9), cpu50: quant(cpus, 0.5), cpu90: quant(cpus, 0.9), total, steps: walls.length };
+async function runSn(enc: ConformerEncoder, k: number, seconds: number, maxContext: number): Promise<Side> {
+  const r = await timeStepLoop(enc, k, seconds, { maxContext, keepInputs: false, turn: true });
+  const q = quantile;
+  return { p50: q(r.walls, 0.5), p90: q(r.walls, 0.9), cpu50: q(r.cpus, 0.5), cpu90: q(r.cpus, 0.9), total: r.total, steps: r.walls.length };
 }
 
-interface PySide extends Side {
-  flops: number;
-  peak: number;
-  check: number;
-}
-
-function runPy(size: NestSize, k: number, seconds: number, maxContext: number, threads: number): PySide {
-  const dir = join(REPO_ROOT, 'bench', 'pytorch');
-  const r = spawnSync(
-    '/usr/bin/python3',
-    [
-      join(dir, 'streaming_latency.py'),
-      '--size',
-      size,
-      '--chunk-frames',
-      String(k),
-      '--frames',
-      String(streamFrames(seconds, k)),
-      '--max-context',
-      String(maxContext),
-      '--threads',
-      String(threads),
-    ],
-    {
-      encoding: 'utf8',
-      cwd: dir,
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
-    },
-  );
-  if (r.status !== 0) throw new Error(`streaming_latency.py failed:\n${r.stderr}`);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
-  return {
-    p50: j.p50_ms!,
-    p90: j.p90_ms!,
-    cpu50: j.cpu_p50_ms!,
-    cpu90: j.cpu_p90_ms!,
-    total: j.total_ms!,
-    steps: j.steps!,
-    flops: j.flops_per_chunk!,
-    peak: j.peak_flops!,
-    check: j.offline_max_abs_diff!,
-  };
+function runPy(size: NestSize, k: number, seconds: number, maxContext: number, threads: number): TwinResult {
+  return runTwin(size, k, streamFrames(seconds, k), maxContext, threads);
 }
 
 async function main(): Promise<void> {
@@ -157,7 +71,7 @@ async function main(): Promise<void> {
     writeHandoff(`stream_${size}`, { encoder: cfg, seed: 1234 }, (p) => t.saveStateDict(p, enc.stateDict()));
     encs.set(size, enc);
   }
-  const res = new Map<string, { sn: Side[]; py: PySide[] }>();
+  const res = new Map<string, { sn: Side[]; py: TwinResult[] }>();
   for (let round = 0; round < options.rounds; round++) {
     for (const size of sizes) {
       for (const ms of chunks) {
@@ -165,7 +79,7 @@ async function main(): Promise<void> {
         const key = `${size} ${ms}`;
         if (!res.has(key)) res.set(key, { sn: [], py: [] });
         const e = res.get(key)!;
-        const a = runSn(encs.get(size)!, k, options.seconds, maxContext);
+        const a = await runSn(encs.get(size)!, k, options.seconds, maxContext);
         const b = runPy(size, k, options.seconds, maxContext, options.threads);
         e.sn.push(a);
         e.py.push(b);
@@ -182,7 +96,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const [key, e] of res) {
     const [size, ms] = key.split(' ');
-    const m = (xs: Side[], f: keyof Side): number => median(xs.map((x) => x[f]));
+    const m = (xs: (Side | TwinResult)[], f: keyof Side): number => median(xs.map((x) => x[f]));
     const sp50 = m(e.sn, 'p50');
     const pp50 = m(e.py, 'p50');
     const scpu = m(e.sn, 'cpu50');
