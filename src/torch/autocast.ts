@@ -22,7 +22,9 @@ export interface AutocastOptions {
 export function autocast<T>(o: AutocastOptions, fn: () => T): T {
   const dtype = o.dtype ?? 'bfloat16';
   const prev = native.autocastState(o.device);
+  const prevCpuOn = cpuAutocastOn;
   native.setAutocastState(o.device, o.enabled ?? true, dtype);
+  if (o.device === 'cpu') cpuAutocastOn = o.enabled ?? true;
   native.autocastEnter();
   try {
     const result = fn();
@@ -31,8 +33,13 @@ export function autocast<T>(o: AutocastOptions, fn: () => T): T {
   } finally {
     native.autocastExit();
     native.setAutocastState(o.device, prev.enabled, prev.dtype);
+    cpuAutocastOn = prevCpuOn;
   }
 }
+
+/** Whether CPU autocast is on in this thread, as autocast() set it (a JS flag: no native call, for hot paths). */
+let cpuAutocastOn = false;
+export const isCpuAutocastOn = (): boolean => cpuAutocastOn;
 
 /** Whether autocast is on for `device` in this thread, and its lower-precision dtype. */
 export function autocastState(device: AutocastDevice): { enabled: boolean; dtype: AutocastDtype } {

@@ -1,4 +1,5 @@
 // Neural-network functions: products, convolutions, normalisations, dropout, softmax, embedding.
+import { isCpuAutocastOn } from '../autocast.js';
 import { call, op } from '../dispatch.js';
 import type { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
@@ -8,6 +9,8 @@ const OPS = {
   mm: op('mm'),
   bmm: op('bmm'),
   linear: op('linear'),
+  addmv: op('addmv'),
+  mv: op('mv'),
   conv1d: op('conv1d'),
   conv2d: op('conv2d'),
   layerNorm: op('layer_norm'),
@@ -29,8 +32,25 @@ const OPS = {
 export const matmul = (a: Tensor, b: Tensor): Tensor => call(OPS.matmul, a, b);
 export const mm = (a: Tensor, b: Tensor): Tensor => call(OPS.mm, a, b);
 export const bmm = (a: Tensor, b: Tensor): Tensor => call(OPS.bmm, a, b);
-/** y = x W^T + b */
-export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => call(OPS.linear, x, weight, bias ?? null);
+/**
+ * y = x W^T + b. One row (a streaming step of one frame for one stream) goes through a matrix-vector product: ATen's
+ * linear calls gemm, which packs the whole weight matrix for that one row, while gemv reads it once (about 2x faster
+ * for the encoder's 176-1024 wide layers on one core; BENCHMARKS.md "Streaming latency"). Not under CPU autocast,
+ * where linear's lower-precision policy applies and addmv has none.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const shape = x.shape;
+  const inFeatures = shape[shape.length - 1]!;
+  if (shape.length >= 1 && x.numel === inFeatures && !isCpuAutocastOn() && x.dtype === weight.dtype) {
+    const v = x.reshape([inFeatures]);
+    const y = bias ? call(OPS.addmv, bias, weight, v, 1, 1) : call(OPS.mv, weight, v);
+    v.dispose();
+    const out = y.reshape([...shape.slice(0, -1), weight.shape[0]!]);
+    y.dispose();
+    return out;
+  }
+  return call(OPS.linear, x, weight, bias ?? null);
+}
 export const einsum = (equation: string, operands: readonly Tensor[]): Tensor => call(OPS.einsum, equation, operands);
 /** beta * x + alpha * (a @ b), batched. */
 export const baddbmm = (x: Tensor, a: Tensor, b: Tensor, beta = 1, alpha = 1): Tensor => call(OPS.baddbmm, x, a, b, beta, alpha);
