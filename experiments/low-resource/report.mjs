@@ -84,6 +84,25 @@ for (const [row, norm, align, blocks] of [
     `| ${row} | ${norm} | ${align} | ${blocks} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`,
   );
 }
+// every other fine-tuning row found (e.g. --ft-freeze runs: <row>-freezeN), mean ± std of the best dev WER
+const known = new Set([
+  'causal-per_utterance',
+  'causal-short_blocks',
+  'lookahead-per_utterance',
+  'lookahead-short_blocks',
+  'bidirectional-per_utterance',
+  'causal-none',
+  'causal-per_frame',
+  'causal-per_utterance-whole_group',
+  'scratch-causal',
+  'scratch-lookahead',
+  'scratch-bidirectional',
+]);
+const others = [...runs.keys()].filter((r) => !known.has(r)).sort();
+if (others.length) {
+  lines.push('', '| other fine-tuning row | best dev WER |', '| --- | --- |');
+  for (const row of others) lines.push(`| ${row} | ${cell(stat(row))} |`);
+}
 console.log(lines.join('\n'));
 
 // dev WER against fine-tuning step, mean over seeds, for the main rows
