@@ -61,7 +61,7 @@ export interface Timing {
   cpuMs: number;
 }
 
-/** Lets Node's event loop turn: N-API runs the finalizers of garbage-collected tensor wrappers only then. */
+/** Lets Node's event loop turn, as a program between steps does (FinalizationRegistry callbacks run only then). */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**

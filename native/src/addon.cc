@@ -11,7 +11,7 @@
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new streamnest::AddonData());
-  exports.Set("NativeTensor", streamnest::TensorWrap::Init(env));
+  streamnest::InitTensors(env, exports);
   exports.Set("NativeGenerator", streamnest::GeneratorWrap::Init(env));
   streamnest::InitDispatch(env, exports);
   streamnest::InitRuntime(env, exports);

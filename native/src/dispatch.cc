@@ -21,6 +21,12 @@ std::vector<c10::OperatorHandle> g_ops;
                                       a.name() + "' (" + a.type()->str() + "): " + msg);
 }
 
+// The tensor behind a handle argument. The error context is built only on failure ("aten::add: other: ...").
+const at::Tensor& TensorArg(const c10::FunctionSchema& s, const c10::Argument& a, const Napi::Value& v) {
+  if (const at::Tensor* t = FindTensor(v)) return *t;
+  ThrowNotTensor(v, s.name() + ": " + a.name());
+}
+
 int64_t ToInt(Napi::Env env, const c10::FunctionSchema& s, const c10::Argument& a, const Napi::Value& v) {
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   if (!v.IsNumber()) ArgError(env, s, a, "expected an integer");
@@ -64,7 +70,7 @@ c10::IValue ToList(Napi::Env env, const c10::FunctionSchema& s, const c10::Argum
     }
     case c10::TypeKind::TensorType: {
       c10::List<at::Tensor> out;
-      for (auto& x : items) out.push_back(TensorWrap::FromValue(x, (s.name() + ": " + a.name()).c_str()));
+      for (auto& x : items) out.push_back(TensorArg(s, a, x));
       return out;
     }
     case c10::TypeKind::OptionalType: {
@@ -73,7 +79,7 @@ c10::IValue ToList(Napi::Env env, const c10::FunctionSchema& s, const c10::Argum
         if (x.IsNull() || x.IsUndefined()) {
           out.push_back(c10::nullopt);
         } else {
-          out.push_back(TensorWrap::FromValue(x, (s.name() + ": " + a.name()).c_str()));
+          out.push_back(TensorArg(s, a, x));
         }
       }
       return out;
@@ -90,7 +96,7 @@ c10::IValue ToIValue(Napi::Env env, const c10::FunctionSchema& s, const c10::Arg
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       return ToIValue(env, s, a, type->castRaw<c10::OptionalType>()->getElementType(), v);
     case c10::TypeKind::TensorType:
-      return TensorWrap::FromValue(v, (s.name() + ": " + a.name()).c_str());
+      return TensorArg(s, a, v);
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
     case c10::TypeKind::ScalarTypeType:
@@ -128,8 +134,8 @@ c10::IValue ToIValue(Napi::Env env, const c10::FunctionSchema& s, const c10::Arg
   }
 }
 
-Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
-  if (v.isTensor()) return TensorWrap::Wrap(env, v.toTensor());
+Napi::Value FromIValue(Napi::Env env, c10::IValue v) {
+  if (v.isTensor()) return WrapTensor(env, std::move(v).toTensor());
   if (v.isNone()) return env.Null();
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
@@ -137,7 +143,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isTensorList()) {
     auto list = v.toTensorList();
     Napi::Array out = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); i++) out.Set(i, TensorWrap::Wrap(env, list.get(i)));
+    for (size_t i = 0; i < list.size(); i++) out.Set(i, WrapTensor(env, list.get(i)));
     return out;
   }
   if (v.isTuple()) {
@@ -181,16 +187,16 @@ Napi::Value OpSchema(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ss.str());
 }
 
-// callOp(handle, args[]) -> value. Missing trailing arguments take the schema's defaults.
+// callOp(handle, ...args) -> value. Missing trailing arguments take the schema's defaults. (The arguments come as the
+// call's own, not in an array: reading array elements through N-API costs more than the rest of the conversion.)
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t h = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
   if (h >= g_ops.size()) throw Napi::Error::New(env, "invalid operator handle");
   const c10::OperatorHandle& op = g_ops[h];
   const c10::FunctionSchema& s = op.schema();
-  Napi::Array args = info[1].As<Napi::Array>();
   const auto& params = s.arguments();
-  uint32_t n = args.Length();
+  const size_t n = info.Length() > 0 ? info.Length() - 1 : 0;
   if (n > params.size()) {
     throw Napi::TypeError::New(env, s.name() + ": " + std::to_string(n) + " arguments given, schema takes " +
                                         std::to_string(params.size()));
@@ -199,7 +205,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   stack.reserve(params.size());
   for (size_t i = 0; i < params.size(); i++) {
     const c10::Argument& a = params[i];
-    Napi::Value v = i < n ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
+    Napi::Value v = info[i + 1];  // undefined past the end
     if (v.IsUndefined()) {
       if (a.default_value().has_value()) {
         stack.push_back(*a.default_value());
@@ -222,9 +228,9 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, s.name() + ": " + e.what());
   }
   if (stack.empty()) return env.Undefined();
-  if (stack.size() == 1) return FromIValue(env, stack[0]);
+  if (stack.size() == 1) return FromIValue(env, std::move(stack[0]));
   Napi::Array out = Napi::Array::New(env, stack.size());
-  for (size_t i = 0; i < stack.size(); i++) out.Set(i, FromIValue(env, stack[i]));
+  for (size_t i = 0; i < stack.size(); i++) out.Set(i, FromIValue(env, std::move(stack[i])));
   return out;
 }
 }  // namespace

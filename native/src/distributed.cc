@@ -62,7 +62,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   std::vector<at::Tensor> Tensors(const Napi::Value& v) {
     Napi::Array a = v.As<Napi::Array>();
     std::vector<at::Tensor> out;
-    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(TensorWrap::FromValue(a.Get(i), "process group"));
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(UnwrapTensor(a.Get(i), "process group"));
     return out;
   }
 

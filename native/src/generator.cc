@@ -9,7 +9,6 @@
 
 namespace streamnest {
 
-
 Napi::Function GeneratorWrap::Init(Napi::Env env) {
   Napi::Function f = DefineClass(env, "NativeGenerator",
                                  {
@@ -45,11 +44,11 @@ Napi::Value GeneratorWrap::Seed(const Napi::CallbackInfo& info) {
 Napi::Value GeneratorWrap::GetState(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(gen.mutex());
   at::Tensor st = gen.get_state();
-  return TensorWrap::Wrap(info.Env(), st);
+  return WrapTensor(info.Env(), st);
 }
 
 Napi::Value GeneratorWrap::SetState(const Napi::CallbackInfo& info) {
-  at::Tensor& st = TensorWrap::FromValue(info[0], "Generator.setState");
+  at::Tensor st = UnwrapTensor(info[0], "Generator.setState");
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(st);
   return info.Env().Undefined();

@@ -17,13 +17,13 @@ std::vector<at::Tensor> TensorList(const Napi::Value& v, const char* what) {
   Napi::Array a = v.As<Napi::Array>();
   std::vector<at::Tensor> out;
   out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(TensorWrap::FromValue(a.Get(i), what));
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(UnwrapTensor(a.Get(i), what));
   return out;
 }
 
 Napi::Array WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
   Napi::Array out = Napi::Array::New(env, ts.size());
-  for (size_t i = 0; i < ts.size(); i++) out.Set(i, TensorWrap::Wrap(env, ts[i]));
+  for (size_t i = 0; i < ts.size(); i++) out.Set(i, WrapTensor(env, ts[i]));
   return out;
 }
 
@@ -74,7 +74,7 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
                                          DtypeName(dt) + " need " + std::to_string(t.nbytes()));
   }
   if (len > 0) std::memcpy(t.data_ptr(), data, len);
-  return TensorWrap::Wrap(env, t);
+  return WrapTensor(env, t);
 }
 
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
@@ -95,12 +95,12 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 Napi::Value DefaultGeneratorState(const Napi::CallbackInfo& info) {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
-  return TensorWrap::Wrap(info.Env(), gen.get_state());
+  return WrapTensor(info.Env(), gen.get_state());
 }
 
 Napi::Value SetDefaultGeneratorState(const Napi::CallbackInfo& info) {
   auto gen = at::detail::getDefaultCPUGenerator();
-  at::Tensor& st = TensorWrap::FromValue(info[0], "setDefaultGeneratorState");
+  at::Tensor st = UnwrapTensor(info[0], "setDefaultGeneratorState");
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(st);
   return info.Env().Undefined();
@@ -226,7 +226,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
     at::NoGradGuard ng;
     for (size_t i = 0; i < params.size(); i++) {
       Napi::Value b = bufsIn.Get(static_cast<uint32_t>(i));
-      if (!b.IsNull() && !b.IsUndefined()) bufs[i] = TensorWrap::FromValue(b, "sgd(momentumBuffers)");
+      if (!b.IsNull() && !b.IsUndefined()) bufs[i] = UnwrapTensor(b, "sgd(momentumBuffers)");
       at::Tensor& p = params[i];
       const at::Tensor& g = p.grad();
       if (!g.defined()) continue;

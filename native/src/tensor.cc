@@ -40,135 +40,162 @@ std::string DtypeName(at::ScalarType t) {
   }
 }
 
-Napi::Function TensorWrap::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(
-      env, "NativeTensor",
-      {
-          InstanceMethod("dispose", &TensorWrap::Dispose),
-          InstanceMethod("isDisposed", &TensorWrap::IsDisposed),
-          InstanceMethod("shape", &TensorWrap::Shape),
-          InstanceMethod("strides", &TensorWrap::Strides),
-          InstanceMethod("dtype", &TensorWrap::Dtype),
-          InstanceMethod("device", &TensorWrap::Device),
-          InstanceMethod("numel", &TensorWrap::Numel),
-          InstanceMethod("nbytes", &TensorWrap::Nbytes),
-          InstanceMethod("requiresGrad", &TensorWrap::RequiresGrad),
-          InstanceMethod("setRequiresGrad", &TensorWrap::SetRequiresGrad),
-          InstanceMethod("isLeaf", &TensorWrap::IsLeaf),
-          InstanceMethod("grad", &TensorWrap::Grad),
-          InstanceMethod("setGrad", &TensorWrap::SetGrad),
-          InstanceMethod("backward", &TensorWrap::Backward),
-          InstanceMethod("item", &TensorWrap::Item),
-          InstanceMethod("toBuffer", &TensorWrap::ToBuffer),
-          InstanceMethod("sameStorage", &TensorWrap::SameStorage),
-          InstanceMethod("assign", &TensorWrap::Assign),
-          InstanceMethod("bytesView", &TensorWrap::BytesView),
-      });
-  Data(env).tensorCtor = Napi::Persistent(f);
-  return f;
+// A handle is the BigInt (generation << 32) | (tag << 24) | slot.
+namespace {
+constexpr uint32_t kSlotBits = 24;
+constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+std::atomic<uint32_t> g_tables{0};
+constexpr char kNotTensor[] = "expected a tensor";
+
+uint64_t Encode(uint32_t slot, uint32_t tag, uint32_t generation) {
+  return (static_cast<uint64_t>(generation) << 32) | (static_cast<uint64_t>(tag) << kSlotBits) | slot;
 }
 
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
-  if (info.Length() == 1 && info[0].IsExternal()) {
-    auto* t = info[0].As<Napi::External<at::Tensor>>().Data();
-    tensor = std::move(*t);
-    live = true;
-    g_live_tensors++;
-    return;
+bool Decode(napi_env env, napi_value v, uint64_t* bits) {
+  bool lossless;
+  return napi_get_value_bigint_uint64(env, v, bits, &lossless) == napi_ok && lossless;
+}
+}  // namespace
+
+TensorTable::TensorTable() : tag_(g_tables++ & 0xFF) {}
+
+TensorTable::~TensorTable() {
+  for (Slot& s : slots_)
+    if (s.tensor.defined()) g_live_tensors--;
+}
+
+napi_value TensorTable::Put(napi_env env, at::Tensor t) {
+  napi_value h;
+  if (!t.defined()) {
+    napi_get_null(env, &h);
+    return h;
   }
-  throw Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed directly; use the op functions");
-}
-
-TensorWrap::~TensorWrap() { Release(); }
-
-void TensorWrap::Release() {
-  if (live) {
-    tensor = at::Tensor();
-    live = false;
-    g_live_tensors--;
+  if (free_.empty()) {
+    if (slots_.size() >= kMaxSlots) throw Napi::RangeError::New(env, "too many live tensors (2^24 in one thread)");
+    free_.push_back(static_cast<uint32_t>(slots_.size()));
+    slots_.emplace_back();
   }
+  const uint32_t i = free_.back();
+  Slot& s = slots_[i];
+  if (napi_create_bigint_uint64(env, Encode(i, tag_, s.generation), &h) != napi_ok) {
+    throw Napi::Error::New(env, "cannot create a tensor handle");  // the slot stays free
+  }
+  free_.pop_back();
+  s.tensor = std::move(t);
+  g_live_tensors++;
+  return h;
 }
 
-Napi::Value TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
-  if (!t.defined()) return env.Null();
-  Napi::EscapableHandleScope scope(env);
-  auto ext = Napi::External<at::Tensor>::New(env, &t);
-  Napi::Object obj = Data(env).tensorCtor.New({ext});
-  return scope.Escape(obj);
+TensorTable::Slot* TensorTable::Live(napi_env env, napi_value v, uint32_t* index) {
+  uint64_t bits;
+  if (!Decode(env, v, &bits)) return nullptr;
+  const uint32_t i = static_cast<uint32_t>(bits) & (kMaxSlots - 1);
+  if (i >= slots_.size() || bits != Encode(i, tag_, slots_[i].generation)) return nullptr;
+  *index = i;
+  return &slots_[i];
 }
 
-bool TensorWrap::Is(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(Data(v.Env()).tensorCtor.Value());
+at::Tensor* TensorTable::Find(napi_env env, napi_value v) {
+  uint32_t i;
+  Slot* s = Live(env, v, &i);
+  return s ? &s->tensor : nullptr;
 }
 
-at::Tensor& TensorWrap::FromValue(const Napi::Value& v, const char* what) {
-  if (!Is(v)) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor");
-  auto* w = Napi::ObjectWrap<TensorWrap>::Unwrap(v.As<Napi::Object>());
-  if (!w->live) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was already disposed");
-  return w->tensor;
+bool TensorTable::Release(napi_env env, napi_value v) {
+  uint32_t i;
+  Slot* s = Live(env, v, &i);
+  if (!s) return false;
+  at::Tensor dropped = std::move(s->tensor);  // freed on return, when the table is consistent again
+  if (++s->generation == 0) s->generation = 1;
+  free_.push_back(i);
+  g_live_tensors--;
+  return true;
 }
 
-at::Tensor& TensorWrap::Checked(Napi::Env env) {
-  if (!live) throw Napi::Error::New(env, "tensor was already disposed");
-  return tensor;
+const char* TensorTable::Problem(napi_env env, napi_value v) {
+  uint64_t bits;
+  if (!Decode(env, v, &bits)) return kNotTensor;
+  if (((bits >> kSlotBits) & 0xFF) != tag_) return "tensor belongs to another thread";
+  return "tensor was already disposed";
 }
 
-Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
-  Release();
-  return info.Env().Undefined();
+Napi::Value WrapTensor(Napi::Env env, at::Tensor t) { return Napi::Value(env, Data(env).tensors.Put(env, std::move(t))); }
+
+at::Tensor* FindTensor(const Napi::Value& v) { return Data(v.Env()).tensors.Find(v.Env(), v); }
+
+void ThrowNotTensor(const Napi::Value& v, const std::string& what) {
+  const char* problem = Data(v.Env()).tensors.Problem(v.Env(), v);
+  if (problem == kNotTensor) throw Napi::TypeError::New(v.Env(), what + ": " + problem);
+  throw Napi::Error::New(v.Env(), what + ": " + problem);
 }
 
-Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !live);
+at::Tensor& UnwrapTensor(const Napi::Value& v, const char* what) {
+  at::Tensor* t = FindTensor(v);
+  if (t == nullptr) ThrowNotTensor(v, what);
+  return *t;
 }
 
-static Napi::Array IntArray(Napi::Env env, c10::IntArrayRef xs) {
+namespace {
+
+// The tensor behind the first argument of a tensor function, named in the error.
+at::Tensor& Self(const Napi::CallbackInfo& info, const char* what) { return UnwrapTensor(info[0], what); }
+
+Napi::Array IntArray(Napi::Env env, c10::IntArrayRef xs) {
   Napi::Array a = Napi::Array::New(env, xs.size());
   for (size_t i = 0; i < xs.size(); i++) a.Set(i, Napi::Number::New(env, static_cast<double>(xs[i])));
   return a;
 }
 
-Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) { return IntArray(info.Env(), Checked(info.Env()).sizes()); }
-Napi::Value TensorWrap::Strides(const Napi::CallbackInfo& info) { return IntArray(info.Env(), Checked(info.Env()).strides()); }
-Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), DtypeName(Checked(info.Env()).scalar_type()));
+// tensorDispose(handle) -> whether it was live. Disposing twice is allowed (the second does nothing).
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Data(info.Env()).tensors.Release(info.Env(), info[0]));
 }
-Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), Checked(info.Env()).device().str());
+
+Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
+  if (FindTensor(info[0]) != nullptr) return Napi::Boolean::New(info.Env(), false);
+  if (!info[0].IsBigInt()) ThrowNotTensor(info[0], "isDisposed");
+  return Napi::Boolean::New(info.Env(), true);
 }
-Napi::Value TensorWrap::Numel(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Checked(info.Env()).numel()));
+
+Napi::Value Shape(const Napi::CallbackInfo& info) { return IntArray(info.Env(), Self(info, "shape").sizes()); }
+Napi::Value Strides(const Napi::CallbackInfo& info) { return IntArray(info.Env(), Self(info, "strides").strides()); }
+Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DtypeName(Self(info, "dtype").scalar_type()));
 }
-Napi::Value TensorWrap::Nbytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Checked(info.Env()).nbytes()));
+Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Self(info, "device").device().str()); }
+Napi::Value Numel(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Self(info, "numel").numel()));
 }
-Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Checked(info.Env()).requires_grad());
+Napi::Value Nbytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Self(info, "nbytes").nbytes()));
 }
-Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
-  Checked(info.Env()).set_requires_grad(info[0].ToBoolean().Value());
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Self(info, "requiresGrad").requires_grad());
+}
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  Self(info, "setRequiresGrad").set_requires_grad(info[1].ToBoolean().Value());
   return info.Env().Undefined();
 }
-Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Checked(info.Env()).is_leaf());
-}
-Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
-  return Wrap(info.Env(), Checked(info.Env()).grad());
-}
-Napi::Value TensorWrap::SetGrad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = Checked(info.Env());
-  if (info[0].IsNull() || info[0].IsUndefined()) {
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Self(info, "isLeaf").is_leaf()); }
+Napi::Value Grad(const Napi::CallbackInfo& info) { return WrapTensor(info.Env(), Self(info, "grad").grad()); }
+
+// tensorSetGrad(handle, grad | null)
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  at::Tensor& t = Self(info, "setGrad");
+  if (info[1].IsNull() || info[1].IsUndefined()) {
     t.mutable_grad() = at::Tensor();
   } else {
-    t.mutable_grad() = FromValue(info[0], "setGrad");
+    t.mutable_grad() = UnwrapTensor(info[1], "setGrad");
   }
   return info.Env().Undefined();
 }
-Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
-  at::Tensor& t = Checked(info.Env());
+
+// tensorBackward(handle, gradient | null, retainGraph)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  at::Tensor t = Self(info, "backward");
   at::Tensor g;
-  if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) g = FromValue(info[0], "backward(gradient)");
-  bool retain = info.Length() > 1 && info[1].ToBoolean().Value();
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) g = UnwrapTensor(info[1], "backward(gradient)");
+  bool retain = info.Length() > 2 && info[2].ToBoolean().Value();
   try {
     torch::autograd::backward({t}, g.defined() ? torch::autograd::variable_list{g} : torch::autograd::variable_list{},
                               retain ? c10::optional<bool>(true) : c10::nullopt, false);
@@ -178,8 +205,8 @@ Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
-  at::Tensor& t = Checked(info.Env());
+Napi::Value Item(const Napi::CallbackInfo& info) {
+  at::Tensor& t = Self(info, "item");
   if (t.numel() != 1) {
     throw Napi::Error::New(info.Env(), "item(): tensor has " + std::to_string(t.numel()) + " elements, expected 1");
   }
@@ -190,8 +217,8 @@ Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
 }
 
 // A copy of the (contiguous, CPU) data as an ArrayBuffer in the tensor's dtype.
-Napi::Value TensorWrap::ToBuffer(const Napi::CallbackInfo& info) {
-  at::Tensor c = Checked(info.Env()).detach().to(at::kCPU).contiguous();
+Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
+  at::Tensor c = Self(info, "toBuffer").detach().to(at::kCPU).contiguous();
   size_t n = c.nbytes();
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), n);
   if (n > 0) std::memcpy(buf.Data(), c.data_ptr(), n);
@@ -203,8 +230,8 @@ Napi::Value TensorWrap::ToBuffer(const Napi::CallbackInfo& info) {
 // tensor is first made contiguous on the CPU, and that copy is what is held). For streaming large tensors out
 // (writing archives) without a JavaScript copy per tensor that only the garbage collector would free. Where the
 // runtime forbids external buffers (a V8 sandbox), falls back to a copy.
-Napi::Value TensorWrap::BytesView(const Napi::CallbackInfo& info) {
-  at::Tensor c = Checked(info.Env()).detach().to(at::kCPU).contiguous();
+Napi::Value BytesView(const Napi::CallbackInfo& info) {
+  at::Tensor c = Self(info, "bytesView").detach().to(at::kCPU).contiguous();
   const size_t n = c.nbytes();
   if (n == 0) return Napi::ArrayBuffer::New(info.Env(), 0);
   auto* held = new at::Tensor(c);
@@ -218,22 +245,51 @@ Napi::Value TensorWrap::BytesView(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Value TensorWrap::SameStorage(const Napi::CallbackInfo& info) {
-  at::Tensor& other = FromValue(info[0], "sameStorage");
-  at::Tensor& t = Checked(info.Env());
+// tensorSameStorage(a, b)
+Napi::Value SameStorage(const Napi::CallbackInfo& info) {
+  at::Tensor& t = Self(info, "sameStorage");
+  at::Tensor& other = UnwrapTensor(info[1], "sameStorage");
   return Napi::Boolean::New(info.Env(), t.storage().unsafeGetStorageImpl() == other.storage().unsafeGetStorageImpl());
 }
 
-// Makes this handle refer to `other`'s tensor, detached (shallow: the same storage, no copy), keeping its own requires_grad. What was
-// referenced before is dropped (freed with its last handle). Lets a model built on the 'meta' device take the loaded
-// weights as its own (PyTorch's load_state_dict(assign=True)), so loading holds the weights once instead of twice.
-Napi::Value TensorWrap::Assign(const Napi::CallbackInfo& info) {
-  at::Tensor& other = FromValue(info[0], "assign");
-  at::Tensor& t = Checked(info.Env());
+// tensorAssign(handle, other): the handle now refers to `other`'s tensor, detached (shallow: the same storage, no copy),
+// keeping its own requires_grad. What was referenced before is dropped (freed with its last handle). Lets a model built
+// on the 'meta' device take the loaded weights as its own (PyTorch's load_state_dict(assign=True)), so loading holds
+// the weights once instead of twice.
+Napi::Value Assign(const Napi::CallbackInfo& info) {
+  at::Tensor& t = Self(info, "assign");
+  at::Tensor& other = UnwrapTensor(info[1], "assign");
   const bool grad = t.requires_grad();
   t = other.detach();  // a leaf of its own, whatever `other` was
   if (grad) t.set_requires_grad(true);
   return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitTensors(Napi::Env env, Napi::Object exports) {
+  const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> fns[] = {
+      {"tensorDispose", Dispose},
+      {"tensorIsDisposed", IsDisposed},
+      {"tensorShape", Shape},
+      {"tensorStrides", Strides},
+      {"tensorDtype", Dtype},
+      {"tensorDevice", Device},
+      {"tensorNumel", Numel},
+      {"tensorNbytes", Nbytes},
+      {"tensorRequiresGrad", RequiresGrad},
+      {"tensorSetRequiresGrad", SetRequiresGrad},
+      {"tensorIsLeaf", IsLeaf},
+      {"tensorGrad", Grad},
+      {"tensorSetGrad", SetGrad},
+      {"tensorBackward", Backward},
+      {"tensorItem", Item},
+      {"tensorToBuffer", ToBuffer},
+      {"tensorBytesView", BytesView},
+      {"tensorSameStorage", SameStorage},
+      {"tensorAssign", Assign},
+  };
+  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
 }
 
 }  // namespace streamnest

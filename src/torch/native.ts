@@ -4,29 +4,12 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface NativeTensor {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  strides(): number[];
-  dtype(): string;
-  device(): string;
-  numel(): number;
-  nbytes(): number;
-  requiresGrad(): boolean;
-  setRequiresGrad(on: boolean): void;
-  isLeaf(): boolean;
-  grad(): NativeTensor | null;
-  setGrad(g: NativeTensor | null): void;
-  backward(gradient?: NativeTensor | null, retainGraph?: boolean): void;
-  item(): number | boolean;
-  toBuffer(): ArrayBuffer;
-  sameStorage(other: NativeTensor): boolean;
-  /** This handle now refers to `other`'s tensor (same storage, no copy; its own requires_grad kept). */
-  assign(other: NativeTensor): void;
-  /** The bytes without a copy (an external buffer that keeps the tensor alive until collected; a copy where not allowed). */
-  bytesView(): ArrayBuffer;
-}
+declare const tensorHandle: unique symbol;
+/**
+ * A tensor handle: a BigInt naming one slot of the addon's tensor table, the slot's generation and the table's
+ * thread (native/src/tensor.h). Released by tensorDispose at once; a stale handle (disposed) is refused.
+ */
+export type NativeTensor = bigint & { readonly [tensorHandle]: true };
 
 export interface NativeGenerator {
   seed(seed: number): void;
@@ -54,11 +37,34 @@ export interface NativeProcessGroup {
 
 export interface NativeAddon {
   NativeProcessGroup: new (host: string, port: number, rank: number, worldSize: number, timeoutMs: number) => NativeProcessGroup;
-  NativeTensor: unknown;
   NativeGenerator: new (seed: number) => NativeGenerator;
+  /** Releases the handle's slot (the storage goes with its last reference); false when it was already released. */
+  tensorDispose(h: NativeTensor): boolean;
+  tensorIsDisposed(h: NativeTensor): boolean;
+  tensorShape(h: NativeTensor): number[];
+  tensorStrides(h: NativeTensor): number[];
+  tensorDtype(h: NativeTensor): string;
+  tensorDevice(h: NativeTensor): string;
+  tensorNumel(h: NativeTensor): number;
+  tensorNbytes(h: NativeTensor): number;
+  tensorRequiresGrad(h: NativeTensor): boolean;
+  tensorSetRequiresGrad(h: NativeTensor, on: boolean): void;
+  tensorIsLeaf(h: NativeTensor): boolean;
+  /** A new handle to the accumulated gradient, or null. */
+  tensorGrad(h: NativeTensor): NativeTensor | null;
+  tensorSetGrad(h: NativeTensor, g: NativeTensor | null): void;
+  tensorBackward(h: NativeTensor, gradient: NativeTensor | null, retainGraph: boolean): void;
+  tensorItem(h: NativeTensor): number | boolean;
+  tensorToBuffer(h: NativeTensor): ArrayBuffer;
+  /** The bytes without a copy (an external buffer that keeps the tensor alive until collected; a copy where not allowed). */
+  tensorBytesView(h: NativeTensor): ArrayBuffer;
+  tensorSameStorage(a: NativeTensor, b: NativeTensor): boolean;
+  /** `h` now refers to `other`'s tensor (same storage, no copy; its own requires_grad kept). */
+  tensorAssign(h: NativeTensor, other: NativeTensor): void;
   findOp(name: string, overload: string): number;
   opSchema(handle: number): string;
-  callOp(handle: number, args: NativeValue[]): NativeResult;
+  /** Calls operator `handle` with the schema's arguments in order (trailing ones may be left out: their defaults). */
+  callOp(handle: number, ...args: NativeValue[]): NativeResult;
   fromBuffer(bytes: ArrayBufferView | ArrayBuffer, dtype: string, shape: readonly number[]): NativeTensor;
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;

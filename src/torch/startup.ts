@@ -56,14 +56,12 @@ type GcFn = (options?: { type?: 'major' | 'minor' }) => void;
 let gcFn: GcFn | null | undefined;
 
 /**
- * Runs a minor V8 garbage collection (a scavenge, well under a millisecond with streamnest's small JS heap) so that
- * the wrappers of tensors disposed since the last one are finalised when the event loop next turns.
+ * Runs a minor V8 garbage collection (a scavenge, well under a millisecond with streamnest's small JS heap).
  *
- * Why: each tensor handle is a small native object that lives until V8 collects its JS wrapper, even after
- * dispose() has released the tensor's memory. A training step makes only a few hundred small JS objects, so
- * V8 may not collect for hundreds of steps; meanwhile those small native objects sit between the freed tensor
- * buffers in malloc's heap, the heap fragments, RSS grows (2x on bench/ transformer_step) and fresh pages
- * fault in each step. Calling this once per training step keeps RSS flat (see BENCHMARKS.md).
+ * No longer needed for memory: tensor handles are plain values and dispose() frees everything native at once
+ * (native/src/tensor.h), so nothing waits for the collector and RSS stays flat without it (BENCHMARKS.md, "Memory").
+ * It was the mitigation for the old handles (a native object per handle that lived until V8 collected its wrapper)
+ * and stays for the callers and benchmark options that ask for a collection per step.
  * Returns false where a collection cannot be requested (then it does nothing).
  */
 export function collectDisposedHandles(): boolean {

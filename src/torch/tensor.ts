@@ -1,7 +1,7 @@
 // The Tensor: a handle to one libtorch tensor. Memory is released by dispose() or by the enclosing tidy scope.
-import type { NativeTensor } from './native.js';
+import { native, type NativeTensor } from './native.js';
 import { isFloatingDtype, scalarTypeCode, typedArrayFrom, type DType } from './dtype.js';
-import { registerTensorCheck, track } from './scope.js';
+import { registerTensorCheck, track, type ScopeList } from './scope.js';
 import * as ew from './ops/elementwise.js';
 import * as red from './ops/reduction.js';
 import * as sh from './ops/shape.js';
@@ -26,79 +26,143 @@ const OPS = {
 
 export type Operand = Tensor | number;
 
-export class Tensor {
-  readonly native: NativeTensor;
+/**
+ * The safety net for tensors no scope owns (made outside any scope, kept, or returned from the outermost one): the
+ * slot of such a Tensor that is garbage-collected without dispose() is released here. Tensors inside scopes are not
+ * registered: the scope disposes them, and a registration costs about a microsecond and keeps the Tensor alive
+ * through V8's minor collections (BENCHMARKS.md, "Small ops").
+ */
+const leakGuard = new FinalizationRegistry<NativeTensor>((handle) => {
+  native.tensorDispose(handle);
+});
 
-  /** Wraps a native handle; the new Tensor belongs to the innermost open tidy scope. */
+export class Tensor {
+  /** The handle to the tensor in the addon's table (stale once disposed). */
+  readonly native: NativeTensor;
+  // Read from libtorch once: only assign() and operators that write their arguments can change them (forgetMetadata).
+  private shapeCache: number[] | undefined;
+  private dtypeCache: DType | undefined;
+  private leakGuarded = false;
+  /** The scope that will dispose this tensor (scope.ts's bookkeeping), or null. */
+  ownerScope: ScopeList | null = null;
+
+  /** Wraps a native handle; the new Tensor belongs to the innermost open tidy scope (or to no scope: see unscoped). */
   constructor(handle: NativeTensor) {
     this.native = handle;
-    track(this);
+    if (!track(this)) this.unscoped();
   }
 
+  /**
+   * Called when no scope owns this tensor any more (scope.ts): from then on, if it is garbage-collected without
+   * dispose(), the FinalizationRegistry releases its slot.
+   */
+  unscoped(): void {
+    if (this.leakGuarded) return;
+    this.leakGuarded = true;
+    leakGuard.register(this, this.native, this);
+  }
+
+  /** Drops the cached shape and dtype (an operator wrote this tensor in place: it may have been resized). */
+  forgetMetadata(): void {
+    this.shapeCache = undefined;
+    this.dtypeCache = undefined;
+  }
+
+  private sizes(): number[] {
+    if (this.shapeCache === undefined) this.shapeCache = native.tensorShape(this.native);
+    return this.shapeCache;
+  }
+  /** The sizes (a new array each read). */
   get shape(): number[] {
-    return this.native.shape();
+    return this.sizes().slice();
   }
   get ndim(): number {
-    return this.native.shape().length;
+    return this.sizes().length;
   }
   get dtype(): DType {
-    return this.native.dtype() as DType;
+    if (this.dtypeCache === undefined) this.dtypeCache = native.tensorDtype(this.native) as DType;
+    return this.dtypeCache;
   }
   get device(): string {
-    return this.native.device();
+    return native.tensorDevice(this.native);
   }
   get numel(): number {
-    return this.native.numel();
+    return native.tensorNumel(this.native);
+  }
+  /** Bytes of the elements (numel x element size). */
+  get nbytes(): number {
+    return native.tensorNbytes(this.native);
   }
   get strides(): number[] {
-    return this.native.strides();
+    return native.tensorStrides(this.native);
   }
   get isDisposed(): boolean {
-    return this.native.isDisposed();
+    return native.tensorIsDisposed(this.native);
   }
   get requiresGrad(): boolean {
-    return this.native.requiresGrad();
+    return native.tensorRequiresGrad(this.native);
   }
   set requiresGrad(on: boolean) {
     if (on && !isFloatingDtype(this.dtype)) throw new TypeError(`requiresGrad: only floating-point tensors can require gradients (this one is ${this.dtype})`);
-    this.native.setRequiresGrad(on);
+    native.tensorSetRequiresGrad(this.native, on);
   }
   get isLeaf(): boolean {
-    return this.native.isLeaf();
+    return native.tensorIsLeaf(this.native);
   }
   /** The accumulated gradient (a new handle each call; dispose it or let the scope do it), or null. */
   get grad(): Tensor | null {
-    const g = this.native.grad();
+    const g = native.tensorGrad(this.native);
     return g === null ? null : new Tensor(g);
   }
   set grad(g: Tensor | null) {
-    this.native.setGrad(g === null ? null : g.native);
+    native.tensorSetGrad(this.native, g === null ? null : g.native);
   }
   /** size of one dimension (negative counts from the end). */
   size(dim: number): number {
-    const s = this.shape;
+    const s = this.sizes();
     const d = dim < 0 ? dim + s.length : dim;
     if (d < 0 || d >= s.length) throw new RangeError(`dimension ${dim} out of range for a ${s.length}-d tensor`);
     return s[d]!;
   }
 
+  /** Releases the tensor's handle at once (its memory goes with the last reference: views, autograd graph). Idempotent. */
   dispose(): void {
-    this.native.dispose();
+    if (this.leakGuarded) {
+      leakGuard.unregister(this);
+      this.leakGuarded = false;
+    }
+    this.forgetMetadata();
+    this.ownerScope = null;
+    native.tensorDispose(this.native);
   }
 
   backward(gradient?: Tensor, retainGraph = false): void {
-    this.native.backward(gradient?.native ?? null, retainGraph);
+    native.tensorBackward(this.native, gradient?.native ?? null, retainGraph);
   }
 
   /** The single value of a one-element tensor. */
   item(): number {
-    const v = this.native.item();
+    const v = native.tensorItem(this.native);
     return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  }
+
+  /** Whether this tensor and `other` share their storage (views, aliases, assigned tensors). */
+  sameStorage(other: Tensor): boolean {
+    return native.tensorSameStorage(this.native, other.native);
+  }
+
+  /**
+   * Makes this tensor refer to `other`'s data, detached (the same storage, no copy), keeping its own requiresGrad;
+   * what it referred to before is dropped. PyTorch's load_state_dict(assign=True) for one parameter.
+   */
+  assign(other: Tensor): void {
+    native.tensorAssign(this.native, other.native);
+    this.forgetMetadata();
   }
 
   /** A copy of the data as a typed array of the tensor's dtype (bool and uint8 as Uint8Array). */
   data(): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array {
-    return typedArrayFrom(this.dtype, this.native.toBuffer());
+    return typedArrayFrom(this.dtype, native.tensorToBuffer(this.native));
   }
   /** A copy of the data as plain numbers (int64 converted). */
   toArray(): number[] {
@@ -107,7 +171,7 @@ export class Tensor {
   }
   /** Raw bytes of the contiguous data. */
   toBuffer(): ArrayBuffer {
-    return this.native.toBuffer();
+    return native.tensorToBuffer(this.native);
   }
   /**
    * The raw bytes without a copy where possible: a read-only-by-convention view of the tensor's memory that keeps the
@@ -115,7 +179,7 @@ export class Tensor {
    * is changed in place. For streaming large tensors out (archive writing).
    */
   bytesView(): ArrayBuffer {
-    return this.native.bytesView();
+    return native.tensorBytesView(this.native);
   }
 
   to(o: { dtype?: DType; device?: string }): Tensor {

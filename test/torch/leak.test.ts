@@ -12,7 +12,7 @@ const gc = vm.runInNewContext('gc') as () => void;
 const ITERATIONS = 10_000;
 const WARMUP = 3_000;
 
-/** Collects garbage, lets N-API finalizers of disposed tensor wrappers run, and collects again. */
+/** Collects garbage, lets the event loop turn (FinalizationRegistry callbacks of unscoped tensors run then), and collects again. */
 async function settle(): Promise<void> {
   gc();
   await new Promise((r) => setImmediate(r));
@@ -43,8 +43,8 @@ test(`${ITERATIONS} training steps hold the live-tensor count and RSS flat`, asy
   const baseline = t.liveTensorCount();
   const first = step(0);
   const rss: number[] = [];
-  // The JS wrappers of disposed tensors are reclaimed by V8's GC, which does not see their native size:
-  // settle every 1000 steps so that RSS reflects what is really held.
+  // Settle every 1000 steps so that RSS reflects what is really held (disposed handles free their native memory at
+  // once; the collections only reclaim the small JS Tensor objects).
   for (let i = 1; i < WARMUP; i++) {
     step(i);
     if (i % 1000 === 0) await settle();

@@ -26,7 +26,7 @@ test(
     assert.deepEqual(r.shape, [3, 2]);
     assert.deepEqual(r.toArray(), [0, 1, 2, 3, 4, 5]);
     assert.deepEqual(x.view([6]).shape, [6]);
-    assert.ok(x.view([6]).native.sameStorage(x.native), 'view shares storage');
+    assert.ok(x.view([6]).sameStorage(x), 'view shares storage');
     assert.deepEqual(range(24, [2, 3, 4]).flatten(1).shape, [2, 12]);
     assert.deepEqual(range(24, [2, 3, 4]).flatten(0, 1).shape, [6, 4]);
     assert.deepEqual(t.zeros([2, 0]).reshape([0, 5]).shape, [0, 5]);
@@ -140,7 +140,7 @@ test(
     );
     const n = x.narrow(0, 2, 3);
     assert.deepEqual(n.toArray(), [2, 3, 4]);
-    assert.ok(n.native.sameStorage(x.native), 'narrow is a view');
+    assert.ok(n.sameStorage(x), 'narrow is a view');
     assert.deepEqual(x.narrow(0, 7, 0).shape, [0]);
     assert.throws(() => x.narrow(0, 5, 3), /aten::narrow: start \(5\) \+ length \(3\) exceeds dimension size \(7\)/);
     assert.deepEqual(range(6, [2, 3]).select(1, 2).toArray(), [2, 5]);
@@ -248,10 +248,10 @@ test(
   scoped(() => {
     const x = f64([1, 2]);
     const c: Tensor = x.clone();
-    assert.equal(c.native.sameStorage(x.native), false);
+    assert.equal(c.sameStorage(x), false);
     t.noGrad(() => c.fill_(0));
     assert.deepEqual(x.toArray(), [1, 2]);
-    assert.ok(x.alias().native.sameStorage(x.native));
+    assert.ok(x.alias().sameStorage(x));
     assert.throws(() => t.gather(x, 0, t.tensor([0], undefined, { dtype: 'int32' })), /aten::gather: gather\(\): Expected dtype int64 for index/);
   }),
 );

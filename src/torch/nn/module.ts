@@ -145,7 +145,7 @@ export abstract class Module {
         const device = t.device === 'meta' ? src.device : t.device;
         const same = src.dtype === t.dtype && src.device === device;
         const value = same ? src : src.to({ dtype: t.dtype, device });
-        t.native.assign(value.native);
+        t.assign(value);
         if (!same) value.dispose();
       }
     });

@@ -497,7 +497,7 @@ export function torchSaveStream(obj: PickleValue, options: SaveOptions = {}): Si
     if (key === undefined) {
       key = String(storageKeys.size);
       storageKeys.set(t, key);
-      storages.push({ name: `archive/data/${key}`, size: t.native.nbytes(), data: () => new Uint8Array(t.bytesView()) });
+      storages.push({ name: `archive/data/${key}`, size: t.nbytes, data: () => new Uint8Array(t.bytesView()) });
     }
     const shape = t.shape;
     const stride: number[] = new Array<number>(shape.length);
