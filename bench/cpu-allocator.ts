@@ -20,15 +20,10 @@ const spec = {
 const VARIED_SECONDS = [16, 12, 14, 10, 15, 11, 13, 16, 12, 14];
 const MB = (bytes: number | undefined): string => ((bytes ?? 0) / 2 ** 20).toFixed(0);
 
+/** One training step through NestModel.forward, as the trainer runs it (the phase-by-phase spelling is in mixed_precision.ts). */
 function trainStep(model: NestModel, opt: t.AdamW, audio: t.Tensor, noisy: t.Tensor, len: t.Tensor): void {
   t.tidy(() => {
-    const clean = model.preprocessor.forward(audio, len);
-    const nz = model.preprocessor.forward(noisy, len);
-    const tokens = t.noGrad(() => model.quantizer.tokens(model.quantizerInput(clean.features, clean.lengths)));
-    const { masked, mask } = model.mask_processor.forward(nz.features, nz.lengths, model.rng.masking);
-    const enc = model.encoder.forward(masked, nz.lengths, { rng: model.rng.context });
-    const logProbs = model.decoder.forward(enc.encoded);
-    model.lossOf({ tokens, masks: mask, logProbs, encoded: enc.encoded, encodedLen: enc.lengths }).backward();
+    model.lossOf(model.forward({ audio, audioLen: len, noisy, noisyLen: len })).backward();
     opt.step();
     model.zeroGrad();
   });
