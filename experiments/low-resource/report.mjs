@@ -41,13 +41,14 @@ const cell = (s) => (s.n ? `${pct(s.mean)} ± ${pct(s.std)} (n=${s.n})` : 'n/a')
 const lines = [];
 lines.push('| model | pretrained (NEST, per_utterance targets) | from scratch | relative gain | goal (>= 10%) |');
 lines.push('| --- | --- | --- | --- | --- |');
-for (const [c, row, label] of [
+const MAIN_ROWS = [
   ['causal', 'causal-per_utterance', 'causal'],
   ['causal', 'causal-short_blocks', 'causal, short mask blocks'],
   ['lookahead', 'lookahead-per_utterance', 'lookahead'],
   ['lookahead', 'lookahead-short_blocks', 'lookahead, short mask blocks'],
   ['bidirectional', 'bidirectional-per_utterance', 'bidirectional'],
-]) {
+];
+for (const [c, row, label] of MAIN_ROWS) {
   const p = stat(row);
   const s = stat(`scratch-${c}`);
   if (!p.n && row.endsWith('short_blocks')) continue; // the masking ablation was not run here
@@ -70,13 +71,14 @@ lines.push(
 );
 lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
 const NEST_BLOCKS = '40 frames, p 0.01';
-for (const [row, norm, align, blocks] of [
+const ABLATION_ROWS = [
   ['causal-none', 'none', 'first_frames', NEST_BLOCKS],
   ['causal-per_utterance', 'per_utterance', 'first_frames', NEST_BLOCKS],
   ['causal-per_frame', 'per_frame', 'first_frames', NEST_BLOCKS],
   ['causal-per_utterance-whole_group', 'per_utterance', 'whole_group', NEST_BLOCKS],
   ['causal-short_blocks', 'per_utterance', 'first_frames', '4 frames, p 0.085'],
-]) {
+];
+for (const [row, norm, align, blocks] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
   const last = pre[pre.length - 1];
   const f = (k, d) => (last && Number.isFinite(last[k]) ? last[k].toFixed(d) : 'n/a');
@@ -85,19 +87,7 @@ for (const [row, norm, align, blocks] of [
   );
 }
 // every other fine-tuning row found (e.g. --ft-freeze runs: <row>-freezeN), mean ± std of the best dev WER
-const known = new Set([
-  'causal-per_utterance',
-  'causal-short_blocks',
-  'lookahead-per_utterance',
-  'lookahead-short_blocks',
-  'bidirectional-per_utterance',
-  'causal-none',
-  'causal-per_frame',
-  'causal-per_utterance-whole_group',
-  'scratch-causal',
-  'scratch-lookahead',
-  'scratch-bidirectional',
-]);
+const known = new Set([...MAIN_ROWS.map(([, row]) => row), ...ABLATION_ROWS.map(([row]) => row), ...MAIN_ROWS.map(([c]) => `scratch-${c}`)]);
 const others = [...runs.keys()].filter((r) => !known.has(r)).sort();
 if (others.length) {
   lines.push('', '| other fine-tuning row | best dev WER |', '| --- | --- |');
