@@ -245,6 +245,13 @@ Napi::Value BytesView(const Napi::CallbackInfo& info) {
   }
 }
 
+// tensorVersion(handle): the version counter, bumped by every in-place write (ATen's _version; shared with views and
+// detached aliases). Lets a cache of something derived from a tensor (ops/nn.ts's transposed weights) see that the
+// tensor changed.
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Self(info, "version")._version()));
+}
+
 // tensorSameStorage(a, b)
 Napi::Value SameStorage(const Napi::CallbackInfo& info) {
   at::Tensor& t = Self(info, "sameStorage");
@@ -287,6 +294,7 @@ void InitTensors(Napi::Env env, Napi::Object exports) {
       {"tensorToBuffer", ToBuffer},
       {"tensorBytesView", BytesView},
       {"tensorSameStorage", SameStorage},
+      {"tensorVersion", Version},
       {"tensorAssign", Assign},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

@@ -1,7 +1,7 @@
 // streamnest's tensor library: libtorch through the addon, with a typed TypeScript surface.
 export { Tensor, type Operand } from './tensor.js';
 export type { DType } from './dtype.js';
-export { tidy, keep, Scope, liveTensorCount } from './scope.js';
+export { tidy, keep, Scope, liveTensorCount, derivedTensorCount } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, grad, type GradOptions } from './autograd.js';
 export { autocast, autocastOff, autocastState, type AutocastOptions, type AutocastDevice, type AutocastDtype } from './autocast.js';
 export { Generator, manualSeed, defaultGeneratorState, setDefaultGeneratorState } from './random.js';

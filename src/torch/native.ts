@@ -59,6 +59,8 @@ export interface NativeAddon {
   /** The bytes without a copy (an external buffer that keeps the tensor alive until collected; a copy where not allowed). */
   tensorBytesView(h: NativeTensor): ArrayBuffer;
   tensorSameStorage(a: NativeTensor, b: NativeTensor): boolean;
+  /** ATen's version counter (_version): bumped by every in-place write to the tensor or a view of it. */
+  tensorVersion(h: NativeTensor): number;
   /** `h` now refers to `other`'s tensor (same storage, no copy; its own requires_grad kept). */
   tensorAssign(h: NativeTensor, other: NativeTensor): void;
   findOp(name: string, overload: string): number;

@@ -3,8 +3,25 @@ import { realpathSync } from 'node:fs';
 import { native, type CpuAllocatorStats } from './native.js';
 
 /** Number of native tensor handles alive in this process (for leak tests). */
+let derivedLive = 0;
+
+/** Called by Tensor when a derived tensor is cached with its source (+1) or dropped (-1). */
+export function noteDerivedTensor(delta: 1 | -1): void {
+  derivedLive += delta;
+}
+
+/**
+ * Tensor handles alive in this thread, not counting the derived tensors cached with their sources (Tensor.derived,
+ * e.g. a weight's transposed copy for small products): those belong to their source and go with it, so a model's
+ * first use does not look like a leak. derivedTensorCount() gives them apart.
+ */
 export function liveTensorCount(): number {
-  return native.liveTensors();
+  return native.liveTensors() - derivedLive;
+}
+
+/** Derived tensors cached with their sources (Tensor.derived) and alive now. */
+export function derivedTensorCount(): number {
+  return derivedLive;
 }
 
 /**

@@ -114,4 +114,4 @@ export class Scope {
 }
 
 /** Number of native tensor handles alive in this process (for leak tests). */
-export { liveTensorCount } from './runtime.js';
+export { liveTensorCount, derivedTensorCount } from './runtime.js';

@@ -1,5 +1,6 @@
 // The Tensor: a handle to one libtorch tensor. Memory is released by dispose() or by the enclosing tidy scope.
 import { native, type NativeTensor } from './native.js';
+import { noteDerivedTensor } from './runtime.js';
 import { isFloatingDtype, scalarTypeCode, typedArrayFrom, type DType } from './dtype.js';
 import { registerTensorCheck, track, type ScopeList } from './scope.js';
 import * as ew from './ops/elementwise.js';
@@ -36,6 +37,14 @@ const leakGuard = new FinalizationRegistry<NativeTensor>((handle) => {
   native.tensorDispose(handle);
 });
 
+/** A tensor cached with the tensor it was computed from (Tensor.derived). */
+export interface DerivedTensor {
+  tensor: Tensor;
+  /** The source's version counter and assign() count when `tensor` was made. */
+  version: number;
+  assignments: number;
+}
+
 export class Tensor {
   /** The handle to the tensor in the addon's table (stale once disposed). */
   readonly native: NativeTensor;
@@ -43,6 +52,13 @@ export class Tensor {
   private shapeCache: number[] | undefined;
   private dtypeCache: DType | undefined;
   private leakGuarded = false;
+  /** How many times assign() made this handle refer to another tensor (for caches of derived values). */
+  assignments = 0;
+  /**
+   * A tensor computed from this one and cached with it, with this tensor's write stamp (version, assignments) when it
+   * was made (ops/nn.ts keeps a linear weight's transposed copy here); disposed with this tensor. Set by setDerived.
+   */
+  derived: DerivedTensor | null = null;
   /** The scope that will dispose this tensor (scope.ts's bookkeeping), or null. */
   ownerScope: ScopeList | null = null;
 
@@ -99,6 +115,20 @@ export class Tensor {
   get isDisposed(): boolean {
     return native.tensorIsDisposed(this.native);
   }
+  /** Caches d (its tensor owned by no scope) with this tensor, disposing the one before; null drops it. */
+  setDerived(d: DerivedTensor | null): void {
+    if (this.derived) {
+      this.derived.tensor.dispose();
+      noteDerivedTensor(-1);
+    }
+    this.derived = d;
+    if (d) noteDerivedTensor(1);
+  }
+
+  /** ATen's version counter (_version): bumped by every in-place write to this tensor or a view of it. */
+  get version(): number {
+    return native.tensorVersion(this.native);
+  }
   get requiresGrad(): boolean {
     return native.tensorRequiresGrad(this.native);
   }
@@ -133,6 +163,7 @@ export class Tensor {
     }
     this.forgetMetadata();
     this.ownerScope = null;
+    this.setDerived(null);
     native.tensorDispose(this.native);
   }
 
@@ -158,6 +189,7 @@ export class Tensor {
   assign(other: Tensor): void {
     native.tensorAssign(this.native, other.native);
     this.forgetMetadata();
+    this.assignments++;
   }
 
   /** A copy of the data as a typed array of the tensor's dtype (bool and uint8 as Uint8Array). */

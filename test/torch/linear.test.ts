@@ -1,17 +1,20 @@
-// t.linear: one row (a streaming step of one frame) goes through addmv/mv instead of gemm. Same values, shapes and
-// gradients as the matrix route, with and without bias, for 1-D to 3-D inputs; under CPU autocast it stays linear's
-// lower-precision route; no leaked handles.
+// t.linear: small products with no gradient to the weight (streaming steps) multiply by the weight's cached transposed
+// copy, and one row with a gradient goes through addmv/mv, instead of ATen's linear (gemm with the weight transposed).
+// Same values, shapes and gradients as ATen's route, with and without bias, for 1-D to 3-D inputs; the cached copy
+// follows in-place writes and assign() and goes with its weight; under CPU autocast it stays linear's lower-precision
+// route; no leaked handles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
+import { SMALL_PRODUCT_ROWS } from '../../src/torch/ops/nn.js';
 import { assertClose } from '../helpers/assert.js';
 
-/** The same product as a batch of two rows (always the gemm route), keeping the first row. */
+/** The same product as a batch of more rows than SMALL_PRODUCT_ROWS (always ATen's linear), keeping the first row. */
 const viaGemm = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor => {
   const d = x.shape[x.shape.length - 1]!;
-  const two = t.cat([x.reshape([1, d]), x.reshape([1, d])], 0);
+  const many = x.reshape([1, d]).expand([SMALL_PRODUCT_ROWS + 1, d]);
   return t
-    .linear(two, w, b)
+    .linear(many, w, b)
     .narrow(0, 0, 1)
     .reshape([...x.shape.slice(0, -1), w.shape[0]!]);
 };
@@ -62,5 +65,65 @@ test('one row under CPU autocast: linear lower-precision route (bfloat16), not t
       'float32',
     );
     assert.equal(t.linear(x, w).dtype, 'float32');
+  });
+});
+
+/** Each row of x [1, n, d] through viaGemm. */
+const rowsViaGemm = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor =>
+  t.cat(
+    Array.from({ length: x.size(1) }, (_, i) => viaGemm(x.narrow(1, i, 1), w, b)),
+    1,
+  );
+
+test('small products without a gradient to the weight: the transposed copy gives ATen linear values, is made once, follows in-place writes and assign(), and goes with its weight', () => {
+  const before = t.liveTensorCount();
+  const derivedBefore = t.derivedTensorCount();
+  t.tidy(() => {
+    const g = new t.Generator(11);
+    const w = t.randn([96, 40], { generator: g });
+    const b = t.randn([96], { generator: g });
+    const rows = (n: number): t.Tensor => t.randn([1, n, 40], { generator: g });
+    t.noGrad(() => {
+      for (const n of [1, 3, 8, SMALL_PRODUCT_ROWS]) {
+        const x = rows(n);
+        const y = t.linear(x, w, b);
+        assert.deepEqual(y.shape, [1, n, 96]);
+        assertClose(y, rowsViaGemm(x, w, b), 1e-4, 1e-5);
+      }
+      const copy = w.derived?.tensor;
+      assert.ok(copy, 'the transposed copy is cached on the weight');
+      assert.equal(t.derivedTensorCount(), derivedBefore + 1, 'one copy for the weight, counted apart from live tensors');
+      assert.deepEqual(copy.shape, [40, 96]);
+      t.linear(rows(2), w, b);
+      assert.equal(w.derived?.tensor, copy, 'made once while the weight is unchanged');
+      const x = rows(4);
+      w.mul_(2); // an in-place write (as an optimizer step)
+      assertClose(t.linear(x, w, null), rowsViaGemm(x, w, null), 1e-4, 1e-5);
+      assert.notEqual(w.derived?.tensor, copy, 'remade after an in-place write');
+      const other = t.randn([96, 40], { generator: g });
+      w.assign(other);
+      const y = t.linear(x.narrow(1, 0, 1), w, null);
+      assertClose(y, viaGemm(x.narrow(1, 0, 1), other, null), 1e-4, 1e-5);
+    });
+  });
+  assert.equal(t.derivedTensorCount(), derivedBefore, 'the cached copy is disposed with its weight');
+  assert.equal(t.liveTensorCount(), before);
+});
+
+test("small products with a gradient to the weight stay on ATen's route and cache nothing", () => {
+  t.tidy(() => {
+    const w = t.randn([24, 16], { generator: new t.Generator(2), requiresGrad: true });
+    const x = t.randn([1, 4, 16], { generator: new t.Generator(1), requiresGrad: true });
+    t.linear(x, w, null).pow(2).sum().backward();
+    assert.equal(w.derived, null);
+    assert.deepEqual(w.grad!.shape, [24, 16]);
+    const frozen = t.randn([24, 16], { generator: new t.Generator(2) });
+    const y = t.linear(x, frozen, null); // a frozen weight: the copy, and the gradient still flows to x
+    assert.ok(frozen.derived);
+    x.grad = null;
+    y.pow(2).sum().backward();
+    const ref = t.randn([1, 4, 16], { generator: new t.Generator(1), requiresGrad: true });
+    t.matmul(ref, frozen.transpose(0, 1)).pow(2).sum().backward();
+    assertClose(x.grad!, ref.grad!, 1e-5, 1e-5);
   });
 });

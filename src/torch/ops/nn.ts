@@ -1,6 +1,8 @@
 // Neural-network functions: products, convolutions, normalisations, dropout, softmax, embedding.
 import { isCpuAutocastOn } from '../autocast.js';
-import { call, op } from '../dispatch.js';
+import { call, callInPlace, op } from '../dispatch.js';
+import { native } from '../native.js';
+import { keep } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
 
@@ -27,21 +29,59 @@ const OPS = {
   divS: op('div', 'Scalar'),
   einsum: op('einsum'),
   baddbmm: op('baddbmm'),
+  contiguous: op('contiguous'),
+  addInPlace: op('add_', 'Tensor'),
+  unfold: op('unfold'),
+  view: op('view'),
+  unsqueeze: op('unsqueeze'),
 };
 
 export const matmul = (a: Tensor, b: Tensor): Tensor => call(OPS.matmul, a, b);
 export const mm = (a: Tensor, b: Tensor): Tensor => call(OPS.mm, a, b);
 export const bmm = (a: Tensor, b: Tensor): Tensor => call(OPS.bmm, a, b);
+/** Products of at most this many rows use the weight's transposed copy when no gradient flows to it (see linear). */
+export const SMALL_PRODUCT_ROWS = 64;
+
 /**
- * y = x W^T + b. One row (a streaming step of one frame for one stream) goes through a matrix-vector product: ATen's
- * linear calls gemm, which packs the whole weight matrix for that one row, while gemv reads it once (about 2x faster
- * for the encoder's 176-1024 wide layers on one core; BENCHMARKS.md "Streaming latency"). Not under CPU autocast,
- * where linear's lower-precision policy applies and addmv has none.
+ * W^T ([in, out], contiguous) of a linear weight W [out, in] (or of a kernel-1 conv1d weight [out, in, 1]), made on
+ * first use and remade when W was written in place (ATen's version counter) or assigned. Cached on W
+ * (Tensor.derived) and disposed with it; owned by no scope.
+ */
+export function transposedWeight(weight: Tensor): Tensor {
+  const version = weight.version;
+  const assignments = weight.assignments;
+  const memo = weight.derived;
+  if (memo && memo.version === version && memo.assignments === assignments) return memo.tensor;
+  const [out, inFeatures] = weight.shape as [number, number];
+  const matrix = weight.shape.length === 2 ? null : weight.view([out, inFeatures]); // [out, in, 1] -> [out, in]
+  const view = (matrix ?? weight).transpose(0, 1);
+  const wt = keep(call(OPS.contiguous, view));
+  view.dispose();
+  matrix?.dispose();
+  weight.setDerived({ tensor: wt, version, assignments });
+  return wt;
+}
+
+/**
+ * y = x W^T + b. Without autocast, small products for which no gradient flows to W (inference: streaming steps,
+ * greedy decoding) multiply by W's transposed copy instead: ATen's linear asks BLAS for x W^T with W transposed
+ * ("TN"), which OpenBLAS packs (copies) whole for every call and which its small-matrix kernels refuse, while x (W^T)
+ * ("NN") goes through those kernels without packing: 2-2.5x faster at up to 8 rows of the encoder's widths, still
+ * faster at 64 (BENCHMARKS.md "Small products"). One row with a gradient to W goes through a matrix-vector product,
+ * which reads W once instead of packing it (about 2x). The same dot products either way, summed in another order
+ * (differences of float rounding). Not under CPU autocast, where linear's lower-precision policy applies.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const shape = x.shape;
   const inFeatures = shape[shape.length - 1]!;
-  if (shape.length >= 1 && x.numel === inFeatures && !isCpuAutocastOn() && x.dtype === weight.dtype) {
+  if (shape.length < 1 || isCpuAutocastOn() || x.dtype !== weight.dtype) return call(OPS.linear, x, weight, bias ?? null);
+  const rows = x.numel / inFeatures;
+  const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
+  if (fits && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
+    const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
+    return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
+  }
+  if (rows === 1) {
     const v = x.reshape([inFeatures]);
     const y = bias ? call(OPS.addmv, bias, weight, v, 1, 1) : call(OPS.mv, weight, v);
     v.dispose();
@@ -50,6 +90,26 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     return out;
   }
   return call(OPS.linear, x, weight, bias ?? null);
+}
+
+/**
+ * A kernel-1 conv1d over frames laid out as rows: x [..., in], weight [out, in, 1] -> [..., out], equal to
+ * conv1d(x^T, weight)^T without the two transposes, and through linear's small-product route (see linear).
+ */
+export function pointwiseConv1dRows(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const [out, inFeatures, k] = weight.shape as [number, number, number];
+  if (k !== 1 || weight.shape.length !== 3) throw new RangeError(`pointwiseConv1dRows: expected a [out, in, 1] weight, got [${weight.shape.join(', ')}]`);
+  const shape = x.shape;
+  if (shape[shape.length - 1] !== inFeatures) throw new RangeError(`pointwiseConv1dRows: ${inFeatures} input channels, got rows of ${shape[shape.length - 1]}`);
+  const rows = x.numel / inFeatures;
+  if (!isCpuAutocastOn() && x.dtype === weight.dtype && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
+    const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
+    return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
+  }
+  const matrix = weight.view([out, inFeatures]);
+  const y = linear(x, matrix, bias);
+  matrix.dispose();
+  return y;
 }
 export const einsum = (equation: string, operands: readonly Tensor[]): Tensor => call(OPS.einsum, equation, operands);
 /** beta * x + alpha * (a @ b), batched. */
@@ -63,6 +123,32 @@ export interface ConvOptions {
 }
 export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvOptions = {}): Tensor {
   return call(OPS.conv1d, x, weight, bias, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1);
+}
+/**
+ * conv1d(x, weight, bias, groups = C) with no padding, stride 1 and dilation 1, for a depthwise weight [C, 1, K]:
+ * x [B, C, L] -> [B, C, L - K + 1], as one batched product of each channel's K-frame windows (unfold, a view) with
+ * its kernel. About 2-3x faster than ATen's conv1d for the few output frames of a streaming step (BENCHMARKS.md
+ * "Small products"); the same sums in another order (float rounding apart).
+ */
+export function depthwiseConv1dWindows(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const [c, perGroup, k] = weight.shape as [number, number, number];
+  const [b, channels, length] = x.shape as [number, number, number];
+  if (weight.shape.length !== 3 || perGroup !== 1 || x.shape.length !== 3 || channels !== c || length < k)
+    throw new RangeError(
+      `depthwiseConv1dWindows: x [B, ${c}, >= ${k}] and weight [C, 1, K] expected, got x [${x.shape.join(', ')}] and weight [${weight.shape.join(', ')}]`,
+    );
+  const windows = call(OPS.unfold, x, 2, k, 1); // [B, C, T, K]
+  const kernel = call(OPS.view, weight, [c, k, 1]); // [C, K, 1]
+  const y = call(OPS.matmul, windows, kernel); // [B, C, T, K] @ [C, K, 1] -> [B, C, T, 1]
+  windows.dispose();
+  kernel.dispose();
+  const out = call(OPS.view, y, [b, c, length - k + 1]); // [B, C, T]
+  y.dispose();
+  if (!bias) return out;
+  const column = call(OPS.unsqueeze, bias, 1); // [C, 1]
+  callInPlace(OPS.addInPlace, out, column);
+  column.dispose();
+  return out;
 }
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvOptions = {}): Tensor {
   return call(OPS.conv2d, x, weight, bias, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1);
