@@ -7,7 +7,10 @@ import type { ConformerLayer } from './conformer-layer.js';
 /**
  * The projected relative positions ([1, h, P, d_k] per layer) depend only on the weights and on the key length
  * C + T, which takes one or two values in a stream. Valid while the weights stay as they are (eval-mode streaming);
- * owned and disposed by whoever streams (StreamingEncoder, a transcription session).
+ * owned and disposed by whoever streams (StreamingEncoder, a transcription session). Each is held with its last two
+ * axes stored swapped (the [1, h, d_k, P] transpose is the contiguous tensor): the scores q pos^T then multiply by a
+ * contiguous matrix, which BLAS's small-matrix kernels take without packing it (2x faster at 8 query frames,
+ * BENCHMARKS.md "Small products"); the values are the same.
  */
 export class RelativePositionProjections {
   private readonly byKeyLength = new Map<number, (Tensor | null)[]>();
@@ -18,7 +21,11 @@ export class RelativePositionProjections {
   forKeyLength(keyLength: number, posEmb: Tensor): (Tensor | null)[] {
     let p = this.byKeyLength.get(keyLength);
     if (!p) {
-      p = t.noGrad(() => this.layers.map((layer) => t.tidy(() => layer.self_attn.projectPositions(posEmb))));
+      p = t.noGrad(() =>
+        this.layers.map(
+          (layer) => t.tidy(() => layer.self_attn.projectPositions(posEmb)?.transpose(-2, -1).contiguous().transpose(-2, -1) ?? null), // [1, h, P, d_k], stored as [1, h, d_k, P]
+        ),
+      );
       for (const x of p) if (x) t.keep(x);
       this.byKeyLength.set(keyLength, p);
     }
