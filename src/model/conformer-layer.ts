@@ -82,7 +82,7 @@ export class ConformerLayer extends t.Module {
   }
 
   private halfFeedForward(r: Tensor, norm: t.LayerNorm, ff: ConformerFeedForward): Tensor {
-    return r.add(this.dropout.forward(ff.forward(norm.forward(r))).mul(FC_FACTOR)); // [B, T, d]
+    return r.add(this.dropout.forward(ff.forward(norm.forward(r))), FC_FACTOR); // r + FC_FACTOR * y in one op (the same value: 0.5 y is exact) [B, T, d]
   }
 
   /** x [B, T, d], attMask [B, T, T] (true = blocked), posEmb [1, 2T-1, d] (rel_pos), padMask [B, T] -> [B, T, d]. */

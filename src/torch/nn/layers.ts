@@ -197,7 +197,13 @@ export class Dropout extends Module {
     super();
     if (p < 0 || p > 1) throw new RangeError(`Dropout probability must be in [0, 1], got ${p}`);
   }
+  /**
+   * In training, x with each element zeroed with probability p and the rest scaled by 1/(1-p). In eval (or p = 0),
+   * x itself, as torch.nn.Dropout returns its input: no operator call (a streaming step has 7 dropouts per layer); the
+   * result is the caller's x, so it is disposed with x, not separately.
+   */
   forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
     return F.dropout(x, this.p, this.training, this.generator);
   }
 }
