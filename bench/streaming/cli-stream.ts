@@ -8,6 +8,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 /** The fields of the CLI's JSON result the benchmarks read. */
 export interface CliStreamResult {
   latency_ms: { p50: number; p90: number; p99: number; max: number };
+  steady_latency_ms: { p50: number; p90: number; p99: number; max: number; chunks: number };
   rtf: number;
   chunks: number;
   chunk_frames: number;

@@ -13,6 +13,8 @@ export interface StreamingRow {
   /** Attention cache slots both sides used. */
   maxContext: number;
   sn: { p50: number; p99: number };
+  /** The CLI's steady state: without the first pushes of the fresh process and the final flush (steady_latency_ms). */
+  snSteady: { p50: number; p99: number };
   twin: { p50: number; p99: number };
   /** The twin's own stream == offline check (max |diff|), worst over rounds. */
   twinCheck: number;
@@ -28,26 +30,28 @@ export interface StreamingOptions {
 
 export function runStreamingRows(o: StreamingOptions): StreamingRow[] {
   const inputs = ensureStreamingInputs(o.seconds);
-  const acc = new Map<number, { sn: { p50: number; p99: number }[]; twin: { p50: number; p99: number }[]; c: number; check: number; torch: string }>();
+  type P = { p50: number; p99: number };
+  const acc = new Map<number, { sn: P[]; snSteady: P[]; twin: P[]; c: number; check: number; torch: string }>();
   for (let round = 0; round < o.rounds; round++) {
     for (const ms of o.chunks) {
       const cli = runCliStream(inputs.nemo, inputs.wav, { chunkMs: ms, threads: 1 });
       const c = cli.max_context;
       if (c === null) throw new Error('streamnest stream reported no max_context (expected unlimited left context)');
       const tw = runTwin(inputs.handoff, cli.chunk_frames, streamFrames(o.seconds, cli.chunk_frames), c, 1);
-      const e = acc.get(ms) ?? { sn: [], twin: [], c, check: 0, torch: tw.torch };
+      const e = acc.get(ms) ?? { sn: [], snSteady: [], twin: [], c, check: 0, torch: tw.torch };
       e.sn.push({ p50: cli.latency_ms.p50, p99: cli.latency_ms.p99 });
+      e.snSteady.push({ p50: cli.steady_latency_ms.p50, p99: cli.steady_latency_ms.p99 });
       e.twin.push({ p50: tw.p50, p99: tw.p99 });
       e.check = Math.max(e.check, tw.check);
       acc.set(ms, e);
       o.progress(
-        `  round ${round + 1}/${o.rounds} ${ms} ms (C ${c}): stream --json p50 ${cli.latency_ms.p50.toFixed(2)} p99 ${cli.latency_ms.p99.toFixed(2)} | twin p50 ${tw.p50.toFixed(2)} p99 ${tw.p99.toFixed(2)} ms`,
+        `  round ${round + 1}/${o.rounds} ${ms} ms (C ${c}): stream --json p50 ${cli.latency_ms.p50.toFixed(2)} p99 ${cli.latency_ms.p99.toFixed(2)} steady p99 ${cli.steady_latency_ms.p99.toFixed(2)} | twin p50 ${tw.p50.toFixed(2)} p99 ${tw.p99.toFixed(2)} ms`,
       );
     }
   }
   return o.chunks.map((ms) => {
     const e = acc.get(ms)!;
-    const m = (xs: { p50: number; p99: number }[]): { p50: number; p99: number } => ({ p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) });
-    return { chunkMs: ms, maxContext: e.c, sn: m(e.sn), twin: m(e.twin), twinCheck: e.check, twinTorch: e.torch };
+    const m = (xs: P[]): P => ({ p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) });
+    return { chunkMs: ms, maxContext: e.c, sn: m(e.sn), snSteady: m(e.snSteady), twin: m(e.twin), twinCheck: e.check, twinTorch: e.torch };
   });
 }

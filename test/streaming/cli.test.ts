@@ -75,6 +75,14 @@ test('stream --json --compare-modes --out --plot', (t) => {
   assert.equal(r.algorithmic_latency_ms, 320);
   assert.equal(r.frames_out, r.offline_frames_out);
   assert.ok((r.max_abs_diff as number) <= 1e-5, String(r.max_abs_diff));
+  // steady state: every push but the first 3 (listed apart) and the final flush
+  const steady = r.steady_latency_ms as { p50: number; p99: number; chunks: number };
+  const first = r.first_chunks_ms as number[];
+  const chunks = r.chunks as number;
+  assert.ok(chunks > 4, `chunks ${chunks}`);
+  assert.equal(steady.chunks, chunks - 4);
+  assert.equal(first.length, 3);
+  assert.ok(steady.p50 > 0 && steady.p99 >= steady.p50);
   const npy = readNpy(join(dir, 'o.npy'));
   assert.deepEqual(npy.shape, [64, r.frames_out as number]);
   npy.dispose();
