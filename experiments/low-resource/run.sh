@@ -76,7 +76,10 @@ pretrain() {
 }
 finetune() { # init-row seed; init-row is a pretraining row name or scratch-<context>
   set -- $1; local init=$1 seed=$2 flag="" src name="$1-s$2"
-  if [[ $init == scratch-* ]]; then src="$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo"; flag="--from-scratch"
+  if [[ $init == scratch-* ]]; then # the architecture of any pretraining row of that context (per_utterance first); the weights are not used
+    src=$(ls "$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo" "$out/pretrain/${init#scratch-}"-*/checkpoints/*.nemo 2>/dev/null | head -1)
+    [ -n "$src" ] || { log "FAILED finetune $1-s$2: no pretraining row of context ${init#scratch-} to take the architecture from"; return 1; }
+    flag="--from-scratch"
   else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
   if [ "$ft_freeze" -gt 0 ]; then flag="$flag model.freeze_encoder_steps=$ft_freeze"; name="$init-freeze$ft_freeze-s$seed"; fi
   [ -f "$out/finetune/$name/checkpoints/$name.nemo" ] && return 0
