@@ -29,6 +29,8 @@ export {
   RelPositionMultiHeadAttention,
   MASK_FILL,
   attentionCacheTensors,
+  keysAsRows,
+  valuesAsRows,
   type AttentionCache,
   type AttentionOptions,
 } from './attention.js';

@@ -4,7 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { cacheLastChannel, disposeEncoderCache, keepEncoderCache, type EncoderCache, type RelativePositionProjections } from '../../src/model/index.js';
+import {
+  cacheLastChannel,
+  disposeEncoderCache,
+  keepEncoderCache,
+  keysAsRows,
+  valuesAsRows,
+  type EncoderCache,
+  type RelativePositionProjections,
+} from '../../src/model/index.js';
 import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.js';
 import { subsampledLength } from '../../src/model/index.js';
 import { buildEncoder, maxAbsDiff } from '../streaming/helpers.js';
@@ -67,9 +75,12 @@ for (const style of ['regular', 'chunked_limited'] as const) {
         for (const [l, layer] of enc.layers.items.entries()) {
           const c = a.cache.layers[l]!.attention;
           assert.ok(c.inputs, 'this cache keeps its inputs');
-          assert.deepEqual(c.keys.shape, c.inputs.shape);
-          const k = maxAbsDiff(c.keys, layer.self_attn.linear_k.forward(c.inputs));
-          const v = maxAbsDiff(c.values, layer.self_attn.linear_v.forward(c.inputs));
+          const [b, n, d] = c.inputs.shape as [number, number, number];
+          const h = layer.self_attn.h;
+          assert.deepEqual(c.keys.shape, [b, h, d / h, n], 'keys: [B, h, d_k, C]');
+          assert.deepEqual(c.values.shape, [b, h, n, d / h], 'values: [B, h, C, d_k]');
+          const k = maxAbsDiff(keysAsRows(c), layer.self_attn.linear_k.forward(c.inputs));
+          const v = maxAbsDiff(valuesAsRows(c), layer.self_attn.linear_v.forward(c.inputs));
           assert.ok(k <= 1e-5 && v <= 1e-5, `layer ${l}: carried projections differ from the projected inputs by ${k} / ${v}`);
         }
       }),
