@@ -24,6 +24,14 @@ export interface AttentionOptions {
  * in the layouts the step's products read: keys transposed, [B, h, d_k, C], so that q k^T multiplies by a contiguous
  * matrix (BLAS's small-matrix kernels, no packing: 2-3x faster for a batch of streams), values [B, h, C, d_k].
  * keysAsRows / valuesAsRows give them back as [B, C, d].
+ *
+ * `room`: keys and values made by a step are windows of a longer buffer (room for `capacity` frames along time, twice
+ * the cache and a chunk), so that the next step appends its new frames in place instead of copying the whole cache
+ * (a copy is made only when the buffer is full, every C/T steps). Appending needs the cache to be the newest made
+ * from its buffer (it ends at `written`, shared by the caches of one buffer): a cache stepped from a second time, or
+ * one already followed by a newer one, copies into a new buffer instead, so that every cache handed out keeps its
+ * values. null:
+ * no buffer (a fresh cache, one picked out of a batch, a short last chunk); the next step makes one.
  */
 export interface AttentionCache {
   inputs: Tensor | null;
@@ -31,6 +39,17 @@ export interface AttentionCache {
   keys: Tensor;
   /** [B, h, C, d_k] */
   values: Tensor;
+  room?: CacheRoom | null;
+}
+
+/** The buffer behind a cache's keys and values (see AttentionCache). */
+export interface CacheRoom {
+  /** Frames the buffer holds along time. */
+  capacity: number;
+  /** Where the newest cache made from this buffer ends (shared by every cache of the buffer): appends go there. */
+  written: { frames: number };
+  /** Where this cache's C frames start in the buffer. */
+  offset: number;
 }
 
 /** The cache's keys as linear_k outputs, [B, h, d_k, C] -> [B, C, d] (a new tensor). */
@@ -50,9 +69,49 @@ export function attentionCacheTensors(c: AttentionCache): Tensor[] {
   return c.inputs ? [c.inputs, c.keys, c.values] : [c.keys, c.values];
 }
 
-/** Applies f to every tensor of the cache (each has the batch on axis 0). */
+/** Applies f to every tensor of the cache (each has the batch on axis 0); the result has no buffer room. */
 export function mapAttentionCache(c: AttentionCache, f: (x: Tensor) => Tensor): AttentionCache {
   return { inputs: c.inputs ? f(c.inputs) : null, keys: f(c.keys), values: f(c.values) };
+}
+
+/**
+ * The cache's keys and values extended by the new frames kNew [B, h, d_k, T] / vNew [B, h, T, d_k], written into the
+ * cache's buffer after its frames when it may append there (see AttentionCache), else into a new buffer with room for
+ * 2C + T frames. Returns the [C+T]-frame windows (the step's keys and values) and the buffer's room for the next
+ * cache, whose window starts `keep` frames later.
+ */
+function appendFrames(cache: AttentionCache, kNew: Tensor, vNew: Tensor, keep: number): { keys: Tensor; values: Tensor; room: CacheRoom } {
+  const [b, h, dk, c] = cache.keys.shape as [number, number, number, number];
+  const tt = kNew.size(3);
+  const r = cache.room;
+  let keysAll: Tensor; // [B, h, d_k, capacity]
+  let valuesAll: Tensor; // [B, h, capacity, d_k]
+  let room: CacheRoom;
+  if (r && r.offset + c === r.written.frames && r.written.frames + tt <= r.capacity) {
+    // the views reach back over the whole buffer (the same storage; its offset 0 is the buffer's start)
+    keysAll = t.asStrided(cache.keys, [b, h, dk, r.capacity], [h * dk * r.capacity, dk * r.capacity, r.capacity, 1], 0);
+    valuesAll = t.asStrided(cache.values, [b, h, r.capacity, dk], [h * r.capacity * dk, r.capacity * dk, dk, 1], 0);
+    room = r;
+  } else {
+    const capacity = 2 * c + tt;
+    const dtype = cache.keys.dtype;
+    keysAll = t.empty([b, h, dk, capacity], { dtype, device: cache.keys.device });
+    valuesAll = t.empty([b, h, capacity, dk], { dtype, device: cache.keys.device });
+    keysAll.narrow(3, 0, c).copy_(cache.keys);
+    valuesAll.narrow(2, 0, c).copy_(cache.values);
+    room = { capacity, written: { frames: c }, offset: 0 };
+  }
+  const at = room.written.frames; // = room.offset + C
+  keysAll.narrow(3, at, tt).copy_(kNew);
+  valuesAll.narrow(2, at, tt).copy_(vNew);
+  // The next cache ends `keep` frames later; frames past it (dropped ones) are seen by this step only and may be
+  // overwritten by the next.
+  room.written.frames = room.offset + keep + c;
+  return {
+    keys: keysAll.narrow(3, room.offset, c + tt), // [B, h, d_k, C+T]
+    values: valuesAll.narrow(2, room.offset, c + tt), // [B, h, C+T, d_k]
+    room: { capacity: room.capacity, written: room.written, offset: room.offset + keep },
+  };
 }
 
 /** Joins the caches of several stream groups along the batch axis (all keep their inputs, or none does). */
@@ -204,19 +263,23 @@ export class MultiHeadAttention extends t.Module {
     return t.tidy(() => {
       const kNew = this.keyHeads(this.linear_k.forward(x)); // [B, T, d] -> [B, h, d_k, T]
       const vNew = this.valueHeads(this.linear_v.forward(x)); // [B, T, d] -> [B, h, T, d_k]
-      const keys = t.cat([cache.keys, kNew], 3); // [B, h, d_k, C] + [B, h, d_k, T] -> [B, h, d_k, C+T], contiguous
-      const values = t.cat([cache.values, vNew], 2); // [B, h, C+T, d_k]
-      const y = this.attendProjected(x, keys, values, mask, pos); // [B, T, d]
       // next = old[keep:] ++ fresh[:keep] along time with Python slicing, as NeMo's update_cache: for 0 <= keep <= T
       // that is the window [keep, keep + C) of [old, fresh] (a view, no copy); keep < 0 (a short last chunk) shrinks
       // the cache.
       const keep = x.size(1) - cacheDropSize;
+      const windowed = keep >= 0 && keep <= x.size(1);
       const next = (joined: Tensor, old: Tensor, fresh: Tensor, time: number): Tensor =>
-        keep >= 0 && keep <= fresh.size(time)
-          ? joined.narrow(time, keep, old.size(time))
-          : t.cat([t.slice(old, time, keep, null), t.slice(fresh, time, 0, keep)], time); // -> C frames along `time`
+        windowed ? joined.narrow(time, keep, old.size(time)) : t.cat([t.slice(old, time, keep, null), t.slice(fresh, time, 0, keep)], time); // -> C frames along `time`
       const inputs = cache.inputs ? next(t.cat([cache.inputs, x], 1), cache.inputs, x, 1) : null; // [B, C+T, d] -> [B, C, d]
-      return { y, cache: { inputs, keys: next(keys, cache.keys, kNew, 3), values: next(values, cache.values, vNew, 2) } };
+      if (windowed && cache.keys.size(3) > 0) {
+        const a = appendFrames(cache, kNew, vNew, keep); // [B, h, d_k, C+T], [B, h, C+T, d_k], in the cache's buffer
+        const y = this.attendProjected(x, a.keys, a.values, mask, pos); // [B, T, d]
+        return { y, cache: { inputs, keys: a.keys.narrow(3, keep, cache.keys.size(3)), values: a.values.narrow(2, keep, cache.values.size(2)), room: a.room } };
+      }
+      const keys = t.cat([cache.keys, kNew], 3); // [B, h, d_k, C] + [B, h, d_k, T] -> [B, h, d_k, C+T]
+      const values = t.cat([cache.values, vNew], 2); // [B, h, C+T, d_k]
+      const y = this.attendProjected(x, keys, values, mask, pos); // [B, T, d]
+      return { y, cache: { inputs, keys: next(keys, cache.keys, kNew, 3), values: next(values, cache.values, vNew, 2), room: null } };
     });
   }
 }

@@ -9,7 +9,9 @@ import {
   disposeEncoderCache,
   keepEncoderCache,
   keysAsRows,
+  MultiHeadAttention,
   valuesAsRows,
+  type AttentionCache,
   type EncoderCache,
   type RelativePositionProjections,
 } from '../../src/model/index.js';
@@ -94,3 +96,57 @@ for (const style of ['regular', 'chunked_limited'] as const) {
     assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
   });
 }
+
+test('attention step: caches append in place in their buffer; an older cache, or one stepped from twice, keeps its values and gives the same result', () => {
+  const before = t.liveTensorCount();
+  t.tidy(() =>
+    t.noGrad(() => {
+      const att = new MultiHeadAttention({ nHeads: 2, dModel: 8, dropoutAtt: 0, useBias: true, init: { generator: new t.Generator(1) } }).eval();
+      const g = new t.Generator(2);
+      const xs = Array.from({ length: 14 }, () => t.randn([1, 2, 8], { generator: g })); // 2 frames per step
+      for (const drop of [0, 1]) {
+        // reference: no buffer (every step concatenates)
+        let ref = att.initCache(1, 5);
+        const refOut: Tensor[] = [];
+        for (const x of xs) {
+          const r = att.step(x, null, null, { ...ref, room: null }, drop);
+          refOut.push(r.y);
+          ref = r.cache;
+        }
+        let c = att.initCache(1, 5);
+        const caches: AttentionCache[] = [];
+        const snapshots: Tensor[] = [];
+        const offsets: number[] = [];
+        for (const [i, x] of xs.entries()) {
+          const r = att.step(x, null, null, c, drop);
+          assert.ok(maxAbsDiff(r.y, refOut[i]!) <= 1e-6, `drop ${drop} step ${i}: in-place append changes the output`);
+          caches.push(r.cache);
+          snapshots.push(t.cat([keysAsRows(r.cache), valuesAsRows(r.cache)], 2));
+          offsets.push(r.cache.room?.offset ?? -1);
+          c = r.cache;
+        }
+        assert.ok(
+          offsets.some((o, i) => i > 0 && o === 2 - drop && offsets[i - 1]! > o),
+          `drop ${drop}: the buffer fills and a new one starts (offsets ${offsets.join(', ')})`,
+        );
+        assert.ok(
+          offsets.some((o) => o > 2),
+          `drop ${drop}: caches are windows further into a buffer (offsets ${offsets.join(', ')})`,
+        );
+        // stepping older caches again (twice each, with new frames) gives what concatenating gives and leaves every
+        // cache handed out unchanged
+        const other = t.randn([1, 2, 8], { generator: g });
+        for (const i of [5, 6, 12])
+          for (let k = 0; k < 2; k++) {
+            const again = att.step(other, null, null, caches[i]!, drop);
+            const plain = att.step(other, null, null, { ...caches[i]!, room: null }, drop);
+            assert.ok(maxAbsDiff(again.y, plain.y) <= 1e-6, `drop ${drop}: cache ${i} stepped from again gives another output`);
+          }
+        for (const [i, cache] of caches.entries())
+          assert.equal(maxAbsDiff(t.cat([keysAsRows(cache), valuesAsRows(cache)], 2), snapshots[i]!), 0, `drop ${drop}: cache ${i} was overwritten`);
+      }
+      att.dispose();
+    }),
+  );
+  assert.equal(t.liveTensorCount(), before, 'buffers go with the last cache that views them');
+});

@@ -43,6 +43,7 @@ const OPS = {
   toDtype: op('to', 'dtype'),
   toDevice: op('to', 'device'),
   unfold: op('unfold'),
+  asStrided: op('as_strided'),
   diagonal: op('diagonal'),
 };
 
@@ -96,6 +97,12 @@ export const clone = (x: Tensor): Tensor => call(OPS.clone, x, null);
 export const detach = (x: Tensor): Tensor => call(OPS.detach, x);
 /** Sliding windows of `size` every `step` along dim (appended as a new last dimension). */
 export const unfold = (x: Tensor, dim: number, size: number, step: number): Tensor => call(OPS.unfold, x, dim, size, step);
+/**
+ * A view of x's storage with the given sizes, strides and storage offset (torch.as_strided): it may reach any part of
+ * the storage, also outside x's own elements (e.g. a buffer that x is a window of).
+ */
+export const asStrided = (x: Tensor, size: readonly number[], stride: readonly number[], storageOffset: number): Tensor =>
+  call(OPS.asStrided, x, size, stride, storageOffset);
 export const diagonal = (x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor => call(OPS.diagonal, x, offset, dim1, dim2);
 
 export type PadMode = 'constant' | 'reflect' | 'replicate';
