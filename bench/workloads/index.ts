@@ -6,6 +6,7 @@ import { opOverhead } from './op_overhead.js';
 import { encoderSmallFwd, encoderSmallFwdBwd, encoderMediumFwd, encoderMediumFwdBwd } from './encoder.js';
 import { nestTrainSmall } from './nest_train.js';
 import { featuresB1, featuresB8 } from './features.js';
+import { smallProducts1, smallProducts8 } from './small_products.js';
 
 export const WORKLOADS: readonly Workload[] = [
   linear,
@@ -18,4 +19,6 @@ export const WORKLOADS: readonly Workload[] = [
   nestTrainSmall,
   featuresB1,
   featuresB8,
+  smallProducts1,
+  smallProducts8,
 ];

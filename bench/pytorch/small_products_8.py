@@ -1,0 +1,6 @@
+"""PyTorch twin of bench/workloads/small_products.ts, 8 new frame(s)."""
+from common import main
+from small_products_common import make_setup
+
+if __name__ == "__main__":
+    main(make_setup(8))
