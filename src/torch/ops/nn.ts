@@ -63,13 +63,15 @@ export function transposedWeight(weight: Tensor): Tensor {
 }
 
 /**
- * y = x W^T + b. Without autocast, small products for which no gradient flows to W (inference: streaming steps,
- * greedy decoding) multiply by W's transposed copy instead: ATen's linear asks BLAS for x W^T with W transposed
- * ("TN"), which OpenBLAS packs (copies) whole for every call and which its small-matrix kernels refuse, while x (W^T)
- * ("NN") goes through those kernels without packing: 2-2.5x faster at up to 8 rows of the encoder's widths, still
- * faster at 64 (BENCHMARKS.md "Small products"). One row with a gradient to W goes through a matrix-vector product,
- * which reads W once instead of packing it (about 2x). The same dot products either way, summed in another order
- * (differences of float rounding). Not under CPU autocast, where linear's lower-precision policy applies.
+ * y = x W^T + b. Without autocast, small products (2 to SMALL_PRODUCT_ROWS rows) for which no gradient flows to W
+ * (inference: streaming steps, greedy decoding) multiply by W's transposed copy instead: ATen's linear asks BLAS for
+ * x W^T with W transposed ("TN"), which OpenBLAS packs (copies) whole for every call and which its small-matrix
+ * kernels refuse, while x (W^T) ("NN") goes through those kernels without packing: 2-2.5x faster at up to 8 rows of
+ * the encoder's widths, still faster at 64 (BENCHMARKS.md "Small products"). One row goes through a matrix-vector
+ * product, which reads W once (faster still, over weights that do not fit in cache: 160 one-row products of the
+ * NEST-Small step, 6.5 ms against 8.2 through W^T and 7.3 through ATen's linear). The same dot products either way,
+ * summed in another order (differences of float rounding). Not under CPU autocast, where linear's lower-precision
+ * policy applies.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const shape = x.shape;
@@ -77,7 +79,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (shape.length < 1 || isCpuAutocastOn() || x.dtype !== weight.dtype) return call(OPS.linear, x, weight, bias ?? null);
   const rows = x.numel / inFeatures;
   const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
-  if (fits && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
+  if (fits && rows > 1 && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
     const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
     return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
   }
@@ -102,7 +104,7 @@ export function pointwiseConv1dRows(x: Tensor, weight: Tensor, bias?: Tensor | n
   const shape = x.shape;
   if (shape[shape.length - 1] !== inFeatures) throw new RangeError(`pointwiseConv1dRows: ${inFeatures} input channels, got rows of ${shape[shape.length - 1]}`);
   const rows = x.numel / inFeatures;
-  if (!isCpuAutocastOn() && x.dtype === weight.dtype && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
+  if (!isCpuAutocastOn() && x.dtype === weight.dtype && rows > 1 && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
     const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
     return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
   }
