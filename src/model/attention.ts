@@ -27,11 +27,12 @@ export interface AttentionOptions {
  *
  * `room`: keys and values made by a step are windows of a longer buffer (room for `capacity` frames along time: the
  * cache, then C + T or ROOM_STEPS chunks, whichever is less), so that the next step appends its new frames in place
- * instead of copying the whole cache (a copy is made only when the buffer is full, at most every ROOM_STEPS steps). Appending needs the cache to be the newest made
- * from its buffer (it ends at `written`, shared by the caches of one buffer): a cache stepped from a second time, or
- * one already followed by a newer one, copies into a new buffer instead, so that every cache handed out keeps its
- * values. null:
- * no buffer (a fresh cache, one picked out of a batch, a short last chunk); the next step makes one.
+ * instead of copying the whole cache (a copy is made only when the buffer is full, at most every ROOM_STEPS steps).
+ * Appending needs the cache to be the newest made from its buffer (it ends at `written`, shared by the caches of one
+ * buffer): a cache stepped from a second time, or one already followed by a newer one, copies into a new buffer
+ * instead, so that every cache handed out keeps its values. Steps with autograd on concatenate (a later write would
+ * change what an earlier step saved for backward). null: no buffer (a fresh cache, one picked out of a batch, a short
+ * last chunk, a step with autograd on); the next step makes one.
  */
 export interface AttentionCache {
   inputs: Tensor | null;
@@ -83,8 +84,8 @@ export function mapAttentionCache(c: AttentionCache, f: (x: Tensor) => Tensor): 
 /**
  * The cache's keys and values extended by the new frames kNew [B, h, d_k, T] / vNew [B, h, T, d_k], written into the
  * cache's buffer after its frames when it may append there (see AttentionCache), else into a new buffer with room for
- * C + min(C + T, ROOM_STEPS T) frames. Returns the [C+T]-frame windows (the step's keys and values) and the buffer's room for the next
- * cache, whose window starts `keep` frames later.
+ * C + min(C + T, ROOM_STEPS T) frames. Returns the [C+T]-frame windows (the step's keys and values) and the buffer's
+ * room for the next cache, whose window starts `keep` frames later.
  */
 function appendFrames(cache: AttentionCache, kNew: Tensor, vNew: Tensor, keep: number): { keys: Tensor; values: Tensor; room: CacheRoom } {
   const [b, h, dk, c] = cache.keys.shape as [number, number, number, number];
@@ -277,7 +278,8 @@ export class MultiHeadAttention extends t.Module {
       const next = (joined: Tensor, old: Tensor, fresh: Tensor, time: number): Tensor =>
         windowed ? joined.narrow(time, keep, old.size(time)) : t.cat([t.slice(old, time, keep, null), t.slice(fresh, time, 0, keep)], time); // -> C frames along `time`
       const inputs = cache.inputs ? next(t.cat([cache.inputs, x], 1), cache.inputs, x, 1) : null; // [B, C+T, d] -> [B, C, d]
-      if (windowed && cache.keys.size(3) > 0) {
+      // In-place appends only without autograd: a later step's writes would change what an earlier one saved for backward.
+      if (windowed && cache.keys.size(3) > 0 && !t.isGradEnabled()) {
         const a = appendFrames(cache, kNew, vNew, keep); // [B, h, d_k, C+T], [B, h, C+T, d_k], in the cache's buffer
         const y = this.attendProjected(x, a.keys, a.values, mask, pos); // [B, T, d]
         return { y, cache: { inputs, keys: a.keys.narrow(3, keep, cache.keys.size(3)), values: a.values.narrow(2, keep, cache.values.size(2)), room: a.room } };

@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { native, type CpuAllocatorStats } from './native.js';
 
-/** Number of native tensor handles alive in this process (for leak tests). */
+/** Derived tensors alive (see liveTensorCount). */
 let derivedLive = 0;
 
 /** Called by Tensor when a derived tensor is cached with its source (+1) or dropped (-1). */
@@ -11,7 +11,7 @@ export function noteDerivedTensor(delta: 1 | -1): void {
 }
 
 /**
- * Tensor handles alive in this thread, not counting the derived tensors cached with their sources (Tensor.derived,
+ * Tensor handles alive in this thread (for leak tests), not counting the derived tensors cached with their sources (Tensor.derived,
  * e.g. a weight's transposed copy for small products): those belong to their source and go with it, so a model's
  * first use does not look like a leak. derivedTensorCount() gives them apart.
  */

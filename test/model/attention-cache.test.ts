@@ -150,3 +150,24 @@ test('attention step: caches append in place in their buffer; an older cache, or
   );
   assert.equal(t.liveTensorCount(), before, 'buffers go with the last cache that views them');
 });
+
+test('attention step with autograd on: successive steps concatenate, so backward through several steps works', () => {
+  const before = t.liveTensorCount();
+  t.tidy(() => {
+    const att = new MultiHeadAttention({ nHeads: 2, dModel: 8, dropoutAtt: 0, useBias: true, init: { generator: new t.Generator(1) } }).eval();
+    for (const p of att.parameters()) p.requiresGrad = true;
+    const g = new t.Generator(3);
+    let c = att.initCache(1, 5);
+    const ys: Tensor[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = att.step(t.randn([1, 2, 8], { generator: g }), null, null, c, 0);
+      assert.equal(r.cache.room ?? null, null, 'no buffer with autograd on');
+      ys.push(r.y);
+      c = r.cache;
+    }
+    t.cat(ys, 1).sum().backward();
+    assert.ok(att.linear_k.weight.grad, 'gradients reach linear_k through every step');
+    att.dispose();
+  });
+  assert.equal(t.liveTensorCount(), before);
+});

@@ -63,6 +63,20 @@ export function transposedWeight(weight: Tensor): Tensor {
 }
 
 /**
+ * Whether a product of `rows` rows of x with weight goes through the weight's transposed copy (see linear): 2 to
+ * SMALL_PRODUCT_ROWS rows, no gradient flowing to the weight, x in the weight's dtype, CPU autocast off.
+ */
+function viaTransposedCopy(x: Tensor, weight: Tensor, rows: number): boolean {
+  return rows > 1 && rows <= SMALL_PRODUCT_ROWS && !isCpuAutocastOn() && x.dtype === weight.dtype && (!native.isGradEnabled() || !weight.requiresGrad);
+}
+
+/** x @ transposedWeight(weight) (+ bias, in place on the fresh product): [..., in] -> [..., out]. */
+function productWithTransposedCopy(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): Tensor {
+  const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
+  return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
+}
+
+/**
  * y = x W^T + b. Without autocast, small products (2 to SMALL_PRODUCT_ROWS rows) for which no gradient flows to W
  * (inference: streaming steps, greedy decoding) multiply by W's transposed copy instead: ATen's linear asks BLAS for
  * x W^T with W transposed ("TN"), which OpenBLAS packs (copies) whole for every call and which its small-matrix
@@ -79,10 +93,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (shape.length < 1 || isCpuAutocastOn() || x.dtype !== weight.dtype) return call(OPS.linear, x, weight, bias ?? null);
   const rows = x.numel / inFeatures;
   const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
-  if (fits && rows > 1 && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
-    const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
-    return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
-  }
+  if (fits && viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
   if (rows === 1) {
     const v = x.reshape([inFeatures]);
     const y = bias ? call(OPS.addmv, bias, weight, v, 1, 1) : call(OPS.mv, weight, v);
@@ -103,11 +114,7 @@ export function pointwiseConv1dRows(x: Tensor, weight: Tensor, bias?: Tensor | n
   if (k !== 1 || weight.shape.length !== 3) throw new RangeError(`pointwiseConv1dRows: expected a [out, in, 1] weight, got [${weight.shape.join(', ')}]`);
   const shape = x.shape;
   if (shape[shape.length - 1] !== inFeatures) throw new RangeError(`pointwiseConv1dRows: ${inFeatures} input channels, got rows of ${shape[shape.length - 1]}`);
-  const rows = x.numel / inFeatures;
-  if (!isCpuAutocastOn() && x.dtype === weight.dtype && rows > 1 && rows <= SMALL_PRODUCT_ROWS && (!native.isGradEnabled() || !weight.requiresGrad)) {
-    const y = call(OPS.matmul, x, transposedWeight(weight)); // [..., in] @ [in, out] -> [..., out]
-    return bias ? callInPlace(OPS.addInPlace, y, bias) : y;
-  }
+  if (viaTransposedCopy(x, weight, x.numel / inFeatures)) return productWithTransposedCopy(x, weight, bias);
   const matrix = weight.view([out, inFeatures]);
   const y = linear(x, matrix, bias);
   matrix.dispose();
