@@ -282,7 +282,7 @@ export class MultiHeadAttention extends t.Module {
       if (windowed && cache.keys.size(3) > 0 && !t.isGradEnabled()) {
         const a = appendFrames(cache, kNew, vNew, keep); // [B, h, d_k, C+T], [B, h, C+T, d_k], in the cache's buffer
         const y = this.attendProjected(x, a.keys, a.values, mask, pos); // [B, T, d]
-        return { y, cache: { inputs, keys: a.keys.narrow(3, keep, cache.keys.size(3)), values: a.values.narrow(2, keep, cache.values.size(2)), room: a.room } };
+        return { y, cache: { inputs, keys: next(a.keys, cache.keys, kNew, 3), values: next(a.values, cache.values, vNew, 2), room: a.room } };
       }
       const keys = t.cat([cache.keys, kNew], 3); // [B, h, d_k, C] + [B, h, d_k, T] -> [B, h, d_k, C+T]
       const values = t.cat([cache.values, vNew], 2); // [B, h, C+T, d_k]

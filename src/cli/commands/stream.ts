@@ -170,6 +170,8 @@ export async function run(argv: string[]): Promise<number> {
     // Steady state: every push but the first FIRST_CHUNKS (a fresh process's first steps pay one-time set-up: the
     // positional projections, weight copies, allocator and JIT warm-up) and the end-of-stream flush.
     const steady = latencies.slice(FIRST_CHUNKS, -1).sort((a, b) => a - b);
+    const steadyMs = { p50: percentile(steady, 50), p90: percentile(steady, 90), p99: percentile(steady, 99), max: steady[steady.length - 1] ?? NaN };
+    const firstChunksMs = latencies.slice(0, Math.min(FIRST_CHUNKS, latencies.length - 1));
     const result: Record<string, unknown> = {
       model: options.model,
       audio: options.audio,
@@ -185,14 +187,8 @@ export async function run(argv: string[]): Promise<number> {
       max_context: geo.attContextSize[0] < 0 ? geo.cfg.lastChannelCacheSize : null,
       chunks: latencies.length,
       latency_ms: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
-      steady_latency_ms: {
-        p50: percentile(steady, 50),
-        p90: percentile(steady, 90),
-        p99: percentile(steady, 99),
-        max: steady[steady.length - 1] ?? NaN,
-        chunks: steady.length,
-      },
-      first_chunks_ms: latencies.slice(0, Math.min(FIRST_CHUNKS, latencies.length - 1)),
+      steady_latency_ms: { ...steadyMs, chunks: steady.length },
+      first_chunks_ms: firstChunksMs,
       rtf: total / 1000 / duration,
       frames_out: encoded.size(1),
       threads: options.threads,
@@ -282,10 +278,7 @@ export async function run(argv: string[]): Promise<number> {
         `streamed ${duration.toFixed(2)} s of ${options.audio} (${se.mode} mode) through ${options.model}`,
         `  context [${geo.attContextSize.join(', ')}] ${geo.style}; chunk ${(geo.chunkSeconds * 1000).toFixed(0)} ms (${geo.chunkFrames} encoder frames), look-ahead ${(geo.lookaheadSeconds * 1000).toFixed(0)} ms, algorithmic latency ${(geo.algorithmicLatencySeconds * 1000).toFixed(0)} ms`,
         `  ${latencies.length} chunks: latency p50 ${l.p50!.toFixed(2)} ms, p90 ${l.p90!.toFixed(2)} ms, p99 ${l.p99!.toFixed(2)} ms, max ${l.max!.toFixed(2)} ms; RTF ${(result.rtf as number).toFixed(4)} (${options.threads} thread${options.threads === 1 ? '' : 's'})`,
-        `  steady state (without the first ${FIRST_CHUNKS} pushes and the final flush): p50 ${steady.length ? percentile(steady, 50).toFixed(2) : 'n/a'} ms, p99 ${steady.length ? percentile(steady, 99).toFixed(2) : 'n/a'} ms; first pushes ${latencies
-          .slice(0, Math.min(FIRST_CHUNKS, latencies.length - 1))
-          .map((x) => x.toFixed(1))
-          .join(', ')} ms`,
+        `  steady state (without the first ${FIRST_CHUNKS} pushes and the final flush): p50 ${steady.length ? steadyMs.p50.toFixed(2) : 'n/a'} ms, p99 ${steady.length ? steadyMs.p99.toFixed(2) : 'n/a'} ms; first pushes ${firstChunksMs.map((x) => x.toFixed(1)).join(', ')} ms`,
         `  frames out: ${String(result.frames_out)}`,
       ];
       if (adaptive) {
