@@ -159,7 +159,7 @@ export function createDatasetLoader(ds: Record<string, unknown>, o: DatasetLoade
       )
     : new BatchSampler(
         manifests.entries.map((e) => ({ duration: e.duration, source: e.source })),
-        { batchSize, seed: o.seed, shuffle, dropLast, weights },
+        { batchSize, seed: o.seed, shuffle, dropLast, weights, stepGroup: o.shard?.world ?? 1 },
         o.state,
       );
   const aug = ds.batch_augmentor == null ? null : augmentationFromConfig(ds.batch_augmentor as Record<string, unknown>, `${where}.batch_augmentor`);

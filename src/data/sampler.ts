@@ -5,6 +5,11 @@
 // Bucketing: the shuffled pool is cut into chunks of batchSize * bucketChunk items, each chunk is sorted by
 // duration and cut into batches, and the batch order is shuffled. Neighbours in a sorted chunk have similar
 // durations, so padding stays small while every epoch still mixes all durations.
+//
+// Data parallel (stepGroup W > 1): the ranks of one step take W consecutive batches of the common sequence (batch
+// `drawn` goes to rank drawn % W). Bucketing then shuffles groups of W neighbouring batches instead of single
+// batches, so the W batches of a step come from the same place in a duration-sorted chunk: the ranks get batches of
+// about the same length and none waits long for the others at the gradient all-reduce (Lhotse's synced buckets).
 import { Rng, type RngState } from './rng.js';
 
 export interface SamplerItem {
@@ -25,6 +30,11 @@ export interface SamplerOptions {
   bucketChunk?: number;
   /** Per-manifest sampling multipliers (default 1 each): 2 = every entry twice per epoch, 0.5 = a random half. */
   weights?: readonly number[];
+  /**
+   * Data-parallel world size W (default 1): with bucketing, groups of W neighbouring batches (one step's batches
+   * over the ranks) are shuffled as units, aligned so that each group is drawn by ranks 0..W-1 of one step.
+   */
+  stepGroup?: number;
 }
 
 /** Everything needed to resume; JSON-serialisable. */
@@ -34,7 +44,7 @@ export interface SamplerState {
   position: number;
   /** RNG state at the start of this epoch (the epoch's plan is recomputed from it). */
   rng: RngState;
-  /** Batches drawn since the start, over every epoch (data-parallel sharding counts on it); absent in old states: 0. */
+  /** Batches drawn since the start, over every epoch (data-parallel sharding counts on it); absent in old states: `position`. */
   drawn?: number;
 }
 
@@ -60,19 +70,25 @@ export class BatchSampler {
       bucketing: opts.bucketing ?? opts.shuffle ?? true,
       bucketChunk: opts.bucketChunk ?? 64,
       weights: opts.weights ?? null,
+      stepGroup: opts.stepGroup ?? 1,
     };
+    if (!Number.isInteger(this.opts.stepGroup) || this.opts.stepGroup < 1)
+      throw new Error(`sampler: stepGroup must be a positive integer, got ${opts.stepGroup}`);
     this.epochStart = new Rng(opts.seed).getState();
-    ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
+    ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart, 0));
     if (this.plan.length === 0) {
       throw new Error(`sampler: an epoch has no batches (${items.length} items, batch_size ${opts.batchSize}, drop_last ${this.opts.dropLast})`);
     }
     if (state) this.setState(state);
   }
 
-  /** The batches of the epoch that starts from `start`, and the RNG state after planning it. */
-  private planEpoch(start: RngState): { plan: number[][]; after: RngState } {
+  /**
+   * The batches of the epoch that starts from `start`, and the RNG state after planning it. `drawnBefore`: batches
+   * drawn in earlier epochs (where this epoch's first step group starts).
+   */
+  private planEpoch(start: RngState, drawnBefore: number): { plan: number[][]; after: RngState } {
     const rng = Rng.fromState(start);
-    const { batchSize, shuffle, dropLast, bucketing, bucketChunk, weights } = this.opts;
+    const { batchSize, shuffle, dropLast, bucketing, bucketChunk, weights, stepGroup } = this.opts;
     let pool: number[] = [];
     if (weights === null) {
       pool = this.items.map((_, i) => i);
@@ -103,7 +119,7 @@ export class BatchSampler {
       for (let b = 0; b < pool.length; b += batchSize) batches.push(pool.slice(b, b + batchSize));
     }
     if (dropLast) batches = batches.filter((b) => b.length === batchSize);
-    if (shuffle && bucketing) rng.shuffle(batches);
+    if (shuffle && bucketing) batches = shuffleStepGroups(rng, batches, stepGroup, (stepGroup - (drawnBefore % stepGroup)) % stepGroup);
     return { plan: batches, after: rng.getState() };
   }
 
@@ -121,13 +137,15 @@ export class BatchSampler {
       throw new Error(`sampler state: expected {epoch, position, rng}, got ${JSON.stringify(s)}`);
     }
     const r = Rng.fromState(s.rng); // validates
+    const drawn = s.drawn ?? s.position; // states written before `drawn` existed: this epoch's batches
+    if (!Number.isInteger(drawn) || drawn < s.position) throw new Error(`sampler state: drawn ${s.drawn} is less than position ${s.position}`);
     this.epoch = s.epoch;
     this.epochStart = r.getState();
-    ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
+    ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart, drawn - s.position));
     if (s.position > this.plan.length)
       throw new Error(`sampler state: position ${s.position} > ${this.plan.length} batches in the epoch (different data or batch size?)`);
     this.position = s.position;
-    this.drawn = s.drawn ?? 0;
+    this.drawn = drawn;
   }
 
   /** The next batch of item indices with its epoch, index in the epoch and index since the start; rolls over to the next epoch. */
@@ -136,11 +154,26 @@ export class BatchSampler {
       this.epoch++;
       this.position = 0;
       this.epochStart = this.nextEpochStart;
-      ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart));
+      ({ plan: this.plan, after: this.nextEpochStart } = this.planEpoch(this.epochStart, this.drawn));
     }
     const batchInEpoch = this.position++;
     return { indices: this.plan[batchInEpoch]!.slice(), epoch: this.epoch, batchInEpoch, drawn: this.drawn++ };
   }
+}
+
+/**
+ * Shuffles `batches` in groups of `size` (one data-parallel step's batches), keeping each group's batches together
+ * and in order. The first `lead` batches complete the group the previous epoch left open and stay first; a final
+ * incomplete group stays last. With size 1 this is a plain shuffle (the single-process order).
+ */
+function shuffleStepGroups(rng: Rng, batches: number[][], size: number, lead: number): number[][] {
+  if (size === 1) return rng.shuffle(batches);
+  const head = batches.slice(0, lead);
+  const groups: number[][][] = [];
+  for (let i = head.length; i < batches.length; i += size) groups.push(batches.slice(i, i + size));
+  const tail = groups.length > 0 && groups[groups.length - 1]!.length < size ? groups.pop()! : [];
+  rng.shuffle(groups);
+  return [...head, ...groups.flat(), ...tail];
 }
 
 /** Padding share of a set of batches: Σ(B·max − Σlen) / Σ(B·max). */

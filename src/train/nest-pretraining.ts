@@ -58,7 +58,8 @@ function disposeNestBatch(b: NestBatch): void {
 
 /**
  * Training batches; with several ranks, rank r takes the batches of the common seeded sequence whose index is r
- * modulo W, and its loader decodes only those (AudioLoader's shard: data loading shrinks with W). Each rank's loader
+ * modulo W, and its loader decodes only those (AudioLoader's shard: data loading shrinks with W); the W batches of a
+ * step are duration neighbours (the sampler's stepGroup), so no rank waits long for another. Each rank's loader
  * state differs, so the Trainer saves all ranks' states in checkpoints and each resumes its own.
  */
 class NestTrainStream implements BatchStream<NestBatch> {

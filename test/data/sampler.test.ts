@@ -72,3 +72,52 @@ test('sampler: manifest weights repeat or subsample entries per epoch', () => {
   assert.throws(() => new BatchSampler([], { batchSize: 2, seed: 0 }), /no items/);
   assert.throws(() => new BatchSampler(items, { batchSize: 64, seed: 0, dropLast: true }), /no batches/);
 });
+
+test('sampler stepGroup: the ranks of one data-parallel step get duration neighbours, aligned across epochs and resume', () => {
+  const items = realisticItems(203, 4); // 51 batches of 4: the epochs do not divide into steps of 2 or 3
+  const dur = (i: number) => items[i]!.duration!;
+  const longest = (b: readonly number[]) => Math.max(...b.map(dur));
+  for (const world of [2, 3]) {
+    const opts = { batchSize: 4, seed: 7, stepGroup: world };
+    const s = new BatchSampler(items, opts);
+    const drawn = Array.from({ length: 4 * 51 }, () => s.next()); // 4 epochs
+    // every item once per epoch, as without groups
+    for (let e = 0; e < 4; e++) {
+      const seen = drawn.filter((b) => b.epoch === e).flatMap((b) => b.indices);
+      assert.deepEqual(
+        seen.sort((a, b) => a - b),
+        items.map((_, i) => i),
+      );
+    }
+    // a step = the batches drawn world*k .. world*k + world-1; inside an epoch its batches' longest items differ
+    // far less than those of batches drawn at random from the epoch (the single-process order)
+    const spread = (batches: { indices: number[] }[]) => {
+      let sum = 0;
+      let n = 0;
+      for (let k = 0; k + world <= batches.length; k += world) {
+        const lens = batches.slice(k, k + world).map((b) => longest(b.indices));
+        sum += Math.max(...lens) - Math.min(...lens);
+        n++;
+      }
+      return sum / n;
+    };
+    const inEpoch = drawn.filter((b) => b.epoch === 1);
+    const offset = inEpoch[0]!.drawn % world;
+    const stepsOfEpoch = inEpoch.slice((world - offset) % world);
+    const plain = new BatchSampler(items, { batchSize: 4, seed: 7 });
+    const plainBatches = Array.from({ length: 51 }, () => plain.next());
+    assert.ok(spread(stepsOfEpoch) < 0.25 * spread(plainBatches), `world ${world}: ${spread(stepsOfEpoch)} vs ${spread(plainBatches)}`);
+    // resuming anywhere (mid-step, at epoch ends) replays the same batches
+    for (const k of [1, 50, 51, 52, 103, 150]) {
+      const a = new BatchSampler(items, opts);
+      for (let i = 0; i < k; i++) a.next();
+      const resumed = new BatchSampler(items, opts, JSON.parse(JSON.stringify(a.state())));
+      for (let i = k; i < Math.min(k + 60, drawn.length); i++) assert.deepEqual(resumed.next(), drawn[i], `world ${world}, resumed at ${k}, batch ${i}`);
+    }
+  }
+  // one rank: the order is the plain shuffle's, batch for batch
+  const one = new BatchSampler(items, { batchSize: 4, seed: 7, stepGroup: 1 });
+  const plain = new BatchSampler(items, { batchSize: 4, seed: 7 });
+  for (let i = 0; i < 60; i++) assert.deepEqual(one.next(), plain.next());
+  assert.throws(() => new BatchSampler(items, { batchSize: 4, seed: 7, stepGroup: 0 }), /stepGroup must be a positive integer/);
+});
