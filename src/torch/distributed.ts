@@ -122,55 +122,52 @@ export class ProcessGroup {
    * buckets of about `bucketBytes`, each bucket all-reduced once, then divided by the world size.
    * A parameter without a gradient on some ranks contributes zeros there so that every rank reduces the same
    * layout; one without a gradient on every rank keeps none (as DDP leaves unused parameters' .grad None).
+   * Whether each rank had a gradient travels at the end of its bucket (a count summed with the gradients), so a
+   * step costs one collective per bucket and no extra round trip.
    */
   averageGradients(params: Tensor[], bucketBytes = 25 * 1024 * 1024): void {
     if (this.worldSize === 1) return;
-    const has = new Float32Array(params.length);
-    params.forEach((p, i) => {
-      const g = p.grad;
-      has[i] = g ? 1 : 0;
-      g?.dispose();
-    });
-    const ht = tensor(has, [params.length], { dtype: 'float32' });
-    this.allreduce([ht], 'max');
-    const used = Array.from(ht.data() as Float32Array);
-    ht.dispose();
-    const buckets: Tensor[][] = [];
-    let current: Tensor[] = [];
-    let bytes = 0;
-    for (const [i, p] of params.entries()) {
-      if (used[i] === 0) continue;
-      current.push(p);
-      bytes += p.numel * 4;
-      if (bytes >= bucketBytes) {
-        buckets.push(current);
-        current = [];
-        bytes = 0;
-      }
-    }
-    if (current.length) buckets.push(current);
     noGrad(() => {
-      for (const bucket of buckets) {
+      for (const bucket of gradientBuckets(params, bucketBytes)) {
         tidy(() => {
-          const grads = bucket.map((p) => {
-            const g = p.grad;
-            if (g) return g;
-            const z = zerosLike(p);
-            p.grad = z;
-            return z;
-          });
-          const flat = cat(grads.map((g) => g.reshape([-1])));
-          this.allreduce([flat]);
-          flat.mul_(1 / this.worldSize);
-          const pieces = split(
-            flat,
-            grads.map((g) => g.numel),
+          const local = bucket.map((p) => p.grad ?? null);
+          const had = tensor(
+            Float32Array.from(local, (g) => (g ? 1 : 0)),
+            [bucket.length],
+            { dtype: 'float32' },
           );
-          grads.forEach((g, i) => {
-            g.copy_(pieces[i]!.view(g.shape));
+          const flat = cat([...bucket.map((p, i) => (local[i] ?? zerosLike(p)).reshape([-1])), had]);
+          this.allreduce([flat]);
+          const pieces = split(flat, [...bucket.map((p) => p.numel), bucket.length]);
+          const ranksWithGradient = pieces[bucket.length]!.toArray();
+          flat.mul_(1 / this.worldSize);
+          bucket.forEach((p, i) => {
+            if (ranksWithGradient[i] === 0) return; // unused on every rank: no gradient, as before
+            const mean = pieces[i]!.view(p.shape);
+            const g = local[i];
+            if (g) g.copy_(mean);
+            else p.grad = mean.clone();
           });
         });
       }
     });
   }
+}
+
+/** Consecutive parameters in buckets of at least `bucketBytes` (the last may be smaller); the same on every rank. */
+function gradientBuckets(params: Tensor[], bucketBytes: number): Tensor[][] {
+  const buckets: Tensor[][] = [];
+  let current: Tensor[] = [];
+  let bytes = 0;
+  for (const p of params) {
+    current.push(p);
+    bytes += p.numel * 4;
+    if (bytes >= bucketBytes) {
+      buckets.push(current);
+      current = [];
+      bytes = 0;
+    }
+  }
+  if (current.length) buckets.push(current);
+  return buckets;
 }

@@ -24,6 +24,17 @@ test('collectives across 2 processes: all-reduce sum/max, broadcast, barrier, al
   assert.deepEqual(b!.bcast, [42]);
 });
 
+test('averageGradients: the mean over ranks; a parameter unused on one rank counts zeros there, one unused on every rank keeps no gradient', async () => {
+  const { runs } = await launchWorkers(2, ['grads']);
+  const res = await Promise.all(runs.map((r) => r.done));
+  for (const r of res) assert.equal(r.code, 0, r.stderr);
+  const [a, b] = res.map((r) => resultOf(r.stdout)) as { grads: (number[] | null)[] }[];
+  // parameter i's gradient on rank r is [r + 1 + i, 10 (r + 1)]: the mean over ranks 0 and 1 is [i + 1.5, 15]
+  const expected = [[1.5, 15], [2.5, 15], [3.5, 15], [(2 + 3) / 2, 20 / 2], null];
+  assert.deepEqual(a!.grads, expected);
+  assert.deepEqual(b!.grads, expected);
+});
+
 test('a hung peer: the other rank fails within its timeout, naming its rank', async () => {
   // wait until rank 1 has joined (it prints RESULT after the barrier), then freeze it
   const { runs } = await launchWorkers(2, ['hang'], { env: { PG_TIMEOUT_MS: '3000' }, ready: (rs) => printed(rs[1]!, 'RESULT') });

@@ -1,5 +1,5 @@
 // One rank of the data-parallel tests (started by the tests with MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE set).
-// Modes: collectives | train <expDir> <maxSteps> <initSeed> <dropoutP> | syncbn | hang | die-after-join.
+// Modes: collectives | grads | train <expDir> <maxSteps> <initSeed> <dropoutP> | syncbn | hang | die-after-join.
 // Prints `RESULT <json>` on success.
 import * as t from '../../src/torch/index.js';
 import { Trainer } from '../../src/train/trainer.js';
@@ -27,6 +27,23 @@ async function main(): Promise<void> {
     pg.broadcast([b], 0);
     pg.barrier();
     out({ gathered, json, sum: x.toArray(), max: mx.toArray(), bcast: b.toArray() });
+  } else if (mode === 'grads') {
+    // 5 parameters: used on both ranks (3 of them, in separate 8-byte buckets), on rank 1 only, and on no rank
+    const params = [0, 1, 2, 3, 4].map(() => {
+      const p = t.zeros([2]);
+      p.requiresGrad = true;
+      return p;
+    });
+    const used = [true, true, true, pg.rank === 1, false];
+    const loss = t.tidy(() =>
+      params
+        .map((p, i) => (used[i] ? p.mul(t.tensor([pg.rank + 1 + i, 10 * (pg.rank + 1)], [2], { dtype: 'float32' })).sum() : null))
+        .filter((x): x is t.Tensor => x !== null)
+        .reduce((a, b) => a.add(b)),
+    );
+    loss.backward();
+    pg.averageGradients(params, 12); // buckets of 2 parameters (8 bytes each)
+    out({ grads: params.map((p) => p.grad?.toArray() ?? null) });
   } else if (mode === 'train') {
     const [expDir, maxSteps, initSeed, dropoutP] = args;
     // rank-dependent dropout seeds: each rank's generator state is its own and must be saved per rank
