@@ -4,8 +4,12 @@
 // Throughput = steps/s x devices x batch_size (utterances/s) and seconds of audio/s (from the corpus' mean
 // duration); scaling efficiency = throughput(2) / (2 x throughput(1)). The global batch doubles with 2 devices.
 //
-//   node dist/bench/distributed/scaling.js [--steps 40] [--skip 5] [--devices 1,2] [--model 'key=value ...']
+//   node dist/bench/distributed/scaling.js [--steps 40] [--skip 5] [--devices 1,2] [--model 'key=value ...'] [--batch 4]
+//                                          [--ceiling] [--rounds 1]
 // --model: overrides of the tiny preset, e.g. 'model.encoder.n_layers=4 model.encoder.d_model=176' (a model larger than tiny).
+// --batch: batch_size per process. --ceiling: also runs 2 independent single-process trainings at the same time (no
+// collectives, no waiting for a peer): their summed throughput is the most any 2-process data parallel could reach on
+// this machine. --rounds N: repeats the whole set N times, alternating, and reports each round and the median.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,6 +30,9 @@ const steps = Number(arg('steps', '40'));
 const skip = Number(arg('skip', '5'));
 const devicesList = arg('devices', '1,2').split(',').map(Number);
 const modelOverrides = arg('model', '').split(/\s+/).filter(Boolean);
+const batch = Number(arg('batch', '4'));
+const ceiling = process.argv.includes('--ceiling');
+const rounds = Number(arg('rounds', '1'));
 
 function meanDuration(manifest: string): number {
   const lines = readFileSync(manifest, 'utf8').trim().split('\n');
@@ -47,6 +54,7 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
       'trainer.val_check_interval=100000',
       'trainer.log_every_n_steps=1',
       `exp_manager.exp_dir=${exp}`,
+      `model.train_ds.batch_size=${batch}`,
       ...modelOverrides,
     ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1' } },
@@ -65,7 +73,6 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
   return { stepTimes: seen, wall: (Date.now() - t0) / 1000 };
 }
 
-const batch = 4;
 const audio = meanDuration(join(root, 'data', 'corpus', 'train_manifest.json'));
 console.log(
   `# NEST tiny preset${modelOverrides.length ? ` with ${modelOverrides.join(' ')}` : ''}, ${steps} steps (first ${skip} skipped), batch_size ${batch} per process, 1 thread per process`,
@@ -75,16 +82,59 @@ console.log(
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );
-const results: { devices: number; stepsPerS: number; uttPerS: number; audioPerS: number }[] = [];
-for (const d of devicesList) {
-  const r = await run(d);
+
+/** Steps per second of one run's steps after the first `skip`. */
+function stepsPerSecond(r: { stepTimes: number[] }): number {
   const ts = r.stepTimes.slice(skip);
-  const sps = (ts.length - 1) / ((ts[ts.length - 1]! - ts[0]!) / 1000);
-  results.push({ devices: d, stepsPerS: sps, uttPerS: sps * d * batch, audioPerS: sps * d * batch * audio });
-  console.log(
-    `devices=${d}: ${sps.toFixed(2)} steps/s, ${(sps * d * batch).toFixed(1)} utterances/s, ${(sps * d * batch * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`,
-  );
+  return (ts.length - 1) / ((ts[ts.length - 1]! - ts[0]!) / 1000);
 }
-const one = results.find((r) => r.devices === 1);
-for (const r of results)
-  if (one && r.devices > 1) console.log(`scaling efficiency ${r.devices} vs 1: ${((100 * r.audioPerS) / (r.devices * one.audioPerS)).toFixed(0)}%`);
+
+interface Row {
+  label: string;
+  processes: number;
+  stepsPerS: number;
+  uttPerS: number;
+}
+
+async function measure(devices: number): Promise<Row> {
+  const r = await run(devices);
+  const sps = stepsPerSecond(r);
+  const row = { label: `devices=${devices}`, processes: devices, stepsPerS: sps, uttPerS: sps * devices * batch };
+  console.log(
+    `${row.label}: ${sps.toFixed(2)} steps/s, ${row.uttPerS.toFixed(1)} utterances/s, ${(row.uttPerS * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`,
+  );
+  return row;
+}
+
+async function measureIndependentPair(): Promise<Row> {
+  const rs = await Promise.all([run(1), run(1)]);
+  const sps = rs.map(stepsPerSecond);
+  const row = { label: '2 independent', processes: 2, stepsPerS: (sps[0]! + sps[1]!) / 2, uttPerS: (sps[0]! + sps[1]!) * batch };
+  console.log(
+    `2 independent single-process runs at once: ${sps.map((x) => x.toFixed(2)).join(' + ')} steps/s, ${row.uttPerS.toFixed(1)} utterances/s, ${(row.uttPerS * audio).toFixed(1)} s of audio/s (the ceiling)`,
+  );
+  return row;
+}
+
+const speedups = new Map<string, number[]>();
+for (let round = 0; round < rounds; round++) {
+  if (rounds > 1) console.log(`# round ${round + 1} of ${rounds}`);
+  const results: Row[] = [];
+  for (const d of devicesList) results.push(await measure(d));
+  if (ceiling) results.push(await measureIndependentPair());
+  const one = results.find((r) => r.label === 'devices=1');
+  for (const r of results) {
+    if (!one || r.processes === 1) continue;
+    const x = r.uttPerS / one.uttPerS;
+    speedups.set(r.label, [...(speedups.get(r.label) ?? []), x]);
+    console.log(`${r.label} vs devices=1: ${x.toFixed(2)}x the utterances/s (scaling efficiency ${((100 * x) / r.processes).toFixed(0)}%)`);
+  }
+}
+if (rounds > 1) {
+  for (const [label, xs] of speedups) {
+    const sorted = [...xs].sort((a, b) => a - b);
+    console.log(
+      `median over ${rounds} rounds, ${label} vs devices=1: ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x (${xs.map((x) => x.toFixed(2)).join(', ')})`,
+    );
+  }
+}
