@@ -5,6 +5,12 @@ import type { Tensor } from './tensor.js';
 import { noGrad } from './autograd.js';
 import { tidy } from './scope.js';
 import { cat, split, tensor, zerosLike } from './ops/index.js';
+import { SharedMemoryReducer } from './shared-memory-allreduce.js';
+
+/** Sum all-reduces of float32 tensors from this many elements (1 MiB) go through shared memory when the ranks share a host. */
+const SHARED_MEMORY_MIN_FLOATS = 256 * 1024;
+/** The shared-memory regions' size: 4 Mi floats (16 MiB) each, W + 1 of them, fewer where /dev/shm is small. */
+const SHARED_MEMORY_CAPACITY = 4 * 1024 * 1024;
 
 export interface ProcessGroupOptions {
   host: string;
@@ -31,6 +37,8 @@ export class ProcessGroup {
   private readonly pg: NativeProcessGroup;
   readonly rank: number;
   readonly worldSize: number;
+  /** The shared-memory reducer: undefined until first needed, null where the ranks cannot share memory (or it is turned off). */
+  private reducer: SharedMemoryReducer | null | undefined;
   constructor(o: ProcessGroupOptions) {
     if (!Number.isInteger(o.worldSize) || o.worldSize < 1) throw new RangeError(`world size must be a positive integer, got ${o.worldSize}`);
     this.pg = collective(() => new native.NativeProcessGroup(o.host, o.port, o.rank, o.worldSize, o.timeoutMs ?? 120_000));
@@ -58,7 +66,31 @@ export class ProcessGroup {
    * of the same shape, so tensors are never passed together; flatten many small ones into one first).
    */
   allreduce(tensors: Tensor[], op: 'sum' | 'max' | 'min' | 'product' = 'sum'): void {
-    for (const x of tensors) collective(() => this.pg.allreduce([x.native], op));
+    for (const x of tensors) {
+      const large = op === 'sum' && x.dtype === 'float32' && x.device === 'cpu' && x.numel >= SHARED_MEMORY_MIN_FLOATS;
+      const shm = large ? this.sharedMemoryReducer() : null;
+      if (shm) shm.allreduceSum(x);
+      else collective(() => this.pg.allreduce([x.native], op));
+    }
+  }
+
+  /**
+   * Whether large float32 sums (gradients) go through shared memory: true when every rank could map one file in
+   * /dev/shm (the ranks share a host) and STREAMNEST_SHM_ALLREDUCE is not 0; otherwise everything goes through Gloo.
+   * Collective the first time (every rank must call it, or the first large all-reduce, at the same point).
+   */
+  sharedMemoryAllreduce(): boolean {
+    return this.sharedMemoryReducer() !== null;
+  }
+
+  private sharedMemoryReducer(): SharedMemoryReducer | null {
+    if (this.reducer === undefined) {
+      const off = process.env.STREAMNEST_SHM_ALLREDUCE === '0';
+      // every rank must take the same branch: agree on the setting first
+      const offs = this.worldSize > 1 ? this.allgatherJson(off) : [true];
+      this.reducer = offs.some(Boolean) ? null : SharedMemoryReducer.open(this, SHARED_MEMORY_CAPACITY);
+    }
+    return this.reducer;
   }
   /** Broadcasts each tensor from `root` in place, one collective per tensor. */
   broadcast(tensors: Tensor[], root = 0): void {
@@ -127,46 +159,67 @@ export class ProcessGroup {
    */
   averageGradients(params: Tensor[], bucketBytes = 25 * 1024 * 1024): void {
     if (this.worldSize === 1) return;
+    const shm = this.sharedMemoryReducer();
+    // through shared memory a bucket is one pass over the shared regions (with room for its flags)
+    const limit = shm ? Math.min(bucketBytes / 4, shm.capacity - params.length) : bucketBytes / 4;
     noGrad(() => {
-      for (const bucket of gradientBuckets(params, bucketBytes)) {
+      for (const bucket of gradientBuckets(params, limit)) {
         tidy(() => {
           const local = bucket.map((p) => p.grad ?? null);
+          const grads = bucket.map((p, i) => local[i] ?? zerosLike(p));
           const had = tensor(
             Float32Array.from(local, (g) => (g ? 1 : 0)),
             [bucket.length],
             { dtype: 'float32' },
           );
-          const flat = cat([...bucket.map((p, i) => (local[i] ?? zerosLike(p)).reshape([-1])), had]);
-          this.allreduce([flat]);
-          const pieces = split(flat, [...bucket.map((p) => p.numel), bucket.length]);
-          const ranksWithGradient = pieces[bucket.length]!.toArray();
-          flat.mul_(1 / this.worldSize);
+          this.averageInPlace([...grads, had]);
+          const shareWithGradient = had.toArray();
           bucket.forEach((p, i) => {
-            if (ranksWithGradient[i] === 0) return; // unused on every rank: no gradient, as before
-            const mean = pieces[i]!.view(p.shape);
-            const g = local[i];
-            if (g) g.copy_(mean);
-            else p.grad = mean.clone();
+            if (shareWithGradient[i] === 0) return; // unused on every rank: no gradient, as before
+            if (!local[i]) p.grad = grads[i]!;
           });
         });
       }
     });
   }
+
+  /** Replaces every tensor with its mean over the ranks (float32; the same tensors, in the same order, on every rank). */
+  private averageInPlace(parts: Tensor[]): void {
+    const shm = this.sharedMemoryReducer();
+    const total = parts.reduce((a, x) => a + x.numel, 0);
+    if (shm && total <= shm.capacity && total >= SHARED_MEMORY_MIN_FLOATS) {
+      shm.meanInPlace(parts); // straight from and back into the tensors, no flat copy
+      return;
+    }
+    const flat = cat(parts.map((x) => x.reshape([-1])));
+    this.allreduce([flat]);
+    flat.mul_(1 / this.worldSize);
+    const pieces = split(
+      flat,
+      parts.map((x) => x.numel),
+    );
+    parts.forEach((x, i) => {
+      x.copy_(pieces[i]!.view(x.shape));
+    });
+  }
 }
 
-/** Consecutive parameters in buckets of at least `bucketBytes` (the last may be smaller); the same on every rank. */
-function gradientBuckets(params: Tensor[], bucketBytes: number): Tensor[][] {
+/**
+ * Consecutive parameters in buckets of at most `limit` floats (a parameter larger than that alone); the same on
+ * every rank.
+ */
+function gradientBuckets(params: Tensor[], limit: number): Tensor[][] {
   const buckets: Tensor[][] = [];
   let current: Tensor[] = [];
-  let bytes = 0;
+  let floats = 0;
   for (const p of params) {
-    current.push(p);
-    bytes += p.numel * 4;
-    if (bytes >= bucketBytes) {
+    if (current.length > 0 && floats + p.numel > limit) {
       buckets.push(current);
       current = [];
-      bytes = 0;
+      floats = 0;
     }
+    current.push(p);
+    floats += p.numel;
   }
   if (current.length) buckets.push(current);
   return buckets;

@@ -186,6 +186,16 @@ export async function pretrainNest(options: PretrainOptions): Promise<PretrainRe
   );
   if (rank === 0) log(train.describe());
   if (rank === 0) log(`streamnest: ${precisionDescription(c.trainer.precision)}`);
+  if (world > 1 && o.processGroup) {
+    const shm = o.processGroup.sharedMemoryAllreduce(); // collective: every rank reaches it
+    if (rank === 0) {
+      log(
+        shm
+          ? `streamnest: ${world} ranks on one host: gradients are summed through shared memory (/dev/shm), small collectives through Gloo`
+          : `streamnest: ${world} ranks: every collective through Gloo over TCP (the ranks share no /dev/shm, or STREAMNEST_SHM_ALLREDUCE=0)`,
+      );
+    }
+  }
   const val = c.model.validation_ds;
   const validation =
     val && val.manifest_filepath !== null

@@ -35,6 +35,22 @@ test('averageGradients: the mean over ranks; a parameter unused on one rank coun
   assert.deepEqual(b!.grads, expected);
 });
 
+for (const viaShm of [true, false]) {
+  test(`large float32 sums ${viaShm ? 'through shared memory' : 'through Gloo (STREAMNEST_SHM_ALLREDUCE=0)'}: exact, in place, in passes, and averaged gradients`, async () => {
+    const { runs } = await launchWorkers(2, ['shm'], { env: viaShm ? {} : { STREAMNEST_SHM_ALLREDUCE: '0' } });
+    const res = await Promise.all(runs.map((r) => r.done));
+    for (const r of res) assert.equal(r.code, 0, r.stderr);
+    for (const r of res) {
+      const got = resultOf(r.stdout) as { shm: boolean; leftover: string[]; sums: Record<string, number>; means: (number | null)[] };
+      assert.equal(got.shm, viaShm);
+      assert.deepEqual(got.leftover, [], 'no file is left in /dev/shm once every rank has mapped it');
+      for (const [what, err] of Object.entries(got.sums)) assert.equal(err, 0, what);
+      // used on both ranks, on rank 1 only (zeros on rank 0: half its gradient), on none (no gradient)
+      assert.deepEqual(got.means, [0, 0, 0, null]);
+    }
+  });
+}
+
 test('a hung peer: the other rank fails within its timeout, naming its rank', async () => {
   // wait until rank 1 has joined (it prints RESULT after the barrier), then freeze it
   const { runs } = await launchWorkers(2, ['hang'], { env: { PG_TIMEOUT_MS: '3000' }, ready: (rs) => printed(rs[1]!, 'RESULT') });
@@ -49,6 +65,17 @@ test('a hung peer: the other rank fails within its timeout, naming its rank', as
   // a hang bound, not a speed check: the 3 s timeout fires long before this on any machine
   assert.ok(waited < 120_000, `failed after ${waited} ms (timeout 3 s)`);
   process.stderr.write(`# hung peer detected after ${waited} ms\n`);
+});
+
+test('a hung peer during a shared-memory all-reduce: the other rank fails within its timeout, naming its rank', async () => {
+  const { runs } = await launchWorkers(2, ['hang', String(1024 * 1024)], { env: { PG_TIMEOUT_MS: '3000' }, ready: (rs) => printed(rs[1]!, 'RESULT') });
+  runs[1]!.child.kill('SIGSTOP');
+  const r0 = await runs[0]!.done;
+  runs[1]!.child.kill('SIGKILL');
+  await runs[1]!.done;
+  assert.equal(r0.code, 3, r0.stdout + r0.stderr);
+  // the ranks meet at the process group's barrier, which has the group's timeout
+  assert.match(r0.stderr, /barrier failed on rank 0 of 2/);
 });
 
 test('a killed peer: the other rank fails promptly, naming its rank', async () => {

@@ -1,6 +1,7 @@
 // One rank of the data-parallel tests (started by the tests with MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE set).
-// Modes: collectives | grads | train <expDir> <maxSteps> <initSeed> <dropoutP> | syncbn | hang | die-after-join.
+// Modes: collectives | grads | shm | train <expDir> <maxSteps> <initSeed> <dropoutP> | syncbn | hang [numel] | die-after-join.
 // Prints `RESULT <json>` on success.
+import { readdirSync } from 'node:fs';
 import * as t from '../../src/torch/index.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { RegressionTask, ShardedStream, trainerOptions, validationBatches } from './fixtures.js';
@@ -42,8 +43,65 @@ async function main(): Promise<void> {
         .reduce((a, b) => a.add(b)),
     );
     loss.backward();
-    pg.averageGradients(params, 12); // buckets of 2 parameters (8 bytes each)
+    pg.averageGradients(params, 16); // buckets of 2 parameters (8 bytes each)
     out({ grads: params.map((p) => p.grad?.toArray() ?? null) });
+  } else if (mode === 'shm') {
+    // large float32 sums (through shared memory unless STREAMNEST_SHM_ALLREDUCE=0): values are small integers, so
+    // every sum is exact and the expected result is known
+    const shm = pg.sharedMemoryAllreduce();
+    const rank0Pid = pg.allgatherJson(process.pid)[0];
+    const leftover = readdirSync('/dev/shm').filter((f) => f.startsWith(`streamnest-allreduce-${rank0Pid}-`));
+    const ramp = (n: number, r: number) =>
+      t.tensor(
+        Float32Array.from({ length: n }, (_, i) => (i % 997) + 1000 * (r + 1)),
+        [n],
+        { dtype: 'float32' },
+      );
+    const errorOf = (x: t.Tensor, expected: t.Tensor) => t.tidy(() => x.sub(expected).abs().max().item());
+    const sums: Record<string, number> = {};
+    for (const n of [300_000, 4 * 1024 * 1024 + 12_345]) {
+      // the second is larger than the shared regions: summed in two passes
+      const x = ramp(n, pg.rank);
+      pg.allreduce([x]);
+      sums[`contiguous ${n}`] = errorOf(
+        x,
+        t.tidy(() => ramp(n, 0).add(ramp(n, 1))),
+      );
+    }
+    // a non-contiguous tensor is summed in place too
+    const base = ramp(600 * 500, pg.rank).view([600, 500]);
+    const view = base.transpose(0, 1);
+    pg.allreduce([view]);
+    sums.transposed = errorOf(
+      base,
+      t.tidy(() =>
+        ramp(600 * 500, 0)
+          .add(ramp(600 * 500, 1))
+          .view([600, 500]),
+      ),
+    );
+    // averageGradients through it: large parameters, one used on rank 1 only, one unused
+    const params = [200_000, 150_000, 100_000, 50_000].map((n) => {
+      const p = t.zeros([n]);
+      p.requiresGrad = true;
+      return p;
+    });
+    const used = [true, true, pg.rank === 1, false];
+    t.tidy(() =>
+      params
+        .map((p, i) => (used[i] ? p.mul(ramp(p.numel, pg.rank)).sum() : null))
+        .filter((x): x is t.Tensor => x !== null)
+        .reduce((a, b) => a.add(b))
+        .backward(),
+    );
+    pg.averageGradients(params);
+    const means = params.map((p, i) => {
+      const g = p.grad;
+      if (!g) return null;
+      const expected = t.tidy(() => (i === 2 ? ramp(p.numel, 1).div(2) : ramp(p.numel, 0).add(ramp(p.numel, 1)).div(2)));
+      return errorOf(g, expected);
+    });
+    out({ shm, leftover, sums, means });
   } else if (mode === 'train') {
     const [expDir, maxSteps, initSeed, dropoutP] = args;
     // rank-dependent dropout seeds: each rank's generator state is its own and must be saved per rank
@@ -84,14 +142,17 @@ async function main(): Promise<void> {
     const evalOut = bn.forward(ev).toArray();
     out({ outputs, grads, runningMean: bn.runningMean.toArray(), runningVar: bn.runningVar.toArray(), evalOut, state: [...bn.stateDict().keys()] });
   } else if (mode === 'hang') {
-    // rank 1 joins and then stops answering (the test SIGSTOPs it); rank 0's collective must time out
+    // rank 1 joins and then stops answering (the test SIGSTOPs it); rank 0's collective must time out.
+    // args: [numel] of rank 0's all-reduce (4; a large one goes through shared memory, set up before rank 1 stops)
+    const numel = Number(args[0] ?? 4);
+    if (numel >= 256 * 1024 && !pg.sharedMemoryAllreduce()) throw new Error('no shared memory for the large all-reduce');
     pg.barrier();
     if (pg.rank === 1) {
       out({ joined: true });
       setInterval(() => undefined, 1000);
       return;
     }
-    const x = t.ones([4]);
+    const x = t.ones([numel]);
     await new Promise((r) => setTimeout(r, 300));
     pg.allreduce([x]);
     out({ unexpected: 'allreduce returned' });
