@@ -9,7 +9,9 @@
 // --model: overrides of the tiny preset, e.g. 'model.encoder.n_layers=4 model.encoder.d_model=176' (a model larger than tiny).
 // --batch: batch_size per process. --ceiling: also runs 2 independent single-process trainings at the same time (no
 // collectives, no waiting for a peer): their summed throughput is the most any 2-process data parallel could reach on
-// this machine. --rounds N: repeats the whole set N times, alternating, and reports each round and the median.
+// this machine. --gloo: also runs each devices > 1 with STREAMNEST_SHM_ALLREDUCE=0 (every collective through Gloo over
+// TCP, as before shared-memory gradients). --rounds N: repeats the whole set N times, alternating, and reports each
+// round and the median.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -33,13 +35,14 @@ const modelOverrides = arg('model', '').split(/\s+/).filter(Boolean);
 const batch = Number(arg('batch', '4'));
 const ceiling = process.argv.includes('--ceiling');
 const rounds = Number(arg('rounds', '1'));
+const alsoGloo = process.argv.includes('--gloo');
 
 function meanDuration(manifest: string): number {
   const lines = readFileSync(manifest, 'utf8').trim().split('\n');
   return lines.reduce((a, l) => a + (JSON.parse(l) as { duration: number }).duration, 0) / lines.length;
 }
 
-async function run(devices: number): Promise<{ stepTimes: number[]; wall: number }> {
+async function run(devices: number, env: Record<string, string> = {}): Promise<{ stepTimes: number[]; wall: number }> {
   const exp = mkdtempSync(join(tmpdir(), `sn-scaling-${devices}-`));
   const csv = join(exp, RUN, 'metrics.csv');
   const t0 = Date.now();
@@ -57,7 +60,7 @@ async function run(devices: number): Promise<{ stepTimes: number[]; wall: number
       `model.train_ds.batch_size=${batch}`,
       ...modelOverrides,
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1' } },
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STREAMNEST_THREADS: '1', ...env } },
   );
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -96,10 +99,10 @@ interface Row {
   uttPerS: number;
 }
 
-async function measure(devices: number): Promise<Row> {
-  const r = await run(devices);
+async function measure(devices: number, gloo = false): Promise<Row> {
+  const r = await run(devices, gloo ? { STREAMNEST_SHM_ALLREDUCE: '0' } : {});
   const sps = stepsPerSecond(r);
-  const row = { label: `devices=${devices}`, processes: devices, stepsPerS: sps, uttPerS: sps * devices * batch };
+  const row = { label: `devices=${devices}${gloo ? ' (Gloo only)' : ''}`, processes: devices, stepsPerS: sps, uttPerS: sps * devices * batch };
   console.log(
     `${row.label}: ${sps.toFixed(2)} steps/s, ${row.uttPerS.toFixed(1)} utterances/s, ${(row.uttPerS * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`,
   );
@@ -120,7 +123,10 @@ const speedups = new Map<string, number[]>();
 for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`# round ${round + 1} of ${rounds}`);
   const results: Row[] = [];
-  for (const d of devicesList) results.push(await measure(d));
+  for (const d of devicesList) {
+    results.push(await measure(d));
+    if (alsoGloo && d > 1) results.push(await measure(d, true));
+  }
   if (ceiling) results.push(await measureIndependentPair());
   const one = results.find((r) => r.label === 'devices=1');
   for (const r of results) {
