@@ -6,10 +6,12 @@
 # whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model. One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
-#                                   [--ft-freeze N] [--seeds '1 2 3'] [--only REGEX]
+#                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX]
 #   --ft-freeze N: fine-tune with the encoder frozen for the first N steps (model.freeze_encoder_steps: the CTC head
 #     learns on the encoder's features first; N = --ft-steps keeps it frozen throughout, a probe of the features);
 #     the runs are named <row>-freezeN-s<seed>
+#   --ft-lr X: the fine-tuning Noam scale (model.optim.lr; 0.5 = peak 3.6e-3 at step 200); other than 0.5 the runs
+#     are named <row>-lrX-s<seed>
 #   --only: run just the pretraining and fine-tuning rows whose name matches (e.g. 'causal-per_utterance$|scratch-causal')
 #
 # Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
@@ -19,7 +21,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; ft_freeze=0; seeds='1 2 3'; only=''
+out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; ft_freeze=0; ft_lr=0.5; seeds='1 2 3'; only=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     --pre-steps) pre_steps="$2"; shift 2 ;;
     --ft-steps) ft_steps="$2"; shift 2 ;;
     --ft-freeze) ft_freeze="$2"; shift 2 ;;
+    --ft-lr) ft_lr="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -82,14 +85,15 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     flag="--from-scratch"
   else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
   if [ "$ft_freeze" -gt 0 ]; then flag="$flag model.freeze_encoder_steps=$ft_freeze"; name="$init-freeze$ft_freeze-s$seed"; fi
+  if [ "$ft_lr" != 0.5 ]; then name="${name%-s$seed}-lr$ft_lr-s$seed"; fi
   [ -f "$out/finetune/$name/checkpoints/$name.nemo" ] && return 0
   log "finetune $name ($ft_steps steps)"
   $SN finetune --quiet --init "$src" $flag --seed "$seed" trainer.max_steps=$ft_steps trainer.val_check_interval=50 \
-    model.train_ds.batch_size=8 model.validation_ds.batch_size=8 model.optim.lr=0.5 model.optim.sched.warmup_steps=200 \
+    model.train_ds.batch_size=8 model.validation_ds.batch_size=8 model.optim.lr=$ft_lr model.optim.sched.warmup_steps=200 \
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short pre_steps ft_steps ft_freeze C
+export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short pre_steps ft_steps ft_freeze ft_lr C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
 # seed by seed: the main rows, from scratch, then the ablation rows
