@@ -9,7 +9,7 @@ import { SharedMemoryReducer } from './shared-memory-allreduce.js';
 
 /** Sum all-reduces of float32 tensors from this many elements (1 MiB) go through shared memory when the ranks share a host. */
 const SHARED_MEMORY_MIN_FLOATS = 256 * 1024;
-/** The shared-memory regions' size: 4 Mi floats (16 MiB) each, W + 1 of them, fewer where /dev/shm is small. */
+/** The shared-memory regions' size: 4 Mi floats (16 MiB) each, 2 W of them, less where /dev/shm is small. */
 const SHARED_MEMORY_CAPACITY = 4 * 1024 * 1024;
 
 export interface ProcessGroupOptions {
