@@ -51,6 +51,8 @@ test('pretrain trainer.devices=2 trainer.max_steps=6 on the tiny preset: exit 0,
   ]).done;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /pretraining finished at step 6 \(max_steps\)/);
+  // the ranks share this host, so gradients go through shared memory, and the run log says so
+  assert.match(r.stderr, /2 ranks on one host: gradients are summed through shared memory/);
   assert.equal(r.stdout.match(/pretraining finished/g)!.length, 1, 'only rank 0 reports');
   const dir = join(exp, RUN);
   const csv = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
