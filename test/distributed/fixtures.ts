@@ -2,10 +2,27 @@
 // regression, as in the trainer test), a synthetic batch sequence sharded by rank, and the process launcher.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { accessSync, constants, statfsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as t from '../../src/torch/index.js';
 import type { BatchStream, TrainTask } from '../../src/train/trainer.js';
 import { ConstantLr } from '../../src/train/lr-scheduler.js';
+
+/**
+ * Whether 2 ranks on this machine sum through shared memory: STREAMNEST_SHM_ALLREDUCE is not 0 and /dev/shm is
+ * writable with room for the smallest regions (SharedMemoryReducer.open: 64 Ki floats per region, 4 regions, in at most
+ * a quarter of the free room). Elsewhere Gloo does everything, and the tests expect that instead.
+ */
+export function sharedMemoryUsable(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.STREAMNEST_SHM_ALLREDUCE === '0') return false;
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    const s = statfsSync('/dev/shm');
+    return Math.floor((s.bavail * s.bsize) / 4 / 4 / 4) >= 64 * 1024;
+  } catch {
+    return false;
+  }
+}
 
 export interface Batch {
   x: t.Tensor;
