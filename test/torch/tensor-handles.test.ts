@@ -114,11 +114,14 @@ test('each worker thread has its own table: a handle posted across is refused, a
       parentPort.postMessage({ error, sum: mine.sum().item(), live: t.liveTensorCount() });
     });`;
   const worker = new Worker(code, { eval: true, workerData: { torchUrl, handle: x.native } });
+  // listen for the exit before awaiting the reply: the thread may exit in the same turn that delivers its message,
+  // and an 'exit' listener added after that event would wait on an empty event loop
+  const exited = new Promise((r) => worker.once('exit', r));
   const reply = await new Promise<{ error: string; sum: number; live: number }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  await new Promise((r) => worker.once('exit', r));
+  await exited;
   assert.match(reply.error, /aten::exp: self: tensor belongs to another thread/);
   assert.equal(reply.sum, 15);
   assert.ok(reply.live >= before + 2, 'the count is process-wide');
