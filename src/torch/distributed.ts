@@ -67,11 +67,19 @@ export class ProcessGroup {
    */
   allreduce(tensors: Tensor[], op: 'sum' | 'max' | 'min' | 'product' = 'sum'): void {
     for (const x of tensors) {
-      const large = op === 'sum' && x.dtype === 'float32' && x.device === 'cpu' && x.numel >= SHARED_MEMORY_MIN_FLOATS;
-      const shm = large ? this.sharedMemoryReducer() : null;
+      const shm = op === 'sum' ? this.sharedMemoryFor([x], x.numel) : null;
       if (shm) shm.allreduceSum(x);
       else collective(() => this.pg.allreduce([x.native], op));
     }
+  }
+
+  /**
+   * The shared-memory reducer for a sum over `tensors` (`numel` elements in all): float32 on the CPU, at least
+   * SHARED_MEMORY_MIN_FLOATS, and ranks that share memory; null sends the sum through Gloo.
+   */
+  private sharedMemoryFor(tensors: Tensor[], numel: number): SharedMemoryReducer | null {
+    if (numel < SHARED_MEMORY_MIN_FLOATS || tensors.some((x) => x.dtype !== 'float32' || x.device !== 'cpu')) return null;
+    return this.sharedMemoryReducer();
   }
 
   /**
@@ -134,17 +142,7 @@ export class ProcessGroup {
     for (const x of tensors) byDtype.set(x.dtype, [...(byDtype.get(x.dtype) ?? []), x]);
     noGrad(() => {
       for (const group of byDtype.values()) {
-        tidy(() => {
-          const flat = cat(group.map((x) => x.reshape([-1])));
-          this.broadcast([flat], root);
-          const pieces = split(
-            flat,
-            group.map((x) => x.numel),
-          );
-          group.forEach((x, i) => {
-            x.copy_(pieces[i]!.view(x.shape));
-          });
-        });
+        tidy(() => throughFlatCopy(group, (flat) => this.broadcast([flat], root)));
       }
     });
   }
@@ -170,7 +168,7 @@ export class ProcessGroup {
           const had = tensor(
             Float32Array.from(local, (g) => (g ? 1 : 0)),
             [bucket.length],
-            { dtype: 'float32' },
+            { dtype: 'float32', device: bucket[0]!.device }, // beside the gradients: one flat tensor with them
           );
           this.averageInPlace([...grads, had]);
           const shareWithGradient = had.toArray();
@@ -185,23 +183,30 @@ export class ProcessGroup {
 
   /** Replaces every tensor with its mean over the ranks (float32; the same tensors, in the same order, on every rank). */
   private averageInPlace(parts: Tensor[]): void {
-    const shm = this.sharedMemoryReducer();
     const total = parts.reduce((a, x) => a + x.numel, 0);
-    if (shm && total <= shm.capacity && total >= SHARED_MEMORY_MIN_FLOATS) {
+    const shm = this.sharedMemoryFor(parts, total);
+    if (shm && total <= shm.capacity) {
       shm.meanInPlace(parts); // straight from and back into the tensors, no flat copy
       return;
     }
-    const flat = cat(parts.map((x) => x.reshape([-1])));
-    this.allreduce([flat]);
-    flat.mul_(1 / this.worldSize);
-    const pieces = split(
-      flat,
-      parts.map((x) => x.numel),
-    );
-    parts.forEach((x, i) => {
-      x.copy_(pieces[i]!.view(x.shape));
+    throughFlatCopy(parts, (flat) => {
+      this.allreduce([flat]);
+      flat.mul_(1 / this.worldSize);
     });
   }
+}
+
+/** Runs `collective` on one flattened copy of `parts` (the same dtype), then copies the result back into each part. */
+function throughFlatCopy(parts: Tensor[], collective: (flat: Tensor) => void): void {
+  const flat = cat(parts.map((x) => x.reshape([-1])));
+  collective(flat);
+  const pieces = split(
+    flat,
+    parts.map((x) => x.numel),
+  );
+  parts.forEach((x, i) => {
+    x.copy_(pieces[i]!.view(x.shape));
+  });
 }
 
 /**
