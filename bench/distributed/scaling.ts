@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from '../timing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN_JS = join(here, '..', '..', 'src', 'cli', 'main.js');
@@ -95,14 +96,13 @@ function stepsPerSecond(r: { stepTimes: number[] }): number {
 interface Row {
   label: string;
   processes: number;
-  stepsPerS: number;
   uttPerS: number;
 }
 
 async function measure(devices: number, gloo = false): Promise<Row> {
   const r = await run(devices, gloo ? { STREAMNEST_SHM_ALLREDUCE: '0' } : {});
   const sps = stepsPerSecond(r);
-  const row = { label: `devices=${devices}${gloo ? ' (Gloo only)' : ''}`, processes: devices, stepsPerS: sps, uttPerS: sps * devices * batch };
+  const row = { label: `devices=${devices}${gloo ? ' (Gloo only)' : ''}`, processes: devices, uttPerS: sps * devices * batch };
   console.log(
     `${row.label}: ${sps.toFixed(2)} steps/s, ${row.uttPerS.toFixed(1)} utterances/s, ${(row.uttPerS * audio).toFixed(1)} s of audio/s (wall ${r.wall.toFixed(1)} s incl. start-up)`,
   );
@@ -112,7 +112,7 @@ async function measure(devices: number, gloo = false): Promise<Row> {
 async function measureIndependentPair(): Promise<Row> {
   const rs = await Promise.all([run(1), run(1)]);
   const sps = rs.map(stepsPerSecond);
-  const row = { label: '2 independent', processes: 2, stepsPerS: (sps[0]! + sps[1]!) / 2, uttPerS: (sps[0]! + sps[1]!) * batch };
+  const row = { label: '2 independent', processes: 2, uttPerS: (sps[0]! + sps[1]!) * batch };
   console.log(
     `2 independent single-process runs at once: ${sps.map((x) => x.toFixed(2)).join(' + ')} steps/s, ${row.uttPerS.toFixed(1)} utterances/s, ${(row.uttPerS * audio).toFixed(1)} s of audio/s (the ceiling)`,
   );
@@ -138,9 +138,6 @@ for (let round = 0; round < rounds; round++) {
 }
 if (rounds > 1) {
   for (const [label, xs] of speedups) {
-    const sorted = [...xs].sort((a, b) => a - b);
-    console.log(
-      `median over ${rounds} rounds, ${label} vs devices=1: ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x (${xs.map((x) => x.toFixed(2)).join(', ')})`,
-    );
+    console.log(`median over ${rounds} rounds, ${label} vs devices=1: ${median(xs).toFixed(2)}x (${xs.map((x) => x.toFixed(2)).join(', ')})`);
   }
 }
