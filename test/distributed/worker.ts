@@ -15,6 +15,26 @@ const out = (v: unknown): void => {
   process.stdout.write(`RESULT ${JSON.stringify(v)}\n`);
 };
 
+/** Zero parameters of these sizes that require gradients. */
+function trainableZeros(sizes: number[]): t.Tensor[] {
+  return sizes.map((n) => {
+    const p = t.zeros([n]);
+    p.requiresGrad = true;
+    return p;
+  });
+}
+
+/** Backward through sum(p * weightOf(p, i)) over the parameters marked used: the others get no gradient. */
+function backwardThroughUsed(params: t.Tensor[], used: boolean[], weightOf: (p: t.Tensor, i: number) => t.Tensor): void {
+  t.tidy(() =>
+    params
+      .map((p, i) => (used[i] ? p.mul(weightOf(p, i)).sum() : null))
+      .filter((x): x is t.Tensor => x !== null)
+      .reduce((a, b) => a.add(b))
+      .backward(),
+  );
+}
+
 async function main(): Promise<void> {
   if (mode === 'collectives') {
     const mine = new Uint8Array(3 + pg.rank * 5).map((_, i) => (i * 37 + pg.rank * 101) % 256);
@@ -30,19 +50,10 @@ async function main(): Promise<void> {
     out({ gathered, json, sum: x.toArray(), max: mx.toArray(), bcast: b.toArray() });
   } else if (mode === 'grads') {
     // 5 parameters: used on both ranks (3 of them, in separate 8-byte buckets), on rank 1 only, and on no rank
-    const params = [0, 1, 2, 3, 4].map(() => {
-      const p = t.zeros([2]);
-      p.requiresGrad = true;
-      return p;
-    });
-    const used = [true, true, true, pg.rank === 1, false];
-    const loss = t.tidy(() =>
-      params
-        .map((p, i) => (used[i] ? p.mul(t.tensor([pg.rank + 1 + i, 10 * (pg.rank + 1)], [2], { dtype: 'float32' })).sum() : null))
-        .filter((x): x is t.Tensor => x !== null)
-        .reduce((a, b) => a.add(b)),
+    const params = trainableZeros([2, 2, 2, 2, 2]);
+    backwardThroughUsed(params, [true, true, true, pg.rank === 1, false], (_p, i) =>
+      t.tensor([pg.rank + 1 + i, 10 * (pg.rank + 1)], [2], { dtype: 'float32' }),
     );
-    loss.backward();
     pg.averageGradients(params, 16); // buckets of 2 parameters (8 bytes each)
     out({ grads: params.map((p) => p.grad?.toArray() ?? null) });
   } else if (mode === 'shm') {
@@ -81,19 +92,8 @@ async function main(): Promise<void> {
       ),
     );
     // averageGradients through it: large parameters, one used on rank 1 only, one unused
-    const params = [200_000, 150_000, 100_000, 50_000].map((n) => {
-      const p = t.zeros([n]);
-      p.requiresGrad = true;
-      return p;
-    });
-    const used = [true, true, pg.rank === 1, false];
-    t.tidy(() =>
-      params
-        .map((p, i) => (used[i] ? p.mul(ramp(p.numel, pg.rank)).sum() : null))
-        .filter((x): x is t.Tensor => x !== null)
-        .reduce((a, b) => a.add(b))
-        .backward(),
-    );
+    const params = trainableZeros([200_000, 150_000, 100_000, 50_000]);
+    backwardThroughUsed(params, [true, true, pg.rank === 1, false], (p) => ramp(p.numel, pg.rank));
     pg.averageGradients(params);
     const means = params.map((p, i) => {
       const g = p.grad;
