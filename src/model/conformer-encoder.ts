@@ -257,10 +257,15 @@ export class ConformerEncoder extends t.Module {
     return this.context.setDefault(pair);
   }
 
-  /** Subsampling (or the plain Linear pre-encoder): features [B, T, F] -> [B, T', d] with lengths. */
-  preEncode(x: Tensor, lengths: Tensor): { x: Tensor; lengths: Tensor } {
-    if (this.pre_encode instanceof ConvSubsampling) return this.pre_encode.forward(x, lengths);
-    return { x: this.pre_encode.forward(x), lengths: lengths.alias() };
+  /**
+   * Subsampling (or the plain Linear pre-encoder): x [B, T, F], lengths int64 [B] -> {x [B, T' - dropFront, d], lengths of
+   * all T' frames}. dropFront: leading output frames left out (a streaming step's pre-encode cache frames).
+   */
+  preEncode(x: Tensor, lengths: Tensor, dropFront = 0): { x: Tensor; lengths: Tensor } {
+    if (this.pre_encode instanceof ConvSubsampling) return this.pre_encode.forward(x, lengths, dropFront);
+    const drop = Math.min(dropFront, x.size(1));
+    const kept = drop > 0 ? x.narrow(1, drop, x.size(1) - drop) : x; // per frame: drop before projecting
+    return { x: this.pre_encode.forward(kept), lengths: lengths.alias() };
   }
 
   /** Stochastic depth around one layer (training only): drop -> identity, keep -> rescaled residual. */
@@ -369,12 +374,11 @@ export class ConformerEncoder extends t.Module {
     const ctx = o.attContextSize ?? this.context.default;
     const st = o.streaming;
     return t.tidy(() => {
-      let { x, lengths: len } = this.preEncode(features.transpose(1, 2), lengths); // [B, Tc, F] -> [B, T, d]
-      len = len.to({ dtype: 'int64' });
-      if (o.dropExtraPreEncoded > 0) {
-        x = x.narrow(1, o.dropExtraPreEncoded, x.size(1) - o.dropExtraPreEncoded); // drop frames whose receptive field lacks history
-        len = t.clamp(len.sub(o.dropExtraPreEncoded), 0);
-      }
+      // The first dropExtraPreEncoded frames (whose receptive field lacks history) are dropped before the projection.
+      const pre = this.preEncode(features.transpose(1, 2), lengths, o.dropExtraPreEncoded); // [B, Tc, F] -> [B, T, d]
+      const x = pre.x;
+      let len = pre.lengths.to({ dtype: 'int64' });
+      if (o.dropExtraPreEncoded > 0) len = t.clamp(len.sub(o.dropExtraPreEncoded), 0);
       const tt = x.size(1);
       const c = st.lastChannelCacheSize;
       const keep = tt - st.cacheDropSize;

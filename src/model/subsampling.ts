@@ -157,13 +157,20 @@ export class ConvSubsampling extends t.Module {
     this.conv = this.registerModule('conv', conv);
   }
 
-  /** x [B, T, F] (time-major features), lengths int64 [B] -> {x [B, T', featOut], lengths int64 [B]}. */
-  forward(x: Tensor, lengths: Tensor): { x: Tensor; lengths: Tensor } {
+  /**
+   * x [B, T, F] (time-major features), lengths int64 [B] -> {x [B, T' - dropFront, featOut], lengths int64 [B]}.
+   * dropFront output frames are left out before the output projection, which is per frame (a streaming step drops
+   * the frames of its pre-encode cache: the same values for the frames kept, without projecting the others); the
+   * lengths are those of all T' frames.
+   */
+  forward(x: Tensor, lengths: Tensor, dropFront = 0): { x: Tensor; lengths: Tensor } {
     return t.tidy(() => {
       const r = this.conv.forward(x, lengths); // [B, T, F] -> [B, C, T', F']
       const [b, c, tt, f] = r.x.shape as [number, number, number, number];
-      const flat = r.x.transpose(1, 2).reshape([b, tt, c * f]); // [B, C, T', F'] -> [B, T', C*F'] (channel-major)
-      return { x: this.out.forward(flat), lengths: r.lengths }; // [B, T', C*F'] -> [B, T', d]
+      const drop = Math.min(dropFront, tt);
+      const kept = drop > 0 ? r.x.narrow(2, drop, tt - drop) : r.x; // [B, C, T' - drop, F']
+      const flat = kept.transpose(1, 2).reshape([b, tt - drop, c * f]); // -> [B, T' - drop, C*F'] (channel-major)
+      return { x: this.out.forward(flat), lengths: r.lengths }; // [B, T' - drop, C*F'] -> [B, T' - drop, d]
     });
   }
 }

@@ -172,6 +172,30 @@ test('subsampling masks padded time steps before every layer (legacyFrontEnd doe
   legacy.dispose();
 });
 
+test('subsampling dropFront leaves out leading frames before the projection: the kept frames and the lengths are unchanged', () => {
+  const s = new ConvSubsampling({
+    subsampling: 'dw_striding',
+    subsamplingFactor: 8,
+    featIn: 16,
+    featOut: 8,
+    convChannels: 3,
+    isCausal: true,
+    init: { generator: new t.Generator(4) },
+  });
+  t.tidy(() => {
+    const x = t.randn([2, 41, 16], { generator: new t.Generator(5) });
+    const len = t.tensor([41, 30], [2], { dtype: 'int64' });
+    const full = t.noGrad(() => s.forward(x, len)); // [2, 6, 8]
+    for (const drop of [1, 2]) {
+      const r = t.noGrad(() => s.forward(x, len, drop));
+      assert.deepEqual(r.x.shape, [2, full.x.size(1) - drop, 8]);
+      assertClose(r.x, full.x.narrow(1, drop, full.x.size(1) - drop), 1e-6, 1e-6, `dropFront ${drop}`);
+      assert.deepEqual(r.lengths.toArray(), full.lengths.toArray());
+    }
+  });
+  s.dispose();
+});
+
 test('rel_shift equals the direct relative-position indexing bd[i][j] = bd0[i][j + T - 1 - i]', () => {
   t.tidy(() => {
     for (const [tq, tk] of [
