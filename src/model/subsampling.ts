@@ -49,6 +49,23 @@ interface ConvStage {
 }
 type Stage = ConvStage | { kind: 'relu' };
 
+/**
+ * One convolution with its padding. CausalConv2D pads (k - 1, stride - 1) on both axes (F.pad, then a padding-free
+ * conv). When the left padding is at least the right one, the convolution's own symmetric padding of padLeft gives
+ * the same windows at the same output positions plus at most a few trailing ones, which are narrowed away: the same
+ * values without the padded copy of the input (half the time of the subsampling's depthwise stage at 16 streams).
+ */
+function convolve(s: ConvStage, h: Tensor): Tensor {
+  if (s.padLeft === s.nativePadding && s.padRight === s.nativePadding) return s.conv.forward(h);
+  if (s.padLeft < s.padRight || s.nativePadding !== 0) return s.conv.forward(t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]));
+  const k = s.conv.weight.size(2);
+  const out = (m: number): number => Math.floor((m + s.padLeft + s.padRight - k) / s.stride) + 1; // the causal length
+  const [time, freq] = [h.size(2), h.size(3)];
+  const c = s.conv.config;
+  const y = t.conv2d(h, s.conv.weight, s.conv.bias, { stride: c.stride ?? 1, padding: s.padLeft, dilation: c.dilation ?? 1, groups: c.groups ?? 1 }); // [B, C', >= out(T), >= out(F)]
+  return y.narrow(2, 0, out(time)).narrow(3, 0, out(freq));
+}
+
 // Provenance: nemo.collections.asr.parts.submodules.subsampling.MaskedConvSequential
 /** The conv stack; children are named by their index in NeMo's nn.Sequential (ReLUs hold no state). */
 export class MaskedConvSequential extends t.Module {
@@ -91,15 +108,16 @@ export class MaskedConvSequential extends t.Module {
           isMasked = true;
         }
         if (s.kind === 'relu') {
-          h = h.relu();
-          ownsH = false; // ReLU's backward keeps its output: never modify it in place
+          // In place on a convolution's output when nothing records gradients (inference: a full pass over the
+          // largest activations saved); with autograd, ReLU's backward keeps its output, which is then never
+          // modified in place.
+          const inPlace: boolean = ownsH && !t.isGradEnabled();
+          h = inPlace ? h.relu_() : h.relu();
+          ownsH = inPlace;
           continue;
         }
         isMasked = false; // a convolution mixes time steps and adds its bias
-        if (s.padLeft !== s.nativePadding || s.padRight !== s.nativePadding) {
-          h = t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]); // CausalConv2D: F.pad then a padding-free conv
-        }
-        h = s.conv.forward(h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
+        h = convolve(s, h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
         ownsH = true;
         if (s.stride !== 1) {
           len = t.floor(len.add(s.padLeft + s.padRight - s.conv.weight.size(2)).div(s.stride)).add(1);

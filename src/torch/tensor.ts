@@ -20,6 +20,7 @@ const OPS = {
   add_: op('add_', 'Tensor'),
   addS_: op('add_', 'Scalar'),
   mul_: op('mul_', 'Tensor'),
+  relu_: op('relu_'),
   mulS_: op('mul_', 'Scalar'),
   uniform_: op('uniform_'),
   normal_: op('normal_'),
@@ -308,6 +309,11 @@ export class Tensor {
   }
   relu(): Tensor {
     return ew.relu(this);
+  }
+  /** ReLU in place. */
+  relu_(): this {
+    callInPlace(OPS.relu_, this);
+    return this;
   }
   sigmoid(): Tensor {
     return ew.sigmoid(this);

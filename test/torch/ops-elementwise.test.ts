@@ -76,6 +76,18 @@ test(
 );
 
 test(
+  'relu_ writes its own storage (a view of a larger tensor too) and returns it',
+  scoped(() => {
+    const base = f64([-2, -0.5, 0, 0.3, 3, -1]);
+    const view = base.narrow(0, 1, 4); // [-0.5, 0, 0.3, 3]
+    const r = view.relu_();
+    assert.equal(r, view);
+    assert.deepEqual(base.toArray(), [-2, 0, 0, 0.3, 3, -1], "only the view's elements change");
+    assert.ok(r.sameStorage(base));
+  }),
+);
+
+test(
   'NaN and infinity propagate through arithmetic',
   scoped(() => {
     const x = f64([1, Number.NaN, Infinity, -Infinity]);
