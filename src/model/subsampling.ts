@@ -53,17 +53,24 @@ type Stage = ConvStage | { kind: 'relu' };
  * One convolution with its padding. CausalConv2D pads (k - 1, stride - 1) on both axes (F.pad, then a padding-free
  * conv). When the left padding is at least the right one, the convolution's own symmetric padding of padLeft gives
  * the same windows at the same output positions plus at most a few trailing ones, which are narrowed away: the same
- * values without the padded copy of the input (half the time of the subsampling's depthwise stage at 16 streams).
+ * values. That route copies the output (made contiguous) instead of the padded input, so it is taken when the output
+ * is the smaller of the two (the depthwise stages: 4x smaller; not the first stage, 1 channel in, C out).
  */
 function convolve(s: ConvStage, h: Tensor): Tensor {
   if (s.padLeft === s.nativePadding && s.padRight === s.nativePadding) return s.conv.forward(h);
-  if (s.padLeft < s.padRight || s.nativePadding !== 0) return s.conv.forward(t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]));
+  const [b, cIn, time, freq] = h.shape as [number, number, number, number];
   const k = s.conv.weight.size(2);
   const out = (m: number): number => Math.floor((m + s.padLeft + s.padRight - k) / s.stride) + 1; // the causal length
-  const [time, freq] = [h.size(2), h.size(3)];
+  const [ht, wf] = [out(time), out(freq)];
+  const pads = s.padLeft + s.padRight;
+  const outputSmaller = s.conv.weight.size(0) * ht * wf < cIn * (time + pads) * (freq + pads);
+  if (s.padLeft < s.padRight || s.nativePadding !== 0 || b === 0 || !outputSmaller)
+    return s.conv.forward(t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]));
   const c = s.conv.config;
-  const y = t.conv2d(h, s.conv.weight, s.conv.bias, { stride: c.stride ?? 1, padding: s.padLeft, dilation: c.dilation ?? 1, groups: c.groups ?? 1 }); // [B, C', >= out(T), >= out(F)]
-  return y.narrow(2, 0, out(time)).narrow(3, 0, out(freq));
+  const y = t.conv2d(h, s.conv.weight, s.conv.bias, { stride: c.stride ?? 1, padding: s.padLeft, dilation: c.dilation ?? 1, groups: c.groups ?? 1 }); // [B, C', >= ht, >= wf]
+  if (y.size(2) === ht && y.size(3) === wf) return y;
+  // Contiguous, so that the next convolution reads it directly (oneDNN reorders a strided input, at 2x its time).
+  return y.narrow(2, 0, ht).narrow(3, 0, wf).contiguous();
 }
 
 // Provenance: nemo.collections.asr.parts.submodules.subsampling.MaskedConvSequential
