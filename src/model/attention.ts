@@ -162,24 +162,30 @@ export class MultiHeadAttention extends t.Module {
     this.dropout = this.registerModule('dropout', new t.Dropout(options.dropoutAtt, options.generator));
   }
 
-  /** Splits x [B, T, d] into heads: -> [B, T, h, d_k]. */
+  /** Splits x [B, T, d] (or one frame of one stream, [d]) into heads: -> [B, T, h, d_k]. */
   protected splitHeads(x: Tensor): Tensor {
+    if (x.shape.length === 1) return x.view([1, 1, this.h, this.dK]); // [d] -> [1, 1, h, d_k]
     const [b, tt] = x.shape as [number, number];
     return x.view([b, tt, this.h, this.dK]); // [B, T, d] -> [B, T, h, d_k]
   }
 
-  /** Projected keys [B, T, d] -> [B, h, d_k, T] (a view): the layout q k^T multiplies by. */
+  /** Projected keys [B, T, d] (or [d]) -> [B, h, d_k, T] (a view): the layout q k^T multiplies by. */
   protected keyHeads(keys: Tensor): Tensor {
+    if (keys.shape.length === 1) return keys.view([1, this.h, this.dK, 1]); // one frame: the same view in one call
     return this.splitHeads(keys).permute([0, 2, 3, 1]); // [B, T, h, d_k] -> [B, h, d_k, T]
   }
 
-  /** Projected values [B, T, d] -> [B, h, T, d_k] (a view). */
+  /** Projected values [B, T, d] (or [d]) -> [B, h, T, d_k] (a view). */
   protected valueHeads(values: Tensor): Tensor {
+    if (values.shape.length === 1) return values.view([1, this.h, 1, this.dK]);
     return this.splitHeads(values).transpose(1, 2); // [B, T, h, d_k] -> [B, h, T, d_k]
   }
 
-  /** Masked softmax over keys, dropout, weighted sum of values and the output projection. */
-  protected attend(v: Tensor, scores: Tensor, mask: Tensor | null): Tensor {
+  /**
+   * Masked softmax over keys, dropout, weighted sum of values and the output projection -> [B, Tq, d], or [d] when
+   * `vector` (one query frame of one stream handed in as a vector).
+   */
+  protected attend(v: Tensor, scores: Tensor, mask: Tensor | null, vector = false): Tensor {
     const [b, , tq] = scores.shape as [number, number, number];
     let attn: Tensor;
     if (mask) {
@@ -189,7 +195,7 @@ export class MultiHeadAttention extends t.Module {
       attn = t.softmax(scores, -1);
     }
     const o = t.matmul(this.dropout.forward(attn), v); // [B, h, Tq, Tk] @ [B, h, Tk, d_k] -> [B, h, Tq, d_k]
-    const merged = o.transpose(1, 2).reshape([b, tq, this.h * this.dK]); // [B, h, Tq, d_k] -> [B, Tq, d]
+    const merged = vector ? o.view([this.h * this.dK]) : o.transpose(1, 2).reshape([b, tq, this.h * this.dK]); // -> [B, Tq, d] or [d]
     return this.linear_out.forward(merged); // [B, Tq, d]
   }
 
@@ -203,7 +209,8 @@ export class MultiHeadAttention extends t.Module {
   }
 
   /**
-   * query [B, Tq, d] attends over keys / values already projected by linear_k / linear_v and split into heads:
+   * query [B, Tq, d] (or one frame of one stream, [d], which gives [d]) attends over keys / values already projected
+   * by linear_k / linear_v and split into heads:
    * kT [B, h, d_k, Tk] (keyHeads), v [B, h, Tk, d_k] (valueHeads). mask [B, Tq, Tk] bool, true = blocked;
    * pos = projectPositions(posEmb).
    */
@@ -211,7 +218,7 @@ export class MultiHeadAttention extends t.Module {
     return t.tidy(() => {
       const q = this.splitHeads(this.linear_q.forward(query)).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
       const scores = t.matmul(q, kT).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
-      return this.attend(v, scores, mask);
+      return this.attend(v, scores, mask, query.shape.length === 1);
     });
   }
 
@@ -262,8 +269,9 @@ export class MultiHeadAttention extends t.Module {
   }
 
   /**
-   * Streaming self-attention over [cache, x]: x [B, T, d], mask [B, T, C+T], pos = projectPositions(posEmb) with
-   * posEmb [1, 2(C+T)-1, d]. Only the T new frames are projected. The next cache keeps the last C frames of
+   * Streaming self-attention over [cache, x]: x [B, T, d] (or one frame of one stream as a vector [d], whose
+   * projections are then matrix-vector products without reshapes; y is then [d]), mask [B, T, C+T],
+   * pos = projectPositions(posEmb) with posEmb [1, 2(C+T)-1, d]. Only the T new frames are projected. The next cache keeps the last C frames of
    * [cache, x[:, :T-cacheDropSize]] (NeMo's update_cache), for the inputs and their projections alike.
    */
   step(x: Tensor, mask: Tensor | null, pos: Tensor | null, cache: AttentionCache, cacheDropSize: number): { y: Tensor; cache: AttentionCache } {
@@ -273,11 +281,13 @@ export class MultiHeadAttention extends t.Module {
       // next = old[keep:] ++ fresh[:keep] along time with Python slicing, as NeMo's update_cache: for 0 <= keep <= T
       // that is the window [keep, keep + C) of [old, fresh] (a view, no copy); keep < 0 (a short last chunk) shrinks
       // the cache.
-      const keep = x.size(1) - cacheDropSize;
-      const windowed = keep >= 0 && keep <= x.size(1);
+      const frames = x.shape.length === 1 ? 1 : x.size(1);
+      const keep = frames - cacheDropSize;
+      const windowed = keep >= 0 && keep <= frames;
       const next = (joined: Tensor, old: Tensor, fresh: Tensor, time: number): Tensor =>
         windowed ? joined.narrow(time, keep, old.size(time)) : t.cat([t.slice(old, time, keep, null), t.slice(fresh, time, 0, keep)], time); // -> C frames along `time`
-      const inputs = cache.inputs ? next(t.cat([cache.inputs, x], 1), cache.inputs, x, 1) : null; // [B, C+T, d] -> [B, C, d]
+      const rows = cache.inputs && x.shape.length === 1 ? x.view([1, 1, x.size(0)]) : x; // [B, T, d]
+      const inputs = cache.inputs ? next(t.cat([cache.inputs, rows], 1), cache.inputs, rows, 1) : null; // [B, C+T, d] -> [B, C, d]
       // In-place appends only without autograd: a later step's writes would change what an earlier one saved for backward.
       if (windowed && cache.keys.size(3) > 0 && !t.isGradEnabled()) {
         const a = appendFrames(cache, kNew, vNew, keep); // [B, h, d_k, C+T], [B, h, C+T, d_k], in the cache's buffer
@@ -343,11 +353,16 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
       const q = this.splitHeads(this.linear_q.forward(query)); // [B, Tq, h, d_k]
       const qU = q.add(this.pos_bias_u).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
       const qV = q.add(this.pos_bias_v).transpose(1, 2); // [B, h, Tq, d_k]
-      const bdFull = RelPositionMultiHeadAttention.relShift(RelPositionMultiHeadAttention.positionScores(qV, pos)); // [B, h, Tq, P]
       const ac = t.matmul(qU, kT); // [B, h, Tq, d_k] @ [B, h, d_k, Tk] -> [B, h, Tq, Tk]
-      const bd = bdFull.narrow(3, 0, ac.size(3)); // [B, h, Tq, P] -> [B, h, Tq, Tk]
+      const tk = ac.size(3);
+      // One query frame (a one-frame streaming step): rel_shift is the identity on its row (out[0][j] = x[0][j]) and
+      // only the first Tk positions are read, so the scores are taken against those alone.
+      const bd =
+        qV.size(2) === 1
+          ? RelPositionMultiHeadAttention.positionScores(qV, pos.narrow(2, 0, tk)) // [B, h, 1, Tk]
+          : RelPositionMultiHeadAttention.relShift(RelPositionMultiHeadAttention.positionScores(qV, pos)).narrow(3, 0, tk); // [B, h, Tq, P] -> [B, h, Tq, Tk]
       const scores = ac.add(bd).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
-      return this.attend(v, scores, mask);
+      return this.attend(v, scores, mask, query.shape.length === 1);
     });
   }
 }

@@ -79,7 +79,8 @@ export class ConformerConvolution extends t.Module {
   }
 
   /**
-   * Streaming step: the cache replaces the left zero padding. x [B, T, d] -> y [B, T, d]; the next cache holds the
+   * Streaming step: the cache replaces the left zero padding. x [B, T, d] -> y [B, T, d] (or one frame of one stream,
+   * [d] -> [d]: the pointwise convs are then matrix-vector products without reshapes); the next cache holds the
    * last `left` frames of [cache, z, right zeros] before the last cacheDropSize frames (NeMo's CausalConv1D.update_cache).
    * The pointwise convs run on frames as rows (t.pointwiseConv1dRows: the same products without the transposes, through
    * the small-product route), the depthwise conv as a product of windows (t.depthwiseConv1dWindows); the same sums
@@ -87,17 +88,20 @@ export class ConformerConvolution extends t.Module {
    */
   step(x: Tensor, padMask: Tensor | null, cache: ConvCache, cacheDropSize: number): { y: Tensor; cache: ConvCache } {
     return t.tidy(() => {
+      const vector = x.shape.length === 1;
+      const d = this.options.dModel;
       const pw1 = this.pointwise_conv1;
-      let g = t.glu(t.pointwiseConv1dRows(x, pw1.weight, pw1.bias), -1); // [B, T, d] -> [B, T, 2d] -> [B, T, d]
-      if (padMask) g = g.maskedFill(padMask.unsqueeze(2), 0.0); // padMask [B, T] -> [B, T, 1]
-      const gc = g.transpose(1, 2); // [B, d, T]
+      let g = t.glu(t.pointwiseConv1dRows(x, pw1.weight, pw1.bias), -1); // [B, T, d] -> [B, T, 2d] -> [B, T, d] (or [d])
+      if (padMask) g = g.maskedFill(vector ? padMask.view([1]) : padMask.unsqueeze(2), 0.0); // padMask [B, T] -> [B, T, 1] (or [1])
+      const gc = vector ? g.view([1, d, 1]) : g.transpose(1, 2); // [B, d, T]
       const z = this.padRight > 0 ? t.pad(gc, [0, this.padRight]) : gc; // [B, d, T + rc]
       const full = t.cat([cache.frames, z], 2); // [B, d, lc + T + rc]
       // Python slicing as in NeMo (a chunk shorter than cacheDropSize leaves a shorter cache, as NeMo does).
       const kept = cacheDropSize > 0 ? t.slice(full, 2, 0, -cacheDropSize) : full;
       const next = this.padLeft > 0 ? t.slice(kept, 2, -this.padLeft, null) : kept.narrow(2, 0, 0); // [B, d, lc]
       const dw = t.depthwiseConv1dWindows(full, this.depthwise_conv.weight, this.depthwise_conv.bias); // [B, d, lc + T + rc] -> [B, d, T]
-      const normed = this.batch_norm instanceof t.LayerNorm ? this.batch_norm.forward(dw.transpose(1, 2)) : this.batch_norm.forward(dw).transpose(1, 2); // [B, T, d]
+      const rows = (z: Tensor): Tensor => (vector ? z.view([d]) : z.transpose(1, 2)); // [B, d, T] -> [B, T, d] (or [d])
+      const normed = this.batch_norm instanceof t.LayerNorm ? this.batch_norm.forward(rows(dw)) : rows(this.batch_norm.forward(dw)); // [B, T, d]
       const pw2 = this.pointwise_conv2;
       return { y: t.pointwiseConv1dRows(t.silu(normed), pw2.weight, pw2.bias), cache: { frames: next } }; // [B, T, d]
     });

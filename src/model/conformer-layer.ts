@@ -99,7 +99,8 @@ export class ConformerLayer extends t.Module {
   /**
    * Streaming step over a chunk: x [B, T, d]; attMask [B, T, C+T] over [cache, chunk]; pos = this layer's
    * self_attn.projectPositions(posEmb) with posEmb [1, 2(C+T)-1, d] (null for abs_pos); padMask [B, T] for the chunk.
-   * Returns the chunk's output and the updated caches.
+   * Returns the chunk's output and the updated caches. One frame of one stream runs as the vector [d] through the
+   * layer (every projection a matrix-vector product without reshapes: about 20 fewer ATen calls per layer).
    */
   step(
     x: Tensor,
@@ -110,13 +111,16 @@ export class ConformerLayer extends t.Module {
     cacheDropSize: number,
   ): { y: Tensor; cache: LayerCache } {
     return t.tidy(() => {
-      let r = this.halfFeedForward(x, this.norm_feed_forward1, this.feed_forward1);
+      const [b, tt, d] = x.shape as [number, number, number];
+      const vector = b === 1 && tt === 1;
+      let r = this.halfFeedForward(vector ? x.view([d]) : x, this.norm_feed_forward1, this.feed_forward1); // [B, T, d] or [d]
       const a = this.self_attn.step(this.norm_self_att.forward(r), attMask, pos, cache.attention, cacheDropSize);
       r = r.add(this.dropout.forward(a.y));
       const c = this.conv.step(this.norm_conv.forward(r), padMask, cache.conv, cacheDropSize);
       r = r.add(this.dropout.forward(c.y));
       r = this.halfFeedForward(r, this.norm_feed_forward2, this.feed_forward2);
-      return { y: this.norm_out.forward(r), cache: { attention: a.cache, conv: c.cache } };
+      const y = this.norm_out.forward(r);
+      return { y: vector ? y.view([1, 1, d]) : y, cache: { attention: a.cache, conv: c.cache } };
     });
   }
 }

@@ -37,19 +37,20 @@ test('one row: the matrix-vector route equals the gemm route in value and shape 
   assert.equal(t.liveTensorCount(), before);
 });
 
-test('one row: gradients of input, weight and bias equal the gemm route', () => {
-  t.tidy(() => {
-    const grads = (route: (x: t.Tensor, w: t.Tensor, b: t.Tensor) => t.Tensor): t.Tensor[] => {
-      const x = t.randn([1, 1, 16], { generator: new t.Generator(1), requiresGrad: true });
-      const w = t.randn([24, 16], { generator: new t.Generator(2), requiresGrad: true });
-      const b = t.randn([24], { generator: new t.Generator(3), requiresGrad: true });
-      route(x, w, b).pow(2).sum().backward();
-      return [x.grad!, w.grad!, b.grad!];
-    };
-    const mv = grads((x, w, b) => t.linear(x, w, b));
-    const mm = grads((x, w, b) => viaGemm(x, w, b));
-    for (let i = 0; i < 3; i++) assertClose(mv[i]!, mm[i]!, 1e-5, 1e-5);
-  });
+test('one row: gradients of input, weight and bias equal the gemm route (a vector and a [1, 1, in] row)', () => {
+  for (const shape of [[16], [1, 1, 16]])
+    t.tidy(() => {
+      const grads = (route: (x: t.Tensor, w: t.Tensor, b: t.Tensor) => t.Tensor): t.Tensor[] => {
+        const x = t.randn(shape, { generator: new t.Generator(1), requiresGrad: true });
+        const w = t.randn([24, 16], { generator: new t.Generator(2), requiresGrad: true });
+        const b = t.randn([24], { generator: new t.Generator(3), requiresGrad: true });
+        route(x, w, b).pow(2).sum().backward();
+        return [x.grad!, w.grad!, b.grad!];
+      };
+      const mv = grads((x, w, b) => t.linear(x, w, b));
+      const mm = grads((x, w, b) => viaGemm(x, w, b));
+      for (let i = 0; i < 3; i++) assertClose(mv[i]!, mm[i]!, 1e-5, 1e-5);
+    });
 });
 
 test('one row under CPU autocast: linear lower-precision route (bfloat16), not the float32 matrix-vector one', () => {

@@ -94,6 +94,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const rows = x.numel / inFeatures;
   const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
   if (fits && viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
+  if (rows === 1 && shape.length === 1) return bias ? call(OPS.addmv, bias, weight, x, 1, 1) : call(OPS.mv, weight, x); // a vector: W x + b
   if (rows === 1) {
     const v = x.reshape([inFeatures]);
     const y = bias ? call(OPS.addmv, bias, weight, v, 1, 1) : call(OPS.mv, weight, v);
