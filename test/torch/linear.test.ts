@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import { SMALL_PRODUCT_ROWS } from '../../src/torch/ops/nn.js';
+import { FEW_ROWS, SMALL_PRODUCT_ROWS } from '../../src/torch/ops/nn.js';
+import { native } from '../../src/torch/native.js';
 import { assertClose } from '../helpers/assert.js';
 
 /** The same product as a batch of more rows than SMALL_PRODUCT_ROWS (always ATen's linear), keeping the first row. */
@@ -129,5 +130,64 @@ test("small products with a gradient to the weight stay on ATen's route and cach
     const ref = t.randn([1, 4, 16], { generator: new t.Generator(1), requiresGrad: true });
     t.matmul(ref, frozen.transpose(0, 1)).pow(2).sum().backward();
     assertClose(x.grad!, ref.grad!, 1e-5, 1e-5);
+  });
+});
+
+/** x [..., in] W^T + b through ATen's linear on a batch of more rows than SMALL_PRODUCT_ROWS. */
+const viaAten = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor => {
+  const d = x.shape[x.shape.length - 1]!;
+  const rows = x.reshape([-1, d]);
+  const pad = t.zeros([SMALL_PRODUCT_ROWS + 1, d]);
+  const y = t.linear(t.cat([rows, pad], 0), w, b).narrow(0, 0, rows.size(0));
+  return y.reshape([...x.shape.slice(0, -1), w.shape[0]!]);
+};
+
+test(`2 to ${FEW_ROWS} rows with gradients off: one matrix-vector product per row (native rowProducts) gives ATen linear's values`, () => {
+  const before = t.liveTensorCount();
+  const copies = t.derivedTensorCount();
+  t.tidy(() => {
+    const g = new t.Generator(11);
+    const w = t.randn([352, 176], { generator: g });
+    const b = t.randn([352], { generator: g });
+    for (const shape of [
+      [2, 176],
+      [1, 3, 176],
+      [3, 1, 176],
+    ]) {
+      const x = t.randn(shape, { generator: g });
+      for (const bias of [b, null]) {
+        const y = t.noGrad(() => t.linear(x, w, bias));
+        assert.deepEqual(y.shape, [...shape.slice(0, -1), 352], `shape for ${JSON.stringify(shape)}`);
+        assertClose(y, viaAten(x, w, bias), 1e-4, 1e-5, `values for ${JSON.stringify(shape)}, bias ${bias !== null}`);
+      }
+    }
+    // a kernel-1 conv weight [out, in, 1] through the pointwise route, and a non-contiguous x
+    const pw = t.randn([352, 176, 1], { generator: g });
+    const xt = t.randn([1, 176, 2], { generator: g }).transpose(1, 2); // [1, 2, 176], strided
+    const y = t.noGrad(() => t.pointwiseConv1dRows(xt, pw, b));
+    assertClose(y, viaAten(xt.contiguous(), pw.view([352, 176]), b), 1e-4, 1e-5, 'pointwise conv rows');
+    assert.equal(t.derivedTensorCount(), copies, 'no transposed weight copy was made: the per-row route was taken');
+  });
+  assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
+});
+
+test('few rows with gradients on stay on the autograd route: gradients of input, weight and bias flow', () => {
+  t.tidy(() => {
+    const x = t.randn([1, 2, 16], { generator: new t.Generator(1), requiresGrad: true });
+    const w = t.randn([24, 16], { generator: new t.Generator(2), requiresGrad: true });
+    const b = t.randn([24], { generator: new t.Generator(3), requiresGrad: true });
+    t.linear(x, w, b).pow(2).sum().backward();
+    for (const p of [x, w, b]) assert.ok(p.grad, 'gradient present');
+    const ref = viaAten(x.detach(), w.detach(), b.detach());
+    assertClose(t.linear(x, w, b).detach(), ref, 1e-5, 1e-5);
+  });
+});
+
+test('rowProducts refuses mismatched shapes with a clear error', () => {
+  t.tidy(() => {
+    const w = t.randn([8, 4]);
+    const x = t.randn([2, 5]);
+    assert.throws(() => t.noGrad(() => t.linear(x, w)), /5|4|shape|size/);
+    assert.throws(() => native.rowProducts(w.native, x.native, null), /rowProducts: expected weight \[out, in\] and x \[\.\.\., in\]/);
   });
 });

@@ -3,7 +3,7 @@ import { isCpuAutocastOn } from '../autocast.js';
 import { call, callInPlace, op } from '../dispatch.js';
 import { native } from '../native.js';
 import { keep } from '../scope.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
 
 const OPS = {
@@ -62,6 +62,22 @@ export function transposedWeight(weight: Tensor): Tensor {
   return wt;
 }
 
+/** Products of 2 to this many rows with gradients off go through one matrix-vector product per row (see linear). */
+export const FEW_ROWS = 3;
+
+/**
+ * Whether a product of `rows` rows goes through one matrix-vector product per row (native rowProducts; see linear):
+ * 2 to FEW_ROWS rows, gradients off, CPU autocast off, x in the weight's dtype, on the CPU.
+ */
+function viaRowProducts(x: Tensor, weight: Tensor, rows: number): boolean {
+  return rows > 1 && rows <= FEW_ROWS && !native.isGradEnabled() && !isCpuAutocastOn() && x.dtype === weight.dtype && weight.device === 'cpu';
+}
+
+/** x [..., in] W^T + b -> [..., out] as one matrix-vector product per row, in one native call (no autograd). */
+function rowProducts(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): Tensor {
+  return new Tensor(native.rowProducts(weight.native, x.native, bias ? bias.native : null));
+}
+
 /**
  * Whether a product of `rows` rows of x with weight goes through the weight's transposed copy (see linear): 2 to
  * SMALL_PRODUCT_ROWS rows, no gradient flowing to the weight, x in the weight's dtype, CPU autocast off.
@@ -93,6 +109,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (shape.length < 1 || isCpuAutocastOn() || x.dtype !== weight.dtype) return call(OPS.linear, x, weight, bias ?? null);
   const rows = x.numel / inFeatures;
   const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
+  if (fits && viaRowProducts(x, weight, rows)) return rowProducts(x, weight, bias);
   if (fits && viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
   if (rows === 1 && shape.length === 1) return bias ? call(OPS.addmv, bias, weight, x, 1, 1) : call(OPS.mv, weight, x); // a vector: W x + b
   if (rows === 1) {
@@ -115,7 +132,9 @@ export function pointwiseConv1dRows(x: Tensor, weight: Tensor, bias?: Tensor | n
   if (k !== 1 || weight.shape.length !== 3) throw new RangeError(`pointwiseConv1dRows: expected a [out, in, 1] weight, got [${weight.shape.join(', ')}]`);
   const shape = x.shape;
   if (shape[shape.length - 1] !== inFeatures) throw new RangeError(`pointwiseConv1dRows: ${inFeatures} input channels, got rows of ${shape[shape.length - 1]}`);
-  if (viaTransposedCopy(x, weight, x.numel / inFeatures)) return productWithTransposedCopy(x, weight, bias);
+  const rows = x.numel / inFeatures;
+  if (viaRowProducts(x, weight, rows)) return rowProducts(x, weight, bias);
+  if (viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
   const matrix = weight.view([out, inFeatures]);
   const y = linear(x, matrix, bias);
   matrix.dispose();
