@@ -62,15 +62,15 @@ export function transposedWeight(weight: Tensor): Tensor {
   return wt;
 }
 
-/** Products of 2 to this many rows with gradients off go through one matrix-vector product per row (see linear). */
+/** Products of 1 to this many rows with gradients off go through one matrix-vector product per row (see linear). */
 export const FEW_ROWS = 3;
 
 /**
  * Whether a product of `rows` rows goes through one matrix-vector product per row (native rowProducts; see linear):
- * 2 to FEW_ROWS rows, gradients off, CPU autocast off, x in the weight's dtype, on the CPU.
+ * 1 to FEW_ROWS rows, gradients off, CPU autocast off, x in the weight's dtype, on the CPU.
  */
 function viaRowProducts(x: Tensor, weight: Tensor, rows: number): boolean {
-  return rows > 1 && rows <= FEW_ROWS && !native.isGradEnabled() && !isCpuAutocastOn() && x.dtype === weight.dtype && weight.device === 'cpu';
+  return rows >= 1 && rows <= FEW_ROWS && !native.isGradEnabled() && !isCpuAutocastOn() && x.dtype === weight.dtype && weight.device === 'cpu';
 }
 
 /** x [..., in] W^T + b -> [..., out] as one matrix-vector product per row, in one native call (no autograd). */
@@ -99,9 +99,12 @@ function productWithTransposedCopy(x: Tensor, weight: Tensor, bias: Tensor | nul
  * kernels refuse, while x (W^T) ("NN") goes through those kernels without packing: 2-2.5x faster at up to 8 rows of
  * the encoder's widths, still faster at 64 (BENCHMARKS.md "Small products"). One row goes through a matrix-vector
  * product, which reads W once (faster still, over weights that do not fit in cache: 160 one-row products of the
- * NEST-Small step, 6.5 ms against 8.2 through W^T and 7.3 through ATen's linear). The same dot products either way,
- * summed in another order (differences of float rounding). Not under CPU autocast, where linear's lower-precision
- * policy applies.
+ * NEST-Small step, 6.5 ms against 8.2 through W^T and 7.3 through ATen's linear). With gradients off, 1 to FEW_ROWS
+ * rows go through one matrix-vector product per row in one native call (rowProducts): over weights streamed from
+ * memory, gemm with 2-3 rows reads them about 1.6x slower than that many matrix-vector products (BENCHMARKS.md
+ * "Measured, not built" and bench/one-row-products.js --rows), and one call replaces the reshapes around one row. The
+ * same dot products either way, summed in another order (differences of float rounding). Not under CPU autocast,
+ * where linear's lower-precision policy applies.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const shape = x.shape;
