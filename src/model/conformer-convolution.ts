@@ -100,7 +100,7 @@ export class ConformerConvolution extends t.Module {
       const kept = cacheDropSize > 0 ? t.slice(full, 2, 0, -cacheDropSize) : full;
       const next = this.padLeft > 0 ? t.slice(kept, 2, -this.padLeft, null) : kept.narrow(2, 0, 0); // [B, d, lc]
       const dw = t.depthwiseConv1dWindows(full, this.depthwise_conv.weight, this.depthwise_conv.bias); // [B, d, lc + T + rc] -> [B, d, T]
-      const rows = (z: Tensor): Tensor => (vector ? z.view([d]) : z.transpose(1, 2)); // [B, d, T] -> [B, T, d] (or [d])
+      const rows = (channels: Tensor): Tensor => (vector ? channels.view([d]) : channels.transpose(1, 2)); // [B, d, T] -> [B, T, d] (or [d])
       const normed = this.batch_norm instanceof t.LayerNorm ? this.batch_norm.forward(rows(dw)) : rows(this.batch_norm.forward(dw)); // [B, T, d]
       const pw2 = this.pointwise_conv2;
       return { y: t.pointwiseConv1dRows(t.silu(normed), pw2.weight, pw2.bias), cache: { frames: next } }; // [B, T, d]

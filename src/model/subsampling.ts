@@ -58,14 +58,13 @@ type Stage = ConvStage | { kind: 'relu' };
  */
 function convolve(s: ConvStage, h: Tensor): Tensor {
   if (s.padLeft === s.nativePadding && s.padRight === s.nativePadding) return s.conv.forward(h);
-  const [b, cIn, time, freq] = h.shape as [number, number, number, number];
+  const [, cIn, time, freq] = h.shape as [number, number, number, number];
   const k = s.conv.weight.size(2);
   const out = (m: number): number => Math.floor((m + s.padLeft + s.padRight - k) / s.stride) + 1; // the causal length
   const [ht, wf] = [out(time), out(freq)];
   const pads = s.padLeft + s.padRight;
   const outputSmaller = s.conv.weight.size(0) * ht * wf < cIn * (time + pads) * (freq + pads);
-  if (s.padLeft < s.padRight || s.nativePadding !== 0 || b === 0 || !outputSmaller)
-    return s.conv.forward(t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]));
+  if (s.padLeft < s.padRight || s.nativePadding !== 0 || !outputSmaller) return s.conv.forward(t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]));
   const c = s.conv.config;
   const y = t.conv2d(h, s.conv.weight, s.conv.bias, { stride: c.stride ?? 1, padding: s.padLeft, dilation: c.dilation ?? 1, groups: c.groups ?? 1 }); // [B, C', >= ht, >= wf]
   if (y.size(2) === ht && y.size(3) === wf) return y;

@@ -102,7 +102,7 @@ function productWithTransposedCopy(x: Tensor, weight: Tensor, bias: Tensor | nul
  * NEST-Small step, 6.5 ms against 8.2 through W^T and 7.3 through ATen's linear). With gradients off, 1 to FEW_ROWS
  * rows go through one matrix-vector product per row in one native call (rowProducts): over weights streamed from
  * memory, gemm with 2-3 rows reads them about 1.6x slower than that many matrix-vector products (BENCHMARKS.md
- * "Measured, not built" and bench/one-row-products.js --rows), and one call replaces the reshapes around one row. The
+ * "Products of 1-3 rows over cold weights" and bench/one-row-products.js --rows), and one call replaces the reshapes around one row. The
  * same dot products either way, summed in another order (differences of float rounding). Not under CPU autocast,
  * where linear's lower-precision policy applies.
  */
@@ -114,10 +114,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
   if (fits && viaRowProducts(x, weight, rows)) return rowProducts(x, weight, bias);
   if (fits && viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
-  if (rows === 1 && shape.length === 1) return bias ? call(OPS.addmv, bias, weight, x, 1, 1) : call(OPS.mv, weight, x); // a vector: W x + b
   if (rows === 1) {
-    const v = x.reshape([inFeatures]);
+    const vector = shape.length === 1; // a vector is multiplied as it is, without the reshapes
+    const v = vector ? x : x.reshape([inFeatures]);
     const y = bias ? call(OPS.addmv, bias, weight, v, 1, 1) : call(OPS.mv, weight, v);
+    if (vector) return y;
     v.dispose();
     const out = y.reshape([...shape.slice(0, -1), weight.shape[0]!]);
     y.dispose();
