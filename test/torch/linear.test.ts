@@ -10,13 +10,17 @@ import { FEW_ROWS, SMALL_PRODUCT_ROWS } from '../../src/torch/ops/nn.js';
 import { native } from '../../src/torch/native.js';
 import { assertClose } from '../helpers/assert.js';
 
-/** The same product as a batch of more rows than SMALL_PRODUCT_ROWS (always ATen's linear), keeping the first row. */
+/**
+ * The same product x [..., in] W^T + b through ATen's linear: the rows padded with zero rows to more than
+ * SMALL_PRODUCT_ROWS (always ATen's route), then the padding dropped.
+ */
 const viaGemm = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor => {
   const d = x.shape[x.shape.length - 1]!;
-  const many = x.reshape([1, d]).expand([SMALL_PRODUCT_ROWS + 1, d]);
+  const rows = x.reshape([-1, d]);
+  const padded = t.cat([rows, t.zeros([SMALL_PRODUCT_ROWS + 1, d])], 0);
   return t
-    .linear(many, w, b)
-    .narrow(0, 0, 1)
+    .linear(padded, w, b)
+    .narrow(0, 0, rows.size(0))
     .reshape([...x.shape.slice(0, -1), w.shape[0]!]);
 };
 
@@ -70,13 +74,6 @@ test('one row under CPU autocast: linear lower-precision route (bfloat16), not t
   });
 });
 
-/** Each row of x [1, n, d] through viaGemm. */
-const rowsViaGemm = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor =>
-  t.cat(
-    Array.from({ length: x.size(1) }, (_, i) => viaGemm(x.narrow(1, i, 1), w, b)),
-    1,
-  );
-
 test('small products without a gradient to the weight: the transposed copy gives ATen linear values, is made once, follows in-place writes and assign(), and goes with its weight', () => {
   const before = t.liveTensorCount();
   const derivedBefore = t.derivedTensorCount();
@@ -90,7 +87,7 @@ test('small products without a gradient to the weight: the transposed copy gives
         const x = rows(n);
         const y = t.linear(x, w, b);
         assert.deepEqual(y.shape, [1, n, 96]);
-        assertClose(y, rowsViaGemm(x, w, b), 1e-4, 1e-5);
+        assertClose(y, viaGemm(x, w, b), 1e-4, 1e-5);
       }
       const copy = w.derived?.tensor;
       assert.ok(copy, 'the transposed copy is cached on the weight');
@@ -100,14 +97,14 @@ test('small products without a gradient to the weight: the transposed copy gives
       assert.equal(w.derived?.tensor, copy, 'made once while the weight is unchanged');
       const x = rows(4);
       w.mul_(2); // an in-place write (as an optimizer step)
-      assertClose(t.linear(x, w, null), rowsViaGemm(x, w, null), 1e-4, 1e-5);
+      assertClose(t.linear(x, w, null), viaGemm(x, w, null), 1e-4, 1e-5);
       assert.notEqual(w.derived?.tensor, copy, 'remade after an in-place write');
       const written = w.derived?.tensor;
       const other = t.randn([96, 40], { generator: g });
       while (other.version < w.version) other.mul_(1); // the same version counter value: only assign() tells them apart
       assert.equal(other.version, w.version);
       w.assign(other);
-      assertClose(t.linear(x, w, null), rowsViaGemm(x, other, null), 1e-4, 1e-5);
+      assertClose(t.linear(x, w, null), viaGemm(x, other, null), 1e-4, 1e-5);
       assert.notEqual(w.derived?.tensor, written, 'remade after assign()');
     });
   });
@@ -133,15 +130,6 @@ test("small products with a gradient to the weight stay on ATen's route and cach
   });
 });
 
-/** x [..., in] W^T + b through ATen's linear on a batch of more rows than SMALL_PRODUCT_ROWS. */
-const viaAten = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor => {
-  const d = x.shape[x.shape.length - 1]!;
-  const rows = x.reshape([-1, d]);
-  const pad = t.zeros([SMALL_PRODUCT_ROWS + 1, d]);
-  const y = t.linear(t.cat([rows, pad], 0), w, b).narrow(0, 0, rows.size(0));
-  return y.reshape([...x.shape.slice(0, -1), w.shape[0]!]);
-};
-
 test(`1 to ${FEW_ROWS} rows with gradients off: one matrix-vector product per row (native rowProducts) gives ATen linear's values`, () => {
   const before = t.liveTensorCount();
   const copies = t.derivedTensorCount();
@@ -159,14 +147,14 @@ test(`1 to ${FEW_ROWS} rows with gradients off: one matrix-vector product per ro
       for (const bias of [b, null]) {
         const y = t.noGrad(() => t.linear(x, w, bias));
         assert.deepEqual(y.shape, [...shape.slice(0, -1), 352], `shape for ${JSON.stringify(shape)}`);
-        assertClose(y, viaAten(x, w, bias), 1e-4, 1e-5, `values for ${JSON.stringify(shape)}, bias ${bias !== null}`);
+        assertClose(y, viaGemm(x, w, bias), 1e-4, 1e-5, `values for ${JSON.stringify(shape)}, bias ${bias !== null}`);
       }
     }
     // a kernel-1 conv weight [out, in, 1] through the pointwise route, and a non-contiguous x
     const pw = t.randn([352, 176, 1], { generator: g });
     const xt = t.randn([1, 176, 2], { generator: g }).transpose(1, 2); // [1, 2, 176], strided
     const y = t.noGrad(() => t.pointwiseConv1dRows(xt, pw, b));
-    assertClose(y, viaAten(xt.contiguous(), pw.view([352, 176]), b), 1e-4, 1e-5, 'pointwise conv rows');
+    assertClose(y, viaGemm(xt.contiguous(), pw.view([352, 176]), b), 1e-4, 1e-5, 'pointwise conv rows');
     assert.equal(t.derivedTensorCount(), copies, 'no transposed weight copy was made: the per-row route was taken');
   });
   assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
@@ -179,7 +167,7 @@ test('few rows with gradients on stay on the autograd route: gradients of input,
     const b = t.randn([24], { generator: new t.Generator(3), requiresGrad: true });
     t.linear(x, w, b).pow(2).sum().backward();
     for (const p of [x, w, b]) assert.ok(p.grad, 'gradient present');
-    const ref = viaAten(x.detach(), w.detach(), b.detach());
+    const ref = viaGemm(x.detach(), w.detach(), b.detach());
     assertClose(t.linear(x, w, b).detach(), ref, 1e-5, 1e-5);
   });
 });
