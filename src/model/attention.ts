@@ -318,8 +318,9 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
   }
 
   /**
-   * NeMo's rel_shift: x [B, h, Tq, P] (P = 2Tk-1 relative positions, +(Tk-1) first) -> [B, h, Tq, P] where
-   * out[i][j] = x[i][j + Tq - 1 - i] for the key columns j < Tk that are later kept.
+   * NeMo's rel_shift: x [B, h, Tq, P] (relative positions, +(Tk-1) first; NeMo passes all P = 2Tk-1, any
+   * P >= Tk + Tq - 1 gives the same kept columns) -> [B, h, Tq, P] where out[i][j] = x[i][j + Tq - 1 - i] for the key
+   * columns j < Tk that are later kept.
    */
   static relShift(x: Tensor): Tensor {
     const [b, h, qlen, posLen] = x.shape as [number, number, number, number];
@@ -354,13 +355,12 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
       const qU = q.add(this.pos_bias_u).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
       const qV = q.add(this.pos_bias_v).transpose(1, 2); // [B, h, Tq, d_k]
       const ac = t.matmul(qU, kT); // [B, h, Tq, d_k] @ [B, h, d_k, Tk] -> [B, h, Tq, Tk]
-      const tk = ac.size(3);
-      // One query frame (a one-frame streaming step): rel_shift is the identity on its row (out[0][j] = x[0][j]) and
-      // only the first Tk positions are read, so the scores are taken against those alone.
-      const bd =
-        qV.size(2) === 1
-          ? RelPositionMultiHeadAttention.positionScores(qV, pos.narrow(2, 0, tk)) // [B, h, 1, Tk]
-          : RelPositionMultiHeadAttention.relShift(RelPositionMultiHeadAttention.positionScores(qV, pos)).narrow(3, 0, tk); // [B, h, Tq, P] -> [B, h, Tq, Tk]
+      const [tq, tk] = [ac.size(2), ac.size(3)];
+      // rel_shift's kept columns (j < Tk) read positions j + Tq - 1 - i <= Tk + Tq - 2 only, so the scores are taken
+      // against the first Tk + Tq - 1 positions (all 2Tk - 1 offline, where Tq = Tk; about half of them in a streaming
+      // step, where the queries are the last Tq of Tk keys). One query frame: rel_shift is the identity on its row.
+      const used = RelPositionMultiHeadAttention.positionScores(qV, pos.narrow(2, 0, tk + tq - 1)); // [B, h, Tq, Tk+Tq-1]
+      const bd = tq === 1 ? used : RelPositionMultiHeadAttention.relShift(used).narrow(3, 0, tk); // -> [B, h, Tq, Tk]
       const scores = ac.add(bd).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
       return this.attend(v, scores, mask, query.shape.length === 1);
     });

@@ -196,13 +196,14 @@ test('subsampling dropFront leaves out leading frames before the projection: the
   s.dispose();
 });
 
-test('rel_shift equals the direct relative-position indexing bd[i][j] = bd0[i][j + T - 1 - i]', () => {
+test('rel_shift equals the direct relative-position indexing bd[i][j] = bd0[i][j + T - 1 - i], with all 2Tk - 1 positions or only the Tk + Tq - 1 it reads', () => {
   t.tidy(() => {
-    for (const [tq, tk] of [
-      [5, 5],
-      [3, 7],
-    ] as [number, number][]) {
-      const p = 2 * tk - 1;
+    for (const [tq, tk, p] of [
+      [5, 5, 9],
+      [3, 7, 13],
+      [3, 7, 9],
+      [1, 7, 7],
+    ] as [number, number, number][]) {
       const x = t.randn([2, 3, tq, p], { generator: new t.Generator(tq) });
       const shifted = RelPositionMultiHeadAttention.relShift(x).narrow(3, 0, tk).contiguous();
       const xs = x.toArray();
