@@ -87,7 +87,13 @@ export function mapAttentionCache(c: AttentionCache, f: (x: Tensor) => Tensor): 
  * C + min(C + T, ROOM_STEPS T) frames. Returns the [C+T]-frame windows (the step's keys and values) and the buffer's
  * room for the next cache, whose window starts `keep` frames later.
  */
-function appendFrames(cache: AttentionCache, kNew: Tensor, vNew: Tensor, keep: number): { keys: Tensor; values: Tensor; room: CacheRoom } {
+function appendFrames(
+  cache: AttentionCache,
+  kNew: Tensor,
+  vNew: Tensor,
+  keep: number,
+  spares: Tensor[] | undefined,
+): { keys: Tensor; values: Tensor; room: CacheRoom } {
   const [b, h, dk, c] = cache.keys.shape as [number, number, number, number];
   const tt = kNew.size(3);
   const r = cache.room;
@@ -104,6 +110,7 @@ function appendFrames(cache: AttentionCache, kNew: Tensor, vNew: Tensor, keep: n
     const dtype = cache.keys.dtype;
     keysAll = t.empty([b, h, dk, capacity], { dtype, device: cache.keys.device });
     valuesAll = t.empty([b, h, capacity, dk], { dtype, device: cache.keys.device });
+    if (!r && spares) reserveReplacement(keysAll, spares);
     keysAll.narrow(3, 0, c).copy_(cache.keys);
     valuesAll.narrow(2, 0, c).copy_(cache.values);
     room = { capacity, written: { frames: c }, offset: 0 };
@@ -119,6 +126,21 @@ function appendFrames(cache: AttentionCache, kNew: Tensor, vNew: Tensor, keep: n
     values: valuesAll.narrow(2, room.offset, c + tt), // [B, h, C+T, d_k]
     room: { capacity: room.capacity, written: room.written, offset: room.offset + keep },
   };
+}
+
+/**
+ * Adds to `spares` two zeroed blocks of the buffer's size (one for the keys, one for the values), kept: the caller of
+ * the step frees them once every layer has stepped, so that the caching CPU allocator (native/src/cpu-allocator.cc)
+ * then holds, for every layer, blocks whose pages are already mapped. When the buffer is full, ROOM_STEPS steps later,
+ * the buffer that replaces it takes such a block instead of faulting in fresh pages in the middle of the stream: that
+ * first replacement cost 1,700 page faults and 20 ms on top of a 12 ms step (NEST-Small, 320 ms chunks, this VM);
+ * later ones reuse the blocks of the buffers before them. Freed one layer at a time instead, each layer's spares
+ * would be taken by the next layer's new buffers. Done once per buffer lineage (a fresh cache's first step, which is
+ * cold anyway). CPU only.
+ */
+function reserveReplacement(buffer: Tensor, spares: Tensor[]): void {
+  if (buffer.device !== 'cpu') return;
+  for (let i = 0; i < 2; i++) spares.push(t.keep(t.zeros(buffer.shape, { dtype: buffer.dtype })));
 }
 
 /** Joins the caches of several stream groups along the batch axis (all keep their inputs, or none does). */
@@ -272,9 +294,18 @@ export class MultiHeadAttention extends t.Module {
    * Streaming self-attention over [cache, x]: x [B, T, d] (or one frame of one stream as a vector [d], whose
    * projections are then matrix-vector products without reshapes; y is then [d]), mask [B, T, C+T],
    * pos = projectPositions(posEmb) with posEmb [1, 2(C+T)-1, d]. Only the T new frames are projected. The next cache keeps the last C frames of
-   * [cache, x[:, :T-cacheDropSize]] (NeMo's update_cache), for the inputs and their projections alike.
+   * [cache, x[:, :T-cacheDropSize]] (NeMo's update_cache), for the inputs and their projections alike. `spares`: when
+   * given and the step starts a new cache buffer, it receives blocks for the caller to free after the step (see
+   * reserveReplacement).
    */
-  step(x: Tensor, mask: Tensor | null, pos: Tensor | null, cache: AttentionCache, cacheDropSize: number): { y: Tensor; cache: AttentionCache } {
+  step(
+    x: Tensor,
+    mask: Tensor | null,
+    pos: Tensor | null,
+    cache: AttentionCache,
+    cacheDropSize: number,
+    spares?: Tensor[],
+  ): { y: Tensor; cache: AttentionCache } {
     return t.tidy(() => {
       const kNew = this.keyHeads(this.linear_k.forward(x)); // [B, T, d] -> [B, h, d_k, T]
       const vNew = this.valueHeads(this.linear_v.forward(x)); // [B, T, d] -> [B, h, T, d_k]
@@ -290,7 +321,7 @@ export class MultiHeadAttention extends t.Module {
       const inputs = cache.inputs ? next(t.cat([cache.inputs, rows], 1), cache.inputs, rows, 1) : null; // [B, C+T, d] -> [B, C, d]
       // In-place appends only without autograd: a later step's writes would change what an earlier one saved for backward.
       if (windowed && cache.keys.size(3) > 0 && !t.isGradEnabled()) {
-        const a = appendFrames(cache, kNew, vNew, keep); // [B, h, d_k, C+T], [B, h, C+T, d_k], in the cache's buffer
+        const a = appendFrames(cache, kNew, vNew, keep, spares); // [B, h, d_k, C+T], [B, h, C+T, d_k], in the cache's buffer
         const y = this.attendProjected(x, a.keys, a.values, mask, pos); // [B, T, d]
         return { y, cache: { inputs, keys: next(a.keys, cache.keys, kNew, 3), values: next(a.values, cache.values, vNew, 2), room: a.room } };
       }

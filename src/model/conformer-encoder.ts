@@ -395,10 +395,15 @@ export class ConformerEncoder extends t.Module {
           : this.layers.items.map((layer) => layer.self_attn.projectPositions(posEmb));
       let h = scaled;
       const next: LayerCache[] = [];
-      for (const [l, layer] of this.layers.items.entries()) {
-        const r = layer.step(h, attMask, pos ? pos[l]! : null, padMask, cache.layers[l]!, st.cacheDropSize);
-        h = r.y;
-        next.push(r.cache);
+      const spares: Tensor[] = []; // freed after every layer has stepped (MultiHeadAttention.step)
+      try {
+        for (const [l, layer] of this.layers.items.entries()) {
+          const r = layer.step(h, attMask, pos ? pos[l]! : null, padMask, cache.layers[l]!, st.cacheDropSize, spares);
+          h = r.y;
+          next.push(r.cache);
+        }
+      } finally {
+        for (const s of spares) s.dispose();
       }
       if (this.out_proj) h = this.out_proj.forward(h);
       let encoded = h.transpose(1, 2); // [B, T, D] -> [B, D, T]

@@ -101,6 +101,7 @@ export class ConformerLayer extends t.Module {
    * self_attn.projectPositions(posEmb) with posEmb [1, 2(C+T)-1, d] (null for abs_pos); padMask [B, T] for the chunk.
    * Returns the chunk's output and the updated caches. One frame of one stream runs as the vector [d] through the
    * layer (every projection a matrix-vector product without reshapes: about 20 fewer ATen calls per layer).
+   * `spares`: see MultiHeadAttention.step.
    */
   step(
     x: Tensor,
@@ -109,12 +110,13 @@ export class ConformerLayer extends t.Module {
     padMask: Tensor | null,
     cache: LayerCache,
     cacheDropSize: number,
+    spares?: Tensor[],
   ): { y: Tensor; cache: LayerCache } {
     return t.tidy(() => {
       const [b, tt, d] = x.shape as [number, number, number];
       const vector = b === 1 && tt === 1;
       let r = this.halfFeedForward(vector ? x.view([d]) : x, this.norm_feed_forward1, this.feed_forward1); // [B, T, d] or [d]
-      const a = this.self_attn.step(this.norm_self_att.forward(r), attMask, pos, cache.attention, cacheDropSize);
+      const a = this.self_attn.step(this.norm_self_att.forward(r), attMask, pos, cache.attention, cacheDropSize, spares);
       r = r.add(this.dropout.forward(a.y));
       const c = this.conv.step(this.norm_conv.forward(r), padMask, cache.conv, cacheDropSize);
       r = r.add(this.dropout.forward(c.y));

@@ -151,6 +151,50 @@ test('attention step: caches append in place in their buffer; an older cache, or
   assert.equal(t.liveTensorCount(), before, 'buffers go with the last cache that views them');
 });
 
+test('streaming steps: the cache buffer that replaces a full one takes blocks the caching allocator already holds (no fresh pages mid-stream)', () => {
+  // Buffers of 512 + 32 frames of d 32 (68 KB, above the allocator's 64 KiB floor); one frame per step, so a buffer
+  // fills every 32 steps. Without the spare blocks reserved at the first step, the first replacement misses the cache
+  // (2 blocks per layer) and faults in fresh pages.
+  if (!t.cpuAllocatorStats().enabled) return; // STREAMNEST_CPU_CACHE_MB=0: nothing to check
+  const before = t.liveTensorCount();
+  const enc = buildEncoder({ att_context_style: 'regular', att_context_size: [512, 0] });
+  const geo = configureStreaming(enc, { hopSeconds: 0.01 });
+  const F = enc.config.feat_in;
+  const frames = 8 * 80;
+  const plans = nemoBufferPlans(frames, geo, (n) => subsampledLength(n, enc.config.subsampling_factor, true)).slice(0, -1); // the short last chunk has shapes of its own
+  assert.ok(plans.length >= 70, `${plans.length} steps: at least two buffer replacements`);
+  const feats = t.randn([1, F, frames], { generator: new t.Generator(5) });
+  let cache = enc.initCache(1, geo.cfg, 'float32', false);
+  const misses: number[] = [];
+  const buffers: boolean[] = []; // whether the step's cache starts a new buffer
+  t.noGrad(() => {
+    for (const p of plans) {
+      const m0 = t.cpuAllocatorStats().misses!;
+      const r = t.tidy(() => {
+        let x = feats.narrow(2, p.start, p.end - p.start);
+        if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
+        const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, {
+          streaming: geo.cfg,
+          dropExtraPreEncoded: p.drop,
+          keepAllOutputs: p.keepAll,
+        });
+        return keepEncoderCache(r.cache);
+      });
+      misses.push(t.cpuAllocatorStats().misses! - m0);
+      buffers.push(r.layers[0]!.attention.room?.offset === 1);
+      disposeEncoderCache(cache);
+      cache = r;
+    }
+  });
+  const replacements = buffers.flatMap((fresh, i) => (fresh && i > 1 ? [i] : []));
+  assert.ok(replacements.length >= 2, `buffers replaced at steps ${replacements.join(', ')}`);
+  for (const i of replacements) assert.equal(misses[i], 0, `step ${i} replaced the buffers with fresh memory (misses per step: ${misses.join(' ')})`);
+  disposeEncoderCache(cache);
+  feats.dispose();
+  enc.dispose();
+  assert.equal(t.liveTensorCount(), before, 'no tensor leaked (the spare blocks are freed)');
+});
+
 test('attention step with autograd on: successive steps concatenate, so backward through several steps works', () => {
   const before = t.liveTensorCount();
   t.tidy(() => {
