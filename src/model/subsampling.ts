@@ -100,7 +100,10 @@ export class MaskedConvSequential extends t.Module {
           .to({ dtype: h.dtype })
           .unsqueeze(1)
           .unsqueeze(-1); // [B, T] -> [B, 1, T, 1]
-      let mask = this.masking ? timeMask(h.size(2)) : null;
+      // No frame is padding (every length is the input's; read on the CPU only, where it costs no device wait): every
+      // mask would be all ones (each stage's length formula is its output size), so none is made or applied (exact).
+      const masking = this.masking && !(x.device === 'cpu' && lengths.toArray().every((n) => n === x.size(1)));
+      let mask = masking ? timeMask(h.size(2)) : null;
       // True while h is already zero at t >= len for the current mask: the mask NeMo applies after a ReLU of a
       // masked tensor is then a no-op (ReLU keeps zeros; its backward zeroes the gradient there too), so it is
       // skipped — exact, and it saves full passes over the largest activations ([B, C, T/2, F/2] first).
@@ -127,7 +130,7 @@ export class MaskedConvSequential extends t.Module {
         ownsH = true;
         if (s.stride !== 1) {
           len = t.floor(len.add(s.padLeft + s.padRight - s.conv.weight.size(2)).div(s.stride)).add(1);
-          if (this.masking) mask = timeMask(h.size(2));
+          if (masking) mask = timeMask(h.size(2));
         }
       }
       if (mask && !isMasked) h = h.mul(mask); // final mask

@@ -172,6 +172,29 @@ test('subsampling masks padded time steps before every layer (legacyFrontEnd doe
   legacy.dispose();
 });
 
+test('subsampling with no padded frame (masks left out) gives what the masked batch gives for that row', () => {
+  for (const isCausal of [true, false]) {
+    const s = new ConvSubsampling({
+      subsampling: 'dw_striding',
+      subsamplingFactor: 8,
+      featIn: 16,
+      featOut: 8,
+      convChannels: 3,
+      isCausal,
+      init: { generator: new t.Generator(4) },
+    });
+    t.tidy(() => {
+      const x = t.randn([1, 37, 16], { generator: new t.Generator(5) });
+      const other = t.randn([1, 37, 16], { generator: new t.Generator(6) });
+      const alone = t.noGrad(() => s.forward(x, t.tensor([37], [1], { dtype: 'int64' }))); // no padding: no masks
+      const batch = t.noGrad(() => s.forward(t.cat([x, other], 0), t.tensor([37, 20], [2], { dtype: 'int64' }))); // row 1 padded: masks
+      assert.deepEqual(alone.lengths.toArray(), [batch.lengths.toArray()[0]]);
+      assertClose(alone.x, batch.x.narrow(0, 0, 1), 1e-6, 1e-6, `isCausal ${isCausal}`);
+    });
+    s.dispose();
+  }
+});
+
 test('subsampling dropFront leaves out leading frames before the projection: the kept frames and the lengths are unchanged', () => {
   const s = new ConvSubsampling({
     subsampling: 'dw_striding',
