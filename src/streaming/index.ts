@@ -7,6 +7,7 @@ export {
   stackCaches,
   powerOfTwoBatches,
   unstackCache,
+  streamCaches,
   SharedBatchCache,
   sharedBatchOf,
   type BatchRow,

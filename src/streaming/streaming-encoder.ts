@@ -41,17 +41,22 @@ export interface StreamSlot {
    * look-ahead chosen with switchGeometry (between any two steps).
    */
   readonly geometry: StreamingGeometry;
-  /** The encoder's caches for this stream (batch 1): attention inputs, conv inputs, valid cache length. */
-  readonly encoder: EncoderCache;
   /**
-   * Set when `encoder` is row `row` of a batched step's caches (views, no copy). When the same streams step together
-   * again, in the same order, that step reads the batched caches as they are instead of stacking the rows.
+   * The encoder's caches for this stream (batch 1): attention inputs, conv inputs, valid cache length; null while they
+   * are row `batchRow.row` of a batched step's caches (streamCaches gives that row's views).
+   */
+  readonly encoder: EncoderCache | null;
+  /**
+   * Set (and `encoder` null) when the stream's caches are a row of a batched step's caches. When the same streams step
+   * together again, in the same order, that step reads the batched caches as they are; otherwise it stacks views of
+   * the rows. The views are made only then: a batched step makes none (at 16 streams that was about 800 narrow calls
+   * per step, and as many disposals at the next).
    */
   readonly batchRow?: BatchRow;
 }
 
 /**
- * The caches a batched step produced, shared by the streams that hold its rows as views. Each row is released once
+ * The caches a batched step produced, shared by the streams whose caches are its rows. Each row is released once
  * (when its slot is disposed or consumed by the next step); the batched tensors are freed with the last row.
  */
 export class SharedBatchCache {
@@ -75,6 +80,16 @@ export class SharedBatchCache {
 export interface BatchRow {
   readonly batch: SharedBatchCache;
   readonly row: number;
+}
+
+/**
+ * A stream's caches (batch 1): its own, or views of its row of the shared batched caches (made in the caller's scope,
+ * no copy).
+ */
+export function streamCaches(s: StreamSlot): EncoderCache {
+  if (s.encoder) return s.encoder;
+  if (!s.batchRow) throw new Error('StreamSlot: neither caches of its own nor a row of batched caches');
+  return unstackCache(s.batchRow.batch.cache, s.batchRow.row);
 }
 
 /** The shared batched caches when `slots` are exactly its rows 0..n-1 in order, else null (they must be stacked). */
@@ -304,7 +319,7 @@ export class StreamingEncoder {
 
   disposeStream(s: StreamSlot): void {
     s.buffer.dispose();
-    disposeEncoderCache(s.encoder);
+    if (s.encoder) disposeEncoderCache(s.encoder);
     s.batchRow?.batch.release();
   }
 
@@ -390,7 +405,7 @@ export class StreamingEncoder {
           [plans.length],
           { dtype: 'int64' },
         );
-        const cache = sharedBatchOf(slots)?.cache ?? stackCaches(slots.map((s) => s.encoder));
+        const cache = sharedBatchOf(slots)?.cache ?? stackCaches(slots.map(streamCaches));
         const out = encoderStreamStep(this.encoder, feats, lens, cache, {
           attContextSize: geo.attContextSize,
           streaming: st,
@@ -410,8 +425,8 @@ export class StreamingEncoder {
           // Keep the frames the next step reads: its pre-encode cache onward.
           const from = Math.min(s.framesIn, Math.max(s.bufferStart, cursor.idx - cacheSize));
           const buffer = t.keep(s.buffer.narrow(1, from - s.bufferStart, s.bufferStart + s.buffer.size(1) - from).contiguous());
-          const enc = keepEncoderCache(shared ? unstackCache(shared.cache, b) : out.cache);
-          next.push({ ...s, buffer, bufferStart: from, cursor, encoder: enc, batchRow: shared ? { batch: shared, row: b } : undefined });
+          const encoder = shared ? null : keepEncoderCache(out.cache);
+          next.push({ ...s, buffer, bufferStart: from, cursor, encoder, batchRow: shared ? { batch: shared, row: b } : undefined });
         }
         return { encoded, next, lengths };
       }),
