@@ -1,9 +1,11 @@
 // Batched streaming benchmark: N independent streams of features pushed together through StreamingEncoder.pushFeatures
 // in pieces of one chunk, NEST Small fully causal encoder (random weights, seed 1234), exact mode, 1 thread. Reports
 // the p50 / p99 of the steady batched steps (the first steps apart), the per-stream cost and real-time streams per
-// core, for each N.
+// core, for each N. With --rounds R the batch sizes run R times in turn (one process): each row is then the median
+// over rounds, and the per-stream cost against one stream's (when 1 is among the sizes) is given per round, because
+// this machine's speed moves by up to 1.5x between minutes and a ratio of two runs far apart carries that.
 //
-//   npx tsc -p . && node dist/bench/streaming/batched.js [--streams 1,4,16,32,64] [--seconds 12] [--chunk-ms 320]
+//   npx tsc -p . && node dist/bench/streaming/batched.js [--streams 1,4,16,32,64] [--seconds 12] [--chunk-ms 320] [--rounds 1]
 //   BATCHED_ALLOC=1 ...: also print the CPU allocator's misses per step (stderr) and its counters after each N
 import { parseArgs, type OptionsSpec } from '../../src/cli/args.js';
 import * as t from '../../src/torch/index.js';
@@ -20,6 +22,7 @@ const spec = {
   size: { type: 'string', default: 'small', help: 'small or medium' },
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
   first: { type: 'integer', default: 3, help: 'steps reported apart as the first ones' },
+  rounds: { type: 'integer', default: 1, help: 'times the batch sizes run in turn (rows: medians over rounds)' },
 } satisfies OptionsSpec;
 
 const HOP = 0.01;
@@ -93,14 +96,35 @@ function main(): void {
   const enc = new ConformerEncoder(cfg, { init: { generator: new t.Generator(1234) } });
   enc.eval();
   console.log(`batched streaming: ${a.size} encoder, ${a.seconds} s streams, ${a['chunk-ms']} ms chunks, ${a.threads} thread(s)`);
+  const sizes = a.streams.split(',').map(Number);
+  const rounds: Row[][] = [];
+  for (let r = 0; r < a.rounds; r++) {
+    const row: Row[] = [];
+    for (const n of sizes) {
+      row.push(runBatch(enc, n, a.seconds, a['chunk-ms'], a['max-context'], a.first));
+      if (process.env.BATCHED_ALLOC) console.error(JSON.stringify(t.cpuAllocatorStats()));
+    }
+    rounds.push(row);
+    if (a.rounds > 1) console.log(`round ${r + 1}: per stream ${row.map((x) => `${x.streams}: ${x.perStream.toFixed(2)} ms`).join(', ')}`);
+  }
+  const median = (xs: number[]): number => quant(xs, 0.5);
   console.log('| streams | step p50 | step p99 | first steps (max) | per stream | real-time streams per core |');
   console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const n of a.streams.split(',').map(Number)) {
-    const r = runBatch(enc, n, a.seconds, a['chunk-ms'], a['max-context'], a.first);
-    if (process.env.BATCHED_ALLOC) console.error(JSON.stringify(t.cpuAllocatorStats()));
+  for (const [i, n] of sizes.entries()) {
+    const rs = rounds.map((row) => row[i]!);
+    const m = (f: (x: Row) => number): number => median(rs.map(f));
+    const perStream = m((x) => x.perStream);
     console.log(
-      `| ${r.streams} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.firstMax.toFixed(1)} ms | ${r.perStream.toFixed(2)} ms | ${r.realTime} |`,
+      `| ${n} | ${m((x) => x.p50).toFixed(1)} ms | ${m((x) => x.p99).toFixed(1)} ms | ${m((x) => x.firstMax).toFixed(1)} ms | ${perStream.toFixed(2)} ms | ${Math.floor(a['chunk-ms'] / perStream)} |`,
     );
+  }
+  const one = sizes.indexOf(1);
+  if (one >= 0 && sizes.length > 1) {
+    for (const [i, n] of sizes.entries()) {
+      if (i === one) continue;
+      const ratios = rounds.map((row) => row[i]!.perStream / row[one]!.perStream);
+      console.log(`per stream at ${n} streams / at 1 stream, per round: ${ratios.map((x) => x.toFixed(3)).join(' ')}; median ${median(ratios).toFixed(3)}`);
+    }
   }
   enc.dispose();
 }

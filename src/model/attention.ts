@@ -216,7 +216,7 @@ export class MultiHeadAttention extends t.Module {
     } else {
       attn = t.softmax(scores, -1);
     }
-    const o = t.matmul(this.dropout.forward(attn), v); // [B, h, Tq, Tk] @ [B, h, Tk, d_k] -> [B, h, Tq, d_k]
+    const o = t.batchedMatmul(this.dropout.forward(attn), v); // [B, h, Tq, Tk] @ [B, h, Tk, d_k] -> [B, h, Tq, d_k]
     const merged = vector ? o.view([this.h * this.dK]) : o.transpose(1, 2).reshape([b, tq, this.h * this.dK]); // -> [B, Tq, d] or [d]
     return this.linear_out.forward(merged); // [B, Tq, d]
   }
@@ -239,7 +239,7 @@ export class MultiHeadAttention extends t.Module {
   protected attendProjected(query: Tensor, kT: Tensor, v: Tensor, mask: Tensor | null, _pos: Tensor | null): Tensor {
     return t.tidy(() => {
       const q = this.splitHeads(this.linear_q.forward(query)).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
-      const scores = t.matmul(q, kT).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
+      const scores = t.batchedMatmul(q, kT).div(Math.sqrt(this.dK)); // [B, h, Tq, Tk]
       return this.attend(v, scores, mask, query.shape.length === 1);
     });
   }
@@ -367,9 +367,9 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
    */
   static positionScores(qV: Tensor, pos: Tensor): Tensor {
     const [b, h, tq, dk] = qV.shape as [number, number, number, number];
-    if (b === 1) return t.matmul(qV, pos.transpose(-2, -1)); // [1, h, Tq, P]
+    if (b === 1) return t.batchedMatmul(qV, pos.transpose(-2, -1)); // [1, h, Tq, P]
     const rows = qV.transpose(0, 1).reshape([h, b * tq, dk]); // [B, h, Tq, d_k] -> [h, B*Tq, d_k]
-    const s = t.matmul(rows, pos.squeeze(0).transpose(-2, -1)); // [h, B*Tq, d_k] @ [h, d_k, P] -> [h, B*Tq, P]
+    const s = t.batchedMatmul(rows, pos.squeeze(0).transpose(-2, -1)); // [h, B*Tq, d_k] @ [h, d_k, P] -> [h, B*Tq, P]
     return s.view([h, b, tq, s.size(2)]).transpose(0, 1); // -> [B, h, Tq, P]
   }
 
@@ -385,7 +385,7 @@ export class RelPositionMultiHeadAttention extends MultiHeadAttention {
       const q = this.splitHeads(this.linear_q.forward(query)); // [B, Tq, h, d_k]
       const qU = q.add(this.pos_bias_u).transpose(1, 2); // [B, Tq, h, d_k] -> [B, h, Tq, d_k]
       const qV = q.add(this.pos_bias_v).transpose(1, 2); // [B, h, Tq, d_k]
-      const ac = t.matmul(qU, kT); // [B, h, Tq, d_k] @ [B, h, d_k, Tk] -> [B, h, Tq, Tk]
+      const ac = t.batchedMatmul(qU, kT); // [B, h, Tq, d_k] @ [B, h, d_k, Tk] -> [B, h, Tq, Tk]
       const [tq, tk] = [ac.size(2), ac.size(3)];
       // rel_shift's kept columns (j < Tk) read positions j + Tq - 1 - i <= Tk + Tq - 2 only, so the scores are taken
       // against the first Tk + Tq - 1 positions (all 2Tk - 1 offline, where Tq = Tk; about half of them in a streaming

@@ -112,6 +112,8 @@ export interface NativeAddon {
   clipGradNorm(params: NativeTensor[], maxNorm: number, normType: number): number;
   /** x [..., in] W^T + bias -> [..., out] (W [out, in] or [out, in, 1]), one matrix-vector product per row (no autograd). */
   rowProducts(weight: NativeTensor, x: NativeTensor, bias: NativeTensor | null): NativeTensor;
+  /** a [..., m, k] @ b [..., k, n] (3-D or 4-D, the same batch shape) as one BLAS gemm per matrix (no autograd). */
+  batchedProducts(a: NativeTensor, b: NativeTensor): NativeTensor;
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
   /** Increments the autocast nesting count; returns the new level. */
