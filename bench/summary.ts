@@ -22,19 +22,24 @@ const spec = {
   dryRun: { type: 'boolean', help: 'print the block on stdout instead of writing the file' },
 } satisfies OptionsSpec;
 
-/** Repeats per part: the full run, and --quick. */
+/**
+ * Repeats per part: the full run, and --quick. op_overhead warms up for 500 iterations (100,000 calls): V8 compiles
+ * the call path only after some thousands of calls, so 10 warm-up iterations measured its compilation (2.0-2.5x the
+ * twin's per-op cost against 1.2-1.3x once compiled, BENCHMARKS.md "Summary"); a stream makes that many calls in
+ * its first seconds. The twin (CPython) has no such warm-up.
+ */
 const SETTINGS = {
   full: {
     train: { repeat: 3, warmup: 1, rounds: 2 },
     stream: { seconds: 20, rounds: 3 },
     features: { repeat: 10, warmup: 2, rounds: 3 },
-    ops: { repeat: 50, warmup: 10, rounds: 3 },
+    ops: { repeat: 200, warmup: 500, rounds: 3 },
   },
   quick: {
     train: { repeat: 1, warmup: 1, rounds: 1 },
     stream: { seconds: 8, rounds: 1 },
     features: { repeat: 3, warmup: 1, rounds: 1 },
-    ops: { repeat: 10, warmup: 3, rounds: 1 },
+    ops: { repeat: 50, warmup: 300, rounds: 1 },
   },
 } as const;
 
