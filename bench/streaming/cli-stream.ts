@@ -21,12 +21,15 @@ export interface CliStreamOptions {
   threads: number;
   /** --max-context (default: the CLI's own, the file's length in encoder frames). */
   maxContext?: number;
+  /** --warmup: seconds of silence streamed first, untimed (default: none). */
+  warmupSeconds?: number;
 }
 
 /** Runs `node dist/src/cli/main.js stream --model M --audio A --chunk-size s --json` and returns its JSON. */
 export function runCliStream(model: string, audio: string, o: CliStreamOptions): CliStreamResult {
   const args = [MAIN, 'stream', '--model', model, '--audio', audio, '--chunk-size', String(o.chunkMs / 1000), '--threads', String(o.threads), '--json'];
   if (o.maxContext !== undefined) args.push('--max-context', String(o.maxContext));
+  if (o.warmupSeconds !== undefined) args.push('--warmup', String(o.warmupSeconds));
   const env = { ...process.env, OPENBLAS_NUM_THREADS: String(o.threads), OMP_NUM_THREADS: String(o.threads) };
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`streamnest stream failed (${args.slice(1).join(' ')}):\n${r.stderr}`);

@@ -34,7 +34,8 @@ export function runStreamingRows(o: StreamingOptions): StreamingRow[] {
   const acc = new Map<number, { sn: P[]; snSteady: P[]; twin: P[]; c: number; check: number; torch: string }>();
   for (let round = 0; round < o.rounds; round++) {
     for (const ms of o.chunks) {
-      const cli = runCliStream(inputs.nemo, inputs.wav, { chunkMs: ms, threads: 1 });
+      // Warm on both sides: the CLI streams as many seconds of silence first (--warmup), the twin times its second pass.
+      const cli = runCliStream(inputs.nemo, inputs.wav, { chunkMs: ms, threads: 1, warmupSeconds: o.seconds });
       const c = cli.max_context;
       if (c === null) throw new Error('streamnest stream reported no max_context (expected unlimited left context)');
       const tw = runTwin(inputs.handoff, cli.chunk_frames, streamFrames(o.seconds, cli.chunk_frames), c, 1);

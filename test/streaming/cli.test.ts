@@ -89,6 +89,29 @@ test('stream --json --compare-modes --out --plot', (t) => {
   assert.deepEqual([...readFileSync(join(dir, 'l.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
 });
 
+test('stream --warmup: a throwaway stream of silence first, untimed; the output is unchanged; a bad value is refused', (t) => {
+  const dir = testDir(t);
+  const model = tinyModel();
+  const outputs: number[][] = [];
+  for (const warmup of ['0', '1.5']) {
+    const npy = join(dir, `o${warmup}.npy`);
+    const r = JSON.parse(
+      execFileSync(process.execPath, [MAIN, 'stream', '--model', model, '--audio', audio, '--chunk-size', '0.32', '--json', '--warmup', warmup, '--out', npy], {
+        encoding: 'utf8',
+      }),
+    ) as { warmup_s: number; chunks: number; duration_s: number };
+    assert.equal(r.warmup_s, Number(warmup));
+    assert.equal(r.chunks, Math.ceil(r.duration_s / 0.32) + 1, 'only the file is timed: one push per chunk and the flush');
+    const y = readNpy(npy);
+    outputs.push(y.toArray());
+    y.dispose();
+  }
+  assert.deepEqual(outputs[1], outputs[0], 'the warm-up stream leaves the timed stream unchanged');
+  const bad = spawnSync(process.execPath, [MAIN, 'stream', '--model', model, '--audio', audio, '--warmup', '-1'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--warmup: expected seconds >= 0, got -1/);
+});
+
 test('stream: bad chunk size is a clear error', () => {
   const model = tinyModel();
   assert.throws(

@@ -25,6 +25,12 @@ const spec = {
     help: "adaptive look-ahead: before each step take the largest trained look-ahead whose algorithmic latency plus measured compute fits MS (multi-look-ahead models; the pairs sharing --att-context-size's left context)",
   },
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
+  warmup: {
+    type: 'number',
+    metavar: 'SECONDS',
+    default: 0,
+    help: "first stream this much silence through a throwaway stream, untimed (a server's start-up: JIT, allocator, positional projections), so that the latencies are a warm process's",
+  },
   precision: {
     type: 'string',
     choices: ['32', 'bf16'],
@@ -39,12 +45,14 @@ const spec = {
 
 export const usage = `Usage: streamnest stream --model FILE.nemo --audio FILE [--chunk-size 0.32] [--att-context-size L,R]
                         [--compare-modes] [--json] [--out FILE.npy] [--plot FILE.png] [--nemo-compatible]
-                        [--latency-budget-ms MS] [--precision 32|bf16]
+                        [--latency-budget-ms MS] [--precision 32|bf16] [--warmup SECONDS]
 
 ${summary}.
 Audio is pushed in pieces of one chunk (the new audio a step consumes); each push's wall time is one chunk latency.
 The JSON's latency_ms covers every push; steady_latency_ms leaves out the first 3 pushes (one-time set-up of a fresh
-process, listed in first_chunks_ms) and the end-of-stream flush.
+process, listed in first_chunks_ms) and the end-of-stream flush. --warmup S streams S seconds of silence through
+a throwaway stream first (untimed), as a server does before taking streams: a fresh process's pushes stay slower
+for a while after the first ones, until V8 has compiled the code they run.
 The default driver is exact: for causal subsampling + causal convs (chunked_limited or regular style) the
 concatenated output equals the offline encoder output. --nemo-compatible reproduces NeMo's driver instead.
 --latency-budget-ms switches look-ahead chunk by chunk (after timing every trained context once on quiet noise);
@@ -88,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
   } = await import('../../streaming/index.js');
   const { loadNemoModel } = await import('../../checkpoint/nemo-model.js');
   t.setNumThreads(options.threads);
+  if (!(Number.isFinite(options.warmup) && options.warmup >= 0)) throw new ArgError(`--warmup: expected seconds >= 0, got ${options.warmup}`);
   const inPrecision = <T>(fn: () => T): T => (options.precision === 'bf16' ? t.autocast({ device: 'cpu', dtype: 'bfloat16' }, fn) : fn());
 
   const m = loadNemoModel(options.model);
@@ -125,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
     const times: number[] = [];
     const parts: Tensor[] = [];
     const schedule: number[] = []; // encoder frames per step (adaptive: the chunk schedule of the offline reference)
+    if (options.warmup > 0) inPrecision(() => warmUp(se, Math.round(options.warmup * sr), piece));
     let state = se.initStreamState(1);
     /** Runs the stream's ready steps one at a time, choosing the look-ahead before each. */
     const steps = (): void => {
@@ -193,6 +203,7 @@ export async function run(argv: string[]): Promise<number> {
       frames_out: encoded.size(1),
       threads: options.threads,
       precision: options.precision,
+      warmup_s: options.warmup,
       exactness_issues: geo.exactnessIssues,
     };
     if (adaptive) {
@@ -301,4 +312,22 @@ export async function run(argv: string[]): Promise<number> {
     m.dispose();
   }
   return 0;
+}
+
+/** Streams `samples` zeros through a throwaway stream of `se` in pieces of `piece` samples, untimed (see --warmup). */
+function warmUp(se: import('../../streaming/index.js').StreamingEncoder, samples: number, piece: number): void {
+  const silence = new Float32Array(piece);
+  let state = se.initStreamState(1);
+  const drain = (): void => {
+    const r = se.run(state);
+    state = r.state;
+    for (const e of r.encoded) e.dispose();
+  };
+  for (let pos = 0; pos < samples; pos += piece) {
+    state = se.feedAudio([silence.subarray(0, Math.min(piece, samples - pos))], state);
+    drain();
+  }
+  state = se.endStreams(state, [0]);
+  drain();
+  se.disposeState(state);
 }
