@@ -19,6 +19,29 @@ import { configureStreaming, nemoBufferPlans } from '../../src/streaming/index.j
 import { subsampledLength } from '../../src/model/index.js';
 import { buildEncoder, maxAbsDiff } from '../streaming/helpers.js';
 
+/** One streamStep of plan `p` over features [1, F, frames]: the step's valid output frames and the next cache (kept). */
+function stepPlan(
+  enc: ReturnType<typeof buildEncoder>,
+  geo: ReturnType<typeof configureStreaming>,
+  feats: Tensor,
+  p: ReturnType<typeof nemoBufferPlans>[number],
+  cache: EncoderCache,
+  positions?: RelativePositionProjections,
+): { encoded: Tensor; cache: EncoderCache } {
+  const F = enc.config.feat_in;
+  return t.tidy(() => {
+    let x = feats.narrow(2, p.start, p.end - p.start);
+    if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
+    const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, {
+      streaming: geo.cfg,
+      dropExtraPreEncoded: p.drop,
+      keepAllOutputs: p.keepAll,
+      positions,
+    });
+    return { encoded: r.encoded.narrow(2, 0, r.lengths.toArray()[0]!).contiguous(), cache: keepEncoderCache(r.cache) };
+  });
+}
+
 /** Streams random features through streamStep; returns the concatenated output and the final cache. */
 function stream(
   enc: ReturnType<typeof buildEncoder>,
@@ -34,17 +57,7 @@ function stream(
   const parts: Tensor[] = [];
   t.noGrad(() => {
     for (const p of plans) {
-      const r = t.tidy(() => {
-        let x = feats.narrow(2, p.start, p.end - p.start);
-        if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
-        const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, {
-          streaming: geo.cfg,
-          dropExtraPreEncoded: p.drop,
-          keepAllOutputs: p.keepAll,
-          positions,
-        });
-        return { encoded: r.encoded.narrow(2, 0, r.lengths.toArray()[0]!).contiguous(), cache: keepEncoderCache(r.cache) };
-      });
+      const r = stepPlan(enc, geo, feats, p, cache, positions);
       disposeEncoderCache(cache);
       cache = r.cache;
       parts.push(r.encoded);
@@ -170,20 +183,12 @@ test('streaming steps: the cache buffer that replaces a full one takes blocks th
   t.noGrad(() => {
     for (const p of plans) {
       const m0 = t.cpuAllocatorStats().misses!;
-      const r = t.tidy(() => {
-        let x = feats.narrow(2, p.start, p.end - p.start);
-        if (p.zeroPad > 0) x = t.cat([t.zeros([1, F, p.zeroPad]), x], 2);
-        const r = enc.streamStep(x, t.tensor([x.size(2)], [1], { dtype: 'int64' }), cache, {
-          streaming: geo.cfg,
-          dropExtraPreEncoded: p.drop,
-          keepAllOutputs: p.keepAll,
-        });
-        return keepEncoderCache(r.cache);
-      });
+      const r = stepPlan(enc, geo, feats, p, cache);
       misses.push(t.cpuAllocatorStats().misses! - m0);
-      buffers.push(r.layers[0]!.attention.room?.offset === 1);
+      r.encoded.dispose();
+      buffers.push(r.cache.layers[0]!.attention.room?.offset === 1);
       disposeEncoderCache(cache);
-      cache = r;
+      cache = r.cache;
     }
   });
   const replacements = buffers.flatMap((fresh, i) => (fresh && i > 1 ? [i] : []));

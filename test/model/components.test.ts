@@ -172,17 +172,21 @@ test('subsampling masks padded time steps before every layer (legacyFrontEnd doe
   legacy.dispose();
 });
 
+/** dw_striding by 8, 16 features -> 8, 3 channels (seed 4). */
+const smallSubsampling = (isCausal: boolean): ConvSubsampling =>
+  new ConvSubsampling({
+    subsampling: 'dw_striding',
+    subsamplingFactor: 8,
+    featIn: 16,
+    featOut: 8,
+    convChannels: 3,
+    isCausal,
+    init: { generator: new t.Generator(4) },
+  });
+
 test('subsampling with no padded frame (masks left out) gives what the masked batch gives for that row', () => {
   for (const isCausal of [true, false]) {
-    const s = new ConvSubsampling({
-      subsampling: 'dw_striding',
-      subsamplingFactor: 8,
-      featIn: 16,
-      featOut: 8,
-      convChannels: 3,
-      isCausal,
-      init: { generator: new t.Generator(4) },
-    });
+    const s = smallSubsampling(isCausal);
     t.tidy(() => {
       const x = t.randn([1, 37, 16], { generator: new t.Generator(5) });
       const other = t.randn([1, 37, 16], { generator: new t.Generator(6) });
@@ -196,15 +200,7 @@ test('subsampling with no padded frame (masks left out) gives what the masked ba
 });
 
 test('subsampling dropFront leaves out leading frames before the projection: the kept frames and the lengths are unchanged', () => {
-  const s = new ConvSubsampling({
-    subsampling: 'dw_striding',
-    subsamplingFactor: 8,
-    featIn: 16,
-    featOut: 8,
-    convChannels: 3,
-    isCausal: true,
-    init: { generator: new t.Generator(4) },
-  });
+  const s = smallSubsampling(true);
   t.tidy(() => {
     const x = t.randn([2, 41, 16], { generator: new t.Generator(5) });
     const len = t.tensor([41, 30], [2], { dtype: 'int64' });
