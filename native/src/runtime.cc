@@ -329,6 +329,7 @@ using DgemmFn = void (*)(const char*, const char*, const int*, const int*, const
 /** A row-major [r, c] matrix with strides (sr, sc) as BLAS's column-major operand X^T ([c, r]): 'N' when rows are
  * contiguous, 'T' when columns are; false when neither. */
 bool ColumnMajorOperand(int64_t r, int64_t c, int64_t sr, int64_t sc, char* trans, int* ld) {
+  if (sr > INT32_MAX || sc > INT32_MAX) return false;  // BLAS's leading dimensions are ints
   if ((sc == 1 || c == 1) && (r == 1 || sr >= c)) {
     *trans = 'N';
     *ld = static_cast<int>(r == 1 ? std::max<int64_t>(c, 1) : sr);
