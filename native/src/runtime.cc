@@ -311,16 +311,7 @@ Napi::Value RowProducts(const Napi::CallbackInfo& info) {
   return WrapTensor(env, y);
 }
 
-// batchedProducts(a [..., m, k], b [..., k, n]) -> [..., m, n] (contiguous): one matrix product per batch element,
-// through BLAS's gemm (sgemm_ / dgemm_, found with dlsym) called directly in a loop. Why: ATen's bmm on the CPU splits
-// the batch into one addmm per element, each with its own tensor views and checks, about 1-2 us per matrix; the
-// attention of 16 batched streams multiplies 64 small matrices (4 x 44 by 44 x 166) per product, twice per layer, and
-// that took 1.6-1.8x the time of this loop (bench/batched-products.js: 130-210 against 84-114 us). The same gemm ATen calls
-// for each element (column-major operands, the same transposition flags), so the same sums. Falls back to at::matmul
-// for anything else: other dtypes or devices, batch shapes that differ (no broadcasting), an operand whose matrices
-// have no unit stride, empty sizes, or no BLAS symbol (a libtorch with MKL linked in). Records no autograd graph:
-// callers use it with gradients off.
-
+// BLAS's Fortran gemm entry points (sgemm_ / dgemm_), called by batchedProducts below.
 using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
                          const float*, const int*, const float*, float*, const int*);
 using DgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const double*, const double*, const int*,
@@ -359,6 +350,15 @@ void GemmLoop(Fn gemm, const at::Tensor& a, const at::Tensor& b, at::Tensor& out
       gemm(&tb, &ta, &n, &m, &k, &one, pb + i * bo + j * bi, &ldb, pa + i * ao + j * ai, &lda, &zero, pc, &n);
 }
 
+// batchedProducts(a [..., m, k], b [..., k, n]) -> [..., m, n] (contiguous): one matrix product per batch element,
+// through BLAS's gemm (sgemm_ / dgemm_, found with dlsym) called directly in a loop. Why: ATen's bmm on the CPU splits
+// the batch into one addmm per element, each with its own tensor views and checks, about 1-2 us per matrix; the
+// attention of 16 batched streams multiplies 64 small matrices (4 x 44 by 44 x 166) per product, twice per layer, and
+// that took 1.6-1.8x the time of this loop (bench/batched-products.js: 130-210 against 84-114 us). The same gemm ATen calls
+// for each element (column-major operands, the same transposition flags), so the same sums. Falls back to at::matmul
+// for anything else: other dtypes or devices, batch shapes that differ (no broadcasting), an operand whose matrices
+// have no unit stride, empty sizes, or no BLAS symbol (a libtorch with MKL linked in). Records no autograd graph:
+// callers use it with gradients off.
 Napi::Value BatchedProducts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor a = UnwrapTensor(info[0], "batchedProducts(a)");
@@ -389,7 +389,6 @@ Napi::Value BatchedProducts(const Napi::CallbackInfo& info) {
   });
   return WrapTensor(env, y);
 }
-
 
 }  // namespace
 

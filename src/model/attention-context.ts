@@ -141,6 +141,15 @@ export interface Masks {
 }
 
 /**
+ * Whether no frame of the batch is padding (every length is `frames`), so that a mask of padded frames would change
+ * nothing and may be left out (exact). Read only from lengths on the CPU, where it costs no device wait; elsewhere
+ * false (the caller masks as usual). lengths: int64 [B].
+ */
+export function noFramePadded(lengths: Tensor, frames: number): boolean {
+  return lengths.device === 'cpu' && lengths.toArray().every((n) => n === frames);
+}
+
+/**
  * NeMo's _create_masks over `maxLength` positions: valid[b][t] = t < paddingLength[b] (and t >= offset[b] when
  * streaming); attMask = not (allowed and valid[query] and valid[key]); padMask = not valid.
  * paddingLength / offset: int64 [B]. queryFrom > 0 builds only the query rows queryFrom .. maxLength-1 of attMask

@@ -8,6 +8,7 @@ import {
   calcContextSizes,
   createMasks,
   masksFromAllowed,
+  noFramePadded,
   type AttContextSize,
   type AttContextStyle,
   type ContextSizes,
@@ -385,10 +386,8 @@ export class ConformerEncoder extends t.Module {
       const offset = cache.channelLen.neg().add(c); // first valid cache slot per stream
       const { x: scaled, posEmb } = this.pos_enc.forward(x, c); // posEmb [1, 2(C+T)-1, d]
       const masks = createMasks(ctx, this.config.att_context_style, len.add(c), c + tt, offset, c); // chunk rows over [cache slots, chunk]
-      // The conv modules zero padded frames; when no frame of the chunk is padding (read on the CPU only, where it
-      // costs no device wait) there is nothing to zero and the mask is left out (exact).
-      const padded = !(len.device === 'cpu' && len.toArray().every((n) => n === tt));
-      const padMask = padded ? masks.padMask.narrow(1, c, tt) : null; // [B, C+T] -> [B, T]
+      // The conv modules zero padded frames; with none in the chunk the mask is left out.
+      const padMask = noFramePadded(len, tt) ? null : masks.padMask.narrow(1, c, tt); // [B, C+T] -> [B, T]
       const attMask = masks.attMask; // [B, T, C+T]
       const relPos = this.config.self_attention_model === 'rel_pos';
       const pos = !relPos

@@ -3,6 +3,7 @@
 //             causal_convs.CausalConv2D for causal_downsampling)
 import * as t from '../torch/index.js';
 import type { Tensor, LayerInit } from '../torch/index.js';
+import { noFramePadded } from './attention-context.js';
 
 export type SubsamplingKind = 'dw_striding' | 'striding';
 
@@ -100,9 +101,9 @@ export class MaskedConvSequential extends t.Module {
           .to({ dtype: h.dtype })
           .unsqueeze(1)
           .unsqueeze(-1); // [B, T] -> [B, 1, T, 1]
-      // No frame is padding (every length is the input's; read on the CPU only, where it costs no device wait): every
-      // mask would be all ones (each stage's length formula is its output size), so none is made or applied (exact).
-      const masking = this.masking && !(x.device === 'cpu' && lengths.toArray().every((n) => n === x.size(1)));
+      // With no padded frame every mask would be all ones (each stage's length formula is its output size), so none
+      // is made or applied.
+      const masking = this.masking && !noFramePadded(lengths, x.size(1));
       let mask = masking ? timeMask(h.size(2)) : null;
       // True while h is already zero at t >= len for the current mask: the mask NeMo applies after a ReLU of a
       // masked tensor is then a no-op (ReLU keeps zeros; its backward zeroes the gradient there too), so it is
