@@ -12,6 +12,7 @@ import * as t from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { ConformerEncoder } from '../../src/model/index.js';
 import { configureStreaming, StreamingEncoder, type StepEvent } from '../../src/streaming/index.js';
+import { median } from '../timing.js';
 import { nestArgs, type NestSize } from '../workloads/nest-shapes.js';
 
 const spec = {
@@ -107,7 +108,6 @@ function main(): void {
     rounds.push(row);
     if (a.rounds > 1) console.log(`round ${r + 1}: per stream ${row.map((x) => `${x.streams}: ${x.perStream.toFixed(2)} ms`).join(', ')}`);
   }
-  const median = (xs: number[]): number => quant(xs, 0.5);
   console.log('| streams | step p50 | step p99 | first steps (max) | per stream | real-time streams per core |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const [i, n] of sizes.entries()) {
