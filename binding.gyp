@@ -10,7 +10,8 @@
         "native/src/runtime.cc",
         "native/src/autocast.cc",
         "native/src/distributed.cc",
-        "native/src/cpu-allocator.cc"
+        "native/src/cpu-allocator.cc",
+        "native/src/small-products.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

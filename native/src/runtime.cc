@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "small-products.h"
 #include "tensor.h"
 
 namespace streamnest {
@@ -140,6 +141,9 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
     out.Set("openblasConfig", Napi::String::New(env, f()));
   } else {
     out.Set("openblasConfig", env.Null());
+  }
+  if (auto f = reinterpret_cast<GetConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+    out.Set("openblasCore", Napi::String::New(env, f()));
   }
   if (auto f = reinterpret_cast<GetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
     out.Set("openblasThreads", Napi::Number::New(env, f()));
@@ -390,6 +394,36 @@ Napi::Value BatchedProducts(const Napi::CallbackInfo& info) {
   return WrapTensor(env, y);
 }
 
+// smallProductKernel() -> "avx512" | "avx2" | null: the kernel packedProducts runs on this CPU (small-products.cc).
+Napi::Value SmallProductKernelName(const Napi::CallbackInfo& info) {
+  const char* k = SmallProductKernel();
+  return k ? Napi::String::New(info.Env(), k) : info.Env().Null();
+}
+
+// packWeight(weight [out, in] or a kernel-1 conv weight [out, in, 1], float32 CPU) -> the packed copy packedProducts
+// reads ([panels, in, NR]).
+Napi::Value PackWeight(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor w = UnwrapTensor(info[0], "packWeight(weight)");
+  at::Tensor y = Guard(env, "packWeight", [&] {
+    return PackForSmallProducts(w.dim() == 3 && w.size(2) == 1 ? w.view({w.size(0), w.size(1)}) : w);
+  });
+  return WrapTensor(env, y);
+}
+
+// packedProducts(x [..., in], packed, out, bias [out] or null) -> [..., out]: x W^T + bias through the small-product
+// kernel. Records no autograd graph: callers use it with gradients off.
+Napi::Value PackedProducts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor x = UnwrapTensor(info[0], "packedProducts(x)");
+  at::Tensor packed = UnwrapTensor(info[1], "packedProducts(packed)");
+  const int64_t out = static_cast<int64_t>(Num(info[2]));
+  const bool hasBias = !(info[3].IsNull() || info[3].IsUndefined());
+  at::Tensor b = hasBias ? UnwrapTensor(info[3], "packedProducts(bias)") : at::Tensor();
+  at::Tensor y = Guard(env, "packedProducts", [&] { return SmallProducts(x, packed, out, b); });
+  return WrapTensor(env, y);
+}
+
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
@@ -411,6 +445,9 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("clipGradNorm", Napi::Function::New(env, ClipGradNorm));
   exports.Set("rowProducts", Napi::Function::New(env, RowProducts));
   exports.Set("batchedProducts", Napi::Function::New(env, BatchedProducts));
+  exports.Set("smallProductKernel", Napi::Function::New(env, SmallProductKernelName));
+  exports.Set("packWeight", Napi::Function::New(env, PackWeight));
+  exports.Set("packedProducts", Napi::Function::New(env, PackedProducts));
 }
 
 }  // namespace streamnest

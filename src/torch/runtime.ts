@@ -52,6 +52,8 @@ export interface BlasReport {
   library: string | null;
   kind: 'openblas' | 'reference' | 'mkl' | 'other' | 'unknown';
   threads?: number;
+  /** OpenBLAS's kernels in use (its choice for this CPU, or OPENBLAS_CORETYPE's), where the BLAS is OpenBLAS. */
+  core?: string;
 }
 
 export function blasReport(): BlasReport {
@@ -69,7 +71,7 @@ export function blasReport(): BlasReport {
   else if (lib && /mkl/i.test(lib)) kind = 'mkl';
   else if (lib && /\/blas\/libblas\.so/.test(lib)) kind = 'reference';
   else if (lib) kind = 'other';
-  return { library: lib, kind, threads: info.openblasThreads };
+  return { library: lib, kind, threads: info.openblasThreads, core: info.openblasCore };
 }
 
 let warned = false;

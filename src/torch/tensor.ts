@@ -40,6 +40,8 @@ const leakGuard = new FinalizationRegistry<NativeTensor>((handle) => {
 
 /** A tensor cached with the tensor it was computed from (Tensor.derived). */
 export interface DerivedTensor {
+  /** What `tensor` is (ops/nn.ts: 'transposed', 'packed'); a cache of another kind replaces it. */
+  kind: string;
   tensor: Tensor;
   /** The source's version counter and assign() count when `tensor` was made. */
   version: number;
@@ -57,7 +59,7 @@ export class Tensor {
   assignments = 0;
   /**
    * A tensor computed from this one and cached with it, with this tensor's write stamp (version, assignments) when it
-   * was made (ops/nn.ts keeps a linear weight's transposed copy here); disposed with this tensor. Set by setDerived.
+   * was made (ops/nn.ts keeps a linear weight's transposed or packed copy here); disposed with this tensor. Set by setDerived.
    */
   derived: DerivedTensor | null = null;
   /** The scope that will dispose this tensor (scope.ts's bookkeeping), or null. */

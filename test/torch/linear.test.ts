@@ -1,12 +1,14 @@
-// t.linear: small products (2-64 rows) with no gradient to the weight (streaming steps) multiply by the weight's cached
-// transposed copy, and one row goes through addmv/mv, instead of ATen's linear (gemm with the weight transposed).
-// Same values, shapes and gradients as ATen's route, with and without bias, for 1-D to 3-D inputs; the cached copy
-// follows in-place writes and assign() and goes with its weight; under CPU autocast it stays linear's lower-precision
-// route; no leaked handles.
+// t.linear's routes besides ATen's linear (gemm with the weight transposed): with gradients off, 1-64 rows through the
+// small-product kernel over the weight's cached packed copy (test/torch/small-products.test.ts); without that kernel
+// (turned off here with useSmallProductKernel, as on a CPU without AVX2), small products with no gradient to the
+// weight multiply by the weight's cached transposed copy, 1-3 rows go through one matrix-vector product each, and one
+// row with gradients on through addmv/mv. Same values, shapes and gradients as ATen's route, with and without bias,
+// for 1-D to 3-D inputs; the cached copy follows in-place writes and assign() and goes with its weight; under CPU
+// autocast it stays linear's lower-precision route; no leaked handles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
-import { FEW_ROWS, SMALL_PRODUCT_ROWS } from '../../src/torch/ops/nn.js';
+import { FEW_ROWS, SMALL_PRODUCT_ROWS, useSmallProductKernel } from '../../src/torch/ops/nn.js';
 import { native } from '../../src/torch/native.js';
 import { assertClose } from '../helpers/assert.js';
 
@@ -23,6 +25,16 @@ const viaGemm = (x: t.Tensor, w: t.Tensor, b: t.Tensor | null): t.Tensor => {
     .narrow(0, 0, rows.size(0))
     .reshape([...x.shape.slice(0, -1), w.shape[0]!]);
 };
+
+/** Runs `f` with the small-product kernel turned off (ATen's routes, as on a CPU without one). */
+function withoutKernel(f: () => void): void {
+  const was = useSmallProductKernel(false);
+  try {
+    f();
+  } finally {
+    useSmallProductKernel(was);
+  }
+}
 
 test('one row: the matrix-vector route equals the gemm route in value and shape (1-D to 3-D, with and without bias)', () => {
   const before = t.liveTensorCount();
@@ -74,43 +86,44 @@ test('one row under CPU autocast: linear lower-precision route (bfloat16), not t
   });
 });
 
-test('small products without a gradient to the weight: the transposed copy gives ATen linear values, is made once, follows in-place writes and assign(), and goes with its weight', () => {
-  const before = t.liveTensorCount();
-  const derivedBefore = t.derivedTensorCount();
-  t.tidy(() => {
-    const g = new t.Generator(11);
-    const w = t.randn([96, 40], { generator: g });
-    const b = t.randn([96], { generator: g });
-    const rows = (n: number): t.Tensor => t.randn([1, n, 40], { generator: g });
-    t.noGrad(() => {
-      for (const n of [1, 3, 8, SMALL_PRODUCT_ROWS]) {
-        const x = rows(n);
-        const y = t.linear(x, w, b);
-        assert.deepEqual(y.shape, [1, n, 96]);
-        assertClose(y, viaGemm(x, w, b), 1e-4, 1e-5);
-      }
-      const copy = w.derived?.tensor;
-      assert.ok(copy, 'the transposed copy is cached on the weight');
-      assert.equal(t.derivedTensorCount(), derivedBefore + 1, 'one copy for the weight, counted apart from live tensors');
-      assert.deepEqual(copy.shape, [40, 96]);
-      t.linear(rows(2), w, b);
-      assert.equal(w.derived?.tensor, copy, 'made once while the weight is unchanged');
-      const x = rows(4);
-      w.mul_(2); // an in-place write (as an optimizer step)
-      assertClose(t.linear(x, w, null), viaGemm(x, w, null), 1e-4, 1e-5);
-      assert.notEqual(w.derived?.tensor, copy, 'remade after an in-place write');
-      const written = w.derived?.tensor;
-      const other = t.randn([96, 40], { generator: g });
-      while (other.version < w.version) other.mul_(1); // the same version counter value: only assign() tells them apart
-      assert.equal(other.version, w.version);
-      w.assign(other);
-      assertClose(t.linear(x, w, null), viaGemm(x, other, null), 1e-4, 1e-5);
-      assert.notEqual(w.derived?.tensor, written, 'remade after assign()');
+test('without the small-product kernel, small products without a gradient to the weight: the transposed copy gives ATen linear values, is made once, follows in-place writes and assign(), and goes with its weight', () =>
+  withoutKernel(() => {
+    const before = t.liveTensorCount();
+    const derivedBefore = t.derivedTensorCount();
+    t.tidy(() => {
+      const g = new t.Generator(11);
+      const w = t.randn([96, 40], { generator: g });
+      const b = t.randn([96], { generator: g });
+      const rows = (n: number): t.Tensor => t.randn([1, n, 40], { generator: g });
+      t.noGrad(() => {
+        for (const n of [1, 3, 8, SMALL_PRODUCT_ROWS]) {
+          const x = rows(n);
+          const y = t.linear(x, w, b);
+          assert.deepEqual(y.shape, [1, n, 96]);
+          assertClose(y, viaGemm(x, w, b), 1e-4, 1e-5);
+        }
+        const copy = w.derived?.tensor;
+        assert.ok(copy, 'the transposed copy is cached on the weight');
+        assert.equal(t.derivedTensorCount(), derivedBefore + 1, 'one copy for the weight, counted apart from live tensors');
+        assert.deepEqual(copy.shape, [40, 96]);
+        t.linear(rows(2), w, b);
+        assert.equal(w.derived?.tensor, copy, 'made once while the weight is unchanged');
+        const x = rows(4);
+        w.mul_(2); // an in-place write (as an optimizer step)
+        assertClose(t.linear(x, w, null), viaGemm(x, w, null), 1e-4, 1e-5);
+        assert.notEqual(w.derived?.tensor, copy, 'remade after an in-place write');
+        const written = w.derived?.tensor;
+        const other = t.randn([96, 40], { generator: g });
+        while (other.version < w.version) other.mul_(1); // the same version counter value: only assign() tells them apart
+        assert.equal(other.version, w.version);
+        w.assign(other);
+        assertClose(t.linear(x, w, null), viaGemm(x, other, null), 1e-4, 1e-5);
+        assert.notEqual(w.derived?.tensor, written, 'remade after assign()');
+      });
     });
-  });
-  assert.equal(t.derivedTensorCount(), derivedBefore, 'the cached copy is disposed with its weight');
-  assert.equal(t.liveTensorCount(), before);
-});
+    assert.equal(t.derivedTensorCount(), derivedBefore, 'the cached copy is disposed with its weight');
+    assert.equal(t.liveTensorCount(), before);
+  }));
 
 test("small products with a gradient to the weight stay on ATen's route and cache nothing", () => {
   t.tidy(() => {
@@ -130,35 +143,36 @@ test("small products with a gradient to the weight stay on ATen's route and cach
   });
 });
 
-test(`1 to ${FEW_ROWS} rows with gradients off: one matrix-vector product per row (native rowProducts) gives ATen linear's values`, () => {
-  const before = t.liveTensorCount();
-  const copies = t.derivedTensorCount();
-  t.tidy(() => {
-    const g = new t.Generator(11);
-    const w = t.randn([352, 176], { generator: g });
-    const b = t.randn([352], { generator: g });
-    for (const shape of [
-      [1, 1, 176],
-      [2, 176],
-      [1, 3, 176],
-      [3, 1, 176],
-    ]) {
-      const x = t.randn(shape, { generator: g });
-      for (const bias of [b, null]) {
-        const y = t.noGrad(() => t.linear(x, w, bias));
-        assert.deepEqual(y.shape, [...shape.slice(0, -1), 352], `shape for ${JSON.stringify(shape)}`);
-        assertClose(y, viaGemm(x, w, bias), 1e-4, 1e-5, `values for ${JSON.stringify(shape)}, bias ${bias !== null}`);
+test(`without the small-product kernel, 1 to ${FEW_ROWS} rows with gradients off: one matrix-vector product per row (native rowProducts) gives ATen linear's values`, () =>
+  withoutKernel(() => {
+    const before = t.liveTensorCount();
+    const copies = t.derivedTensorCount();
+    t.tidy(() => {
+      const g = new t.Generator(11);
+      const w = t.randn([352, 176], { generator: g });
+      const b = t.randn([352], { generator: g });
+      for (const shape of [
+        [1, 1, 176],
+        [2, 176],
+        [1, 3, 176],
+        [3, 1, 176],
+      ]) {
+        const x = t.randn(shape, { generator: g });
+        for (const bias of [b, null]) {
+          const y = t.noGrad(() => t.linear(x, w, bias));
+          assert.deepEqual(y.shape, [...shape.slice(0, -1), 352], `shape for ${JSON.stringify(shape)}`);
+          assertClose(y, viaGemm(x, w, bias), 1e-4, 1e-5, `values for ${JSON.stringify(shape)}, bias ${bias !== null}`);
+        }
       }
-    }
-    // a kernel-1 conv weight [out, in, 1] through the pointwise route, and a non-contiguous x
-    const pw = t.randn([352, 176, 1], { generator: g });
-    const xt = t.randn([1, 176, 2], { generator: g }).transpose(1, 2); // [1, 2, 176], strided
-    const y = t.noGrad(() => t.pointwiseConv1dRows(xt, pw, b));
-    assertClose(y, viaGemm(xt.contiguous(), pw.view([352, 176]), b), 1e-4, 1e-5, 'pointwise conv rows');
-    assert.equal(t.derivedTensorCount(), copies, 'no transposed weight copy was made: the per-row route was taken');
-  });
-  assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
-});
+      // a kernel-1 conv weight [out, in, 1] through the pointwise route, and a non-contiguous x
+      const pw = t.randn([352, 176, 1], { generator: g });
+      const xt = t.randn([1, 176, 2], { generator: g }).transpose(1, 2); // [1, 2, 176], strided
+      const y = t.noGrad(() => t.pointwiseConv1dRows(xt, pw, b));
+      assertClose(y, viaGemm(xt.contiguous(), pw.view([352, 176]), b), 1e-4, 1e-5, 'pointwise conv rows');
+      assert.equal(t.derivedTensorCount(), copies, 'no transposed weight copy was made: the per-row route was taken');
+    });
+    assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
+  }));
 
 test('few rows with gradients on stay on the autograd route: gradients of input, weight and bias flow', () => {
   t.tidy(() => {

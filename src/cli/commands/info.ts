@@ -24,11 +24,13 @@ export async function run(argv: string[]): Promise<number> {
   const { native } = await import('../../torch/native.js');
   const blas = t.blasReport();
   const cuda = native.cudaInfo();
+  const smallProducts = native.smallProductKernel();
   const info = {
     streamnest: packageVersion(),
     node: process.version,
     libtorch: t.libtorchVersion(),
-    blas: { kind: blas.kind, library: blas.library, openblasThreads: blas.threads ?? null },
+    blas: { kind: blas.kind, library: blas.library, openblasThreads: blas.threads ?? null, openblasCore: blas.core ?? null },
+    smallProductKernel: smallProducts,
     threads: t.getNumThreads(),
     threadsEnv: process.env.STREAMNEST_THREADS ?? null,
     cuda: { available: cuda.available, deviceCount: cuda.deviceCount },
@@ -42,10 +44,23 @@ export async function run(argv: string[]): Promise<number> {
     ['node', info.node],
     ['libtorch', info.libtorch],
     ['BLAS', `${blas.kind}${blas.library ? ` (${blas.library})` : ''}${blas.kind === 'reference' ? '  <-- slow, install libopenblas0-pthread' : ''}`],
+    ...openblasCoreRow(blas.core),
+    [
+      'small products',
+      smallProducts
+        ? `${smallProducts} kernel (1-64 rows at inference; STREAMNEST_SMALL_PRODUCTS=off for ATen's)`
+        : "ATen's routes (no kernel for this CPU, or STREAMNEST_SMALL_PRODUCTS=off)",
+    ],
     ['threads', `${info.threads} (libtorch intra-op${blas.threads !== undefined ? `; OpenBLAS ${blas.threads}` : ''})`],
     ['CUDA', cuda.available ? `available, ${cuda.deviceCount} device${cuda.deviceCount === 1 ? '' : 's'}` : 'not available'],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
   return 0;
+}
+
+/** OpenBLAS's kernels (its choice for the CPU, or OPENBLAS_CORETYPE's), where the BLAS is OpenBLAS. */
+function openblasCoreRow(core: string | undefined): [string, string][] {
+  if (core === undefined) return [];
+  return [['OpenBLAS kernels', process.env.OPENBLAS_CORETYPE ? `${core} (from OPENBLAS_CORETYPE)` : core]];
 }

@@ -52,27 +52,81 @@ export function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   if (native.isGradEnabled() || isCpuAutocastOn()) return call(OPS.matmul, a, b);
   return new Tensor(native.batchedProducts(a.native, b.native));
 }
-/** Products of at most this many rows use the weight's transposed copy when no gradient flows to it (see linear). */
+/** Products of at most this many rows use the small-product kernel or the weight's transposed copy (see linear). */
 export const SMALL_PRODUCT_ROWS = 64;
 
 /**
- * W^T ([in, out], contiguous) of a linear weight W [out, in] (or of a kernel-1 conv1d weight [out, in, 1]), made on
- * first use and remade when W was written in place (ATen's version counter) or assigned. Cached on W
- * (Tensor.derived) and disposed with it; owned by no scope.
+ * A copy of a linear weight W [out, in] (or of a kernel-1 conv1d weight [out, in, 1]) made by `make` on first use and
+ * remade when W was written in place (ATen's version counter) or assigned, or when a copy of another kind is asked
+ * for. Cached on W (Tensor.derived) and disposed with it; owned by no scope.
  */
-export function transposedWeight(weight: Tensor): Tensor {
+function derivedWeight(weight: Tensor, kind: string, make: () => Tensor): Tensor {
   const version = weight.version;
   const assignments = weight.assignments;
   const memo = weight.derived;
-  if (memo && memo.version === version && memo.assignments === assignments) return memo.tensor;
-  const [out, inFeatures] = weight.shape as [number, number];
-  const matrix = weight.shape.length === 2 ? null : weight.view([out, inFeatures]); // [out, in, 1] -> [out, in]
-  const view = (matrix ?? weight).transpose(0, 1);
-  const wt = keep(call(OPS.contiguous, view));
-  view.dispose();
-  matrix?.dispose();
-  weight.setDerived({ tensor: wt, version, assignments });
-  return wt;
+  if (memo && memo.kind === kind && memo.version === version && memo.assignments === assignments) return memo.tensor;
+  const copy = keep(make());
+  weight.setDerived({ kind, tensor: copy, version, assignments });
+  return copy;
+}
+
+/** W^T ([in, out], contiguous) of a linear weight W [out, in] (or of a kernel-1 conv1d weight [out, in, 1]), cached. */
+export function transposedWeight(weight: Tensor): Tensor {
+  return derivedWeight(weight, 'transposed', () => {
+    const [out, inFeatures] = weight.shape as [number, number];
+    const matrix = weight.shape.length === 2 ? null : weight.view([out, inFeatures]); // [out, in, 1] -> [out, in]
+    const view = (matrix ?? weight).transpose(0, 1);
+    const wt = call(OPS.contiguous, view);
+    view.dispose();
+    matrix?.dispose();
+    return wt;
+  });
+}
+
+/** The small-product kernel's packed copy of a linear (or kernel-1 conv1d) weight, cached (see linear). */
+function packedWeight(weight: Tensor): Tensor {
+  return derivedWeight(weight, 'packed', () => new Tensor(native.packWeight(weight.native)));
+}
+
+/**
+ * The small-product kernel this CPU runs (native/src/small-products.cc: 'avx512' or 'avx2'), or null where linear keeps
+ * ATen's routes (no such CPU, or STREAMNEST_SMALL_PRODUCTS=off; =avx2 picks the AVX2 kernel on an AVX-512 CPU).
+ */
+export const SMALL_PRODUCT_KERNEL = native.smallProductKernel();
+let smallProductKernelOn = SMALL_PRODUCT_KERNEL !== null;
+
+/**
+ * Turns the small-product route on or off for this process (on only where there is a kernel) and returns whether it
+ * was on: for comparing the routes in one process (tests, bench/); STREAMNEST_SMALL_PRODUCTS=off does it for a run.
+ */
+export function useSmallProductKernel(on: boolean): boolean {
+  const was = smallProductKernelOn;
+  smallProductKernelOn = on && SMALL_PRODUCT_KERNEL !== null;
+  return was;
+}
+
+/**
+ * Whether a product of `rows` rows goes through the small-product kernel (see linear): 1 to SMALL_PRODUCT_ROWS rows,
+ * gradients off, CPU autocast off, float32 x and weight (and bias) on the CPU, a kernel for this CPU.
+ */
+function viaSmallProductKernel(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, rows: number): boolean {
+  return (
+    smallProductKernelOn &&
+    rows >= 1 &&
+    rows <= SMALL_PRODUCT_ROWS &&
+    !native.isGradEnabled() &&
+    !isCpuAutocastOn() &&
+    x.dtype === 'float32' &&
+    weight.dtype === 'float32' &&
+    weight.device === 'cpu' &&
+    x.device === 'cpu' &&
+    (!bias || (bias.dtype === 'float32' && bias.device === 'cpu'))
+  );
+}
+
+/** x [..., in] W^T + b -> [..., out] through the small-product kernel over W's packed copy (no autograd). */
+function smallProducts(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): Tensor {
+  return new Tensor(native.packedProducts(x.native, packedWeight(weight).native, weight.shape[0]!, bias ? bias.native : null));
 }
 
 /** Products of 1 to this many rows with gradients off go through one matrix-vector product per row (see linear). */
@@ -106,18 +160,19 @@ function productWithTransposedCopy(x: Tensor, weight: Tensor, bias: Tensor | nul
 }
 
 /**
- * y = x W^T + b. Without autocast, small products (2 to SMALL_PRODUCT_ROWS rows) for which no gradient flows to W
- * (inference: streaming steps, greedy decoding) multiply by W's transposed copy instead: ATen's linear asks BLAS for
- * x W^T with W transposed ("TN"), which OpenBLAS packs (copies) whole for every call and which its small-matrix
- * kernels refuse, while x (W^T) ("NN") goes through those kernels without packing: 2-2.5x faster at up to 8 rows of
- * the encoder's widths, still faster at 64 (BENCHMARKS.md "Small products"). One row goes through a matrix-vector
- * product, which reads W once (faster still, over weights that do not fit in cache: 160 one-row products of the
- * NEST-Small step, 6.5 ms against 8.2 through W^T and 7.3 through ATen's linear). With gradients off, 1 to FEW_ROWS
- * rows go through one matrix-vector product per row in one native call (rowProducts): over weights streamed from
- * memory, gemm with 2-3 rows reads them about 1.6x slower than that many matrix-vector products (BENCHMARKS.md
- * "Products of 1-3 rows over cold weights" and bench/one-row-products.js --rows), and one call replaces the reshapes around one row. The
- * same dot products either way, summed in another order (differences of float rounding). Not under CPU autocast,
- * where linear's lower-precision policy applies.
+ * y = x W^T + b. Small products (1 to SMALL_PRODUCT_ROWS rows: streaming steps, greedy decoding) with gradients and
+ * autocast off go, in float32 on a CPU with AVX2 or AVX-512, through a kernel of our own over W packed once into
+ * column panels (native/src/small-products.cc): 0.3-0.5x ATen's time at 2-64 rows of the encoder's widths over
+ * weights read from memory, 0.6-0.8x at one row (BENCHMARKS.md "A small-product kernel"). Without that kernel:
+ * products of 2 to SMALL_PRODUCT_ROWS rows for which no gradient flows to W multiply by W's transposed copy instead:
+ * ATen's linear asks BLAS for x W^T with W transposed ("TN"), which OpenBLAS packs (copies) whole for every call and
+ * which its small-matrix kernels refuse, while x (W^T) ("NN") goes through those kernels without packing: 2-2.5x
+ * faster at up to 8 rows of the encoder's widths, still faster at 64 (BENCHMARKS.md "Small products"); and 1 to
+ * FEW_ROWS rows with gradients off go through one matrix-vector product per row in one native call (rowProducts): over
+ * weights streamed from memory, gemm with 2-3 rows reads them about 1.6x slower than that many matrix-vector products
+ * (BENCHMARKS.md "Products of 1-3 rows over cold weights"). One other row goes through a matrix-vector product. The
+ * same dot products on every route, summed in another order (differences of float rounding). Under CPU autocast,
+ * linear's lower-precision policy applies.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const shape = x.shape;
@@ -125,6 +180,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (shape.length < 1 || isCpuAutocastOn() || x.dtype !== weight.dtype) return call(OPS.linear, x, weight, bias ?? null);
   const rows = x.numel / inFeatures;
   const fits = weight.shape.length === 2 && weight.shape[1] === inFeatures; // otherwise ATen's linear gives the error
+  if (fits && viaSmallProductKernel(x, weight, bias, rows)) return smallProducts(x, weight, bias);
   if (fits && viaRowProducts(x, weight, rows)) return rowProducts(x, weight, bias);
   if (fits && viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
   if (rows === 1) {
@@ -150,6 +206,7 @@ export function pointwiseConv1dRows(x: Tensor, weight: Tensor, bias?: Tensor | n
   const shape = x.shape;
   if (shape[shape.length - 1] !== inFeatures) throw new RangeError(`pointwiseConv1dRows: ${inFeatures} input channels, got rows of ${shape[shape.length - 1]}`);
   const rows = x.numel / inFeatures;
+  if (viaSmallProductKernel(x, weight, bias, rows)) return smallProducts(x, weight, bias);
   if (viaRowProducts(x, weight, rows)) return rowProducts(x, weight, bias);
   if (viaTransposedCopy(x, weight, rows)) return productWithTransposedCopy(x, weight, bias);
   const matrix = weight.view([out, inFeatures]);

@@ -1,0 +1,18 @@
+#pragma once
+#include <ATen/ATen.h>
+
+namespace streamnest {
+
+// Products of a few rows with a linear weight (x [rows, in] W^T + b, rows up to a few dozen: a streaming step's new
+// frames) through a kernel of our own over the weight packed once into column panels. See small-products.cc.
+
+/** The kernel this CPU runs ("avx512", "avx2"), or nullptr where there is none (then callers use ATen). */
+const char* SmallProductKernel();
+
+/** W [out, in] (float32, CPU) packed for SmallProducts: [ceil(out / NR), in, NR], zero-padded; NR is the kernel's. */
+at::Tensor PackForSmallProducts(const at::Tensor& weight);
+
+/** x [..., in] (float32, CPU) times the packed weight of `out` rows, plus bias [out] when defined -> [..., out]. */
+at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t out, const at::Tensor& bias);
+
+}  // namespace streamnest
