@@ -199,6 +199,29 @@ test('subsampling with no padded frame (masks left out) gives what the masked ba
   }
 });
 
+test('subsampling at inference (the conv stack laid out channels last) gives what it gives with gradients on (default layout)', () => {
+  for (const isCausal of [true, false]) {
+    const s = new ConvSubsampling({
+      subsampling: 'dw_striding',
+      subsamplingFactor: 8,
+      featIn: 80,
+      featOut: 176,
+      convChannels: 64,
+      isCausal,
+      init: { generator: new t.Generator(4) },
+    });
+    t.tidy(() => {
+      const x = t.randn([3, 41, 80], { generator: new t.Generator(5) });
+      const len = t.tensor([41, 41, 30], [3], { dtype: 'int64' });
+      const inference = t.noGrad(() => s.forward(x, len));
+      const training = t.enableGrad(() => s.forward(x, len));
+      assertClose(inference.x, training.x.detach(), 1e-5, 1e-5, `isCausal ${isCausal}`);
+      assert.deepEqual(inference.lengths.toArray(), training.lengths.toArray());
+    });
+    s.dispose();
+  }
+});
+
 test('subsampling dropFront leaves out leading frames before the projection: the kept frames and the lengths are unchanged', () => {
   const s = smallSubsampling(true);
   t.tidy(() => {
