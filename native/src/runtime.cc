@@ -375,6 +375,9 @@ Napi::Value BatchedProducts(const Napi::CallbackInfo& info) {
     const bool shapes = (d == 3 || d == 4) && b.dim() == d && a.size(d - 1) == b.size(d - 2) && a.sizes().slice(0, d - 2) == b.sizes().slice(0, d - 2);
     const bool kinds = a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
                        ((a.scalar_type() == at::kFloat && sgemm) || (a.scalar_type() == at::kDouble && dgemm));
+    const bool kernel = info.Length() < 3 || !info[2].IsBoolean() || info[2].As<Napi::Boolean>().Value();
+    if (kernel)
+      if (at::Tensor y = SmallBatchedProducts(a, b); y.defined()) return y;  // a few rows: the small-product kernel
     if (!shapes || !kinds || a.numel() == 0 || b.numel() == 0 || a.size(d - 2) > INT32_MAX || a.size(d - 1) > INT32_MAX || b.size(d - 1) > INT32_MAX)
       return at::matmul(a, b);
     char ta, tb;

@@ -27,24 +27,26 @@ namespace streamnest {
 
 namespace {
 
-// One register block: rows [0, MR) of x (row stride xs) times one packed panel ([in][NR]) into y (row stride ys),
-// `cols` of the panel's NR columns valid (the last panel of a width that NR does not divide), bias at the panel's
-// first column or null.
-using BlockFn = void (*)(const float* x, int64_t xs, const float* panel, int64_t in, float* y, int64_t ys,
+// One register block: rows [0, MR) of x (row stride xs) times one panel of NR columns (`in` rows of row stride ps:
+// NR in a packed weight, the matrix's row stride in a plain one) into y (row stride ys), `cols` of the panel's NR
+// columns valid (the last panel of a width that NR does not divide), bias at the panel's first column or null.
+// Masked: the panel's reads are masked to its `cols` columns too (a plain matrix, whose rows end there).
+using BlockFn = void (*)(const float* x, int64_t xs, const float* panel, int64_t ps, int64_t in, float* y, int64_t ys,
                          const float* bias, int cols);
 
 struct Kernel {
   const char* name;
   int nr;
   int maxRows;
-  BlockFn blocks[9];  // blocks[mr] for mr in [1, maxRows]
+  BlockFn blocks[9];        // blocks[mr] for mr in [1, maxRows], reading whole panels (packed, zero-padded)
+  BlockFn maskedBlocks[9];  // the same, reading only the panel's valid columns
 };
 
 #ifdef STREAMNEST_SMALL_PRODUCTS_X86
 
-template <int MR>
-__attribute__((target("avx512f"))) void Block512(const float* x, int64_t xs, const float* panel, int64_t in, float* y,
-                                                int64_t ys, const float* bias, int cols) {
+template <int MR, bool Masked>
+__attribute__((target("avx512f"))) void Block512(const float* x, int64_t xs, const float* panel, int64_t ps, int64_t in,
+                                                float* y, int64_t ys, const float* bias, int cols) {
   const __mmask16 m0 = cols >= 16 ? 0xffff : static_cast<__mmask16>((1u << cols) - 1);
   const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
   const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
@@ -53,7 +55,9 @@ __attribute__((target("avx512f"))) void Block512(const float* x, int64_t xs, con
 #pragma GCC unroll 8
   for (int i = 0; i < MR; i++) acc[i][0] = b0, acc[i][1] = b1;
   for (int64_t k = 0; k < in; k++) {
-    const __m512 w0 = _mm512_loadu_ps(panel + k * 32), w1 = _mm512_loadu_ps(panel + k * 32 + 16);
+    const float* row = panel + k * ps;
+    const __m512 w0 = Masked ? _mm512_maskz_loadu_ps(m0, row) : _mm512_loadu_ps(row);
+    const __m512 w1 = Masked ? _mm512_maskz_loadu_ps(m1, row + 16) : _mm512_loadu_ps(row + 16);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
       const __m512 a = _mm512_set1_ps(x[i * xs + k]);
@@ -74,9 +78,9 @@ __attribute__((target("avx2"))) __m256i FirstLanes(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
 }
 
-template <int MR>
-__attribute__((target("avx2,fma"))) void Block256(const float* x, int64_t xs, const float* panel, int64_t in, float* y,
-                                                  int64_t ys, const float* bias, int cols) {
+template <int MR, bool Masked>
+__attribute__((target("avx2,fma"))) void Block256(const float* x, int64_t xs, const float* panel, int64_t ps, int64_t in,
+                                                  float* y, int64_t ys, const float* bias, int cols) {
   const __m256i m0 = FirstLanes(std::min(cols, 8)), m1 = FirstLanes(std::max(cols - 8, 0));
   const __m256 b0 = bias ? _mm256_maskload_ps(bias, m0) : _mm256_setzero_ps();
   const __m256 b1 = bias ? _mm256_maskload_ps(bias + 8, m1) : _mm256_setzero_ps();
@@ -84,7 +88,9 @@ __attribute__((target("avx2,fma"))) void Block256(const float* x, int64_t xs, co
 #pragma GCC unroll 4
   for (int i = 0; i < MR; i++) acc[i][0] = b0, acc[i][1] = b1;
   for (int64_t k = 0; k < in; k++) {
-    const __m256 w0 = _mm256_loadu_ps(panel + k * 16), w1 = _mm256_loadu_ps(panel + k * 16 + 8);
+    const float* row = panel + k * ps;
+    const __m256 w0 = Masked ? _mm256_maskload_ps(row, m0) : _mm256_loadu_ps(row);
+    const __m256 w1 = Masked ? _mm256_maskload_ps(row + 8, m1) : _mm256_loadu_ps(row + 8);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) {
       const __m256 a = _mm256_broadcast_ss(x + i * xs + k);
@@ -99,8 +105,18 @@ __attribute__((target("avx2,fma"))) void Block256(const float* x, int64_t xs, co
   }
 }
 
-const Kernel kAvx512 = {"avx512", 32, 8, {nullptr, Block512<1>, Block512<2>, Block512<3>, Block512<4>, Block512<5>, Block512<6>, Block512<7>, Block512<8>}};
-const Kernel kAvx2 = {"avx2", 16, 4, {nullptr, Block256<1>, Block256<2>, Block256<3>, Block256<4>, nullptr, nullptr, nullptr, nullptr}};
+const Kernel kAvx512 = {"avx512",
+                        32,
+                        8,
+                        {nullptr, Block512<1, false>, Block512<2, false>, Block512<3, false>, Block512<4, false>, Block512<5, false>,
+                         Block512<6, false>, Block512<7, false>, Block512<8, false>},
+                        {nullptr, Block512<1, true>, Block512<2, true>, Block512<3, true>, Block512<4, true>, Block512<5, true>,
+                         Block512<6, true>, Block512<7, true>, Block512<8, true>}};
+const Kernel kAvx2 = {"avx2",
+                      16,
+                      4,
+                      {nullptr, Block256<1, false>, Block256<2, false>, Block256<3, false>, Block256<4, false>},
+                      {nullptr, Block256<1, true>, Block256<2, true>, Block256<3, true>, Block256<4, true>}};
 
 // STREAMNEST_SMALL_PRODUCTS: "off" (or "0") for no kernel (ATen's routes), "avx2" for the AVX2 kernel on a CPU that
 // has AVX-512 too (tests, comparisons); unset or anything else: the widest this CPU runs.
@@ -176,12 +192,51 @@ at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t 
       int64_t r = 0;
       for (int64_t blk = 0; blk < blocks; blk++) {
         const int mr = static_cast<int>((m - r) / (blocks - blk));
-        k->blocks[mr](px + r * in, in, pw + p * in * k->nr, in, py + r * out + col, out, pb ? pb + col : nullptr, cols);
+        k->blocks[mr](px + r * in, in, pw + p * in * k->nr, k->nr, in, py + r * out + col, out, pb ? pb + col : nullptr, cols);
         r += mr;
       }
     }
   });
   return y.view(shape);
+}
+
+at::Tensor SmallBatchedProducts(const at::Tensor& a, const at::Tensor& b) {
+  const Kernel* k = TheKernel();
+  const int64_t d = a.dim();
+  if (!k || (d != 3 && d != 4) || b.dim() != d || a.scalar_type() != at::kFloat || b.scalar_type() != at::kFloat ||
+      !a.device().is_cpu() || !b.device().is_cpu() || a.size(d - 1) != b.size(d - 2) ||
+      a.sizes().slice(0, d - 2) != b.sizes().slice(0, d - 2) || a.size(d - 2) > kSmallBatchedRows || a.stride(d - 1) != 1 ||
+      b.stride(d - 1) != 1 || a.numel() == 0 || b.numel() == 0)
+    return at::Tensor();
+  at::NoGradGuard ng;
+  const int64_t m = a.size(d - 2), in = a.size(d - 1), n = b.size(d - 1);
+  const int64_t outer = d == 4 ? a.size(0) : 1, inner = a.size(d - 3);
+  const int64_t ao = d == 4 ? a.stride(0) : 0, ai = a.stride(d - 3), as = a.stride(d - 2);
+  const int64_t bo = d == 4 ? b.stride(0) : 0, bi = b.stride(d - 3), bs = b.stride(d - 2);
+  std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
+  shape.back() = n;
+  at::Tensor y = at::empty(shape, a.options());
+  const float* pa = a.data_ptr<float>();
+  const float* pb = b.data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  const int64_t blocks = (m + k->maxRows - 1) / k->maxRows, panels = (n + k->nr - 1) / k->nr;
+  for (int64_t i = 0; i < outer; i++)
+    for (int64_t j = 0; j < inner; j++, py += m * n) {
+      const float* x = pa + i * ao + j * ai;
+      const float* w = pb + i * bo + j * bi;
+      for (int64_t p = 0; p < panels; p++) {
+        const int64_t col = p * k->nr;
+        const int cols = static_cast<int>(std::min<int64_t>(k->nr, n - col));
+        const BlockFn* fns = cols < k->nr ? k->maskedBlocks : k->blocks;
+        int64_t r = 0;
+        for (int64_t blk = 0; blk < blocks; blk++) {
+          const int mr = static_cast<int>((m - r) / (blocks - blk));
+          fns[mr](x + r * as, as, w + col, bs, in, py + r * n + col, n, nullptr, cols);
+          r += mr;
+        }
+      }
+    }
+  return y;
 }
 
 }  // namespace streamnest

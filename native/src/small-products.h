@@ -15,4 +15,14 @@ at::Tensor PackForSmallProducts(const at::Tensor& weight);
 /** x [..., in] (float32, CPU) times the packed weight of `out` rows, plus bias [out] when defined -> [..., out]. */
 at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t out, const at::Tensor& bias);
 
+/** The most rows (a's matrices' height) SmallBatchedProducts takes. */
+constexpr int64_t kSmallBatchedRows = 16;
+
+/**
+ * a [..., m, k] @ b [..., k, n] (3-D or 4-D, the same batch shape, float32 CPU, m <= kSmallBatchedRows, both with
+ * unit stride along their rows) through the same kernel reading b in place: attention's per-head products of a
+ * streaming step's few query frames. An undefined tensor where it does not apply (the caller uses another route).
+ */
+at::Tensor SmallBatchedProducts(const at::Tensor& a, const at::Tensor& b);
+
 }  // namespace streamnest

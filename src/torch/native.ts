@@ -121,7 +121,8 @@ export interface NativeAddon {
   packWeight(weight: NativeTensor): NativeTensor;
   /** x [..., in] W^T + bias through the small-product kernel, W given packed (packWeight) with its `out` rows. */
   packedProducts(x: NativeTensor, packed: NativeTensor, out: number, bias: NativeTensor | null): NativeTensor;
-  batchedProducts(a: NativeTensor, b: NativeTensor): NativeTensor;
+  /** a @ b per matrix; matrices of up to 16 rows through the small-product kernel unless `smallProductKernel` is false. */
+  batchedProducts(a: NativeTensor, b: NativeTensor, smallProductKernel?: boolean): NativeTensor;
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
   /** Increments the autocast nesting count; returns the new level. */

@@ -1,12 +1,15 @@
 // t.batchedMatmul: batches of small matrix products (attention's scores and weighted values) with gradients off go
-// through one BLAS gemm per matrix in one native call (batchedProducts) instead of ATen's bmm. Same values as ATen's
-// matmul for 3-D and 4-D batches, float32 and float64, row- and column-major operands, windows of wider buffers,
-// strided batch axes and extents of 1; ATen's matmul where the route does not apply (broadcasting, an operand without
-// a unit stride, integers, gradients on); no leaked handles.
+// through one native call (batchedProducts: float32 matrices of up to 16 rows with row-contiguous operands through the
+// small-product kernel, the others one BLAS gemm per matrix) instead of ATen's bmm. Same values as ATen's matmul for
+// 3-D and 4-D batches, float32 and float64, row- and column-major operands, windows of wider buffers, strided batch
+// axes, extents of 1, widths of whole and partial kernel panels, 16 and 17 rows, with the kernel on and off; ATen's
+// matmul where the route does not apply (broadcasting, an operand without a unit stride, integers, gradients on); no
+// leaked handles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
 import { native } from '../../src/torch/native.js';
+import { useSmallProductKernel } from '../../src/torch/ops/nn.js';
 import { assertClose } from '../helpers/assert.js';
 
 /** Calls of the addon's dispatcher bridge made by f. */
@@ -42,30 +45,41 @@ const cases: { name: string; make: (g: t.Generator, dtype: 'float32' | 'float64'
     make: (g, dtype) => [t.randn([6, 1, 1], { generator: g, dtype }), t.randn([6, 1, 5], { generator: g, dtype })],
   },
   { name: 'one output column', make: (g, dtype) => [t.randn([2, 2, 3, 8], { generator: g, dtype }), t.randn([2, 2, 8, 1], { generator: g, dtype })] },
+  {
+    // whole and partial panels of the small-product kernel (16 or 32 columns) in a window of a wider key buffer
+    name: '4 query rows against 70 keys of a window',
+    make: (g, dtype) => [t.randn([2, 3, 4, 44], { generator: g, dtype }), t.randn([2, 3, 44, 100], { generator: g, dtype }).narrow(3, 10, 70)],
+  },
+  { name: '16 rows (the kernel)', make: (g, dtype) => [t.randn([3, 16, 12], { generator: g, dtype }), t.randn([3, 12, 33], { generator: g, dtype })] },
+  { name: '17 rows (gemm)', make: (g, dtype) => [t.randn([3, 17, 12], { generator: g, dtype }), t.randn([3, 12, 33], { generator: g, dtype })] },
 ];
 
-test('batchedMatmul with gradients off: one native call, the values of ATen matmul (float32 and float64)', () => {
+test('batchedMatmul with gradients off: one native call, the values of ATen matmul (float32 and float64, the small-product kernel on and off)', () => {
   const before = t.liveTensorCount();
+  const was = useSmallProductKernel(true);
   t.noGrad(() =>
     t.tidy(() => {
-      for (const dtype of ['float32', 'float64'] as const)
-        for (const c of cases) {
-          const [a, b] = c.make(new t.Generator(3), dtype);
-          let y: t.Tensor | null = null;
-          assert.equal(
-            dispatcherCalls(() => {
-              y = t.batchedMatmul(a, b);
-            }),
-            0,
-            `${c.name} (${dtype}): not through the native route`,
-          );
-          const ref = t.matmul(a, b);
-          assert.deepEqual(y!.shape, ref.shape, c.name);
-          assert.equal(y!.dtype, dtype);
-          assertClose(y!, ref, dtype === 'float32' ? 1e-5 : 1e-12, dtype === 'float32' ? 1e-6 : 1e-13, `${c.name} (${dtype})`);
-        }
+      for (const kernel of [true, false])
+        for (const dtype of ['float32', 'float64'] as const)
+          for (const c of cases) {
+            useSmallProductKernel(kernel);
+            const [a, b] = c.make(new t.Generator(3), dtype);
+            let y: t.Tensor | null = null;
+            assert.equal(
+              dispatcherCalls(() => {
+                y = t.batchedMatmul(a, b);
+              }),
+              0,
+              `${c.name} (${dtype}): not through the native route`,
+            );
+            const ref = t.matmul(a, b);
+            assert.deepEqual(y!.shape, ref.shape, c.name);
+            assert.equal(y!.dtype, dtype);
+            assertClose(y!, ref, dtype === 'float32' ? 1e-5 : 1e-12, dtype === 'float32' ? 1e-6 : 1e-13, `${c.name} (${dtype}, kernel ${kernel})`);
+          }
     }),
   );
+  useSmallProductKernel(was);
   assert.equal(t.liveTensorCount(), before, 'no tensor leaked');
 });
 

@@ -42,15 +42,16 @@ export const bmm = (a: Tensor, b: Tensor): Tensor => call(OPS.bmm, a, b);
 
 /**
  * a [..., m, k] @ b [..., k, n] for batches of small matrices (3-D or 4-D, the same batch shape; attention's scores
- * and weighted values). With gradients and CPU autocast off, one BLAS gemm per matrix in one native call
- * (batchedProducts): ATen's bmm on the CPU spends about 1-2 us per matrix on views and checks, 1.6-1.8x the time
- * of this route for the 64 matrices of 16 batched streams' scores (bench/batched-products.js). The same
- * gemm per matrix as ATen's. Otherwise, and wherever the native route does not apply (it falls back itself:
- * broadcasting, an operand without a unit stride, other dtypes or devices), ATen's matmul.
+ * and weighted values). With gradients and CPU autocast off, in one native call (batchedProducts): float32
+ * matrices of up to 16 rows (a streaming step's query frames) through the small-product kernel reading b in place
+ * (see linear; useSmallProductKernel turns it off), others through one BLAS gemm per matrix (ATen's bmm on the CPU
+ * spends about 1-2 us per matrix on views and checks, 1.6-1.8x the time of this route for the 64 matrices of 16
+ * batched streams' scores; bench/batched-products.js). Otherwise, and wherever the native route does not apply (it
+ * falls back itself: broadcasting, an operand without a unit stride, other dtypes or devices), ATen's matmul.
  */
 export function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   if (native.isGradEnabled() || isCpuAutocastOn()) return call(OPS.matmul, a, b);
-  return new Tensor(native.batchedProducts(a.native, b.native));
+  return new Tensor(native.batchedProducts(a.native, b.native, smallProductKernelOn));
 }
 /** Products of at most this many rows use the small-product kernel or the weight's transposed copy (see linear). */
 export const SMALL_PRODUCT_ROWS = 64;
