@@ -75,7 +75,7 @@ function trainingRow(r: CpuResult): SummaryRow {
 }
 
 function streamingRow(r: StreamingRow): SummaryRow {
-  const ratio = r.sn.p50 / r.twin.p50;
+  const ratio = r.ratio;
   const steadyTail = r.snSteady.p99 / r.snSteady.p50;
   return {
     workload: `streaming, ${r.chunkMs} ms chunks: p50 (p99 of every push / of the steady state) ms per chunk, cache ${r.maxContext} frames`,
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   const loadAfter = loadAverage();
   const overloaded = Number(loadBefore.split(' / ')[0]) > machine.cores || Number(loadAfter.split(' / ')[0]) > machine.cores;
   const notes = [
-    '- Ratio: streamnest / twin. Training step, features and op_overhead: process CPU time per iteration (1 thread, the steadier figure on a shared machine; wall in brackets), median over rounds of `bench/cpu.js`. Streaming: wall time, which is what `streamnest stream --json` reports.',
+    "- Ratio: streamnest / twin. Training step, features and op_overhead: process CPU time per iteration (1 thread, the steadier figure on a shared machine; wall in brackets), median over rounds of `bench/cpu.js`. Streaming: wall time, which is what `streamnest stream --json` reports; its ratio is the median of the rounds' ratios (each round runs the CLI and the twin back to back), not the ratio of the two medians.",
     `- Streaming: \`streamnest stream --json --chunk-size S --warmup ${s.stream.seconds}\` on ${s.stream.seconds} s of pink noise through a NEST-Small streaming-recipe .nemo (random weights, seed 1234; \`bench/streaming/cli-model.ts\`): each push of one chunk of audio, its features included, is one latency; the twin (\`bench/pytorch/streaming_latency.py\`) runs the same encoder weights with the same attention cache (the CLI's default: the file's length). Twin stream == its own offline pass: max \\|diff\\| ≤ ${Math.max(...stream.map((r) => r.twinCheck)).toExponential(1)}. p99: the first figure counts every push of the timed stream; the second is the CLI's steady state (\`steady_latency_ms\`: without the first 3 pushes and the final flush); the twin's are steady steps of its second, warm pass. Both sides are warm: the CLI first streams as many seconds of silence through a throwaway stream, untimed (\`--warmup\`; without it a fresh process's pushes stay 4-10% slower for a while, until V8 has compiled their code). See "Streaming latency" for why \`bench/streaming/latency.js\` gives other numbers.`,
     `- Repeats: training step ${s.train.repeat} timed + ${s.train.warmup} warm-up per side and round, ${s.train.rounds} round(s); streaming ${s.stream.rounds} round(s); features ${s.features.repeat} + ${s.features.warmup}, ${s.features.rounds} round(s); op_overhead ${s.ops.repeat} + ${s.ops.warmup}, ${s.ops.rounds} round(s).`,
   ];

@@ -1,7 +1,9 @@
 // The streaming rows of the summary: per-chunk latency of `streamnest stream --json` (the CLI users run: StreamingEncoder,
 // exact mode, audio pushed one chunk at a time, features included, every push counted) on a NEST-Small streaming .nemo,
 // against the PyTorch twin's NeMo-style cache-aware loop with the same weights and the same attention cache size (the
-// CLI's max_context: the file's length in encoder frames). The two alternate per (round, chunk); medians over rounds.
+// CLI's max_context: the file's length in encoder frames). The two alternate per (round, chunk); medians over rounds,
+// and the ratio is the median of each round's pair (run back to back, so a change of the machine's speed between
+// rounds, which moves both sides, does not pair one side's fast round with the other's slow one).
 import { ensureStreamingInputs } from '../streaming/cli-model.js';
 import { runCliStream } from '../streaming/cli-stream.js';
 import { streamFrames } from '../streaming/step-loop.js';
@@ -16,6 +18,8 @@ export interface StreamingRow {
   /** The CLI's steady state: without the first pushes of the fresh process and the final flush (steady_latency_ms). */
   snSteady: { p50: number; p99: number };
   twin: { p50: number; p99: number };
+  /** Median over rounds of the round's CLI p50 / twin p50. */
+  ratio: number;
   /** The twin's own stream == offline check (max |diff|), worst over rounds. */
   twinCheck: number;
   twinTorch: string;
@@ -53,6 +57,7 @@ export function runStreamingRows(o: StreamingOptions): StreamingRow[] {
   return o.chunks.map((ms) => {
     const e = acc.get(ms)!;
     const m = (xs: P[]): P => ({ p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) });
-    return { chunkMs: ms, maxContext: e.c, sn: m(e.sn), snSteady: m(e.snSteady), twin: m(e.twin), twinCheck: e.check, twinTorch: e.torch };
+    const ratio = median(e.sn.map((x, i) => x.p50 / e.twin[i]!.p50));
+    return { chunkMs: ms, maxContext: e.c, sn: m(e.sn), snSteady: m(e.snSteady), twin: m(e.twin), ratio, twinCheck: e.check, twinTorch: e.torch };
   });
 }
