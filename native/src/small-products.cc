@@ -141,6 +141,19 @@ const Kernel* TheKernel() {
   return k;
 }
 
+// The m rows of x (row stride xs) times one panel (see BlockFn) into y, in register blocks of about equal height
+// (each at most the kernel's maxRows), through `fns` (the kernel's whole-panel or masked blocks).
+void PanelTimesRows(const Kernel* k, const BlockFn* fns, int64_t m, const float* x, int64_t xs, const float* panel,
+                    int64_t ps, int64_t in, float* y, int64_t ys, const float* bias, int cols) {
+  const int64_t blocks = (m + k->maxRows - 1) / k->maxRows;
+  int64_t r = 0;
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const int mr = static_cast<int>((m - r) / (blocks - blk));
+    fns[mr](x + r * xs, xs, panel, ps, in, y + r * ys, ys, bias, cols);
+    r += mr;
+  }
+}
+
 }  // namespace
 
 const char* SmallProductKernel() {
@@ -182,19 +195,13 @@ at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t 
   const float* pw = packed.data_ptr<float>();
   const float* pb = b.defined() ? b.data_ptr<float>() : nullptr;
   float* py = y.data_ptr<float>();
-  const int64_t blocks = (m + k->maxRows - 1) / k->maxRows;  // row blocks of about equal size, each at most maxRows
   // a task of at least ~64K multiply-adds (a single thread takes them all inline)
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, m * in * k->nr));
   at::parallel_for(0, panels, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
       const int64_t col = p * k->nr;
       const int cols = static_cast<int>(std::min<int64_t>(k->nr, out - col));
-      int64_t r = 0;
-      for (int64_t blk = 0; blk < blocks; blk++) {
-        const int mr = static_cast<int>((m - r) / (blocks - blk));
-        k->blocks[mr](px + r * in, in, pw + p * in * k->nr, k->nr, in, py + r * out + col, out, pb ? pb + col : nullptr, cols);
-        r += mr;
-      }
+      PanelTimesRows(k, k->blocks, m, px, in, pw + p * in * k->nr, k->nr, in, py + col, out, pb ? pb + col : nullptr, cols);
     }
   });
   return y.view(shape);
@@ -219,7 +226,7 @@ at::Tensor SmallBatchedProducts(const at::Tensor& a, const at::Tensor& b) {
   const float* pa = a.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
   float* py = y.data_ptr<float>();
-  const int64_t blocks = (m + k->maxRows - 1) / k->maxRows, panels = (n + k->nr - 1) / k->nr;
+  const int64_t panels = (n + k->nr - 1) / k->nr;
   for (int64_t i = 0; i < outer; i++)
     for (int64_t j = 0; j < inner; j++, py += m * n) {
       const float* x = pa + i * ao + j * ai;
@@ -227,13 +234,7 @@ at::Tensor SmallBatchedProducts(const at::Tensor& a, const at::Tensor& b) {
       for (int64_t p = 0; p < panels; p++) {
         const int64_t col = p * k->nr;
         const int cols = static_cast<int>(std::min<int64_t>(k->nr, n - col));
-        const BlockFn* fns = cols < k->nr ? k->maskedBlocks : k->blocks;
-        int64_t r = 0;
-        for (int64_t blk = 0; blk < blocks; blk++) {
-          const int mr = static_cast<int>((m - r) / (blocks - blk));
-          fns[mr](x + r * as, as, w + col, bs, in, py + r * n + col, n, nullptr, cols);
-          r += mr;
-        }
+        PanelTimesRows(k, cols < k->nr ? k->maskedBlocks : k->blocks, m, x, as, w + col, bs, in, py + col, n, nullptr, cols);
       }
     }
   return y;

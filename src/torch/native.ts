@@ -114,14 +114,16 @@ export interface NativeAddon {
   clipGradNorm(params: NativeTensor[], maxNorm: number, normType: number): number;
   /** x [..., in] W^T + bias -> [..., out] (W [out, in] or [out, in, 1]), one matrix-vector product per row (no autograd). */
   rowProducts(weight: NativeTensor, x: NativeTensor, bias: NativeTensor | null): NativeTensor;
-  /** a [..., m, k] @ b [..., k, n] (3-D or 4-D, the same batch shape) as one BLAS gemm per matrix (no autograd). */
   /** The small-product kernel this CPU runs (native/src/small-products.cc), or null (no kernel: use ATen). */
   smallProductKernel(): 'avx512' | 'avx2' | null;
   /** A linear weight [out, in] (or [out, in, 1]) packed for packedProducts. */
   packWeight(weight: NativeTensor): NativeTensor;
   /** x [..., in] W^T + bias through the small-product kernel, W given packed (packWeight) with its `out` rows. */
   packedProducts(x: NativeTensor, packed: NativeTensor, out: number, bias: NativeTensor | null): NativeTensor;
-  /** a @ b per matrix; matrices of up to 16 rows through the small-product kernel unless `smallProductKernel` is false. */
+  /**
+   * a [..., m, k] @ b [..., k, n] (3-D or 4-D, the same batch shape; no autograd): float32 matrices of up to 16 rows
+   * through the small-product kernel unless `smallProductKernel` is false, the others as one BLAS gemm per matrix.
+   */
   batchedProducts(a: NativeTensor, b: NativeTensor, smallProductKernel?: boolean): NativeTensor;
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
