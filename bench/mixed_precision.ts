@@ -2,7 +2,7 @@
 // and in bf16-mixed (forward under CPU bfloat16 autocast, as src/train/trainer.ts runs it), phase by phase, process
 // CPU time (user+sys, ms, median) and wall time; the two precisions alternate for --rounds rounds. Then the encoder's
 // main ops at the step's shapes in both precisions (where bf16 gains and where it loses time).
-//   node dist/bench/mixed_precision.js [--threads N] [--repeat N] [--rounds N]
+//   node dist/bench/mixed_precision.js [--threads N] [--repeat N] [--rounds N] [--no-ops] [--json]
 import { loadavg } from 'node:os';
 import { parseArgs, type OptionsSpec } from '../src/cli/args.js';
 import * as t from '../src/torch/index.js';
@@ -16,6 +16,7 @@ const spec = {
   repeat: { type: 'integer', default: 2, help: 'timed steps per precision and round (after one warm-up step)' },
   rounds: { type: 'integer', default: 2 },
   ops: { type: 'boolean', default: true, help: 'also time the encoder ops one by one' },
+  json: { type: 'boolean', help: "also print one JSON line with the whole step's CPU and wall medians per precision" },
 } satisfies OptionsSpec;
 
 type Precision = '32-true' | 'bf16-mixed';
@@ -151,6 +152,10 @@ async function main(): Promise<void> {
     console.log(`${k.padEnd(28)}${v.toFixed(0).padStart(10)}${b.toFixed(0).padStart(12)}${(v / b).toFixed(2).padStart(9)}x`);
   }
   console.log(`${'CPU total'.padEnd(28)}${s32.toFixed(0).padStart(10)}${s16.toFixed(0).padStart(12)}${(s32 / s16).toFixed(2).padStart(9)}x`);
+  if (options.json) {
+    const wall = 'wall (whole step)';
+    console.log(JSON.stringify({ fp32_cpu_ms: s32, bf16_cpu_ms: s16, fp32_wall_ms: fp32.get(wall), bf16_wall_ms: bf16.get(wall), speedup: s32 / s16 }));
+  }
   console.log(`load average after the steps: ${load()}`);
   if (options.ops) {
     console.log(`\n${'op, forward + backward (CPU ms, median)'.padEnd(52)}${'fp32'.padStart(8)}${'bf16'.padStart(8)}${'speed-up'.padStart(10)}`);

@@ -5,13 +5,14 @@
 // duration); scaling efficiency = throughput(2) / (2 x throughput(1)). The global batch doubles with 2 devices.
 //
 //   node dist/bench/distributed/scaling.js [--steps 40] [--skip 5] [--devices 1,2] [--model 'key=value ...'] [--batch 4]
-//                                          [--ceiling] [--rounds 1]
+//                                          [--ceiling] [--rounds 1] [--json]
 // --model: overrides of the tiny preset, e.g. 'model.encoder.n_layers=4 model.encoder.d_model=176' (a model larger than tiny).
 // --batch: batch_size per process. --ceiling: also runs 2 independent single-process trainings at the same time (no
 // collectives, no waiting for a peer): their summed throughput is the most any 2-process data parallel could reach on
 // this machine. --gloo: also runs each devices > 1 with STREAMNEST_SHM_ALLREDUCE=0 (every collective through Gloo over
 // TCP, as before shared-memory gradients). --rounds N: repeats the whole set N times, alternating, and reports each
-// round and the median.
+// round and the median. --json: also one JSON line per set-up other than devices=1 (its speed-up in every round, the
+// median, and the utterances/s medians of both).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ const batch = Number(arg('batch', '4'));
 const ceiling = process.argv.includes('--ceiling');
 const rounds = Number(arg('rounds', '1'));
 const alsoGloo = process.argv.includes('--gloo');
+const json = process.argv.includes('--json');
 
 function meanDuration(manifest: string): number {
   const lines = readFileSync(manifest, 'utf8').trim().split('\n');
@@ -120,6 +122,7 @@ async function measureIndependentPair(): Promise<Row> {
 }
 
 const speedups = new Map<string, number[]>();
+const throughputs = new Map<string, number[]>();
 for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`# round ${round + 1} of ${rounds}`);
   const results: Row[] = [];
@@ -128,6 +131,7 @@ for (let round = 0; round < rounds; round++) {
     if (alsoGloo && d > 1) results.push(await measure(d, true));
   }
   if (ceiling) results.push(await measureIndependentPair());
+  for (const r of results) throughputs.set(r.label, [...(throughputs.get(r.label) ?? []), r.uttPerS]);
   const one = results.find((r) => r.label === 'devices=1');
   for (const r of results) {
     if (!one || r.processes === 1) continue;
@@ -139,5 +143,14 @@ for (let round = 0; round < rounds; round++) {
 if (rounds > 1) {
   for (const [label, xs] of speedups) {
     console.log(`median over ${rounds} rounds, ${label} vs devices=1: ${median(xs).toFixed(2)}x (${xs.map((x) => x.toFixed(2)).join(', ')})`);
+  }
+}
+if (json) {
+  for (const [label, xs] of speedups) {
+    const utt = median(throughputs.get(label)!);
+    const oneUtt = median(throughputs.get('devices=1')!);
+    console.log(
+      JSON.stringify({ label, batch, model: modelOverrides.join(' '), speedup_rounds: xs, speedup: median(xs), utt_per_s: utt, one_process_utt_per_s: oneUtt }),
+    );
   }
 }

@@ -5,7 +5,7 @@
 // over rounds, and the per-stream cost against one stream's (when 1 is among the sizes) is given per round, because
 // this machine's speed moves by up to 1.5x between minutes and a ratio of two runs far apart carries that.
 //
-//   npx tsc -p . && node dist/bench/streaming/batched.js [--streams 1,4,16,32,64] [--seconds 12] [--chunk-ms 320] [--rounds 1]
+//   npx tsc -p . && node dist/bench/streaming/batched.js [--streams 1,4,16,32,64] [--seconds 12] [--chunk-ms 320] [--rounds 1] [--json]
 //   BATCHED_ALLOC=1 ...: also print the CPU allocator's misses per step (stderr) and its counters after each N
 import { parseArgs, type OptionsSpec } from '../../src/cli/args.js';
 import * as t from '../../src/torch/index.js';
@@ -24,6 +24,7 @@ const spec = {
   threads: { type: 'integer', default: 1, help: 'intra-op threads' },
   first: { type: 'integer', default: 3, help: 'steps reported apart as the first ones' },
   rounds: { type: 'integer', default: 1, help: 'times the batch sizes run in turn (rows: medians over rounds)' },
+  json: { type: 'boolean', help: "also print one JSON line per batch size other than 1 (its per-stream cost against one stream's, per round)" },
 } satisfies OptionsSpec;
 
 const HOP = 0.01;
@@ -124,6 +125,13 @@ function main(): void {
       if (i === one) continue;
       const ratios = rounds.map((row) => row[i]!.perStream / row[one]!.perStream);
       console.log(`per stream at ${n} streams / at 1 stream, per round: ${ratios.map((x) => x.toFixed(3)).join(' ')}; median ${median(ratios).toFixed(3)}`);
+      if (a.json) {
+        const stepMs = median(rounds.map((row) => row[i]!.p50));
+        const oneMs = median(rounds.map((row) => row[one]!.p50));
+        console.log(
+          JSON.stringify({ streams: n, chunk_ms: a['chunk-ms'], step_ms: stepMs, one_stream_ms: oneMs, ratio_rounds: ratios, ratio: median(ratios) }),
+        );
+      }
     }
   }
   enc.dispose();

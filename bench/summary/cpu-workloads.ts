@@ -1,12 +1,9 @@
 // The cpu.js workloads of the summary (NEST-Small training step, features, op_overhead), each through
 // bench/cpu.js in a child process: the same workload code and PyTorch twins as the detailed sections, wall and
 // process CPU time per iteration, the two sides alternating for --rounds rounds, medians.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { benchScript, runJsonChild } from './child-json.js';
 
-const CPU_JS = fileURLToPath(new URL('../cpu.js', import.meta.url));
+const CPU_JS = benchScript('../cpu.js');
 
 /** One workload's medians (ms per iteration) as cpu.js prints them in its JSON lines. */
 export interface CpuResult {
@@ -28,19 +25,9 @@ export interface CpuRunOptions {
 
 /** Runs `node dist/bench/cpu.js <workloads> --threads 1 ...` (its lines passed on as they come) and returns its results by workload name. */
 export async function runCpuWorkloads(workloads: readonly string[], o: CpuRunOptions): Promise<Map<string, CpuResult>> {
-  const args = [CPU_JS, ...workloads, '--threads', '1', '--repeat', String(o.repeat), '--warmup', String(o.warmup), '--rounds', String(o.rounds)];
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const out = new Map<string, CpuResult>();
-  const lines = createInterface({ input: child.stdout });
-  lines.on('line', (l) => {
-    if (l.startsWith('{')) {
-      const j = JSON.parse(l) as CpuResult;
-      out.set(j.workload, j);
-    } else if (l.trim() !== '') o.progress(`  cpu.js: ${l}`);
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`cpu.js ${workloads.join(' ')} failed (exit ${code})`);
+  const args = [...workloads, '--threads', '1', '--repeat', String(o.repeat), '--warmup', String(o.warmup), '--rounds', String(o.rounds)];
+  const results = (await runJsonChild(CPU_JS, args, o.progress)) as unknown as CpuResult[];
+  const out = new Map(results.map((r) => [r.workload, r]));
   for (const w of workloads) if (!out.has(w)) throw new Error(`cpu.js printed no result for ${w}`);
   return out;
 }
