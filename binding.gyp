@@ -11,7 +11,8 @@
         "native/src/autocast.cc",
         "native/src/distributed.cc",
         "native/src/cpu-allocator.cc",
-        "native/src/small-products.cc"
+        "native/src/small-products.cc",
+        "native/src/step-kernels.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

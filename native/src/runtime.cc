@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "step-kernels.h"
 #include "small-products.h"
 #include "tensor.h"
 
@@ -427,6 +428,32 @@ Napi::Value PackedProducts(const Napi::CallbackInfo& info) {
   return WrapTensor(env, y);
 }
 
+// depthwiseWindows(x [B, C, L], weight [C, 1, K], bias [C] or null) -> [B, C, L - K + 1], or null where the kernel
+// does not apply (not float32 CPU with unit stride along L). Records no autograd graph: callers use it with gradients off.
+Napi::Value DepthwiseWindowsOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor x = UnwrapTensor(info[0], "depthwiseWindows(x)");
+  at::Tensor w = UnwrapTensor(info[1], "depthwiseWindows(weight)");
+  const bool hasBias = !(info[2].IsNull() || info[2].IsUndefined());
+  at::Tensor b = hasBias ? UnwrapTensor(info[2], "depthwiseWindows(bias)") : at::Tensor();
+  at::Tensor y = Guard(env, "depthwiseWindows", [&] { return DepthwiseWindows(x, w, b); });
+  return y.defined() ? WrapTensor(env, y) : env.Null();
+}
+
+// copyStrided(dst, src) -> whether it copied: dst.copy_(src) as one loop nest for small float32 CPU views of the same
+// shape (1 to 4 dims) in different storages; false where it does not apply (the caller uses copy_). No autograd.
+Napi::Value CopyStridedOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor dst = UnwrapTensor(info[0], "copyStrided(dst)");
+  at::Tensor src = UnwrapTensor(info[1], "copyStrided(src)");
+  const bool done = Guard(env, "copyStrided", [&] {
+    const bool copied = CopyStrided(dst, src);
+    if (copied) dst.unsafeGetTensorImpl()->bump_version();
+    return copied;
+  });
+  return Napi::Boolean::New(env, done);
+}
+
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
@@ -451,6 +478,8 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("smallProductKernel", Napi::Function::New(env, SmallProductKernelName));
   exports.Set("packWeight", Napi::Function::New(env, PackWeight));
   exports.Set("packedProducts", Napi::Function::New(env, PackedProducts));
+  exports.Set("depthwiseWindows", Napi::Function::New(env, DepthwiseWindowsOp));
+  exports.Set("copyStrided", Napi::Function::New(env, CopyStridedOp));
 }
 
 }  // namespace streamnest

@@ -116,7 +116,7 @@ function appendFrames(
     room = { capacity, written: { frames: c }, offset: 0 };
   }
   const at = room.written.frames; // = room.offset + C
-  keysAll.narrow(3, at, tt).copy_(kNew);
+  t.copyInto(keysAll.narrow(3, at, tt), kNew); // a transpose of [T, d_k] blocks: a loop nest of our own without gradients
   valuesAll.narrow(2, at, tt).copy_(vNew);
   // The next cache ends `keep` frames later; frames past it (dropped ones) are seen by this step only and may be
   // overwritten by the next.
@@ -211,8 +211,9 @@ export class MultiHeadAttention extends t.Module {
     const [b, , tq] = scores.shape as [number, number, number];
     let attn: Tensor;
     if (mask) {
-      const m = mask.unsqueeze(1); // [B, Tq, Tk] -> [B, 1, Tq, Tk]
-      attn = t.softmax(scores.maskedFill(m, MASK_FILL), -1).maskedFill(m, 0.0); // [B, h, Tq, Tk]
+      // softmax(scores.masked_fill(m, MASK_FILL)).masked_fill(m, 0), as NeMo; without gradients through a bias made
+      // once per mask, which every layer of a step shares (t.maskedSoftmax).
+      attn = t.maskedSoftmax(scores, mask, MASK_FILL); // [B, h, Tq, Tk], mask [B, Tq, Tk] for every head
     } else {
       attn = t.softmax(scores, -1);
     }

@@ -125,6 +125,16 @@ export interface NativeAddon {
    * through the small-product kernel unless `smallProductKernel` is false, the others as one BLAS gemm per matrix.
    */
   batchedProducts(a: NativeTensor, b: NativeTensor, smallProductKernel?: boolean): NativeTensor;
+  /**
+   * Depthwise conv1d over windows: x [B, C, L] (float32 CPU, unit stride along L), weight [C, 1, K], bias [C] or null
+   * -> [B, C, L - K + 1] (no autograd); null where it does not apply (the caller takes ATen's route).
+   */
+  depthwiseWindows(x: NativeTensor, weight: NativeTensor, bias: NativeTensor | null): NativeTensor | null;
+  /**
+   * dst.copy_(src) as one loop nest for small float32 CPU views of the same shape (1 to 4 dims) in different storages;
+   * false (nothing written) where it does not apply. Bumps dst's version counter. No autograd.
+   */
+  copyStrided(dst: NativeTensor, src: NativeTensor): boolean;
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
   /** Increments the autocast nesting count; returns the new level. */

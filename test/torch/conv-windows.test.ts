@@ -71,3 +71,43 @@ test('depthwiseConv1dWindows equals conv1d with groups = channels (one to many o
   });
   assert.equal(t.liveTensorCount(), before);
 });
+
+test('depthwiseConv1dWindows without gradients (the native loop) equals conv1d: kernel sizes, batches, strided and fallback inputs', () => {
+  const before = t.liveTensorCount();
+  t.tidy(() =>
+    t.noGrad(() => {
+      const g = new t.Generator(8);
+      for (const k of [3, 5, 7, 9, 31]) {
+        // 7 takes the loop for any kernel size; the others their unrolled ones
+        const c = 11;
+        const w = t.randn([c, 1, k], { generator: g });
+        const b = t.randn([c], { generator: g });
+        for (const batch of [1, 16]) {
+          for (const frames of [1, 4, 13]) {
+            const x = t.randn([batch, c, frames + k - 1], { generator: g });
+            for (const bias of [b, null]) {
+              const y = t.depthwiseConv1dWindows(x, w, bias);
+              assert.deepEqual(y.shape, [batch, c, frames]);
+              assertClose(y, t.conv1d(x, w, bias, { groups: c }), 1e-5, 1e-6);
+            }
+          }
+        }
+      }
+      const c = 6;
+      const w = t.randn([c, 1, 3], { generator: g });
+      const b = t.randn([c], { generator: g });
+      const wide = t.randn([3, 2 * c, 10], { generator: g });
+      const channels = wide.narrow(1, 3, c); // strided over channels and batch, unit stride in time
+      assertClose(t.depthwiseConv1dWindows(channels, w, b), t.conv1d(channels.contiguous(), w, b, { groups: c }), 1e-5, 1e-6);
+      const timeStrided = t.randn([2, 10, c], { generator: g }).transpose(1, 2); // [2, c, 10], stride 6 in time: ATen's route
+      assertClose(t.depthwiseConv1dWindows(timeStrided, w, b), t.conv1d(timeStrided.contiguous(), w, b, { groups: c }), 1e-5, 1e-6);
+      const x64 = t.randn([2, c, 5], { generator: g, dtype: 'float64' }); // float64: ATen's route
+      const w64 = w.to({ dtype: 'float64' });
+      assertClose(t.depthwiseConv1dWindows(x64, w64, null), t.conv1d(x64, w64, null, { groups: c }), 1e-12, 1e-12);
+      // known values: kernel [1, 2, 3] over [1, 0, 0, 1] -> [1, 3]; + bias 10
+      assert.deepEqual(t.depthwiseConv1dWindows(t.tensor([1, 0, 0, 1], [1, 1, 4]), t.tensor([1, 2, 3], [1, 1, 3]), t.tensor([10], [1])).toArray(), [11, 13]);
+      assert.throws(() => t.depthwiseConv1dWindows(t.zeros([1, c, 2]), w), /x \[B, 6, >= 3\]/);
+    }),
+  );
+  assert.equal(t.liveTensorCount(), before);
+});

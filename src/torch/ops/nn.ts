@@ -5,6 +5,9 @@ import { native } from '../native.js';
 import { keep } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
+import { zeros } from './creation.js';
+import { maskedFill } from './elementwise.js';
+import { all, any } from './reduction.js';
 
 const OPS = {
   matmul: op('matmul'),
@@ -34,6 +37,7 @@ const OPS = {
   unfold: op('unfold'),
   view: op('view'),
   unsqueeze: op('unsqueeze'),
+  add: op('add', 'Tensor'),
 };
 
 export const matmul = (a: Tensor, b: Tensor): Tensor => call(OPS.matmul, a, b);
@@ -57,23 +61,24 @@ export function batchedMatmul(a: Tensor, b: Tensor): Tensor {
 export const SMALL_PRODUCT_ROWS = 64;
 
 /**
- * A copy of a linear weight W [out, in] (or of a kernel-1 conv1d weight [out, in, 1]) made by `make` on first use and
- * remade when W was written in place (ATen's version counter) or assigned, or when a copy of another kind is asked
- * for. Cached on W (Tensor.derived) and disposed with it; owned by no scope.
+ * A tensor computed from `source` by `make` on first use (a linear weight's transposed or packed copy, a mask's
+ * softmax bias) and remade when the source was written in place (ATen's version counter) or assigned, or when a
+ * derived tensor of another kind is asked for. Cached on the source (Tensor.derived) and disposed with it; owned by no
+ * scope.
  */
-function derivedWeight(weight: Tensor, kind: string, make: () => Tensor): Tensor {
-  const version = weight.version;
-  const assignments = weight.assignments;
-  const memo = weight.derived;
+function derivedTensor(source: Tensor, kind: string, make: () => Tensor): Tensor {
+  const version = source.version;
+  const assignments = source.assignments;
+  const memo = source.derived;
   if (memo && memo.kind === kind && memo.version === version && memo.assignments === assignments) return memo.tensor;
   const copy = keep(make());
-  weight.setDerived({ kind, tensor: copy, version, assignments });
+  source.setDerived({ kind, tensor: copy, version, assignments });
   return copy;
 }
 
 /** W^T ([in, out], contiguous) of a linear weight W [out, in] (or of a kernel-1 conv1d weight [out, in, 1]), cached. */
 export function transposedWeight(weight: Tensor): Tensor {
-  return derivedWeight(weight, 'transposed', () => {
+  return derivedTensor(weight, 'transposed', () => {
     const [out, inFeatures] = weight.shape as [number, number];
     const matrix = weight.shape.length === 2 ? null : weight.view([out, inFeatures]); // [out, in, 1] -> [out, in]
     const view = (matrix ?? weight).transpose(0, 1);
@@ -86,7 +91,7 @@ export function transposedWeight(weight: Tensor): Tensor {
 
 /** The small-product kernel's packed copy of a linear (or kernel-1 conv1d) weight, cached (see linear). */
 function packedWeight(weight: Tensor): Tensor {
-  return derivedWeight(weight, 'packed', () => new Tensor(native.packWeight(weight.native)));
+  return derivedTensor(weight, 'packed', () => new Tensor(native.packWeight(weight.native)));
 }
 
 /**
@@ -230,9 +235,11 @@ export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o:
 }
 /**
  * conv1d(x, weight, bias, groups = C) with no padding, stride 1 and dilation 1, for a depthwise weight [C, 1, K]:
- * x [B, C, L] -> [B, C, L - K + 1], as one batched product of each channel's K-frame windows (unfold, a view) with
- * its kernel. About 2-3x faster than ATen's conv1d for the few output frames of a streaming step (BENCHMARKS.md
- * "Small products"); the same sums in another order (float rounding apart).
+ * x [B, C, L] -> [B, C, L - K + 1], for the few output frames of a streaming step. With gradients and CPU autocast off,
+ * float32 on the CPU: a loop of our own per (stream, channel) row (native/src/step-kernels.cc; at 16 streams of
+ * 4 frames 0.1x the time of the route below, BENCHMARKS.md "Batched streams: the step's small ops"). Otherwise one
+ * batched product of each channel's K-frame windows (unfold, a view) with its kernel, about 2-3x faster than ATen's
+ * conv1d at one stream (BENCHMARKS.md "Small products"). The same sums in another order (float rounding apart).
  */
 export function depthwiseConv1dWindows(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const [c, perGroup, k] = weight.shape as [number, number, number];
@@ -241,6 +248,10 @@ export function depthwiseConv1dWindows(x: Tensor, weight: Tensor, bias: Tensor |
     throw new RangeError(
       `depthwiseConv1dWindows: x [B, ${c}, >= ${k}] and weight [C, 1, K] expected, got x [${x.shape.join(', ')}] and weight [${weight.shape.join(', ')}]`,
     );
+  if (!native.isGradEnabled() && !isCpuAutocastOn()) {
+    const y = native.depthwiseWindows(x.native, weight.native, bias ? bias.native : null);
+    if (y) return new Tensor(y); // [B, C, L - K + 1]; null: not float32 on the CPU with unit stride along L
+  }
   const windows = call(OPS.unfold, x, 2, k, 1); // [B, C, T, K]
   const kernel = call(OPS.view, weight, [c, k, 1]); // [C, K, 1]
   const y = call(OPS.matmul, windows, kernel); // [B, C, T, K] @ [C, K, 1] -> [B, C, T, 1]
@@ -321,5 +332,56 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
   return y;
 }
 export const softmax = (x: Tensor, dim: number): Tensor => call(OPS.softmax, x, dim, null);
+
+/**
+ * Attention's masked softmax as NeMo computes it: softmax(scores.masked_fill(m, fill), -1).masked_fill(m, 0) with
+ * scores [B, h, Tq, Tk], mask [B, Tq, Tk] (bool, true = blocked; the same for every head: m = mask.unsqueeze(1)) and
+ * fill a large negative score (NeMo's INF_VAL, -10000).
+ * With gradients off, and when no query row of the mask is blocked whole, the same values come from adding a bias
+ * (fill where blocked, 0 elsewhere; made once per mask and cached on it, so the layers of a step, which share their
+ * mask, make it once): a blocked entry's exponent is then its score + fill - the row's maximum instead of fill - that
+ * maximum, both far below the smallest exponent float32 represents (for scores much smaller than |fill|), so both give
+ * exactly 0; the row maximum and the sum over the open entries are the same, and the second masked_fill has nothing
+ * to zero. Why: ATen's masked_fill is a scalar loop on the CPU; the two cost 80 us per layer of 16 batched streams'
+ * attention, the add 6 (BENCHMARKS.md "Batched streams: the step's small ops").
+ */
+export function maskedSoftmax(scores: Tensor, mask: Tensor, fill: number): Tensor {
+  if (mask.dtype !== 'bool') throw new TypeError(`maskedSoftmax: the mask must be a bool tensor, got ${mask.dtype}`);
+  if (!native.isGradEnabled()) {
+    const bias = softmaxBias(mask, fill, scores.dtype); // [B, 1, Tq, Tk]
+    if (bias.numel > 0) {
+      const shifted = call(OPS.add, scores, bias, 1);
+      const y = softmax(shifted, -1);
+      shifted.dispose();
+      return y;
+    }
+  }
+  const m = call(OPS.unsqueeze, mask, 1); // [B, 1, Tq, Tk]
+  const filled = maskedFill(scores, m, fill);
+  const p = softmax(filled, -1);
+  filled.dispose();
+  const y = maskedFill(p, m, 0);
+  p.dispose();
+  m.dispose();
+  return y;
+}
+
+/** [B, 1, Tq, Tk]: fill where mask [B, Tq, Tk] blocks, 0 elsewhere, in `dtype`, cached on the mask; empty when a row is blocked whole. */
+function softmaxBias(mask: Tensor, fill: number, dtype: Tensor['dtype']): Tensor {
+  return derivedTensor(mask, `softmax bias ${fill} ${dtype}`, () => {
+    const rows = all(mask, -1);
+    const blockedRow = any(rows);
+    const whole = blockedRow.item() !== 0;
+    rows.dispose();
+    blockedRow.dispose();
+    if (whole) return zeros([0], { dtype, device: mask.device });
+    const m = call(OPS.unsqueeze, mask, 1);
+    const asType = m.to({ dtype });
+    m.dispose();
+    const bias = call(OPS.mulS, asType, fill);
+    asType.dispose();
+    return bias;
+  });
+}
 export const logSoftmax = (x: Tensor, dim: number): Tensor => call(OPS.logSoftmax, x, dim, null);
 export const embedding = (weight: Tensor, indices: Tensor, paddingIdx = -1): Tensor => call(OPS.embedding, weight, indices, paddingIdx, false, false);

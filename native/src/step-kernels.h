@@ -1,0 +1,21 @@
+#pragma once
+#include <ATen/ATen.h>
+
+namespace streamnest {
+
+/**
+ * A depthwise 1-D convolution over the windows of a streaming step (the Conformer conv module's causal depthwise conv
+ * with its cache in front): x [B, C, L] (float32, CPU, unit stride along L), weight [C, 1, K], bias [C] when defined ->
+ * y [B, C, L - K + 1], y[b, c, t] = bias[c] + sum_k w[c, k] x[b, c, t + k], summed in k's order. An undefined tensor
+ * where it does not apply (another dtype or device, K > L): the caller keeps ATen's route. See step-kernels.cc.
+ */
+at::Tensor DepthwiseWindows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
+/**
+ * dst.copy_(src) for small float32 CPU views of the same shape (1 to 4 dims) that do not overlap, as one loop nest over
+ * dst's shape: a streaming step's new keys, [B, h, d_k, T] read transposed from the projection's [B, T, h * d_k],
+ * written into the cache buffer. False where it does not apply (the caller uses copy_).
+ */
+bool CopyStrided(at::Tensor& dst, const at::Tensor& src);
+
+}  // namespace streamnest
