@@ -404,19 +404,19 @@ Napi::Value SmallProductKernelName(const Napi::CallbackInfo& info) {
   return k ? Napi::String::New(info.Env(), k) : info.Env().Null();
 }
 
-// packWeight(weight [out, in] or a kernel-1 conv weight [out, in, 1], float32 CPU) -> the packed copy packedProducts
-// reads ([panels, in, NR]).
+// packWeight(weight [out, in], or a conv weight [out, ...] flattened to [out, in]: a kernel-1 conv1d's [out, in, 1], a
+// one-channel conv2d's [out, 1, kh, kw]; float32 CPU) -> the packed copy packedProducts reads ([panels, in, NR]).
 Napi::Value PackWeight(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor w = UnwrapTensor(info[0], "packWeight(weight)");
   at::Tensor y = Guard(env, "packWeight", [&] {
-    return PackForSmallProducts(w.dim() == 3 && w.size(2) == 1 ? w.view({w.size(0), w.size(1)}) : w);
+    return PackForSmallProducts(w.dim() > 2 ? w.reshape({w.size(0), -1}) : w);
   });
   return WrapTensor(env, y);
 }
 
-// packedProducts(x [..., in], packed, out, bias [out] or null) -> [..., out]: x W^T + bias through the small-product
-// kernel. Records no autograd graph: callers use it with gradients off.
+// packedProducts(x [..., in], packed, out, bias [out] or null, relu = false) -> [..., out]: x W^T + bias (then
+// max(0, .) when relu) through the small-product kernel. Records no autograd graph: callers use it with gradients off.
 Napi::Value PackedProducts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor x = UnwrapTensor(info[0], "packedProducts(x)");
@@ -424,7 +424,8 @@ Napi::Value PackedProducts(const Napi::CallbackInfo& info) {
   const int64_t out = static_cast<int64_t>(Num(info[2]));
   const bool hasBias = !(info[3].IsNull() || info[3].IsUndefined());
   at::Tensor b = hasBias ? UnwrapTensor(info[3], "packedProducts(bias)") : at::Tensor();
-  at::Tensor y = Guard(env, "packedProducts", [&] { return SmallProducts(x, packed, out, b); });
+  const bool relu = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  at::Tensor y = Guard(env, "packedProducts", [&] { return SmallProducts(x, packed, out, b, relu); });
   return WrapTensor(env, y);
 }
 
@@ -438,20 +439,6 @@ Napi::Value DepthwiseWindowsOp(const Napi::CallbackInfo& info) {
   at::Tensor b = hasBias ? UnwrapTensor(info[2], "depthwiseWindows(bias)") : at::Tensor();
   at::Tensor y = Guard(env, "depthwiseWindows", [&] { return DepthwiseWindows(x, w, b); });
   return y.defined() ? WrapTensor(env, y) : env.Null();
-}
-
-// copyStrided(dst, src) -> whether it copied: dst.copy_(src) as one loop nest for small float32 CPU views of the same
-// shape (1 to 4 dims) in different storages; false where it does not apply (the caller uses copy_). No autograd.
-Napi::Value CopyStridedOp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  at::Tensor dst = UnwrapTensor(info[0], "copyStrided(dst)");
-  at::Tensor src = UnwrapTensor(info[1], "copyStrided(src)");
-  const bool done = Guard(env, "copyStrided", [&] {
-    const bool copied = CopyStrided(dst, src);
-    if (copied) dst.unsafeGetTensorImpl()->bump_version();
-    return copied;
-  });
-  return Napi::Boolean::New(env, done);
 }
 
 }  // namespace
@@ -479,7 +466,6 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("packWeight", Napi::Function::New(env, PackWeight));
   exports.Set("packedProducts", Napi::Function::New(env, PackedProducts));
   exports.Set("depthwiseWindows", Napi::Function::New(env, DepthwiseWindowsOp));
-  exports.Set("copyStrided", Napi::Function::New(env, CopyStridedOp));
 }
 
 }  // namespace streamnest

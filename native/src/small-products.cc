@@ -172,7 +172,40 @@ at::Tensor PackForSmallProducts(const at::Tensor& weight) {
   return padded.view({panels, k->nr, in}).transpose(1, 2).contiguous();            // [panels, in, NR]
 }
 
-at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t out, const at::Tensor& bias) {
+// Rows per chunk when there are many rows (a convolution's output positions): each chunk runs every panel, so its
+// outputs are written once, together, while in cache (ReLU'd there), instead of one column panel of all rows at a time.
+constexpr int64_t kRowChunk = 64;
+
+// max(y, 0) over n floats, in the kernel's instruction set. The plain loop compiled for the baseline is a compare and
+// a branch per element (GCC -O2), mispredicted on about half of a convolution's outputs: 5 ns per element in the
+// step (3.5 M elements: 18 ms against the products' 0.6).
+#ifdef STREAMNEST_SMALL_PRODUCTS_X86
+__attribute__((target("avx512f"))) void Relu512(float* y, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_loadu_ps(y + i), zero));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_max_ps(_mm512_maskz_loadu_ps(m, y + i), zero));
+  }
+}
+__attribute__((target("avx2"))) void Relu256(float* y, int64_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(y + i), zero));
+  for (; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+}
+#endif
+void ReluInPlace(const Kernel* k, float* y, int64_t n) {
+#ifdef STREAMNEST_SMALL_PRODUCTS_X86
+  if (k->nr == 32) return Relu512(y, n);
+  return Relu256(y, n);
+#else
+  for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+#endif
+}
+
+at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t out, const at::Tensor& bias, bool relu) {
   const Kernel* k = TheKernel();
   TORCH_CHECK(k, "no small-product kernel for this CPU");
   TORCH_CHECK(packed.dim() == 3 && packed.size(2) == k->nr && packed.is_contiguous() && packed.scalar_type() == at::kFloat,
@@ -195,15 +228,30 @@ at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t 
   const float* pw = packed.data_ptr<float>();
   const float* pb = b.defined() ? b.data_ptr<float>() : nullptr;
   float* py = y.data_ptr<float>();
-  // a task of at least ~64K multiply-adds (a single thread takes them all inline)
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, m * in * k->nr));
-  at::parallel_for(0, panels, grain, [&](int64_t p0, int64_t p1) {
+  // Every panel over rows [r0, r1).
+  auto rowsTimesPanels = [&](int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
       const int64_t col = p * k->nr;
       const int cols = static_cast<int>(std::min<int64_t>(k->nr, out - col));
-      PanelTimesRows(k, k->blocks, m, px, in, pw + p * in * k->nr, k->nr, in, py + col, out, pb ? pb + col : nullptr, cols);
+      PanelTimesRows(k, k->blocks, r1 - r0, px + r0 * in, in, pw + p * in * k->nr, k->nr, in, py + r0 * out + col, out,
+                     pb ? pb + col : nullptr, cols);
     }
-  });
+  };
+  if (m <= kRowChunk) {
+    // a task of at least ~64K multiply-adds (a single thread takes them all inline)
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, m * in * k->nr));
+    at::parallel_for(0, panels, grain, [&](int64_t p0, int64_t p1) { rowsTimesPanels(0, m, p0, p1); });
+    if (relu) ReluInPlace(k, py, m * out);
+  } else {
+    const int64_t chunks = (m + kRowChunk - 1) / kRowChunk;
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; c++) {
+        const int64_t r0 = c * kRowChunk, r1 = std::min(m, r0 + kRowChunk);
+        rowsTimesPanels(r0, r1, 0, panels);
+        if (relu) ReluInPlace(k, py + r0 * out, (r1 - r0) * out);
+      }
+    });
+  }
   return y.view(shape);
 }
 

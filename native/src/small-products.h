@@ -12,8 +12,12 @@ const char* SmallProductKernel();
 /** W [out, in] (float32, CPU) packed for SmallProducts: [ceil(out / NR), in, NR], zero-padded; NR is the kernel's. */
 at::Tensor PackForSmallProducts(const at::Tensor& weight);
 
-/** x [..., in] (float32, CPU) times the packed weight of `out` rows, plus bias [out] when defined -> [..., out]. */
-at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t out, const at::Tensor& bias);
+/**
+ * x [..., in] (float32, CPU) times the packed weight of `out` rows, plus bias [out] when defined, then max(0, .) when
+ * `relu` -> [..., out]. Any number of rows: more than a few dozen (a convolution's output positions as rows) run in
+ * chunks of rows, every panel per chunk.
+ */
+at::Tensor SmallProducts(const at::Tensor& x, const at::Tensor& packed, int64_t out, const at::Tensor& bias, bool relu);
 
 /** The most rows (a's matrices' height) SmallBatchedProducts takes. */
 constexpr int64_t kSmallBatchedRows = 16;

@@ -1,12 +1,9 @@
-// Two small operations of a streaming step that ATen runs at a few ns per element, for which plain loops suffice
-// (BENCHMARKS.md "Batched streams: the step's small ops"):
-// - The Conformer conv module's depthwise convolution: a few output frames (the step's new ones) per channel, each a
-//   dot product of K weights with a window of [cache, new frames]. ATen's conv1d (oneDNN) costs 40 us for one
-//   stream's 176 channels x 4 frames, and the route the step took before (unfold + a broadcast matmul of
-//   [B, C, T, K] @ [C, K, 1]: B*C products of T x K by K x 1) 80 us at 16 streams for 0.1 M multiply-adds. Here each
-//   (stream, channel) row is one short loop; the rows are independent and split over ATen's threads.
-// - The copy of a step's new keys into the attention cache, a transpose of [T, d_k] blocks (T = 4 frames): ATen's
-//   copy_ takes 5-7 ns per element there (its inner loop runs over the 4 frames).
+// The Conformer conv module's depthwise convolution in a streaming step: a few output frames (the step's new ones) per
+// channel, each a dot product of K weights with a window of [cache, new frames]. Why our own: ATen has no route that
+// fits these shapes. Its conv1d (oneDNN) costs 40 us for one stream's 176 channels x 4 frames, and the route the step
+// took before (unfold + a broadcast matmul of [B, C, T, K] @ [C, K, 1]: B*C products of T x K by K x 1) 80 us at 16
+// streams for 0.1 M multiply-adds (BENCHMARKS.md "Batched streams: the step's small ops"). Here each (stream, channel)
+// row is one short loop over four outputs at a time; the rows are independent and split over ATen's threads.
 #include "step-kernels.h"
 
 #include <ATen/Parallel.h>
@@ -17,10 +14,28 @@ namespace streamnest {
 
 namespace {
 
-// One row: y[t] = b + sum_k w[k] x[t + k] for t < T, k in order (the order the matmul route summed in).
+// Four floats (SSE2 on x86-64, or the target's own vectors): the outputs t..t+3 of one row accumulate side by side,
+// four independent sums each in k's order (a float sum cannot be reordered; its own lanes need no reordering).
+typedef float Float4 __attribute__((vector_size(16)));
+
+inline Float4 Load4(const float* p) {
+  Float4 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// One row: y[t] = (sum_k w[k] x[t + k]) + b for t < T, each sum in k's order (the order the matmul route summed in).
 template <int K>
 inline void Row(const float* x, const float* w, float b, float* y, int64_t T) {
-  for (int64_t t = 0; t < T; t++) {
+  int64_t t = 0;
+  for (; t + 4 <= T; t += 4) {
+    Float4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma GCC unroll 16
+    for (int k = 0; k < K; k++) acc += w[k] * Load4(x + t + k);
+    acc += b;
+    __builtin_memcpy(y + t, &acc, sizeof acc);
+  }
+  for (; t < T; t++) {
     float acc = 0.0f;
 #pragma GCC unroll 16
     for (int k = 0; k < K; k++) acc += w[k] * x[t + k];
@@ -71,31 +86,6 @@ at::Tensor DepthwiseWindows(const at::Tensor& x, const at::Tensor& weight, const
     }
   });
   return y;
-}
-
-bool CopyStrided(at::Tensor& dst, const at::Tensor& src) {
-  const int64_t n = dst.dim();
-  if (n < 1 || n > 4 || !dst.sizes().equals(src.sizes())) return false;
-  if (dst.scalar_type() != at::kFloat || src.scalar_type() != at::kFloat || !dst.device().is_cpu() || !src.device().is_cpu()) return false;
-  if (dst.is_same(src) || dst.numel() == 0) return dst.numel() == 0;
-  // Views of one storage could overlap (and copy_ would handle that): leave them to ATen.
-  if (dst.storage().is_alias_of(src.storage())) return false;
-  int64_t size[4] = {1, 1, 1, 1}, ds[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0};
-  for (int64_t i = 0; i < n; i++) {  // right-aligned: dims 4 - n .. 3
-    size[4 - n + i] = dst.size(i);
-    ds[4 - n + i] = dst.stride(i);
-    ss[4 - n + i] = src.stride(i);
-  }
-  float* d = dst.data_ptr<float>();
-  const float* s = src.data_ptr<float>();
-  for (int64_t a = 0; a < size[0]; a++)
-    for (int64_t b = 0; b < size[1]; b++)
-      for (int64_t c = 0; c < size[2]; c++) {
-        float* dr = d + a * ds[0] + b * ds[1] + c * ds[2];
-        const float* sr = s + a * ss[0] + b * ss[1] + c * ss[2];
-        for (int64_t e = 0; e < size[3]; e++) dr[e * ds[3]] = sr[e * ss[3]];
-      }
-  return true;
 }
 
 }  // namespace streamnest

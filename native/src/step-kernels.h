@@ -11,11 +11,4 @@ namespace streamnest {
  */
 at::Tensor DepthwiseWindows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
-/**
- * dst.copy_(src) for small float32 CPU views of the same shape (1 to 4 dims) that do not overlap, as one loop nest over
- * dst's shape: a streaming step's new keys, [B, h, d_k, T] read transposed from the projection's [B, T, h * d_k],
- * written into the cache buffer. False where it does not apply (the caller uses copy_).
- */
-bool CopyStrided(at::Tensor& dst, const at::Tensor& src);
-
 }  // namespace streamnest

@@ -116,7 +116,7 @@ function appendFrames(
     room = { capacity, written: { frames: c }, offset: 0 };
   }
   const at = room.written.frames; // = room.offset + C
-  t.copyInto(keysAll.narrow(3, at, tt), kNew); // a transpose of [T, d_k] blocks: a loop nest of our own without gradients
+  keysAll.narrow(3, at, tt).copy_(kNew);
   valuesAll.narrow(2, at, tt).copy_(vNew);
   // The next cache ends `keep` frames later; frames past it (dropped ones) are seen by this step only and may be
   // overwritten by the next.

@@ -65,6 +65,8 @@ type Stage = ConvStage | { kind: 'relu' };
  * is the smaller of the two (the depthwise stages: 4x smaller; not the first stage, 1 channel in, C out).
  */
 function convolve(s: ConvStage, h: Tensor): Tensor {
+  const rows = t.isGradEnabled() ? null : oneChannelRows(s, h, false);
+  if (rows) return rows;
   if (s.padLeft === s.nativePadding && s.padRight === s.nativePadding) return s.conv.forward(h);
   const [, cIn, time, freq] = h.shape as [number, number, number, number];
   const k = s.conv.weight.size(2);
@@ -79,6 +81,19 @@ function convolve(s: ConvStage, h: Tensor): Tensor {
   // Dense in its own layout (channels last stays so), so that the next convolution reads it directly (oneDNN reorders
   // a strided input, at 2x its time).
   return t.call(CONTIGUOUS, y.narrow(2, 0, ht).narrow(3, 0, wf), channelsLast(y) ? CHANNELS_LAST : CONTIGUOUS_FORMAT);
+}
+
+/**
+ * The first convolution (one input channel) at inference as products of windows (t.oneChannelConv2dRows: the
+ * small-product kernel, the ReLU after it fused when `relu`), on the input padded explicitly (as CausalConv2D pads; a
+ * symmetric conv padding is the same zeros) -> [B, C, T', F'] channels last; null where that route does not apply.
+ */
+function oneChannelRows(s: ConvStage, h: Tensor, relu: boolean): Tensor | null {
+  if (h.size(1) !== 1 || s.conv.weight.size(1) !== 1) return null;
+  const padded = t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]); // [B, 1, T + pads, F + pads]
+  const y = t.oneChannelConv2dRows(padded, s.conv.weight, s.conv.bias, s.stride, relu);
+  padded.dispose();
+  return y;
 }
 
 // Provenance: nemo.collections.asr.parts.submodules.subsampling.MaskedConvSequential
@@ -124,7 +139,8 @@ export class MaskedConvSequential extends t.Module {
       // True when h is a convolution output made here: masked in place (never the caller's input; a convolution's
       // backward keeps its input, not its output, so autograd is unaffected), saving a full-size allocation.
       let ownsH = false;
-      for (const s of this.stages) {
+      for (let i = 0; i < this.stages.length; i++) {
+        const s = this.stages[i]!;
         if (mask && !isMasked) {
           h = ownsH ? h.mul_(mask) : h.mul(mask); // zero t >= len before every layer
           isMasked = true;
@@ -139,7 +155,11 @@ export class MaskedConvSequential extends t.Module {
           continue;
         }
         isMasked = false; // a convolution mixes time steps and adds its bias
-        h = convolve(s, h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
+        // At inference the first convolution and its ReLU run as one product (the ReLU commutes with the time mask
+        // applied before the next convolution); then the ReLU stage is skipped.
+        const fused = !t.isGradEnabled() && this.stages[i + 1]?.kind === 'relu' ? oneChannelRows(s, h, true) : null;
+        if (fused) i++;
+        h = fused ?? convolve(s, h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
         ownsH = true;
         if (s.stride !== 1) {
           len = t.floor(len.add(s.padLeft + s.padRight - s.conv.weight.size(2)).div(s.stride)).add(1);

@@ -116,10 +116,13 @@ export interface NativeAddon {
   rowProducts(weight: NativeTensor, x: NativeTensor, bias: NativeTensor | null): NativeTensor;
   /** The small-product kernel this CPU runs (native/src/small-products.cc), or null (no kernel: use ATen). */
   smallProductKernel(): 'avx512' | 'avx2' | null;
-  /** A linear weight [out, in] (or [out, in, 1]) packed for packedProducts. */
+  /** A linear weight [out, in] (or a conv weight [out, ...], flattened to [out, in]) packed for packedProducts. */
   packWeight(weight: NativeTensor): NativeTensor;
-  /** x [..., in] W^T + bias through the small-product kernel, W given packed (packWeight) with its `out` rows. */
-  packedProducts(x: NativeTensor, packed: NativeTensor, out: number, bias: NativeTensor | null): NativeTensor;
+  /**
+   * x [..., in] W^T + bias (then max(0, .) when relu) through the small-product kernel, W given packed (packWeight) with
+   * its `out` rows; any number of rows.
+   */
+  packedProducts(x: NativeTensor, packed: NativeTensor, out: number, bias: NativeTensor | null, relu?: boolean): NativeTensor;
   /**
    * a [..., m, k] @ b [..., k, n] (3-D or 4-D, the same batch shape; no autograd): float32 matrices of up to 16 rows
    * through the small-product kernel unless `smallProductKernel` is false, the others as one BLAS gemm per matrix.
@@ -130,11 +133,6 @@ export interface NativeAddon {
    * -> [B, C, L - K + 1] (no autograd); null where it does not apply (the caller takes ATen's route).
    */
   depthwiseWindows(x: NativeTensor, weight: NativeTensor, bias: NativeTensor | null): NativeTensor | null;
-  /**
-   * dst.copy_(src) as one loop nest for small float32 CPU views of the same shape (1 to 4 dims) in different storages;
-   * false (nothing written) where it does not apply. Bumps dst's version counter. No autograd.
-   */
-  copyStrided(dst: NativeTensor, src: NativeTensor): boolean;
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
   /** Increments the autocast nesting count; returns the new level. */

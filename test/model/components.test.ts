@@ -199,10 +199,16 @@ test('subsampling with no padded frame (masks left out) gives what the masked ba
   }
 });
 
-test('subsampling at inference (the conv stack laid out channels last) gives what it gives with gradients on (default layout)', () => {
-  for (const isCausal of [true, false]) {
+test('subsampling at inference (channels last; the first convolution and its ReLU as one product of windows) gives what it gives with gradients on', () => {
+  for (const [isCausal, subsampling, kernel] of [
+    [true, 'dw_striding', true],
+    [false, 'dw_striding', true],
+    [true, 'striding', true],
+    [true, 'dw_striding', false],
+  ] as const) {
+    const was = t.useSmallProductKernel(kernel); // off: oneDNN's convolution at inference too
     const s = new ConvSubsampling({
-      subsampling: 'dw_striding',
+      subsampling,
       subsamplingFactor: 8,
       featIn: 80,
       featOut: 176,
@@ -215,10 +221,11 @@ test('subsampling at inference (the conv stack laid out channels last) gives wha
       const len = t.tensor([41, 41, 30], [3], { dtype: 'int64' });
       const inference = t.noGrad(() => s.forward(x, len));
       const training = t.enableGrad(() => s.forward(x, len));
-      assertClose(inference.x, training.x.detach(), 1e-5, 1e-5, `isCausal ${isCausal}`);
+      assertClose(inference.x, training.x.detach(), 1e-5, 1e-5, `isCausal ${isCausal}, ${subsampling}, kernel ${kernel}`);
       assert.deepEqual(inference.lengths.toArray(), training.lengths.toArray());
     });
     s.dispose();
+    t.useSmallProductKernel(was);
   }
 });
 

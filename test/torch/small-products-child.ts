@@ -28,4 +28,16 @@ t.tidy(() => {
     derivedKind = w.derived?.kind ?? null;
   }
 });
-process.stdout.write(JSON.stringify({ kernel: SMALL_PRODUCT_KERNEL, nr, worst, derivedKind }) + '\n');
+// many rows (chunked) with the fused ReLU
+let worstRelu = 0;
+if (SMALL_PRODUCT_KERNEL !== null) {
+  t.tidy(() => {
+    const x = t.randn([300, 9], { generator: g });
+    const w = t.randn([37, 9], { generator: g });
+    const b = t.randn([37], { generator: g });
+    const y = t.noGrad(() => new t.Tensor(native.packedProducts(x.native, new t.Tensor(native.packWeight(w.native)).native, 37, b.native, true)));
+    const ref = t.matmul(x, w.transpose(0, 1)).add(b).relu();
+    worstRelu = (y.sub(ref).abs().max().item() as number) / (ref.abs().max().item() as number);
+  });
+}
+process.stdout.write(JSON.stringify({ kernel: SMALL_PRODUCT_KERNEL, nr, worst, worstRelu, derivedKind }) + '\n');

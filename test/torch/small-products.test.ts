@@ -146,6 +146,57 @@ test("float64, gradients on, CPU autocast and more than SMALL_PRODUCT_ROWS rows 
   });
 });
 
+test("many rows (a convolution's output positions) and the fused ReLU: packedProducts equals linear (then ReLU); oneChannelConv2dRows equals conv2d", {
+  skip,
+}, () => {
+  const before = t.liveTensorCount();
+  t.tidy(() =>
+    t.noGrad(() => {
+      const g = new t.Generator(12);
+      for (const [rows, inF, outF] of [
+        [65, 9, 256],
+        [300, 9, 40],
+        [1000, 7, 33],
+      ] as const) {
+        const x = t.randn([rows, inF], { generator: g });
+        const w = t.randn([outF, inF], { generator: g });
+        const b = t.randn([outF], { generator: g });
+        const packed = new t.Tensor(native.packWeight(w.native));
+        for (const relu of [false, true]) {
+          const y = new t.Tensor(native.packedProducts(x.native, packed.native, outF, b.native, relu));
+          const ref = reference(x, w, b);
+          assertClose(y, relu ? ref.relu() : ref, 1e-5, 1e-5, `${rows} x ${inF} -> ${outF}, relu ${relu}`);
+        }
+      }
+      for (const [batch, time, freq, stride, kh, kw, c] of [
+        [1, 44, 83, 2, 3, 3, 256],
+        [3, 10, 9, 1, 3, 3, 8],
+        [2, 12, 17, 2, 2, 3, 5],
+      ] as const) {
+        const x = t.randn([batch, 1, time, freq], { generator: g });
+        const w = t.randn([c, 1, kh, kw], { generator: g });
+        const b = t.randn([c], { generator: g });
+        for (const bias of [b, null]) {
+          for (const relu of [false, true]) {
+            const y = t.oneChannelConv2dRows(x, w, bias, stride, relu)!;
+            const ref = t.conv2d(x, w, bias, { stride });
+            assert.deepEqual(y.shape, ref.shape);
+            assert.equal(y.strides[1], 1, 'laid out channels last');
+            assertClose(y, relu ? ref.relu() : ref, 1e-5, 1e-5, `[${batch}, 1, ${time}, ${freq}] stride ${stride}, relu ${relu}`);
+          }
+        }
+        assert.equal(w.derived?.kind, 'packed', 'the packed copy is cached on the conv weight');
+      }
+      // where it does not apply: two input channels, float64
+      assert.equal(t.oneChannelConv2dRows(t.zeros([1, 2, 5, 5]), t.zeros([4, 2, 3, 3]), null, 1, false), null);
+      assert.equal(t.oneChannelConv2dRows(t.zeros([1, 1, 5, 5], { dtype: 'float64' }), t.zeros([4, 1, 3, 3], { dtype: 'float64' }), null, 1, false), null);
+    }),
+  );
+  // gradients on: conv2d's route (autograd)
+  t.tidy(() => assert.equal(t.oneChannelConv2dRows(t.zeros([1, 1, 5, 5]), t.zeros([4, 1, 3, 3]), null, 1, false), null));
+  assert.equal(t.liveTensorCount(), before);
+});
+
 test('packWeight and packedProducts refuse bad arguments with a clear error', { skip }, () => {
   t.tidy(() => {
     const w = t.randn([8, 4]);
@@ -158,16 +209,17 @@ test('packWeight and packedProducts refuse bad arguments with a clear error', { 
   });
 });
 
-test('the AVX2 kernel (STREAMNEST_SMALL_PRODUCTS=avx2) gives ATen linear values too', {
+test('the AVX2 kernel (STREAMNEST_SMALL_PRODUCTS=avx2) gives ATen linear values too, with many rows and the fused ReLU', {
   skip: SMALL_PRODUCT_KERNEL !== 'avx512' && 'needs a CPU with AVX-512 (the AVX2 kernel is the default one elsewhere)',
 }, () => {
   const script = fileURLToPath(new URL('./small-products-child.js', import.meta.url));
   const r = spawnSync(process.execPath, [script], { env: { ...process.env, STREAMNEST_SMALL_PRODUCTS: 'avx2' }, encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { kernel: string; nr: number; worst: number };
+  const out = JSON.parse(r.stdout) as { kernel: string; nr: number; worst: number; worstRelu: number };
   assert.equal(out.kernel, 'avx2');
   assert.equal(out.nr, 16);
   assert.ok(out.worst < 1e-5, `largest difference relative to the values' scale: ${out.worst}`);
+  assert.ok(out.worstRelu < 1e-5, `300 rows with the fused ReLU: ${out.worstRelu}`);
 });
 
 test('STREAMNEST_SMALL_PRODUCTS=off: no kernel, and linear takes ATen routes', () => {

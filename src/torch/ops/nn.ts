@@ -38,6 +38,9 @@ const OPS = {
   view: op('view'),
   unsqueeze: op('unsqueeze'),
   add: op('add', 'Tensor'),
+  select: op('select', 'int'),
+  reshape: op('reshape'),
+  permute: op('permute'),
 };
 
 export const matmul = (a: Tensor, b: Tensor): Tensor => call(OPS.matmul, a, b);
@@ -200,6 +203,32 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     return out;
   }
   return call(OPS.linear, x, weight, bias ?? null);
+}
+
+/**
+ * conv2d of a one-channel input with weight [C, 1, kh, kw] (+ bias), stride `stride` on both axes and no padding, then
+ * max(0, .) when `relu`: x [B, 1, T, F] -> [B, C, T', F'], laid out channels last ([B, T', F', C] in memory). With
+ * gradients and CPU autocast off, float32 on the CPU with the small-product kernel: every output position's window
+ * is a row of kh * kw values, times the weight packed once (cached on it) through the kernel, the ReLU applied while
+ * the rows are in cache. The subsampling's first convolution: oneDNN takes 1.8 ms for 16 streams' step (1 input channel,
+ * 63 M multiply-adds) and the ReLU another pass over its 14 MB output (BENCHMARKS.md "Batched streams: the step's
+ * small ops"). null where it does not apply (the caller keeps conv2d). The same sums in another order.
+ */
+export function oneChannelConv2dRows(x: Tensor, weight: Tensor, bias: Tensor | null, stride: number, relu: boolean): Tensor | null {
+  const [c, cIn, kh, kw] = weight.shape as [number, number, number, number];
+  const [b, xc, time, freq] = x.shape as [number, number, number, number];
+  if (weight.shape.length !== 4 || cIn !== 1 || x.shape.length !== 4 || xc !== 1 || time < kh || freq < kw) return null;
+  if (!viaSmallProductKernel(x, weight, bias, 1)) return null;
+  const plane = call(OPS.select, x, 1, 0); // [B, T, F]
+  const overTime = call(OPS.unfold, plane, 1, kh, stride); // [B, T', F, kh]
+  const windows = call(OPS.unfold, overTime, 2, kw, stride); // [B, T', F', kh, kw] (views)
+  const rows = call(OPS.reshape, windows, [b, windows.shape[1]!, windows.shape[2]!, kh * kw]); // [B, T', F', kh*kw] (a copy)
+  for (const v of [plane, overTime, windows]) v.dispose();
+  const y = new Tensor(native.packedProducts(rows.native, packedWeight(weight).native, c, bias ? bias.native : null, relu)); // [B, T', F', C]
+  rows.dispose();
+  const out = call(OPS.permute, y, [0, 3, 1, 2]); // [B, C, T', F'], channels last
+  y.dispose();
+  return out;
 }
 
 /**

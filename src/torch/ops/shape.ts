@@ -1,6 +1,5 @@
 // Shape and indexing: views, permutations, joins and splits, gathers and scatters, padding, triangles.
 import { call, callMany, op } from '../dispatch.js';
-import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 
 const OPS = {
@@ -121,14 +120,3 @@ export function pad(x: Tensor, padding: readonly number[], mode: PadMode = 'cons
 }
 
 export { OPS as SHAPE_OPS };
-
-/**
- * dst.copy_(src) (the same shape) for a small transposing copy with gradients off: a streaming step's new keys, read
- * as [B, h, d_k, T] from the projection's [B, T, h * d_k], into the attention cache's buffer. One native loop nest
- * where it applies (float32 CPU views of 1 to 4 dims in different storages): ATen's copy_ runs 5-7 ns per element on
- * these [d_k, T] transposes (BENCHMARKS.md "Batched streams: the step's small ops"). ATen's copy_ otherwise.
- */
-export function copyInto(dst: Tensor, src: Tensor): Tensor {
-  if (!native.isGradEnabled() && native.copyStrided(dst.native, src.native)) return dst;
-  return dst.copy_(src);
-}
