@@ -5,7 +5,7 @@
 // streamnest with itself: (e) the training step in bf16-mixed against float32, (f) 16 batched streams against one,
 // (g) data parallel over 2 processes against 1; then rewrites the block between <!-- summary:begin --> and
 // <!-- summary:end --> with the table, the machine, load, date, commit and command. Progress goes to stderr. A full
-// run: about 13 minutes on a quiet 2-core machine; --quick: about 7 minutes at load 6.
+// run: about 15 minutes on a quiet 2-core machine; --quick: about 7 minutes at load 6.
 //
 //   npx tsc -p . && node dist/bench/summary.js [--quick] [--file BENCHMARKS.md] [--dry-run]
 import { readFileSync } from 'node:fs';
@@ -46,7 +46,7 @@ const SETTINGS = {
     ops: { repeat: 200, warmup: 500, rounds: 3 },
     bf16: { repeat: 2, rounds: 2 },
     batched: { streams: 16, seconds: 12, rounds: 5 },
-    dataParallel: { steps: 80, rounds: 3 },
+    dataParallel: { steps: 80, rounds: 5 },
   },
   quick: {
     train: { repeat: 1, warmup: 1, rounds: 1 },

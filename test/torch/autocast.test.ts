@@ -53,6 +53,24 @@ test('bfloat16 results are close to float32 ones (about 3 significant digits)', 
   });
 });
 
+test('silu of a bfloat16 input under CPU autocast runs in float32 (float32 result, its exact values, gradient in bf16); outside autocast bf16 stays bf16', () => {
+  t.tidy(() => {
+    const g = new t.Generator(3);
+    const x = t.randn([5, 7], { generator: g }).to({ dtype: 'bfloat16' });
+    x.requiresGrad = true;
+    const y = t.autocast(cpuBf16, () => t.silu(x));
+    assert.equal(y.dtype, 'float32');
+    assert.deepEqual(y.toArray(), t.noGrad(() => t.silu(x.to({ dtype: 'float32' }))).toArray(), 'float32 silu of the bf16 values');
+    y.sum().backward();
+    assert.equal(x.grad!.dtype, 'bfloat16');
+    const xf = x.detach().to({ dtype: 'float32' });
+    const sig = t.sigmoid(xf);
+    assertClose(x.grad!.to({ dtype: 'float32' }), sig.mul(xf.mul(sig.neg().add(1)).add(1)), 1e-2, 1e-2, "silu'(x) = s(x)(1 + x(1 - s(x)))");
+    assert.equal(t.silu(x.detach()).dtype, 'bfloat16', 'no autocast: bf16 in, bf16 out');
+    assert.equal(t.autocast(cpuBf16, () => t.silu(t.randn([3], { generator: g }))).dtype, 'float32');
+  });
+});
+
 test('the previous state comes back after an exception, and nested scopes restore the outer one', () => {
   assert.throws(
     () =>
