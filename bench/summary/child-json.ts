@@ -1,4 +1,4 @@
-// Runs one benchmark script in a child process (node, 1 libtorch thread unless the caller's env says otherwise) and
+// Runs one benchmark script in a child process (node, BLAS and OpenMP pinned to 1 thread) and
 // collects the JSON lines it prints on stdout (its results); every other line is passed on as progress.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,14 +9,9 @@ import { fileURLToPath } from 'node:url';
 export const benchScript = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
 
 /** Runs `node script ...args`; returns the objects of the lines that start with '{', in order. Throws on a non-zero exit. */
-export async function runJsonChild(
-  script: string,
-  args: readonly string[],
-  progress: (line: string) => void,
-  env: Record<string, string> = {},
-): Promise<Record<string, unknown>[]> {
+export async function runJsonChild(script: string, args: readonly string[], progress: (line: string) => void): Promise<Record<string, unknown>[]> {
   const name = script.split('/').slice(-2).join('/');
-  const childEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', ...env };
+  const childEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
   const child = spawn(process.execPath, [script, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
   const out: Record<string, unknown>[] = [];
   const lines = createInterface({ input: child.stdout });

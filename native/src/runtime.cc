@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "step-kernels.h"
 #include "small-products.h"
+#include "step-kernels.h"
 #include "tensor.h"
 
 namespace streamnest {

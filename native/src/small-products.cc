@@ -198,7 +198,7 @@ __attribute__((target("avx2"))) void Relu256(float* y, int64_t n) {
 #endif
 void ReluInPlace(const Kernel* k, float* y, int64_t n) {
 #ifdef STREAMNEST_SMALL_PRODUCTS_X86
-  if (k->nr == 32) return Relu512(y, n);
+  if (k == &kAvx512) return Relu512(y, n);
   return Relu256(y, n);
 #else
   for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;

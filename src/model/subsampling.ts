@@ -65,8 +65,6 @@ type Stage = ConvStage | { kind: 'relu' };
  * is the smaller of the two (the depthwise stages: 4x smaller; not the first stage, 1 channel in, C out).
  */
 function convolve(s: ConvStage, h: Tensor): Tensor {
-  const rows = t.isGradEnabled() ? null : oneChannelRows(s, h, false);
-  if (rows) return rows;
   if (s.padLeft === s.nativePadding && s.padRight === s.nativePadding) return s.conv.forward(h);
   const [, cIn, time, freq] = h.shape as [number, number, number, number];
   const k = s.conv.weight.size(2);
@@ -84,14 +82,14 @@ function convolve(s: ConvStage, h: Tensor): Tensor {
 }
 
 /**
- * The first convolution (one input channel) at inference as products of windows (t.oneChannelConv2dRows: the
- * small-product kernel, the ReLU after it fused when `relu`), on the input padded explicitly (as CausalConv2D pads; a
- * symmetric conv padding is the same zeros) -> [B, C, T', F'] channels last; null where that route does not apply.
+ * The first convolution (one input channel) and the ReLU after it, at inference, as products of windows
+ * (t.oneChannelConv2dRows: the small-product kernel, the ReLU fused), on the input padded explicitly (as CausalConv2D
+ * pads; a symmetric conv padding is the same zeros) -> [B, C, T', F'] channels last; null where that route does not apply.
  */
-function oneChannelRows(s: ConvStage, h: Tensor, relu: boolean): Tensor | null {
+function oneChannelRowsRelu(s: ConvStage, h: Tensor): Tensor | null {
   if (h.size(1) !== 1 || s.conv.weight.size(1) !== 1) return null;
   const padded = t.pad(h, [s.padLeft, s.padRight, s.padLeft, s.padRight]); // [B, 1, T + pads, F + pads]
-  const y = t.oneChannelConv2dRows(padded, s.conv.weight, s.conv.bias, s.stride, relu);
+  const y = t.oneChannelConv2dRows(padded, s.conv.weight, s.conv.bias, s.stride, true);
   padded.dispose();
   return y;
 }
@@ -157,7 +155,7 @@ export class MaskedConvSequential extends t.Module {
         isMasked = false; // a convolution mixes time steps and adds its bias
         // At inference the first convolution and its ReLU run as one product (the ReLU commutes with the time mask
         // applied before the next convolution); then the ReLU stage is skipped.
-        const fused = !t.isGradEnabled() && this.stages[i + 1]?.kind === 'relu' ? oneChannelRows(s, h, true) : null;
+        const fused = !t.isGradEnabled() && this.stages[i + 1]?.kind === 'relu' ? oneChannelRowsRelu(s, h) : null;
         if (fused) i++;
         h = fused ?? convolve(s, h); // [B, C, T, F] -> [B, C', T/2, F/2] (stride 2) or same (1x1)
         ownsH = true;

@@ -1,7 +1,6 @@
 // Elementwise arithmetic (with broadcasting), math functions, activations, comparisons and logic.
 import { isCpuAutocastOn } from '../autocast.js';
 import { call, op } from '../dispatch.js';
-import { scalarTypeCode } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 
 type Operand = Tensor | number;
@@ -44,7 +43,6 @@ const OPS = {
   minimum: op('minimum'),
   relu: op('relu'),
   silu: op('silu'),
-  toDtype: op('to', 'dtype'),
   sigmoid: op('sigmoid'),
   tanh: op('tanh'),
   gelu: op('gelu'),
@@ -151,7 +149,7 @@ export const relu = (x: Tensor): Tensor => call(OPS.relu, x);
  */
 export function silu(x: Tensor): Tensor {
   if (x.dtype !== 'bfloat16' || !isCpuAutocastOn()) return call(OPS.silu, x);
-  const up = call(OPS.toDtype, x, scalarTypeCode('float32'), false, false, null);
+  const up = x.to({ dtype: 'float32' });
   const y = call(OPS.silu, up);
   up.dispose();
   return y;

@@ -2,7 +2,6 @@
 import { isCpuAutocastOn } from '../autocast.js';
 import { call, callInPlace, op } from '../dispatch.js';
 import { native } from '../native.js';
-import { scalarTypeCode } from '../dtype.js';
 import { keep } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
@@ -26,8 +25,6 @@ const OPS = {
   softmax: op('softmax', 'int'),
   logSoftmax: op('log_softmax', 'int'),
   embedding: op('embedding'),
-  bernoulliP: op('bernoulli', 'p'),
-  emptyLike: op('empty_like'),
   mulT: op('mul', 'Tensor'),
   mulS: op('mul', 'Scalar'),
   divS: op('div', 'Scalar'),
@@ -40,7 +37,6 @@ const OPS = {
   unsqueeze: op('unsqueeze'),
   add: op('add', 'Tensor'),
   ltS: op('lt', 'Scalar'),
-  toDtype: op('to', 'dtype'),
   select: op('select', 'int'),
   reshape: op('reshape'),
   permute: op('permute'),
@@ -356,11 +352,11 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
   if (p === 1) return call(OPS.mulS, x, 0);
   if (generator === undefined) return call(OPS.dropout, x, p, training);
   // Kept where a uniform draw (float32) is below 1 - p: ATen 1.13's bernoulli_ with a scalar probability takes 5.6 ns
-  // per element on the CPU, a draw and a comparison 2.9 (BENCHMARKS.md "Dropout masks").
+  // per element on the CPU, a draw and a comparison 2.9 (BENCHMARKS.md "Mixed precision", 2026-12-03).
   const draws = rand(x.shape, { generator, device: x.device });
   const kept = call(OPS.ltS, draws, 1 - p);
   draws.dispose();
-  const keepMask = call(OPS.toDtype, kept, scalarTypeCode(x.dtype), false, false, null);
+  const keepMask = kept.to({ dtype: x.dtype });
   kept.dispose();
   const scaled = call(OPS.divS, keepMask, 1 - p);
   keepMask.dispose();
