@@ -12,7 +12,8 @@
         "native/src/distributed.cc",
         "native/src/cpu-allocator.cc",
         "native/src/small-products.cc",
-        "native/src/step-kernels.cc"
+        "native/src/step-kernels.cc",
+        "native/src/dropout-mask.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

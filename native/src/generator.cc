@@ -15,6 +15,7 @@ Napi::Function GeneratorWrap::Init(Napi::Env env) {
                                      InstanceMethod("seed", &GeneratorWrap::Seed),
                                      InstanceMethod("getState", &GeneratorWrap::GetState),
                                      InstanceMethod("setState", &GeneratorWrap::SetState),
+                                     InstanceMethod("randomUint64", &GeneratorWrap::RandomUint64),
                                  });
   Data(env).generatorCtor = Napi::Persistent(f);
   return f;
@@ -52,6 +53,12 @@ Napi::Value GeneratorWrap::SetState(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(st);
   return info.Env().Undefined();
+}
+
+// randomUint64() -> bigint: the generator's next 64-bit draw (CPUGeneratorImpl::random64), advancing its state.
+Napi::Value GeneratorWrap::RandomUint64(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return Napi::BigInt::New(info.Env(), gen.get<at::CPUGeneratorImpl>()->random64());
 }
 
 }  // namespace streamnest

@@ -17,6 +17,7 @@ class GeneratorWrap : public Napi::ObjectWrap<GeneratorWrap> {
   Napi::Value Seed(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
   Napi::Value SetState(const Napi::CallbackInfo& info);
+  Napi::Value RandomUint64(const Napi::CallbackInfo& info);
 };
 
 }  // namespace streamnest

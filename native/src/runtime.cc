@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "dropout-mask.h"
 #include "small-products.h"
 #include "step-kernels.h"
 #include "tensor.h"
@@ -441,6 +442,26 @@ Napi::Value DepthwiseWindowsOp(const Napi::CallbackInfo& info) {
   return y.defined() ? WrapTensor(env, y) : env.Null();
 }
 
+// dropoutMask(shape, scalarType, seed: bigint, keep) -> a new mask (1/keep where kept, 0 where dropped; float32 or
+// bfloat16, CPU), or null for another dtype (dropout-mask.cc).
+Napi::Value DropoutMaskOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[2].IsBigInt()) throw Napi::TypeError::New(env, "dropoutMask(shape, scalarType, seed: bigint, keep)");
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<int64_t> shape(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) shape[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  const auto dtype = static_cast<at::ScalarType>(info[1].As<Napi::Number>().Int32Value());
+  bool lossless = false;
+  const uint64_t seed = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw Napi::RangeError::New(env, "dropoutMask: the seed must be an unsigned 64-bit integer");
+  const double keep = Num(info[3]);
+  at::Tensor y = Guard(env, "dropoutMask", [&] { return DropoutMask(shape, dtype, seed, keep); });
+  return y.defined() ? WrapTensor(env, y) : env.Null();
+}
+
+// dropoutMaskKernel() -> "avx512" | "scalar": the loop dropoutMask runs on this CPU.
+Napi::Value DropoutMaskKernelName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), DropoutMaskKernel()); }
+
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
@@ -466,6 +487,8 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("packWeight", Napi::Function::New(env, PackWeight));
   exports.Set("packedProducts", Napi::Function::New(env, PackedProducts));
   exports.Set("depthwiseWindows", Napi::Function::New(env, DepthwiseWindowsOp));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMaskOp));
+  exports.Set("dropoutMaskKernel", Napi::Function::New(env, DropoutMaskKernelName));
 }
 
 }  // namespace streamnest

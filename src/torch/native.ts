@@ -15,6 +15,8 @@ export interface NativeGenerator {
   seed(seed: number): void;
   getState(): NativeTensor;
   setState(state: NativeTensor): void;
+  /** The next 64-bit draw (CPUGeneratorImpl::random64), advancing the state. */
+  randomUint64(): bigint;
 }
 
 export type NativeValue = NativeTensor | NativeGenerator | number | boolean | string | null | undefined | NativeValue[];
@@ -133,6 +135,13 @@ export interface NativeAddon {
    * -> [B, C, L - K + 1] (no autograd); null where it does not apply (the caller takes ATen's route).
    */
   depthwiseWindows(x: NativeTensor, weight: NativeTensor, bias: NativeTensor | null): NativeTensor | null;
+  /**
+   * A new dropout mask of `shape` (CPU; scalar type float32 or bfloat16, else null): 1/keep where kept, 0 where dropped,
+   * each element kept with probability `keep` by a Philox4x32-10 draw keyed by `seed` (native/src/dropout-mask.cc).
+   */
+  dropoutMask(shape: readonly number[], scalarType: number, seed: bigint, keep: number): NativeTensor | null;
+  /** The loop dropoutMask runs on this CPU: "avx512" or "scalar" (STREAMNEST_DROPOUT_KERNEL=scalar). */
+  dropoutMaskKernel(): 'avx512' | 'scalar';
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
   /** Increments the autocast nesting count; returns the new level. */

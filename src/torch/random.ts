@@ -20,6 +20,10 @@ export class Generator {
   setState(state: Tensor): void {
     this.native.setState(state.native);
   }
+  /** The next 64-bit draw, advancing the state (a seed for counter-based draws such as dropout masks). */
+  randomUint64(): bigint {
+    return this.native.randomUint64();
+  }
 }
 
 /** Seeds libtorch's default CPU generator (torch.manual_seed). */

@@ -285,7 +285,7 @@ test(
 );
 
 test(
-  "dropout: eval and p=0 are identity; the mask is the generator's uniform draws below 1-p, scaled by 1/(1-p); p=1 zeroes",
+  "dropout: eval and p=0 are identity; a float64 mask is the generator's uniform draws below 1-p, scaled by 1/(1-p); p=1 zeroes",
   scoped(() => {
     const x = rnd([4, 5], 1);
     assert.deepEqual(t.dropout(x, 0.5, false).toArray(), x.toArray());

@@ -1,7 +1,8 @@
 // Neural-network functions: products, convolutions, normalisations, dropout, softmax, embedding.
 import { isCpuAutocastOn } from '../autocast.js';
 import { call, callInPlace, op } from '../dispatch.js';
-import { native } from '../native.js';
+import { scalarTypeCode } from '../dtype.js';
+import { native, type NativeTensor } from '../native.js';
 import { keep } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
@@ -341,8 +342,11 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
   return call(OPS.groupNorm, normInput(x, weight), numGroups, weight, bias, eps, true);
 }
 /**
- * Inverted dropout. With a generator, the mask is drawn from it (reproducible, resumable): an element is kept where a
- * uniform float32 draw is below 1 - p. Without, ATen's dropout on libtorch's default generator (the mask
+ * Inverted dropout. With a generator, the mask is drawn from it (reproducible, resumable): on the CPU in float32 or
+ * bfloat16, one 64-bit draw from the generator keys a counter-based Philox4x32-10 mask made in one pass
+ * (native/src/dropout-mask.cc; ATen 1.13's rand, a comparison, a cast and a division took 320 ms of the bf16 NEST-Small
+ * training forward, BENCHMARKS.md "Mixed precision"); elsewhere an element is kept where a uniform float32 draw from
+ * the generator is below 1 - p. Without a generator, ATen's dropout on libtorch's default generator (the mask
  * torch.nn.functional.dropout draws after the same torch.manual_seed).
  */
 export function dropout(x: Tensor, p: number, training: boolean, generator?: Generator): Tensor {
@@ -351,18 +355,25 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
   // p = 1: everything dropped (as ATen: input * 0); the generator path would scale by 1/0 and give NaN.
   if (p === 1) return call(OPS.mulS, x, 0);
   if (generator === undefined) return call(OPS.dropout, x, p, training);
-  // Kept where a uniform draw (float32) is below 1 - p: ATen 1.13's bernoulli_ with a scalar probability takes 5.6 ns
-  // per element on the CPU, a draw and a comparison 2.9 (BENCHMARKS.md "Mixed precision", 2026-12-03).
-  const draws = rand(x.shape, { generator, device: x.device });
-  const kept = call(OPS.ltS, draws, 1 - p);
-  draws.dispose();
-  const keepMask = kept.to({ dtype: x.dtype });
-  kept.dispose();
-  const scaled = call(OPS.divS, keepMask, 1 - p);
-  keepMask.dispose();
+  const scaled = dropoutMask(x, 1 - p, generator); // 1/(1-p) where kept, 0 where dropped, x's shape and dtype
   const y = call(OPS.mulT, x, scaled);
   scaled.dispose();
   return y;
+}
+
+/** x's dropout mask with keep probability `keep`, scaled by 1/keep, drawn from `generator`. */
+function dropoutMask(x: Tensor, keep: number, generator: Generator): Tensor {
+  if (x.device === 'cpu' && (x.dtype === 'float32' || x.dtype === 'bfloat16')) {
+    return new Tensor(native.dropoutMask(x.shape, scalarTypeCode(x.dtype), generator.randomUint64(), keep) as NativeTensor);
+  }
+  const draws = rand(x.shape, { generator, device: x.device });
+  const kept = call(OPS.ltS, draws, keep);
+  draws.dispose();
+  const keepMask = kept.to({ dtype: x.dtype });
+  kept.dispose();
+  const scaled = call(OPS.divS, keepMask, keep);
+  keepMask.dispose();
+  return scaled;
 }
 export const softmax = (x: Tensor, dim: number): Tensor => call(OPS.softmax, x, dim, null);
 
