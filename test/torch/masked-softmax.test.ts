@@ -1,6 +1,7 @@
 // t.maskedSoftmax (attention's masked softmax, NeMo's masked_fill / softmax / masked_fill) against those three ops:
-// the same values with gradients off (the bias route) and on, rows blocked whole, the bias cached on the mask and
-// remade after an in-place write, gradients, bad masks, no leaked handles.
+// the same values with gradients off and on (the bias route both), rows blocked whole, the bias cached on the mask and
+// remade after an in-place write, gradients (rows blocked whole included, float32 and bfloat16), bad masks, no
+// leaked handles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as t from '../../src/torch/index.js';
@@ -46,7 +47,7 @@ test('maskedSoftmax without gradients equals masked_fill / softmax / masked_fill
   assert.equal(t.liveTensorCount(), before);
 });
 
-test('maskedSoftmax: a row blocked whole gives zeros, as NeMo (the masked_fill route)', () => {
+test('maskedSoftmax: a row blocked whole gives zeros, as NeMo', () => {
   t.tidy(() =>
     t.noGrad(() => {
       const mask = streamingMask(2, 3, 4, [2, 4]);
@@ -73,7 +74,7 @@ test('maskedSoftmax caches its bias on the mask (once for every layer of a step)
       assert.deepEqual(bias.shape, [2, 1, 2, 8]);
       t.maskedSoftmax(scores.mul(2), mask, FILL);
       assert.equal(mask.derived?.tensor, bias, 'a second layer reuses it');
-      assert.equal(t.derivedTensorCount(), derived + 1);
+      assert.equal(t.derivedTensorCount(), derived + 2, 'the bias, and on it the open-rows marker');
       mask.select(0, 0).select(0, 0).narrow(0, 0, 3).fill_(1); // stream 0's first query now blocks 3 more slots
       const y = t.maskedSoftmax(scores, mask, FILL);
       assert.notEqual(mask.derived?.tensor, bias, 'remade after the write');
@@ -83,21 +84,32 @@ test('maskedSoftmax caches its bias on the mask (once for every layer of a step)
   assert.equal(t.derivedTensorCount(), derived, 'the bias went with the mask');
 });
 
-test('maskedSoftmax with gradients: values and the gradient to the scores equal the reference', () => {
+test('maskedSoftmax with gradients: values and the gradient to the scores equal the reference, rows blocked whole included', () => {
+  const before = t.liveTensorCount();
   t.tidy(() => {
-    const mask = streamingMask(2, 3, 5, [0, 5]);
-    const grad = (f: (s: t.Tensor) => t.Tensor): t.Tensor[] => {
-      const s = t.randn([2, 2, 3, 8], { generator: new t.Generator(3), requiresGrad: true });
-      const y = f(s);
-      y.mul(t.arange(8).to({ dtype: 'float32' }))
-        .sum()
-        .backward();
-      return [y.detach(), s.grad!];
-    };
-    const [y, g] = grad((s) => t.maskedSoftmax(s, mask, FILL));
-    const [yr, gr] = grad((s) => reference(s, mask));
-    assert.deepEqual(y!.toArray(), yr!.toArray());
-    assertClose(g!, gr!, 1e-6, 1e-7);
+    const plain = streamingMask(2, 3, 5, [0, 5]);
+    const padded = streamingMask(2, 3, 5, [2, 5]);
+    padded.select(0, 1).select(0, 2).fill_(1); // stream 1's last query blocked whole (a padded frame)
+    for (const mask of [plain, padded]) {
+      for (const dtype of ['float32', 'bfloat16'] as const) {
+        const grad = (f: (s: t.Tensor) => t.Tensor): t.Tensor[] => {
+          const s = t
+            .randn([2, 2, 3, 8], { generator: new t.Generator(3) })
+            .to({ dtype })
+            .detach();
+          s.requiresGrad = true;
+          const y = f(s);
+          y.mul(t.arange(8).to({ dtype })).sum().backward();
+          return [y.detach().to({ dtype: 'float32' }), s.grad!.to({ dtype: 'float32' })];
+        };
+        const [y, g] = grad((s) => t.maskedSoftmax(s, mask, FILL));
+        const [yr, gr] = grad((s) => reference(s, mask));
+        assert.deepEqual(y!.toArray(), yr!.toArray(), dtype);
+        const signless = (x: t.Tensor): number[] => x.toArray().map((v) => v + 0); // -0 -> 0: blocked entries get 0 * (g - sum)
+        assert.deepEqual(signless(g!), signless(gr!), `${dtype} gradient`);
+      }
+    }
     assert.throws(() => t.maskedSoftmax(t.zeros([1, 1, 2, 2]), t.zeros([1, 2, 2]), FILL), /bool tensor, got float32/);
   });
+  assert.equal(t.liveTensorCount(), before);
 });

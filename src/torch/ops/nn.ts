@@ -7,7 +7,7 @@ import { keep } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { Generator } from '../random.js';
 import { rand, zeros } from './creation.js';
-import { maskedFill } from './elementwise.js';
+import { logicalNot } from './elementwise.js';
 import { all, any } from './reduction.js';
 
 const OPS = {
@@ -381,50 +381,63 @@ export const softmax = (x: Tensor, dim: number): Tensor => call(OPS.softmax, x, 
  * Attention's masked softmax as NeMo computes it: softmax(scores.masked_fill(m, fill), -1).masked_fill(m, 0) with
  * scores [B, h, Tq, Tk], mask [B, Tq, Tk] (bool, true = blocked; the same for every head: m = mask.unsqueeze(1)) and
  * fill a large negative score (NeMo's INF_VAL, -10000).
- * With gradients off, and when no query row of the mask is blocked whole, the same values come from adding a bias
- * (fill where blocked, 0 elsewhere; made once per mask and cached on it, so the layers of a step, which share their
- * mask, make it once): a blocked entry's exponent is then its score + fill - the row's maximum instead of fill - that
- * maximum, both far below the smallest exponent float32 represents (for scores much smaller than |fill|), so both give
- * exactly 0; the row maximum and the sum over the open entries are the same, and the second masked_fill has nothing
- * to zero. Why: ATen's masked_fill is a scalar loop on the CPU; the two cost 80 us per layer of 16 batched streams'
- * attention, the add 6 (BENCHMARKS.md "Batched streams: the step's small ops").
+ * The same values come from adding a bias (fill where blocked, 0 elsewhere; made once per mask and cached on it, so
+ * the layers of a step, which share their mask, make it once): a blocked entry's exponent is then its score + fill -
+ * the row's maximum instead of fill - that maximum, both far below the smallest exponent float32 represents (for
+ * scores much smaller than |fill|), so both give exactly 0; the row maximum and the sum over the open entries are the
+ * same, and the second masked_fill has nothing to zero. A query row blocked whole (a padded frame) is multiplied by 0
+ * afterwards (NeMo's second masked_fill zeroes it). With gradients the gradient is the same too: the add passes it
+ * through, and the blocked entries' zero probabilities give them zero gradient, as the masked_fills do. Why: ATen's
+ * masked_fill is a scalar loop on the CPU; the two cost 80 us per layer of 16 batched streams' attention, the add 6
+ * (BENCHMARKS.md "Batched streams: the step's small ops"); at NEST-Small's training shapes ([8, 4, 200, 200] per
+ * layer) forward + backward took 5.8 ms float32 and 5.6 ms bfloat16 that way, 1.5 and 2.4 ms this way.
  */
 export function maskedSoftmax(scores: Tensor, mask: Tensor, fill: number): Tensor {
   if (mask.dtype !== 'bool') throw new TypeError(`maskedSoftmax: the mask must be a bool tensor, got ${mask.dtype}`);
-  if (!native.isGradEnabled()) {
-    const bias = softmaxBias(mask, fill, scores.dtype); // [B, 1, Tq, Tk]
-    if (bias.numel > 0) {
-      const shifted = call(OPS.add, scores, bias, 1);
-      const y = softmax(shifted, -1);
-      shifted.dispose();
-      return y;
-    }
-  }
-  const m = call(OPS.unsqueeze, mask, 1); // [B, 1, Tq, Tk]
-  const filled = maskedFill(scores, m, fill);
-  const p = softmax(filled, -1);
-  filled.dispose();
-  const y = maskedFill(p, m, 0);
+  const bias = softmaxBias(mask, fill, scores.dtype); // [B, 1, Tq, Tk]
+  const shifted = call(OPS.add, scores, bias, 1);
+  const p = softmax(shifted, -1);
+  shifted.dispose();
+  const open = openRows(bias, mask); // [B, 1, Tq, 1] 1 or 0, or [0] when no row is blocked whole
+  if (open.numel === 0) return p;
+  const y = call(OPS.mulT, p, open);
   p.dispose();
-  m.dispose();
   return y;
 }
 
-/** [B, 1, Tq, Tk]: fill where mask [B, Tq, Tk] blocks, 0 elsewhere, in `dtype`, cached on the mask; empty when a row is blocked whole. */
+/** The bias maskedSoftmax adds: fill where the mask blocks, 0 elsewhere, [B, 1, Tq, Tk] in `dtype`, cached on the mask. */
 function softmaxBias(mask: Tensor, fill: number, dtype: Tensor['dtype']): Tensor {
   return derivedTensor(mask, `softmax bias ${fill} ${dtype}`, () => {
-    const rows = all(mask, -1);
-    const blockedRow = any(rows);
-    const whole = blockedRow.item() !== 0;
-    rows.dispose();
-    blockedRow.dispose();
-    if (whole) return zeros([0], { dtype, device: mask.device });
     const m = call(OPS.unsqueeze, mask, 1);
     const asType = m.to({ dtype });
     m.dispose();
     const bias = call(OPS.mulS, asType, fill);
     asType.dispose();
     return bias;
+  });
+}
+
+/**
+ * [B, 1, Tq, 1] in the bias's dtype: 0 for the query rows `mask` blocks whole, 1 for the others; an empty tensor
+ * when no row is blocked whole. Cached on the bias (made from the mask, and remade with it).
+ */
+function openRows(bias: Tensor, mask: Tensor): Tensor {
+  return derivedTensor(bias, 'open rows', () => {
+    const blocked = all(mask, -1); // [B, Tq]
+    const anyBlocked = any(blocked);
+    const whole = anyBlocked.item() !== 0;
+    anyBlocked.dispose();
+    if (!whole) {
+      blocked.dispose();
+      return zeros([0], { dtype: bias.dtype, device: bias.device });
+    }
+    const open = logicalNot(blocked);
+    blocked.dispose();
+    const asType = open.to({ dtype: bias.dtype });
+    open.dispose();
+    const shaped = call(OPS.view, asType, [asType.size(0), 1, asType.size(1), 1]);
+    asType.dispose();
+    return shaped;
   });
 }
 export const logSoftmax = (x: Tensor, dim: number): Tensor => call(OPS.logSoftmax, x, dim, null);
