@@ -13,7 +13,10 @@ namespace streamnest {
  */
 at::Tensor DropoutMask(at::IntArrayRef shape, at::ScalarType dtype, uint64_t seed, double keep);
 
-/** "avx512" or "scalar": the loop DropoutMask runs on this CPU (STREAMNEST_DROPOUT_KERNEL=scalar forces the plain one). */
+/**
+ * "avx512", "avx2" or "generic": the loop DropoutMask runs on this CPU (STREAMNEST_DROPOUT_KERNEL=avx2 or =generic
+ * picks a narrower one).
+ */
 const char* DropoutMaskKernel();
 
 }  // namespace streamnest

@@ -459,7 +459,7 @@ Napi::Value DropoutMaskOp(const Napi::CallbackInfo& info) {
   return y.defined() ? WrapTensor(env, y) : env.Null();
 }
 
-// dropoutMaskKernel() -> "avx512" | "scalar": the loop dropoutMask runs on this CPU.
+// dropoutMaskKernel() -> "avx512" | "avx2" | "generic": the loop dropoutMask runs on this CPU.
 Napi::Value DropoutMaskKernelName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), DropoutMaskKernel()); }
 
 }  // namespace

@@ -140,8 +140,8 @@ export interface NativeAddon {
    * each element kept with probability `keep` by a Philox4x32-10 draw keyed by `seed` (native/src/dropout-mask.cc).
    */
   dropoutMask(shape: readonly number[], scalarType: number, seed: bigint, keep: number): NativeTensor | null;
-  /** The loop dropoutMask runs on this CPU: "avx512" or "scalar" (STREAMNEST_DROPOUT_KERNEL=scalar). */
-  dropoutMaskKernel(): 'avx512' | 'scalar';
+  /** The loop dropoutMask runs on this CPU (STREAMNEST_DROPOUT_KERNEL=avx2 or =generic picks a narrower one). */
+  dropoutMaskKernel(): 'avx512' | 'avx2' | 'generic';
   autocastState(device: 'cpu' | 'cuda'): { enabled: boolean; dtype: 'bfloat16' | 'float16' };
   setAutocastState(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): void;
   /** Increments the autocast nesting count; returns the new level. */

@@ -42,11 +42,12 @@ test('--version prints the package version', () => {
   assert.match(r.stdout, /^streamnest \d+\.\d+\.\d+/);
 });
 
-test('info prints libtorch, BLAS, threads and CUDA', () => {
+test('info prints libtorch, BLAS, the dropout-mask loop, threads and CUDA', () => {
   const r = cli(['info']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /libtorch\s+\d+\.\d+/);
   assert.match(r.stdout, /BLAS\s+\w+/);
+  assert.match(r.stdout, /dropout masks\s+Philox4x32-10, (avx512|avx2|generic) loop/);
   assert.match(r.stdout, /threads\s+\d+/);
   assert.match(r.stdout, /CUDA\s+(available|not available)/);
 });

@@ -1,8 +1,8 @@
 // Dropout masks from Philox4x32-10 (native/src/dropout-mask.cc), behind t.dropout with a generator on the CPU: the
 // TypeScript reference reproduces Random123's known answers; the native masks are that reference's draws under the
 // documented element mapping (float32 and bfloat16, partial last blocks), with the scale 1/keep; the same whatever the
-// thread count and whatever the loop (the plain one, forced with STREAMNEST_DROPOUT_KERNEL=scalar in a child
-// process); the kept share is keep's; t.dropout draws its seed from the generator (reproducible, resumable from the
+// thread count and whatever the loop (AVX-512, AVX2 or generic: the narrower ones forced with
+// STREAMNEST_DROPOUT_KERNEL in child processes); the kept share is keep's; t.dropout draws its seed from the generator (reproducible, resumable from the
 // generator's state) and falls back to uniform draws for float64; bad arguments get a clear error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,14 +99,17 @@ test(
   }),
 );
 
-test('the plain loop (STREAMNEST_DROPOUT_KERNEL=scalar, in a child process) makes the same masks as this process', () => {
-  const script = fileURLToPath(new URL('./dropout-mask-child.js', import.meta.url));
-  const r = spawnSync(process.execPath, [script], { env: { ...process.env, STREAMNEST_DROPOUT_KERNEL: 'scalar' }, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { kernel: string; digests: string[] };
-  assert.equal(out.kernel, 'scalar');
-  assert.deepEqual(out.digests, maskDigests(), `this process runs the ${native.dropoutMaskKernel()} loop`);
-});
+for (const loop of ['avx2', 'generic'] as const) {
+  test(`the ${loop} loop (STREAMNEST_DROPOUT_KERNEL=${loop}, in a child process) makes the same masks as this process`, () => {
+    const script = fileURLToPath(new URL('./dropout-mask-child.js', import.meta.url));
+    const r = spawnSync(process.execPath, [script], { env: { ...process.env, STREAMNEST_DROPOUT_KERNEL: loop }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { kernel: string; digests: string[] };
+    // a CPU without AVX2 runs the generic loop when asked for avx2
+    assert.ok(out.kernel === loop || (loop === 'avx2' && out.kernel === 'generic'), `the child ran the ${out.kernel} loop`);
+    assert.deepEqual(out.digests, maskDigests(), `this process runs the ${native.dropoutMaskKernel()} loop`);
+  });
+}
 
 test(
   "t.dropout with a generator: x times the mask keyed by the generator's next 64-bit draw; replayed from its state; float64 keeps uniform draws",

@@ -31,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     libtorch: t.libtorchVersion(),
     blas: { kind: blas.kind, library: blas.library, openblasThreads: blas.threads ?? null, openblasCore: blas.core ?? null },
     smallProductKernel: smallProducts,
+    dropoutMaskLoop: native.dropoutMaskKernel(),
     threads: t.getNumThreads(),
     threadsEnv: process.env.STREAMNEST_THREADS ?? null,
     cuda: { available: cuda.available, deviceCount: cuda.deviceCount },
@@ -51,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
         ? `${smallProducts} kernel (1-64 rows at inference; STREAMNEST_SMALL_PRODUCTS=off for ATen's)`
         : "ATen's routes (no kernel for this CPU, or STREAMNEST_SMALL_PRODUCTS=off)",
     ],
+    ['dropout masks', `Philox4x32-10, ${info.dropoutMaskLoop} loop (training with a dropout generator, float32 and bfloat16)`],
     ['threads', `${info.threads} (libtorch intra-op${blas.threads !== undefined ? `; OpenBLAS ${blas.threads}` : ''})`],
     ['CUDA', cuda.available ? `available, ${cuda.deviceCount} device${cuda.deviceCount === 1 ? '' : 's'}` : 'not available'],
   ];
