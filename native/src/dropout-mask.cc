@@ -3,7 +3,7 @@
 // generator of its own took ATen 1.13's rand (mt19937, one element at a time: 2.75 ns per element), a comparison, a
 // cast and a division, 320 ms of a 1.0 s bf16 encoder forward at NEST-Small's training shapes (113 dropouts, 75 M
 // elements; BENCHMARKS.md "Mixed precision"). Here one pass writes the scaled mask; the draws of 16 counters run side
-// by side: in AVX-512 intrinsics, or in a plain loop compiled for AVX2 or for the baseline target.
+// by side: in AVX-512 lanes, as two vectors of 8 with AVX2, or in a plain loop on other CPUs.
 //
 // Element mapping (the same in every loop): the elements are taken in blocks of 64; element e of block b = e / 64 is
 // word w = (e % 64) / 16 of the Philox output for counter j = 16 b + e % 16, with counter words (lo32(j), hi32(j), 0, 0)
@@ -12,6 +12,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
