@@ -102,6 +102,7 @@ for (const row of [
   'causal-short_blocks',
   'scratch-causal',
   'lookahead-per_utterance',
+  'lookahead-short_blocks',
   'scratch-lookahead',
   'bidirectional-per_utterance',
   'scratch-bidirectional',
@@ -119,7 +120,18 @@ for (const row of [
   });
 }
 if (series.length) {
-  linePlot(series, { title: 'CTC on 10 min labelled: dev WER, mean of 3 seeds', xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(
+  linePlot(series, { title: `CTC on ${labelledMinutes()} min labelled: dev WER, mean over seeds`, xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(
     join(out, 'dev-wer.png'),
   );
+}
+
+/** Minutes of the labelled subset (the corpus's labelled_manifest.json), to one decimal. */
+function labelledMinutes() {
+  const manifest = join(out, 'corpus', 'labelled_manifest.json');
+  if (!existsSync(manifest)) return '?';
+  const rows = readFileSync(manifest, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  return (rows.reduce((s, r) => s + r.duration, 0) / 60).toFixed(1);
 }
