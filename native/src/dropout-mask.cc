@@ -33,36 +33,16 @@ constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // Philox4x32 multipli
 constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // its key schedule (Weyl sequence) increments
 constexpr int64_t kBlock = 64;
 
-// The four 32-bit words of Philox4x32-10 for counter j (words lo32(j), hi32(j), 0, 0) and key (k0, k1).
-inline void Philox(uint64_t j, uint32_t k0, uint32_t k1, uint32_t out[4]) {
-  uint32_t c0 = static_cast<uint32_t>(j), c1 = static_cast<uint32_t>(j >> 32), c2 = 0, c3 = 0;
-  for (int r = 0; r < 10; r++) {
-    if (r > 0) {
-      k0 += kW0;
-      k1 += kW1;
-    }
-    const uint64_t p0 = static_cast<uint64_t>(kM0) * c0, p1 = static_cast<uint64_t>(kM1) * c2;
-    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ k0, n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ k1;
-    c0 = n0;
-    c1 = static_cast<uint32_t>(p1);
-    c2 = n2;
-    c3 = static_cast<uint32_t>(p0);
-  }
-  out[0] = c0;
-  out[1] = c1;
-  out[2] = c2;
-  out[3] = c3;
-}
-
 struct MaskParams {
   uint32_t k0, k1, threshold;
   float scale;          // float32 mask value where kept
   uint16_t scaleBf16;   // its bfloat16 bits
 };
 
-// One block's 64 outputs from its 16 counters' Philox words, in plain C++ (CPUs without AVX2).
+// Block b's 64 outputs (written from `out`, the block's first element) from the Philox4x32-10 words of its 16
+// counters, in plain C++ (CPUs without AVX2, and the last, partial block on every CPU).
 template <typename Out>
-inline void Block16(Out* y, int64_t b, const MaskParams& m) {
+inline void Block16(Out* out, int64_t b, const MaskParams& m) {
   uint32_t c0[16], c1[16], c2[16], c3[16];
   const uint64_t j = static_cast<uint64_t>(16 * b);  // a multiple of 16: lo32 does not wrap inside the block
   for (int l = 0; l < 16; l++) {
@@ -87,7 +67,6 @@ inline void Block16(Out* y, int64_t b, const MaskParams& m) {
     }
   }
   const uint32_t* words[4] = {c0, c1, c2, c3};
-  Out* out = y + b * kBlock;
   for (int w = 0; w < 4; w++) {
     for (int l = 0; l < 16; l++) {
       const bool kept = words[w][l] < m.threshold;
@@ -103,24 +82,17 @@ inline void Block16(Out* y, int64_t b, const MaskParams& m) {
 // Blocks [begin, end) through Block16, compiled for the baseline target (SSE2 on x86-64).
 template <typename Out>
 void BlocksGeneric(Out* y, int64_t begin, int64_t end, const MaskParams& m) {
-  for (int64_t b = begin; b < end; b++) Block16(y, b, m);
+  for (int64_t b = begin; b < end; b++) Block16(y + b * kBlock, b, m);
 }
 
-// The last, partial block: its counters' words computed one counter at a time, the elements that exist written.
+// The last, partial block of n elements: the whole block into a buffer, the elements that exist copied out.
 template <typename Out>
 void Tail(Out* y, int64_t n, const MaskParams& m) {
-  const int64_t b = n / kBlock;
-  for (int64_t e = b * kBlock; e < n; e++) {
-    uint32_t words[4];
-    const int64_t r = e % kBlock;
-    Philox(static_cast<uint64_t>(16 * b + r % 16), m.k0, m.k1, words);
-    const bool kept = words[r / 16] < m.threshold;
-    if constexpr (sizeof(Out) == 4) {
-      y[e] = kept ? m.scale : 0.0f;
-    } else {
-      y[e] = kept ? m.scaleBf16 : 0;
-    }
-  }
+  const int64_t b = n / kBlock, first = b * kBlock;
+  if (first == n) return;
+  Out block[kBlock];
+  Block16(block, b, m);
+  std::memcpy(y + first, block, static_cast<size_t>(n - first) * sizeof(Out));
 }
 
 #if defined(__x86_64__)
