@@ -3,7 +3,8 @@
 # character-CTC fine-tuning on a small labelled subset, pretrained against from scratch with the same fine-tuning
 # steps, 3 fine-tuning seeds per row (mean ± std of the best dev WER), causal / look-ahead / bidirectional; plus the
 # target-normalisation ablation (none / per_utterance / per_frame), the target-alignment ablation (first_frames /
-# whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model. One pretraining run (seed 1234) per pretrained row.
+# whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model, the
+# look-ahead and the bidirectional model. One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
 #                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX]
@@ -64,6 +65,7 @@ ABLATION=(
   "causal-per_utterance-whole_group causal per_utterance whole_group"
   "causal-short_blocks causal per_utterance first_frames short"
   "lookahead-short_blocks lookahead per_utterance first_frames short"
+  "bidirectional-short_blocks bidirectional per_utterance first_frames short"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
