@@ -48,13 +48,14 @@ const MAIN_ROWS = [
   ['lookahead', 'lookahead-short_blocks', 'lookahead, short mask blocks'],
   ['bidirectional', 'bidirectional-per_utterance', 'bidirectional'],
   ['bidirectional', 'bidirectional-short_blocks', 'bidirectional, short mask blocks'],
+  ['lookahead-fixed_stats', 'lookahead-fixed_stats', 'lookahead, short mask blocks, fixed feature statistics'],
 ];
 for (const [c, row, label] of MAIN_ROWS) {
   const p = stat(row);
   const s = stat(`scratch-${c}`);
-  if (!p.n && row.endsWith('short_blocks')) continue; // the masking ablation was not run here
+  if (!p.n) continue; // not run here
   const gain = (s.mean - p.mean) / s.mean;
-  const goal = c === 'bidirectional' ? '(reference)' : Number.isFinite(gain) ? (gain >= 0.1 ? 'met' : 'missed') : 'n/a';
+  const goal = c.startsWith('bidirectional') ? '(reference)' : Number.isFinite(gain) ? (gain >= 0.1 ? 'met' : 'missed') : 'n/a';
   lines.push(`| ${label} | ${cell(p)} | ${cell(s)} | ${Number.isFinite(gain) ? `${(100 * gain).toFixed(1)}%` : 'n/a'} | ${goal} |`);
 }
 const rel = (a, b) => (Number.isFinite(a.mean / b.mean) ? `${(100 * (a.mean / b.mean - 1)).toFixed(1)}%` : 'n/a');
@@ -73,23 +74,28 @@ for (const [family, label] of [
 }
 lines.push('');
 lines.push(
-  '| causal pretraining row | target_normalize | target_alignment | mask blocks | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |',
+  '| pretraining row | target_normalize | target_alignment | mask blocks | encoder features | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |',
 );
-lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 const NEST_BLOCKS = '40 frames, p 0.01';
+const SHORT_BLOCKS = '4 frames, p 0.085';
 const ABLATION_ROWS = [
   ['causal-none', 'none', 'first_frames', NEST_BLOCKS],
   ['causal-per_utterance', 'per_utterance', 'first_frames', NEST_BLOCKS],
   ['causal-per_frame', 'per_frame', 'first_frames', NEST_BLOCKS],
   ['causal-per_utterance-whole_group', 'per_utterance', 'whole_group', NEST_BLOCKS],
-  ['causal-short_blocks', 'per_utterance', 'first_frames', '4 frames, p 0.085'],
+  ['causal-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
+  ['lookahead-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
+  ['bidirectional-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
+  ['lookahead-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
 ];
-for (const [row, norm, align, blocks] of ABLATION_ROWS) {
+for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
+  if (!pre.length) continue; // not run here
   const last = pre[pre.length - 1];
   const f = (k, d) => (last && Number.isFinite(last[k]) ? last[k].toFixed(d) : 'n/a');
   lines.push(
-    `| ${row} | ${norm} | ${align} | ${blocks} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`,
+    `| ${row} | ${norm} | ${align} | ${blocks} | ${features} | ${f('val_target_perplexity', 1)} | ${f('val_masked_accuracy', 3)} | ${f('val_prediction_perplexity', 1)} | ${cell(stat(row))} |`,
   );
 }
 // every other fine-tuning row found (e.g. --ft-freeze runs: <row>-freezeN), mean ± std of the best dev WER
@@ -113,6 +119,8 @@ for (const row of [
   'bidirectional-per_utterance',
   'bidirectional-short_blocks',
   'scratch-bidirectional',
+  'lookahead-fixed_stats',
+  'scratch-lookahead-fixed_stats',
 ]) {
   const r = runs.get(row);
   if (!r) continue;
@@ -121,6 +129,7 @@ for (const row of [
     name: `${row
       .replace('-per_utterance', ' (NEST)')
       .replace('-short_blocks', ' (NEST, short blocks)')
+      .replace('-fixed_stats', ' (NEST, short blocks, fixed statistics)')
       .replace(/^scratch-(.*)$/, '$1 (scratch)')}`,
     x: steps,
     y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))),
