@@ -48,6 +48,7 @@ const MAIN_ROWS = [
   ['lookahead', 'lookahead-short_blocks', 'lookahead, short mask blocks'],
   ['bidirectional', 'bidirectional-per_utterance', 'bidirectional'],
   ['bidirectional', 'bidirectional-short_blocks', 'bidirectional, short mask blocks'],
+  ['causal-fixed_stats', 'causal-fixed_stats', 'causal, short mask blocks, fixed feature statistics'],
   ['lookahead-fixed_stats', 'lookahead-fixed_stats', 'lookahead, short mask blocks, fixed feature statistics'],
 ];
 for (const [c, row, label] of MAIN_ROWS) {
@@ -87,6 +88,7 @@ const ABLATION_ROWS = [
   ['causal-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
   ['lookahead-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
   ['bidirectional-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
+  ['causal-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
   ['lookahead-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
 ];
 for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
@@ -119,6 +121,8 @@ for (const row of [
   'bidirectional-per_utterance',
   'bidirectional-short_blocks',
   'scratch-bidirectional',
+  'causal-fixed_stats',
+  'scratch-causal-fixed_stats',
   'lookahead-fixed_stats',
   'scratch-lookahead-fixed_stats',
 ]) {
