@@ -4,7 +4,8 @@
 # steps, 3 fine-tuning seeds per row (mean ± std of the best dev WER), causal / look-ahead / bidirectional; plus the
 # target-normalisation ablation (none / per_utterance / per_frame), the target-alignment ablation (first_frames /
 # whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model, the
-# look-ahead and the bidirectional model. One pretraining run (seed 1234) per pretrained row.
+# look-ahead and the bidirectional model; and fixed global feature statistics for the encoder (causal and look-ahead
+# models, each against its own from-scratch row). One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
 #                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX]
@@ -53,7 +54,13 @@ ctx_bidirectional="streaming=false model.encoder.att_context_size=[-1,-1] model.
 # or short blocks of 4 frames (40 ms, one encoder frame at subsampling 4) with mask_prob 0.085: also about 30% masked
 mask_nest=""
 mask_short="model.masking.block_size=4 model.masking.mask_prob=0.085"
-# pretraining rows: name context target_normalize target_alignment [masking]
+# what the encoder sees: raw log-mel (NA, the streaming presets' default), or fixed global statistics estimated over
+# the pretraining manifest at the start of pretraining (streaming-safe; written into the .nemo, so fine-tuning, from
+# the pretrained encoder or from scratch with its architecture, normalises the same way)
+features_na=""
+features_fixed='model.preprocessor.normalize={"fixed_mean":null,"fixed_std":null}'
+# pretraining rows: name context target_normalize target_alignment [masking [features]]; a row with fixed feature
+# statistics also gets its own from-scratch row, scratch-<name>, with those statistics
 MAIN=(
   "causal-per_utterance causal per_utterance first_frames"
   "lookahead-per_utterance lookahead per_utterance first_frames"
@@ -66,14 +73,16 @@ ABLATION=(
   "causal-short_blocks causal per_utterance first_frames short"
   "lookahead-short_blocks lookahead per_utterance first_frames short"
   "bidirectional-short_blocks bidirectional per_utterance first_frames short"
+  "causal-fixed_stats causal per_utterance first_frames short fixed"
+  "lookahead-fixed_stats lookahead per_utterance first_frames short fixed"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
-  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4 maskname=mask_${5:-nest}
+  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4 maskname=mask_${5:-nest} featname=features_${6:-na}
   local nemo="$out/pretrain/$name/checkpoints/$name.nemo"
   [ -f "$nemo" ] && return 0
   log "pretrain $name ($pre_steps steps)"
-  $SN pretrain --quiet ${!ctxname} $arch ${!maskname} model.target_normalize=$norm model.target_alignment=$align \
+  $SN pretrain --quiet ${!ctxname} $arch ${!maskname} ${!featname} model.target_normalize=$norm model.target_alignment=$align \
     trainer.max_steps=$pre_steps trainer.val_check_interval=200 \
     model.train_ds.manifest_filepath=$C/pretrain_manifest.json model.train_ds.noise_manifest=$C/noise_manifest.json \
     model.validation_ds.manifest_filepath=$C/dev_manifest.json model.validation_ds.noise_manifest=$C/noise_manifest.json \
@@ -81,8 +90,11 @@ pretrain() {
 }
 finetune() { # init-row seed; init-row is a pretraining row name or scratch-<context>
   set -- $1; local init=$1 seed=$2 flag="" src name="$1-s$2"
-  if [[ $init == scratch-* ]]; then # the architecture of any pretraining row of that context (per_utterance first); the weights are not used
-    src=$(ls "$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo" "$out/pretrain/${init#scratch-}"-*/checkpoints/*.nemo 2>/dev/null | head -1)
+  if [[ $init == scratch-* && -f "$out/pretrain/${init#scratch-}/checkpoints/${init#scratch-}.nemo" ]]; then
+    # scratch-<row>: that pretraining row's architecture and feature statistics; the weights are not used
+    src="$out/pretrain/${init#scratch-}/checkpoints/${init#scratch-}.nemo"; flag="--from-scratch"
+  elif [[ $init == scratch-* ]]; then # the architecture of any raw log-mel pretraining row of that context (per_utterance first); the weights are not used
+    src=$(ls "$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo" "$out/pretrain/${init#scratch-}"-*/checkpoints/*.nemo 2>/dev/null | grep -v -- '-fixed_stats/' | head -1)
     [ -n "$src" ] || { log "FAILED finetune $1-s$2: no pretraining row of context ${init#scratch-} to take the architecture from"; return 1; }
     flag="--from-scratch"
   else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
@@ -95,7 +107,7 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short pre_steps ft_steps ft_freeze ft_lr C
+export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short features_na features_fixed pre_steps ft_steps ft_freeze ft_lr C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
 # seed by seed: the main rows, from scratch, then the ablation rows
@@ -103,7 +115,10 @@ FT=()
 for seed in $seeds; do
   for r in "${MAIN[@]}"; do FT+=("${r%% *} $seed"); done
   for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
-  for r in "${ABLATION[@]}"; do FT+=("${r%% *} $seed"); done
+  for r in "${ABLATION[@]}"; do
+    FT+=("${r%% *} $seed")
+    [[ $r == *" fixed" ]] && FT+=("scratch-${r%% *} $seed")
+  done
 done
 printf '%s\n' "${FT[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
 node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" | tee "$out/results.md"
