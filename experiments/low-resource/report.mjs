@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [out, dist] = process.argv.slice(2);
-const { linePlot } = await import(pathToFileURL(join(dist, 'src/plot/index.js')).href);
+const { barPlot, linePlot } = await import(pathToFileURL(join(dist, 'src/plot/index.js')).href);
 
 function csv(f) {
   if (!existsSync(f)) return [];
@@ -143,6 +143,20 @@ if (series.length) {
   linePlot(series, { title: `CTC on ${labelledMinutes()} min labelled: dev WER, mean over seeds`, xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(
     join(out, 'dev-wer.png'),
   );
+}
+
+// best dev WER of every seed, pretrained against from scratch, per main row that ran (bars: mean; error bars: std)
+const groups = MAIN_ROWS.filter(([, row]) => runs.has(row)).map(([c, row, label]) => ({
+  label: label.replace(', short mask blocks', '').replace(', fixed feature statistics', '\n+ fixed stats'),
+  bars: [row, `scratch-${c}`].map((r) => (runs.has(r) ? { values: runs.get(r).map((x) => 100 * x.best) } : null)),
+}));
+if (groups.length) {
+  barPlot(groups, {
+    title: `CTC on ${labelledMinutes()} min labelled: best dev WER per run`,
+    yLabel: 'best dev WER %',
+    series: ['pretrained (NEST)', 'from scratch'],
+    width: Math.max(640, 150 * groups.length),
+  }).save(join(out, 'best-wer.png'));
 }
 
 /** Minutes of the labelled subset (the corpus's labelled_manifest.json), to one decimal. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activityPlot, encodePng, linePlot, maskPlot, niceTicks, Canvas } from '../../src/plot/index.js';
+import { activityPlot, barPlot, barStats, encodePng, linePlot, maskPlot, niceTicks, Canvas } from '../../src/plot/index.js';
 import { decodeRgbPng } from '../helpers/png.js';
 
 test('encodePng writes pixels that decode back exactly', () => {
@@ -61,4 +61,37 @@ test('activityPlot shades reference turns where they are and draws the activity 
   }
   assert.ok(blueHigh > 200 && blueLow > 200, `the activity line is drawn high then low (${blueHigh}, ${blueLow})`);
   assert.throws(() => activityPlot(lanes, { title: 't', frameSeconds: 0, seconds: 10 }), /positive/);
+});
+
+test('barStats: mean and sample standard deviation; one value has no spread; no value is an error', () => {
+  const s = barStats([70, 72, 74]);
+  assert.equal(s.mean, 72);
+  assert.equal(s.std, 2);
+  assert.deepEqual(barStats([5]), { mean: 5, std: 0 });
+  assert.throws(() => barStats([]), /at least one value/);
+});
+
+test('barPlot draws each bar to its mean in its series colour, with the error bar and a white dot per run', () => {
+  // y range fixed to [0, 100]: plot area top 40, height 480 - 40 - 70 = 370, so y = v maps to 410 - 3.7 v
+  const c = barPlot(
+    [
+      { label: 'causal', bars: [{ values: [40, 60] }, { values: [80] }] },
+      { label: 'none', bars: [null, { values: [20] }] },
+    ],
+    { title: 't', yLabel: 'WER', series: ['pretrained', 'scratch'], yMin: 0, yMax: 100, width: 470 },
+  );
+  const px = (x: number, yf: number): number[] => {
+    const y = Math.round(yf);
+    return [...c.pixels.subarray((y * c.width + x) * 3, (y * c.width + x) * 3 + 3)];
+  };
+  // plot width 470 - 90 = 380: groups of 190 px; bars of floor(190 * 0.7 / 2) = 66 px starting at 70 + 29
+  const blue = [31, 119, 180];
+  const orange = [255, 127, 14];
+  assert.deepEqual(px(99 + 10, 410 - 3.7 * 45), blue, 'bar 1 of group 1 reaches its mean (50)');
+  assert.deepEqual(px(99 + 10, 410 - 3.7 * 55), [255, 255, 255], 'and not above it');
+  assert.deepEqual(px(165 + 10, 410 - 3.7 * 75), orange, 'bar 2 of group 1 reaches 80');
+  assert.deepEqual(px(99 + 33, 410 - 3.7 * 58), [0, 0, 0], 'the error bar spans mean ± std (50 ± 14.1)');
+  assert.deepEqual(px(99 + 33, 410 - 3.7 * 60), [255, 255, 255], 'a white dot marks the run at 60, on the black error bar');
+  assert.deepEqual(px(260 + 29 + 10, 410 - 3.7 * 10), [255, 255, 255], 'a missing bar is not drawn');
+  assert.deepEqual(px(260 + 29 + 66 + 10, 410 - 3.7 * 10), orange, "the group's other bar is");
 });
