@@ -96,8 +96,9 @@ export function barPlot(groups: readonly BarGroup[], o: BarPlotOptions): Canvas 
         c.fillRect(mid - 2, py(v) - 2, 5, 5, [255, 255, 255]);
       }
     });
-    const lines = g.label.split('\n');
-    lines.forEach((l, k) => c.text(left + gi * groupWidth + groupWidth / 2 - Canvas.textWidth(l) / 2, top + ph + 6 + k * 11, l));
+    g.label.split('\n').forEach((l, k) => {
+      c.text(left + gi * groupWidth + groupWidth / 2 - Canvas.textWidth(l) / 2, top + ph + 6 + k * 11, l);
+    });
   });
   c.strokeRect(left, top, pw, ph, [0, 0, 0]);
   o.series.forEach((name, i) => {
