@@ -1,7 +1,7 @@
 // Grouped bar charts with error bars and the individual runs as dots (e.g. best dev WER per experiment row,
 // pretrained against from scratch, mean ± std over seeds) drawn to PNG.
 import { Canvas, type Rgb } from './canvas.js';
-import { niceTicks } from './line-plot.js';
+import { formatTick, niceTicks, PALETTE } from './line-plot.js';
 
 /** One bar: its runs' values (the bar is their mean, the error bar their sample standard deviation). */
 export interface Bar {
@@ -26,13 +26,6 @@ export interface BarPlotOptions {
   yMin?: number;
   yMax?: number;
 }
-
-const COLORS: Rgb[] = [
-  [31, 119, 180],
-  [255, 127, 14],
-  [44, 160, 44],
-  [148, 103, 189],
-];
 
 /** The mean and sample standard deviation (0 for one value) of a bar's runs. */
 export function barStats(values: readonly number[]): { mean: number; std: number } {
@@ -67,13 +60,13 @@ export function barPlot(groups: readonly BarGroup[], o: BarPlotOptions): Canvas 
   const ph = H - top - bottom;
   const [y0, y1] = yRange(groups, o);
   const py = (y: number): number => top + ph - ((Math.min(Math.max(y, y0), y1) - y0) / (y1 - y0)) * ph;
-  const colors = o.colors ?? COLORS;
+  const colors = o.colors ?? PALETTE;
 
   c.text(left, 14, o.title, [0, 0, 0], 2);
   for (const t of niceTicks(y0, y1)) {
     const Y = py(t);
     c.line(left, Y, left + pw, Y, [225, 225, 225]);
-    const s = String(Number(t.toPrecision(4)));
+    const s = formatTick(t);
     c.text(left - 6 - Canvas.textWidth(s), Y - 3, s);
   }
   c.textVertical(8, top + ph / 2 + Canvas.textWidth(o.yLabel) / 2, o.yLabel);

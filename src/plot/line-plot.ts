@@ -19,7 +19,8 @@ export interface LinePlotOptions {
   hLines?: { y: number; label: string; color?: Rgb }[];
 }
 
-const PALETTE: Rgb[] = [
+/** The series colours, in order (matplotlib's first six). */
+export const PALETTE: readonly Rgb[] = [
   [31, 119, 180],
   [255, 127, 14],
   [44, 160, 44],
@@ -39,7 +40,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-function fmt(v: number): string {
+/** An axis tick's label: up to 4 significant digits, exponential outside [1e-3, 1e5). */
+export function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e5 || a < 1e-3) return v.toExponential(1);
@@ -79,13 +81,13 @@ export function linePlot(series: Series[], o: LinePlotOptions): Canvas {
   for (const t of niceTicks(x0, x1)) {
     const X = px(t);
     c.line(X, top, X, top + ph, grid);
-    const s = fmt(t);
+    const s = formatTick(t);
     c.text(X - Canvas.textWidth(s) / 2, top + ph + 6, s);
   }
   for (const t of niceTicks(y0, y1)) {
     const Y = top + ph - ((t - y0) / (y1 - y0)) * ph;
     c.line(left, Y, left + pw, Y, grid);
-    const s = o.logY ? fmt(10 ** t) : fmt(t);
+    const s = o.logY ? formatTick(10 ** t) : formatTick(t);
     c.text(left - 6 - Canvas.textWidth(s), Y - 3, s);
   }
   c.strokeRect(left, top, pw, ph, [0, 0, 0]);
