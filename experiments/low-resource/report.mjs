@@ -50,6 +50,8 @@ const MAIN_ROWS = [
   ['bidirectional', 'bidirectional-short_blocks', 'bidirectional, short mask blocks'],
   ['causal-fixed_stats', 'causal-fixed_stats', 'causal, short mask blocks, fixed feature statistics'],
   ['lookahead-fixed_stats', 'lookahead-fixed_stats', 'lookahead, short mask blocks, fixed feature statistics'],
+  ['causal', 'causal-mask50', 'causal, short mask blocks, half the frames masked'],
+  ['lookahead', 'lookahead-mask50', 'lookahead, short mask blocks, half the frames masked'],
 ];
 for (const [c, row, label] of MAIN_ROWS) {
   const p = stat(row);
@@ -80,6 +82,7 @@ lines.push(
 lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 const NEST_BLOCKS = '40 frames, p 0.01';
 const SHORT_BLOCKS = '4 frames, p 0.085';
+const HALF_MASKED = '4 frames, p 0.16';
 const ABLATION_ROWS = [
   ['causal-none', 'none', 'first_frames', NEST_BLOCKS],
   ['causal-per_utterance', 'per_utterance', 'first_frames', NEST_BLOCKS],
@@ -90,6 +93,8 @@ const ABLATION_ROWS = [
   ['bidirectional-short_blocks', 'per_utterance', 'first_frames', SHORT_BLOCKS],
   ['causal-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
   ['lookahead-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
+  ['causal-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
+  ['lookahead-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
 ];
 for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
@@ -125,6 +130,8 @@ for (const row of [
   'scratch-causal-fixed_stats',
   'lookahead-fixed_stats',
   'scratch-lookahead-fixed_stats',
+  'causal-mask50',
+  'lookahead-mask50',
 ]) {
   const r = runs.get(row);
   if (!r) continue;
@@ -134,6 +141,7 @@ for (const row of [
       .replace('-per_utterance', ' (NEST)')
       .replace('-short_blocks', ' (NEST, short blocks)')
       .replace('-fixed_stats', ' (NEST, short blocks, fixed statistics)')
+      .replace('-mask50', ' (NEST, short blocks, half masked)')
       .replace(/^scratch-(.*)$/, '$1 (scratch)')}`,
     x: steps,
     y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))),
@@ -147,7 +155,7 @@ if (series.length) {
 
 // best dev WER of every seed, pretrained against from scratch, per main row that ran (bars: mean; error bars: std)
 const groups = MAIN_ROWS.filter(([, row]) => runs.has(row)).map(([c, row, label]) => ({
-  label: label.replace(', short mask blocks', '').replace(', fixed feature statistics', '\n+ fixed stats'),
+  label: label.replace(', short mask blocks', '').replace(', fixed feature statistics', '\n+ fixed stats').replace(', half the frames masked', '\n50% masked'),
   bars: [row, `scratch-${c}`].map((r) => (runs.has(r) ? { values: runs.get(r).map((x) => 100 * x.best) } : null)),
 }));
 if (groups.length) {

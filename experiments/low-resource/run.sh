@@ -54,6 +54,9 @@ ctx_bidirectional="streaming=false model.encoder.att_context_size=[-1,-1] model.
 # or short blocks of 4 frames (40 ms, one encoder frame at subsampling 4) with mask_prob 0.085: also about 30% masked
 mask_nest=""
 mask_short="model.masking.block_size=4 model.masking.mask_prob=0.085"
+# the mask-ratio ablation: short blocks with mask_prob 0.16, about half of the frames masked (1 - 0.84^4 = 0.50;
+# wav2vec 2.0 and HuBERT mask about half)
+mask_half="model.masking.block_size=4 model.masking.mask_prob=0.16"
 # what the encoder sees: raw log-mel (NA, the streaming presets' default), or fixed global statistics estimated over
 # the pretraining manifest at the start of pretraining (streaming-safe; written into the .nemo, so fine-tuning, from
 # the pretrained encoder or from scratch with its architecture, normalises the same way)
@@ -75,6 +78,8 @@ ABLATION=(
   "bidirectional-short_blocks bidirectional per_utterance first_frames short"
   "causal-fixed_stats causal per_utterance first_frames short fixed"
   "lookahead-fixed_stats lookahead per_utterance first_frames short fixed"
+  "causal-mask50 causal per_utterance first_frames half"
+  "lookahead-mask50 lookahead per_utterance first_frames half"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
@@ -107,7 +112,7 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short features_na features_fixed pre_steps ft_steps ft_freeze ft_lr C
+export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short mask_half features_na features_fixed pre_steps ft_steps ft_freeze ft_lr C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
 # seed by seed: the main rows, from scratch, then the ablation rows
