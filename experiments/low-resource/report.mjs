@@ -52,6 +52,7 @@ const MAIN_ROWS = [
   ['lookahead-fixed_stats', 'lookahead-fixed_stats', 'lookahead, short mask blocks, fixed feature statistics'],
   ['causal', 'causal-mask50', 'causal, short mask blocks, half the frames masked'],
   ['lookahead', 'lookahead-mask50', 'lookahead, short mask blocks, half the frames masked'],
+  ['causal-d176', 'causal-d176', 'causal, short mask blocks, d 176 encoder'],
 ];
 for (const [c, row, label] of MAIN_ROWS) {
   const p = stat(row);
@@ -95,6 +96,7 @@ const ABLATION_ROWS = [
   ['lookahead-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
   ['causal-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
   ['lookahead-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
+  ['causal-d176', 'per_utterance', 'first_frames', SHORT_BLOCKS],
 ];
 for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
@@ -114,6 +116,14 @@ if (others.length) {
 }
 console.log(lines.join('\n'));
 
+// a curve's name: the model (context, then what differs from the d 96 encoder on raw log-mel), then how it started
+const seriesName = (row) => {
+  const r = row.replace(/^scratch-/, '');
+  const extras = [r.includes('-d176') && ', d 176', r.includes('-fixed_stats') && ', fixed statistics'].filter(Boolean).join('');
+  if (row.startsWith('scratch-')) return `${r.split('-')[0]}${extras} (scratch)`;
+  const masking = r.endsWith('-per_utterance') ? '' : r.endsWith('-mask50') ? ', short blocks, half masked' : ', short blocks';
+  return `${r.split('-')[0]}${extras} (NEST${masking})`;
+};
 // dev WER against fine-tuning step, mean over seeds, for the main rows
 const series = [];
 for (const row of [
@@ -132,17 +142,14 @@ for (const row of [
   'scratch-lookahead-fixed_stats',
   'causal-mask50',
   'lookahead-mask50',
+  'causal-d176',
+  'scratch-causal-d176',
 ]) {
   const r = runs.get(row);
   if (!r) continue;
   const steps = r[0].curve.map(([s]) => s).filter((s) => r.every((x) => x.curve.some(([q]) => q === s)));
   series.push({
-    name: `${row
-      .replace('-per_utterance', ' (NEST)')
-      .replace('-short_blocks', ' (NEST, short blocks)')
-      .replace('-fixed_stats', ' (NEST, short blocks, fixed statistics)')
-      .replace('-mask50', ' (NEST, short blocks, half masked)')
-      .replace(/^scratch-(.*)$/, '$1 (scratch)')}`,
+    name: seriesName(row),
     x: steps,
     y: steps.map((s) => 100 * mean(r.map((x) => x.curve.find(([q]) => q === s)[1]))),
   });

@@ -5,7 +5,8 @@
 # target-normalisation ablation (none / per_utterance / per_frame), the target-alignment ablation (first_frames /
 # whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model, the
 # look-ahead and the bidirectional model; and fixed global feature statistics for the encoder (causal and look-ahead
-# models, each against its own from-scratch row). One pretraining run (seed 1234) per pretrained row.
+# models, each against its own from-scratch row); and a larger encoder (d 176 instead of 96, causal, against its own
+# from-scratch row). One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
 #                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX]
@@ -46,7 +47,10 @@ C="$out/corpus"
 log "corpus: $minutes min"
 SN="$SN" "$root/experiments/common/corpus.sh" "$C" "$minutes" "$labelled_min" | tee -a "$out/run.log"
 
-arch="model.encoder.subsampling_factor=4 model.encoder.n_layers=4 model.encoder.d_model=96 model.encoder.n_heads=4 model.encoder.subsampling_conv_channels=96 model.train_ds.batch_size=8 model.validation_ds.batch_size=8"
+# the encoder: 4 layers of d 96 (arch_d96, every row but one), or the larger-encoder row's 4 layers of d 176 (NEST-Small's
+# width; 3.1x the parameters)
+arch_d96="model.encoder.subsampling_factor=4 model.encoder.n_layers=4 model.encoder.d_model=96 model.encoder.n_heads=4 model.encoder.subsampling_conv_channels=96 model.train_ds.batch_size=8 model.validation_ds.batch_size=8"
+arch_d176="${arch_d96/d_model=96/d_model=176}"
 ctx_causal="model.encoder.att_context_size=[-1,0] model.encoder.att_context_style=regular"
 ctx_lookahead="model.encoder.att_context_size=[-1,4] model.encoder.att_context_style=chunked_limited"
 ctx_bidirectional="streaming=false model.encoder.att_context_size=[-1,-1] model.encoder.causal_downsampling=false model.encoder.conv_context_size=null model.masking.causal=false"
@@ -62,8 +66,9 @@ mask_half="model.masking.block_size=4 model.masking.mask_prob=0.16"
 # the pretrained encoder or from scratch with its architecture, normalises the same way)
 features_na=""
 features_fixed='model.preprocessor.normalize={"fixed_mean":null,"fixed_std":null}'
-# pretraining rows: name context target_normalize target_alignment [masking [features]]; a row with fixed feature
-# statistics also gets its own from-scratch row, scratch-<name>, with those statistics
+# pretraining rows: name context target_normalize target_alignment [masking [features [encoder]]]; a row with fixed
+# feature statistics or another encoder also gets its own from-scratch row, scratch-<name>, with those statistics and
+# that encoder
 MAIN=(
   "causal-per_utterance causal per_utterance first_frames"
   "lookahead-per_utterance lookahead per_utterance first_frames"
@@ -80,14 +85,15 @@ ABLATION=(
   "lookahead-fixed_stats lookahead per_utterance first_frames short fixed"
   "causal-mask50 causal per_utterance first_frames half"
   "lookahead-mask50 lookahead per_utterance first_frames half"
+  "causal-d176 causal per_utterance first_frames short na d176"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
-  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4 maskname=mask_${5:-nest} featname=features_${6:-na}
+  set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4 maskname=mask_${5:-nest} featname=features_${6:-na} archname=arch_${7:-d96}
   local nemo="$out/pretrain/$name/checkpoints/$name.nemo"
   [ -f "$nemo" ] && return 0
   log "pretrain $name ($pre_steps steps)"
-  $SN pretrain --quiet ${!ctxname} $arch ${!maskname} ${!featname} model.target_normalize=$norm model.target_alignment=$align \
+  $SN pretrain --quiet ${!ctxname} ${!archname} ${!maskname} ${!featname} model.target_normalize=$norm model.target_alignment=$align \
     trainer.max_steps=$pre_steps trainer.val_check_interval=200 \
     model.train_ds.manifest_filepath=$C/pretrain_manifest.json model.train_ds.noise_manifest=$C/noise_manifest.json \
     model.validation_ds.manifest_filepath=$C/dev_manifest.json model.validation_ds.noise_manifest=$C/noise_manifest.json \
@@ -98,8 +104,11 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
   if [[ $init == scratch-* && -f "$out/pretrain/${init#scratch-}/checkpoints/${init#scratch-}.nemo" ]]; then
     # scratch-<row>: that pretraining row's architecture and feature statistics; the weights are not used
     src="$out/pretrain/${init#scratch-}/checkpoints/${init#scratch-}.nemo"; flag="--from-scratch"
-  elif [[ $init == scratch-* ]]; then # the architecture of any raw log-mel pretraining row of that context (per_utterance first); the weights are not used
-    src=$(ls "$out/pretrain/${init#scratch-}-per_utterance/checkpoints/${init#scratch-}-per_utterance.nemo" "$out/pretrain/${init#scratch-}"-*/checkpoints/*.nemo 2>/dev/null | grep -v -- '-fixed_stats/' | head -1)
+  elif [[ $init == scratch-* ]]; then # the architecture of the first pretraining row of that context that ran with raw log-mel and the d 96 encoder; the weights are not used
+    local row; src=""
+    for row in $plain_rows; do
+      [[ $row == "${init#scratch-}"-* && -f "$out/pretrain/$row/checkpoints/$row.nemo" ]] && { src="$out/pretrain/$row/checkpoints/$row.nemo"; break; }
+    done
     [ -n "$src" ] || { log "FAILED finetune $1-s$2: no pretraining row of context ${init#scratch-} to take the architecture from"; return 1; }
     flag="--from-scratch"
   else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
@@ -112,7 +121,10 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log; export out SN arch ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short mask_half features_na features_fixed pre_steps ft_steps ft_freeze ft_lr C
+export -f pretrain finetune log
+# the rows with raw log-mel and the d 96 encoder, whose architecture the generic scratch-<context> rows take
+plain_rows=$(printf '%s\n' "${PRE[@]}" | awk '($6 == "" || $6 == "na") && ($7 == "" || $7 == "d96") { print $1 }' | tr '\n' ' ')
+export out SN arch_d96 arch_d176 plain_rows ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short mask_half features_na features_fixed pre_steps ft_steps ft_freeze ft_lr C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
 # seed by seed: the main rows, from scratch, then the ablation rows
@@ -122,7 +134,8 @@ for seed in $seeds; do
   for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
   for r in "${ABLATION[@]}"; do
     FT+=("${r%% *} $seed")
-    [[ $r == *" fixed" ]] && FT+=("scratch-${r%% *} $seed")
+    read -r _ _ _ _ _ f e <<< "$r"
+    if [[ ${f:-na} != na || ${e:-d96} != d96 ]]; then FT+=("scratch-${r%% *} $seed"); fi
   done
 done
 printf '%s\n' "${FT[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
