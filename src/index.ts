@@ -24,7 +24,7 @@ export type { LoadedNemoModel, LoadedNemoCtcModel } from './checkpoint/nemo-mode
 export { configureStreaming, StreamingEncoder, StreamingConfigError, encoderStreamStep } from './streaming/index.js';
 export type { StreamingGeometry } from './streaming/index.js';
 export { NotStreamableError, assertStreamable } from './asr/streaming-ctc.js';
-export { utteranceWer, corpusWer } from './asr/wer.js';
+export { utteranceWer, utteranceCer, corpusWer } from './asr/wer.js';
 
 // training
 export { pretrainNest, type PretrainOptions, type PretrainResult } from './train/nest-pretraining.js';

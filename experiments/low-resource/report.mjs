@@ -1,12 +1,15 @@
 // Table and plot of experiments/low-resource/run.sh: best dev WER of every fine-tuning run (the val_loss column of its
 // metrics.csv is the dev WER), mean ± sample std over seeds per row, the relative gain of pretraining, and the
 // pretraining runs' codebook health at their last validation.
-// Usage: node report.mjs OUT_DIR DIST_DIR
+// Usage: node report.mjs OUT_DIR DIST_DIR [wer|cer]  (cer: rank the runs by their dev CER, metrics.csv's val_cer)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [out, dist] = process.argv.slice(2);
+const [out, dist, metric = 'wer'] = process.argv.slice(2);
+if (!['wer', 'cer'].includes(metric)) throw new Error(`report.mjs: the metric is wer or cer, got ${metric}`);
+const col = metric === 'cer' ? 'val_cer' : 'val_loss';
+const M = metric.toUpperCase();
 const { barPlot, linePlot } = await import(pathToFileURL(join(dist, 'src/plot/index.js')).href);
 
 function csv(f) {
@@ -25,11 +28,11 @@ const ftDir = join(out, 'finetune');
 for (const name of existsSync(ftDir) ? readdirSync(ftDir) : []) {
   const m = /^(.*)-s(\d+)$/.exec(name);
   if (!m || !existsSync(join(ftDir, name, 'checkpoints', `${name}.nemo`))) continue; // finished runs only
-  const val = csv(join(ftDir, name, 'metrics.csv')).filter((r) => Number.isFinite(r.val_loss));
+  const val = csv(join(ftDir, name, 'metrics.csv')).filter((r) => Number.isFinite(r[col]));
   if (!val.length) continue;
-  const best = Math.min(...val.map((r) => r.val_loss));
+  const best = Math.min(...val.map((r) => r[col]));
   if (!runs.has(m[1])) runs.set(m[1], []);
-  runs.get(m[1]).push({ seed: Number(m[2]), best, curve: val.map((r) => [r.step, r.val_loss]) });
+  runs.get(m[1]).push({ seed: Number(m[2]), best, curve: val.map((r) => [r.step, r[col]]) });
 }
 const stat = (row) => {
   const r = runs.get(row) ?? [];
@@ -73,12 +76,12 @@ for (const [family, label] of [
   if (!bi.n) continue;
   lines.push('');
   lines.push(
-    `Relative dev WER against bidirectional (${label}): causal ${rel(ca, bi)} (pretrained) / ${rel(sc, sb)} (scratch); look-ahead ${rel(la, bi)} / ${rel(sl, sb)} (the seeds' documents expect +0.5-2%).`,
+    `Relative dev ${M} against bidirectional (${label}): causal ${rel(ca, bi)} (pretrained) / ${rel(sc, sb)} (scratch); look-ahead ${rel(la, bi)} / ${rel(sl, sb)} (the seeds' documents expect +0.5-2%).`,
   );
 }
 lines.push('');
 lines.push(
-  '| pretraining row | target_normalize | target_alignment | mask blocks | encoder features | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev WER |',
+  `| pretraining row | target_normalize | target_alignment | mask blocks | encoder features | val target perplexity | val masked accuracy | val prediction perplexity | fine-tuned dev ${M} |`,
 );
 lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 const NEST_BLOCKS = '40 frames, p 0.01';
@@ -111,7 +114,7 @@ for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS
 const known = new Set([...MAIN_ROWS.map(([, row]) => row), ...ABLATION_ROWS.map(([row]) => row), ...MAIN_ROWS.map(([c]) => `scratch-${c}`)]);
 const others = [...runs.keys()].filter((r) => !known.has(r)).sort();
 if (others.length) {
-  lines.push('', '| other fine-tuning row | best dev WER |', '| --- | --- |');
+  lines.push('', `| other fine-tuning row | best dev ${M} |`, '| --- | --- |');
   for (const row of others) lines.push(`| ${row} | ${cell(stat(row))} |`);
 }
 console.log(lines.join('\n'));
@@ -155,7 +158,7 @@ for (const row of [
   });
 }
 if (series.length) {
-  linePlot(series, { title: `CTC on ${labelledMinutes()} min labelled: dev WER, mean over seeds`, xLabel: 'fine-tuning step', yLabel: 'dev WER %' }).save(
+  linePlot(series, { title: `CTC on ${labelledMinutes()} min labelled: dev ${M}, mean over seeds`, xLabel: 'fine-tuning step', yLabel: `dev ${M} %` }).save(
     join(out, 'dev-wer.png'),
   );
 }
@@ -167,8 +170,8 @@ const groups = MAIN_ROWS.filter(([, row]) => runs.has(row)).map(([c, row, label]
 }));
 if (groups.length) {
   barPlot(groups, {
-    title: `CTC on ${labelledMinutes()} min labelled: best dev WER per run`,
-    yLabel: 'best dev WER %',
+    title: `CTC on ${labelledMinutes()} min labelled: best dev ${M} per run`,
+    yLabel: `best dev ${M} %`,
     series: ['pretrained (NEST)', 'from scratch'],
     width: Math.max(640, 150 * groups.length),
   }).save(join(out, 'best-wer.png'));

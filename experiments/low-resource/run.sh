@@ -9,13 +9,16 @@
 # from-scratch row). One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
-#                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX]
+#                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX] [--corpus DIR] [--metric wer|cer]
 #   --ft-freeze N: fine-tune with the encoder frozen for the first N steps (model.freeze_encoder_steps: the CTC head
 #     learns on the encoder's features first; N = --ft-steps keeps it frozen throughout, a probe of the features);
 #     the runs are named <row>-freezeN-s<seed>
 #   --ft-lr X: the fine-tuning Noam scale (model.optim.lr; 0.5 = peak 3.6e-3 at step 200); other than 0.5 the runs
 #     are named <row>-lrX-s<seed>
 #   --only: run just the pretraining and fine-tuning rows whose name matches (e.g. 'causal-per_utterance$|scratch-causal')
+#   --corpus DIR: a prepared corpus instead of the synthetic one (DIR/{pretrain,labelled,dev,noise}_manifest.json, e.g.
+#     real speech from experiments/real-speech/prepare.mjs; --minutes and --labelled-min are then not used)
+#   --metric cer: rank the fine-tuning runs by their best dev character error rate instead of word error rate
 #
 # Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
 # en-gb-scotland+m2, en-029+f1) are removed from training; dev = the validation sentences of the other voices.
@@ -24,7 +27,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$root/exp/low-resource"; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; ft_freeze=0; ft_lr=0.5; seeds='1 2 3'; only=''
+out="$root/exp/low-resource"; corpus=''; metric=wer; jobs=2; minutes=90; labelled_min=10; pre_steps=800; ft_steps=500; ft_freeze=0; ft_lr=0.5; seeds='1 2 3'; only=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -37,6 +40,8 @@ while [ $# -gt 0 ]; do
     --ft-lr) ft_lr="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --corpus) corpus="$(cd "$2" && pwd)"; shift 2 ;;
+    --metric) metric="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -44,8 +49,14 @@ SN="${STREAMNEST:-node $root/dist/src/cli/main.js} --threads 1"
 mkdir -p "$out"; cd "$root"
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$out/run.log"; }
 C="$out/corpus"
-log "corpus: $minutes min"
-SN="$SN" "$root/experiments/common/corpus.sh" "$C" "$minutes" "$labelled_min" | tee -a "$out/run.log"
+if [ -n "$corpus" ]; then
+  [ -e "$C" ] || ln -s "$corpus" "$C"
+  [ "$(cd "$C" && pwd -P)" = "$(cd "$corpus" && pwd -P)" ] || { echo "$C exists and is not $corpus" >&2; exit 2; }
+  log "corpus: $corpus"
+else
+  log "corpus: $minutes min"
+  SN="$SN" "$root/experiments/common/corpus.sh" "$C" "$minutes" "$labelled_min" | tee -a "$out/run.log"
+fi
 
 # the encoder: 4 layers of d 96 (arch_d96, every row but one), or the larger-encoder row's 4 layers of d 176 (NEST-Small's
 # width; 3.1x the parameters)
@@ -139,5 +150,5 @@ for seed in $seeds; do
   done
 done
 printf '%s\n' "${FT[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}
-node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" | tee "$out/results.md"
+node "$here/report.mjs" "$out" "${STREAMNEST_DIST:-$root/dist}" "$metric" | tee "$out/results.md"
 log "done: $out/results.md, $out/dev-wer.png"

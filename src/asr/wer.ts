@@ -68,6 +68,17 @@ export function utteranceWer(reference: string, hypothesis: string): UtteranceWe
   return { reference: normalizeText(reference), hypothesis: normalizeText(hypothesis), ...e, wer: e.errors / Math.max(1, e.words) };
 }
 
+/**
+ * CER of one utterance: the edit distance over the characters of the normalised texts, spaces included (NeMo's
+ * WER(use_cer=True) aligns list(hypothesis) with list(reference)); `words` counts the reference's characters.
+ */
+export function utteranceCer(reference: string, hypothesis: string): UtteranceWer {
+  const r = normalizeText(reference);
+  const h = normalizeText(hypothesis);
+  const e = alignWords([...r], [...h]);
+  return { reference: r, hypothesis: h, ...e, wer: e.errors / Math.max(1, e.words) };
+}
+
 /** Corpus WER: total errors over total reference words (not the mean of utterance WERs). */
 export function corpusWer(utts: readonly WordErrors[]): WordErrors & { wer: number } {
   const tot = { words: 0, substitutions: 0, deletions: 0, insertions: 0, errors: 0 };

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import type { ConfigMap } from '../config/index.js';
 import { CTC_BPE_TARGET, CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
 import { readTokenizerSection, tokenizerFromArchive } from '../asr/tokenizer-config.js';
-import { corpusWer, utteranceWer } from '../asr/wer.js';
+import { corpusWer, utteranceCer, utteranceWer } from '../asr/wer.js';
 import { readNemoArchive } from '../checkpoint/nemo-archive.js';
 import type { TrainTask } from './trainer.js';
 import type { LrScheduler } from './lr-scheduler.js';
@@ -30,7 +30,10 @@ export function ctcScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
   return finetuneScheduler(c, dModel);
 }
 
-/** The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint monitor. */
+/**
+ * The TrainTask: CTC loss in training; validation "loss" = the batch's WER (word errors / words), the checkpoint
+ * monitor, and the batch's CER (character errors / characters, metric `cer`) beside it.
+ */
 export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps: number, artifacts: Map<string, Uint8Array> = new Map()): TrainTask<CtcBatch> {
   let warned = false;
   const unit = model.vocab.kind === 'characters' ? 'characters' : 'sub-word tokens';
@@ -58,7 +61,8 @@ export function ctcTask(model: CtcModel, configYaml: string, freezeEncoderSteps:
     validationLoss: (b) => {
       const hyp = model.decode(model.forward(b.audio, b.audioLen));
       const w = corpusWer(hyp.map((h, i) => utteranceWer(b.texts[i]!, h.text)));
-      return { loss: w.wer, metrics: {} };
+      const c = corpusWer(hyp.map((h, i) => utteranceCer(b.texts[i]!, h.text)));
+      return { loss: w.wer, metrics: { cer: c.wer } };
     },
     generators: () => new Map(Object.entries(model.rng)),
     disposeBatch: disposeCtcBatch,

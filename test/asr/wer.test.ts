@@ -1,7 +1,7 @@
 // WER against hand-computed cases: normalisation, S/D/I counts from the alignment, corpus totals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alignWords, corpusWer, normalizeText, utteranceWer, words } from '../../src/asr/index.js';
+import { alignWords, corpusWer, normalizeText, utteranceCer, utteranceWer, words } from '../../src/asr/index.js';
 
 test('normalisation: lowercase, punctuation stripped, apostrophes inside words kept, spaces collapsed', () => {
   assert.equal(normalizeText('  Hello,   World!  '), 'hello world');
@@ -55,4 +55,15 @@ test('corpus WER sums errors over words (not the mean of utterance WERs)', () =>
   assert.equal(c.wer, 1 / 5);
   assert.deepEqual([c.words, c.errors, c.substitutions], [5, 1, 1]);
   assert.equal(corpusWer([]).wer, 0);
+});
+
+test('CER: edits over the normalised characters, spaces included', () => {
+  // "the cat" (7 characters) against "a cat": t->a, h and e deleted: 3 edits
+  const c = utteranceCer('The cat.', 'a cat');
+  assert.deepEqual([c.words, c.substitutions, c.deletions, c.insertions, c.errors], [7, 1, 2, 0, 3]);
+  assert.equal(c.wer, 3 / 7);
+  assert.equal(utteranceCer('a b', 'a  b').errors, 0); // spaces collapsed by the normalisation
+  assert.equal(utteranceCer('ab', 'a b').insertions, 1); // a missing space is a character error (a word split)
+  assert.equal(utteranceCer('', 'xy').wer, 2); // empty reference: insertions over one
+  assert.equal(corpusWer([utteranceCer('abcd', 'abcx'), utteranceCer('ef', '')]).wer, 3 / 6);
 });
