@@ -165,7 +165,11 @@ if (series.length) {
 
 // best dev WER of every seed, pretrained against from scratch, per main row that ran (bars: mean; error bars: std)
 const groups = MAIN_ROWS.filter(([, row]) => runs.has(row)).map(([c, row, label]) => ({
-  label: label.replace(', short mask blocks', '').replace(', fixed feature statistics', '\n+ fixed stats').replace(', half the frames masked', '\n50% masked'),
+  label: label
+    .replace(', short mask blocks', '')
+    .replace(', fixed feature statistics', '\n+ fixed stats')
+    .replace(', half the frames masked', '\n50% masked')
+    .replace(', d 176 encoder', '\nd 176'),
   bars: [row, `scratch-${c}`].map((r) => (runs.has(r) ? { values: runs.get(r).map((x) => 100 * x.best) } : null)),
 }));
 if (groups.length) {
