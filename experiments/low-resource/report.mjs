@@ -56,6 +56,7 @@ const MAIN_ROWS = [
   ['causal', 'causal-mask50', 'causal, short mask blocks, half the frames masked'],
   ['lookahead', 'lookahead-mask50', 'lookahead, short mask blocks, half the frames masked'],
   ['causal-d176', 'causal-d176', 'causal, short mask blocks, d 176 encoder'],
+  ['lookahead-d176', 'lookahead-d176', 'lookahead, short mask blocks, d 176 encoder'],
 ];
 for (const [c, row, label] of MAIN_ROWS) {
   const p = stat(row);
@@ -100,6 +101,7 @@ const ABLATION_ROWS = [
   ['causal-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
   ['lookahead-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
   ['causal-d176', 'per_utterance', 'first_frames', SHORT_BLOCKS],
+  ['lookahead-d176', 'per_utterance', 'first_frames', SHORT_BLOCKS],
 ];
 for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
@@ -147,6 +149,8 @@ for (const row of [
   'lookahead-mask50',
   'causal-d176',
   'scratch-causal-d176',
+  'lookahead-d176',
+  'scratch-lookahead-d176',
 ]) {
   const r = runs.get(row);
   if (!r) continue;

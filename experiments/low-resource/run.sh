@@ -5,8 +5,8 @@
 # target-normalisation ablation (none / per_utterance / per_frame), the target-alignment ablation (first_frames /
 # whole_group) and the masking ablation (NEST blocks of 400 ms / short blocks of 40 ms) on the causal model, the
 # look-ahead and the bidirectional model; and fixed global feature statistics for the encoder (causal and look-ahead
-# models, each against its own from-scratch row); and a larger encoder (d 176 instead of 96, causal, against its own
-# from-scratch row). One pretraining run (seed 1234) per pretrained row.
+# models, each against its own from-scratch row); and a larger encoder (d 176 instead of 96, causal and look-ahead,
+# each against its own from-scratch row). One pretraining run (seed 1234) per pretrained row.
 #
 #   experiments/low-resource/run.sh [--out DIR] [--jobs 2] [--minutes 90] [--labelled-min 10] [--pre-steps 800] [--ft-steps 500]
 #                                   [--ft-freeze N] [--ft-lr 0.5] [--seeds '1 2 3'] [--only REGEX] [--corpus DIR] [--metric wer|cer]
@@ -97,6 +97,7 @@ ABLATION=(
   "causal-mask50 causal per_utterance first_frames half"
   "lookahead-mask50 lookahead per_utterance first_frames half"
   "causal-d176 causal per_utterance first_frames short na d176"
+  "lookahead-d176 lookahead per_utterance first_frames short na d176"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
 pretrain() {
