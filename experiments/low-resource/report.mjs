@@ -129,29 +129,9 @@ const seriesName = (row) => {
   const masking = r.endsWith('-per_utterance') ? '' : r.endsWith('-mask50') ? ', short blocks, half masked' : ', short blocks';
   return `${r.split('-')[0]}${extras} (NEST${masking})`;
 };
-// dev WER against fine-tuning step, mean over seeds, for the main rows
+// dev WER against fine-tuning step, mean over seeds, for the main rows and their from-scratch rows
 const series = [];
-for (const row of [
-  'causal-per_utterance',
-  'causal-short_blocks',
-  'scratch-causal',
-  'lookahead-per_utterance',
-  'lookahead-short_blocks',
-  'scratch-lookahead',
-  'bidirectional-per_utterance',
-  'bidirectional-short_blocks',
-  'scratch-bidirectional',
-  'causal-fixed_stats',
-  'scratch-causal-fixed_stats',
-  'lookahead-fixed_stats',
-  'scratch-lookahead-fixed_stats',
-  'causal-mask50',
-  'lookahead-mask50',
-  'causal-d176',
-  'scratch-causal-d176',
-  'lookahead-d176',
-  'scratch-lookahead-d176',
-]) {
+for (const row of new Set(MAIN_ROWS.flatMap(([c, row]) => [row, `scratch-${c}`]))) {
   const r = runs.get(row);
   if (!r) continue;
   const steps = r[0].curve.map(([s]) => s).filter((s) => r.every((x) => x.curve.some(([q]) => q === s)));

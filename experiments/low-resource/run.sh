@@ -134,8 +134,11 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
 export -f pretrain finetune log
-# the rows with raw log-mel and the d 96 encoder, whose architecture the generic scratch-<context> rows take
-plain_rows=$(printf '%s\n' "${PRE[@]}" | awk '($6 == "" || $6 == "na") && ($7 == "" || $7 == "d96") { print $1 }' | tr '\n' ' ')
+# a plain row: raw log-mel and the d 96 encoder. The generic scratch-<context> rows take a plain row's architecture;
+# every other row gets its own scratch-<row>
+is_plain() { local _ f e; read -r _ _ _ _ _ f e <<< "$1"; [[ ${f:-na} == na && ${e:-d96} == d96 ]]; }
+plain_rows=""
+for r in "${PRE[@]}"; do if is_plain "$r"; then plain_rows+="${r%% *} "; fi; done
 export out SN arch_d96 arch_d176 plain_rows ctx_causal ctx_lookahead ctx_bidirectional mask_nest mask_short mask_half features_na features_fixed pre_steps ft_steps ft_freeze ft_lr C
 pick() { if [ -n "$only" ]; then grep -E -- "^($only)( |$)" || true; else cat; fi; }
 printf '%s\n' "${PRE[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'pretrain "$@"' _ {}
@@ -146,8 +149,7 @@ for seed in $seeds; do
   for c in causal lookahead bidirectional; do FT+=("scratch-$c $seed"); done
   for r in "${ABLATION[@]}"; do
     FT+=("${r%% *} $seed")
-    read -r _ _ _ _ _ f e <<< "$r"
-    if [[ ${f:-na} != na || ${e:-d96} != d96 ]]; then FT+=("scratch-${r%% *} $seed"); fi
+    if ! is_plain "$r"; then FT+=("scratch-${r%% *} $seed"); fi
   done
 done
 printf '%s\n' "${FT[@]}" | pick | xargs -P "$jobs" -I{} bash -c 'finetune "$@"' _ {}

@@ -21,7 +21,7 @@ const labelledMin = Number(opt('--labelled-min', '30'));
 const devSpeakers = new Set(opt('--dev-speakers', '1272,1462').split(','));
 const [src, out] = args;
 if (!src || !out) throw new Error('usage: prepare.mjs LIBRISPEECH_SUBSET_DIR OUT_DIR [--labelled-min 30] [--dev-speakers 1272,1462]');
-const { loadAudioAsync, writeWav } = await import(pathToFileURL(join(root, 'dist/src/audio/index.js')).href);
+const { loadAudioAsync, readWavInfo, writeWav } = await import(pathToFileURL(join(root, 'dist/src/audio/index.js')).href);
 
 // every transcript line "ID TEXT" of SPEAKER/CHAPTER/SPEAKER-CHAPTER.trans.txt, with its audio file (ID.*)
 const utterances = [];
@@ -51,9 +51,14 @@ const rows = [];
 let done = 0;
 for (const u of utterances) {
   const file = join(out, 'wav', `${u.id}.wav`);
-  const a = await loadAudioAsync(u.path, { targetSampleRate: 16000 });
-  if (!existsSync(file)) writeWav(file, a.samples, 16000);
-  rows.push({ audio_filepath: `wav/${u.id}.wav`, duration: a.samples.length / 16000, offset: 0, text: u.text, speaker: u.speaker });
+  let frames; // a WAV written by an earlier run is kept, not decoded again
+  if (existsSync(file)) frames = readWavInfo(file).numFrames;
+  else {
+    const a = await loadAudioAsync(u.path, { targetSampleRate: 16000 });
+    writeWav(file, a.samples, 16000);
+    frames = a.samples.length;
+  }
+  rows.push({ audio_filepath: `wav/${u.id}.wav`, duration: frames / 16000, offset: 0, text: u.text, speaker: u.speaker });
   if (++done % 100 === 0 || done === utterances.length) process.stderr.write(`\rdecoded ${done}/${utterances.length}`);
 }
 process.stderr.write('\n');
