@@ -23,6 +23,7 @@
 # Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
 # en-gb-scotland+m2, en-029+f1) are removed from training; dev = the validation sentences of the other voices.
 # The labelled subset is the first utterances of the (shuffled) pretraining set up to --labelled-min minutes.
+# A run that finished (its .nemo exists) is skipped; an interrupted run resumes exactly from its last checkpoint.
 # Needs a built streamnest (npm run build). Prints the table (results.md) and draws dev-wer.png.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -109,7 +110,7 @@ pretrain() {
     trainer.max_steps=$pre_steps trainer.val_check_interval=200 \
     model.train_ds.manifest_filepath=$C/pretrain_manifest.json model.train_ds.noise_manifest=$C/noise_manifest.json \
     model.validation_ds.manifest_filepath=$C/dev_manifest.json model.validation_ds.noise_manifest=$C/noise_manifest.json \
-    exp_manager.exp_dir=$out/pretrain exp_manager.name=$name > "$out/pretrain-$name.log" 2>&1 || { log "FAILED pretrain $name"; return 1; }
+    exp_manager.exp_dir=$out/pretrain exp_manager.name=$name exp_manager.resume_if_exists=true > "$out/pretrain-$name.log" 2>&1 || { log "FAILED pretrain $name"; return 1; }
 }
 finetune() { # init-row seed; init-row is a pretraining row name or scratch-<context>
   set -- $1; local init=$1 seed=$2 flag="" src name="$1-s$2"
@@ -131,7 +132,7 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
   $SN finetune --quiet --init "$src" $flag --seed "$seed" trainer.max_steps=$ft_steps trainer.val_check_interval=50 \
     model.train_ds.batch_size=8 model.validation_ds.batch_size=8 model.optim.lr=$ft_lr model.optim.sched.warmup_steps=200 \
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
-    exp_manager.exp_dir=$out/finetune exp_manager.name=$name > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
+    exp_manager.exp_dir=$out/finetune exp_manager.name=$name exp_manager.resume_if_exists=true > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
 export -f pretrain finetune log
 # a plain row: raw log-mel and the d 96 encoder. The generic scratch-<context> rows take a plain row's architecture;
