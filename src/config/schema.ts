@@ -14,3 +14,4 @@ export * from './schema/sortformer.js';
 export * from './schema/trainer.js';
 export * from './schema/transducer.js';
 export * from './schema/aux-ctc.js';
+export * from './schema/finetune.js';

@@ -7,15 +7,18 @@ import { resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import * as t from '../torch/index.js';
 import {
-  DEFAULT_SAVE_TOP_K,
+  ConfigError,
   applyOverrides,
   isConfigMap,
+  validateFinetuneConfig,
   nemoEncoderSection,
   readYamlConfigFile,
   resolveInterpolations,
   resolveConfigSource,
   type ConfigMap,
   type ConfigValue,
+  type FinetuneConfig,
+  type FinetuneFamily,
 } from '../config/index.js';
 import type { CtcBatch } from '../asr/ctc-model.js';
 import { CharVocabulary } from '../asr/text.js';
@@ -32,54 +35,40 @@ import { createDatasetLoader, type DatasetLoader } from '../data/dataset.js';
 import type { LoadedBatch } from '../data/batch-builder.js';
 import type { SamplerState } from '../data/sampler.js';
 import { fitAndExport, type RunEnd } from './end-of-run.js';
-import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask, type TrainerSection } from './trainer.js';
-import { schedulerFromSection, type LrScheduler, type SchedSection } from './lr-scheduler.js';
+import { Trainer, trainerLoopOptions, type BatchStream, type TrainTask } from './trainer.js';
+import { schedulerFromSection, type LrScheduler } from './lr-scheduler.js';
 import { NEMO_VERSION_WRITTEN } from './nest-pretraining.js';
-
-/** The typed view of a fine-tuning config (only what streamnest uses; other NeMo keys are carried along). */
-export interface FinetuneConfig {
-  name: string;
-  model: {
-    labels: string[] | null;
-    /** model.tokenizer with dir (or model_path) set: SentencePiece sub-word labels instead of characters. */
-    tokenizer: TokenizerSection | null;
-    train_ds: Record<string, unknown>;
-    validation_ds: Record<string, unknown> | null;
-    /** streamnest key: steps during which the encoder is frozen (no gradients, eval mode), as NeMo's encoder.freeze(). */
-    freeze_encoder_steps: number;
-    optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; sched: Record<string, unknown> | null };
-  };
-  trainer: TrainerSection;
-  exp_manager: { exp_dir: string; name: string; resume_if_exists: boolean; save_top_k: number };
-}
 
 export interface LoadedFinetuneConfig {
   config: FinetuneConfig;
+  /** model.labels: the characters, or null (built from the training manifest, or the tokenizer's pieces). */
+  labels: string[] | null;
+  /** model.tokenizer with dir (or model_path) set: SentencePiece sub-word labels instead of characters. */
+  tokenizer: TokenizerSection | null;
+  /** The schema's warnings (keys with no effect, unknown keys), for the run log. */
+  warnings: string[];
   /** The whole resolved tree (model: is what the .nemo stores). */
   tree: ConfigMap;
   file: string;
 }
 
-function section(tree: ConfigMap, key: string): ConfigMap {
+function section(tree: ConfigMap, key: string, file: string, path = key): ConfigMap {
   const v = tree[key];
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${key}: required section is missing`);
-  return v as ConfigMap;
-}
-function num(m: ConfigMap, key: string, where: string, dflt?: number): number {
-  const v = m[key] ?? dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}.${key}: expected a number, got ${JSON.stringify(v)}`);
+  if (!isConfigMap(v)) throw ConfigError.at(file, path, 'required section is missing');
   return v;
 }
 
 /**
  * Reads a fine-tuning config file (CTC or transducer), fills model.preprocessor / model.encoder from the init model's config when the file
- * leaves them out (or null), applies the key=value overrides, resolves interpolations and checks the keys used.
+ * leaves them out (or null), applies the key=value overrides, resolves interpolations and validates every section
+ * through the schema (src/config/schema/finetune.ts; the model's own sections when it is built). Throws a ConfigError
+ * naming every problem.
  */
 export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | null, overrides: readonly string[]): LoadedFinetuneConfig {
   const file = resolveConfigSource(nameOrPath);
   const doc = readYamlConfigFile(file);
   const tree = structuredClone(doc.tree) as ConfigMap;
-  const model = section(tree, 'model');
+  const model = section(tree, 'model', file);
   if (initConfigYaml) {
     const init = parse(initConfigYaml) as Record<string, ConfigValue>;
     for (const k of ['preprocessor', 'encoder', 'sample_rate'] as const) {
@@ -87,63 +76,21 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
     }
   }
   const resolved = resolveInterpolations(applyOverrides(tree, overrides, { file, sources: doc.sources }), { file, sources: doc.sources });
-  const m = section(resolved, 'model');
-  for (const k of ['preprocessor', 'encoder', 'decoder', 'train_ds', 'optim']) section(m, k);
-  const o = section(m, 'optim');
-  if (o.name !== undefined && String(o.name).toLowerCase() !== 'adamw')
-    throw new Error(`model.optim.name: only adamw is supported, got ${JSON.stringify(o.name)}`);
-  const betas = (o.betas ?? [0.9, 0.98]) as number[];
-  const tr = section(resolved, 'trainer');
-  if (tr.precision !== undefined && ![32, '32', '32-true'].includes(tr.precision as string | number))
-    throw new Error(
-      `trainer.precision: fine-tuning trains in float32 (bf16-mixed is built for NEST pretraining only); got ${JSON.stringify(tr.precision)}, use 32`,
-    );
-  const em = section(resolved, 'exp_manager');
+  const m = section(resolved, 'model', file);
+  for (const k of ['preprocessor', 'encoder']) section(m, k, file, `model.${k}`);
+  const { config, warnings } = validateFinetuneConfig(resolved, { file, sources: doc.sources, family: familyOf(m) });
   const labels = m.labels;
   if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string')))
     throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
   const tokenizer = readTokenizerSection(m.tokenizer, 'model.tokenizer');
   if (tokenizer && labels !== null && labels !== undefined)
     throw new Error("model.labels must be null when model.tokenizer is set (the labels are then the tokenizer's pieces)");
-  const name = String(resolved.name ?? 'CTC');
-  const val = m.validation_ds;
-  const config: FinetuneConfig = {
-    name,
-    model: {
-      labels: (labels as string[] | null | undefined) ?? null,
-      tokenizer,
-      train_ds: section(m, 'train_ds') as Record<string, unknown>,
-      validation_ds: val && typeof val === 'object' && !Array.isArray(val) && (val as ConfigMap).manifest_filepath ? (val as Record<string, unknown>) : null,
-      freeze_encoder_steps: num(m, 'freeze_encoder_steps', 'model', 0),
-      optim: {
-        lr: num(o, 'lr', 'model.optim'),
-        betas: [betas[0]!, betas[1]!],
-        eps: num(o, 'eps', 'model.optim', 1e-8),
-        weight_decay: num(o, 'weight_decay', 'model.optim', 0),
-        sched: o.sched && typeof o.sched === 'object' ? (o.sched as Record<string, unknown>) : null,
-      },
-    },
-    trainer: {
-      max_steps: num(tr, 'max_steps', 'trainer'),
-      max_epochs: num(tr, 'max_epochs', 'trainer', -1),
-      val_check_interval: num(tr, 'val_check_interval', 'trainer', 1000),
-      log_every_n_steps: num(tr, 'log_every_n_steps', 'trainer', 10),
-      gradient_clip_val: num(tr, 'gradient_clip_val', 'trainer', 0),
-      accumulate_grad_batches: num(tr, 'accumulate_grad_batches', 'trainer', 1),
-    },
-    exp_manager: {
-      exp_dir: String(em.exp_dir ?? 'nemo_experiments'),
-      name: String(em.name ?? name),
-      resume_if_exists: em.resume_if_exists === true,
-      save_top_k: Number((em.checkpoint_callback_params as ConfigMap | undefined)?.save_top_k ?? DEFAULT_SAVE_TOP_K),
-    },
-  };
-  return { config, tree: resolved, file };
+  return { config, labels: (labels as string[] | null | undefined) ?? null, tokenizer, warnings, tree: resolved, file };
 }
 
 /** The learning-rate schedule of model.optim (NoamAnnealing's d_model defaulting to the encoder's). */
 export function finetuneScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
-  return schedulerFromSection(c.model.optim.lr, c.model.optim.sched as SchedSection | null, c.trainer.max_steps, dModel);
+  return schedulerFromSection(c.model.optim.lr, c.model.optim.sched, c.trainer.max_steps, dModel);
 }
 
 /** A loaded batch with its transcripts as label ids (CTC and transducer targets alike). */
@@ -247,14 +194,15 @@ export interface FinetuneSetup {
  * pointing into the archive.
  */
 export async function prepareFinetune(o: FinetuneOptions): Promise<FinetuneSetup> {
-  const c = o.loaded.config;
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const trainDs = { ...c.model.train_ds, batch_augmentor: null, noise_manifest: null };
+  const l = o.loaded;
+  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  for (const w of l.warnings) log(`streamnest: config: ${w}`);
+  const trainDs = l.config.model.train_ds as unknown as Record<string, unknown>;
   const probe = createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds' });
   await probe.loader.close();
-  const tok = c.model.tokenizer ? await loadTrainingTokenizer(c.model.tokenizer, o.baseDir, 'model.tokenizer') : null;
+  const tok = l.tokenizer ? await loadTrainingTokenizer(l.tokenizer, o.baseDir, 'model.tokenizer') : null;
   const vocab: CtcVocabulary =
-    tok?.tokenizer ?? (c.model.labels ? new CharVocabulary(c.model.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
+    tok?.tokenizer ?? (l.labels ? new CharVocabulary(l.labels) : CharVocabulary.fromTexts(probe.manifests.entries.map((e) => e.text)));
   const modelTree = { ...(o.loaded.tree.model as ConfigMap) } as ConfigMap;
   const artifacts = tok ? tokenizerArtifacts(tok) : null;
   if (artifacts) {
@@ -295,10 +243,10 @@ export async function runFinetune(
   const { vocab, trainDs, log } = s;
   const train = new LabelledTrainStream((state) => createDatasetLoader(trainDs, { seed: o.seed, baseDir: o.baseDir, where: 'model.train_ds', state }), vocab);
   log(train.describe());
-  const val = c.model.validation_ds ? { ...c.model.validation_ds, batch_augmentor: null, noise_manifest: null, shuffle: false } : null;
+  const val = c.model.validation_ds ? { ...c.model.validation_ds, shuffle: false } : null;
   const validation = val
     ? async function* (): AsyncIterable<CtcBatch> {
-        const d = createDatasetLoader(val, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
+        const d = createDatasetLoader(val as unknown as Record<string, unknown>, { seed: o.seed + 1, baseDir: o.baseDir, where: 'model.validation_ds' });
         const texts = d.manifests.entries.map((e) => e.text);
         try {
           for (let i = 0; i < d.sampler.batchesPerEpoch; i++) yield toCtcBatch(await d.loader.next(), texts, vocab);
@@ -314,8 +262,14 @@ export async function runFinetune(
     expDir,
     name: em.name,
     resumeIfExists: em.resume_if_exists,
-    saveTopK: em.save_top_k,
-    optimizer: { lr: c.model.optim.lr, betas: c.model.optim.betas, eps: c.model.optim.eps, weightDecay: c.model.optim.weight_decay },
+    tensorboard: em.create_tensorboard_logger,
+    saveTopK: em.checkpoint_callback_params.save_top_k,
+    optimizer: {
+      lr: c.model.optim.lr,
+      betas: [c.model.optim.betas[0], c.model.optim.betas[1]],
+      eps: c.model.optim.eps,
+      weightDecay: c.model.optim.weight_decay,
+    },
     scheduler: finetuneScheduler(c, dModel),
     progress: o.progress ?? true,
     progressLabel: 'finetune',
@@ -330,8 +284,11 @@ export async function runFinetune(
  * section makes it a transducer (EncDecRNNTModel; with model.aux_ctc a hybrid RNN-T/CTC model, which the transducer
  * fine-tuning trains too), else CTC.
  */
-export function finetuneFamily(l: LoadedFinetuneConfig): 'ctc' | 'rnnt' | 'hybrid' {
-  const m = l.tree.model as ConfigMap;
+export function finetuneFamily(l: LoadedFinetuneConfig): FinetuneFamily {
+  return familyOf(l.tree.model as ConfigMap);
+}
+
+function familyOf(m: ConfigMap): FinetuneFamily {
   if (m.joint === undefined || m.joint === null) return 'ctc';
   return isConfigMap(m.aux_ctc) && Object.keys(m.aux_ctc).length > 0 ? 'hybrid' : 'rnnt';
 }

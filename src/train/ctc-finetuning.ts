@@ -4,7 +4,7 @@
 // labelled data, Trainer with checkpoints, exact resume, logs, plot, final .nemo with the tokenizer files for sub-word
 // models), and loading a fine-tuned .nemo back for transcription.
 import { parse } from 'yaml';
-import type { ConfigMap } from '../config/index.js';
+import type { ConfigMap, FinetuneConfig } from '../config/index.js';
 import { CTC_BPE_TARGET, CTC_TARGET, CtcModel, ctcModelArgsFromConfig, type CtcBatch } from '../asr/ctc-model.js';
 import { readTokenizerSection, tokenizerFromArchive } from '../asr/tokenizer-config.js';
 import { corpusWer, utteranceCer, utteranceWer } from '../asr/wer.js';
@@ -18,13 +18,13 @@ import {
   prepareFinetune,
   runFinetune,
   storedConfigYaml,
-  type FinetuneConfig,
   type FinetuneOptions,
   type FinetuneResult,
 } from './asr-finetuning.js';
 
 export { disposeCtcBatch, loadFinetuneConfig, toCtcBatch } from './asr-finetuning.js';
-export type { FinetuneConfig, FinetuneOptions, FinetuneResult, LoadedFinetuneConfig } from './asr-finetuning.js';
+export type { FinetuneOptions, FinetuneResult, LoadedFinetuneConfig } from './asr-finetuning.js';
+export type { FinetuneConfig } from '../config/index.js';
 
 export function ctcScheduler(c: FinetuneConfig, dModel: number): LrScheduler {
   return finetuneScheduler(c, dModel);

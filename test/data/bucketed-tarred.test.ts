@@ -326,7 +326,7 @@ test('pretrain: the schema honours the bucketed keys and refuses bad ones by key
   );
 });
 
-test('finetune: its loader (no schema) reads the bucketed dataset with the transcripts', async () => {
+test('finetune: its loader reads the bucketed dataset, validated by the fine-tuning schema, with the transcripts', async () => {
   const { loadFinetuneConfig } = await import('../../src/train/ctc-finetuning.js');
   const loaded = loadFinetuneConfig('ctc_tiny', stringify(loadConfig('tiny').raw.model), [
     '++model.train_ds.is_tarred=true',
@@ -335,7 +335,7 @@ test('finetune: its loader (no schema) reads the bucketed dataset with the trans
     'model.train_ds.batch_size=1',
     '++model.train_ds.bucketing_batch_size=[4,3,2]',
   ]);
-  await withLoader(loaded.config.model.train_ds, (d) => {
+  await withLoader(loaded.config.model.train_ds as unknown as Record<string, unknown>, (d) => {
     const batches = epochOf(d, 0); // drop_last (ctc_tiny): each pass drops its short last batch
     assert.ok(batches.length > 0 && batches.every((b) => b.indices.length === [4, 3, 2][b.bucket]));
     const texts = new Set(batches.flatMap((b) => b.indices.map((i) => d.manifests.entries[i]!.text)));

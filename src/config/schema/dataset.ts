@@ -188,8 +188,9 @@ function readBatchAugmentor(r: SectionReader): BatchAugmentorConfig {
   return c;
 }
 
-export function readDatasetConfig(r: SectionReader, defaultSampleRate: number): DatasetConfig {
-  r.classify(DATASET_KEYS);
+/** `table`: the keys of the training that reads it (DATASET_KEYS: NEST pretraining's AudioNoiseDataset). */
+export function readDatasetConfig(r: SectionReader, defaultSampleRate: number, table: KeyTable = DATASET_KEYS): DatasetConfig {
+  r.classify(table);
   const manifest_filepath = readPathsOrBuckets(r, 'manifest_filepath', true);
   const noise_manifest = readPaths(r, 'noise_manifest', false, r.value('noise_manifest'));
   const aug = r.value('batch_augmentor');

@@ -56,6 +56,22 @@ export const CHECKPOINT_CALLBACK_KEYS: KeyTable = {
   },
 };
 
+/**
+ * exp_manager.checkpoint_callback_params of speech-recognition fine-tuning: checkpoints are ranked by the validation
+ * word error rate, NeMo's `val_wer` (metrics.csv logs it as val_loss).
+ */
+export const FINETUNE_CHECKPOINT_CALLBACK_KEYS: KeyTable = {
+  ...CHECKPOINT_CALLBACK_KEYS,
+  refused: {
+    ...CHECKPOINT_CALLBACK_KEYS.refused,
+    monitor: refuseWhen(
+      'checkpoints are ranked by the validation word error rate (val_wer); monitoring another metric, or none, is not implemented',
+      "'val_wer'",
+      (v) => v === 'val_wer',
+    ),
+  },
+};
+
 const isDisabledEma = (v: ConfigValue): boolean => isEmpty(v) || (isConfigMap(v) && (v.enable === undefined || v.enable === null || v.enable === false));
 
 /** exp_manager keys (NeMo's ExpManagerConfig). */
@@ -113,8 +129,8 @@ export const EXP_MANAGER_KEYS: KeyTable = {
   },
 };
 
-function readCheckpointCallback(r: SectionReader): CheckpointCallbackConfig {
-  r.classify(CHECKPOINT_CALLBACK_KEYS);
+function readCheckpointCallback(r: SectionReader, table: KeyTable): CheckpointCallbackConfig {
+  r.classify(table);
   const c: CheckpointCallbackConfig = {
     save_top_k: r.int('save_top_k', DEFAULT_SAVE_TOP_K, { min: -1 }),
   };
@@ -122,14 +138,15 @@ function readCheckpointCallback(r: SectionReader): CheckpointCallbackConfig {
   return c;
 }
 
-export function readExpManagerConfig(r: SectionReader): ExpManagerConfig {
+/** `checkpointKeys`: the checkpoint_callback_params table of the training that reads it (what it ranks by). */
+export function readExpManagerConfig(r: SectionReader, checkpointKeys: KeyTable = CHECKPOINT_CALLBACK_KEYS): ExpManagerConfig {
   r.classify(EXP_MANAGER_KEYS);
   const config: ExpManagerConfig = {
     exp_dir: r.nullableString('exp_dir', null),
     name: r.nullableString('name', null),
     resume_if_exists: r.bool('resume_if_exists', false),
     create_tensorboard_logger: r.bool('create_tensorboard_logger', true),
-    checkpoint_callback_params: readCheckpointCallback(r.section('checkpoint_callback_params', false)),
+    checkpoint_callback_params: readCheckpointCallback(r.section('checkpoint_callback_params', false), checkpointKeys),
   };
   r.finish();
   return config;

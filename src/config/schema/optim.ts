@@ -80,7 +80,7 @@ export interface OptimConfig {
   readonly sched: SchedulerConfig | null;
 }
 
-function readScheduler(r: SectionReader, schedulers: readonly SchedulerName[]): SchedulerConfig {
+function readScheduler(r: SectionReader, schedulers: readonly SchedulerName[], noamDModelFromEncoder: boolean): SchedulerConfig {
   r.classify(SCHED_KEYS);
   const name = r.oneOf('name', schedulers, REQUIRED);
   const warmup_steps = r.nullableInt('warmup_steps', null, { min: 0 });
@@ -89,7 +89,7 @@ function readScheduler(r: SectionReader, schedulers: readonly SchedulerName[]): 
     r.problem('warmup_ratio', `set either warmup_steps (${warmup_steps}) or warmup_ratio, not both`);
   }
   const d_model = r.nullableInt('d_model', null, { min: 1 });
-  if (name === 'NoamAnnealing' && d_model === null && !r.has('d_model')) r.problem('d_model', 'NoamAnnealing requires d_model');
+  if (name === 'NoamAnnealing' && d_model === null && !r.has('d_model') && !noamDModelFromEncoder) r.problem('d_model', 'NoamAnnealing requires d_model');
   const c: SchedulerConfig = {
     name,
     d_model,
@@ -102,8 +102,15 @@ function readScheduler(r: SectionReader, schedulers: readonly SchedulerName[]): 
   return c;
 }
 
-/** `schedulers`: the sched.name values the caller's training loop builds. */
-export function readOptimConfig(r: SectionReader, schedulers: readonly SchedulerName[] = ['NoamAnnealing', 'CosineAnnealing']): OptimConfig {
+/**
+ * `schedulers`: the sched.name values the caller's training loop builds. `noamDModelFromEncoder`: NoamAnnealing
+ * without d_model takes the encoder's width (fine-tuning) instead of being a problem (NeMo requires it).
+ */
+export function readOptimConfig(
+  r: SectionReader,
+  schedulers: readonly SchedulerName[] = ['NoamAnnealing', 'CosineAnnealing'],
+  o: { noamDModelFromEncoder?: boolean } = {},
+): OptimConfig {
   r.classify(OPTIM_KEYS);
   const name = 'adamw';
   const n = r.string('name', REQUIRED);
@@ -116,7 +123,7 @@ export function readOptimConfig(r: SectionReader, schedulers: readonly Scheduler
     else r.problem('betas', `expected [beta1, beta2] with each in [0, 1); got ${describeValue(b)}`);
   }
   const s = r.value('sched');
-  const sched = s === undefined || s === null ? null : readScheduler(r.section('sched', false), schedulers);
+  const sched = s === undefined || s === null ? null : readScheduler(r.section('sched', false), schedulers, o.noamDModelFromEncoder ?? false);
   const lr = r.number('lr', REQUIRED, { min: 0, minExclusive: true });
   if (sched !== null && lr < sched.min_lr) r.problem('lr', `must be >= sched.min_lr (${sched.min_lr}); got ${lr}`);
   const config: OptimConfig = {
