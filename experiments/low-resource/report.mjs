@@ -57,6 +57,11 @@ const MAIN_ROWS = [
   ['lookahead', 'lookahead-mask50', 'lookahead, short mask blocks, half the frames masked'],
   ['causal-d176', 'causal-d176', 'causal, short mask blocks, d 176 encoder'],
   ['lookahead-d176', 'lookahead-d176', 'lookahead, short mask blocks, d 176 encoder'],
+  ['causal-d176-fixed_stats', 'causal-d176-fixed_stats', 'causal, short mask blocks, d 176 encoder, fixed feature statistics'],
+  ['lookahead-d176-fixed_stats', 'lookahead-d176-fixed_stats', 'lookahead, short mask blocks, d 176 encoder, fixed feature statistics'],
+  // the d 176 rows pretrained on raw log-mel against the strongest from-scratch baseline of that width: fixed statistics
+  ['causal-d176-fixed_stats', 'causal-d176', 'causal, short mask blocks, d 176 encoder, raw log-mel pretrained against fixed statistics from scratch'],
+  ['lookahead-d176-fixed_stats', 'lookahead-d176', 'lookahead, short mask blocks, d 176 encoder, raw log-mel pretrained against fixed statistics from scratch'],
 ];
 for (const [c, row, label] of MAIN_ROWS) {
   const p = stat(row);
@@ -102,6 +107,8 @@ const ABLATION_ROWS = [
   ['lookahead-mask50', 'per_utterance', 'first_frames', HALF_MASKED],
   ['causal-d176', 'per_utterance', 'first_frames', SHORT_BLOCKS],
   ['lookahead-d176', 'per_utterance', 'first_frames', SHORT_BLOCKS],
+  ['causal-d176-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
+  ['lookahead-d176-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
 ];
 for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
@@ -153,7 +160,8 @@ const groups = MAIN_ROWS.filter(([, row]) => runs.has(row)).map(([c, row, label]
     .replace(', short mask blocks', '')
     .replace(', fixed feature statistics', '\n+ fixed stats')
     .replace(', half the frames masked', '\n50% masked')
-    .replace(', d 176 encoder', '\nd 176'),
+    .replace(', d 176 encoder', '\nd 176')
+    .replace(', raw log-mel pretrained against fixed statistics from scratch', ' vs\nscratch + fixed stats'),
   bars: [row, `scratch-${c}`].map((r) => (runs.has(r) ? { values: runs.get(r).map((x) => 100 * x.best) } : null)),
 }));
 if (groups.length) {

@@ -23,7 +23,8 @@
 # Corpus (experiments/common/corpus.sh): make-corpus --minutes 90 --seed 8 (espeak-ng voices); the held-out voices (en-gb-scotland,
 # en-gb-scotland+m2, en-029+f1) are removed from training; dev = the validation sentences of the other voices.
 # The labelled subset is the first utterances of the (shuffled) pretraining set up to --labelled-min minutes.
-# A run that finished (its .nemo exists) is skipped; an interrupted run resumes exactly from its last checkpoint.
+# A run that finished (its .nemo written after its last step) is skipped; an interrupted run resumes exactly from its
+# last checkpoint.
 # Needs a built streamnest (npm run build). Prints the table (results.md) and draws dev-wer.png.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -99,12 +100,17 @@ ABLATION=(
   "lookahead-mask50 lookahead per_utterance first_frames half"
   "causal-d176 causal per_utterance first_frames short na d176"
   "lookahead-d176 lookahead per_utterance first_frames short na d176"
+  "causal-d176-fixed_stats causal per_utterance first_frames short fixed d176"
+  "lookahead-d176-fixed_stats lookahead per_utterance first_frames short fixed d176"
 )
 PRE=("${MAIN[@]}" "${ABLATION[@]}")
+# a run is done when its .nemo was written after its last step (one stopped by a signal writes its .nemo too, and
+# resumes from its last checkpoint when run again)
+finished() { [ -f "$1" ] && grep -q 'finished at step [0-9]* (max_steps)' "$2"; }
 pretrain() {
   set -- $1; local name=$1 ctxname=ctx_$2 norm=$3 align=$4 maskname=mask_${5:-nest} featname=features_${6:-na} archname=arch_${7:-d96}
   local nemo="$out/pretrain/$name/checkpoints/$name.nemo"
-  [ -f "$nemo" ] && return 0
+  finished "$nemo" "$out/pretrain-$name.log" && return 0
   log "pretrain $name ($pre_steps steps)"
   $SN pretrain --quiet ${!ctxname} ${!archname} ${!maskname} ${!featname} model.target_normalize=$norm model.target_alignment=$align \
     trainer.max_steps=$pre_steps trainer.val_check_interval=200 \
@@ -124,17 +130,20 @@ finetune() { # init-row seed; init-row is a pretraining row name or scratch-<con
     done
     [ -n "$src" ] || { log "FAILED finetune $1-s$2: no pretraining row of context ${init#scratch-} to take the architecture from"; return 1; }
     flag="--from-scratch"
-  else src="$out/pretrain/$init/checkpoints/$init.nemo"; fi
+  else
+    src="$out/pretrain/$init/checkpoints/$init.nemo"
+    finished "$src" "$out/pretrain-$init.log" || { log "FAILED finetune $1-s$2: pretraining $init has not finished"; return 1; }
+  fi
   if [ "$ft_freeze" -gt 0 ]; then flag="$flag model.freeze_encoder_steps=$ft_freeze"; name="$init-freeze$ft_freeze-s$seed"; fi
   if [ "$ft_lr" != 0.5 ]; then name="${name%-s$seed}-lr$ft_lr-s$seed"; fi
-  [ -f "$out/finetune/$name/checkpoints/$name.nemo" ] && return 0
+  finished "$out/finetune/$name/checkpoints/$name.nemo" "$out/finetune-$name.log" && return 0
   log "finetune $name ($ft_steps steps)"
   $SN finetune --quiet --init "$src" $flag --seed "$seed" trainer.max_steps=$ft_steps trainer.val_check_interval=50 \
     model.train_ds.batch_size=8 model.validation_ds.batch_size=8 model.optim.lr=$ft_lr model.optim.sched.warmup_steps=200 \
     model.train_ds.manifest_filepath=$C/labelled_manifest.json model.validation_ds.manifest_filepath=$C/dev_manifest.json \
     exp_manager.exp_dir=$out/finetune exp_manager.name=$name exp_manager.resume_if_exists=true > "$out/finetune-$name.log" 2>&1 || { log "FAILED finetune $name"; return 1; }
 }
-export -f pretrain finetune log
+export -f finished pretrain finetune log
 # a plain row: raw log-mel and the d 96 encoder. The generic scratch-<context> rows take a plain row's architecture;
 # every other row gets its own scratch-<row>
 is_plain() { local _ f e; read -r _ _ _ _ _ f e <<< "$1"; [[ ${f:-na} == na && ${e:-d96} == d96 ]]; }
