@@ -201,3 +201,15 @@ test('a diarizer config is checked through its own schema and the encoder of its
   assert.equal(transformer.code, 1);
   assert.match(transformer.stderr, /model\.transformer_encoder.*not causal/);
 });
+
+test('a speech-recognition fine-tuning config is a usage error that says where its encoder comes from and what to check instead', async () => {
+  for (const [preset, family] of [
+    ['ctc_tiny', 'CTC'],
+    ['rnnt_tiny', 'transducer'],
+  ]) {
+    const r = await runIn([preset!]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${preset} is a speech-recognition fine-tuning config \\(${family}\\)`));
+    assert.match(r.stderr, /streamnest finetune --init MODEL\.nemo.*check-config streaming/s);
+  }
+});

@@ -62,7 +62,16 @@ export async function run(argv: string[]): Promise<number> {
   const maxLookahead = options.fullyCausal ? 0 : options.maxLookahead;
   const { readYamlConfigFile, resolveConfigSource } = await import('../../config/index.js');
   const { checkDiarizerConfig, isDiarizerTree } = await import('../check-diarizer-config.js');
-  if (isDiarizerTree(readYamlConfigFile(resolveConfigSource(source)).tree))
+  const tree = readYamlConfigFile(resolveConfigSource(source)).tree;
+  const asr = asrFinetuneFamily(tree);
+  if (asr) {
+    throw new ArgError(
+      `check-config: ${source} is a speech-recognition fine-tuning config (${asr}): its encoder and preprocessor come from ` +
+        '`streamnest finetune --init MODEL.nemo`, which checks every key of it when it loads it. Check the pretraining config ' +
+        'that MODEL.nemo was trained with (e.g. streamnest check-config streaming) for streaming safety.',
+    );
+  }
+  if (isDiarizerTree(tree))
     return checkDiarizerConfig(
       source,
       overrides.map((o) => o.text),
@@ -136,4 +145,14 @@ function targetsReport(c: import('../../config/index.js').NestConfig): {
     target_alignment: m.target_alignment,
     summary: `encoder features normalize ${enc}; target_normalize ${m.target_normalize}: ${why[m.target_normalize]}; target_alignment ${m.target_alignment}${m.encoder.causal_downsampling ? '' : ' (no effect without causal downsampling)'}`,
   };
+}
+
+/** 'CTC' or 'transducer' for a speech-recognition fine-tuning tree (a ConvASRDecoder, or a joint network), else null. */
+function asrFinetuneFamily(tree: import('../../config/index.js').ConfigMap): string | null {
+  const model = tree.model;
+  if (model === null || typeof model !== 'object' || Array.isArray(model)) return null;
+  if (model.joint !== undefined && model.joint !== null) return 'transducer';
+  const dec = model.decoder;
+  const target = dec !== null && typeof dec === 'object' && !Array.isArray(dec) ? dec._target_ : undefined;
+  return typeof target === 'string' && target.endsWith('ConvASRDecoder') ? 'CTC' : null;
 }
