@@ -45,11 +45,11 @@ const lines = [];
 lines.push('| model | pretrained (NEST, per_utterance targets) | from scratch | relative gain | goal (>= 10%) |');
 lines.push('| --- | --- | --- | --- | --- |');
 const MAIN_ROWS = [
-  ['causal', 'causal-per_utterance', 'causal'],
+  ['causal', 'causal-per_utterance', 'causal, NEST blocks (400 ms)'],
   ['causal', 'causal-short_blocks', 'causal, short mask blocks'],
-  ['lookahead', 'lookahead-per_utterance', 'lookahead'],
+  ['lookahead', 'lookahead-per_utterance', 'lookahead, NEST blocks (400 ms)'],
   ['lookahead', 'lookahead-short_blocks', 'lookahead, short mask blocks'],
-  ['bidirectional', 'bidirectional-per_utterance', 'bidirectional'],
+  ['bidirectional', 'bidirectional-per_utterance', 'bidirectional, NEST blocks (400 ms)'],
   ['bidirectional', 'bidirectional-short_blocks', 'bidirectional, short mask blocks'],
   ['causal-fixed_stats', 'causal-fixed_stats', 'causal, short mask blocks, fixed feature statistics'],
   ['lookahead-fixed_stats', 'lookahead-fixed_stats', 'lookahead, short mask blocks, fixed feature statistics'],
@@ -110,9 +110,14 @@ const ABLATION_ROWS = [
   ['causal-d176-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
   ['lookahead-d176-fixed_stats', 'per_utterance', 'first_frames', SHORT_BLOCKS, 'fixed statistics'],
 ];
+/** True when the pretraining row ran all its steps here (run.sh's test: its log says so; an interrupted run resumes). */
+const pretrained = (row) => {
+  const log = join(out, `pretrain-${row}.log`);
+  return existsSync(log) && /finished at step \d+ \(max_steps\)/.test(readFileSync(log, 'utf8'));
+};
 for (const [row, norm, align, blocks, features = 'raw log-mel'] of ABLATION_ROWS) {
   const pre = csv(join(out, 'pretrain', row, 'metrics.csv')).filter((r) => Number.isFinite(r.val_target_perplexity));
-  if (!pre.length) continue; // not run here
+  if (!pre.length || !pretrained(row)) continue; // not run here, or not to the end
   const last = pre[pre.length - 1];
   const f = (k, d) => (last && Number.isFinite(last[k]) ? last[k].toFixed(d) : 'n/a');
   lines.push(
@@ -158,6 +163,7 @@ if (series.length) {
 const groups = MAIN_ROWS.filter(([, row]) => runs.has(row)).map(([c, row, label]) => ({
   label: label
     .replace(', short mask blocks', '')
+    .replace(', NEST blocks (400 ms)', '\n400 ms blocks')
     .replace(', fixed feature statistics', '\n+ fixed stats')
     .replace(', half the frames masked', '\n50% masked')
     .replace(', d 176 encoder', '\nd 176')
