@@ -10,6 +10,7 @@ import {
   ConfigError,
   applyOverrides,
   isConfigMap,
+  finetuneFamilyOf,
   validateFinetuneConfig,
   nemoEncoderSection,
   readYamlConfigFile,
@@ -78,7 +79,7 @@ export function loadFinetuneConfig(nameOrPath: string, initConfigYaml: string | 
   const resolved = resolveInterpolations(applyOverrides(tree, overrides, { file, sources: doc.sources }), { file, sources: doc.sources });
   const m = section(resolved, 'model', file);
   for (const k of ['preprocessor', 'encoder']) section(m, k, file, `model.${k}`);
-  const { config, warnings } = validateFinetuneConfig(resolved, { file, sources: doc.sources, family: familyOf(m) });
+  const { config, warnings } = validateFinetuneConfig(resolved, { file, sources: doc.sources, family: finetuneFamilyOf(m) });
   const labels = m.labels;
   if (labels !== null && labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string')))
     throw new Error('model.labels: expected a list of characters or null (built from the training manifest)');
@@ -279,16 +280,7 @@ export async function runFinetune(
   return { ...end, labels: [...vocab.labels] };
 }
 
-/**
- * What a fine-tuning config trains, from its sections (NeMo's training configs carry no `target`): a model.joint
- * section makes it a transducer (EncDecRNNTModel; with model.aux_ctc a hybrid RNN-T/CTC model, which the transducer
- * fine-tuning trains too), else CTC.
- */
+/** What a loaded fine-tuning config trains (finetuneFamilyOf; a hybrid is trained by the transducer fine-tuning). */
 export function finetuneFamily(l: LoadedFinetuneConfig): FinetuneFamily {
-  return familyOf(l.tree.model as ConfigMap);
-}
-
-function familyOf(m: ConfigMap): FinetuneFamily {
-  if (m.joint === undefined || m.joint === null) return 'ctc';
-  return isConfigMap(m.aux_ctc) && Object.keys(m.aux_ctc).length > 0 ? 'hybrid' : 'rnnt';
+  return finetuneFamilyOf(l.tree.model as ConfigMap);
 }

@@ -1,6 +1,6 @@
 // `streamnest check-config`: the streaming-safety report of a preset or NeMo-layout YAML (src/config/streaming-safety.ts).
 import { ArgError, formatOptions, parseArgs, type OptionsSpec } from '../args.js';
-import type { LoadedConfig } from '../../config/index.js';
+import { finetuneFamilyOf, isConfigMap, type ConfigMap, type LoadedConfig } from '../../config/index.js';
 
 export const name = 'check-config';
 export const summary = 'Check a preset or YAML config for streaming safety (future look-ahead, chunk consistency); exit 1 on errors';
@@ -148,11 +148,10 @@ function targetsReport(c: import('../../config/index.js').NestConfig): {
 }
 
 /** 'CTC' or 'transducer' for a speech-recognition fine-tuning tree (a ConvASRDecoder, or a joint network), else null. */
-function asrFinetuneFamily(tree: import('../../config/index.js').ConfigMap): string | null {
+function asrFinetuneFamily(tree: ConfigMap): string | null {
   const model = tree.model;
-  if (model === null || typeof model !== 'object' || Array.isArray(model)) return null;
-  if (model.joint !== undefined && model.joint !== null) return 'transducer';
-  const dec = model.decoder;
-  const target = dec !== null && typeof dec === 'object' && !Array.isArray(dec) ? dec._target_ : undefined;
+  if (!isConfigMap(model)) return null;
+  if (finetuneFamilyOf(model) !== 'ctc') return 'transducer';
+  const target = isConfigMap(model.decoder) ? model.decoder._target_ : undefined;
   return typeof target === 'string' && target.endsWith('ConvASRDecoder') ? 'CTC' : null;
 }

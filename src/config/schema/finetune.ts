@@ -13,7 +13,7 @@ import type { KeyTable } from '../key-status.js';
 import { noEffect, noEffectAll, refuseUnless, refuseUnlessEmpty } from '../key-status.js';
 import { SectionReader, newValidationContext } from '../section-reader.js';
 import type { ConfigSourceMap } from '../source-map.js';
-import { RNNT_AUX_CTC_DECODER_KEYS, RNNT_AUX_CTC_KEYS } from './aux-ctc.js';
+import { RNNT_AUX_CTC_DECODER_KEYS, RNNT_AUX_CTC_KEYS, hasAuxCtc } from './aux-ctc.js';
 import { DATASET_KEYS, readDatasetConfig } from './dataset.js';
 import type { DatasetConfig } from './dataset.js';
 import { EXP_MANAGER_KEYS, FINETUNE_CHECKPOINT_CALLBACK_KEYS, readExpManagerConfig } from './exp-manager.js';
@@ -118,6 +118,15 @@ export const FINETUNE_KEY_TABLES: readonly KeyTable[] = [
 
 /** Which model a fine-tuning configuration trains; the transducer families' model keys are read elsewhere. */
 export type FinetuneFamily = 'ctc' | 'rnnt' | 'hybrid';
+
+/**
+ * What a fine-tuning config's model section trains (NeMo's training configs carry no `target`): a joint network makes
+ * it a transducer (EncDecRNNTModel; with a non-empty aux_ctc a hybrid RNN-T/CTC model), else CTC.
+ */
+export function finetuneFamilyOf(model: ConfigMap): FinetuneFamily {
+  if (model.joint === undefined || model.joint === null) return 'ctc';
+  return hasAuxCtc(model.aux_ctc) ? 'hybrid' : 'rnnt';
+}
 
 /** The validated sections of a fine-tuning configuration. */
 export interface FinetuneConfig {
