@@ -29,7 +29,13 @@ export interface TokenizerSection {
   dir: string | null;
   /** As written: a file path, or 'nemo:NAME' (a member of the archive holding the config). */
   modelPath: string | null;
+  /** NeMo's vocab.txt and spm_train's tokenizer.vocab, as written (null: dir/vocab.txt, dir/tokenizer.vocab). */
+  vocabPath: string | null;
+  speVocabPath: string | null;
 }
+
+/** The keys of a monolingual `tokenizer:` section NeMo reads (ASRBPEMixin._setup_monolingual_tokenizer). */
+const TOKENIZER_KEYS = ['dir', 'type', 'model_path', 'vocab_path', 'spe_tokenizer_vocab', 'special_tokens', 'hf_kwargs'];
 
 /**
  * Reads a `tokenizer:` section; `where` is its key path ('model.tokenizer', or 'ARCHIVE: model_config.yaml tokenizer').
@@ -40,6 +46,7 @@ export function readTokenizerSection(v: unknown, where: string): TokenizerSectio
   if (typeof v !== 'object' || Array.isArray(v))
     throw new TokenizerConfigError(`${where}: expected a mapping {dir: FOLDER, type: bpe}, got ${JSON.stringify(v)}`);
   const m = v as Record<string, unknown>;
+  checkTokenizerKeys(m, where);
   const path = (k: string): string | null => {
     const x = m[k];
     if (x === undefined || x === null) return null;
@@ -57,7 +64,37 @@ export function readTokenizerSection(v: unknown, where: string): TokenizerSectio
     );
   }
   if (type !== 'bpe') throw new TokenizerConfigError(`${where}.type: expected 'bpe' (a SentencePiece tokenizer.model), got ${JSON.stringify(m.type ?? null)}`);
-  return { type: 'bpe', dir, modelPath };
+  return { type: 'bpe', dir, modelPath, vocabPath: path('vocab_path'), speVocabPath: path('spe_tokenizer_vocab') };
+}
+
+/**
+ * Every key of the section is one NeMo reads, and those streamnest cannot honour are refused with the reason:
+ * aggregate tokenizers, special_tokens (NeMo refuses them for SentencePiece too) and hf_kwargs (WordPiece only).
+ */
+function checkTokenizerKeys(m: Record<string, unknown>, where: string): void {
+  if (typeof m.type === 'string' && m.type.toLowerCase() === 'agg') {
+    throw new TokenizerConfigError(
+      `${where}.type: 'agg' (an aggregate of per-language tokenizers under ${where}.langs) is not supported; give one SentencePiece tokenizer with type 'bpe'`,
+    );
+  }
+  const unknown = Object.keys(m).filter((k) => !TOKENIZER_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new TokenizerConfigError(
+      `${where}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (a SentencePiece tokenizer section has ${TOKENIZER_KEYS.join(', ')})`,
+    );
+  }
+  if (m.special_tokens !== undefined && m.special_tokens !== null) {
+    throw new TokenizerConfigError(
+      `${where}.special_tokens: not supported for SentencePiece tokenizers (NeMo refuses them too: the pieces come from tokenizer.model); set it to null`,
+    );
+  }
+  const hf = m.hf_kwargs;
+  const emptyMap = hf !== null && typeof hf === 'object' && !Array.isArray(hf) && Object.keys(hf).length === 0;
+  if (hf !== undefined && hf !== null && !emptyMap) {
+    throw new TokenizerConfigError(
+      `${where}.hf_kwargs: applies to WordPiece tokenizers (type 'wpe'), which streamnest does not support; a SentencePiece tokenizer takes none (remove it)`,
+    );
+  }
 }
 
 export interface TrainingTokenizer {
@@ -84,8 +121,21 @@ export async function loadTrainingTokenizer(s: TokenizerSection, baseDir: string
         : `${where}.dir: ${dir} has no tokenizer.model (NeMo's tokenizer folder, as process_asr_text_tokenizer.py or spm_train --model_prefix=DIR/tokenizer writes it)`,
     );
   }
-  const optional = (name: string): Uint8Array | null => (dir !== null && existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : null);
-  return { tokenizer: await SentencePieceTokenizer.fromFile(model), vocabTxt: optional('vocab.txt'), speVocab: optional('tokenizer.vocab') };
+  // vocab_path / spe_tokenizer_vocab: the file named (it must exist), else the folder's, else made from the pieces
+  const companion = (key: string, given: string | null, name: string): Uint8Array | null => {
+    if (given !== null) {
+      if (given.startsWith('nemo:')) throw new TokenizerConfigError(`${where}.${key}: '${given}' names a member of a .nemo archive; give a file path or null`);
+      const file = resolve(baseDir, given);
+      if (!existsSync(file)) throw new TokenizerConfigError(`${where}.${key}: ${file} does not exist`);
+      return readFileSync(file);
+    }
+    return dir !== null && existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : null;
+  };
+  return {
+    tokenizer: await SentencePieceTokenizer.fromFile(model),
+    vocabTxt: companion('vocab_path', s.vocabPath, 'vocab.txt'),
+    speVocab: companion('spe_tokenizer_vocab', s.speVocabPath, 'tokenizer.vocab'),
+  };
 }
 
 /** NeMo's name for a file copied into a .nemo: 32 hex digits, '_', the file name. */

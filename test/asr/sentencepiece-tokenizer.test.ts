@@ -123,11 +123,11 @@ test('unreadable or malformed model files fail naming the file', async () => {
       new RegExp(`${tmp}/missing.model: cannot read the SentencePiece model \\(ENOENT\\)`),
     );
     await assert.rejects(
-      loadTrainingTokenizer({ type: 'bpe', dir: tmp, modelPath: null }, root, 'model.tokenizer'),
+      loadTrainingTokenizer({ type: 'bpe', dir: tmp, modelPath: null, vocabPath: null, speVocabPath: null }, root, 'model.tokenizer'),
       /model\.tokenizer\.dir: .* has no tokenizer\.model/,
     );
     await assert.rejects(
-      loadTrainingTokenizer({ type: 'bpe', dir: join(tmp, 'nope'), modelPath: null }, root, 'model.tokenizer'),
+      loadTrainingTokenizer({ type: 'bpe', dir: join(tmp, 'nope'), modelPath: null, vocabPath: null, speVocabPath: null }, root, 'model.tokenizer'),
       /model\.tokenizer\.dir: .*nope is not a folder/,
     );
   } finally {
@@ -138,23 +138,78 @@ test('unreadable or malformed model files fail naming the file', async () => {
 test("model.tokenizer: NeMo's {dir, type} layout; wpe and unknown types refused by key", () => {
   assert.equal(readTokenizerSection(undefined, 'model.tokenizer'), null);
   assert.equal(readTokenizerSection({ dir: null, type: 'bpe' }, 'model.tokenizer'), null, 'no dir: characters');
-  assert.deepEqual(readTokenizerSection({ dir: 'tok', type: 'BPE' }, 'model.tokenizer'), { type: 'bpe', dir: 'tok', modelPath: null });
+  assert.deepEqual(readTokenizerSection({ dir: 'tok', type: 'BPE' }, 'model.tokenizer'), {
+    type: 'bpe',
+    dir: 'tok',
+    modelPath: null,
+    vocabPath: null,
+    speVocabPath: null,
+  });
   assert.deepEqual(readTokenizerSection({ dir: null, type: 'bpe', model_path: 'nemo:ab_tokenizer.model' }, 't'), {
     type: 'bpe',
     dir: null,
     modelPath: 'nemo:ab_tokenizer.model',
+    vocabPath: null,
+    speVocabPath: null,
   });
   assert.throws(
     () => readTokenizerSection({ dir: 'tok', type: 'wpe' }, 'model.tokenizer'),
     /^TokenizerConfigError: model\.tokenizer\.type: 'wpe' .* not supported/,
   );
-  assert.throws(() => readTokenizerSection({ dir: 'tok', type: 'agg' }, 'model.tokenizer'), /model\.tokenizer\.type: expected 'bpe'/);
+  assert.throws(() => readTokenizerSection({ dir: 'tok', type: 'agg' }, 'model.tokenizer'), /model\.tokenizer\.type: 'agg' .* not supported/);
   assert.throws(() => readTokenizerSection({ dir: 'tok' }, 'model.tokenizer'), /model\.tokenizer\.type: expected 'bpe'/);
   assert.throws(() => readTokenizerSection({ dir: 3, type: 'bpe' }, 'model.tokenizer'), /model\.tokenizer\.dir: expected a path/);
 });
 
+test('model.tokenizer: every key is one NeMo reads; special_tokens, hf_kwargs and unknown keys are refused by key', () => {
+  const read = (extra: Record<string, unknown>) => () => readTokenizerSection({ dir: 'tok', type: 'bpe', ...extra }, 'model.tokenizer');
+  assert.deepEqual(read({ vocab_path: 'v.txt', spe_tokenizer_vocab: 't.vocab', special_tokens: null, hf_kwargs: {} })(), {
+    type: 'bpe',
+    dir: 'tok',
+    modelPath: null,
+    vocabPath: 'v.txt',
+    speVocabPath: 't.vocab',
+  });
+  assert.throws(
+    read({ vocab_size: 128 }),
+    /^TokenizerConfigError: model\.tokenizer: unknown key vocab_size \(a SentencePiece tokenizer section has dir, type,/,
+  );
+  assert.throws(read({ vocab_size: 128, langs: {} }), /model\.tokenizer: unknown keys vocab_size, langs/);
+  assert.throws(read({ special_tokens: ['<s>'] }), /model\.tokenizer\.special_tokens: not supported for SentencePiece/);
+  assert.throws(read({ hf_kwargs: { mask_token: '[MASK]' } }), /model\.tokenizer\.hf_kwargs: applies to WordPiece/);
+  assert.throws(read({ vocab_path: 7 }), /model\.tokenizer\.vocab_path: expected a path or null/);
+});
+
+test('model.tokenizer.vocab_path and spe_tokenizer_vocab: the files named are the ones stored; a missing one fails by key', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'streamnest-spm-'));
+  try {
+    writeFileSync(join(tmp, 'my_vocab.txt'), 'a\nb\n');
+    writeFileSync(join(tmp, 'my.vocab'), 'x\t0\n');
+    const base = { type: 'bpe' as const, dir: 'test/fixtures/tokenizers/bpe_tiny', modelPath: null };
+    const t = await loadTrainingTokenizer({ ...base, vocabPath: join(tmp, 'my_vocab.txt'), speVocabPath: join(tmp, 'my.vocab') }, root, 'model.tokenizer');
+    assert.equal(new TextDecoder().decode(t.vocabTxt!), 'a\nb\n');
+    assert.equal(new TextDecoder().decode(t.speVocab!), 'x\t0\n');
+    const fromDir = await loadTrainingTokenizer({ ...base, vocabPath: null, speVocabPath: null }, root, 'model.tokenizer');
+    assert.equal(new TextDecoder().decode(fromDir.vocabTxt!), readFileSync(join(dir, 'vocab.txt'), 'utf8'));
+    await assert.rejects(
+      loadTrainingTokenizer({ ...base, vocabPath: join(tmp, 'gone.txt'), speVocabPath: null }, root, 'model.tokenizer'),
+      /model\.tokenizer\.vocab_path: .*gone\.txt does not exist/,
+    );
+    await assert.rejects(
+      loadTrainingTokenizer({ ...base, vocabPath: null, speVocabPath: 'nemo:ab_tokenizer.vocab' }, root, 'model.tokenizer'),
+      /model\.tokenizer\.spe_tokenizer_vocab: 'nemo:ab_tokenizer\.vocab' names a member of a \.nemo archive/,
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test(".nemo artifacts: NeMo's <32 hex>_<file> names and nemo: paths; vocab.txt and tokenizer.vocab made as NeMo and spm_train make them", async () => {
-  const t = await loadTrainingTokenizer({ type: 'bpe', dir: 'test/fixtures/tokenizers/bpe_tiny', modelPath: null }, root, 'model.tokenizer');
+  const t = await loadTrainingTokenizer(
+    { type: 'bpe', dir: 'test/fixtures/tokenizers/bpe_tiny', modelPath: null, vocabPath: null, speVocabPath: null },
+    root,
+    'model.tokenizer',
+  );
   assert.ok(t.vocabTxt && t.speVocab, 'the folder has both files');
   // the files the fixture's trainer wrote equal the ones made from the pieces (used when a folder lacks them)
   assert.equal(nemoVocabTxt(t.tokenizer.pieces), new TextDecoder().decode(t.vocabTxt));

@@ -158,7 +158,9 @@ export interface HybridArchiveOptions {
  * ctc_decoder.decoder_layers.0.*, in NeMo's module order. Returns the CtcModel whose weights it holds (eval mode).
  */
 export async function writeHybridArchive(path: string, o: HybridArchiveOptions): Promise<CtcModel> {
-  const tok = o.bpe ? await loadTrainingTokenizer({ type: 'bpe', dir: HYBRID_TOKENIZER_DIR, modelPath: null }, REPO_ROOT, 'tokenizer') : null;
+  const tok = o.bpe
+    ? await loadTrainingTokenizer({ type: 'bpe', dir: HYBRID_TOKENIZER_DIR, modelPath: null, vocabPath: null, speVocabPath: null }, REPO_ROOT, 'tokenizer')
+    : null;
   const art = tok ? tokenizerArtifacts(tok) : null;
   const labels = tok ? tok.tokenizer.labels : CharVocabulary.english().labels;
   const m = new CtcModel({
